@@ -1,0 +1,112 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateProblem, type ProblemInput } from './problem.js';
+import { bestBatchSizes, describeBinding } from './plan.js';
+import { ValidationError } from './errors.js';
+
+const base: ProblemInput = {
+  device: 'orin-agx',
+  trainWorkload: 'resnet18',
+  powerBudgetW: 30,
+  streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 40, latencyBudgetS: 0.3 }],
+};
+
+const fails = (input: ProblemInput, field: string, message: RegExp): void => {
+  assert.throws(
+    () => validateProblem(input),
+    (e: unknown) => e instanceof ValidationError && e.field === field && message.test(e.message),
+    `expected a ValidationError on ${field}`,
+  );
+};
+
+describe('validateProblem', () => {
+  it('fills defaults: peak power, the workload’s training batch, batch sizes 1…64', () => {
+    const p = validateProblem(base);
+    assert.equal(p.powerSemantics, 'peak');
+    assert.equal(p.trainBatchSize, 32);
+    assert.deepEqual(p.streams[0]!.candidateBatchSizes, [1, 2, 4, 8, 16, 32, 64]);
+  });
+  it('sorts and de-duplicates candidate batch sizes', () => {
+    const p = validateProblem({ ...base, streams: [{ ...base.streams![0]!, candidateBatchSizes: [8, 2, 8, 4] }] });
+    assert.deepEqual(p.streams[0]!.candidateBatchSizes, [2, 4, 8]);
+  });
+  it('rejects an unknown device', () => fails({ ...base, device: 'tx2' }, 'device', /unknown device "tx2"; known devices: orin-agx/));
+  it('rejects an unknown training workload', () => fails({ ...base, trainWorkload: 'gpt5' }, 'trainWorkload', /unknown workload "gpt5"; known workloads: mobilenet, resnet18/));
+  it('rejects an unknown inference workload', () =>
+    fails({ ...base, streams: [{ ...base.streams![0]!, workload: 'resnet-50' }] }, 'streams[0].workload', /unknown workload "resnet-50"/));
+  it('rejects a non-positive power budget', () => {
+    fails({ ...base, powerBudgetW: 0 }, 'powerBudgetW', /must be a positive number, got 0/);
+    fails({ ...base, powerBudgetW: -5 }, 'powerBudgetW', /got -5/);
+    fails({ ...base, powerBudgetW: undefined }, 'powerBudgetW', /got nothing/);
+  });
+  it('rejects a non-positive arrival rate', () =>
+    fails({ ...base, streams: [{ ...base.streams![0]!, arrivalRatePerS: -1 }] }, 'streams[0].arrivalRatePerS', /must be a positive number, got -1/));
+  it('rejects a non-positive latency budget', () =>
+    fails({ ...base, streams: [{ ...base.streams![0]!, latencyBudgetS: 0 }] }, 'streams[0].latencyBudgetS', /must be a positive number, got 0/));
+  it('rejects an empty batch list and a fractional batch size', () => {
+    fails({ ...base, streams: [{ ...base.streams![0]!, candidateBatchSizes: [] }] }, 'streams[0].candidateBatchSizes', /must list at least one batch size/);
+    fails({ ...base, streams: [{ ...base.streams![0]!, candidateBatchSizes: [4, 2.5] }] }, 'streams[0].candidateBatchSizes[1]', /must be a positive integer, got 2.5/);
+  });
+  it('rejects a bad training batch size and unknown power semantics', () => {
+    fails({ ...base, trainBatchSize: 0 }, 'trainBatchSize', /positive integer/);
+    fails({ ...base, powerSemantics: 'max' }, 'powerSemantics', /must be one of peak, average, got "max"/);
+  });
+  it('rejects duplicate and subject-unsafe stream names', () => {
+    const s = base.streams![0]!;
+    fails({ ...base, streams: [s, { ...s }] }, 'streams[1].name', /duplicate stream name "cam"/);
+    fails({ ...base, streams: [{ ...s, name: 'a.b' }] }, 'streams[0].name', /letters, digits/);
+  });
+});
+
+describe('bestBatchSizes', () => {
+  // bT=10, tT=0.1 s, pT=20 W; λ=40/s; tI(b) = 0.01 + 0.005·b, pI(b) = 15 + b.
+  // b=1: ρ=0.6,  latency 0.115 s   b=2: ρ=0.4, latency 1/40+0.12 = 0.145 s
+  // b=4: ρ=0.3,  latency 3/40+0.13 = 0.205 s   b=8: ρ=0.25, latency 7/40+0.15 = 0.325 s
+  const training = { timeS: 0.1, powerW: 20 };
+  const inference = (_: number, b: number) => (b <= 8 ? { timeS: 0.01 + 0.005 * b, powerW: 15 + b } : undefined);
+  const problem = (latencyBudgetS: number, powerBudgetW = 25) =>
+    validateProblem({ ...base, trainBatchSize: 10, powerBudgetW, streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 40, latencyBudgetS, candidateBatchSizes: [1, 2, 4, 8, 16] }] });
+
+  it('picks the largest batch that meets the latency budget (b=4, X=70)', () => {
+    const best = bestBatchSizes(problem(0.3), training, inference)!;
+    assert.deepEqual(best.batchSizes, [4]);
+    assert.equal(best.evaluation.feasible, true);
+    assert.ok(Math.abs(best.evaluation.trainThroughputSamplesPerS - 70) < 1e-9);
+  });
+  it('with a loose budget the biggest measured batch wins (b=8, X=75)', () => {
+    const best = bestBatchSizes(problem(1), training, inference)!;
+    assert.deepEqual(best.batchSizes, [8]);
+    assert.ok(Math.abs(best.evaluation.trainThroughputSamplesPerS - 75) < 1e-9);
+  });
+  it('when nothing is feasible, returns the closest plan and names the binding constraint', () => {
+    const best = bestBatchSizes(problem(0.1), training, inference)!;
+    assert.equal(best.evaluation.feasible, false);
+    assert.deepEqual(best.batchSizes, [1]);
+    assert.equal(best.evaluation.binding.kind, 'latency');
+    assert.equal(describeBinding(best.evaluation), 'worst-case latency of stream cam: 0.1150 s > 0.1000 s budget');
+  });
+  it('names power when the budget is below every minibatch’s power', () => {
+    const best = bestBatchSizes(problem(1, 10), training, inference)!;
+    assert.equal(best.evaluation.binding.kind, 'power');
+    assert.equal(describeBinding(best.evaluation), 'peak power 20.00 W > 10.00 W budget');
+  });
+  it('searches every combination for two streams', () => {
+    // Stream b is heavy: only small batches keep ρ < 1 together with a.
+    const p = validateProblem({
+      ...base,
+      trainBatchSize: 10,
+      powerBudgetW: 100,
+      streams: [
+        { name: 'a', workload: 'mobilenet', arrivalRatePerS: 40, latencyBudgetS: 1, candidateBatchSizes: [1, 2, 4, 8] },
+        { name: 'b', workload: 'resnet50', arrivalRatePerS: 40, latencyBudgetS: 1, candidateBatchSizes: [1, 2, 4, 8] },
+      ],
+    });
+    const best = bestBatchSizes(p, training, inference)!;
+    // Both at b=8 gives ρ = 0.25 + 0.25 = 0.5, the least inference share; latencies 0.175+0.1+0.1 = 0.375 s.
+    assert.deepEqual(best.batchSizes, [8, 8]);
+    assert.ok(Math.abs(best.evaluation.trainThroughputSamplesPerS - 50) < 1e-9);
+  });
+  it('returns undefined when a stream has no measured batch size on the mode', () => {
+    assert.equal(bestBatchSizes(problem(1), training, () => undefined), undefined);
+  });
+});

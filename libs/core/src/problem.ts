@@ -1,0 +1,86 @@
+import { ValidationError, describeValue, requirePositive, requirePositiveInteger } from './errors.js';
+import { getDevice } from './devices.js';
+import { getWorkload } from './workloads.js';
+import { POWER_SEMANTICS, type PowerSemantics } from './model.js';
+
+export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
+
+export interface InferenceStream {
+  readonly name: string;
+  readonly workload: string;
+  readonly arrivalRatePerS: number;
+  readonly latencyBudgetS: number;
+  /** Sorted ascending, no duplicates. */
+  readonly candidateBatchSizes: readonly number[];
+}
+
+/** What a user asks Fulcrum: train one workload, serve some streams, stay inside the budgets. */
+export interface Problem {
+  readonly device: string;
+  readonly trainWorkload: string;
+  /** bT, fixed for the whole problem. */
+  readonly trainBatchSize: number;
+  readonly powerBudgetW: number;
+  readonly powerSemantics: PowerSemantics;
+  readonly streams: readonly InferenceStream[];
+}
+
+/** A problem as it arrives from a user (JSON, flags, gRPC): optional fields get defaults. */
+export interface ProblemInput {
+  device?: string;
+  trainWorkload?: string;
+  trainBatchSize?: number;
+  powerBudgetW?: number;
+  powerSemantics?: string;
+  streams?: ReadonlyArray<{
+    name?: string;
+    workload?: string;
+    arrivalRatePerS?: number;
+    latencyBudgetS?: number;
+    candidateBatchSizes?: readonly number[];
+  }>;
+}
+
+export function parsePowerSemantics(value: unknown, field = 'powerSemantics'): PowerSemantics {
+  if (value === undefined) return 'peak';
+  if (POWER_SEMANTICS.includes(value as PowerSemantics)) return value as PowerSemantics;
+  throw new ValidationError(field, `must be one of ${POWER_SEMANTICS.join(', ')}, got ${describeValue(value)}`);
+}
+
+export function validateBatchSizes(value: readonly unknown[] | undefined, field: string): number[] {
+  if (value === undefined) return [...DEFAULT_CANDIDATE_BATCH_SIZES];
+  if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, 'must list at least one batch size');
+  const sizes = value.map((b, i) => requirePositiveInteger(`${field}[${i}]`, b));
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/** Checks every field and fills defaults; throws a ValidationError naming the first bad field. */
+export function validateProblem(input: ProblemInput): Problem {
+  const device = getDevice(input.device ?? 'orin-agx', 'device').id;
+  if (input.trainWorkload === undefined) throw new ValidationError('trainWorkload', 'is required');
+  const train = getWorkload(input.trainWorkload, 'trainWorkload');
+  const trainBatchSize =
+    input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requirePositiveInteger('trainBatchSize', input.trainBatchSize);
+  const powerBudgetW = requirePositive('powerBudgetW', input.powerBudgetW);
+  const powerSemantics = parsePowerSemantics(input.powerSemantics);
+  const seen = new Set<string>();
+  const streams = (input.streams ?? []).map((s, i): InferenceStream => {
+    const f = `streams[${i}]`;
+    const name = s.name ?? `stream${i}`;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
+      // Stream names become NATS subject tokens, so they must not contain dots, spaces or wildcards.
+      throw new ValidationError(`${f}.name`, `must be letters, digits, '-' or '_', got ${describeValue(name)}`);
+    }
+    if (seen.has(name)) throw new ValidationError(`${f}.name`, `duplicate stream name ${describeValue(name)}`);
+    seen.add(name);
+    if (s.workload === undefined) throw new ValidationError(`${f}.workload`, 'is required');
+    return {
+      name,
+      workload: getWorkload(s.workload, `${f}.workload`).id,
+      arrivalRatePerS: requirePositive(`${f}.arrivalRatePerS`, s.arrivalRatePerS),
+      latencyBudgetS: requirePositive(`${f}.latencyBudgetS`, s.latencyBudgetS),
+      candidateBatchSizes: validateBatchSizes(s.candidateBatchSizes, `${f}.candidateBatchSizes`),
+    };
+  });
+  return { device, trainWorkload: train.id, trainBatchSize, powerBudgetW, powerSemantics, streams };
+}
