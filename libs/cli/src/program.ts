@@ -1,0 +1,46 @@
+import { Command, CommanderError } from 'commander';
+import { registerModelCommand } from './commands/model.js';
+import { UsageError } from './usage.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** The `fulcrum` command tree. Each command group lives in its own module under commands/. */
+export function buildProgram(io: CliIo = processIo): Command {
+  const program = new Command('fulcrum')
+    .description('Plan and run concurrent DNN training and latency-bound inference on Nvidia Jetson boards.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+  registerModelCommand(program, io);
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+/** Runs the CLI and returns the exit code: 0 done, 2 bad input, 1 anything else. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; every parse error (unknown flag, bad value, missing flag) is a usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr(`fulcrum: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.stderr(`fulcrum: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}
