@@ -77,6 +77,9 @@ const args = [
   `--ts_proto_opt=${TS_PROTO_OPTS.join(',')}`,
   `-I${protoDir}`,
   `-I${wellKnownInclude}`,
+  // A descriptor set of every file (with imports) for gRPC server reflection.
+  `--descriptor_set_out=${join(outDir, 'fulcrum.binpb')}`,
+  '--include_imports',
   ...protos,
 ];
 const result = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: 'inherit' });

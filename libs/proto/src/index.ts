@@ -16,6 +16,8 @@
  * `powerW`, `gpuMhz`); 64-bit integers are `number`; Timestamps are `Date`;
  * oneofs are `{ $case, value }` unions.
  */
+import { readFileSync } from 'node:fs';
+
 export * as common from './gen/fulcrum/common/v1/common.js';
 export * as device from './gen/fulcrum/device/v1/device.js';
 export * as profiler from './gen/fulcrum/profiler/v1/profiler.js';
@@ -27,3 +29,12 @@ export * as executor from './gen/fulcrum/executor/v1/executor.js';
  * `common.ErrorDetail` messages (binary metadata keys end in `-bin`).
  */
 export const ERROR_DETAIL_METADATA_KEY = 'fulcrum-error-detail-bin';
+
+/**
+ * The FileDescriptorSet of every Fulcrum proto (imports included), written next to the
+ * generated code at build time; gRPC server reflection serves it.
+ */
+export function loadDescriptorSet(): Buffer {
+  // src/index.ts and dist/index.js both sit one level below the package root.
+  return readFileSync(new URL('../src/gen/fulcrum.binpb', import.meta.url));
+}

@@ -3,3 +3,12 @@ export { createLogger, LOG_LEVELS, resolveLogLevel, serviceLogger } from './logg
 
 export type { ConfigIssue, ConfigLayer, ConfigSource, LoadConfigOptions, LoadedConfig } from './config.js';
 export type { LogDestination, Logger, LoggerOptions, LogLevel } from './logging.js';
+export { GrpcStatusError, toGrpcError, isServiceError, errorField } from './grpc-errors.js';
+export { startGrpcServer, unary, serverStream, isLoopbackHost, hasBearerToken } from './grpc-server.js';
+export { bearerTokenInterceptor, clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
+export { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
+
+export type { GrpcErrorLike } from './grpc-errors.js';
+export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
+export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
+export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';

@@ -1,0 +1,199 @@
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type Metadata,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type handleUnaryCall,
+  type handleServerStreamingCall,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { toGrpcError } from './grpc-errors.js';
+
+export interface TlsFiles {
+  /** PEM certificate chain. */
+  readonly certFile: string;
+  /** PEM private key. */
+  readonly keyFile: string;
+  /** PEM CA bundle; when set, clients must present a certificate it signed. */
+  readonly clientCaFile?: string | undefined;
+}
+
+export interface GrpcServiceBinding {
+  /** Fully qualified name for health checks, e.g. `fulcrum.device.v1.DeviceController`. */
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
+export interface GrpcServerOptions {
+  readonly services: readonly GrpcServiceBinding[];
+  /** Default `127.0.0.1`. Anything but loopback needs both `tls` and `token`. */
+  readonly host?: string | undefined;
+  /** 0 picks a free port. */
+  readonly port?: number | undefined;
+  /** When set, every call to the services above must carry `authorization: Bearer <token>`. */
+  readonly token?: string | undefined;
+  readonly tls?: TlsFiles | undefined;
+  /** A FileDescriptorSet for server reflection (see `@fulcrum/proto` `loadDescriptorSet`). */
+  readonly descriptorSet?: Buffer | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+export interface RunningGrpcServer {
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, ready for a client. */
+  readonly address: string;
+  setServing(service: string, serving: ServingStatus): void;
+  /** Stops accepting calls, lets running ones finish for `graceMs`, then cancels them. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+/** Constant-time bearer-token check. */
+export function hasBearerToken(metadata: Metadata, token: string): boolean {
+  const header = metadata.get('authorization')[0];
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice('Bearer '.length));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const UNAUTHENTICATED = { code: status.UNAUTHENTICATED, details: 'missing or invalid bearer token (send "authorization: Bearer <token>")' };
+
+/** Wraps every handler with the token check and the error mapping. */
+function guard(binding: GrpcServiceBinding, token: string | undefined, logger: Logger | undefined): UntypedServiceImplementation {
+  const guarded: UntypedServiceImplementation = {};
+  for (const [method, def] of Object.entries(binding.definition)) {
+    const handler = binding.implementation[method];
+    if (!handler) throw new Error(`${binding.name}: no implementation for ${method}`);
+    if (def.requestStream) throw new Error(`${binding.name}.${method}: client-streaming methods are not supported`);
+    if (def.responseStream) {
+      guarded[method] = ((call: ServerWritableStream<unknown, unknown>) => {
+        if (token && !hasBearerToken(call.metadata, token)) return void call.emit('error', UNAUTHENTICATED);
+        try {
+          (handler as handleServerStreamingCall<unknown, unknown>)(call);
+        } catch (err) {
+          logger?.error({ err, method: def.path }, 'handler threw');
+          call.emit('error', toGrpcError(err));
+        }
+      }) as handleServerStreamingCall<unknown, unknown>;
+    } else {
+      guarded[method] = ((call: ServerUnaryCall<unknown, unknown>, callback: Parameters<handleUnaryCall<unknown, unknown>>[1]) => {
+        if (token && !hasBearerToken(call.metadata, token)) return callback(UNAUTHENTICATED);
+        try {
+          (handler as handleUnaryCall<unknown, unknown>)(call, callback);
+        } catch (err) {
+          logger?.error({ err, method: def.path }, 'handler threw');
+          callback(toGrpcError(err));
+        }
+      }) as handleUnaryCall<unknown, unknown>;
+    }
+  }
+  return guarded;
+}
+
+/**
+ * A unary handler from an async function: resolves → OK, throws → the mapped status
+ * (ValidationError → INVALID_ARGUMENT naming the field).
+ */
+export function unary<Req, Res>(fn: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res, logger?: Logger): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const mapped = toGrpcError(err);
+          if (mapped.code === status.INTERNAL) logger?.error({ err, method: call.getPath() }, 'call failed');
+          callback(mapped);
+        },
+      );
+  };
+}
+
+/** A server-streaming handler from an async generator; ends the stream when it returns. */
+export function serverStream<Req, Res>(fn: (request: Req, call: ServerWritableStream<Req, Res>) => AsyncIterable<Res>, logger?: Logger): handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    void (async () => {
+      try {
+        for await (const message of fn(call.request, call)) {
+          if (call.cancelled) return;
+          if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));
+        }
+        call.end();
+      } catch (err) {
+        const mapped = toGrpcError(err);
+        if (mapped.code === status.INTERNAL) logger?.error({ err, method: call.getPath() }, 'stream failed');
+        if (!call.cancelled) call.emit('error', mapped);
+      }
+    })();
+  };
+}
+
+function credentials(tls: TlsFiles | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
+  return ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+}
+
+/**
+ * Starts a gRPC server with the given services, standard health checking (`grpc.health.v1`)
+ * and, given a descriptor set, server reflection. Health and reflection need no token, so
+ * probes and `grpcurl list` work; every Fulcrum method does when a token is configured.
+ */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && !(options.tls && options.token)) {
+    throw new Error(`grpc: refusing to listen on ${host}: serving beyond loopback needs both TLS (cert and key) and a bearer token`);
+  }
+  const server = new Server();
+  const health = new HealthImplementation({ '': 'SERVING' });
+  health.addToServer(server);
+  if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(server);
+  for (const binding of options.services) {
+    server.addService(binding.definition, guard(binding, options.token, options.logger));
+    health.setStatus(binding.name, 'SERVING');
+  }
+  const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${bindHost}:${options.port ?? 0}`, credentials(options.tls), (err, boundPort) => (err ? reject(err) : resolve(boundPort))),
+  );
+  options.logger?.info({ host, port, services: options.services.map((s) => s.name), tls: Boolean(options.tls), auth: Boolean(options.token) }, 'gRPC server listening');
+  let stopped: Promise<void> | undefined;
+  return {
+    server,
+    host,
+    port,
+    address: `${bindHost}:${port}`,
+    setServing: (service, serving) => health.setStatus(service, serving),
+    shutdown: (graceMs = 5000) =>
+      (stopped ??= new Promise<void>((resolve) => {
+        for (const s of options.services) health.setStatus(s.name, 'NOT_SERVING');
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      })),
+  };
+}
