@@ -1,0 +1,170 @@
+/**
+ * Request arrivals for simulations, load generators and benchmarks: evenly spaced or Poisson,
+ * at a rate that may change over time (a rate trace), or replayed from a trace of arrival times.
+ * Seeded, so a scenario replays exactly.
+ */
+import { ValidationError } from '@fulcrum/core';
+
+export interface Arrival {
+  readonly tS: number;
+  readonly stream: string;
+}
+
+/** From `startS` on, requests arrive at `ratePerS` (0: none) until the next segment. */
+export interface RateSegment {
+  readonly startS: number;
+  readonly ratePerS: number;
+}
+
+/** Piecewise-constant arrival rate per stream; segments sorted by startS. */
+export type RateTrace = Readonly<Record<string, readonly RateSegment[]>>;
+
+export type ArrivalProcess = 'even' | 'poisson';
+
+/** mulberry32: small, fast, good enough for arrival times; same seed, same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rateAt(segments: readonly RateSegment[], tS: number): { ratePerS: number; endS: number } {
+  let i = -1;
+  for (let j = 0; j < segments.length && segments[j]!.startS <= tS; j++) i = j;
+  const next = segments[i + 1];
+  return { ratePerS: i >= 0 ? segments[i]!.ratePerS : 0, endS: next ? next.startS : Infinity };
+}
+
+/**
+ * One stream's arrivals in [0, durationS). Even: gaps of 1/λ(t) starting at `phaseS`; Poisson:
+ * exponential gaps, restarted at each segment boundary (exact for a piecewise-constant rate,
+ * the process being memoryless).
+ */
+export function* streamArrivals(
+  stream: string,
+  segments: readonly RateSegment[],
+  options: { process: ArrivalProcess; durationS: number; random?: () => number; phaseS?: number },
+): Generator<Arrival> {
+  const random = options.random ?? seededRandom(1);
+  let t = options.phaseS ?? 0;
+  while (t < options.durationS) {
+    const { ratePerS, endS } = rateAt(segments, t);
+    if (!(ratePerS > 0)) {
+      if (endS === Infinity) return;
+      t = endS;
+      continue;
+    }
+    if (options.process === 'even') {
+      yield { tS: t, stream };
+      t += 1 / ratePerS;
+    } else {
+      const next = t - Math.log(1 - random()) / ratePerS;
+      if (next >= endS) {
+        t = endS;
+        continue;
+      }
+      t = next;
+      if (t < options.durationS) yield { tS: t, stream };
+    }
+  }
+}
+
+/** Merges time-ordered arrival sequences into one (ties: the earlier sequence first). */
+export function* mergeArrivals(sources: Iterable<Arrival>[]): Generator<Arrival> {
+  const its = sources.map((s) => s[Symbol.iterator]());
+  const heads = its.map((it) => it.next());
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (!h.done && (best < 0 || h.value.tS < (heads[best]!.value as Arrival).tS)) best = i;
+    }
+    if (best < 0) return;
+    yield heads[best]!.value as Arrival;
+    heads[best] = its[best]!.next();
+  }
+}
+
+/** All streams of a rate trace, merged; each stream gets its own seeded generator and phase. */
+export function traceArrivals(trace: RateTrace, options: { process: ArrivalProcess; durationS: number; seed?: number }): Generator<Arrival> {
+  const names = Object.keys(trace);
+  return mergeArrivals(
+    names.map((name, k) =>
+      streamArrivals(name, trace[name]!, {
+        process: options.process,
+        durationS: options.durationS,
+        random: seededRandom((options.seed ?? 1) * 7919 + k),
+        // Offset even streams so that K streams do not all arrive in the same instant.
+        phaseS: options.process === 'even' ? (k * 0.37) / Math.max(1e-9, trace[name]![0]?.ratePerS ?? 1) : 0,
+      }),
+    ),
+  );
+}
+
+/** A constant rate per stream as a trace. */
+export function constantRates(rates: Readonly<Record<string, number>>): RateTrace {
+  return Object.fromEntries(Object.entries(rates).map(([s, r]) => [s, [{ startS: 0, ratePerS: r }]]));
+}
+
+/**
+ * Parses a rate trace: CSV with a header `time_s,stream,rate_per_s` (one row per change), or JSON
+ * `{ "<stream>": [[time_s, rate_per_s], ...] }`. `field` names the input in errors.
+ */
+export function parseRateTrace(text: string, field = 'trace'): RateTrace {
+  const trimmed = text.trim();
+  const out: Record<string, RateSegment[]> = {};
+  const add = (stream: string, startS: number, ratePerS: number, where: string): void => {
+    if (!/^[A-Za-z0-9_-]+$/.test(stream)) throw new ValidationError(field, `${where}: stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
+    if (!Number.isFinite(startS) || startS < 0) throw new ValidationError(field, `${where}: time_s must be a number ≥ 0`);
+    if (!Number.isFinite(ratePerS) || ratePerS < 0) throw new ValidationError(field, `${where}: rate_per_s must be a number ≥ 0`);
+    (out[stream] ??= []).push({ startS, ratePerS });
+  };
+  if (trimmed.startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch (err) {
+      throw new ValidationError(field, `not valid JSON: ${(err as Error).message}`);
+    }
+    for (const [stream, rows] of Object.entries(json as Record<string, unknown>)) {
+      if (!Array.isArray(rows)) throw new ValidationError(field, `stream ${stream}: expected [[time_s, rate_per_s], ...]`);
+      rows.forEach((row, i) => {
+        if (!Array.isArray(row) || row.length !== 2) throw new ValidationError(field, `stream ${stream} row ${i}: expected [time_s, rate_per_s]`);
+        add(stream, Number(row[0]), Number(row[1]), `stream ${stream} row ${i}`);
+      });
+    }
+  } else {
+    const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+    const header = lines.shift()?.split(',').map((h) => h.trim());
+    if (!header || header.join(',') !== 'time_s,stream,rate_per_s') {
+      throw new ValidationError(field, `expected a CSV header time_s,stream,rate_per_s (or JSON), got ${JSON.stringify(header?.join(',') ?? '')}`);
+    }
+    lines.forEach((line, i) => {
+      const cells = line.split(',').map((c) => c.trim());
+      if (cells.length !== 3) throw new ValidationError(field, `line ${i + 2}: expected 3 cells, got ${cells.length}`);
+      add(cells[1]!, Number(cells[0]), Number(cells[2]), `line ${i + 2}`);
+    });
+  }
+  if (Object.keys(out).length === 0) throw new ValidationError(field, 'has no rows');
+  for (const segs of Object.values(out)) segs.sort((a, b) => a.startS - b.startS);
+  return out;
+}
+
+/** Parses recorded arrivals: CSV `time_s,stream`, one row per request. */
+export function parseArrivalTimes(text: string, field = 'arrivals'): Arrival[] {
+  const lines = text.trim().split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const header = lines.shift()?.split(',').map((h) => h.trim()).join(',');
+  if (header !== 'time_s,stream') throw new ValidationError(field, `expected a CSV header time_s,stream, got ${JSON.stringify(header ?? '')}`);
+  const out = lines.map((line, i) => {
+    const [t, s] = line.split(',').map((c) => c.trim());
+    const tS = Number(t);
+    if (!Number.isFinite(tS) || tS < 0 || !s) throw new ValidationError(field, `line ${i + 2}: expected time_s ≥ 0 and a stream, got ${JSON.stringify(line)}`);
+    return { tS, stream: s };
+  });
+  return out.sort((a, b) => a.tS - b.tS);
+}

@@ -1,0 +1,64 @@
+/**
+ * Every accepted request ends in a result or in one of these errors; none is dropped silently.
+ * The codes map one to one onto gRPC status codes (see `grpcStatusName`) for the service adapter.
+ */
+export type InferenceErrorCode =
+  /** It missed its latency budget before its minibatch could start (only with `expiredRequests: 'reject'`). */
+  | 'deadline'
+  /** Refused at arrival: its stream's queue was full. */
+  | 'shed'
+  /** The executor stopped before serving it. */
+  | 'shutdown'
+  /** The worker running its minibatch crashed or failed. */
+  | 'worker'
+  /** No such stream in the running problem. */
+  | 'unknown-stream'
+  /** No plan applied yet. */
+  | 'not-running';
+
+export const INFERENCE_ERROR_CODES: readonly InferenceErrorCode[] = ['deadline', 'shed', 'shutdown', 'worker', 'unknown-stream', 'not-running'];
+
+export class InferenceError extends Error {
+  override readonly name = 'InferenceError';
+  readonly code: InferenceErrorCode;
+  readonly stream: string;
+  readonly requestId: string;
+
+  constructor(code: InferenceErrorCode, stream: string, requestId: string, message: string) {
+    super(message);
+    this.code = code;
+    this.stream = stream;
+    this.requestId = requestId;
+  }
+}
+
+export function isInferenceError(err: unknown): err is InferenceError {
+  return err instanceof InferenceError;
+}
+
+/** The gRPC status an adapter should answer with (executor.proto, `Infer`). */
+export function grpcStatusName(code: InferenceErrorCode): string {
+  switch (code) {
+    case 'deadline':
+      return 'DEADLINE_EXCEEDED';
+    case 'shed':
+      return 'RESOURCE_EXHAUSTED';
+    case 'shutdown':
+    case 'not-running':
+      return 'UNAVAILABLE';
+    case 'worker':
+      return 'INTERNAL';
+    case 'unknown-stream':
+      return 'NOT_FOUND';
+  }
+}
+
+/** A worker process died (or its pipe broke) while or before running a minibatch. */
+export class WorkerCrashedError extends Error {
+  override readonly name = 'WorkerCrashedError';
+  readonly runner: string;
+  constructor(runner: string, message: string) {
+    super(message);
+    this.runner = runner;
+  }
+}

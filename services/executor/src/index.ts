@@ -1,0 +1,34 @@
+export { Executor } from './executor.js';
+export { ScaledClock, RealClock } from './clock.js';
+export { InferenceError, isInferenceError, grpcStatusName, WorkerCrashedError, INFERENCE_ERROR_CODES } from './errors.js';
+export { InterleavingScheduler, Fifo } from './policy.js';
+export { LatencyRecorder, RateMeter, Ewma, Timeline } from './metrics.js';
+export { RateWatcher, withRates, planFromFront, FrontReplanner } from './replan.js';
+export { simulate } from './simulate.js';
+export { seededRandom, streamArrivals, mergeArrivals, traceArrivals, constantRates, parseRateTrace, parseArrivalTimes } from './arrivals.js';
+export { SimulatedRunner, fixedTimes } from './runners/simulated.js';
+
+export type { InferOutcome, ExecutorOptions } from './executor.js';
+export type { Clock } from './clock.js';
+export type { InferenceErrorCode } from './errors.js';
+export type { QueuedRequest, TimeEstimates, Decision, DecisionReason, SchedulerStream } from './policy.js';
+export type { TimelinePoint } from './metrics.js';
+export type { RateWatchOptions, RateCheck, ProfiledMode, FrontPlan } from './replan.js';
+export type { SimulationOptions, SimulationReport, SimulatedStreamReport } from './simulate.js';
+export type { Arrival, RateSegment, RateTrace, ArrivalProcess } from './arrivals.js';
+export type { MinibatchTimeSource } from './runners/simulated.js';
+export type {
+  ExecutorProblem,
+  ExecutorPlan,
+  TrainingResult,
+  InferenceResult,
+  MinibatchRunner,
+  ReplanRequest,
+  Replanner,
+  LatencySummary,
+  StreamStatus,
+  ExecutorState,
+  ExecutorStatus,
+  ExecutorEvent,
+  ExecutorEventSink,
+} from './types.js';
