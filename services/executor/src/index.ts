@@ -32,3 +32,8 @@ export type {
   ExecutorEvent,
   ExecutorEventSink,
 } from './types.js';
+export { PythonWorker, PYTHON_WORKER_SCRIPT, defaultPython } from './runners/python.js';
+export { OnnxRunner } from './runners/onnx.js';
+export { composeRunners } from './runners/compose.js';
+export type { PythonWorkerOptions, ModelSpec, WorkerInfo } from './runners/python.js';
+export type { OnnxRunnerOptions, OnnxStreamModel, ClassOutput } from './runners/onnx.js';

@@ -1,0 +1,136 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScaledClock } from './clock.js';
+import { InferenceError, WorkerCrashedError } from './errors.js';
+import { Executor, type InferOutcome } from './executor.js';
+import { SimulatedRunner, fixedTimes } from './runners/simulated.js';
+import type { ExecutorEvent, InferenceResult, MinibatchRunner, TrainingResult } from './types.js';
+
+const problem = { trainBatchSize: 8, streams: [{ name: 'cam', arrivalRatePerS: 50, latencyBudgetS: 2 }] };
+const plan = { planId: 'p1', batchSizes: { cam: 4 }, trainTimeS: 0.2, inferTimeS: { cam: 0.05 } };
+
+function simulatedExecutor(extra: Partial<ConstructorParameters<typeof Executor>[0]> = {}) {
+  const clock = new ScaledClock(50);
+  const runner = new SimulatedRunner(fixedTimes({ trainTimeS: 0.2, inferTimeS: { cam: (b) => 0.02 + 0.01 * b } }), { clock });
+  const events: ExecutorEvent[] = [];
+  const executor = new Executor({ runner, problem, plan, clock, events: { publish: (e) => events.push(e) }, telemetryIntervalS: 0.5, ...extra });
+  return { executor, events, clock };
+}
+
+const codeOf = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    assert.ok(err instanceof InferenceError, String(err));
+    return err.code;
+  }
+};
+
+describe('Executor (simulated runner, scaled clock)', () => {
+  it('answers every request: full batches of b, a partial batch at the end on drain, training in between', async () => {
+    const { executor, events } = simulatedExecutor();
+    executor.start();
+    const answers: Promise<InferOutcome>[] = [];
+    for (let i = 0; i < 10; i++) answers.push(executor.infer('cam', { i }));
+    const results = await Promise.all(answers.slice(0, 8));
+    assert.deepEqual(results.map((r) => r.batchSize), [4, 4, 4, 4, 4, 4, 4, 4]);
+    const status = await executor.stop();
+    const rest = await Promise.all(answers.slice(8));
+    assert.deepEqual(rest.map((r) => r.batchSize), [2, 2]);
+    assert.equal(status.state, 'stopped');
+    assert.equal(status.streams[0]!.completed, 10);
+    assert.equal(status.streams[0]!.accepted, 10);
+    assert.ok(status.trainMinibatchesTotal >= 1);
+    assert.ok(events.some((e) => e.type === 'plan.applied'));
+    assert.equal(await codeOf(executor.infer('cam')), 'shutdown');
+  });
+
+  it('explicit errors: unknown stream, not running, shed, shutdown without drain', async () => {
+    const { executor } = simulatedExecutor({ maxQueueDepth: 2, training: true });
+    assert.equal(await codeOf(executor.infer('cam')), 'not-running');
+    executor.start();
+    assert.equal(await codeOf(executor.infer('nope')), 'unknown-stream');
+    // b = 4 never fills with 2 queued; the third is shed.
+    const a = executor.infer('cam');
+    const b = executor.infer('cam');
+    assert.equal(await codeOf(executor.infer('cam')), 'shed');
+    const status = executor.stop({ drain: false });
+    assert.deepEqual(await Promise.all([codeOf(a), codeOf(b)]), ['shutdown', 'shutdown']);
+    const s = await status;
+    assert.deepEqual(s.streams[0]!.failed, { shed: 1, shutdown: 2 });
+  });
+
+  it('applyPlan switches batch size at a minibatch boundary', async () => {
+    const { executor, events } = simulatedExecutor();
+    executor.start();
+    await executor.applyPlan({ planId: 'p2', batchSizes: { cam: 1 } });
+    const r = await executor.infer('cam');
+    assert.equal(r.batchSize, 1);
+    assert.equal(r.planId, 'p2');
+    await executor.stop();
+    assert.deepEqual(events.filter((e) => e.type === 'plan.applied').map((e) => (e.type === 'plan.applied' ? e.plan.planId : '')), ['p1', 'p2']);
+  });
+
+  it('the deadline rule serves a partial batch before the budget runs out', async () => {
+    const { executor } = simulatedExecutor();
+    executor.start();
+    await executor.applyPlan(plan, { ...problem, streams: [{ name: 'cam', arrivalRatePerS: 1, latencyBudgetS: 0.6 }] });
+    const r = await executor.infer('cam');
+    assert.equal(r.batchSize, 1);
+    assert.ok(r.queueS < 0.6);
+    await executor.stop();
+  });
+
+  it('publishes telemetry and measured rates; asks the replanner when the rate moves', async () => {
+    const requests: number[] = [];
+    const { executor, events } = simulatedExecutor({
+      windowS: 1,
+      replanMinIntervalS: 1,
+      replanner: { replan: (req) => (requests.push(req.measuredRatesPerS['cam']!), { planId: 'p-new', batchSizes: { cam: 2 } }) },
+    });
+    executor.start();
+    // 20/s instead of the planned 50/s, for 2.5 clock seconds (scale 50: 50 ms).
+    const clock = new ScaledClock(50);
+    const answers: Promise<InferOutcome>[] = [];
+    while (clock.nowS() < 2.5) {
+      answers.push(executor.infer('cam'));
+      await clock.sleep(0.05);
+    }
+    await executor.stop();
+    await Promise.all(answers);
+    assert.ok(requests.length >= 1);
+    assert.ok(events.some((e) => e.type === 'telemetry'));
+    assert.ok(events.some((e) => e.type === 'arrivals.rate'));
+    assert.ok(events.some((e) => e.type === 'plan.applied' && e.plan.planId === 'p-new'));
+  });
+});
+
+class FlakyRunner implements MinibatchRunner {
+  readonly name = 'flaky';
+  inferCalls = 0;
+  async runTraining(): Promise<TrainingResult> {
+    await new Promise((r) => setTimeout(r, 1));
+    return { timeS: 0.001 };
+  }
+  async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+    if (++this.inferCalls === 1) throw new WorkerCrashedError('flaky', 'worker exited with signal SIGKILL');
+    return { timeS: 0.001, outputs: inputs.map((x) => x) };
+  }
+  async close(): Promise<void> {}
+}
+
+describe('Executor with a failing worker', () => {
+  it('a crash fails the in-flight batch with explicit errors, is reported, and serving continues', async () => {
+    const events: ExecutorEvent[] = [];
+    const executor = new Executor({ runner: new FlakyRunner(), problem, plan: { planId: 'p', batchSizes: { cam: 2 } }, events: { publish: (e) => events.push(e) } });
+    executor.start();
+    const first = [executor.infer('cam', 1), executor.infer('cam', 2)];
+    assert.deepEqual(await Promise.all(first.map(codeOf)), ['worker', 'worker']);
+    const second = await Promise.all([executor.infer('cam', 3), executor.infer('cam', 4)]);
+    assert.deepEqual(second.map((r) => r.output), [3, 4]);
+    const status = await executor.stop();
+    assert.equal(status.workerCrashes, 1);
+    assert.ok(events.some((e) => e.type === 'worker.crashed' && e.failedRequests === 2));
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * The long-lived Python/PyTorch worker (python/fulcrum_worker.py), driven with JSON lines over
+ * stdio. It trains a real model on generated data and runs inference, timing each minibatch itself
+ * (perf_counter, after cuda.synchronize on CUDA). A crash is detected (process exit or broken
+ * pipe), reported as a `WorkerCrashedError` to the calls in flight and through `onCrash`, and the
+ * worker is restarted (and re-initialised) on the next call.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '@fulcrum/runtime';
+import { WorkerCrashedError } from '../errors.js';
+import type { InferenceResult, MinibatchRunner, TrainingResult } from '../types.js';
+
+/** The worker script shipped with this package. */
+export const PYTHON_WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'python', 'fulcrum_worker.py');
+
+/** `FULCRUM_PYTHON`, else /usr/bin/python3 (Debian's python3-torch lives there). */
+export function defaultPython(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env['FULCRUM_PYTHON'] || '/usr/bin/python3';
+}
+
+export interface ModelSpec {
+  /** 'cnn' (built in) or 'resnet18' (needs torchvision). */
+  readonly model?: string;
+  /** Per-sample input shape, default [3, 32, 32]. */
+  readonly input?: readonly number[];
+  readonly classes?: number;
+  readonly width?: number;
+  readonly lr?: number;
+}
+
+export interface PythonWorkerOptions {
+  readonly python?: string;
+  readonly script?: string;
+  /** The training model; omit for an inference-only worker. */
+  readonly train?: ModelSpec;
+  /** Inference models per stream name. */
+  readonly infer?: Readonly<Record<string, ModelSpec>>;
+  readonly seed?: number;
+  /** torch.set_num_threads in the worker. */
+  readonly threads?: number;
+  /** 'cpu' forces the CPU even where CUDA is present. */
+  readonly device?: 'cpu' | 'auto';
+  /** Seconds to wait for a reply before the worker counts as hung (killed, restarted). Default 120. */
+  readonly replyTimeoutS?: number;
+  readonly logger?: Logger;
+  /** Called when the worker dies unexpectedly. */
+  readonly onCrash?: (error: WorkerCrashedError) => void;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface WorkerInfo {
+  readonly device: string;
+  readonly cuda: boolean;
+  readonly torch: string;
+  readonly pid: number;
+  readonly threads: number;
+}
+
+interface Pending {
+  resolve(reply: Record<string, unknown>): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class PythonWorker implements MinibatchRunner {
+  readonly name = 'python-torch';
+  private proc: ChildProcessWithoutNullStreams | undefined;
+  private starting: Promise<WorkerInfo> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private closed = false;
+  private stderrTail: string[] = [];
+  /** Worker processes started so far (1 + restarts). */
+  starts = 0;
+  crashes = 0;
+  info: WorkerInfo | undefined;
+
+  constructor(private readonly options: PythonWorkerOptions = {}) {}
+
+  /** Starts the worker (and initialises its models) if it is not running. */
+  start(): Promise<WorkerInfo> {
+    if (this.closed) return Promise.reject(new Error('python worker: closed'));
+    if (this.proc && this.starting) return this.starting;
+    this.starting = this.spawnAndInit();
+    this.starting.catch(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  private async spawnAndInit(): Promise<WorkerInfo> {
+    const o = this.options;
+    const env: Record<string, string | undefined> = { ...(o.env ?? process.env), PYTHONUNBUFFERED: '1' };
+    if (o.threads) env['FULCRUM_WORKER_THREADS'] = String(o.threads);
+    if (o.device === 'cpu') env['FULCRUM_WORKER_DEVICE'] = 'cpu';
+    const python = o.python ?? defaultPython(o.env);
+    const proc = spawn(python, ['-u', o.script ?? PYTHON_WORKER_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    this.proc = proc;
+    this.starts++;
+    this.stderrTail = [];
+    createInterface({ input: proc.stdout }).on('line', (line) => this.onLine(line));
+    createInterface({ input: proc.stderr }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 20) this.stderrTail.shift();
+      o.logger?.debug({ worker: proc.pid }, line);
+    });
+    proc.stdin.on('error', () => {
+      // EPIPE when the worker has died; the 'exit' handler reports it.
+    });
+    proc.on('error', (err) => this.onExit(proc, `could not run ${python}: ${err.message}`));
+    proc.on('exit', (code, signal) => this.onExit(proc, signal ? `worker exited with signal ${signal}` : `worker exited with code ${code}`));
+    const info = (await this.request({ op: 'hello' })) as unknown as WorkerInfo;
+    await this.request({ op: 'init', seed: o.seed ?? 0, ...(o.train ? { train: o.train } : {}), infer: o.infer ?? {} });
+    this.info = { device: info.device, cuda: info.cuda, torch: info.torch, pid: info.pid, threads: info.threads };
+    o.logger?.info({ ...this.info, start: this.starts }, 'python worker ready');
+    return this.info;
+  }
+
+  private onLine(line: string): void {
+    let reply: Record<string, unknown>;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      this.options.logger?.warn({ line }, 'python worker wrote a non-JSON line on stdout');
+      return;
+    }
+    const p = this.pending.get(reply['id'] as number);
+    if (!p) return;
+    this.pending.delete(reply['id'] as number);
+    clearTimeout(p.timer);
+    if (reply['ok'] === true) p.resolve(reply);
+    else p.reject(new Error(`python worker: ${String(reply['error'])}`));
+  }
+
+  private onExit(proc: ChildProcessWithoutNullStreams, why: string): void {
+    if (this.proc !== proc) return;
+    this.proc = undefined;
+    this.starting = undefined;
+    const expected = this.closed;
+    const tail = this.stderrTail.slice(-5).join(' | ');
+    const err = new WorkerCrashedError(this.name, `${why}${tail ? ` (stderr: ${tail})` : ''}`);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(err);
+      this.pending.delete(id);
+    }
+    if (!expected) {
+      this.crashes++;
+      this.options.logger?.warn({ err: err.message, crashes: this.crashes }, 'python worker crashed; it restarts on the next call');
+      this.options.onCrash?.(err);
+    }
+  }
+
+  private request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const proc = this.proc;
+    if (!proc) return Promise.reject(new WorkerCrashedError(this.name, 'worker is not running'));
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      const timeoutS = this.options.replyTimeoutS ?? 120;
+      const timer = setTimeout(() => {
+        // A worker that stops answering is as good as dead: kill it; onExit fails the call.
+        this.options.logger?.error({ op: body['op'], timeoutS }, 'python worker did not answer; killing it');
+        proc.kill('SIGKILL');
+      }, timeoutS * 1000);
+      this.pending.set(id, { resolve, reject, timer });
+      proc.stdin.write(JSON.stringify({ id, ...body }) + '\n');
+    });
+  }
+
+  private async call(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    await this.start();
+    return this.request(body);
+  }
+
+  async runTraining(batchSize: number): Promise<TrainingResult> {
+    const r = await this.call({ op: 'train', batch_size: batchSize });
+    return { timeS: r['time_s'] as number, loss: r['loss'] as number };
+  }
+
+  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+    const given = inputs.every((x) => Array.isArray(x) || ArrayBuffer.isView(x));
+    const r = await this.call({
+      op: 'infer',
+      stream,
+      batch_size: inputs.length,
+      ...(given ? { inputs: inputs.map((x) => Array.from(x as ArrayLike<number>)) } : {}),
+    });
+    return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[] };
+  }
+
+  /** Exports a stream's inference model (or a fresh model of `spec`) as ONNX with a dynamic batch axis. */
+  async exportOnnx(path: string, source: { stream: string } | { spec: ModelSpec }): Promise<{ path: string; input: number[] }> {
+    const r = await this.call({ op: 'export_onnx', path, ...('stream' in source ? { stream: source.stream } : { model_spec: source.spec }) });
+    return { path: r['path'] as string, input: r['input'] as number[] };
+  }
+
+  /** Kills the worker process (for tests and operators); the next call restarts it. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.proc?.kill(signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const proc = this.proc;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const id = ++this.nextId;
+    proc.stdin.write(JSON.stringify({ id, op: 'shutdown' }) + '\n');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
