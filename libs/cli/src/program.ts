@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerModelCommand } from './commands/model.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerSimulateCommand } from './commands/simulate.js';
 import { UsageError } from './usage.js';
 
 export interface CliIo {
@@ -21,6 +23,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   registerModelCommand(program, io);
+  registerRunCommand(program, io);
+  registerSimulateCommand(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }

@@ -1,0 +1,215 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
+import {
+  FrontReplanner,
+  constantRates,
+  parseProfileTable,
+  parseRateTrace,
+  planFromFront,
+  profiledModes,
+  runScaled,
+  simulate,
+  tableTimeSource,
+  traceArrivals,
+  withRates,
+  type RateTrace,
+  type SimulationReport,
+  type TimelinePoint,
+} from '@fulcrum/executor';
+import type { CliIo } from '../program.js';
+import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+
+interface SimulateOptions {
+  profile: string;
+  device: string;
+  trainWorkload: string;
+  trainBatch?: number;
+  power: number;
+  semantics: PowerSemantics;
+  stream: string[];
+  trace?: string;
+  duration: number;
+  arrivals: 'even' | 'poisson';
+  seed: number;
+  scale: number;
+  rateWindow: number;
+  replanThreshold: number;
+  replan: boolean;
+  timeline?: string;
+  json?: boolean;
+}
+
+const STREAM_KEYS = ['name', 'workload', 'rate', 'latency', 'batches'] as const;
+
+function parseSimStream(spec: string, index: number): { name: string; workload: string; rate?: number; latency: number; batches?: number[] } {
+  const flag = `--stream #${index + 1}`;
+  const values = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const [key, value] = part.split('=').map((s) => s.trim());
+    if (!(STREAM_KEYS as readonly string[]).includes(key ?? '')) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)}; keys: ${STREAM_KEYS.join(', ')}`);
+    if (value === undefined || value === '') throw new UsageError(`${flag}: ${key} needs a value`);
+    values.set(key!, value);
+  }
+  const num = (key: string, parse: (t: string) => number): number | undefined => {
+    const text = values.get(key);
+    if (text === undefined) return undefined;
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new UsageError(`${flag} ${key}: ${(err as Error).message.replace(/\.$/, '')}, got ${JSON.stringify(text)}`);
+    }
+  };
+  const workload = values.get('workload');
+  if (!workload) throw new UsageError(`${flag}: missing workload=...`);
+  const latency = num('latency', positiveNumber);
+  if (latency === undefined) throw new UsageError(`${flag}: missing latency=... (seconds)`);
+  const rate = num('rate', positiveNumber);
+  const batches = values.get('batches')?.split('/').map((b, i) => {
+    try {
+      return positiveInteger(b);
+    } catch {
+      throw new UsageError(`${flag} batches: item ${i + 1} must be a positive integer, got ${JSON.stringify(b)} (separate sizes with '/')`);
+    }
+  });
+  return { name: values.get('name') ?? `stream${index}`, workload, latency, ...(rate !== undefined ? { rate } : {}), ...(batches ? { batches } : {}) };
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export function timelineCsv(points: readonly TimelinePoint[]): string {
+  const head = 't_s,stream,plan_id,arrival_rate_per_s,measured_rate_per_s,batch_size,latency_p99_s,latency_max_s,latency_budget_s,train_throughput_samples_per_s';
+  const rows = points.map((p) =>
+    [p.tS, p.stream, p.planId, p.arrivalRatePerS, p.measuredRatePerS.toFixed(3), p.batchSize, Number.isNaN(p.latencyP99S) ? '' : p.latencyP99S.toFixed(6), Number.isNaN(p.latencyMaxS) ? '' : p.latencyMaxS.toFixed(6), p.latencyBudgetS, p.trainThroughputSamplesPerS.toFixed(3)].join(','),
+  );
+  return [head, ...rows].join('\n') + '\n';
+}
+
+export function formatSimulationReport(r: SimulationReport, mode: string): string {
+  const lines: string[] = [];
+  lines.push(`${mode}: ${r.durationS.toFixed(0)} s of device time in ${r.wallS.toFixed(2)} s of wall time; ${r.plans.length} plan(s), ${r.replanRequests} re-plan request(s)`);
+  for (const p of r.plans) {
+    const b = Object.entries(p.plan.batchSizes).map(([s, v]) => `${s}:b=${v}`).join(' ');
+    const rates = p.problem.streams.map((s) => `${s.name}:λ=${s.arrivalRatePerS.toFixed(1)}`).join(' ');
+    lines.push(`  t=${p.atS.toFixed(1)} s  ${p.plan.planId}  mode ${p.plan.mode ? formatPowerMode(p.plan.mode) : '-'}  ${b}  (${rates})  predicted X ${p.plan.predictedTrainThroughputSamplesPerS?.toFixed(1) ?? '-'}`);
+  }
+  const t = new Table({ head: ['stream', 'arrivals', 'answered', 'errors', 'late', 'partial', 'p50 s', 'p99 s', 'max s', 'L s', 'p99 ≤ L'], style: { head: [], border: [] } });
+  for (const s of r.streams) {
+    const errors = Object.entries(s.failed).map(([k, v]) => `${k}:${v}`).join(' ') || '0';
+    t.push([s.stream, s.arrivals, s.completed, errors, s.late, s.partialMinibatches, s.latency.p50S.toFixed(4), s.latency.p99S.toFixed(4), s.latency.maxS.toFixed(4), s.latencyBudgetS, s.latency.p99S <= s.latencyBudgetS ? 'yes' : 'NO']);
+  }
+  lines.push(t.toString());
+  lines.push(`training: ${r.trainMinibatches} minibatches, ${r.trainThroughputSamplesPerS.toFixed(2)} samples/s; inference GPU share ${r.utilization.toFixed(3)}; every request answered: ${r.allAnswered ? 'yes' : 'NO'}`);
+  return lines.join('\n') + '\n';
+}
+
+export function registerSimulateCommand(program: Command, io: CliIo): void {
+  program
+    .command('simulate')
+    .description(
+      'Simulate the executor on a virtual device given as a profile table (SPEC §3 CSV): arrivals at constant rates or from a rate trace, ' +
+        'the SPEC §2 policy with the deadline rule, re-planning from the table’s modes when rates move. Event-driven by default (hours in seconds); ' +
+        '--scale N runs the real executor on a clock N× faster than the host.',
+    )
+    .requiredOption('--profile <csv>', 'profile table: device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w')
+    .addOption(new Option('--device <id>', `device of the table rows to use (${deviceIds().join(', ')})`).default('orin-agx'))
+    .requiredOption('--train-workload <id>', 'training workload (as in the table)')
+    .option('--train-batch <n>', 'training minibatch size bT (default: the workload’s)', positiveInteger)
+    .requiredOption('--power <w>', 'power budget P in watts', positiveNumber)
+    .addOption(new Option('--semantics <peak|average>', 'how power is judged').argParser(oneOf(POWER_SEMANTICS)).default('peak'))
+    .requiredOption('--stream <spec>', 'a stream as name=..,workload=..,latency=..[,rate=..][,batches=1/2/4/8] (repeat for K streams)', collect)
+    .option('--trace <file>', 'rate trace: CSV time_s,stream,rate_per_s or JSON {"stream": [[time_s, rate], ...]} (overrides rate=)')
+    .addOption(new Option('--duration <s>', 'device seconds of arrivals').argParser(positiveNumber).default(3600))
+    .addOption(new Option('--arrivals <even|poisson>', 'arrival process').argParser(oneOf(['even', 'poisson'] as const)).default('poisson'))
+    .addOption(new Option('--seed <n>', 'arrival seed').argParser(positiveInteger).default(1))
+    .addOption(new Option('--scale <x>', '0: event-driven (virtual time); > 0: the real executor, device time x× faster than the host').argParser(nonNegativeNumber).default(0))
+    .addOption(new Option('--rate-window <s>', 'sliding window of the measured arrival rate').argParser(positiveNumber).default(5))
+    .addOption(new Option('--replan-threshold <fraction>', 're-plan when a measured rate moves this far from the plan’s').argParser(positiveNumber).default(0.25))
+    .option('--no-replan', 'keep the first plan whatever the rates do')
+    .option('--timeline <csv>', 'write the timeline (rate, batch size, latency, training throughput per bucket) as CSV')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  fulcrum simulate --profile orin.csv --train-workload resnet18 --power 40 \\\n' +
+        '      --stream name=cam,workload=mobilenet,latency=0.5 --trace rates.csv --duration 3600 --timeline timeline.csv\n',
+    )
+    .action(async (o: SimulateOptions) => {
+      const specs = o.stream.map(parseSimStream);
+      const rows = (() => {
+        try {
+          return parseProfileTable(readText(o.profile, '--profile'), '--profile');
+        } catch (err) {
+          throw asUsageError(err);
+        }
+      })();
+      let trace: RateTrace;
+      if (o.trace) {
+        try {
+          trace = parseRateTrace(readText(o.trace, '--trace'), '--trace');
+        } catch (err) {
+          throw asUsageError(err);
+        }
+        for (const s of specs) if (!trace[s.name]) throw new UsageError(`--trace: no rows for stream ${JSON.stringify(s.name)}`);
+      } else {
+        const missing = specs.find((s) => s.rate === undefined);
+        if (missing) throw new UsageError(`--stream ${missing.name}: give rate=... or a --trace`);
+        trace = constantRates(Object.fromEntries(specs.map((s) => [s.name, s.rate!])));
+      }
+      let problem: Problem;
+      try {
+        problem = validateProblem({
+          device: o.device,
+          trainWorkload: o.trainWorkload,
+          ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}),
+          powerBudgetW: o.power,
+          powerSemantics: o.semantics,
+          streams: specs.map((s) => ({
+            name: s.name,
+            workload: s.workload,
+            arrivalRatePerS: trace[s.name]!.find((seg) => seg.ratePerS > 0)?.ratePerS ?? 1,
+            latencyBudgetS: s.latency,
+            ...(s.batches ? { candidateBatchSizes: s.batches } : {}),
+          })),
+        });
+      } catch (err) {
+        throw asUsageError(err, (field) =>
+          field === 'device' ? '--device' : field === 'trainWorkload' ? '--train-workload' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
+        );
+      }
+      const front = profiledModes(rows, problem);
+      if (front.length === 0) {
+        throw new UsageError(`--profile: no mode of device ${problem.device} has a train row for ${problem.trainWorkload} at batch ${problem.trainBatchSize}`);
+      }
+      let first;
+      try {
+        first = planFromFront(problem, front, 'table');
+      } catch (err) {
+        throw new UsageError(`--profile: ${(err as Error).message}`);
+      }
+      if (!first.evaluation.feasible) io.stderr(`fulcrum: warning: the first plan is ${first.verdict}\n`);
+      const replanner = o.replan ? new FrontReplanner(problem, front, 'table') : undefined;
+      const common = {
+        problem: withRates(problem, {}),
+        plan: first.plan,
+        times: tableTimeSource(rows, problem),
+        arrivals: traceArrivals(trace, { process: o.arrivals, durationS: o.duration, seed: o.seed }),
+        durationS: o.duration,
+        ...(replanner ? { replanner } : {}),
+        rateWatch: { windowS: o.rateWindow, replanThreshold: o.replanThreshold },
+        timelineBucketS: Math.max(o.duration / 120, 0.01),
+      };
+      const report = o.scale > 0 ? await runScaled({ ...common, scale: o.scale }) : await simulate(common);
+      if (o.timeline) writeFileSync(o.timeline, timelineCsv(report.timeline));
+      if (o.json) io.stdout(JSON.stringify({ ...report, timeline: undefined, firstPlanVerdict: first.verdict }, null, 2) + '\n');
+      else io.stdout(formatSimulationReport(report, o.scale > 0 ? `time-scaled ×${o.scale}` : 'event-driven'));
+    });
+}
+
+

@@ -1,0 +1,105 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './program.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+let profile: string;
+let trace: string;
+
+/** Two modes of a made-up board: fast (40 W) and slow (22 W); tI = a + c·b. */
+function profileCsv(): string {
+  const rows = ['device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w'];
+  for (const [gpu, tT, a, c, p] of [[1300.5, 150, 10, 3, 40], [624.75, 300, 20, 6, 22]] as const) {
+    rows.push(`orin-agx,resnet18,train,16,12,2201.6,${gpu},3199,${tT},${p}`);
+    for (const b of [1, 2, 4, 8, 16, 32]) rows.push(`orin-agx,mobilenet,infer,${b},12,2201.6,${gpu},3199,${a + c * b},${p - 2}`);
+  }
+  return rows.join('\n') + '\n';
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fulcrum-cli-sim-'));
+  profile = join(dir, 'orin.csv');
+  trace = join(dir, 'rates.csv');
+  writeFileSync(profile, profileCsv());
+  writeFileSync(trace, 'time_s,stream,rate_per_s\n0,cam,20\n300,cam,60\n600,cam,8\n');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = () => ['simulate', '--profile', profile, '--train-workload', 'resnet18', '--train-batch', '16', '--power', '45'];
+
+describe('fulcrum simulate', () => {
+  it('event-driven run of a rate trace: re-plans, answers every request, keeps p99 within L, writes the timeline', async () => {
+    const timeline = join(dir, 'timeline.csv');
+    const r = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6', '--trace', trace, '--duration', '900', '--timeline', timeline, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.allAnswered, true);
+    assert.ok(out.plans.length >= 3);
+    assert.ok(out.streams[0].latency.p99S <= 0.6);
+    const csv = readFileSync(timeline, 'utf8').trim().split('\n');
+    assert.match(csv[0]!, /^t_s,stream,plan_id,arrival_rate_per_s/);
+    assert.ok(csv.length > 100);
+  });
+
+  it('time-scaled run (--scale) with a constant rate prints a summary', async () => {
+    const r = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=20', '--duration', '20', '--scale', '100');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /time-scaled ×100/);
+    assert.match(r.stdout, /every request answered: yes/);
+  });
+
+  it('bad input exits 2 naming the flag', async () => {
+    assert.equal((await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6')).code, 2);
+    const noRate = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6');
+    assert.match(noRate.stderr, /--stream cam: give rate=/);
+    const badTrace = join(dir, 'bad.csv');
+    writeFileSync(badTrace, 'a,b\n');
+    const t = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6', '--trace', badTrace);
+    assert.equal(t.code, 2);
+    assert.match(t.stderr, /--trace: expected a CSV header/);
+    const w = await cli(...base(), '--stream', 'name=cam,workload=nope,latency=0.6,rate=3');
+    assert.equal(w.code, 2);
+    assert.match(w.stderr, /--stream: unknown workload/);
+    const missing = await cli('simulate', '--profile', join(dir, 'none.csv'), '--train-workload', 'resnet18', '--power', '4', '--stream', 'workload=mobilenet,latency=1,rate=1');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--profile: cannot read/);
+    const scale = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2', '--scale', '-1');
+    assert.equal(scale.code, 2);
+    assert.match(scale.stderr, /--scale/);
+  });
+});
+
+describe('fulcrum run (real PyTorch + onnxruntime workers)', () => {
+  it('answers every request and reports latencies beside the bound from measured minibatch times', async () => {
+    const r = await cli('run', '--rate', '20', '--latency', '0.5', '--batch', '4', '--duration', '2', '--input', '3,16,16', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.allAnswered, true);
+    assert.ok(out.streams[0].sent > 0);
+    assert.equal(out.streams[0].completed, out.streams[0].sent);
+    assert.ok(out.trainTime.count > 0);
+    assert.ok(out.streams[0].boundMaxS >= out.streams[0].boundMeanS);
+  });
+
+  it('bad input exits 2 naming the flag', async () => {
+    const a = await cli('run', '--rate', '0');
+    assert.equal(a.code, 2);
+    assert.match(a.stderr, /--rate/);
+    const b = await cli('run', '--stream', 'name=a,rate=1,latency=1');
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /--stream #1: missing batch/);
+    const c = await cli('run', '--input', '3,32');
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /--input/);
+  });
+});
