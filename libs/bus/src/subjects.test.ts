@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ValidationError } from '@fulcrum/core';
+import {
+  arrivalsRateSubject,
+  eventFilter,
+  inferFilter,
+  inferSubject,
+  parseSubject,
+  planAppliedSubject,
+  profileCompletedSubject,
+  subjectMatches,
+  telemetrySubject,
+  validateToken,
+} from './subjects.js';
+import { decodeKeyToken, encodeKeyToken, validateKey, validateKeyFilter } from './keys.js';
+
+test('builders produce the SPEC §1 subjects', () => {
+  assert.deepEqual(inferSubject('orin-1', 'cam'), { kind: 'infer', device: 'orin-1', stream: 'cam', subject: 'fulcrum.orin-1.infer.cam' });
+  assert.equal(arrivalsRateSubject('orin-1').subject, 'fulcrum.orin-1.arrivals.rate');
+  assert.equal(profileCompletedSubject('orin-1').subject, 'fulcrum.orin-1.profile.completed');
+  assert.equal(planAppliedSubject('orin-1').subject, 'fulcrum.orin-1.plan.applied');
+  assert.deepEqual(telemetrySubject('orin_2'), { kind: 'telemetry', device: 'orin_2', subject: 'fulcrum.orin_2.telemetry' });
+  assert.deepEqual(eventFilter('telemetry'), { kind: 'telemetry', device: undefined, subject: 'fulcrum.*.telemetry' });
+  assert.equal(eventFilter('telemetry', 'a').subject, 'fulcrum.a.telemetry');
+  assert.equal(inferFilter().subject, 'fulcrum.*.infer.*');
+  assert.equal(inferFilter('a').subject, 'fulcrum.a.infer.*');
+  assert.equal(inferFilter('a', 'cam').subject, 'fulcrum.a.infer.cam');
+});
+
+test('tokens with dots, spaces, wildcards or nothing are rejected naming the field', () => {
+  for (const bad of ['', 'a.b', 'a b', '*', '>', 'a*', '-lead', 'x'.repeat(65), 'é']) {
+    assert.throws(() => telemetrySubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'device', bad);
+    assert.throws(() => inferSubject('ok', bad), (err: unknown) => err instanceof ValidationError && err.field === 'stream', bad);
+  }
+  assert.throws(() => validateToken('device', 42), /device: must be 1–64 characters .* got 42/);
+  assert.throws(() => eventFilter('bogus' as 'telemetry'), /kind: must be one of arrivals.rate, profile.completed, plan.applied, telemetry/);
+});
+
+test('parseSubject reads back every subject and rejects anything else', () => {
+  for (const s of [inferSubject('d', 's'), arrivalsRateSubject('d'), profileCompletedSubject('d'), planAppliedSubject('d'), telemetrySubject('d')]) {
+    assert.deepEqual(parseSubject(s.subject), s);
+  }
+  for (const bad of ['fulcrum', 'fulcrum.d', 'other.d.telemetry', 'fulcrum.d.telemetry.extra', 'fulcrum.d.infer', 'fulcrum.d.infer.a.b', 'fulcrum.d.arrivals', 'fulcrum.*.telemetry', 'fulcrum.d.infer.*']) {
+    assert.throws(() => parseSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'subject', bad);
+  }
+});
+
+test('NATS wildcard matching', () => {
+  assert.ok(subjectMatches('fulcrum.*.telemetry', 'fulcrum.a.telemetry'));
+  assert.ok(!subjectMatches('fulcrum.*.telemetry', 'fulcrum.a.b.telemetry'));
+  assert.ok(subjectMatches('fulcrum.>', 'fulcrum.a.infer.cam'));
+  assert.ok(!subjectMatches('fulcrum.>', 'fulcrum'));
+  assert.ok(subjectMatches('fulcrum.a.infer.*', 'fulcrum.a.infer.cam'));
+  assert.ok(!subjectMatches('fulcrum.a.infer.*', 'fulcrum.a.infer'));
+  assert.ok(subjectMatches('a.b', 'a.b'));
+  assert.ok(!subjectMatches('a.b', 'a.b.c'));
+});
+
+test('KV keys: validation and a reversible token encoding', () => {
+  assert.equal(validateKey('orin.resnet18/v1.b=4_x-y'), 'orin.resnet18/v1.b=4_x-y');
+  for (const bad of ['', '.a', 'a.', 'a..b', 'a b', 'a*', 'a,b']) assert.throws(() => validateKey(bad), ValidationError, bad);
+  assert.equal(validateKeyFilter('a.*.>'), 'a.*.>');
+  assert.throws(() => validateKeyFilter('a.>.b'), ValidationError);
+  const text = '12,2201.6,1300.5,3199 jp6=µ';
+  const token = encodeKeyToken(text);
+  assert.match(token, /^[-_A-Za-z0-9=]+$/);
+  assert.equal(decodeKeyToken(token), text);
+  assert.equal(encodeKeyToken('12,2201.6'), '12=2C2201=2E6');
+  validateKey(`orin.${token}`);
+});
