@@ -1,0 +1,490 @@
+/**
+ * The NATS backend (nats.js v3): core NATS for events and request/reply, a JetStream stream per
+ * device for `profile.completed`, JetStream KV for buckets.
+ *
+ * Failure behaviour (SPEC §8 — `UNAVAILABLE` with retry, never a hang):
+ * - The initial connect fails with `BusError('unavailable')` after `connectTimeoutMs`.
+ * - After a connection loss nats.js redials forever (every `reconnectTimeWaitMs`); status is
+ *   `reconnecting`. Meanwhile publish, request, durable publish and KV calls fail at once with
+ *   `BusError('unavailable')` instead of being buffered. Subscriptions, services and watches
+ *   stay registered and resume after the reconnect (messages published while disconnected are
+ *   not delivered to them: core NATS is at-most-once; the JetStream profile stream keeps them).
+ * - While connected, every round trip is bounded: requests by their timeout, JetStream and KV
+ *   calls by `jetStreamTimeoutMs` (a missing JetStream acknowledgement is `unavailable`).
+ * - A core publish that was handed to the socket just before the server died may be lost;
+ *   only `profile.completed` is acknowledged by the server.
+ */
+import { connect, errors as natsErrors, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { ValidationError, describeValue } from '@fulcrum/core';
+import { TypedBus, positiveTimeoutMs, stderrBusLogger, type CommonBusOptions } from './bus.js';
+import { BusError } from './errors.js';
+import type { MessageSink, RawKeyValue, RawKvChange, RawKvEntry, Transport, TransportSubscription } from './transport.js';
+import type { BusLogger, BusStatus, EventBus, PublishAck } from './types.js';
+
+export interface NatsBusOptions extends CommonBusOptions {
+  /** Server URL(s), e.g. `nats://127.0.0.1:4222` or `127.0.0.1:4222`. */
+  readonly url: string | readonly string[];
+  /** Connection name shown by the server (e.g. `fulcrum-executor`). */
+  readonly name?: string | undefined;
+  readonly token?: string | undefined;
+  readonly user?: string | undefined;
+  readonly pass?: string | undefined;
+  /** Initial connect; default 5000 ms. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** Pause between reconnect attempts; default 1000 ms. */
+  readonly reconnectTimeWaitMs?: number | undefined;
+  /** Bound on each JetStream / KV call and on subscription confirmation; default 5000 ms. */
+  readonly jetStreamTimeoutMs?: number | undefined;
+}
+
+/** JetStream stream holding one device's `profile.completed` events. */
+export function profileStreamName(device: string): string {
+  return `FULCRUM_PROFILES_${device}`;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
+  ]);
+}
+
+/** Connects to NATS and returns the bus; `BusError('unavailable')` when the server cannot be reached. */
+export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus> {
+  const servers = typeof options.url === 'string' ? [options.url] : [...options.url];
+  if (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.trim() === '')) {
+    throw new ValidationError('url', `must name at least one NATS server, got ${describeValue(options.url)}`);
+  }
+  const connectTimeoutMs = positiveTimeoutMs('connectTimeoutMs', options.connectTimeoutMs ?? 5000);
+  const reconnectTimeWaitMs = positiveTimeoutMs('reconnectTimeWaitMs', options.reconnectTimeWaitMs ?? 1000);
+  const jetStreamTimeoutMs = positiveTimeoutMs('jetStreamTimeoutMs', options.jetStreamTimeoutMs ?? 5000);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: options.name,
+      token: options.token,
+      user: options.user,
+      pass: options.pass,
+      timeout: connectTimeoutMs,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: reconnectTimeWaitMs,
+      waitOnFirstConnect: false,
+    });
+  } catch (err) {
+    throw new BusError('unavailable', `cannot connect to NATS at ${servers.join(', ')}: ${describeError(err)}`, { cause: err });
+  }
+  const transport = new NatsTransport(nc, servers.join(', '), jetStreamTimeoutMs, options.logger ?? stderrBusLogger);
+  return new TypedBus(transport, options);
+}
+
+class NatsTransport implements Transport {
+  readonly backend = 'nats' as const;
+  readonly #nc: NatsConnection;
+  readonly #where: string;
+  readonly #timeoutMs: number;
+  readonly #logger: BusLogger;
+  readonly #js: JetStreamClient;
+  readonly #listeners = new Set<(status: BusStatus) => void>();
+  readonly #streams = new Map<string, Promise<void>>();
+  #jsm: Promise<JetStreamManager> | undefined;
+  #status: BusStatus = 'connected';
+  #closing = false;
+
+  constructor(nc: NatsConnection, where: string, timeoutMs: number, logger: BusLogger) {
+    this.#nc = nc;
+    this.#where = where;
+    this.#timeoutMs = timeoutMs;
+    this.#logger = logger;
+    this.#js = jetstream(nc, { timeout: timeoutMs });
+    void this.#watchStatus();
+    void nc.closed().then((err) => {
+      if (err) this.#logger.warn({ nats: where, err: describeError(err) }, 'bus: NATS connection closed with an error');
+      this.#setStatus('closed');
+    });
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect') {
+        this.#logger.warn({ nats: this.#where }, 'bus: NATS connection lost; reconnecting');
+        this.#setStatus('reconnecting');
+      } else if (s.type === 'reconnect') {
+        this.#logger.info({ nats: this.#where }, 'bus: NATS reconnected');
+        this.#setStatus('connected');
+      }
+    }
+  }
+
+  #setStatus(status: BusStatus): void {
+    if (this.#status === status || this.#status === 'closed') return;
+    this.#status = status;
+    for (const listener of this.#listeners) listener(status);
+  }
+
+  status(): BusStatus {
+    return this.#status;
+  }
+
+  onStatus(listener: (status: BusStatus) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Fail fast instead of letting nats.js buffer the operation until a reconnect. */
+  #check(what: string): void {
+    if (this.#closing || this.#status === 'closed' || this.#nc.isClosed()) throw new BusError('closed', 'the bus is closed');
+    if (this.#status !== 'connected') {
+      throw new BusError('unavailable', `NATS at ${this.#where} is unreachable (reconnecting); ${what} failed, retry later`);
+    }
+  }
+
+  #map(err: unknown, what: string): BusError {
+    if (err instanceof BusError) return err;
+    if (err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError) {
+      return new BusError('closed', `the bus is closed; ${what} failed`, { cause: err });
+    }
+    if (err instanceof natsErrors.TimeoutError) {
+      return new BusError('unavailable', `${what}: no answer from NATS at ${this.#where} within ${this.#timeoutMs} ms`, { cause: err });
+    }
+    if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+      return new BusError('unavailable', `${what}: JetStream is not available at ${this.#where}`, { cause: err });
+    }
+    return new BusError('unavailable', `${what}: ${describeError(err)}`, { cause: err });
+  }
+
+  /** Resolves once the server has processed everything sent so far (bounded). */
+  #confirm(what: string): Promise<void> {
+    if (this.#status !== 'connected') {
+      return Promise.reject(new BusError('unavailable', `NATS at ${this.#where} is unreachable; ${what} will start after the reconnect`));
+    }
+    return withTimeout(this.#nc.flush(), this.#timeoutMs, () => new BusError('unavailable', `NATS did not confirm ${what} within ${this.#timeoutMs} ms`)).catch(
+      (err: unknown) => {
+        throw this.#map(err, what);
+      },
+    );
+  }
+
+  async publish(subject: string, data: Uint8Array): Promise<void> {
+    this.#check(`publish on ${subject}`);
+    try {
+      this.#nc.publish(subject, data);
+    } catch (err) {
+      throw this.#map(err, `publish on ${subject}`);
+    }
+  }
+
+  subscribe(pattern: string, queue: string | undefined, sink: MessageSink): TransportSubscription {
+    if (this.#closing || this.#nc.isClosed()) throw new BusError('closed', 'the bus is closed');
+    const sub = this.#nc.subscribe(pattern, queue === undefined ? {} : { queue });
+    const ended = (async () => {
+      try {
+        for await (const m of sub) {
+          const msg: Msg = m;
+          sink.message({
+            subject: msg.subject,
+            data: msg.data,
+            respond: msg.reply ? (data: Uint8Array) => void msg.respond(data) : undefined,
+          });
+        }
+        const closedWith = await sub.closed;
+        sink.end(closedWith instanceof Error ? closedWith : undefined);
+      } catch (err) {
+        sink.end(err as Error);
+      }
+    })();
+    return {
+      ready: this.#confirm(`the subscription to ${pattern}`),
+      unsubscribe: () => {
+        if (!sub.isClosed()) sub.unsubscribe();
+      },
+      drain: async () => {
+        if (!sub.isClosed()) {
+          // Draining needs the server; while it is gone, stop at once rather than wait for it.
+          if (this.#status === 'connected') {
+            await withTimeout(sub.drain(), this.#timeoutMs, () => new Error('drain timed out')).catch(() => sub.unsubscribe());
+          } else {
+            sub.unsubscribe();
+          }
+        }
+        await ended;
+      },
+    };
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.#check(`request on ${subject}`);
+    try {
+      const reply = await this.#nc.request(subject, data, { timeout: timeoutMs });
+      return reply.data;
+    } catch (err) {
+      if (err instanceof natsErrors.TimeoutError) throw new BusError('timeout', `no reply on ${subject} within ${timeoutMs} ms`, { cause: err });
+      if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+        throw new BusError('no-responders', `nobody serves ${subject}`, { cause: err });
+      }
+      throw this.#map(err, `request on ${subject}`);
+    }
+  }
+
+  #manager(): Promise<JetStreamManager> {
+    this.#jsm ??= jetstreamManager(this.#nc, { timeout: this.#timeoutMs }).catch((err: unknown) => {
+      this.#jsm = undefined;
+      throw this.#map(err, 'JetStream');
+    });
+    return this.#jsm;
+  }
+
+  /** Creates the device's profile stream unless it exists (once per process, retried after a failure). */
+  #ensureStream(device: string, subject: string): Promise<void> {
+    let ready = this.#streams.get(device);
+    if (!ready) {
+      ready = (async () => {
+        const jsm = await this.#manager();
+        const name = profileStreamName(device);
+        try {
+          await jsm.streams.info(name);
+        } catch (err) {
+          if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+          await jsm.streams.add({
+            name,
+            description: `Fulcrum profile.completed events of device ${device}`,
+            subjects: [subject],
+            storage: StorageType.File,
+            retention: RetentionPolicy.Limits,
+            discard: DiscardPolicy.Old,
+            num_replicas: 1,
+          });
+        }
+      })().catch((err: unknown) => {
+        this.#streams.delete(device);
+        throw this.#map(err, `the profile stream of ${device}`);
+      });
+      this.#streams.set(device, ready);
+    }
+    return ready;
+  }
+
+  async publishDurable(device: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
+    this.#check(`publish on ${subject}`);
+    await this.#ensureStream(device, subject);
+    try {
+      const ack = await this.#js.publish(subject, data, msgId === undefined ? { timeout: this.#timeoutMs } : { msgID: msgId, timeout: this.#timeoutMs });
+      return { durable: true, sequence: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (err instanceof natsErrors.TimeoutError) {
+        throw new BusError('unavailable', `JetStream did not acknowledge the publish on ${subject} within ${this.#timeoutMs} ms; it may or may not be stored (retry with the same msgId)`, { cause: err });
+      }
+      throw this.#map(err, `publish on ${subject}`);
+    }
+  }
+
+  replay(device: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
+    this.#check(`replay of ${subject}`);
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    let resolveReady!: () => void;
+    let rejectReady!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    const ended = (async () => {
+      try {
+        await this.#ensureStream(device, subject);
+        const name = profileStreamName(device);
+        const jsm = await this.#manager();
+        const last = (await jsm.streams.info(name)).state.last_seq;
+        if (stopped || (!follow && last < fromSequence)) {
+          resolveReady();
+          sink.end();
+          return;
+        }
+        const consumer = await this.#js.consumers.get(
+          name,
+          fromSequence > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence } : { deliver_policy: DeliverPolicy.All },
+        );
+        messages = await consumer.consume();
+        resolveReady();
+        if (stopped) messages.stop();
+        for await (const m of messages) {
+          if (stopped) break;
+          sink.message({ subject: m.subject, data: m.data, sequence: m.seq });
+          if (!follow && m.seq >= last) break;
+        }
+        messages.stop();
+        sink.end();
+      } catch (err) {
+        const error = this.#map(err, `replay of ${subject}`);
+        rejectReady(error);
+        messages?.stop();
+        sink.end(stopped ? undefined : error);
+      }
+    })();
+    const stop = (): void => {
+      stopped = true;
+      messages?.stop();
+    };
+    return {
+      ready,
+      unsubscribe: stop,
+      drain: async () => {
+        stop();
+        await ended;
+      },
+    };
+  }
+
+  async keyValue(name: string, history: number): Promise<RawKeyValue> {
+    this.#check(`opening bucket ${name}`);
+    let kv: KV;
+    try {
+      kv = await new Kvm(this.#js).create(name, { history, timeout: this.#timeoutMs });
+    } catch (err) {
+      throw this.#map(err, `opening bucket ${name}`);
+    }
+    return new NatsKeyValue(name, kv, this, this.#timeoutMs);
+  }
+
+  /** @internal for NatsKeyValue */
+  guard(what: string): void {
+    this.#check(what);
+  }
+
+  /** @internal for NatsKeyValue */
+  fail(err: unknown, what: string): BusError {
+    return this.#map(err, what);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#nc.isClosed()) return;
+    try {
+      await withTimeout(this.#nc.drain(), this.#timeoutMs, () => new Error('drain timed out'));
+    } catch {
+      await this.#nc.close().catch(() => undefined);
+    }
+    this.#setStatus('closed');
+  }
+}
+
+class NatsKeyValue implements RawKeyValue {
+  readonly name: string;
+  readonly #kv: KV;
+  readonly #transport: NatsTransport;
+  readonly #timeoutMs: number;
+
+  constructor(name: string, kv: KV, transport: NatsTransport, timeoutMs: number) {
+    this.name = name;
+    this.#kv = kv;
+    this.#transport = transport;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async #run<T>(what: string, op: () => Promise<T>): Promise<T> {
+    const label = `${what} in bucket ${this.name}`;
+    this.#transport.guard(label);
+    try {
+      return await withTimeout(op(), this.#timeoutMs, () => new BusError('unavailable', `${label}: no answer from NATS within ${this.#timeoutMs} ms`));
+    } catch (err) {
+      throw this.#transport.fail(err, label);
+    }
+  }
+
+  get(key: string): Promise<RawKvEntry | undefined> {
+    return this.#run(`get ${key}`, async () => {
+      const e = await this.#kv.get(key);
+      if (!e || e.operation !== 'PUT') return undefined;
+      return { key, value: e.value, revision: e.revision, updatedAt: e.created };
+    });
+  }
+
+  put(key: string, value: Uint8Array): Promise<number> {
+    return this.#run(`put ${key}`, () => this.#kv.put(key, value, { timeout: this.#timeoutMs }));
+  }
+
+  create(key: string, value: Uint8Array): Promise<number | undefined> {
+    return this.#run(`create ${key}`, async () => {
+      try {
+        return await this.#kv.create(key, value);
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#run(`delete ${key}`, () => this.#kv.delete(key));
+  }
+
+  keys(filter: string): Promise<string[]> {
+    return this.#run('keys', async () => {
+      const keys: string[] = [];
+      for await (const k of await this.#kv.keys(filter)) keys.push(k);
+      return keys;
+    });
+  }
+
+  watch(filter: string, updatesOnly: boolean, sink: MessageSink<RawKvChange>): TransportSubscription {
+    this.#transport.guard(`watch in bucket ${this.name}`);
+    let stopped = false;
+    let iterator: { stop(): void } | undefined;
+    let resolveReady!: () => void;
+    let rejectReady!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    const ended = (async () => {
+      try {
+        const it = await this.#kv.watch({ key: filter, include: updatesOnly ? KvWatchInclude.UpdatesOnly : KvWatchInclude.LastValue });
+        iterator = it;
+        resolveReady();
+        if (stopped) it.stop();
+        for await (const e of it) {
+          if (stopped) break;
+          const put = e.operation === 'PUT';
+          sink.message({ key: e.key, revision: e.revision, operation: put ? 'put' : 'delete', value: put ? e.value : undefined, updatedAt: e.created });
+        }
+        sink.end();
+      } catch (err) {
+        const error = this.#transport.fail(err, `watch in bucket ${this.name}`);
+        rejectReady(error);
+        sink.end(stopped ? undefined : error);
+      }
+    })();
+    const stop = (): void => {
+      stopped = true;
+      iterator?.stop();
+    };
+    return {
+      ready,
+      unsubscribe: stop,
+      drain: async () => {
+        stop();
+        await ended;
+      },
+    };
+  }
+}
