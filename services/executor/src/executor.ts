@@ -411,7 +411,7 @@ export class Executor {
     const planned: Record<string, number> = {};
     for (const s of this.problem.streams) planned[s.name] = s.arrivalRatePerS;
     const check = this.rates.check(now, planned, this.planAppliedAtS);
-    if (check.publish) this.publish({ type: 'arrivals.rate', atS: now, ratesPerS: check.publish });
+    if (check.publish) this.publish({ type: 'arrivals.rate', atS: now, windowS: this.rates.windowS, ratesPerS: check.publish, plannedRatesPerS: planned });
     if (check.replan && this.replanner && !this.replanInFlight && this.pending.length === 0) this.requestReplan(now, check.replan);
     if (this.telemetryIntervalS > 0 && now >= this.nextTelemetryS) {
       this.nextTelemetryS = now + this.telemetryIntervalS;

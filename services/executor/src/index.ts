@@ -43,3 +43,4 @@ export { runOnHost } from './host-run.js';
 export type { HostRunOptions, HostRunReport, HostRunStream, HostRunStreamReport, TimeStats } from './host-run.js';
 export { runScaled } from './scaled-run.js';
 export type { ScaledRunOptions } from './scaled-run.js';
+export { serveInference, busEventSink, busErrorCode } from './bus-adapter.js';

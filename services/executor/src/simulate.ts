@@ -163,7 +163,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const planned: Record<string, number> = {};
       for (const s of problem.streams) planned[s.name] = s.arrivalRatePerS;
       const check = rates.check(now, planned, planAtS);
-      if (check.publish) options.events?.publish({ type: 'arrivals.rate', atS: now, ratesPerS: check.publish });
+      if (check.publish) options.events?.publish({ type: 'arrivals.rate', atS: now, windowS: rates.windowS, ratesPerS: check.publish, plannedRatesPerS: planned });
       if (check.replan && options.replanner) {
         replanRequests++;
         const request = { reason: 'rate-change' as const, problem: withRates(problem, check.replan), currentPlan: plan, measuredRatesPerS: check.replan };

@@ -132,7 +132,7 @@ export interface ExecutorStatus {
 
 export type ExecutorEvent =
   | { readonly type: 'plan.applied'; readonly atS: number; readonly plan: ExecutorPlan; readonly problem: ExecutorProblem }
-  | { readonly type: 'arrivals.rate'; readonly atS: number; readonly ratesPerS: Readonly<Record<string, number>> }
+  | { readonly type: 'arrivals.rate'; readonly atS: number; readonly windowS: number; readonly ratesPerS: Readonly<Record<string, number>>; readonly plannedRatesPerS: Readonly<Record<string, number>> }
   | { readonly type: 'telemetry'; readonly atS: number; readonly status: ExecutorStatus }
   | { readonly type: 'replan.requested'; readonly atS: number; readonly request: ReplanRequest }
   | { readonly type: 'replan.failed'; readonly atS: number; readonly error: string }
