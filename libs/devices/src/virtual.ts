@@ -1,0 +1,162 @@
+/**
+ * The virtual Jetson backend: the calibrated physics model (physics.ts) for a device, with seeded
+ * measurement noise and cached ground-truth tables over grids.
+ */
+import { getDevice, getWorkload, workloadIds, ValidationError, type DeviceSpec, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
+import {
+  resolveGrid,
+  validateQuery,
+  type DeviceBackend,
+  type GroundTruthTable,
+  type MeasureOptions,
+  type ProfileQuery,
+  type ProfileSample,
+} from './backend.js';
+import { getDevicePhysics } from './device-physics.js';
+import { gridIndex } from './grid-index.js';
+import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed } from './noise.js';
+import { CompiledWorkpiece, type DevicePhysics, type WorkloadConstants } from './physics.js';
+import { getWorkloadCost, minibatchCost } from './workload-costs.js';
+import { workloadConstants } from './workload-constants.js';
+
+export interface VirtualDeviceOptions {
+  /** Relative spread of measurements; default DEFAULT_NOISE (2.5%); 0 = exact. */
+  readonly noise?: number;
+  readonly seed?: number;
+  /** Replace the device physics (tests, what-if studies). */
+  readonly physics?: DevicePhysics;
+  /** Replace some workloads' constants. */
+  readonly constants?: Readonly<Record<string, WorkloadConstants>>;
+}
+
+export function validateNoise(noise: number, field = 'noise'): number {
+  if (typeof noise !== 'number' || !Number.isFinite(noise) || noise < 0 || noise > 1) {
+    throw new ValidationError(field, `must be a relative spread between 0 and 1 (e.g. 0.025), got ${String(noise)}`);
+  }
+  return noise;
+}
+
+export function validateSeed(seed: number, field = 'seed'): number {
+  if (!Number.isSafeInteger(seed)) throw new ValidationError(field, `must be an integer, got ${String(seed)}`);
+  return seed;
+}
+
+export class VirtualDevice implements DeviceBackend {
+  readonly type = 'virtual' as const;
+  readonly device: DeviceSpec;
+  readonly physics: DevicePhysics;
+  readonly noise: number;
+  readonly seed: number;
+  private readonly constants: Readonly<Record<string, WorkloadConstants>>;
+  private readonly compiled = new Map<string, CompiledWorkpiece>();
+  private readonly tables = new WeakMap<PowerModeGrid, Map<string, GroundTruthTable>>();
+
+  constructor(deviceId = 'orin-agx', options: VirtualDeviceOptions = {}) {
+    this.device = getDevice(deviceId);
+    this.physics = options.physics ?? getDevicePhysics(deviceId);
+    this.noise = validateNoise(options.noise ?? DEFAULT_NOISE);
+    this.seed = validateSeed(options.seed ?? DEFAULT_SEED);
+    this.constants = { ...Object.fromEntries(workloadIds().map((w) => [w, workloadConstants(w)])), ...options.constants };
+  }
+
+  get description(): string {
+    return `virtual ${this.device.id} (synthetic model; noise ${(this.noise * 100).toFixed(1)}%, seed ${this.seed})`;
+  }
+
+  workloads(): readonly string[] {
+    return workloadIds();
+  }
+
+  /** The constants used for a workload (fitted or borrowed; see `provenance`). */
+  workloadConstants(workload: string): WorkloadConstants {
+    getWorkload(workload);
+    return this.constants[workload]!;
+  }
+
+  /** The mode-independent part of the model for one (workload, kind, batch), cached. */
+  compile(workload: string, kind: WorkloadKind, batchSize: number): CompiledWorkpiece {
+    const key = `${workload}|${kind}|${batchSize}`;
+    let c = this.compiled.get(key);
+    if (!c) {
+      const constants = this.workloadConstants(workload);
+      c = new CompiledWorkpiece(this.physics, { ...minibatchCost(getWorkloadCost(workload), kind, batchSize), batchSize, kind, constants });
+      this.compiled.set(key, c);
+    }
+    return c;
+  }
+
+  has(query: ProfileQuery): boolean {
+    try {
+      validateQuery(this.device, query);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  groundTruth(query: ProfileQuery): ProfileSample {
+    validateQuery(this.device, query);
+    return this.compile(query.workload, query.kind, query.batchSize).evaluateMode(query.mode);
+  }
+
+  measure(query: ProfileQuery, options: MeasureOptions = {}): ProfileSample {
+    const truth = this.groundTruth(query);
+    if (this.noise === 0) return truth;
+    const m = query.mode;
+    const base = querySeed(this.seed, query.workload, query.kind, query.batchSize, options.repeat ?? 0);
+    const [ft, fp] = noiseFactors(modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz), this.noise);
+    return { timeMs: truth.timeMs * ft, powerW: truth.powerW * fp };
+  }
+
+  groundTruthTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string): GroundTruthTable {
+    const g = resolveGrid(this.device, grid);
+    let perGrid = this.tables.get(g);
+    if (!perGrid) {
+      perGrid = new Map();
+      this.tables.set(g, perGrid);
+    }
+    const key = `${workload}|${kind}|${batchSize}`;
+    let table = perGrid.get(key);
+    if (!table) {
+      table = this.buildTable(workload, kind, batchSize, g, undefined);
+      perGrid.set(key, table);
+    }
+    return table;
+  }
+
+  measureTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string, options: MeasureOptions = {}): GroundTruthTable {
+    return this.buildTable(workload, kind, batchSize, resolveGrid(this.device, grid), options.repeat ?? 0);
+  }
+
+  private buildTable(workload: string, kind: WorkloadKind, batchSize: number, grid: PowerModeGrid, repeat: number | undefined): GroundTruthTable {
+    const index = gridIndex(grid);
+    // Validate once: the grid's corners are on the device grid and the query is well-formed.
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) });
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) });
+    const c = this.compile(workload, kind, batchSize);
+    const timeMs = new Float64Array(index.size);
+    const powerW = new Float64Array(index.size);
+    const noisy = repeat !== undefined && this.noise > 0;
+    const base = noisy ? querySeed(this.seed, workload, kind, batchSize, repeat) : 0;
+    for (let i = 0; i < index.size; i++) {
+      const cores = index.cores[i]!;
+      const cpu = index.cpuMhz[i]!;
+      const gpu = index.gpuMhz[i]!;
+      const emc = index.emcMhz[i]!;
+      const out = c.evaluate(cores, cpu, gpu, emc);
+      if (noisy) {
+        const [ft, fp] = noiseFactors(modeSeed(base, cores, cpu, gpu, emc), this.noise);
+        timeMs[i] = out.timeMs * ft;
+        powerW[i] = out.powerW * fp;
+      } else {
+        timeMs[i] = out.timeMs;
+        powerW[i] = out.powerW;
+      }
+    }
+    return { index, workload, kind, batchSize, timeMs, powerW };
+  }
+}
+
+export function createVirtualDevice(deviceId = 'orin-agx', options: VirtualDeviceOptions = {}): VirtualDevice {
+  return new VirtualDevice(deviceId, options);
+}
