@@ -9,6 +9,7 @@ import {
   encodeEvent,
   encodeInferenceReply,
   isInferenceError,
+  validateEvent,
   type ArrivalRatesEvent,
   type PlanAppliedEvent,
   type ProfileResult,
@@ -87,6 +88,15 @@ test('malformed payloads are rejected naming the field and the subject', () => {
   rejects(() => decodeEvent('plan.applied', JSON.stringify({ planId: 'p', appliedAt: '2025-01-31T12:00:00Z', mode, streams: [{ stream: 'c', batchSize: 0 }] })), 'streams[0].batchSize', /positive integer/);
   assert.throws(() => decodeEvent('telemetry', '{"measuredAt":"2025-01-31"}', 'fulcrum.x.telemetry'), /^MalformedEventError|malformed payload on fulcrum\.x\.telemetry: measuredAt: must be an RFC 3339 timestamp/);
   rejects(() => encodeEvent('profile.completed', { ...profile, powerW: Number.NaN }), 'powerW', /positive number, got NaN/);
+});
+
+test('validateEvent checks objects and names the field with a plain ValidationError', () => {
+  assert.deepEqual(validateEvent('profile.completed', { ...profile, extra: 1 }), profile);
+  assert.throws(() => validateEvent('profile.completed', { ...profile, samples: 0 }), (err: unknown) => {
+    assert.ok(err instanceof ValidationError && !(err instanceof MalformedEventError));
+    assert.equal(err.message, 'samples: must be a positive integer, got 0');
+    return true;
+  });
 });
 
 test('inference requests and replies: results, explicit errors, and bad ones', () => {

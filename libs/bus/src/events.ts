@@ -445,6 +445,15 @@ function encodeJson(value: unknown): Uint8Array {
   return utf8Encoder.encode(JSON.stringify(value));
 }
 
+/**
+ * Checks a payload object of `kind` (not bytes) and returns a clean copy (unknown fields
+ * dropped); throws a plain `ValidationError` naming the field. For code that takes events from
+ * elsewhere, e.g. a profile store.
+ */
+export function validateEvent<K extends EventKind>(kind: K, value: unknown): BusEvents[K] {
+  return CHECKS[kind](value);
+}
+
 /** Validates `event` as a `kind` payload and returns its JSON bytes; throws `MalformedEventError`. */
 export function encodeEvent<K extends EventKind>(kind: K, event: BusEvents[K], subject: string = kind): Uint8Array {
   return encodeJson(checked(subject, CHECKS[kind], event));

@@ -18,6 +18,7 @@ export {
   INFERENCE_ERROR_CODES,
   MalformedEventError,
   isInferenceError,
+  validateEvent,
   encodeEvent,
   decodeEvent,
   encodeInferenceRequest,
