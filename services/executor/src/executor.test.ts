@@ -87,6 +87,7 @@ describe('Executor (simulated runner, scaled clock)', () => {
     const { executor, events } = simulatedExecutor({
       windowS: 1,
       replanMinIntervalS: 1,
+      noiseSigmas: 0,
       replanner: { replan: (req) => (requests.push(req.measuredRatesPerS['cam']!), { planId: 'p-new', batchSizes: { cam: 2 } }) },
     });
     executor.start();

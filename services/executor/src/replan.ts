@@ -17,7 +17,7 @@ import { RateMeter } from './metrics.js';
 import type { ExecutorPlan, ExecutorProblem, ReplanRequest, Replanner } from './types.js';
 
 export interface RateWatchOptions {
-  /** Sliding window of the rate estimate, seconds. Default 5. */
+  /** Sliding window of the rate estimate, seconds. Default 10. */
   readonly windowS?: number;
   /** Re-plan when |measured − planned| / planned exceeds this. Default 0.25. */
   readonly replanThreshold?: number;
@@ -25,6 +25,11 @@ export interface RateWatchOptions {
   readonly replanMinIntervalS?: number;
   /** Publish `arrivals.rate` when a rate moved by more than this (relative) since last published. Default 0.05. */
   readonly publishThreshold?: number;
+  /**
+   * Poisson noise guard: a move must also exceed this many standard deviations of the windowed
+   * estimate (√(λ/W)), so random bunching at a steady rate does not trigger re-plans. Default 4.
+   */
+  readonly noiseSigmas?: number;
 }
 
 export interface RateCheck {
@@ -41,13 +46,15 @@ export class RateWatcher {
   readonly replanThreshold: number;
   readonly replanMinIntervalS: number;
   readonly publishThreshold: number;
+  readonly noiseSigmas: number;
   private readonly startS: number;
 
   constructor(options: RateWatchOptions, startS: number) {
-    this.windowS = options.windowS ?? 5;
+    this.windowS = options.windowS ?? 10;
     this.replanThreshold = options.replanThreshold ?? 0.25;
     this.replanMinIntervalS = options.replanMinIntervalS ?? this.windowS;
     this.publishThreshold = options.publishThreshold ?? 0.05;
+    this.noiseSigmas = options.noiseSigmas ?? 4;
     this.startS = startS;
   }
 
@@ -79,7 +86,9 @@ export class RateWatcher {
       rates[stream] = r;
       const last = this.published.get(stream);
       if (last === undefined || Math.abs(r - last) > this.publishThreshold * Math.max(last, 1e-9)) publish = true;
-      if (Math.abs(r - planned) > this.replanThreshold * planned && r > 0) replan = true;
+      const moved = Math.abs(r - planned);
+      const noise = this.noiseSigmas * Math.sqrt(Math.max(r, planned) / this.windowS);
+      if (r > 0 && moved > this.replanThreshold * planned && moved > noise) replan = true;
     }
     if (publish) for (const [s, r] of Object.entries(rates)) this.published.set(s, r);
     const canReplan = replan && nowS - planAtS >= this.replanMinIntervalS;

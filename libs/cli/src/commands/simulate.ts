@@ -130,7 +130,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--arrivals <even|poisson>', 'arrival process').argParser(oneOf(['even', 'poisson'] as const)).default('poisson'))
     .addOption(new Option('--seed <n>', 'arrival seed').argParser(positiveInteger).default(1))
     .addOption(new Option('--scale <x>', '0: event-driven (virtual time); > 0: the real executor, device time x× faster than the host').argParser(nonNegativeNumber).default(0))
-    .addOption(new Option('--rate-window <s>', 'sliding window of the measured arrival rate').argParser(positiveNumber).default(5))
+    .addOption(new Option('--rate-window <s>', 'sliding window of the measured arrival rate').argParser(positiveNumber).default(10))
     .addOption(new Option('--replan-threshold <fraction>', 're-plan when a measured rate moves this far from the plan’s').argParser(positiveNumber).default(0.25))
     .option('--no-replan', 'keep the first plan whatever the rates do')
     .option('--timeline <csv>', 'write the timeline (rate, batch size, latency, training throughput per bucket) as CSV')
