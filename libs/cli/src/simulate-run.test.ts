@@ -51,6 +51,24 @@ describe('fulcrum simulate', () => {
     assert.ok(csv.length > 100);
   });
 
+  it('on the virtual Jetson (default): plans from the 441-mode grid, re-plans on a trace, writes the timeline plot', async () => {
+    const svg = join(dir, 'timeline.svg');
+    const r = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3', '--trace', trace, '--duration', '900', '--plot', svg, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.allAnswered, true);
+    assert.ok(out.plans.length >= 2);
+    assert.ok(out.plans[0].plan.mode.gpuMhz > 0);
+    assert.ok(out.streams[0].latency.p99S <= 0.3);
+    assert.match(readFileSync(svg, 'utf8'), /^<svg/);
+    const bad = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--plot', join(dir, 'x.gif'));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--plot/);
+    const grid = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--grid', 'nope');
+    assert.equal(grid.code, 2);
+    assert.match(grid.stderr, /--grid/);
+  });
+
   it('time-scaled run (--scale) with a constant rate prints a summary', async () => {
     const r = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=20', '--duration', '20', '--scale', '100');
     assert.equal(r.code, 0, r.stderr);

@@ -44,3 +44,4 @@ export type { HostRunOptions, HostRunReport, HostRunStream, HostRunStreamReport,
 export { runScaled } from './scaled-run.js';
 export type { ScaledRunOptions } from './scaled-run.js';
 export { serveInference, busEventSink, busErrorCode } from './bus-adapter.js';
+export { backendTimeSource, backendModes } from './devices-adapter.js';

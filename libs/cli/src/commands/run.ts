@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor';
 import type { CliIo } from '../program.js';
+import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 
 interface RunOptions {
@@ -18,6 +19,7 @@ interface RunOptions {
   input: string;
   threads: number;
   python?: string;
+  plot?: string;
   json?: boolean;
 }
 
@@ -97,6 +99,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .option('--input <C,H,W>', 'per-sample input shape', '3,32,32')
     .addOption(new Option('--threads <n>', 'torch and onnxruntime threads').argParser(positiveInteger).default(1))
     .option('--python <path>', 'python with torch (default: $FULCRUM_PYTHON or /usr/bin/python3)')
+    .option('--plot <file.svg|file.png>', 'write the timeline plot (rate, batch size, latency, training throughput over time)')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  fulcrum run --rate 20 --latency 0.5 --batch 4 --duration 20\n  fulcrum run --stream name=a,rate=10,latency=0.4,batch=2 --stream name=b,rate=30,latency=0.8,batch=8 --arrivals poisson --json\n')
     .action(async (o: RunOptions) => {
@@ -116,6 +119,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
         streams = [{ name: o.streamName, arrivalRatePerS: o.rate ?? 20, latencyBudgetS: o.latency ?? 0.5, batchSize: o.batch ?? 4 }];
       }
       const input = parseShape(o.input);
+      if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       const model = { model: o.model, input, classes: 10, width: 16 };
       const report = await runOnHost({
         streams,
@@ -127,8 +131,9 @@ export function registerRunCommand(program: Command, io: CliIo): void {
         threads: o.threads,
         ...(o.python ? { python: o.python } : {}),
       });
+      if (o.plot) await writeTimelinePlot(o.plot, report.timeline, `fulcrum run: PyTorch training + ONNX inference on ${report.worker.device}`);
       if (o.json) {
-        const { status, ...rest } = report;
+        const { status, timeline, ...rest } = report;
         io.stdout(JSON.stringify({ ...rest, decisionOverheadUs: status.decisionOverheadUs }, null, 2) + '\n');
       } else io.stdout(formatRunReport(report));
     });

@@ -2,8 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { createVirtualDevice } from '@fulcrum/devices';
 import {
   FrontReplanner,
+  backendModes,
+  backendTimeSource,
   constantRates,
   parseProfileTable,
   parseRateTrace,
@@ -19,10 +22,12 @@ import {
   type TimelinePoint,
 } from '@fulcrum/executor';
 import type { CliIo } from '../program.js';
+import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 
 interface SimulateOptions {
-  profile: string;
+  profile?: string;
+  grid: string;
   device: string;
   trainWorkload: string;
   trainBatch?: number;
@@ -38,6 +43,7 @@ interface SimulateOptions {
   replanThreshold: number;
   replan: boolean;
   timeline?: string;
+  plot?: string;
   json?: boolean;
 }
 
@@ -114,11 +120,12 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
   program
     .command('simulate')
     .description(
-      'Simulate the executor on a virtual device given as a profile table (SPEC §3 CSV): arrivals at constant rates or from a rate trace, ' +
+      'Simulate the executor on the virtual Jetson (@fulcrum/devices) or on a profile table (SPEC §3 CSV): arrivals at constant rates or from a rate trace, ' +
         'the SPEC §2 policy with the deadline rule, re-planning from the table’s modes when rates move. Event-driven by default (hours in seconds); ' +
         '--scale N runs the real executor on a clock N× faster than the host.',
     )
-    .requiredOption('--profile <csv>', 'profile table: device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w')
+    .option('--profile <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device')
+    .option('--grid <name>', 'virtual device: the (sub-)grid whose modes are profiled once and planned from (441, 4368, full)', '441')
     .addOption(new Option('--device <id>', `device of the table rows to use (${deviceIds().join(', ')})`).default('orin-agx'))
     .requiredOption('--train-workload <id>', 'training workload (as in the table)')
     .option('--train-batch <n>', 'training minibatch size bT (default: the workload’s)', positiveInteger)
@@ -134,6 +141,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--replan-threshold <fraction>', 're-plan when a measured rate moves this far from the plan’s').argParser(positiveNumber).default(0.25))
     .option('--no-replan', 'keep the first plan whatever the rates do')
     .option('--timeline <csv>', 'write the timeline (rate, batch size, latency, training throughput per bucket) as CSV')
+    .option('--plot <file.svg|file.png>', 'write the timeline plot (rate, batch size, latency, training throughput over time)')
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -142,9 +150,10 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     )
     .action(async (o: SimulateOptions) => {
       const specs = o.stream.map(parseSimStream);
-      const rows = (() => {
+      if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
+      const rows = o.profile === undefined ? undefined : (() => {
         try {
-          return parseProfileTable(readText(o.profile, '--profile'), '--profile');
+          return parseProfileTable(readText(o.profile!, '--profile'), '--profile');
         } catch (err) {
           throw asUsageError(err);
         }
@@ -183,22 +192,37 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
           field === 'device' ? '--device' : field === 'trainWorkload' ? '--train-workload' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
         );
       }
-      const front = profiledModes(rows, problem);
-      if (front.length === 0) {
-        throw new UsageError(`--profile: no mode of device ${problem.device} has a train row for ${problem.trainWorkload} at batch ${problem.trainBatchSize}`);
+      let front;
+      let times;
+      if (rows) {
+        front = profiledModes(rows, problem);
+        times = tableTimeSource(rows, problem);
+        if (front.length === 0) {
+          throw new UsageError(`--profile: no mode of device ${problem.device} has a train row for ${problem.trainWorkload} at batch ${problem.trainBatchSize}`);
+        }
+      } else {
+        // The virtual Jetson: the grid's modes are profiled once (with the model's seeded noise) and
+        // every plan and re-plan is chosen among them; minibatches run at the noise-free times.
+        const device = createVirtualDevice(problem.device, { seed: o.seed });
+        try {
+          front = backendModes(device, problem, o.grid);
+        } catch (err) {
+          throw asUsageError(err, (field) => (field === 'grid' ? '--grid' : undefined));
+        }
+        times = backendTimeSource(device, problem);
       }
       let first;
       try {
-        first = planFromFront(problem, front, 'table');
+        first = planFromFront(problem, front, rows ? 'table' : `grid-${o.grid}`);
       } catch (err) {
-        throw new UsageError(`--profile: ${(err as Error).message}`);
+        throw new UsageError(`${rows ? '--profile' : '--grid'}: ${(err as Error).message}`);
       }
       if (!first.evaluation.feasible) io.stderr(`fulcrum: warning: the first plan is ${first.verdict}\n`);
-      const replanner = o.replan ? new FrontReplanner(problem, front, 'table') : undefined;
+      const replanner = o.replan ? new FrontReplanner(problem, front, rows ? 'table' : `grid-${o.grid}`) : undefined;
       const common = {
         problem: withRates(problem, {}),
         plan: first.plan,
-        times: tableTimeSource(rows, problem),
+        times,
         arrivals: traceArrivals(trace, { process: o.arrivals, durationS: o.duration, seed: o.seed }),
         durationS: o.duration,
         ...(replanner ? { replanner } : {}),
@@ -207,6 +231,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       };
       const report = o.scale > 0 ? await runScaled({ ...common, scale: o.scale }) : await simulate(common);
       if (o.timeline) writeFileSync(o.timeline, timelineCsv(report.timeline));
+      if (o.plot) {
+        await writeTimelinePlot(o.plot, report.timeline, `fulcrum simulate: ${problem.trainWorkload} training, ${problem.streams.map((s) => s.name).join(', ')}`);
+      }
       if (o.json) io.stdout(JSON.stringify({ ...report, timeline: undefined, firstPlanVerdict: first.verdict }, null, 2) + '\n');
       else io.stdout(formatSimulationReport(report, o.scale > 0 ? `time-scaled ×${o.scale}` : 'event-driven'));
     });

@@ -1,0 +1,161 @@
+/**
+ * `fulcrum profiles export` — a device backend's profiles as the SPEC §3 CSV (stdout or --out).
+ * `fulcrum profiles import FILE` — validate a profile CSV and summarise it.
+ */
+import { createWriteStream, existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { getDevice, getGrid, getWorkload, workloadIds, type WorkloadKind } from '@fulcrum/core';
+import {
+  DEFAULT_EXPORT_BATCH_SIZES,
+  DEFAULT_NOISE,
+  DEFAULT_SEED,
+  createVirtualDevice,
+  exportProfiles,
+  isProfileCsvError,
+  loadProfileTable,
+  virtualDeviceIds,
+} from '@fulcrum/devices';
+import type { CliIo } from '../program.js';
+import { UsageError, asUsageError, commaList, oneOf } from '../usage.js';
+
+/** `0`, `default` (2.5%) or a relative spread such as `0.03`. */
+export function parseNoise(text: string): number {
+  if (text === 'default') return DEFAULT_NOISE;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v >= 1) throw new InvalidArgumentError('must be 0, "default" or a relative spread in [0, 1), e.g. 0.03.');
+  return v;
+}
+
+export function parseSeed(text: string): number {
+  const v = Number(text);
+  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(v)) throw new InvalidArgumentError('must be an integer.');
+  return v;
+}
+
+/** `1,2,4` or ranges `1-64`, `1-8,16,32`. */
+export function parseBatchSizes(text: string): number[] {
+  const out = new Set<number>();
+  for (const part of text.split(',').map((s) => s.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const lo = Number(m?.[1]);
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || lo < 1 || hi < lo || hi > 100000) throw new InvalidArgumentError('must be positive integers or ranges, e.g. 1,2,4 or 1-64.');
+    for (let b = lo; b <= hi; b++) out.add(b);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+interface ExportOptions {
+  device: string;
+  grid: string;
+  workloads?: string[];
+  batchSizes?: number[];
+  kinds?: WorkloadKind[];
+  noise: number;
+  seed: number;
+  out?: string;
+  progress?: boolean;
+}
+
+interface ImportOptions {
+  json?: boolean;
+}
+
+/** A Writable over the CLI's stdout function (stdout is synchronous for files and pipes on Linux). */
+function ioWritable(write: (text: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+      cb();
+    },
+  });
+}
+
+export function registerProfilesCommands(program: Command, io: CliIo): void {
+  const profiles = program.command('profiles').description('Profile tables (CSV: device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w).');
+
+  profiles
+    .command('export')
+    .description(
+      'Write the virtual device\'s profiles over a grid as CSV: one training row per mode (at each workload\'s training batch) ' +
+        'and one inference row per mode and batch size. Measurements carry seeded noise unless --noise 0.',
+    )
+    .addOption(new Option('--device <id>', 'virtual device').argParser(oneOf(virtualDeviceIds())).default('orin-agx'))
+    .option('--grid <name>', 'full, or a named sub-grid (orin-agx: 4368, 441)', 'full')
+    .option('--workloads <ids>', `comma-separated workload ids (default: all: ${workloadIds().join(',')})`, commaList((s) => s))
+    .option('--batch-sizes <list>', `inference batch sizes, e.g. 1,2,4 or 1-64 (default ${DEFAULT_EXPORT_BATCH_SIZES.join(',')})`, parseBatchSizes)
+    .option('--kinds <list>', 'train,infer (default both)', commaList(oneOf(['train', 'infer'] as const)))
+    .option('--noise <spread>', '0 (ground truth), default (2.5%) or a relative spread such as 0.03', parseNoise, DEFAULT_NOISE)
+    .option('--seed <n>', 'seed of the measurement noise', parseSeed, DEFAULT_SEED)
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--no-progress', 'no progress lines on stderr')
+    .action(async (o: ExportOptions) => {
+      let grid;
+      try {
+        const spec = getDevice(o.device, '--device');
+        grid = getGrid(spec, o.grid, '--grid');
+        for (const w of o.workloads ?? []) getWorkload(w, '--workloads');
+      } catch (err) {
+        throw asUsageError(err);
+      }
+      const backend = createVirtualDevice(o.device, { noise: o.noise, seed: o.seed });
+      const out = o.out ? createWriteStream(o.out) : ioWritable(io.stdout);
+      const started = Date.now();
+      let lastReport = started;
+      const result = await exportProfiles(backend, out, {
+        grid,
+        ...(o.workloads ? { workloads: o.workloads } : {}),
+        ...(o.batchSizes ? { batchSizes: o.batchSizes } : {}),
+        ...(o.kinds ? { kinds: o.kinds } : {}),
+        onProgress: (done, total) => {
+          const now = Date.now();
+          if (o.progress !== false && total >= 200_000 && now - lastReport >= 1000) {
+            lastReport = now;
+            io.stderr(`fulcrum: exported ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} rows (${((now - started) / 1000).toFixed(1)} s)\n`);
+          }
+        },
+      });
+      out.end();
+      if (o.out) await once(out, 'finish');
+      if (o.out || (o.progress !== false && result.rows >= 200_000)) {
+        io.stderr(`fulcrum: ${result.rows.toLocaleString('en-US')} rows (${result.modes} modes × ${result.blocks} workload/batch blocks) in ${((Date.now() - started) / 1000).toFixed(2)} s${o.out ? ` → ${o.out}` : ''}\n`);
+      }
+    });
+
+  profiles
+    .command('import')
+    .description('Validate a profile CSV and print what it holds (device, workloads, modes, rows). Malformed rows are reported with their line number.')
+    .argument('<file>', 'the CSV file')
+    .option('--json', 'print the summary as JSON')
+    .action(async (file: string, o: ImportOptions) => {
+      if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+      let table;
+      try {
+        table = await loadProfileTable(file);
+      } catch (err) {
+        if (isProfileCsvError(err)) throw new UsageError(err.message);
+        throw err;
+      }
+      const s = table.summary();
+      if (o.json) {
+        io.stdout(`${JSON.stringify({ file, ...s }, null, 2)}\n`);
+        return;
+      }
+      const kinds = s.kinds.join(', ');
+      const lines = [
+        `file:      ${file}`,
+        `device:    ${s.device}`,
+        `workloads: ${s.workloads.join(', ')} (${kinds})`,
+        `modes:     ${s.modes}${s.grid ? ` (exactly the ${s.grid} grid)` : ''}`,
+        `rows:      ${s.rows}`,
+        'batch sizes:',
+        ...Object.entries(s.batchSizes).map(([k, v]) => `  ${k}: ${v.join(', ')}`),
+      ];
+      io.stdout(`${lines.join('\n')}\n`);
+    });
+
+  for (const c of profiles.commands) c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  profiles.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+}
