@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { registerDeviceCommands } from './commands/device.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerProfilesCommands } from './commands/profiles.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { UsageError } from './usage.js';
@@ -25,6 +27,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerModelCommand(program, io);
   registerRunCommand(program, io);
   registerSimulateCommand(program, io);
+  registerDeviceCommands(program, io);
+  registerProfilesCommands(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
