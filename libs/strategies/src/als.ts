@@ -1,0 +1,255 @@
+/**
+ * ALS — active-learning sampling of the time–power Pareto front (SPEC §5).
+ *
+ * 1. Profile MAXN and a space-filling random start (20 modes in all, a Latin hypercube over the
+ *    knob levels, seeded per key).
+ * 2. Fit two random forests (ml-random-forest) on the profiled modes: log training time and log
+ *    peak power (max of training power and the streams' inference power at their middle candidate
+ *    batch size) from the four knob levels.
+ * 3. Score every unprofiled mode (all of them on small spaces, 2,000 random ones plus the lattice
+ *    neighbours of the measured front on large ones) by how far its optimistic prediction
+ *    (mean − κ·spread) lies below the measured front, and profile the best 10, spread out: after
+ *    each pick, the pick's optimistic point joins a working copy of the front (kriging believer).
+ *    Candidates the forests are unsure about score high; that is the "uncertain near the front" part.
+ * 4. Repeat until the budget.
+ *
+ * The sequence depends only on the key (never on budgets or rates) and not on the budget either, so
+ * ALS-50 is the first 50 modes of ALS-150. Plans are chosen only among profiled modes, with the
+ * exact candidate fronts of `front.ts`: a new power budget, latency budget or rate is answered from
+ * the profiled set with no new profiling.
+ */
+import { bestAmong, NO_MARGINS, type Objective } from './objective.js';
+import { CandidateFront } from './front.js';
+import { createRng, seedFrom, type Rng } from './rng.js';
+import type { ModeSpace } from './space.js';
+import { ForestSurrogate, levelFeatures } from './surrogate.js';
+import { profileKeyText, type MeasurementTable } from './table.js';
+import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
+
+export interface AlsOptions {
+  /** Profiled before the first fit (MAXN included). */
+  readonly initialModes: number;
+  /** Modes profiled per round between refits. */
+  readonly batchModes: number;
+  readonly trees: number;
+  /** κ: how many spreads below the mean the optimistic prediction is. */
+  readonly optimism: number;
+  /** On spaces larger than this, score a random pool plus the front's neighbours. */
+  readonly candidatePool: number;
+}
+
+export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000 };
+
+/** Peak power a mode's plans see: training power or any stream's inference power at its middle batch size. */
+function frontPower(table: MeasurementTable, m: number): number {
+  let p = table.trainPowerW[m]!;
+  for (const perBatch of table.inferPowerW) {
+    const v = perBatch[Math.floor(perBatch.length / 2)]![m]!;
+    if (v > p) p = v;
+  }
+  return p;
+}
+
+/** A Latin hypercube over the knob levels, snapped to available modes. */
+function latinHypercube(space: ModeSpace, n: number, rng: Rng): number[] {
+  const perms = space.dims.map(() => {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [p[i], p[j]] = [p[j]!, p[i]!];
+    }
+    return p;
+  });
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const levels = space.dims.map((d, k) => Math.min(d - 1, Math.floor(((perms[k]![i]! + rng.next()) / n) * d)));
+    out.push(space.nearestAvailable(space.indexOfLevels(levels)));
+  }
+  return out;
+}
+
+/** The profiled sequence of one key, extended on demand and shared by ALS-50/100/150. */
+class AlsSequence {
+  readonly order: number[] = [];
+  private readonly inOrder = new Set<number>();
+  private readonly rng: Rng;
+  private readonly seed: number;
+
+  constructor(
+    private readonly ctx: StrategyContext,
+    private readonly options: AlsOptions,
+  ) {
+    this.seed = seedFrom(`als|${profileKeyText(ctx.key)}`);
+    this.rng = createRng(this.seed);
+  }
+
+  private push(indices: readonly number[], budget: number): number[] {
+    const added: number[] = [];
+    for (const i of indices) {
+      if (this.order.length >= budget) break;
+      if (this.inOrder.has(i) || !this.ctx.space.available(i)) continue;
+      this.inOrder.add(i);
+      this.order.push(i);
+      added.push(i);
+    }
+    return added;
+  }
+
+  *extendTo(budget: number): Profiling<void> {
+    const { space } = this.ctx;
+    const target = Math.min(budget, space.count);
+    if (this.order.length === 0) {
+      const start = [space.topIndex(), ...latinHypercube(space, this.options.initialModes * 2, this.rng)];
+      // Duplicates after snapping are skipped; top up with random modes if the hypercube collided.
+      const initial = this.push(start.slice(0, this.options.initialModes), Math.min(target, this.options.initialModes));
+      while (this.order.length < Math.min(target, this.options.initialModes)) {
+        initial.push(...this.push([space.indices[this.rng.int(space.count)]!], target));
+      }
+      yield initial;
+    }
+    while (this.order.length < target) {
+      const picks = this.acquire(Math.min(this.options.batchModes, target - this.order.length));
+      const added = this.push(picks, target);
+      if (added.length === 0) {
+        // The forests see nothing worth profiling: fill with random unprofiled modes.
+        const rest = Array.from(space.indices).filter((i) => !this.inOrder.has(i));
+        added.push(...this.push([rest[this.rng.int(rest.length)]!], target));
+      }
+      yield added;
+    }
+  }
+
+  private acquire(count: number): number[] {
+    const { space, measured } = this.ctx;
+    const features = this.order.map((m) => levelFeatures(space, m));
+    const logTime = this.order.map((m) => Math.log(measured.trainTimeS[m]!));
+    const logPower = this.order.map((m) => Math.log(frontPower(measured, m)));
+    const seed = (this.seed ^ this.order.length) | 0;
+    const forestOptions = { trees: this.options.trees, seed, minSamplesPerLeaf: 3 };
+    const timeModel = new ForestSurrogate(features, logTime, forestOptions);
+    const powerModel = new ForestSurrogate(features, logPower, { ...forestOptions, seed: seed + 1 });
+
+    const candidates = this.candidates();
+    const cf = candidates.map((m) => levelFeatures(space, m));
+    const mt = new Float64Array(cf.length);
+    const st = new Float64Array(cf.length);
+    const mp = new Float64Array(cf.length);
+    const sp = new Float64Array(cf.length);
+    timeModel.predict(cf, mt, st);
+    powerModel.predict(cf, mp, sp);
+    const k = this.options.optimism;
+    const optT = Float64Array.from(mt, (v, i) => v - k * st[i]!);
+    const optP = Float64Array.from(mp, (v, i) => v - k * sp[i]!);
+
+    // The working front: (log power, log time) of the profiled modes, plus believed picks.
+    const front: { p: number; t: number }[] = this.order.map((m, i) => ({ p: logPower[i]!, t: logTime[i]! }));
+    const bestTimeAtOrBelow = (p: number): number => {
+      let best = Infinity;
+      for (const f of front) if (f.p <= p && f.t < best) best = f.t;
+      return best;
+    };
+    const gain = new Float64Array(candidates.length);
+    const recompute = (): void => {
+      for (let i = 0; i < candidates.length; i++) {
+        if (Number.isNaN(gain[i]!)) continue;
+        const ref = bestTimeAtOrBelow(optP[i]!);
+        // Below every profiled power: worth exploring, ranked by how fast it may be.
+        gain[i] = ref === Infinity ? 1 - optT[i]! * 1e-3 : ref - optT[i]!;
+      }
+    };
+    recompute();
+    const picks: number[] = [];
+    for (let n = 0; n < count; n++) {
+      let best = -1;
+      for (let i = 0; i < candidates.length; i++) if (!Number.isNaN(gain[i]!) && (best < 0 || gain[i]! > gain[best]!)) best = i;
+      if (best < 0 || !(gain[best]! > 0)) break;
+      picks.push(candidates[best]!);
+      front.push({ p: optP[best]!, t: optT[best]! });
+      gain[best] = Number.NaN;
+      recompute();
+    }
+    return picks;
+  }
+
+  private candidates(): number[] {
+    const { space, measured } = this.ctx;
+    if (space.count - this.order.length <= this.options.candidatePool * 1.5) {
+      return Array.from(space.indices).filter((i) => !this.inOrder.has(i));
+    }
+    const pool = new Set<number>();
+    while (pool.size < this.options.candidatePool) {
+      const i = space.indices[this.rng.int(space.count)]!;
+      if (!this.inOrder.has(i)) pool.add(i);
+    }
+    // Lattice neighbours of the measured front (non-dominated in training time and peak power).
+    for (const m of this.order) {
+      const t = measured.trainTimeS[m]!;
+      const p = frontPower(measured, m);
+      const dominated = this.order.some((o) => o !== m && measured.trainTimeS[o]! <= t && frontPower(measured, o) <= p);
+      if (dominated) continue;
+      for (let knob = 0; knob < 4; knob++) {
+        for (const d of [-1, 1]) {
+          const n = space.shifted(m, knob, d);
+          if (n >= 0 && space.available(n) && !this.inOrder.has(n)) pool.add(n);
+        }
+      }
+    }
+    return [...pool];
+  }
+}
+
+const sequences = new WeakMap<MeasurementTable, Map<string, AlsSequence>>();
+
+function sequenceFor(ctx: StrategyContext, options: AlsOptions): AlsSequence {
+  let byOptions = sequences.get(ctx.measured);
+  if (!byOptions) {
+    byOptions = new Map();
+    sequences.set(ctx.measured, byOptions);
+  }
+  const id = JSON.stringify(options);
+  let s = byOptions.get(id);
+  if (!s) {
+    s = new AlsSequence(ctx, options);
+    byOptions.set(id, s);
+  }
+  return s;
+}
+
+/** The profiled set of a prepared ALS: answers any budget or rate with zero profiling. */
+export class ProfiledFront implements PreparedStrategy {
+  readonly modes: Int32Array;
+  private readonly front: CandidateFront;
+  constructor(
+    private readonly table: MeasurementTable,
+    modes: readonly number[],
+    private readonly margins: StrategyContext['margins'],
+  ) {
+    this.modes = Int32Array.from(modes);
+    this.front = new CandidateFront(table, this.modes);
+  }
+
+  // eslint-disable-next-line require-yield
+  *answer(obj: Objective) {
+    return this.front.bestFor(obj, this.margins)?.clone();
+  }
+
+  /** The best profiled plan without margins (for tests and explanations). */
+  bestWithoutMargins(obj: Objective) {
+    return bestAmong(this.table, this.modes, obj, NO_MARGINS);
+  }
+}
+
+export function als(budget: number, options: AlsOptions = DEFAULT_ALS_OPTIONS): Strategy {
+  return {
+    name: `als-${budget}`,
+    description: `active-learning sampling of the time–power Pareto front with random-forest surrogates, ${budget} modes; plans only among profiled modes`,
+    *prepare(ctx): Profiling<PreparedStrategy> {
+      const seq = sequenceFor(ctx, options);
+      const already = seq.order.slice(0, budget);
+      // Modes an earlier, larger or equal run of the shared sequence profiled are charged here too.
+      if (already.length > 0) yield already;
+      yield* seq.extendTo(budget);
+      return new ProfiledFront(ctx.measured, seq.order.slice(0, budget), ctx.margins);
+    },
+  };
+}

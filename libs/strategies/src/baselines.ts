@@ -1,0 +1,74 @@
+/**
+ * The simple baselines of SPEC §5: the exhaustive oracle on the ground truth, MAXN with the best
+ * batch sizes, the best NVIDIA preset, and random-k (best observed among k random modes).
+ */
+import { NO_MARGINS, bestAmong, type Objective } from './objective.js';
+import { CandidateFront } from './front.js';
+import { createRng, sample } from './rng.js';
+import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
+
+/** Exhaustive search on the noise-free ground truth: X*, the reference every plan is scored against. */
+export const oracle: Strategy = {
+  name: 'oracle',
+  description: 'exhaustive search over every mode on the noise-free ground truth (needs a virtual device or a profile table)',
+  needsGroundTruth: true,
+  // eslint-disable-next-line require-yield
+  *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
+    const truth = ctx.truth!;
+    const all = Int32Array.from(ctx.space.indices).filter((m) => truth.has(m));
+    const front = new CandidateFront(truth, all);
+    return {
+      choiceTable: truth,
+      // eslint-disable-next-line require-yield
+      *answer(obj: Objective) {
+        return front.bestFor(obj, NO_MARGINS)?.clone();
+      },
+    };
+  },
+};
+
+/** A fixed list of modes, profiled once per key; every problem gets the best of them. */
+function fixedSet(ctx: StrategyContext, modes: readonly number[]): Profiling<PreparedStrategy> {
+  return (function* () {
+    yield modes;
+    const indices = Int32Array.from(modes);
+    return {
+      // eslint-disable-next-line require-yield
+      *answer(obj: Objective) {
+        return bestAmong(ctx.measured, indices, obj, ctx.margins)?.clone();
+      },
+    };
+  })();
+}
+
+export const maxn: Strategy = {
+  name: 'maxn',
+  description: 'MAXN (every knob at its top value) with the best inference batch sizes: 1 mode',
+  prepare: (ctx) => fixedSet(ctx, [ctx.space.topIndex()]),
+};
+
+export const bestPreset: Strategy = {
+  name: 'best-preset',
+  description: "the best of the device's NVIDIA presets (MAXN, 15W, 30W, 50W on Orin AGX), each with its best batch sizes",
+  prepare(ctx) {
+    const modes = new Set<number>();
+    for (const p of ctx.presets) {
+      const i = ctx.space.indexOf(p.mode);
+      if (i !== undefined) modes.add(i);
+    }
+    if (modes.size === 0) modes.add(ctx.space.topIndex());
+    return fixedSet(ctx, [...modes]);
+  },
+};
+
+/** k modes drawn at random (seeded per key), the best feasible one observed. */
+export function randomK(k: number): Strategy {
+  return {
+    name: `random-${k}`,
+    description: `the best of ${k} modes drawn uniformly at random (seeded per problem key)`,
+    prepare(ctx) {
+      const rng = createRng(ctx.seed);
+      return fixedSet(ctx, sample(rng, Array.from(ctx.space.indices), k));
+    },
+  };
+}

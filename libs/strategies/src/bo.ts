@@ -1,0 +1,279 @@
+/**
+ * Constrained Bayesian optimisation (SPEC §5 baseline): Gaussian processes over the four normalised
+ * knob levels, expected improvement weighted by the probability of feasibility (Gardner et al.,
+ * ICML 2014), 15 profiled modes.
+ *
+ * * Objective GP: log X of a mode's best plan for this problem (X from the measurements).
+ *   Constraint GP: the signed worst relative constraint value with the safety margins (≤ 0 feasible).
+ * * Kernel: Matérn 5/2 with a fixed length scale of 0.35 (in units of each knob's level range), unit
+ *   variance on standardised outputs, a nugget of 1e-3 for the measurement noise. Hyperparameters
+ *   are fixed rather than fitted: with 5–15 points a marginal-likelihood fit is unstable, and a fixed
+ *   kernel keeps the baseline reproducible.
+ * * The acquisition is maximised over a fixed pool of 400 random modes per key (discrete BO), so the
+ *   initial design's Cholesky factor (ml-matrix) and the pool's cross-covariances are shared by every
+ *   problem of the key; each new point extends the factor by one row.
+ * * Start: MAXN and 4 Latin-hypercube modes; then 10 acquisitions. With nothing feasible yet, the
+ *   acquisition is the probability of feasibility alone.
+ */
+import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+import { ModeScore, better, scoreMode, type Objective } from './objective.js';
+import { createRng, seedFrom, sample } from './rng.js';
+import type { ModeSpace } from './space.js';
+import { profileKeyText, type MeasurementTable } from './table.js';
+import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
+
+export interface BoOptions {
+  readonly modes: number;
+  readonly initialModes: number;
+  readonly pool: number;
+  readonly lengthScale: number;
+  readonly nugget: number;
+}
+
+export const DEFAULT_BO_OPTIONS: BoOptions = { modes: 15, initialModes: 5, pool: 400, lengthScale: 0.35, nugget: 1e-3 };
+
+function matern52(d2: number, ell: number): number {
+  const r = Math.sqrt(5 * d2) / ell;
+  return (1 + r + (r * r) / 3) * Math.exp(-r);
+}
+
+/** Inverse-free helpers for the standard normal. */
+const SQRT2 = Math.SQRT2;
+function normCdf(z: number): number {
+  return 0.5 * (1 + erf(z / SQRT2));
+}
+function normPdf(z: number): number {
+  return Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+}
+/** Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
+/** The GP state that depends only on where it has observed: the Cholesky factor and the pool's projections. */
+class GpDesign {
+  /** Observed modes, in order. */
+  readonly modes: number[];
+  /** Lower-triangular factor of K + nugget·I, row-major n×n (n ≤ capacity). */
+  readonly chol: Float64Array;
+  /** V = L⁻¹·K(X, pool): n rows of `pool.length`. */
+  readonly projections: Float64Array[];
+  /** Prior variance left at each pool mode: 1 − Σ V². */
+  readonly poolVariance: Float64Array;
+
+  constructor(
+    readonly coords: Float64Array,
+    readonly pool: Int32Array,
+    readonly capacity: number,
+    readonly options: BoOptions,
+    modes: number[],
+    chol: Float64Array,
+    projections: Float64Array[],
+    poolVariance: Float64Array,
+  ) {
+    this.modes = modes;
+    this.chol = chol;
+    this.projections = projections;
+    this.poolVariance = poolVariance;
+  }
+
+  kernel(a: number, b: number): number {
+    let d2 = 0;
+    for (let k = 0; k < 4; k++) {
+      const d = this.coords[a * 4 + k]! - this.coords[b * 4 + k]!;
+      d2 += d * d;
+    }
+    return matern52(d2, this.options.lengthScale);
+  }
+
+  /** The initial design's factor with ml-matrix. */
+  static initial(coords: Float64Array, pool: Int32Array, capacity: number, options: BoOptions, modes: readonly number[]): GpDesign {
+    const n = modes.length;
+    const probe = new GpDesign(coords, pool, capacity, options, [], new Float64Array(0), [], new Float64Array(0));
+    const k = new Matrix(n, n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) k.set(i, j, probe.kernel(modes[i]!, modes[j]!) + (i === j ? options.nugget : 0));
+    const l = new CholeskyDecomposition(k).lowerTriangularMatrix;
+    const chol = new Float64Array(capacity * capacity);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) chol[i * capacity + j] = l.get(i, j);
+    const projections: Float64Array[] = [];
+    const variance = new Float64Array(pool.length).fill(1);
+    for (let i = 0; i < n; i++) {
+      const row = new Float64Array(pool.length);
+      for (let c = 0; c < pool.length; c++) {
+        let s = probe.kernel(modes[i]!, pool[c]!);
+        for (let j = 0; j < i; j++) s -= chol[i * capacity + j]! * projections[j]![c]!;
+        row[c] = s / chol[i * capacity + i]!;
+        variance[c]! -= row[c]! * row[c]!;
+      }
+      projections.push(row);
+    }
+    return new GpDesign(coords, pool, capacity, options, [...modes], chol, projections, variance);
+  }
+
+  /** A copy extended by one observed mode (one new row of the factor and of V). */
+  extended(m: number): GpDesign {
+    const n = this.modes.length;
+    const cap = this.capacity;
+    const chol = Float64Array.from(this.chol);
+    // l = L⁻¹ k(X, m), d = sqrt(k(m, m) + nugget − |l|²)
+    let norm = 0;
+    for (let j = 0; j < n; j++) {
+      let s = this.kernel(this.modes[j]!, m);
+      for (let i = 0; i < j; i++) s -= chol[j * cap + i]! * chol[n * cap + i]!;
+      const v = s / chol[j * cap + j]!;
+      chol[n * cap + j] = v;
+      norm += v * v;
+    }
+    const d = Math.sqrt(Math.max(1e-12, 1 + this.options.nugget - norm));
+    chol[n * cap + n] = d;
+    const row = new Float64Array(this.pool.length);
+    const variance = Float64Array.from(this.poolVariance);
+    for (let c = 0; c < this.pool.length; c++) {
+      let s = this.kernel(m, this.pool[c]!);
+      for (let j = 0; j < n; j++) s -= chol[n * cap + j]! * this.projections[j]![c]!;
+      row[c] = s / d;
+      variance[c]! -= row[c]! * row[c]!;
+    }
+    return new GpDesign(this.coords, this.pool, cap, this.options, [...this.modes, m], chol, [...this.projections, row], variance);
+  }
+
+  /** α = L⁻ᵀ L⁻¹ y as w = L⁻¹ y (the pool means are Vᵀ w). */
+  whiten(y: Float64Array): Float64Array {
+    const n = this.modes.length;
+    const cap = this.capacity;
+    const w = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = y[i]!;
+      for (let j = 0; j < i; j++) s -= this.chol[i * cap + j]! * w[j]!;
+      w[i] = s / this.chol[i * cap + i]!;
+    }
+    return w;
+  }
+}
+
+interface BoShared {
+  readonly initial: number[];
+  readonly design: GpDesign;
+}
+
+const shared = new WeakMap<MeasurementTable, Map<string, BoShared>>();
+
+function sharedFor(ctx: StrategyContext, options: BoOptions): BoShared {
+  let byOptions = shared.get(ctx.measured);
+  if (!byOptions) shared.set(ctx.measured, (byOptions = new Map()));
+  const id = JSON.stringify(options);
+  let s = byOptions.get(id);
+  if (!s) {
+    const { space } = ctx;
+    const rng = createRng(seedFrom(`bo|${profileKeyText(ctx.key)}`));
+    const coords = new Float64Array(space.size * 4);
+    const u = [0, 0, 0, 0];
+    for (const m of space.indices) {
+      space.unitCoordinates(m, u);
+      coords.set(u, m * 4);
+    }
+    const initial = [space.topIndex(), ...latin(space, options.initialModes - 1, rng)].filter((m, i, a) => a.indexOf(m) === i);
+    const pool = Int32Array.from(sample(rng, Array.from(space.indices), options.pool));
+    s = { initial, design: GpDesign.initial(coords, pool, options.modes + 1, options, initial) };
+    byOptions.set(id, s);
+  }
+  return s;
+}
+
+function latin(space: ModeSpace, n: number, rng: { next(): number; int(n: number): number }): number[] {
+  const perms = space.dims.map(() => {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [p[i], p[j]] = [p[j]!, p[i]!];
+    }
+    return p;
+  });
+  return Array.from({ length: n }, (_, i) =>
+    space.nearestAvailable(space.indexOfLevels(space.dims.map((d, k) => Math.min(d - 1, Math.floor(((perms[k]![i]! + rng.next()) / n) * d))))),
+  );
+}
+
+function standardise(y: Float64Array): { z: Float64Array; mean: number; std: number } {
+  let mean = 0;
+  for (const v of y) mean += v;
+  mean /= y.length;
+  let v2 = 0;
+  for (const v of y) v2 += (v - mean) * (v - mean);
+  const std = Math.sqrt(v2 / y.length) || 1;
+  return { z: Float64Array.from(y, (v) => (v - mean) / std), mean, std };
+}
+
+export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): Strategy {
+  return {
+    name: `bo-${options.modes}`,
+    description: `constrained Bayesian optimisation: GPs (Matérn 5/2) on log X and the constraint slack, expected improvement × probability of feasibility, ${options.modes} modes`,
+    // eslint-disable-next-line require-yield
+    *prepare(ctx): Profiling<PreparedStrategy> {
+      return {
+        *answer(obj: Objective) {
+          const { measured, margins } = ctx;
+          const s = sharedFor(ctx, options);
+          const budget = Math.min(options.modes, ctx.space.count);
+          yield s.initial.slice(0, budget);
+          let design = s.design;
+          const profiled = new Set(s.initial.slice(0, budget));
+          const score = new ModeScore(obj.streamCount);
+          const best = new ModeScore(obj.streamCount);
+          best.modeIndex = -1;
+          const logX: number[] = [];
+          const slack: number[] = [];
+          const observe = (m: number): void => {
+            scoreMode(measured, m, obj, margins, score);
+            logX.push(Math.log(Math.max(score.throughput, 1e-9)));
+            slack.push(Math.max(-1, Math.min(2, score.slack)));
+            if (score.measurable && (best.modeIndex < 0 || better(score, best))) best.copyFrom(score);
+          };
+          for (const m of design.modes) observe(m);
+          const pool = design.pool;
+          while (profiled.size < budget) {
+            const f = standardise(Float64Array.from(logX));
+            const c = standardise(Float64Array.from(slack));
+            const wf = design.whiten(f.z);
+            const wc = design.whiten(c.z);
+            const bestFeasible = best.modeIndex >= 0 && best.feasible ? (Math.log(best.throughput) - f.mean) / f.std : undefined;
+            const cZero = (0 - c.mean) / c.std;
+            let pick = -1;
+            let pickValue = -Infinity;
+            for (let j = 0; j < pool.length; j++) {
+              const m = pool[j]!;
+              if (profiled.has(m)) continue;
+              let mf = 0;
+              let mc = 0;
+              for (let i = 0; i < wf.length; i++) {
+                const v = design.projections[i]![j]!;
+                mf += v * wf[i]!;
+                mc += v * wc[i]!;
+              }
+              const sd = Math.sqrt(Math.max(1e-12, design.poolVariance[j]!));
+              const pof = normCdf((cZero - mc) / sd);
+              let value: number;
+              if (bestFeasible === undefined) value = pof;
+              else {
+                const z = (mf - bestFeasible) / sd;
+                value = ((mf - bestFeasible) * normCdf(z) + sd * normPdf(z)) * pof;
+              }
+              if (value > pickValue) {
+                pickValue = value;
+                pick = m;
+              }
+            }
+            if (pick < 0) break;
+            yield [pick];
+            profiled.add(pick);
+            design = design.extended(pick);
+            observe(pick);
+          }
+          return best.modeIndex < 0 ? undefined : best.clone();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Candidate sets that are exact for every configuration of a key: a mode that is no better than
+ * another in every quantity the model reads (minibatch times and the powers the budget sees) can
+ * never be the unique best plan, whatever the budgets and rates. The oracle over 18,096 modes and
+ * the choice among ALS's profiled modes scan only these fronts.
+ *
+ * * One stream, peak power: per candidate batch size b, the modes non-dominated in
+ *   (tT, tI(b), max(pT, pI(b))) — X falls with both times, latency rises with their sum, stability
+ *   with tI, and peak power is that max.
+ * * Several streams, peak power: non-dominated in every time and every power at once.
+ * * Average power: no pruning (the time-weighted power is not monotone in the times), a full scan.
+ */
+import { ModeScore, considerSingle, resetScore, scoreMode, better, type Objective, type SafetyMargins } from './objective.js';
+import type { MeasurementTable } from './table.js';
+
+/**
+ * Indices (of `candidates`) not weakly dominated in the given columns (all minimised); of equal
+ * points one is kept. Sorting by the first column means only kept points can dominate later ones.
+ */
+export function paretoFilter(candidates: ArrayLike<number>, columns: readonly Float64Array[]): Int32Array {
+  const order = Array.from(candidates).filter((i) => columns.every((c) => !Number.isNaN(c[i]!)));
+  const c0 = columns[0]!;
+  order.sort((a, b) => c0[a]! - c0[b]! || columns.reduce((d, c) => d || c[a]! - c[b]!, 0));
+  const rest = columns.slice(1);
+  const kept: number[] = [];
+  // Columns of kept points, contiguous for the inner loop.
+  const keptCols = rest.map(() => [] as number[]);
+  for (const i of order) {
+    let dominated = false;
+    for (let j = 0; j < kept.length && !dominated; j++) {
+      let all = true;
+      for (let k = 0; k < rest.length; k++) {
+        if (keptCols[k]![j]! > rest[k]![i]!) {
+          all = false;
+          break;
+        }
+      }
+      dominated = all;
+    }
+    if (!dominated) {
+      kept.push(i);
+      for (let k = 0; k < rest.length; k++) keptCols[k]!.push(rest[k]![i]!);
+    }
+  }
+  return Int32Array.from(kept);
+}
+
+/**
+ * The same for exactly three columns in O(n log n): sweep by the first column, and keep a Fenwick
+ * tree over the second column's ranks holding the smallest third column seen so far.
+ */
+export function paretoFilter3(candidates: ArrayLike<number>, a: Float64Array, b: Float64Array, c: Float64Array): Int32Array {
+  const idx = Array.from(candidates).filter((i) => !Number.isNaN(a[i]!) && !Number.isNaN(b[i]!) && !Number.isNaN(c[i]!));
+  const n = idx.length;
+  // Ranks of the second column (ties share a rank, so "≤" queries include equal values).
+  const byB = [...idx].sort((x, y) => b[x]! - b[y]!);
+  const rank = new Int32Array(a.length);
+  let r = 0;
+  for (let j = 0; j < n; j++) {
+    if (j > 0 && b[byB[j]!]! !== b[byB[j - 1]!]!) r++;
+    rank[byB[j]!] = r + 1;
+  }
+  const size = r + 1;
+  const tree = new Float64Array(size + 1).fill(Infinity);
+  const query = (k: number): number => {
+    let m = Infinity;
+    for (; k > 0; k -= k & -k) if (tree[k]! < m) m = tree[k]!;
+    return m;
+  };
+  const update = (k: number, v: number): void => {
+    for (; k <= size; k += k & -k) if (v < tree[k]!) tree[k] = v;
+  };
+  idx.sort((x, y) => a[x]! - a[y]! || b[x]! - b[y]! || c[x]! - c[y]!);
+  const kept: number[] = [];
+  for (const i of idx) {
+    // A kept point has a ≤ a[i] (sorted); it dominates i if its b ≤ b[i] and c ≤ c[i].
+    if (query(rank[i]!) <= c[i]!) continue;
+    kept.push(i);
+    update(rank[i]!, c[i]!);
+  }
+  return Int32Array.from(kept);
+}
+
+export class CandidateFront {
+  /** One stream, peak: the front per batch index. */
+  private readonly perBatch: Int32Array[] | undefined;
+  private readonly perBatchPeak: Float64Array[] | undefined;
+  /** Per batch index: the smallest training and inference time on its front (to skip hopeless batch sizes). */
+  private readonly perBatchFastest: [number, number][] | undefined;
+  /** Several streams, peak: the joint front. */
+  private readonly joint: Int32Array | undefined;
+  private readonly scratch: ModeScore;
+  private readonly best: ModeScore;
+
+  constructor(
+    readonly table: MeasurementTable,
+    /** Every mode that may be chosen (measured in `table`). */
+    readonly all: Int32Array,
+  ) {
+    const K = table.streamCount;
+    this.scratch = new ModeScore(K);
+    this.best = new ModeScore(K);
+    if (K === 1) {
+      this.perBatch = [];
+      this.perBatchPeak = [];
+      this.perBatchFastest = [];
+      table.inferTimeS[0]!.forEach((times, bi) => {
+        const powers = table.inferPowerW[0]![bi]!;
+        const peak = new Float64Array(table.size);
+        for (const m of all) peak[m] = Math.max(table.trainPowerW[m]!, powers[m]!);
+        // Sorted by peak power, so a scan can stop at the power budget once something is feasible.
+        const front = Array.from(paretoFilter3(all, table.trainTimeS, times, peak)).sort((x, y) => peak[x]! - peak[y]!);
+        this.perBatch!.push(Int32Array.from(front));
+        let minT = Infinity;
+        let minI = Infinity;
+        for (const m of front) {
+          minT = Math.min(minT, table.trainTimeS[m]!);
+          minI = Math.min(minI, times[m]!);
+        }
+        this.perBatchFastest!.push([minT, minI]);
+        this.perBatchPeak!.push(Float64Array.from(front, (m) => peak[m]!));
+      });
+    } else {
+      const cols = [table.trainTimeS, table.trainPowerW, ...table.inferTimeS.flat(), ...table.inferPowerW.flat()];
+      // Modes missing some batch size's measurement are kept (NaN would drop them from the filter).
+      const complete = Array.from(all).filter((m) => cols.every((c) => !Number.isNaN(c[m]!)));
+      const incomplete = Array.from(all).filter((m) => cols.some((c) => Number.isNaN(c[m]!)));
+      this.joint = Int32Array.from([...paretoFilter(complete, cols), ...incomplete]);
+    }
+  }
+
+  /** How many modes the fronts hold (for reports). */
+  get size(): number {
+    if (this.perBatch) return new Set(this.perBatch.flatMap((f) => Array.from(f))).size;
+    return this.joint!.length;
+  }
+
+  /**
+   * The best plan for `obj` among `all` (exact); the returned score is reused by the next call.
+   * With `feasibleOnly`, undefined instead of the closest infeasible plan (a cheaper scan).
+   */
+  bestFor(obj: Objective, margins: SafetyMargins, feasibleOnly = false): ModeScore | undefined {
+    const out = this.best;
+    if (obj.averagePower) return this.scan(this.all, obj, margins);
+    if (this.perBatch) {
+      resetScore(out, -1);
+      const tScale = 1 + margins.timeFraction;
+      const pScale = 1 + margins.powerFraction;
+      const P = obj.powerBudgetW;
+      const lambda = obj.ratesPerS[0]!;
+      const L = obj.latencyBudgetsS[0]!;
+      const bT = obj.trainBatchSize;
+      const tTcol = this.table.trainTimeS;
+      let bestX = -1;
+      let bestPower = Infinity;
+      let bestM = -1;
+      let bestB = -1;
+      for (let bi = 0; bi < this.perBatch.length; bi++) {
+        const front = this.perBatch[bi]!;
+        const peaks = this.perBatchPeak![bi]!;
+        const tIcol = this.table.inferTimeS[0]![bi]!;
+        const b = obj.batchSizes[0]![bi]!;
+        const fill = (b - 1) / lambda;
+        const [minT, minI] = this.perBatchFastest![bi]!;
+        // No mode can meet latency or stability at this batch size.
+        if ((fill + (minT + minI) * tScale - L) / L > 1e-9 || (lambda * minI * tScale) / b >= 1) continue;
+        // Feasible plans only: power is within budget up to `limit` in this sorted front.
+        for (let j = 0; j < front.length; j++) {
+          const peak = peaks[j]!;
+          if (peak * pScale - P > 1e-9 * P) break;
+          const m = front[j]!;
+          const tT = tTcol[m]!;
+          const tI = tIcol[m]!;
+          const rho = (lambda * tI) / b;
+          if (rho * tScale >= 1) continue;
+          if ((fill + (tT + tI) * tScale - L) / L > 1e-9) continue;
+          const x = (1 - rho) * (bT / tT);
+          if (x > bestX || (x === bestX && peak < bestPower)) {
+            bestX = x;
+            bestPower = peak;
+            bestM = m;
+            bestB = bi;
+          }
+        }
+      }
+      if (bestM >= 0) {
+        // Re-score the winner through the reference path so every field is filled the same way.
+        resetScore(out, bestM);
+        considerSingle(this.table, bestM, bestB, obj, tScale, pScale, out);
+        return out;
+      }
+      if (feasibleOnly) return undefined;
+      // Nothing feasible: the closest plan over the whole fronts.
+      for (let bi = 0; bi < this.perBatch.length; bi++) {
+        const front = this.perBatch[bi]!;
+        for (let j = 0; j < front.length; j++) considerSingle(this.table, front[j]!, bi, obj, tScale, pScale, out);
+      }
+      return out.measurable ? out : undefined;
+    }
+    return this.scan(this.joint!, obj, margins);
+  }
+
+  private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins): ModeScore | undefined {
+    const out = this.best;
+    out.measurable = false;
+    let any = false;
+    for (let i = 0; i < indices.length; i++) {
+      scoreMode(this.table, indices[i]!, obj, margins, this.scratch);
+      if (!this.scratch.measurable) continue;
+      if (!any || better(this.scratch, out)) {
+        out.copyFrom(this.scratch);
+        any = true;
+      }
+    }
+    return any ? out : undefined;
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * GMD — gradient-style multi-dimensional descent over the four knobs (SPEC §5).
+ *
+ * 1. Profile MAXN. It is the fastest mode, so if it is feasible it is optimal; if it misses a
+ *    latency budget (or is unstable) no mode can meet it and it is the closest plan.
+ * 2. Probe one step down along each knob from MAXN (about half the top core count and CPU/GPU clock,
+ *    one EMC step). These four finite differences are the gradient: for every measured quantity
+ *    they give an elasticity per knob (time: the exponent of the knob's clock ratio, power: the
+ *    watts saved, shaped like DVFS power f·V² with V rising linearly in f; leakage for cores).
+ *    The model they define is shared by every problem of the key.
+ * 3. Jump: the mode that the separable model predicts best for this problem (the exact candidate
+ *    fronts of front.ts over the model's predictions for every mode) is profiled next.
+ * 4. Descend locally from the best profiled mode: candidate moves are one step along a knob and
+ *    exchanges (one knob up, another down), predicted with the model re-anchored at the incumbent's
+ *    measurements; the best predicted improvement (or, while nothing is feasible, the largest
+ *    predicted reduction of the violation) is profiled. Steps start at about a sixth of each knob's
+ *    range and halve when no move is predicted to help.
+ * 5. Monotonicity prunes: a mode whose training power alone is over the budget rules out every mode
+ *    ≥ it in all knobs (peak power); a mode that misses latency for every batch size rules out every
+ *    mode ≤ it.
+ *
+ * Plans come only from profiled modes, judged with the safety margins; at most `maxModes` profiles.
+ */
+import { ModeScore, better, scoreMode, type Objective, type SafetyMargins } from './objective.js';
+import { CandidateFront } from './front.js';
+import type { ModeSpace } from './space.js';
+import { MeasurementTable } from './table.js';
+import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
+
+export interface GmdOptions {
+  /** Most modes profiled per problem (MAXN and the probes included). */
+  readonly maxModes: number;
+  /** Probe level per knob as a fraction of the top value (cores, CPU, GPU, EMC). */
+  readonly probeFractions: readonly [number, number, number, number];
+  /** Ridge weight pulling the local elasticities toward the axis probes' (in units of profile weight). */
+  readonly priorWeight: number;
+}
+
+export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], priorWeight: 0.5 };
+
+/** log(value / top value) of knob k at mode m: the model's features. */
+function logRatio(space: ModeSpace, m: number, k: number): number {
+  const axis = space.axes[k]!;
+  return Math.log(axis[space.level(m, k)]! / axis[axis.length - 1]!);
+}
+
+/** Every column of a table, in a fixed order (training time, power, then per stream and batch). */
+function columns(t: MeasurementTable): Float64Array[] {
+  return [t.trainTimeS, t.trainPowerW, ...t.inferTimeS.flat(), ...t.inferPowerW.flat()];
+}
+
+/**
+ * The key-level model: power laws through MAXN along each knob. For every measured quantity q,
+ * log q(m) = log q(MAXN) + Σ_k e_k·log(x_k), with e_k the elasticity the axis probe on knob k shows
+ * (x_k: the knob's value over its top value). Times fall and powers rise with every knob.
+ */
+class AxisModel {
+  readonly predicted: MeasurementTable;
+  readonly front: CandidateFront;
+  /** Elasticities per column (in `columns` order) and knob. */
+  readonly elasticities: Float64Array[];
+
+  constructor(
+    readonly space: ModeSpace,
+    measured: MeasurementTable,
+    readonly top: number,
+    readonly probes: readonly number[],
+  ) {
+    const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
+    const all = space.indices;
+    const feats = Array.from({ length: 4 }, (_, k) => Float64Array.from({ length: space.size }, (_, m) => (space.available(m) ? logRatio(space, m, k) : 0)));
+    const src = columns(measured);
+    const dst = columns(predicted);
+    this.elasticities = src.map((col, c) => {
+      const e = new Float64Array(4);
+      const q0 = col[top]!;
+      if (!(q0 > 0)) return e;
+      const time = isTimeColumn(measured, c);
+      for (let k = 0; k < 4; k++) {
+        const p = probes[k]!;
+        const d = feats[k]![p]!;
+        if (p === top || !(d < 0) || !(col[p]! > 0)) continue;
+        // Monotone by construction: time never falls and power never rises when a knob goes down.
+        const raw = Math.log(col[p]! / q0) / d;
+        e[k] = time ? Math.min(0, raw) : Math.max(0, raw);
+      }
+      const into = dst[c]!;
+      const l0 = Math.log(q0);
+      for (const m of all) into[m] = Math.exp(l0 + e[0]! * feats[0]![m]! + e[1]! * feats[1]![m]! + e[2]! * feats[2]![m]! + e[3]! * feats[3]![m]!);
+      return e;
+    });
+    this.predicted = predicted;
+    this.front = new CandidateFront(predicted, Int32Array.from(all).filter((m) => predicted.has(m)));
+  }
+}
+
+/** Whether column c (in `columns` order) holds times. */
+function isTimeColumn(t: MeasurementTable, c: number): boolean {
+  if (c === 0) return true;
+  if (c === 1) return false;
+  let inferColumns = 0;
+  for (const perBatch of t.inferTimeS) inferColumns += perBatch.length;
+  return c - 2 < inferColumns;
+}
+
+const models = new WeakMap<MeasurementTable, Map<string, AxisModel>>();
+
+function probeModes(space: ModeSpace, top: number, fractions: readonly number[]): number[] {
+  return [0, 1, 2, 3].map((k) => {
+    const axis = space.axes[k]!;
+    const topValue = axis[axis.length - 1]!;
+    const topLevel = space.level(top, k);
+    // The level whose value is nearest the wanted fraction of the top, at least one step down.
+    let level = 0;
+    let bestD = Infinity;
+    for (let l = 0; l < axis.length; l++) {
+      const d = Math.abs(axis[l]! / topValue - fractions[k]!);
+      if (d < bestD) {
+        bestD = d;
+        level = l;
+      }
+    }
+    level = Math.min(level, topLevel - 1);
+    if (level < 0) return top;
+    return space.nearestAvailable(space.shifted(top, k, level - topLevel));
+  });
+}
+
+/**
+ * The local model around the incumbent: for every quantity, a weighted least-squares fit of
+ * log q = β₀ + Σ_k β_k·log x_k over every profiled mode, weighted by closeness to the anchor and
+ * pulled toward the axis elasticities (ridge), then shifted to pass exactly through the anchor's
+ * measurement. This is the descent's gradient, refreshed with every profile.
+ */
+class LocalModel {
+  /** Per column: β₁..β₄ and the offset (β₀ corrected through the anchor). */
+  private readonly coef: Float64Array[];
+  readonly anchor: number;
+
+  constructor(space: ModeSpace, measured: MeasurementTable, axis: AxisModel, profiled: readonly number[], anchor: number, priorWeight: number) {
+    this.anchor = anchor;
+    const n = profiled.length;
+    const f = profiled.map((m) => [1, logRatio(space, m, 0), logRatio(space, m, 1), logRatio(space, m, 2), logRatio(space, m, 3)]);
+    const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
+    const w = profiled.map((m) => {
+      let d2 = 0;
+      for (let k = 0; k < 4; k++) {
+        const d = space.level(m, k) / Math.max(1, space.dims[k]! - 1) - al[k]!;
+        d2 += d * d;
+      }
+      return 1 / (1 + d2 / 0.0625);
+    });
+    // Normal equations A = XᵀWX + λ·diag(0,1,1,1,1), shared by every column.
+    const A = Array.from({ length: 5 }, () => new Float64Array(5));
+    for (let i = 0; i < n; i++) for (let r = 0; r < 5; r++) for (let c = 0; c < 5; c++) A[r]![c]! += w[i]! * f[i]![r]! * f[i]![c]!;
+    for (let r = 1; r < 5; r++) A[r]![r]! += priorWeight;
+    const cols = columns(measured);
+    const timeFlags = cols.map((_, c) => isTimeColumn(measured, c));
+    const fa = [1, logRatio(space, anchor, 0), logRatio(space, anchor, 1), logRatio(space, anchor, 2), logRatio(space, anchor, 3)];
+    this.coef = cols.map((col, c) => {
+      const prior = axis.elasticities[c]!;
+      const b = new Float64Array(5);
+      let ok = col[anchor]! > 0;
+      for (let i = 0; i < n && ok; i++) {
+        const y = Math.log(col[profiled[i]!]!);
+        if (!Number.isFinite(y)) {
+          ok = false;
+          break;
+        }
+        for (let r = 0; r < 5; r++) b[r]! += w[i]! * f[i]![r]! * y;
+      }
+      const out = new Float64Array(5);
+      if (!ok) {
+        out.fill(Number.NaN);
+        return out;
+      }
+      for (let r = 1; r < 5; r++) b[r]! += priorWeight * prior[r - 1]!;
+      const beta = solve5(A, b);
+      const time = timeFlags[c]!;
+      for (let k = 1; k < 5; k++) beta[k] = time ? Math.min(0, beta[k]!) : Math.max(0, beta[k]!);
+      let at = 0;
+      for (let k = 1; k < 5; k++) at += beta[k]! * fa[k]!;
+      out.set(beta.subarray(1), 0);
+      out[4] = Math.log(col[anchor]!) - at;
+      return out;
+    });
+  }
+
+  /** Writes the prediction of mode m into slot `slot` of a scratch table. */
+  predictInto(space: ModeSpace, m: number, dst: readonly Float64Array[], slot: number): void {
+    const l0 = logRatio(space, m, 0);
+    const l1 = logRatio(space, m, 1);
+    const l2 = logRatio(space, m, 2);
+    const l3 = logRatio(space, m, 3);
+    for (let c = 0; c < dst.length; c++) {
+      const k = this.coef[c]!;
+      dst[c]![slot] = Math.exp(k[4]! + k[0]! * l0 + k[1]! * l1 + k[2]! * l2 + k[3]! * l3);
+    }
+  }
+}
+
+/** Solves a 5×5 system by Gaussian elimination with partial pivoting (A is copied). */
+function solve5(A0: readonly Float64Array[], b0: Float64Array): Float64Array {
+  const A = A0.map((r) => Float64Array.from(r));
+  const b = Float64Array.from(b0);
+  const n = 5;
+  for (let i = 0; i < n; i++) {
+    let p = i;
+    for (let r = i + 1; r < n; r++) if (Math.abs(A[r]![i]!) > Math.abs(A[p]![i]!)) p = r;
+    [A[i], A[p]] = [A[p]!, A[i]!];
+    [b[i], b[p]] = [b[p]!, b[i]!];
+    const d = A[i]![i]!;
+    if (Math.abs(d) < 1e-12) continue;
+    for (let r = i + 1; r < n; r++) {
+      const f = A[r]![i]! / d;
+      if (f === 0) continue;
+      for (let c = i; c < n; c++) A[r]![c]! -= f * A[i]![c]!;
+      b[r]! -= f * b[i]!;
+    }
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let c = i + 1; c < n; c++) s -= A[i]![c]! * x[c]!;
+    const d = A[i]![i]!;
+    x[i] = Math.abs(d) < 1e-12 ? 0 : s / d;
+  }
+  return x;
+}
+
+/** True when some batch choice on mode m meets stability and every latency budget (with margins). */
+function latencyFeasible(table: MeasurementTable, m: number, obj: Objective, margins: SafetyMargins, scratch: ModeScore): boolean {
+  // Judge with an unlimited power budget: whatever remains violated is latency or stability.
+  const relaxed = Object.create(obj, { powerBudgetW: { value: 1e300 } }) as Objective;
+  return scoreMode(table, m, relaxed, margins, scratch).feasible;
+}
+
+class GmdRun {
+  readonly profiled: number[] = [];
+  private readonly seen = new Set<number>();
+  private readonly scratch: ModeScore;
+  private readonly best: ModeScore;
+  /** Modes whose training power alone is over budget (peak): everything ≥ them is out. */
+  private readonly overPower: number[] = [];
+  /** Modes that miss latency for every batch size: everything ≤ them is out. */
+  private readonly tooSlow: number[] = [];
+  private readonly overPowerLevels: number[] = [];
+  private readonly tooSlowLevels: number[] = [];
+
+  constructor(
+    private readonly ctx: StrategyContext,
+    private readonly obj: Objective,
+    private readonly options: GmdOptions,
+  ) {
+    this.scratch = new ModeScore(obj.streamCount);
+    this.best = new ModeScore(obj.streamCount);
+  }
+
+  get budgetLeft(): number {
+    return this.options.maxModes - this.profiled.length;
+  }
+
+  /** Records profiled modes: incumbent and pruning facts. */
+  note(modes: readonly number[]): void {
+    const { measured, margins } = this.ctx;
+    for (const m of modes) {
+      if (this.seen.has(m)) continue;
+      this.seen.add(m);
+      this.profiled.push(m);
+      const s = scoreMode(measured, m, this.obj, margins, this.scratch);
+      if (!s.measurable) continue;
+      if (this.best.modeIndex < 0 || better(s, this.best)) this.best.copyFrom(s);
+      const levels = this.ctx.space.levels(m);
+      if (!this.obj.averagePower && measured.trainPowerW[m]! * (1 + margins.powerFraction) > this.obj.powerBudgetW) {
+        this.overPower.push(m);
+        this.overPowerLevels.push(...levels);
+      }
+      if (!s.feasible && !latencyFeasible(measured, m, this.obj, margins, this.scratch)) {
+        this.tooSlow.push(m);
+        this.tooSlowLevels.push(...levels);
+      }
+    }
+  }
+
+  /** Ruled out by monotonicity: ≥ a mode over the power budget, or ≤ a mode too slow for latency. */
+  pruned(m: number): boolean {
+    const space = this.ctx.space;
+    const l0 = space.level(m, 0);
+    const l1 = space.level(m, 1);
+    const l2 = space.level(m, 2);
+    const l3 = space.level(m, 3);
+    const over = this.overPowerLevels;
+    for (let i = 0; i < over.length; i += 4) {
+      if (l0 >= over[i]! && l1 >= over[i + 1]! && l2 >= over[i + 2]! && l3 >= over[i + 3]!) return true;
+    }
+    const slow = this.tooSlowLevels;
+    for (let i = 0; i < slow.length; i += 4) {
+      if (l0 <= slow[i]! && l1 <= slow[i + 1]! && l2 <= slow[i + 2]! && l3 <= slow[i + 3]!) return true;
+    }
+    return false;
+  }
+
+  isProfiled(m: number): boolean {
+    return this.seen.has(m);
+  }
+
+  incumbent(): ModeScore | undefined {
+    return this.best.modeIndex < 0 ? undefined : this.best;
+  }
+
+  /** Only MAXN so far: is it the answer on its own? */
+  maxnSettles(top: number): boolean {
+    const b = this.best;
+    if (b.modeIndex !== top) return false;
+    return b.feasible || this.tooSlow.includes(top);
+  }
+}
+
+export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
+  const name = options === DEFAULT_GMD_OPTIONS ? 'gmd' : `gmd-${options.maxModes}`;
+  return {
+    name,
+    description: `gradient-style multi-dimensional descent from MAXN with axis probes, model-guided jumps, local exchange moves and monotone pruning; at most ${options.maxModes} modes`,
+    // eslint-disable-next-line require-yield
+    *prepare(ctx): Profiling<PreparedStrategy> {
+      const { space, measured } = ctx;
+      const top = space.topIndex();
+      const probes = probeModes(space, top, options.probeFractions);
+      const modelFor = (): AxisModel => {
+        let byOptions = models.get(measured);
+        if (!byOptions) models.set(measured, (byOptions = new Map()));
+        const id = JSON.stringify(options.probeFractions);
+        let model = byOptions.get(id);
+        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, top, probes)));
+        return model;
+      };
+      return {
+        *answer(obj: Objective) {
+          const run = new GmdRun(ctx, obj, options);
+          yield [top];
+          run.note([top]);
+          if (run.maxnSettles(top) || options.maxModes <= 1) return run.incumbent()?.clone();
+
+          const axisProbes = [...new Set(probes.filter((p) => p !== top))].slice(0, Math.max(0, options.maxModes - 1));
+          yield axisProbes;
+          run.note(axisProbes);
+          const model = modelFor();
+
+          // Jump to the model's best mode for this problem.
+          if (run.budgetLeft > 0) {
+            const jump = model.front.bestFor(obj, ctx.margins, true);
+            if (jump && !run.isProfiled(jump.modeIndex)) {
+              yield [jump.modeIndex];
+              run.note([jump.modeIndex]);
+            }
+          }
+
+          // Local descent with adaptive steps.
+          const steps = space.dims.map((d) => Math.max(1, Math.round((d - 1) / 6)));
+          const K = obj.streamCount;
+          // Every combination of −1, 0, +1 step on the four knobs: single moves, exchanges, diagonals.
+          const moves: number[][] = [];
+          for (let code = 0; code < 81; code++) {
+            const mv = [0, 1, 2, 3].map((k) => (Math.floor(code / 3 ** k) % 3) - 1);
+            if (mv.some((d) => d !== 0)) moves.push(mv);
+          }
+          const scratchTable = new MeasurementTable(moves.length, measured.inferTimeS.map((b) => b.length));
+          const slotMode = new Int32Array(moves.length);
+          const scratchColumns = columns(scratchTable);
+          const cand = new ModeScore(K);
+          const pick = new ModeScore(K);
+          while (run.budgetLeft > 0) {
+            const inc = run.incumbent()!;
+            const anchor = inc.modeIndex;
+            const local = new LocalModel(space, measured, model, run.profiled, anchor, options.priorWeight);
+            let slots = 0;
+            for (const mv of moves) {
+              let m = anchor;
+              for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * steps[k]!);
+              if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+              local.predictInto(space, m, scratchColumns, slots);
+              slotMode[slots++] = m;
+            }
+            pick.modeIndex = -1;
+            for (let i = 0; i < slots; i++) {
+              scoreMode(scratchTable, i, obj, ctx.margins, cand);
+              if (!cand.measurable) continue;
+              // Worth profiling only if predicted to beat the incumbent.
+              if (!better(cand, inc)) continue;
+              if (pick.modeIndex < 0 || better(cand, pick)) {
+                pick.copyFrom(cand);
+                pick.modeIndex = slotMode[i]!;
+              }
+            }
+            if (pick.modeIndex < 0) {
+              if (steps.every((s) => s === 1)) break;
+              for (let k = 0; k < 4; k++) steps[k] = Math.max(1, Math.floor(steps[k]! / 2));
+              continue;
+            }
+            yield [pick.modeIndex];
+            run.note([pick.modeIndex]);
+          }
+          return run.incumbent()?.clone();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Where measurements come from. A backend (virtual device, profile table, a profiler service in
+ * front of a board) measures one mode for one profile key; a `ProfileCache` keeps every result, so
+ * a mode is profiled at most once per key (SPEC §4), however many strategies and problems ask.
+ */
+import type { PowerPreset } from '@fulcrum/core';
+import type { ModeSpace } from './space.js';
+import { MeasurementTable, profileKeyText, type ModeMeasurement, type ProfileKey } from './table.js';
+
+export interface ProfileBackend {
+  /** The device id problems name (e.g. `orin-agx`). */
+  readonly deviceId: string;
+  /** The modes this backend can measure. */
+  readonly space: ModeSpace;
+  /** NVIDIA presets on this device (for the best-preset baseline); modes off `space` are ignored. */
+  readonly presets: readonly PowerPreset[];
+  /**
+   * Typical relative noise of one measurement (e.g. 0.025); strategies size their safety margins
+   * from it. 0 for an exact source.
+   */
+  readonly noiseFraction: number;
+  /** Profiles one mode for a key. May be asynchronous (a remote profiler). */
+  measure(key: ProfileKey, modeIndex: number): ModeMeasurement | Promise<ModeMeasurement>;
+  /** Noise-free ground truth over the whole space, where one exists (virtual devices, tables). */
+  groundTruth?(key: ProfileKey): MeasurementTable;
+}
+
+/** Every measurement taken for one key. */
+export class ProfileCache {
+  readonly key: ProfileKey;
+  readonly table: MeasurementTable;
+  /** How many backend measurements this cache has made (each mode at most once). */
+  measurements = 0;
+  private readonly backend: ProfileBackend;
+
+  constructor(backend: ProfileBackend, key: ProfileKey) {
+    this.backend = backend;
+    this.key = key;
+    this.table = MeasurementTable.forKey(backend.space.size, key);
+  }
+
+  private check(index: number): void {
+    if (!this.backend.space.available(index)) {
+      throw new RangeError(`mode index ${index} is not in the ${this.backend.deviceId} mode space`);
+    }
+  }
+
+  /** Measures the modes not yet in the cache (synchronous backends only). */
+  ensureSync(indices: readonly number[]): void {
+    for (const i of indices) {
+      if (this.table.has(i)) continue;
+      this.check(i);
+      const m = this.backend.measure(this.key, i);
+      if (m instanceof Promise) throw new TypeError(`backend ${this.backend.deviceId} is asynchronous; use the async drivers`);
+      this.table.set(i, m);
+      this.measurements++;
+    }
+  }
+
+  /** Measures the modes not yet in the cache, one at a time (a board has one set of knobs). */
+  async ensure(indices: readonly number[]): Promise<void> {
+    for (const i of indices) {
+      if (this.table.has(i)) continue;
+      this.check(i);
+      const m = await this.backend.measure(this.key, i);
+      if (!this.table.has(i)) {
+        this.table.set(i, m);
+        this.measurements++;
+      }
+    }
+  }
+}
+
+/** Caches by key for one backend. */
+export class ProfileStore {
+  readonly backend: ProfileBackend;
+  private readonly caches = new Map<string, ProfileCache>();
+  private readonly truths = new Map<string, MeasurementTable>();
+
+  constructor(backend: ProfileBackend) {
+    this.backend = backend;
+  }
+
+  cache(key: ProfileKey): ProfileCache {
+    const text = profileKeyText(key);
+    let c = this.caches.get(text);
+    if (!c) {
+      c = new ProfileCache(this.backend, key);
+      this.caches.set(text, c);
+    }
+    return c;
+  }
+
+  /** The backend's ground truth for a key (computed once), or undefined when it has none. */
+  truth(key: ProfileKey): MeasurementTable | undefined {
+    if (!this.backend.groundTruth) return undefined;
+    const text = profileKeyText(key);
+    let t = this.truths.get(text);
+    if (!t) {
+      t = this.backend.groundTruth(key);
+      this.truths.set(text, t);
+    }
+    return t;
+  }
+
+  /** Drops the caches of a key (the bench does this when it moves to the next key). */
+  forget(key: ProfileKey): void {
+    const text = profileKeyText(key);
+    this.caches.delete(text);
+    this.truths.delete(text);
+  }
+}

@@ -1,0 +1,41 @@
+import { ValidationError, describeValue } from '@fulcrum/core';
+import { bestPreset, maxn, oracle, randomK } from './baselines.js';
+import { als } from './als.js';
+import { bayesianOptimisation } from './bo.js';
+import { gmd } from './gmd.js';
+import { powertrain } from './powertrain.js';
+import type { Strategy } from './strategy.js';
+
+const STRATEGIES: readonly Strategy[] = [
+  gmd(),
+  als(50),
+  als(100),
+  als(150),
+  oracle,
+  maxn,
+  bestPreset,
+  randomK(15),
+  randomK(50),
+  randomK(150),
+  powertrain(50),
+  bayesianOptimisation(),
+];
+
+/** Other names a strategy answers to. */
+const ALIASES: Readonly<Record<string, string>> = { als: 'als-100', random: 'random-15', powertrain: 'powertrain-50', bo: 'bo-15' };
+
+export function strategyNames(): string[] {
+  return STRATEGIES.map((s) => s.name);
+}
+
+export function listStrategies(): readonly Strategy[] {
+  return STRATEGIES;
+}
+
+/** The strategy registered under `name` (or an alias); a ValidationError naming `field` otherwise. */
+export function getStrategy(name: string, field = 'strategy'): Strategy {
+  const resolved = ALIASES[name] ?? name;
+  const s = STRATEGIES.find((x) => x.name === resolved);
+  if (!s) throw new ValidationError(field, `unknown strategy ${describeValue(name)}; known strategies: ${[...strategyNames(), ...Object.keys(ALIASES)].join(', ')}`);
+  return s;
+}

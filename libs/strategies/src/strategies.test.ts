@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Planner } from './strategy.js';
+import { getStrategy, listStrategies, strategyNames } from './registry.js';
+import { profileKeyOf } from './table.js';
+import { MEDIUM_GRID, SMALL_GRID, bruteForce, handMadeBackend, problem, truthOf } from './test-fixtures.js';
+
+/** Problems on the hand-made model with a comfortable feasible set (oracle optimum known by brute force). */
+const comfortable = [
+  problem({ power: 14, rate: 10, latency: 1 }),
+  problem({ power: 18, rate: 30, latency: 0.6, infer: 'resnet18' }),
+  problem({ power: 25, rate: 5, latency: 2 }),
+  problem({ power: 12, rate: 2, latency: 3, infer: 'bert-base' }),
+];
+
+test('the registry lists every SPEC §5 strategy and rejects unknown names with the field', () => {
+  for (const name of ['gmd', 'als-50', 'als-100', 'als-150', 'oracle', 'maxn', 'best-preset', 'random-15', 'random-50', 'random-150', 'powertrain-50', 'bo-15']) {
+    assert.ok(strategyNames().includes(name), name);
+  }
+  assert.equal(getStrategy('als').name, 'als-100');
+  assert.throws(() => getStrategy('nope', '--strategy'), (e: Error & { field?: string }) => e.field === '--strategy' && /known strategies/.test(e.message));
+});
+
+test('oracle finds the brute-force optimum on a small grid', () => {
+  const backend = handMadeBackend();
+  const planner = new Planner(backend);
+  for (const p of comfortable) {
+    const ref = bruteForce(p, truthOf(backend, p), backend.space.indices);
+    const plan = planner.solveSync(getStrategy('oracle'), p);
+    assert.equal(plan.feasible, true);
+    assert.ok(Math.abs(plan.predicted.trainThroughputSamplesPerS - ref.choice.evaluation.trainThroughputSamplesPerS) < 1e-9);
+    assert.equal(plan.cost.modesProfiled, 0);
+  }
+});
+
+test('with exact measurements, random-k with k ≥ the grid and ALS with a budget ≥ the grid find the optimum', () => {
+  const backend = handMadeBackend(); // 162 modes
+  const planner = new Planner(backend);
+  for (const p of comfortable) {
+    const best = bruteForce(p, truthOf(backend, p), backend.space.indices).choice.evaluation.trainThroughputSamplesPerS;
+    for (const name of ['random-150', 'als-150']) {
+      const plan = planner.solveSync(getStrategy(name), p);
+      assert.equal(plan.feasible, true, name);
+      assert.ok(plan.predicted.trainThroughputSamplesPerS >= 0.97 * best, `${name}: ${plan.predicted.trainThroughputSamplesPerS} vs ${best}`);
+    }
+  }
+});
+
+test('MAXN and the presets: a generous budget is met at MAXN, the optimum', () => {
+  const backend = handMadeBackend();
+  const planner = new Planner(backend);
+  const p = problem({ power: 500, rate: 5, latency: 2 });
+  const ref = bruteForce(p, truthOf(backend, p), backend.space.indices);
+  for (const name of ['maxn', 'best-preset', 'gmd']) {
+    const plan = planner.solveSync(getStrategy(name), p);
+    assert.deepEqual(plan.mode, { cores: 8, cpuMhz: 2000, gpuMhz: 1300, emcMhz: 3199 }, name);
+    assert.ok(Math.abs(plan.predicted.trainThroughputSamplesPerS - ref.choice.evaluation.trainThroughputSamplesPerS) < 1e-9);
+  }
+  // GMD stops after MAXN when MAXN is feasible: it is the fastest mode.
+  assert.equal(planner.solveSync(getStrategy('gmd'), p).cost.modesProfiled, 1);
+});
+
+test('GMD, ALS, BO and random-k: near the optimum on a 3,120-mode grid with exact measurements, within their budgets', () => {
+  const backend = handMadeBackend({ grid: MEDIUM_GRID });
+  const planner = new Planner(backend);
+  const limits: Record<string, [number, number]> = { gmd: [12, 0.85], 'als-50': [50, 0.85], 'als-150': [150, 0.93], 'bo-15': [15, 0.6], 'random-150': [150, 0.8] };
+  for (const [name, [maxModes, minRatio]] of Object.entries(limits)) {
+    let sum = 0;
+    for (const p of comfortable) {
+      const best = bruteForce(p, truthOf(backend, p), backend.space.indices).choice.evaluation.trainThroughputSamplesPerS;
+      const plan = planner.solveSync(getStrategy(name), p);
+      assert.ok(plan.cost.modesProfiled <= maxModes, `${name} profiled ${plan.cost.modesProfiled}`);
+      assert.equal(plan.feasible, true, `${name} infeasible on ${JSON.stringify(p)}`);
+      sum += plan.predicted.trainThroughputSamplesPerS / best;
+    }
+    assert.ok(sum / comfortable.length >= minRatio, `${name}: mean X/X* ${sum / comfortable.length}`);
+  }
+});
+
+test('an infeasible problem gets a plan naming the binding constraint and the closest mode, not an exception', () => {
+  const backend = handMadeBackend();
+  const planner = new Planner(backend);
+  const tooLittlePower = problem({ power: 2, rate: 5, latency: 2 });
+  const tooTight = problem({ power: 500, rate: 5, latency: 0.001 });
+  for (const s of listStrategies()) {
+    const plan = planner.solveSync(s, tooLittlePower);
+    assert.equal(plan.feasible, false, s.name);
+    assert.equal(plan.predicted.binding.kind, 'power', s.name);
+    assert.match(plan.verdict, /^infeasible: binding constraint is peak power/);
+    const slow = planner.solveSync(s, tooTight);
+    assert.equal(slow.feasible, false);
+    assert.equal(slow.predicted.binding.kind, 'latency', s.name);
+    assert.match(slow.verdict, /worst-case latency of stream cam/);
+  }
+  // The closest plan for a power budget no mode meets is the lowest-power mode (the oracle sees the truth).
+  const oracle = planner.solveSync(getStrategy('oracle'), tooLittlePower);
+  const truth = truthOf(backend, tooLittlePower);
+  const minPower = Math.min(...Array.from(backend.space.indices, (m) => Math.max(truth.trainPowerW[m]!, truth.inferPowerW[0]![0]![m]!)));
+  assert.ok(Math.abs(oracle.predicted.powerW - minPower) < 1e-9);
+});
+
+test('the profile cache never measures a mode twice for the same key, across strategies and problems', () => {
+  const backend = handMadeBackend({ grid: MEDIUM_GRID, noiseFraction: 0.02 });
+  const planner = new Planner(backend);
+  const seen = new Set<number>();
+  for (const p of comfortable.slice(0, 2)) {
+    for (const s of listStrategies()) {
+      const plan = planner.solveSync(s, p);
+      for (const m of plan.profiledModes) seen.add(m);
+    }
+  }
+  // Two keys (mobilenet and resnet18 streams); each distinct mode measured once per key.
+  const perKey = comfortable.slice(0, 2).map((p) => planner.store.cache(profileKeyOf(p)).measurements);
+  assert.equal(backend.measureCalls, perKey[0]! + perKey[1]!);
+  for (const p of comfortable.slice(0, 2)) {
+    const t = planner.store.cache(profileKeyOf(p)).table;
+    let filled = 0;
+    for (const m of backend.space.indices) if (t.has(m)) filled++;
+    assert.equal(filled, planner.store.cache(profileKeyOf(p)).measurements);
+  }
+});
+
+test('ALS answers a new power budget, latency budget or rate from its profiled front with zero new profiling', async () => {
+  const backend = handMadeBackend({ grid: MEDIUM_GRID, noiseFraction: 0.02 });
+  const planner = new Planner(backend);
+  const als = getStrategy('als-50');
+  const first = await planner.solve(als, problem({ power: 15, rate: 10, latency: 1 }));
+  assert.equal(first.cost.modesProfiled, 50);
+  const calls = backend.measureCalls;
+  for (const p of [problem({ power: 22, rate: 10, latency: 1 }), problem({ power: 15, rate: 40, latency: 1 }), problem({ power: 15, rate: 10, latency: 0.4 })]) {
+    const plan = await planner.solve(als, p);
+    assert.equal(backend.measureCalls, calls, 'no new measurement');
+    assert.ok(first.profiledModes.includes(plan.modeIndex), 'chosen among profiled modes');
+    assert.equal(plan.cost.modesProfiled, 50, 'each answer is charged the front it stands on');
+  }
+  // ALS-50 is the prefix of ALS-150: growing the budget profiles only the difference.
+  const bigger = planner.solveSync(getStrategy('als-150'), problem({ power: 15, rate: 10, latency: 1 }));
+  assert.equal(backend.measureCalls - calls, 100);
+  assert.deepEqual(bigger.profiledModes.slice(0, 50), first.profiledModes);
+});
+
+test('a profile table with holes: strategies choose only modes the backend has', () => {
+  const all = [...handMadeBackend({ grid: SMALL_GRID }).space.indices].map((i) => handMadeBackend({ grid: SMALL_GRID }).space.mode(i));
+  const kept = all.filter((_, i) => i % 3 !== 1);
+  const backend = handMadeBackend({ modes: kept });
+  const planner = new Planner(backend);
+  for (const s of listStrategies()) {
+    const plan = planner.solveSync(s, comfortable[0]!);
+    assert.ok(kept.some((m) => JSON.stringify(m) === JSON.stringify(plan.mode)), s.name);
+    for (const m of plan.profiledModes) assert.ok(backend.space.available(m));
+  }
+});

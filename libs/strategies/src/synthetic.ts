@@ -1,0 +1,94 @@
+/**
+ * A backend from two functions (time and power of a minibatch on a mode), with seeded
+ * multiplicative noise on the measurements and the functions themselves as ground truth. Tests use
+ * it with small hand-made grids; `@fulcrum/devices` models plug in through the same shape.
+ */
+import type { Measurement, PowerMode, PowerModeGrid, PowerPreset } from '@fulcrum/core';
+import type { ProfileBackend } from './profiler.js';
+import { createRng, seedFrom } from './rng.js';
+import { ModeSpace } from './space.js';
+import { MeasurementTable, type ModeMeasurement, type ProfileKey } from './table.js';
+
+/** SPEC §4's measurement protocol, for the cost of profiling one mode. */
+export interface ProfilingProtocol {
+  /** Switching the knobs. */
+  readonly switchS: number;
+  /** Waiting for clocks and temperature to settle. */
+  readonly settleS: number;
+  readonly warmupMinibatches: number;
+  readonly measuredMinibatches: number;
+}
+
+export const DEFAULT_PROTOCOL: ProfilingProtocol = { switchS: 2, settleS: 10, warmupMinibatches: 5, measuredMinibatches: 20 };
+
+/** switch + settle + (w + n) minibatches of training and of every stream at every candidate batch size. */
+export function profilingCostS(protocol: ProfilingProtocol, training: Measurement, inference: readonly (readonly (Measurement | undefined)[])[]): number {
+  let minibatchS = training.timeS;
+  for (const row of inference) for (const m of row) if (m) minibatchS += m.timeS;
+  return protocol.switchS + protocol.settleS + (protocol.warmupMinibatches + protocol.measuredMinibatches) * minibatchS;
+}
+
+export type MinibatchModel = (mode: PowerMode, workload: string, batchSize: number) => Measurement | undefined;
+
+export interface ModelBackendOptions {
+  readonly deviceId: string;
+  readonly grid?: PowerModeGrid;
+  /** Alternatively, exactly these modes (a lattice with holes). */
+  readonly modes?: readonly PowerMode[];
+  readonly presets?: readonly PowerPreset[];
+  readonly train: MinibatchModel;
+  readonly infer: MinibatchModel;
+  /** Relative standard deviation of the measurement noise on time and power (default 0). */
+  readonly noiseFraction?: number;
+  readonly seed?: number;
+  readonly protocol?: ProfilingProtocol;
+}
+
+/** A standard normal draw (Box–Muller). */
+function gaussian(rng: { next(): number }): number {
+  const u = 1 - rng.next();
+  const v = rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+export function createModelBackend(options: ModelBackendOptions): ProfileBackend & { readonly measureCalls: number } {
+  const space = options.modes ? ModeSpace.fromModes(options.modes) : ModeSpace.fromGrid(options.grid!);
+  const noise = options.noiseFraction ?? 0;
+  const seed = options.seed ?? 7;
+  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+  const noisy = (m: Measurement | undefined, what: string, modeIndex: number): Measurement | undefined => {
+    if (!m || noise === 0) return m;
+    // Seeded by (what, mode): the same key re-measured gives the same numbers, like a stored profile.
+    const rng = createRng(seedFrom(`${what}#${modeIndex}`, seed));
+    return { timeS: m.timeS * Math.max(0.5, 1 + noise * gaussian(rng)), powerW: m.powerW * Math.max(0.5, 1 + noise * gaussian(rng)) };
+  };
+  const exact = (key: ProfileKey, modeIndex: number): ModeMeasurement => {
+    const mode = space.mode(modeIndex);
+    const training = options.train(mode, key.trainWorkload, key.trainBatchSize);
+    if (!training) throw new Error(`no training measurement for ${key.trainWorkload} on ${space.describe(modeIndex)}`);
+    const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => options.infer(mode, s.workload, b)));
+    return { training, inference, costS: profilingCostS(protocol, training, inference) };
+  };
+  let measureCalls = 0;
+  return {
+    deviceId: options.deviceId,
+    space,
+    presets: options.presets ?? [],
+    noiseFraction: noise,
+    get measureCalls() {
+      return measureCalls;
+    },
+    measure(key, modeIndex) {
+      measureCalls++;
+      const e = exact(key, modeIndex);
+      const training = noisy(e.training, `train|${key.trainWorkload}|${key.trainBatchSize}`, modeIndex)!;
+      const inference = e.inference.map((row, s) => row.map((m, bi) => noisy(m, `infer|${key.streams[s]!.workload}|${key.streams[s]!.candidateBatchSizes[bi]}`, modeIndex)));
+      return { training, inference, costS: e.costS };
+    },
+    groundTruth(key) {
+      const table = MeasurementTable.forKey(space.size, key);
+      for (const i of space.indices) table.set(i, exact(key, i));
+      return table;
+    },
+  };
+}
