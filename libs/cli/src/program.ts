@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDeviceCommands } from './commands/device.js';
+import { registerDeviceJetsonCommands } from './commands/device-jetson.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerProfilesCommands } from './commands/profiles.js';
 import { registerRunCommand } from './commands/run.js';
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerRunCommand(program, io);
   registerSimulateCommand(program, io);
   registerDeviceCommands(program, io);
+  registerDeviceJetsonCommands(program, io);
   registerProfilesCommands(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
