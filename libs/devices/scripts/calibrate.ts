@@ -42,7 +42,7 @@ export const CALIBRATED: {
   readonly workloads: Readonly<Record<string, FittedConstants>>;
 } = {
   fittedOn: 'data/pagoda_orin_agx_maxn_inference.csv',
-  method: 'bounded Levenberg–Marquardt (ml-levenberg-marquardt) on log(model/measured): time per workload, then power jointly',
+  method: 'bounded Levenberg–Marquardt (ml-levenberg-marquardt) on log(model/measured), Lawson-reweighted towards the smallest largest error: time per workload, then power jointly',
   fixedPowerScale: ${fmt(fit.fixedPowerScale)},
   workloads: {
 ${workloads}

@@ -16,7 +16,7 @@ export const CALIBRATED: {
   readonly workloads: Readonly<Record<string, FittedConstants>>;
 } = {
   fittedOn: 'data/pagoda_orin_agx_maxn_inference.csv',
-  method: 'bounded Levenberg–Marquardt (ml-levenberg-marquardt) on log(model/measured): time per workload, then power jointly',
+  method: 'bounded Levenberg–Marquardt (ml-levenberg-marquardt) on log(model/measured), Lawson-reweighted towards the smallest largest error: time per workload, then power jointly',
   fixedPowerScale: 0.999792,
   workloads: {
     "lstm": { efficiency: 0.592613, launchMs: 1.1033, overlap: 1, gpuFixedMs: 0, pjPerFlop: 5.48447, pjPerByte: 278.762 },

@@ -27,6 +27,7 @@ export function formatCalibration(r: CalibrationReport): string {
     head: ['workload', 'batch', 'time ms (measured)', 'time ms (model)', 'error', 'power W (measured)', 'power W (model)', 'error', 'note'],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
   for (const row of r.rows) {
     table.push([
