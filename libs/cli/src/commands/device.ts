@@ -74,7 +74,7 @@ async function writePlot(dir: string, name: string, spec: VegaLiteSpec, png: boo
 }
 
 export function registerDeviceCommands(program: Command, io: CliIo): void {
-  const device = program.command('device').description('The virtual Jetson: calibration report and plots.');
+  const device = program.command('device').description('Devices: the virtual Jetson (calibration report, plots) and a real board\'s knobs.');
 
   device
     .command('calibrate')
