@@ -51,7 +51,7 @@ describe('fulcrum simulate', () => {
     assert.ok(csv.length > 100);
   });
 
-  it('on the virtual Jetson (default): plans from the 441-mode grid, re-plans on a trace, writes the timeline plot', async () => {
+  it('on the virtual Jetson (default): plans among the modes ALS profiled, re-plans on a trace, writes the timeline plot', async () => {
     const svg = join(dir, 'timeline.svg');
     const r = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3', '--trace', trace, '--duration', '900', '--plot', svg, '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -61,10 +61,12 @@ describe('fulcrum simulate', () => {
     assert.ok(out.plans[0].plan.mode.gpuMhz > 0);
     assert.ok(out.streams[0].latency.p99S <= 0.3);
     assert.match(readFileSync(svg, 'utf8'), /^<svg/);
+    assert.match(r.stderr, /ALS profiled \d+ modes/);
+    assert.match(r.stdout, /"planId": "als-100-/);
     const bad = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--plot', join(dir, 'x.gif'));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--plot/);
-    const grid = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--grid', 'nope');
+    const grid = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--front', 'grid', '--grid', 'nope');
     assert.equal(grid.code, 2);
     assert.match(grid.stderr, /--grid/);
   });

@@ -45,3 +45,5 @@ export { runScaled } from './scaled-run.js';
 export type { ScaledRunOptions } from './scaled-run.js';
 export { serveInference, busEventSink, busErrorCode } from './bus-adapter.js';
 export { backendTimeSource, backendModes } from './devices-adapter.js';
+export { alsFront } from './strategies-adapter.js';
+export type { AlsFront } from './strategies-adapter.js';

@@ -5,6 +5,7 @@ import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type Powe
 import { createVirtualDevice } from '@fulcrum/devices';
 import {
   FrontReplanner,
+  alsFront,
   backendModes,
   backendTimeSource,
   constantRates,
@@ -27,6 +28,8 @@ import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveIn
 
 interface SimulateOptions {
   profile?: string;
+  front: 'als' | 'grid';
+  alsBudget: number;
   grid: string;
   device: string;
   trainWorkload: string;
@@ -125,7 +128,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         '--scale N runs the real executor on a clock N× faster than the host.',
     )
     .option('--profile <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device')
-    .option('--grid <name>', 'virtual device: the (sub-)grid whose modes are profiled once and planned from (441, 4368, full)', '441')
+    .addOption(new Option('--front <als|grid>', 'virtual device: plan among the modes ALS profiles (als) or among every mode of --grid (grid)').argParser(oneOf(['als', 'grid'] as const)).default('als'))
+    .addOption(new Option('--als-budget <modes>', 'modes ALS profiles (50–150)').argParser(positiveInteger).default(100))
+    .option('--grid <name>', 'with --front grid: the (sub-)grid profiled once and planned from (441, 4368, full)', '441')
     .addOption(new Option('--device <id>', `device of the table rows to use (${deviceIds().join(', ')})`).default('orin-agx'))
     .requiredOption('--train-workload <id>', 'training workload (as in the table)')
     .option('--train-batch <n>', 'training minibatch size bT (default: the workload’s)', positiveInteger)
@@ -204,21 +209,28 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         // The virtual Jetson: the grid's modes are profiled once (with the model's seeded noise) and
         // every plan and re-plan is chosen among them; minibatches run at the noise-free times.
         const device = createVirtualDevice(problem.device, { seed: o.seed });
-        try {
-          front = backendModes(device, problem, o.grid);
-        } catch (err) {
-          throw asUsageError(err, (field) => (field === 'grid' ? '--grid' : undefined));
+        if (o.front === 'als') {
+          const profiled = alsFront(device, problem, { budget: o.alsBudget, seed: o.seed });
+          front = profiled.modes;
+          io.stderr(`fulcrum: ALS profiled ${profiled.modesProfiled} modes (${profiled.profilingSeconds.toFixed(0)} s of profiling on a board); re-plans use only these\n`);
+        } else {
+          try {
+            front = backendModes(device, problem, o.grid);
+          } catch (err) {
+            throw asUsageError(err, (field) => (field === 'grid' ? '--grid' : undefined));
+          }
         }
         times = backendTimeSource(device, problem);
       }
+      const frontName = rows ? 'table' : o.front === 'als' ? `als-${o.alsBudget}` : `grid-${o.grid}`;
       let first;
       try {
-        first = planFromFront(problem, front, rows ? 'table' : `grid-${o.grid}`);
+        first = planFromFront(problem, front, frontName);
       } catch (err) {
         throw new UsageError(`${rows ? '--profile' : '--grid'}: ${(err as Error).message}`);
       }
       if (!first.evaluation.feasible) io.stderr(`fulcrum: warning: the first plan is ${first.verdict}\n`);
-      const replanner = o.replan ? new FrontReplanner(problem, front, rows ? 'table' : `grid-${o.grid}`) : undefined;
+      const replanner = o.replan ? new FrontReplanner(problem, front, frontName) : undefined;
       const common = {
         problem: withRates(problem, {}),
         plan: first.plan,
