@@ -12,3 +12,5 @@ export type { GrpcErrorLike } from './grpc-errors.js';
 export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
 export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
 export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';
+export { SERVICE_NAMES, DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, grpcListenPort, startService } from './service.js';
+export type { ServiceName, GrpcConfig, MetricsConfig, StartServiceOptions, RunningService } from './service.js';

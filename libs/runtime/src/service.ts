@@ -1,0 +1,111 @@
+/**
+ * What every Fulcrum service shares: the gRPC and metrics sections of its config, default
+ * ports, and one start/stop routine (gRPC server + /metrics + /healthz + graceful shutdown).
+ */
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
+import { createMetricsRegistry, startHttpEndpoints, type RunningHttpEndpoints } from './http-endpoints.js';
+
+export const SERVICE_NAMES = ['device-controller', 'executor', 'profiler', 'optimizer'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Default gRPC ports; metrics listen on the gRPC port + 1000 (so 51051 … 51054). */
+export const DEFAULT_GRPC_PORTS: Readonly<Record<ServiceName, number>> = {
+  'device-controller': 50051,
+  executor: 50052,
+  profiler: 50053,
+  optimizer: 50054,
+};
+
+/** The `grpc` section of a service's config (`FULCRUM_GRPC__PORT`, `--grpc.port`, …). */
+export const grpcConfigSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  /** 0 picks a free port (tests, the embedded default). */
+  port: z.number().int().min(0).max(65535).optional(),
+  /** Bearer token every caller must send; unset: no auth (loopback only). */
+  token: z.string().min(8).optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  /** CA of client certificates; set it to require mutual TLS. */
+  tlsClientCa: z.string().optional(),
+});
+export type GrpcConfig = z.output<typeof grpcConfigSchema>;
+
+/** The `metrics` section: where /metrics and /healthz listen; port -1 turns them off. */
+export const metricsConfigSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(-1).max(65535).optional(),
+});
+export type MetricsConfig = z.output<typeof metricsConfigSchema>;
+
+export interface StartServiceOptions {
+  readonly name: ServiceName;
+  readonly grpc: GrpcConfig;
+  readonly metrics?: MetricsConfig | undefined;
+  readonly bindings: readonly GrpcServiceBinding[];
+  readonly logger: Logger;
+  readonly registry?: Registry | undefined;
+  readonly descriptorSet?: Buffer | undefined;
+  readonly healthy?: () => boolean;
+  /** Runs after the servers stop accepting calls (close buses, stores, workers). */
+  readonly onClose?: () => Promise<void> | void;
+}
+
+export interface RunningService {
+  readonly name: ServiceName;
+  /** `host:port` of the gRPC server. */
+  readonly address: string;
+  readonly port: number;
+  /** `http://host:port` of /metrics and /healthz, unless turned off. */
+  readonly metricsUrl: string | undefined;
+  readonly registry: Registry;
+  readonly grpc: RunningGrpcServer;
+  /** Graceful: stop accepting, let calls finish for `graceMs`, then `onClose`. Idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function grpcListenPort(name: ServiceName, grpc: GrpcConfig): number {
+  return grpc.port ?? DEFAULT_GRPC_PORTS[name];
+}
+
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const registry = options.registry ?? createMetricsRegistry(options.name);
+  const grpc = await startGrpcServer({
+    services: options.bindings,
+    host: options.grpc.host,
+    port: grpcListenPort(options.name, options.grpc),
+    token: options.grpc.token,
+    tls: options.grpc.tlsCert && options.grpc.tlsKey ? { certFile: options.grpc.tlsCert, keyFile: options.grpc.tlsKey, clientCaFile: options.grpc.tlsClientCa } : undefined,
+    descriptorSet: options.descriptorSet,
+    logger: options.logger,
+  });
+  let http: RunningHttpEndpoints | undefined;
+  const metricsPort = options.metrics?.port ?? (options.grpc.port === 0 ? 0 : grpcListenPort(options.name, options.grpc) + 1000);
+  if (metricsPort >= 0) {
+    try {
+      http = await startHttpEndpoints({ host: options.metrics?.host, port: metricsPort, registry, healthy: options.healthy, logger: options.logger });
+    } catch (err) {
+      await grpc.shutdown(0);
+      throw err;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    name: options.name,
+    address: grpc.address,
+    port: grpc.port,
+    metricsUrl: http?.url,
+    registry,
+    grpc,
+    close: (graceMs = 5000) =>
+      (closing ??= (async () => {
+        options.logger.info({ service: options.name }, 'shutting down');
+        await grpc.shutdown(graceMs);
+        await http?.close();
+        await options.onClose?.();
+        options.logger.info({ service: options.name }, 'stopped');
+      })()),
+  };
+}
