@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerDeviceJetsonCommands } from './commands/device-jetson.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerSolveCommand } from './commands/solve.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerProfilesCommands } from './commands/profiles.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
@@ -26,6 +28,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
   registerModelCommand(program, io);
+  registerSolveCommand(program, io);
+  registerBenchCommand(program, io);
   registerRunCommand(program, io);
   registerSimulateCommand(program, io);
   registerDeviceCommands(program, io);

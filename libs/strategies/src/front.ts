@@ -141,7 +141,7 @@ export class CandidateFront {
    */
   bestFor(obj: Objective, margins: SafetyMargins, feasibleOnly = false): ModeScore | undefined {
     const out = this.best;
-    if (obj.averagePower) return this.scan(this.all, obj, margins);
+    if (obj.averagePower) return this.feasibleOr(this.scan(this.all, obj, margins), feasibleOnly);
     if (this.perBatch) {
       resetScore(out, -1);
       const tScale = 1 + margins.timeFraction;
@@ -197,7 +197,11 @@ export class CandidateFront {
       }
       return out.measurable ? out : undefined;
     }
-    return this.scan(this.joint!, obj, margins);
+    return this.feasibleOr(this.scan(this.joint!, obj, margins), feasibleOnly);
+  }
+
+  private feasibleOr(s: ModeScore | undefined, feasibleOnly: boolean): ModeScore | undefined {
+    return feasibleOnly && s && !s.feasible ? undefined : s;
   }
 
   private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins): ModeScore | undefined {

@@ -1,6 +1,6 @@
 export { ModeSpace, KNOB_COUNT } from './space.js';
 export { MeasurementTable, profileKeyOf, profileKeyText } from './table.js';
-export { Objective, ModeScore, NO_MARGINS, scoreMode, bestAmong, better } from './objective.js';
+export { Objective, ModeScore, NO_MARGINS, scoreMode, scoreAssignment, bestAmong, better } from './objective.js';
 export { CandidateFront, paretoFilter } from './front.js';
 export { ProfileCache, ProfileStore } from './profiler.js';
 export { Planner, ChargeSheet, driveSync, drive, marginsFor, renderPlan } from './strategy.js';
@@ -12,6 +12,7 @@ export { bayesianOptimisation, DEFAULT_BO_OPTIONS } from './bo.js';
 export { getStrategy, listStrategies, strategyNames } from './registry.js';
 export { createModelBackend, profilingCostS, DEFAULT_PROTOCOL } from './synthetic.js';
 export { createRng, seedFrom, sample } from './rng.js';
+export { fromDeviceBackend } from './devices.js';
 
 export type { ModeMeasurement, ProfileKey } from './table.js';
 export type { SafetyMargins } from './objective.js';
@@ -19,6 +20,7 @@ export type { ProfileBackend } from './profiler.js';
 export type { Plan, PlanCost, PlannerOptions, PreparedHandle, PreparedStrategy, ProfileRequest, Profiling, Strategy, StrategyContext } from './strategy.js';
 export type { MinibatchModel, ModelBackendOptions, ProfilingProtocol } from './synthetic.js';
 export type { Rng } from './rng.js';
+export type { DeviceAdapterOptions, DeviceProfileBackend } from './devices.js';
 export type { AlsOptions } from './als.js';
 export type { GmdOptions } from './gmd.js';
 export type { BoOptions } from './bo.js';

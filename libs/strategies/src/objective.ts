@@ -286,3 +286,54 @@ export function bestAmong(
   }
   return any ? best : undefined;
 }
+
+/**
+ * Scores one fixed plan (mode m, the given batch index per stream) on `table`, no search:
+ * how the benchmark judges a strategy's plan on the noise-free ground truth.
+ */
+export function scoreAssignment(table: MeasurementTable, m: number, batchIndex: readonly number[], obj: Objective, margins: SafetyMargins, out: ModeScore): ModeScore {
+  resetScore(out, m);
+  const tT = table.trainTimeS[m]!;
+  const pT = table.trainPowerW[m]!;
+  if (!(tT > 0)) return out;
+  const K = obj.streamCount;
+  const tScale = 1 + margins.timeFraction;
+  const pScale = 1 + margins.powerFraction;
+  let rho = 0;
+  let sumTI = 0;
+  let peak = pT;
+  let avgI = 0;
+  for (let s = 0; s < K; s++) {
+    const bi = batchIndex[s]!;
+    const tI = table.inferTimeS[s]![bi]![m]!;
+    if (!(tI > 0)) return out;
+    const pI = table.inferPowerW[s]![bi]![m]!;
+    const r = (obj.ratesPerS[s]! * tI) / obj.batchSizes[s]![bi]!;
+    rho += r;
+    sumTI += tI;
+    if (pI > peak) peak = pI;
+    avgI += r * pI;
+  }
+  const x = (rho < 1 ? 1 - rho : 0) * (obj.trainBatchSize / tT);
+  const power = obj.averagePower ? (rho < 1 ? (1 - rho) * pT + avgI : avgI / rho) : peak;
+  const P = obj.powerBudgetW;
+  let violation: number;
+  if (rho * tScale >= 1) violation = UNSTABLE + rho * tScale - 1;
+  else {
+    violation = (power * pScale - P) / P;
+    for (let s = 0; s < K; s++) {
+      const lat = (obj.batchSizes[s]![batchIndex[s]!]! - 1) / obj.ratesPerS[s]! + (tT + sumTI) * tScale;
+      const L = obj.latencyBudgetsS[s]!;
+      const vl = (lat - L) / L;
+      if (vl > violation) violation = vl;
+    }
+  }
+  out.measurable = true;
+  out.feasible = violation <= 1e-9;
+  out.throughput = x;
+  out.powerW = power;
+  out.violation = out.feasible ? 0 : violation;
+  out.slack = violation;
+  for (let s = 0; s < K; s++) out.batchIndex[s] = batchIndex[s]!;
+  return out;
+}

@@ -32,11 +32,19 @@ export class ProfileCache {
   /** How many backend measurements this cache has made (each mode at most once). */
   measurements = 0;
   private readonly backend: ProfileBackend;
+  /** Modes measured (a mode a table lacks data for stays NaN in `table` but is measured all the same). */
+  private readonly done: Uint8Array;
 
   constructor(backend: ProfileBackend, key: ProfileKey) {
     this.backend = backend;
     this.key = key;
     this.table = MeasurementTable.forKey(backend.space.size, key);
+    this.done = new Uint8Array(backend.space.size);
+  }
+
+  /** Whether this mode has been measured for the key. */
+  has(index: number): boolean {
+    return this.done[index] === 1;
   }
 
   private check(index: number): void {
@@ -48,11 +56,12 @@ export class ProfileCache {
   /** Measures the modes not yet in the cache (synchronous backends only). */
   ensureSync(indices: readonly number[]): void {
     for (const i of indices) {
-      if (this.table.has(i)) continue;
+      if (this.done[i] === 1) continue;
       this.check(i);
       const m = this.backend.measure(this.key, i);
       if (m instanceof Promise) throw new TypeError(`backend ${this.backend.deviceId} is asynchronous; use the async drivers`);
       this.table.set(i, m);
+      this.done[i] = 1;
       this.measurements++;
     }
   }
@@ -60,11 +69,12 @@ export class ProfileCache {
   /** Measures the modes not yet in the cache, one at a time (a board has one set of knobs). */
   async ensure(indices: readonly number[]): Promise<void> {
     for (const i of indices) {
-      if (this.table.has(i)) continue;
+      if (this.done[i] === 1) continue;
       this.check(i);
       const m = await this.backend.measure(this.key, i);
-      if (!this.table.has(i)) {
+      if (this.done[i] !== 1) {
         this.table.set(i, m);
+        this.done[i] = 1;
         this.measurements++;
       }
     }

@@ -1,0 +1,25 @@
+/** What backend a benchmark runs on, in a form a worker thread can rebuild. */
+import { createVirtualDevice, loadProfileTable, createTableBackend } from '@fulcrum/devices';
+import { fromDeviceBackend, type DeviceProfileBackend } from '@fulcrum/strategies';
+
+export type BackendSpec =
+  | { readonly type: 'virtual'; readonly device: string; readonly noise?: number; readonly seed?: number; readonly grid?: string }
+  | { readonly type: 'table'; readonly path: string; readonly noise?: number; readonly seed?: number };
+
+export async function openBackend(spec: BackendSpec): Promise<DeviceProfileBackend> {
+  if (spec.type === 'virtual') {
+    const device = createVirtualDevice(spec.device, {
+      ...(spec.noise !== undefined ? { noise: spec.noise } : {}),
+      ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+    });
+    return fromDeviceBackend(device, spec.grid !== undefined ? { grid: spec.grid } : {});
+  }
+  const table = await loadProfileTable(spec.path);
+  return fromDeviceBackend(
+    createTableBackend(table, {
+      name: spec.path,
+      ...(spec.noise !== undefined ? { noise: spec.noise } : {}),
+      ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+    }),
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * `bench`: a sweep (SPEC §7) over one backend with a list of strategies, keys spread over worker
+ * threads (one per core by default), results gathered per configuration and summarised.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { getStrategy, type SafetyMargins } from '@fulcrum/strategies';
+import { openBackend, type BackendSpec } from './backend-spec.js';
+import { runKey, type KeyResult } from './engine.js';
+import { configsPerKey, sweepDefinition, type KeySpec, type SweepDefinition, type SweepName, type SweepPart } from './sweep.js';
+
+export interface BenchOptions {
+  readonly backend: BackendSpec;
+  readonly strategies: readonly string[];
+  readonly sweep: SweepName | SweepDefinition;
+  /** Worker threads; 1 runs in this thread. Default: the machine's parallelism (at most the keys). */
+  readonly workers?: number;
+  readonly margins?: SafetyMargins;
+  readonly seed?: number;
+  /** Called as configurations finish (done, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface BenchRun {
+  readonly device: string;
+  readonly backend: string;
+  readonly sweep: string;
+  readonly strategies: readonly string[];
+  readonly keys: readonly KeyResult[];
+  readonly configurations: number;
+  readonly wallS: number;
+  readonly workers: number;
+}
+
+export interface KeyTask {
+  readonly part: SweepPart;
+  readonly spec: KeySpec;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchRun> {
+  const started = performance.now();
+  const strategies = options.strategies.map((n) => getStrategy(n, 'strategies'));
+  const backend = await openBackend(options.backend);
+  const workloads = [...(backend.source.workloads())];
+  const sweep = typeof options.sweep === 'string' ? sweepDefinition(options.sweep, workloads) : options.sweep;
+  const tasks: KeyTask[] = sweep.parts.flatMap((part) => part.keys.map((spec) => ({ part, spec })));
+  const total = sweep.parts.reduce((n, p) => n + p.keys.length * configsPerKey(p), 0);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
+  const results: (KeyResult | undefined)[] = new Array(tasks.length);
+  if (workers === 1) {
+    tasks.forEach((t, i) => {
+      results[i] = runKey(backend, strategies, t.part, t.spec, { ...(options.margins ? { margins: options.margins } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}), onConfigs: progress });
+    });
+  } else {
+    await runInWorkers(options, tasks, workers, results, progress);
+  }
+  return {
+    device: backend.deviceId,
+    backend: backend.source.description,
+    sweep: sweep.name,
+    strategies: strategies.map((s) => s.name),
+    keys: results as KeyResult[],
+    configurations: total,
+    wallS: (performance.now() - started) / 1000,
+    workers,
+  };
+}
+
+/**
+ * A worker thread running worker.js next to this file; in development (tsx running the .ts
+ * sources) a small bootstrap registers tsx in the new thread first, since loader hooks given with
+ * `--import` on the command line do not carry over to worker threads on Node 20.
+ */
+function startWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData });
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+async function runInWorkers(options: BenchOptions, tasks: readonly KeyTask[], count: number, results: (KeyResult | undefined)[], progress: (n: number) => void): Promise<void> {
+  let next = 0;
+  const init = { backend: options.backend, strategies: options.strategies, margins: options.margins, seed: options.seed };
+  await Promise.all(
+    Array.from({ length: count }, () => {
+      return new Promise<void>((resolve, reject) => {
+        const worker = startWorker(init);
+        let current = -1;
+        const feed = (): void => {
+          if (next >= tasks.length) {
+            void worker.terminate().then(() => resolve());
+            return;
+          }
+          current = next++;
+          worker.postMessage({ index: current, part: tasks[current]!.part, spec: tasks[current]!.spec });
+        };
+        worker.on('message', (msg: { type: 'progress'; n: number } | { type: 'result'; index: number; result: KeyResult } | { type: 'ready' }) => {
+          if (msg.type === 'progress') progress(msg.n);
+          else if (msg.type === 'result') {
+            results[msg.index] = msg.result;
+            feed();
+          } else feed();
+        });
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (code !== 0 && current >= 0 && results[current] === undefined) reject(new Error(`bench worker exited with code ${code}`));
+        });
+      });
+    }),
+  );
+}

@@ -1,0 +1,97 @@
+/**
+ * `fulcrum bench` — the SPEC §7 sweep: strategies scored against the oracle on the noise-free
+ * ground truth of a virtual device or a profile table; summary table, JSON and plots.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_NOISE, DEFAULT_SEED, virtualDeviceIds } from '@fulcrum/devices';
+import { SWEEP_NAMES, benchJson, createProgress, formatSummary, runBench, summarize, writePlots, type BackendSpec, type SweepName } from '@fulcrum/bench';
+import { getStrategy, strategyNames } from '@fulcrum/strategies';
+import type { CliIo } from '../program.js';
+import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
+import { parseNoise, parseSeed } from './profiles.js';
+
+export const DEFAULT_BENCH_STRATEGIES = ['oracle', 'gmd', 'als-50', 'als-100', 'als-150', 'random-15', 'random-50', 'random-150', 'powertrain-50', 'bo-15', 'maxn', 'best-preset'];
+
+interface BenchCliOptions {
+  device?: string;
+  profiles?: string;
+  strategies: string[];
+  sweep: SweepName;
+  json?: string;
+  plots?: string;
+  workers?: number;
+  noise: number;
+  seed: number;
+  progress: boolean;
+}
+
+function strategyList(text: string): string[] {
+  const names = commaList((s) => s)(text);
+  for (const n of names) {
+    try {
+      getStrategy(n);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message.replace(/^strategy: /, '') + '.');
+    }
+  }
+  return names;
+}
+
+export function registerBenchCommand(program: Command, io: CliIo): void {
+  program
+    .command('bench')
+    .description('Sweep problem configurations and score strategies against the exhaustive oracle on the noise-free ground truth (SPEC §7).')
+    .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+    .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV): budgets and rates come from its own ranges')
+    .addOption(new Option('--strategies <a,b,...>', `strategies to run (${strategyNames().join(', ')})`).argParser(strategyList).default(DEFAULT_BENCH_STRATEGIES, 'all'))
+    .addOption(new Option('--sweep <quick|paper>', 'quick: 108 configurations (CI); paper: 266,240 over 16 workload variants').argParser(oneOf(SWEEP_NAMES)).default('quick'))
+    .option('--json <out.json>', 'write every configuration and the summary as JSON')
+    .option('--plots <dir>', 'write the X/X* CDF and the cost-vs-quality plot (SVG and PNG)')
+    .option('--workers <n>', 'worker threads (default: one per core)', positiveInteger)
+    .addOption(new Option('--noise <x>', 'measurement noise of the virtual device (a table: 0 unless given)').argParser(parseNoise).default(DEFAULT_NOISE))
+    .addOption(new Option('--seed <n>', 'noise and strategy seed').argParser(parseSeed).default(DEFAULT_SEED))
+    .option('--no-progress', 'no progress bar or progress log lines')
+    .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n')
+    .action(async (o: BenchCliOptions, cmd: Command) => {
+      if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device or --profiles, not both');
+      if (o.profiles !== undefined && !existsSync(o.profiles)) throw new UsageError(`--profiles: no such file ${o.profiles}`);
+      const noiseGiven = cmd.getOptionValueSource('noise') === 'cli';
+      const backend: BackendSpec =
+        o.profiles !== undefined
+          ? { type: 'table', path: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }
+          : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed };
+      if (backend.type === 'virtual' && !virtualDeviceIds().includes(backend.device)) {
+        throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}`);
+      }
+      const progress = o.progress ? createProgress({ label: `bench ${o.sweep}` }) : undefined;
+      let run;
+      try {
+        run = await runBench({
+          backend,
+          strategies: o.strategies,
+          sweep: o.sweep,
+          ...(o.workers ? { workers: o.workers } : {}),
+          seed: o.seed,
+          ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
+        });
+      } catch (err) {
+        throw asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : undefined));
+      } finally {
+        progress?.stop();
+      }
+      const summary = summarize(run);
+      io.stdout(formatSummary(summary));
+      if (o.json) {
+        await mkdir(dirname(o.json), { recursive: true });
+        await writeFile(o.json, JSON.stringify(benchJson(run, summary)));
+        io.stdout(`wrote ${o.json}\n`);
+      }
+      if (o.plots) {
+        const files = await writePlots(run, summary, o.plots);
+        io.stdout(`wrote ${files.join(', ')}\n`);
+      }
+    });
+}

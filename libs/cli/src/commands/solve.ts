@@ -1,0 +1,213 @@
+/**
+ * `fulcrum solve` — one problem, one strategy: the plan (power mode, batch sizes), its predicted
+ * figures, what it cost to find, and, on a backend with ground truth, how the plan really does.
+ */
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds } from '@fulcrum/devices';
+import { Planner, fromDeviceBackend, getStrategy, profileKeyOf, renderPlan, ModeScore, Objective, NO_MARGINS, scoreAssignment, strategyNames, type Plan } from '@fulcrum/strategies';
+import type { CliIo } from '../program.js';
+import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { parseBatchSizes, parseNoise, parseSeed } from './profiles.js';
+
+interface SolveOptions {
+  device?: string;
+  profiles?: string;
+  train: string;
+  trainBatch?: number;
+  infer?: string;
+  rate?: number;
+  latency?: number;
+  stream?: string[];
+  batchSizes?: number[];
+  power: number;
+  semantics: PowerSemantics;
+  strategy: string;
+  noise: number;
+  seed: number;
+  json?: boolean;
+}
+
+const STREAM_KEYS = ['name', 'workload', 'rate', 'latency'] as const;
+
+/** `workload=yolov8n,rate=10,latency=0.5[,name=cam]`. */
+function parseStream(spec: string, index: number): { name?: string; workload?: string; arrivalRatePerS?: number; latencyBudgetS?: number } {
+  const flag = `--stream #${index + 1}`;
+  const values = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+    if (!(STREAM_KEYS as readonly string[]).includes(key)) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)}; keys: ${STREAM_KEYS.join(', ')}`);
+    if (eq < 0) throw new UsageError(`${flag}: ${key} needs a value (${key}=...)`);
+    values.set(key, part.slice(eq + 1).trim());
+  }
+  const num = (k: 'rate' | 'latency'): number | undefined => {
+    const t = values.get(k);
+    if (t === undefined) throw new UsageError(`${flag}: missing ${k}=...`);
+    try {
+      return positiveNumber(t);
+    } catch (err) {
+      throw new UsageError(`${flag} ${k}: ${(err as Error).message.replace(/\.$/, '')}, got ${JSON.stringify(t)}`);
+    }
+  };
+  if (!values.has('workload')) throw new UsageError(`${flag}: missing workload=...`);
+  return { ...(values.has('name') ? { name: values.get('name')! } : {}), workload: values.get('workload')!, arrivalRatePerS: num('rate')!, latencyBudgetS: num('latency')! };
+}
+
+/** Maps core's problem fields to the flags a user typed. */
+function flagFor(field: string, multi: boolean): string | undefined {
+  if (field === 'device') return '--device';
+  if (field === 'trainWorkload') return '--train';
+  if (field === 'trainBatchSize') return '--train-batch';
+  if (field === 'powerBudgetW') return '--power';
+  const m = /^streams\[(\d+)\]\.(\w+)/.exec(field);
+  if (!m) return undefined;
+  if (multi) return `--stream #${Number(m[1]) + 1}`;
+  return { workload: '--infer', arrivalRatePerS: '--rate', latencyBudgetS: '--latency', candidateBatchSizes: '--batch-sizes', name: '--stream' }[m[2]!];
+}
+
+export async function openSolveBackend(o: { device?: string; profiles?: string; noise: number; seed: number }, noiseGiven: boolean) {
+  if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device (virtual device) or --profiles (a profile table), not both');
+  if (o.profiles !== undefined) {
+    let table;
+    try {
+      table = await loadProfileTable(o.profiles);
+    } catch (err) {
+      throw new UsageError(`--profiles: cannot read ${o.profiles}: ${(err as Error).message}`);
+    }
+    return fromDeviceBackend(createTableBackend(table, { name: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }));
+  }
+  return fromDeviceBackend(createVirtualDevice(o.device ?? 'orin-agx', { noise: o.noise, seed: o.seed }));
+}
+
+export interface SolveReport {
+  strategy: string;
+  backend: string;
+  problem: Problem;
+  plan: {
+    mode: string;
+    batchSizes: Record<string, number>;
+    feasible: boolean;
+    withinSafetyMargins: boolean;
+    verdict: string;
+    trainThroughputSamplesPerS: number;
+    powerW: number;
+    utilization: number;
+    latencyBoundsS: Record<string, number>;
+  };
+  cost: Plan['cost'];
+  /** The plan on the noise-free ground truth (virtual devices and profile tables). */
+  groundTruth?: { feasible: boolean; trainThroughputSamplesPerS: number; oracleThroughputSamplesPerS: number | null; ratio: number | null; verdict: string };
+}
+
+function formatReport(r: SolveReport): string {
+  const lines: string[] = [];
+  lines.push(`strategy ${r.strategy} on ${r.backend}`);
+  lines.push(`plan: mode ${r.plan.mode} (cores, CPU MHz, GPU MHz, EMC MHz); batch sizes ${Object.entries(r.plan.batchSizes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const t = new Table({ head: ['stream', 'batch', 'latency bound s', 'budget s'], style: { head: [], border: [] } });
+  for (const s of r.problem.streams) t.push([s.name, r.plan.batchSizes[s.name]!, r.plan.latencyBoundsS[s.name]!.toFixed(4), s.latencyBudgetS]);
+  lines.push(t.toString());
+  lines.push(`predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`);
+  lines.push(`verdict: ${r.plan.verdict}${r.plan.feasible && !r.plan.withinSafetyMargins ? ' (inside the noise safety margin: no mode met the budgets with margin to spare)' : ''}`);
+  lines.push(`cost: ${r.cost.modesProfiled} modes profiled, ${r.cost.profilingSeconds.toFixed(0)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
+  if (r.groundTruth) {
+    const g = r.groundTruth;
+    lines.push(
+      `ground truth: ${g.feasible ? 'feasible' : 'INFEASIBLE'}, X = ${g.trainThroughputSamplesPerS.toFixed(2)} samples/s` +
+        (g.oracleThroughputSamplesPerS !== null ? `; oracle X* = ${g.oracleThroughputSamplesPerS.toFixed(2)}, X/X* = ${g.ratio!.toFixed(3)}` : '; the oracle finds no feasible plan either'),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function registerSolveCommand(program: Command, io: CliIo): void {
+  program
+    .command('solve')
+    .description('Find a plan (power mode and inference batch sizes) for one problem with one strategy, profiling a virtual device or a profile table.')
+    .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+    .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV) instead of a virtual device')
+    .requiredOption('--train <workload>', 'training workload')
+    .option('--train-batch <n>', "training minibatch size bT (default: the workload's)", positiveInteger)
+    .option('--infer <workload>', 'one stream: inference workload')
+    .option('--rate <per_s>', 'one stream: arrival rate λ (requests/s)', positiveNumber)
+    .option('--latency <s>', 'one stream: latency budget L (s)', positiveNumber)
+    .option('--stream <spec>', 'a stream as workload=..,rate=..,latency=..[,name=..] (repeat for K streams)', collect)
+    .option('--batch-sizes <list>', 'candidate inference batch sizes (default 1,2,4,8,16,32,64)', parseBatchSizes)
+    .requiredOption('--power <w>', 'power budget P (W)', positiveNumber)
+    .addOption(new Option('--semantics <peak|average>', 'how power is judged').argParser(oneOf(POWER_SEMANTICS)).default('peak'))
+    .addOption(new Option('--strategy <name>', `strategy (${strategyNames().join(', ')}; als = als-100)`).default('gmd'))
+    .addOption(new Option('--noise <x>', 'virtual device measurement noise (0, "default" = 2.5%, or a fraction)').argParser(parseNoise).default(DEFAULT_NOISE))
+    .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n')
+    .action(async (o: SolveOptions, cmd: Command) => {
+      let strategy;
+      try {
+        strategy = getStrategy(o.strategy, '--strategy');
+      } catch (err) {
+        throw asUsageError(err);
+      }
+      const single = [o.infer, o.rate, o.latency].some((v) => v !== undefined);
+      if (o.stream?.length && single) throw new UsageError('--stream: give streams either with --stream or with --infer/--rate/--latency, not both');
+      if (!o.stream?.length) {
+        for (const [v, flag] of [
+          [o.infer, '--infer'],
+          [o.rate, '--rate'],
+          [o.latency, '--latency'],
+        ] as const) {
+          if (v === undefined) throw new UsageError(`${flag} is required for the inference stream (or describe streams with --stream)`);
+        }
+      }
+      const multi = Boolean(o.stream?.length);
+      const streams = multi
+        ? o.stream!.map(parseStream).map((s) => ({ ...s, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }))
+        : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
+      const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli');
+      let problem: Problem;
+      try {
+        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams });
+      } catch (err) {
+        throw asUsageError(err, (f) => flagFor(f, multi));
+      }
+      for (const w of [problem.trainWorkload, ...problem.streams.map((s) => s.workload)]) {
+        if (!backend.source.workloads().includes(w)) throw new UsageError(`${w === problem.trainWorkload ? '--train' : multi ? '--stream' : '--infer'}: ${backend.source.description} has no profiles for ${w}`);
+      }
+      const planner = new Planner(backend, { seed: o.seed });
+      const plan = planner.solveSync(strategy, problem);
+      const report: SolveReport = {
+        strategy: strategy.name,
+        backend: backend.source.description,
+        problem,
+        plan: {
+          mode: formatPowerMode(plan.mode),
+          batchSizes: Object.fromEntries(problem.streams.map((s, i) => [s.name, plan.batchSizes[i]!])),
+          feasible: plan.feasible,
+          withinSafetyMargins: plan.withinSafetyMargins,
+          verdict: plan.verdict,
+          trainThroughputSamplesPerS: plan.predicted.trainThroughputSamplesPerS,
+          powerW: plan.predicted.powerW,
+          utilization: plan.predicted.utilization,
+          latencyBoundsS: Object.fromEntries(plan.predicted.streams.map((s) => [s.name, s.latencyBoundS])),
+        },
+        cost: plan.cost,
+      };
+      const truth = planner.store.truth(profileKeyOf(problem));
+      if (truth) {
+        const obj = new Objective(problem);
+        const batchIndex = problem.streams.map((s, i) => s.candidateBatchSizes.indexOf(plan.batchSizes[i]!));
+        const onTruth = scoreAssignment(truth, plan.modeIndex, batchIndex, obj, NO_MARGINS, new ModeScore(problem.streams.length));
+        const oracle = planner.solveSync(getStrategy('oracle'), problem);
+        const rendered = renderPlan(problem, truth, onTruth);
+        report.groundTruth = {
+          feasible: onTruth.feasible,
+          trainThroughputSamplesPerS: onTruth.throughput,
+          oracleThroughputSamplesPerS: oracle.feasible ? oracle.predicted.trainThroughputSamplesPerS : null,
+          ratio: oracle.feasible ? (onTruth.feasible ? onTruth.throughput / oracle.predicted.trainThroughputSamplesPerS : 0) : null,
+          verdict: rendered.verdict,
+        };
+      }
+      io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+    });
+}
+

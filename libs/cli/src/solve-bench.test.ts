@@ -1,0 +1,93 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './program.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const problem = ['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '20', '--latency', '0.5'];
+
+describe('fulcrum solve', () => {
+  it('prints a feasible plan, its cost and how it does on the ground truth (JSON)', async () => {
+    const r = await cli('solve', ...problem, '--power', '30', '--strategy', 'gmd', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.strategy, 'gmd');
+    assert.match(out.plan.mode, /^\d+,[\d.]+,[\d.]+,[\d.]+$/);
+    assert.equal(out.plan.feasible, true);
+    assert.ok(out.plan.powerW <= 30);
+    assert.ok(out.cost.modesProfiled >= 1 && out.cost.modesProfiled <= 15);
+    assert.ok(out.cost.profilingSeconds > 0);
+    assert.equal(typeof out.groundTruth.feasible, 'boolean');
+  });
+
+  it('an infeasible problem says which constraint binds, exit 0', async () => {
+    const r = await cli('solve', ...problem, '--power', '3', '--strategy', 'als-50');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /verdict: infeasible: binding constraint is peak power [\d.]+ W > 3\.000 W budget/);
+    assert.match(r.stdout, /50 modes profiled/);
+  });
+
+  it('two streams with --stream', async () => {
+    const r = await cli('solve', '--train', 'resnet18', '--stream', 'workload=mobilenet,rate=10,latency=0.5,name=cam', '--stream', 'workload=bert-base,rate=2,latency=1.5', '--power', '35', '--strategy', 'random-15', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(Object.keys(out.plan.batchSizes), ['cam', 'stream1']);
+  });
+
+  it('bad input exits 2 naming the flag', async () => {
+    for (const [args, flag] of [
+      [['--train', 'resnet18', '--infer', 'nope', '--rate', '2', '--latency', '1', '--power', '20'], '--infer'],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '0', '--latency', '1', '--power', '20'], '--rate'],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--strategy', 'magic'], '--strategy'],
+      [['--train', 'resnet18', '--rate', '2', '--latency', '1', '--power', '20'], '--infer'],
+      [['--train', 'resnet18', '--stream', 'workload=mobilenet,rate=x,latency=1', '--power', '20'], '--stream'],
+    ] as const) {
+      const r = await cli('solve', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.ok(r.stderr.includes(flag), r.stderr);
+    }
+  });
+});
+
+describe('fulcrum bench', () => {
+  it('bad flags exit 2 naming the flag', async () => {
+    for (const [args, flag] of [
+      [['--sweep', 'huge'], '--sweep'],
+      [['--strategies', 'gmd,nope'], '--strategies'],
+      [['--profiles', '/nonexistent/x.csv'], '--profiles'],
+      [['--workers', '0'], '--workers'],
+    ] as const) {
+      const r = await cli('bench', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(flag), r.stderr);
+    }
+  });
+
+  it('runs the quick sweep on a profile table exported from the virtual device, with JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fulcrum-bench-'));
+    try {
+      const csv = join(dir, 'orin.csv');
+      // A 441-mode table for three workloads, as `fulcrum profiles export` writes it.
+      const exp = await cli('profiles', 'export', '--grid', '441', '--workloads', 'resnet18,mobilenet,bert-base', '--out', csv, '--noise', '0');
+      assert.equal(exp.code, 0, exp.stderr);
+      const json = join(dir, 'out.json');
+      const r = await cli('bench', '--profiles', csv, '--strategies', 'oracle,gmd,random-15', '--sweep', 'quick', '--workers', '1', '--no-progress', '--json', json);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /│ oracle +│ 100\.0 +│ 1\.000 /);
+      const out = JSON.parse(await readFile(json, 'utf8'));
+      assert.equal(out.summary.configurations, 108);
+      assert.equal(out.keys.length, 3);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+

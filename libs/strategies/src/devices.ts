@@ -1,0 +1,106 @@
+/**
+ * @fulcrum/devices backends (the virtual Jetson, profile tables) as strategy backends.
+ *
+ * Measurements are read from the device's noisy tables over its grid (`measureTable`, repeat 0:
+ * the same numbers `measure` gives, one seeded draw per (workload, kind, batch, mode)), built once
+ * per (workload, kind, batch) and kept, so a mode costs a few array reads however often strategies
+ * ask; the charge for profiling it is still counted per strategy run. Ground truth comes from
+ * `groundTruthTable`. A table backend's mode space is exactly the modes its CSV holds.
+ */
+import { type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
+import { gridIndex, type DeviceBackend, type GroundTruthTable, type TableBackend } from '@fulcrum/devices';
+import type { ProfileBackend } from './profiler.js';
+import { ModeSpace } from './space.js';
+import { DEFAULT_PROTOCOL, profilingCostS, type ProfilingProtocol } from './synthetic.js';
+import { MeasurementTable, type ModeMeasurement, type ProfileKey } from './table.js';
+
+export interface DeviceAdapterOptions {
+  /** A grid of the device (or a sub-grid name such as `4368`) to search; default the full grid. Virtual devices only. */
+  readonly grid?: PowerModeGrid | string;
+  readonly protocol?: ProfilingProtocol;
+  /** How many (workload, kind, batch) tables to keep (each is a few hundred kB). */
+  readonly tablesKept?: number;
+}
+
+export interface DeviceProfileBackend extends ProfileBackend {
+  readonly source: DeviceBackend;
+}
+
+export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterOptions = {}): DeviceProfileBackend {
+  const device = source.device;
+  const deviceGrid = device.grid;
+  const index = gridIndex(deviceGrid);
+  let space: ModeSpace;
+  if (source.type === 'table') {
+    space = ModeSpace.fromModes((source as TableBackend).table.modes());
+  } else {
+    const g = options.grid === undefined ? deviceGrid : typeof options.grid === 'string' ? (device.subGrids[options.grid] ?? (options.grid === 'full' ? deviceGrid : undefined)) : options.grid;
+    if (!g) throw new Error(`unknown grid ${String(options.grid)} for ${device.id}`);
+    space = ModeSpace.fromGrid(g);
+  }
+  // Our index → the device grid's index (the devices tables are over the full device grid).
+  const toDevice = new Int32Array(space.size).fill(-1);
+  for (const m of space.indices) toDevice[m] = index.indexOf(space.mode(m));
+  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+  const kept = options.tablesKept ?? 64;
+  const noisy = new Map<string, GroundTruthTable>();
+  const noisyTable = (workload: string, kind: WorkloadKind, batch: number): GroundTruthTable => {
+    const id = `${workload}|${kind}|${batch}`;
+    let t = noisy.get(id);
+    if (!t) {
+      t = source.noise === 0 ? source.groundTruthTable(workload, kind, batch) : source.measureTable(workload, kind, batch);
+      if (noisy.size >= kept) noisy.delete(noisy.keys().next().value!);
+      noisy.set(id, t);
+    } else {
+      // Least recently used goes first.
+      noisy.delete(id);
+      noisy.set(id, t);
+    }
+    return t;
+  };
+  const read = (t: GroundTruthTable, d: number): { timeS: number; powerW: number } | undefined => {
+    const ms = t.timeMs[d]!;
+    return Number.isNaN(ms) ? undefined : { timeS: ms / 1000, powerW: t.powerW[d]! };
+  };
+  const hasKnown = (workload: string): boolean => source.workloads().includes(workload);
+  return {
+    source,
+    deviceId: device.id,
+    space,
+    presets: device.presets,
+    noiseFraction: source.noise,
+    measure(key: ProfileKey, modeIndex: number): ModeMeasurement {
+      const d = toDevice[modeIndex]!;
+      if (d < 0) throw new RangeError(`mode index ${modeIndex} is not on ${device.id}`);
+      const training = hasKnown(key.trainWorkload) ? read(noisyTable(key.trainWorkload, 'train', key.trainBatchSize), d) : undefined;
+      const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => (hasKnown(s.workload) ? read(noisyTable(s.workload, 'infer', b), d) : undefined)));
+      // A table without a training row for this mode: the mode cannot host the problem.
+      const t = training ?? { timeS: Number.NaN, powerW: Number.NaN };
+      return { training: t, inference, costS: training ? profilingCostS(protocol, training, inference) : protocol.switchS + protocol.settleS };
+    },
+    groundTruth(key: ProfileKey): MeasurementTable {
+      const table = MeasurementTable.forKey(space.size, key);
+      const fill = (t: GroundTruthTable, timeInto: Float64Array, powerInto: Float64Array): void => {
+        for (const m of space.indices) {
+          const d = toDevice[m]!;
+          const ms = t.timeMs[d]!;
+          if (Number.isNaN(ms)) continue;
+          timeInto[m] = ms / 1000;
+          powerInto[m] = t.powerW[d]!;
+        }
+      };
+      if (hasKnown(key.trainWorkload)) fill(source.groundTruthTable(key.trainWorkload, 'train', key.trainBatchSize), table.trainTimeS, table.trainPowerW);
+      key.streams.forEach((s, si) =>
+        s.candidateBatchSizes.forEach((b, bi) => {
+          if (hasKnown(s.workload)) fill(source.groundTruthTable(s.workload, 'infer', b), table.inferTimeS[si]![bi]!, table.inferPowerW[si]![bi]!);
+        }),
+      );
+      for (const m of space.indices) {
+        if (!table.has(m)) continue;
+        const mm = table.get(m)!;
+        table.costS[m] = profilingCostS(protocol, mm.training, mm.inference);
+      }
+      return table;
+    },
+  };
+}
