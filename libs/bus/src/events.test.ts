@@ -112,3 +112,14 @@ test('inference requests and replies: results, explicit errors, and bad ones', (
   rejects(() => decodeInferenceReply('{"requestId":"r","error":{"code":"oops","message":"x"}}'), 'error.code', /must be one of deadline, shed, shutdown, invalid, unavailable, internal, got "oops"/);
   rejects(() => decodeInferenceReply('{"requestId":"r","latencyS":0.1,"queueS":0}'), 'batchSize', /positive integer, got nothing/);
 });
+
+test('telemetry carries the executor activity: busy needs workload and batch size, idle needs nothing', () => {
+  const busy: TelemetryEvent = { measuredAt: '2025-01-31T12:00:00Z', activity: { state: 'infer', workload: 'resnet18', batchSize: 4, stream: 'cam', measurement: false } };
+  assert.deepEqual(decodeEvent('telemetry', encodeEvent('telemetry', busy)), busy);
+  assert.deepEqual(decodeEvent('telemetry', '{"measuredAt":"2025-01-31T12:00:00Z","activity":{"state":"idle"}}'), { measuredAt: '2025-01-31T12:00:00Z', activity: { state: 'idle' } });
+  const s = 'fulcrum.orin-1.telemetry';
+  rejects(() => decodeEvent('telemetry', JSON.stringify({ measuredAt: '2025-01-31T12:00:00Z', activity: { state: 'busy' } }), s), 'activity.state', /must be one of idle, train, infer, got "busy"/);
+  rejects(() => decodeEvent('telemetry', JSON.stringify({ measuredAt: '2025-01-31T12:00:00Z', activity: { state: 'train', workload: 'resnet18' } }), s), 'activity.batchSize', /positive integer/);
+  rejects(() => decodeEvent('telemetry', JSON.stringify({ measuredAt: '2025-01-31T12:00:00Z', activity: { state: 'train', batchSize: 8 } }), s), 'activity.workload', /non-empty string/);
+  rejects(() => decodeEvent('telemetry', JSON.stringify({ measuredAt: '2025-01-31T12:00:00Z', activity: 'train' }), s), 'activity', /must be an object/);
+});

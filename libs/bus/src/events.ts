@@ -91,6 +91,26 @@ export interface TelemetryEvent {
   /** Measured inference GPU share ρ. */
   readonly utilization?: number | undefined;
   readonly streams?: readonly StreamTelemetry[] | undefined;
+  /**
+   * What the executor's GPU runs now. The executor publishes it on every change (throttled) and
+   * as a heartbeat; a virtual device-controller makes its power readings follow it.
+   */
+  readonly activity?: ExecutorActivity | undefined;
+}
+
+export const ACTIVITY_STATES = ['idle', 'train', 'infer'] as const;
+export type ActivityState = (typeof ACTIVITY_STATES)[number];
+
+/** The minibatch running now (`workload` and `batchSize` are required unless `state` is `idle`). */
+export interface ExecutorActivity {
+  readonly state: ActivityState;
+  readonly workload?: string | undefined;
+  /** Samples in the minibatch. */
+  readonly batchSize?: number | undefined;
+  /** The inference stream it serves, if any. */
+  readonly stream?: string | undefined;
+  /** True while running a profiler measurement. */
+  readonly measurement?: boolean | undefined;
 }
 
 export interface RailPower {
@@ -373,6 +393,21 @@ function telemetry(value: unknown): TelemetryEvent {
         });
       }),
     ),
+    activity: optional(o, 'activity', '', activity),
+  });
+}
+
+function activity(field: string, value: unknown): ExecutorActivity {
+  const o = object(field, value);
+  const state = o['state'];
+  if (!(ACTIVITY_STATES as readonly unknown[]).includes(state)) fail(`${field}.state`, `must be one of ${ACTIVITY_STATES.join(', ')}`, state);
+  const busy = state !== 'idle';
+  return withoutUndefined({
+    state: state as ActivityState,
+    workload: busy ? text(`${field}.workload`, o['workload']) : optional(o, 'workload', `${field}.`, text),
+    batchSize: busy ? positiveInteger(`${field}.batchSize`, o['batchSize']) : optional(o, 'batchSize', `${field}.`, positiveInteger),
+    stream: optional(o, 'stream', `${field}.`, token),
+    measurement: optional(o, 'measurement', `${field}.`, bool),
   });
 }
 

@@ -16,6 +16,7 @@ export {
 export type { EventKind, EventSubject, InferSubject, ParsedSubject, EventFilter, InferFilter } from './subjects.js';
 export {
   INFERENCE_ERROR_CODES,
+  ACTIVITY_STATES,
   MalformedEventError,
   isInferenceError,
   validateEvent,
@@ -33,6 +34,8 @@ export type {
   PlanAppliedEvent,
   PlannedStream,
   TelemetryEvent,
+  ExecutorActivity,
+  ActivityState,
   RailPower,
   StreamTelemetry,
   BusEvents,
