@@ -1,0 +1,515 @@
+/**
+ * The profiler as a library (SPEC §4): profile one power mode for some (workload, kind, batch
+ * size) items, reusing every stored result, measuring only what is missing, storing and publishing
+ * each new result, and reporting what it cost.
+ *
+ * Protocol for one mode (see README, "Measurement protocol"):
+ *  1. Look every item up in the store under (device, software stack, workload, kind, batch, mode).
+ *     All present: answer from the store, cost 0, no switch.
+ *  2. Otherwise switch the mode through the controller, which waits the settle time and reads the
+ *     knobs back.
+ *  3. Per missing item: open the controller's telemetry stream, wait for its first sample, ask the
+ *     executor for w warm-up + n measured minibatches, wait for the sample that closes the window,
+ *     and average the power samples inside the measured window (fallbacks in power.ts).
+ *  4. Store the result (`putIfAbsent`: the first result of a key wins) and publish it on
+ *     `fulcrum.<device>.profile.completed`.
+ *
+ * One board has one set of knobs, so measurements are serialised: Profile calls queue behind each
+ * other (a call answered wholly from the store does not wait).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { status } from '@grpc/grpc-js';
+import {
+  POWER_MODE_KNOBS,
+  ValidationError,
+  assertOnGrid,
+  describeValue,
+  getWorkload,
+  isValidationError,
+  requireNonNegative,
+  requirePositiveInteger,
+  type PowerMode,
+  type PowerModeGrid,
+  type WorkloadKind,
+} from '@fulcrum/core';
+import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus';
+import {
+  compareProfileKeys,
+  describeProfileKey,
+  keyOf,
+  validateProfileFilter,
+  validateProfileKey,
+  type ProfileFilter,
+  type ProfileKey,
+  type ProfileResult,
+  type ProfileStore,
+} from '@fulcrum/store';
+import { GrpcStatusError, withRetry } from '@fulcrum/runtime';
+import type { Logger } from 'pino';
+import type { ProtocolConfig, RetryConfig } from './config.js';
+import type { ProfilerMetrics } from './metrics.js';
+import type { ControllerDeviceInfo, DeviceControllerPort, ExecutorPort, MeasurementRun } from './peers.js';
+import { ModeDriftError, NoPowerSamplesError, windowPower } from './power.js';
+
+/** One workload of a Profile request and the batch sizes to measure it at. */
+export interface ProfileWorkloadInput {
+  readonly workload: string;
+  readonly kind: WorkloadKind;
+  readonly batchSizes: readonly number[];
+}
+
+export interface ProfileInput {
+  /** Device id; empty or absent: the controller's device. Must be the controller's device. */
+  readonly device?: string | undefined;
+  readonly mode: PowerMode;
+  readonly workloads: readonly ProfileWorkloadInput[];
+  /** Absent: the configured protocol's value. */
+  readonly warmupMinibatches?: number | undefined;
+  readonly measuredMinibatches?: number | undefined;
+  readonly settleS?: number | undefined;
+}
+
+export interface ProfileCost {
+  /** 1 when this call measured anything (the mode was switched), else 0. */
+  readonly modesProfiled: number;
+  /** 1 when every result came from the store, else 0. */
+  readonly modesReused: number;
+  /** Switch + settle + warm-up and measured minibatch time, seconds (0 when all came from the store). */
+  readonly profilingSeconds: number;
+}
+
+export interface ProfileOutcome {
+  /** One per requested (workload, batch size), in request order. */
+  readonly results: readonly ProfileResult[];
+  /** Per result: measured by this call (true) or taken from the store (false). */
+  readonly measured: readonly boolean[];
+  readonly cost: ProfileCost;
+}
+
+export interface ProfilesQuery extends ProfileFilter {
+  /** At most this many results; absent or 0: 100; at most 1000. */
+  readonly pageSize?: number | undefined;
+  /** `nextPageToken` of the previous page. */
+  readonly pageToken?: string | undefined;
+}
+
+export interface ProfilesPage {
+  readonly results: readonly ProfileResult[];
+  /** Empty when there are no more results. */
+  readonly nextPageToken: string;
+}
+
+export interface ProfilerOptions {
+  readonly controller: DeviceControllerPort;
+  readonly executor: ExecutorPort;
+  readonly store: ProfileStore;
+  /** Where `profile.completed` events go; none: nothing is published. */
+  readonly bus?: EventBus | undefined;
+  /** Software stack of the profile key; default: the controller's, else `unknown`. */
+  readonly softwareStack?: string | undefined;
+  readonly protocol: ProtocolConfig;
+  /** Re-measurements after the knobs moved or telemetry dropped out. */
+  readonly retry: Pick<RetryConfig, 'attempts'>;
+  readonly logger: Logger;
+  readonly metrics?: ProfilerMetrics | undefined;
+  /** How often unpublished events are retried, ms (default 5000; 0: only before each Profile). */
+  readonly republishIntervalMs?: number | undefined;
+}
+
+const MAX_MINIBATCHES = 100_000;
+const MAX_SETTLE_S = 3600;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+/** The telemetry stream ended during a measurement (the controller went away). */
+class TelemetryLostError extends Error {
+  override readonly name = 'TelemetryLostError';
+  constructor(readonly failure: unknown) {
+    super(`power telemetry was lost during the measurement: ${failure instanceof Error ? failure.message : String(failure)}`);
+  }
+}
+
+interface Item {
+  readonly workload: string;
+  readonly kind: WorkloadKind;
+  readonly batchSize: number;
+}
+
+const itemId = (i: Item): string => `${i.workload}|${i.kind}|${i.batchSize}`;
+
+interface ValidRequest {
+  readonly device: string;
+  readonly mode: PowerMode;
+  /** In request order, one per (workload entry, batch size). */
+  readonly entries: readonly Item[];
+  readonly warmupMinibatches: number;
+  readonly measuredMinibatches: number;
+  readonly settleS: number;
+}
+
+/** The grid's own value for each knob (requests may carry 1300.5000001 for 1300.5). */
+function snapToGrid(mode: PowerMode, grid: PowerModeGrid): PowerMode {
+  const snapped = { ...mode };
+  for (const k of POWER_MODE_KNOBS) {
+    const values = grid[k];
+    let best = values[0]!;
+    for (const v of values) if (Math.abs(v - mode[k]) < Math.abs(best - mode[k])) best = v;
+    snapped[k] = best;
+  }
+  return snapped;
+}
+
+/** Checks everything that does not need the device (field names as in the proto request). */
+export function validateProfileInput(input: ProfileInput, defaults: ProtocolConfig): Omit<ValidRequest, 'device' | 'mode'> & { device: string | undefined; mode: PowerMode } {
+  if (input.device !== undefined && input.device !== '') validateToken('device', input.device);
+  if (!input.mode) throw new ValidationError('mode', 'is required');
+  for (const k of POWER_MODE_KNOBS) {
+    const v = input.mode[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ValidationError(`mode.${k}`, `must be a positive number, got ${describeValue(v)}`);
+  }
+  if (!input.workloads || input.workloads.length === 0) throw new ValidationError('workloads', 'must list at least one workload');
+  const entries: Item[] = [];
+  input.workloads.forEach((w, i) => {
+    const f = `workloads[${i}]`;
+    if (typeof w.workload !== 'string' || w.workload === '') throw new ValidationError(`${f}.workload`, 'is required');
+    const workload = getWorkload(w.workload, `${f}.workload`).id;
+    if (w.kind !== 'train' && w.kind !== 'infer') throw new ValidationError(`${f}.kind`, `must be "train" or "infer", got ${describeValue(w.kind)}`);
+    if (!w.batchSizes || w.batchSizes.length === 0) throw new ValidationError(`${f}.batchSizes`, 'must list at least one batch size');
+    w.batchSizes.forEach((b, j) => {
+      const batchSize = requirePositiveInteger(`${f}.batchSizes[${j}]`, b);
+      if (batchSize > 65_536) throw new ValidationError(`${f}.batchSizes[${j}]`, `must be at most 65536, got ${batchSize}`);
+      entries.push({ workload, kind: w.kind, batchSize });
+    });
+  });
+  const count = (field: string, value: number | undefined, fallback: number, min: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new ValidationError(field, `must be an integer ≥ ${min}, got ${describeValue(value)}`);
+    if (value > MAX_MINIBATCHES) throw new ValidationError(field, `must be at most ${MAX_MINIBATCHES}, got ${value}`);
+    return value;
+  };
+  const settleS = input.settleS === undefined ? defaults.settleS : requireNonNegative('settleS', input.settleS);
+  if (settleS > MAX_SETTLE_S) throw new ValidationError('settleS', `must be at most ${MAX_SETTLE_S} s, got ${settleS}`);
+  return {
+    device: input.device || undefined,
+    mode: input.mode,
+    entries,
+    warmupMinibatches: count('warmupMinibatches', input.warmupMinibatches, defaults.warmupMinibatches, 0),
+    measuredMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.measuredMinibatches, 1),
+    settleS,
+  };
+}
+
+/** Store and bus failures while NATS is away become UNAVAILABLE (the caller retries). */
+function storeError(err: unknown): unknown {
+  if (isBusError(err) && err.retryable) return new GrpcStatusError(status.UNAVAILABLE, `profile store unavailable: ${err.message}`);
+  return err;
+}
+
+function encodePageToken(key: ProfileKey): string {
+  return Buffer.from(JSON.stringify(keyOf(key))).toString('base64url');
+}
+
+function decodePageToken(token: string): ProfileKey {
+  try {
+    return validateProfileKey(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+  } catch {
+    throw new ValidationError('pageToken', 'is not a page token this profiler issued');
+  }
+}
+
+export class Profiler {
+  private readonly options: ProfilerOptions;
+  private readonly logger: Logger;
+  private info: Promise<ControllerDeviceInfo> | undefined;
+  /** Measurements run one at a time: the board has one set of knobs. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Results stored but not yet published (NATS away); retried. */
+  private readonly outbox: ProfileResult[] = [];
+  private readonly republishTimer: NodeJS.Timeout | undefined;
+  private warnedStack = false;
+  private closed = false;
+
+  constructor(options: ProfilerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    const every = options.republishIntervalMs ?? 5000;
+    if (options.bus && every > 0) {
+      this.republishTimer = setInterval(() => void this.flushEvents(), every);
+      this.republishTimer.unref();
+    }
+  }
+
+  /** The controller's device info (fetched once; a failed fetch is retried on the next call). */
+  deviceInfo(): Promise<ControllerDeviceInfo> {
+    this.info ??= this.options.controller.getDeviceInfo().catch((err: unknown) => {
+      this.info = undefined;
+      throw err;
+    });
+    return this.info;
+  }
+
+  /** The software stack of the profile keys this profiler writes. */
+  async softwareStack(): Promise<string> {
+    if (this.options.softwareStack) return this.options.softwareStack;
+    return (await this.deviceInfo()).softwareStack || 'unknown';
+  }
+
+  /** Profiles one mode (see the module comment). Bad input throws a ValidationError naming the field. */
+  async profile(input: ProfileInput): Promise<ProfileOutcome> {
+    if (this.closed) throw new GrpcStatusError(status.UNAVAILABLE, 'the profiler is shutting down');
+    const started = performance.now();
+    const base = validateProfileInput(input, this.options.protocol);
+    const info = await this.deviceInfo();
+    if (base.device !== undefined && base.device !== info.device) {
+      throw new ValidationError('device', `this profiler drives ${describeValue(info.device)}, not ${describeValue(base.device)}`);
+    }
+    assertOnGrid(base.mode, info.grid, info.device, 'mode');
+    const request: ValidRequest = { ...base, device: info.device, mode: snapToGrid(base.mode, info.grid) };
+    const stack = await this.softwareStack();
+    try {
+      // Wholly stored: answer at once, without queueing behind a running measurement.
+      const early = await this.lookup(request, stack);
+      let outcome: ProfileOutcome;
+      if (early.missing.length === 0) {
+        outcome = this.answer(request, early.found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
+      } else {
+        outcome = await this.serialised(async () => {
+          await this.flushEvents();
+          const { found, missing } = await this.lookup(request, stack);
+          if (missing.length === 0) return this.answer(request, found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
+          const seconds = await this.measureMode(request, stack, missing, found);
+          return this.answer(request, found, new Set(missing.map(itemId)), { modesProfiled: 1, modesReused: 0, profilingSeconds: seconds });
+        });
+      }
+      this.options.metrics?.profileDuration.observe({ outcome: outcome.cost.modesProfiled ? 'measured' : 'reused' }, (performance.now() - started) / 1000);
+      return outcome;
+    } catch (err) {
+      this.options.metrics?.profileDuration.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+      throw storeError(err);
+    }
+  }
+
+  /** One page of stored results (any key parts; ordered by key). */
+  async getProfiles(query: ProfilesQuery = {}): Promise<ProfilesPage> {
+    const { pageSize, pageToken, ...rest } = query;
+    let filter: ProfileFilter;
+    try {
+      const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== ''));
+      filter = validateProfileFilter(defined);
+    } catch (err) {
+      throw isValidationError(err) ? err.renamed(err.field.replace(/^filter\./, '')) : err;
+    }
+    let size = DEFAULT_PAGE_SIZE;
+    if (pageSize !== undefined && pageSize !== 0) size = Math.min(MAX_PAGE_SIZE, requirePositiveInteger('pageSize', pageSize));
+    const after = pageToken ? decodePageToken(pageToken) : undefined;
+    let all: ProfileResult[];
+    try {
+      all = await this.options.store.query(filter);
+    } catch (err) {
+      throw storeError(err);
+    }
+    let start = 0;
+    if (after) {
+      start = all.findIndex((r) => compareProfileKeys(r, after) > 0);
+      if (start < 0) start = all.length;
+    }
+    const results = all.slice(start, start + size);
+    const nextPageToken = start + size < all.length ? encodePageToken(results[results.length - 1]!) : '';
+    return { results, nextPageToken };
+  }
+
+  /** Publishes what could not be published before (NATS was away). Never throws. */
+  async flushEvents(): Promise<void> {
+    const bus = this.options.bus;
+    if (!bus || this.outbox.length === 0) return;
+    const pending = this.outbox.splice(0);
+    for (let i = 0; i < pending.length; i++) {
+      try {
+        await bus.publish(profileCompletedSubject(pending[i]!.device), pending[i]!, { msgId: describeProfileKey(pending[i]!) });
+      } catch {
+        this.outbox.push(...pending.slice(i));
+        return;
+      }
+    }
+    this.logger.info({ published: pending.length }, 'published profile results kept while the bus was away');
+  }
+
+  /** Events stored but not yet published. */
+  get unpublished(): number {
+    return this.outbox.length;
+  }
+
+  /** Waits for the running measurement, tries once more to publish, stops the timer. Leaves store, bus and peers to their owner. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.republishTimer) clearInterval(this.republishTimer);
+    await this.queue.catch(() => undefined);
+    await this.flushEvents();
+    if (this.outbox.length > 0) this.logger.warn({ unpublished: this.outbox.length }, 'closing with profile results not published (they are in the store)');
+  }
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private keyFor(request: ValidRequest, stack: string, item: Item): ProfileKey {
+    return { device: request.device, softwareStack: stack, workload: item.workload, kind: item.kind, batchSize: item.batchSize, mode: request.mode };
+  }
+
+  private async lookup(request: ValidRequest, stack: string): Promise<{ found: Map<string, ProfileResult>; missing: Item[] }> {
+    const found = new Map<string, ProfileResult>();
+    const missing: Item[] = [];
+    const seen = new Set<string>();
+    for (const item of request.entries) {
+      const id = itemId(item);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const stored = await this.options.store.get(this.keyFor(request, stack, item));
+      if (stored) found.set(id, stored);
+      else missing.push(item);
+    }
+    return { found, missing };
+  }
+
+  private answer(request: ValidRequest, found: Map<string, ProfileResult>, measuredNow: Set<string>, cost: ProfileCost): ProfileOutcome {
+    const counted = new Set<string>();
+    for (const item of request.entries) {
+      const id = itemId(item);
+      if (counted.has(id) || measuredNow.has(id)) continue;
+      counted.add(id);
+      this.options.metrics?.reused.inc({ kind: item.kind });
+    }
+    if (cost.profilingSeconds > 0) this.options.metrics?.profilingSeconds.inc(cost.profilingSeconds);
+    return {
+      results: request.entries.map((item) => found.get(itemId(item))!),
+      measured: request.entries.map((item) => measuredNow.has(itemId(item))),
+      cost,
+    };
+  }
+
+  /** Switches once and measures the missing items; returns the profiling seconds. Adds results to `found`. */
+  private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>): Promise<number> {
+    const { controller } = this.options;
+    const remaining = [...missing];
+    let switched: { mode: PowerMode; switchS: number } | undefined;
+    let seconds = 0;
+    let failures = 0;
+    while (remaining.length > 0) {
+      try {
+        if (!switched) {
+          const t0 = performance.now();
+          switched = await controller.setPowerMode(request.mode, request.settleS);
+          seconds += switched.switchS > 0 ? switched.switchS : (performance.now() - t0) / 1000;
+          this.options.metrics?.modesSwitched.inc();
+          this.logger.debug({ mode: request.mode, switchS: switched.switchS }, 'switched mode for profiling');
+        }
+        const item = remaining[0]!;
+        const { result, minibatchS } = await this.measureItem(request, stack, item, switched.mode);
+        seconds += minibatchS;
+        const stored = await this.store(result);
+        found.set(itemId(item), stored);
+        this.options.metrics?.measured.inc({ kind: item.kind });
+        remaining.shift();
+        if (stored === result) await this.publish(result);
+      } catch (err) {
+        const redo = err instanceof ModeDriftError || err instanceof NoPowerSamplesError || err instanceof TelemetryLostError;
+        if (redo && ++failures < this.options.retry.attempts) {
+          this.logger.warn({ err: err.message, attempt: failures }, 'measurement not usable; switching the mode again and re-measuring');
+          switched = undefined;
+          continue;
+        }
+        if (err instanceof ModeDriftError) throw new GrpcStatusError(status.ABORTED, `${err.message}; is something else (nvpmodel, jetson_clocks, another client) changing the mode?`);
+        if (err instanceof NoPowerSamplesError) throw new GrpcStatusError(status.UNAVAILABLE, `device-controller telemetry gave no usable power samples: ${err.message}`);
+        if (err instanceof TelemetryLostError) throw err.failure;
+        throw err;
+      }
+    }
+    return seconds;
+  }
+
+  private async measureItem(request: ValidRequest, stack: string, item: Item, expectedMode: PowerMode): Promise<{ result: ProfileResult; minibatchS: number }> {
+    const { controller, executor, protocol } = this.options;
+    const intervalMs = protocol.telemetryIntervalMs;
+    const telemetry = controller.streamTelemetry(intervalMs);
+    try {
+      // Power is read over the window, so the stream must be live before the run starts.
+      await Promise.race([telemetry.firstSample, sleep(Math.max(1000, 20 * intervalMs), undefined, { ref: false })]);
+      if (telemetry.failure) throw new TelemetryLostError(telemetry.failure);
+      if (telemetry.samples.length === 0) this.logger.warn({ intervalMs }, 'no telemetry sample yet; measuring anyway');
+      const run: MeasurementRun = { ...item, warmupMinibatches: request.warmupMinibatches, measuredMinibatches: request.measuredMinibatches };
+      const out = await executor.runMeasurement(run);
+      // The sample that closes the window may still be on its way.
+      await telemetry.waitUntil(out.windowEndMs, 3 * intervalMs);
+      if (telemetry.failure) throw new TelemetryLostError(telemetry.failure);
+      const times = out.minibatchTimesMs;
+      const meanMs = times.reduce((a, t) => a + t, 0) / times.length;
+      if (!(meanMs > 0) || !Number.isFinite(meanMs)) throw new GrpcStatusError(status.INTERNAL, `executor returned unusable minibatch times for ${itemId(item)}: ${times.slice(0, 5).join(', ')}`);
+      const power = windowPower(
+        telemetry.samples,
+        {
+          windowStartMs: out.windowStartMs,
+          windowEndMs: out.windowEndMs,
+          // On the window's own clock (a time-scaled simulated runner reports device milliseconds).
+          warmupStartMs: out.windowStartMs - (request.warmupMinibatches * (out.windowEndMs - out.windowStartMs)) / times.length,
+          minSamples: protocol.minPowerSamples,
+          intervalMs,
+        },
+        expectedMode,
+      );
+      if (power.method !== 'window') {
+        this.options.metrics?.powerFallbacks.inc({ method: power.method });
+        this.logger.debug({ item: itemId(item), method: power.method, samples: power.samples, windowMs: out.windowEndMs - out.windowStartMs }, 'power from the fallback');
+      }
+      if (out.softwareStack && out.softwareStack !== stack && !this.warnedStack) {
+        this.warnedStack = true;
+        this.logger.warn({ executor: out.softwareStack, profileKey: stack }, 'the executor reports a different software stack than the profile keys use; set softwareStack to the one that runs');
+      }
+      const result: ProfileResult = {
+        device: request.device,
+        softwareStack: stack,
+        workload: item.workload,
+        kind: item.kind,
+        batchSize: item.batchSize,
+        mode: request.mode,
+        timeMs: meanMs,
+        powerW: power.powerW,
+        measuredAt: new Date(out.windowEndMs).toISOString(),
+        samples: times.length,
+      };
+      // Warm-up minibatches are not reported; they cost about the measured mean each.
+      const minibatchS = (times.reduce((a, t) => a + t, 0) + request.warmupMinibatches * meanMs) / 1000;
+      return { result, minibatchS };
+    } finally {
+      telemetry.close();
+    }
+  }
+
+  /** Stores a new result; when another profiler stored the key first, that result wins. */
+  private async store(result: ProfileResult): Promise<ProfileResult> {
+    try {
+      if (await this.options.store.putIfAbsent(result)) return result;
+      return (await this.options.store.get(keyOf(result))) ?? result;
+    } catch (err) {
+      if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `measurement not storable (${err.message})`);
+      throw err;
+    }
+  }
+
+  private async publish(result: ProfileResult): Promise<void> {
+    const bus = this.options.bus;
+    if (!bus) return;
+    try {
+      await withRetry(() => bus.publish(profileCompletedSubject(result.device), result, { msgId: describeProfileKey(result) }), {
+        attempts: 3,
+        initialDelayMs: 100,
+        retryable: (err) => isBusError(err) && err.retryable,
+      });
+    } catch (err) {
+      this.outbox.push(result);
+      this.options.metrics?.publishFailures.inc();
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), key: describeProfileKey(result) }, 'profile result stored but not published yet; will retry');
+    }
+  }
+}

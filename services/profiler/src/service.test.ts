@@ -1,0 +1,270 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { common, profiler } from '@fulcrum/proto';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+import { InProcessHub, connectNatsBus, eventFilter, type EventBus } from '@fulcrum/bus';
+import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { startProfilerService, type RunningProfilerService } from './service.js';
+import type { ProfilerConfigInput } from './config.js';
+import { startVirtualPeers, type VirtualPeers } from './testing/index.js';
+
+const logger = pino({ level: 'silent' });
+const MAXN = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
+const MODE_30W = { cores: 8, cpuMhz: 1728, gpuMhz: 624.75, emcMhz: 3199 };
+const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
+const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
+
+/** Fast protocol for tests: a short settle, 1 warm-up and 4 measured minibatches, 2 ms telemetry. */
+function testConfig(peers: VirtualPeers, dir: string, extra: ProfilerConfigInput = {}): ProfilerConfigInput {
+  return {
+    grpc: { port: 0 },
+    metrics: { port: 0 },
+    store: { path: join(dir, 'profiles.db') },
+    controller: { address: peers.address },
+    executor: { address: peers.address },
+    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2, minPowerSamples: 3 },
+    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    ...extra,
+  };
+}
+
+function client(address: string, token?: string): profiler.ProfilerClient {
+  const { credentials, options } = clientSecurity({ token });
+  return new profiler.ProfilerClient(address, credentials, options);
+}
+
+const profile = (c: profiler.ProfilerClient, req: Parameters<typeof profiler.ProfileRequest.fromPartial>[0]) =>
+  unaryCall<profiler.ProfileResponse>((o, cb) => c.profile(profiler.ProfileRequest.fromPartial(req), new grpc.Metadata(), o, cb), 20_000);
+const getProfiles = (c: profiler.ProfilerClient, req: Parameters<typeof profiler.GetProfilesRequest.fromPartial>[0]) =>
+  unaryCall<profiler.GetProfilesResponse>((o, cb) => c.getProfiles(profiler.GetProfilesRequest.fromPartial(req), new grpc.Metadata(), o, cb));
+
+const REQUEST = {
+  mode: MODE_30W,
+  workloads: [
+    { workload: { name: 'resnet18', kind: TRAIN }, batchSizes: [32] },
+    { workload: { name: 'mobilenet', kind: INFER }, batchSizes: [1, 4] },
+  ],
+};
+
+const invalid = (field: string) => (err: grpc.ServiceError) => {
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+  assert.equal(errorField(err), field, err.details);
+  return true;
+};
+
+describe('profiler service (in-process bus, SQLite store, virtual peers over gRPC)', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let bus: EventBus;
+  let svc: RunningProfilerService;
+  let c: profiler.ProfilerClient;
+  const events: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
+    peers = await startVirtualPeers();
+    bus = new InProcessHub().connect();
+    bus.subscribe(eventFilter('profile.completed'), (m) => void events.push(`${m.subject.device}:${m.event.workload}:${m.event.kind}:b${m.event.batchSize}`));
+    svc = await startProfilerService(testConfig(peers, dir), { logger, bus });
+    c = client(svc.address);
+  });
+  after(async () => {
+    c.close();
+    await svc.close(100);
+    await bus.close();
+    await peers.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('profiles one mode: one switch, one measurement per (workload, batch), results stored and published, cost reported', async () => {
+    const res = await profile(c, REQUEST);
+    assert.equal(res.results.length, 3);
+    assert.deepEqual(
+      res.results.map((r) => [r.workload, r.kind, r.batchSize]),
+      [
+        ['resnet18', TRAIN, 32],
+        ['mobilenet', INFER, 1],
+        ['mobilenet', INFER, 4],
+      ],
+    );
+    for (const r of res.results) {
+      assert.equal(r.device, 'orin-agx');
+      assert.equal(r.softwareStack, 'virtual-test-1');
+      assert.deepEqual(r.mode, MODE_30W);
+      assert.equal(r.samples, 4);
+      assert.ok(r.timeMs > 0 && r.powerW > 5, `time ${r.timeMs} ms, power ${r.powerW} W: power must come from the window, not idle`);
+    }
+    assert.equal(res.cost?.modesProfiled, 1);
+    assert.equal(res.cost?.modesReused, 0);
+    // Settle (0.05 s) + the double's 0.5 s switch + 5 minibatches of each item.
+    const minibatchS = res.results.reduce((a, r) => a + (5 * r.timeMs) / 1000, 0);
+    assert.ok(Math.abs(res.cost!.profilingSeconds - (0.55 + minibatchS)) < 1e-6 * 1000, `cost ${res.cost!.profilingSeconds}`);
+    assert.equal(peers.calls.setPowerMode, 1);
+    assert.equal(peers.calls.runMeasurement, 3);
+    assert.equal((await svc.store.query({ device: 'orin-agx' })).length, 3);
+    for (let i = 0; i < 50 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(events.sort(), ['orin-agx:mobilenet:infer:b1', 'orin-agx:mobilenet:infer:b4', 'orin-agx:resnet18:train:b32']);
+    const replayed: number[] = [];
+    for await (const m of bus.replayProfiles('orin-agx')) replayed.push(m.event.batchSize);
+    assert.equal(replayed.length, 3, 'profile.completed is durable: a replay finds every result');
+  });
+
+  it('answers a repeated request from the store: no switch, no measurement, cost 0', async () => {
+    const before = { ...peers.calls };
+    const first = (await getProfiles(c, { device: 'orin-agx' })).results;
+    const res = await profile(c, REQUEST);
+    assert.deepEqual(peers.calls, before);
+    assert.deepEqual(res.cost, { modesProfiled: 0, modesReused: 1, profilingSeconds: 0, optimizerMs: 0 });
+    assert.deepEqual(
+      res.results.map((r) => r.timeMs),
+      [32, 1, 4].map((b) => first.find((f) => f.batchSize === b)!.timeMs),
+    );
+    // One new batch size: only that one is measured.
+    const more = await profile(c, { ...REQUEST, workloads: [{ workload: { name: 'mobilenet', kind: INFER }, batchSizes: [4, 8] }] });
+    assert.equal(peers.calls.runMeasurement, before.runMeasurement + 1);
+    assert.equal(peers.calls.setPowerMode, before.setPowerMode + 1);
+    assert.equal(more.cost?.modesProfiled, 1);
+    const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
+    assert.match(metrics, /fulcrum_profiler_results_measured_total\{kind="infer",service="profiler"\} 3/);
+    assert.match(metrics, /fulcrum_profiler_results_reused_total\{kind="infer",service="profiler"\} 3/);
+    assert.match(metrics, /fulcrum_profiler_profiling_seconds_total\{service="profiler"\} [1-9]/);
+  });
+
+  it('GetProfiles filters and pages through the store', async () => {
+    const all = await getProfiles(c, {});
+    assert.equal(all.results.length, 4);
+    assert.equal(all.nextPageToken, '');
+    const infer = await getProfiles(c, { kind: INFER, workload: 'mobilenet', batchSize: 4 });
+    assert.deepEqual(infer.results.map((r) => r.batchSize), [4]);
+    assert.equal((await getProfiles(c, { mode: MAXN })).results.length, 0);
+    const seen: number[] = [];
+    let token = '';
+    let pages = 0;
+    do {
+      const page = await getProfiles(c, { pageSize: 3, pageToken: token });
+      seen.push(...page.results.map((r) => r.batchSize));
+      token = page.nextPageToken;
+      pages++;
+    } while (token);
+    assert.equal(pages, 2);
+    assert.deepEqual(seen, all.results.map((r) => r.batchSize));
+    await assert.rejects(getProfiles(c, { pageToken: 'garbage' }), invalid('pageToken'));
+    await assert.rejects(getProfiles(c, { mode: { ...MAXN, cores: 0 } }), invalid('mode.cores'));
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT naming the field, before touching the board', async () => {
+    const before = { ...peers.calls };
+    const w = REQUEST.workloads;
+    await assert.rejects(profile(c, { ...REQUEST, mode: { ...MODE_30W, gpuMhz: 1000 } }), invalid('mode.gpuMhz'));
+    await assert.rejects(profile(c, { ...REQUEST, mode: undefined }), invalid('mode'));
+    await assert.rejects(profile(c, { ...REQUEST, workloads: [{ workload: { name: 'alexnet', kind: TRAIN }, batchSizes: [8] }] }), invalid('workloads[0].workload.name'));
+    await assert.rejects(profile(c, { ...REQUEST, workloads: [{ workload: { name: 'resnet18' }, batchSizes: [8] }] }), invalid('workloads[0].workload.kind'));
+    await assert.rejects(profile(c, { ...REQUEST, workloads: [w[0]!, { workload: w[1]!.workload, batchSizes: [] }] }), invalid('workloads[1].batchSizes'));
+    await assert.rejects(profile(c, { ...REQUEST, workloads: [{ workload: w[1]!.workload, batchSizes: [4, 0] }] }), invalid('workloads[0].batchSizes[1]'));
+    await assert.rejects(profile(c, { ...REQUEST, workloads: [] }), invalid('workloads'));
+    await assert.rejects(profile(c, { ...REQUEST, settleS: -1 }), invalid('settleS'));
+    // A negative count sent as uint32 arrives as 2^32 − 1.
+    await assert.rejects(profile(c, { ...REQUEST, measuredMinibatches: 2 ** 32 - 1 }), invalid('measuredMinibatches'));
+    await assert.rejects(profile(c, { ...REQUEST, device: 'agx-xavier' }), invalid('device'));
+    await assert.rejects(profile(c, { ...REQUEST, device: 'no.dots' }), invalid('device'));
+    assert.deepEqual(peers.calls, before);
+  });
+
+  it('re-switches and re-measures when the knobs move under a measurement', async () => {
+    const before = { ...peers.calls };
+    peers.beforeNextWindow(() => peers.forceMode(MAXN));
+    const res = await profile(c, { mode: MODE_30W, workloads: [{ workload: { name: 'resnet50', kind: INFER }, batchSizes: [2] }] });
+    assert.equal(res.cost?.modesProfiled, 1);
+    assert.equal(peers.calls.setPowerMode, before.setPowerMode + 2);
+    assert.equal(peers.calls.runMeasurement, before.runMeasurement + 2);
+    assert.deepEqual(peers.mode, MODE_30W);
+  });
+});
+
+describe('profiler service when a peer goes away', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let svc: RunningProfilerService;
+  let c: profiler.ProfilerClient;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
+    peers = await startVirtualPeers();
+    svc = await startProfilerService(testConfig(peers, dir), { logger });
+    c = client(svc.address);
+  });
+  after(async () => {
+    c.close();
+    await svc.close(100);
+    await peers.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers UNAVAILABLE after bounded retries, and succeeds once the peer is back', async () => {
+    await peers.stop();
+    const t0 = Date.now();
+    await assert.rejects(profile(c, REQUEST), (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+      assert.match(err.details, /device-controller at 127\.0\.0\.1:\d+ is unavailable/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 10_000, 'no hang');
+    await peers.restart();
+    const res = await profile(c, REQUEST);
+    assert.equal(res.results.length, 3);
+    assert.equal(res.cost?.modesProfiled, 1);
+    const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
+    assert.match(metrics, /fulcrum_profiler_peer_retries_total\{peer="device-controller",service="profiler"\} [1-9]/);
+  });
+});
+
+describe('profiler service with a bearer token, on NATS (JetStream events, KV store)', () => {
+  let nats: NatsServer;
+  let peers: VirtualPeers;
+  let svc: RunningProfilerService;
+  const TOKEN = 'profiler-secret-1';
+  const PEER_TOKEN = 'peer-secret-123';
+  before(async () => {
+    nats = await startNatsServer();
+    peers = await startVirtualPeers({ token: PEER_TOKEN });
+    svc = await startProfilerService(
+      testConfig(peers, '/nonexistent', {
+        grpc: { port: 0, token: TOKEN },
+        nats: { url: nats.url },
+        store: { backend: 'kv' },
+        controller: { address: peers.address, token: PEER_TOKEN },
+        executor: { address: peers.address, token: PEER_TOKEN },
+        softwareStack: 'jetpack-6.2+torch-2.5',
+      }),
+      { logger },
+    );
+  });
+  after(async () => {
+    await svc.close(100);
+    await peers.stop();
+    await nats.stop();
+  });
+
+  it('refuses a call without the token, stores in JetStream KV and publishes on JetStream', async () => {
+    const anonymous = client(svc.address);
+    await assert.rejects(profile(anonymous, REQUEST), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+    anonymous.close();
+    const c = client(svc.address, TOKEN);
+    const res = await profile(c, REQUEST);
+    assert.equal(res.results[0]!.softwareStack, 'jetpack-6.2+torch-2.5');
+    assert.equal(svc.store.backend, 'kv');
+    // Another process sees the stored results on the stream and in the KV bucket.
+    const other = await connectNatsBus({ url: nats.url });
+    const replayed: string[] = [];
+    for await (const m of other.replayProfiles('orin-agx')) replayed.push(`${m.event.workload}@${m.event.batchSize}`);
+    assert.deepEqual(replayed.sort(), ['mobilenet@1', 'mobilenet@4', 'resnet18@32']);
+    await other.close();
+    const again = await profile(c, REQUEST);
+    assert.equal(again.cost?.modesProfiled, 0);
+    c.close();
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * The profiler's gRPC service (`fulcrum.profiler.v1.Profiler`): a thin adapter over `Profiler`,
+ * started with runtime's `startService` (gRPC + health + reflection + /metrics + /healthz +
+ * graceful close).
+ */
+import { ValidationError, isValidationError, type WorkloadKind } from '@fulcrum/core';
+import { createEventBus, type EventBus } from '@fulcrum/bus';
+import { openProfileStore, type ProfileResult, type ProfileStore } from '@fulcrum/store';
+import { common, loadDescriptorSet, profiler } from '@fulcrum/proto';
+import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService } from '@fulcrum/runtime';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
+import { createProfilerMetrics } from './metrics.js';
+import { fromProtoMode, grpcDeviceController, grpcExecutor, toProtoKind, type DeviceControllerPort, type ExecutorPort } from './peers.js';
+import { Profiler, type ProfileInput, type ProfilesQuery } from './profiler.js';
+
+export const PROFILER_SERVICE_NAME = 'fulcrum.profiler.v1.Profiler';
+
+export function fromProtoKind(kind: common.WorkloadKind | undefined): WorkloadKind | undefined {
+  if (kind === common.WorkloadKind.WORKLOAD_KIND_TRAIN) return 'train';
+  if (kind === common.WorkloadKind.WORKLOAD_KIND_INFER) return 'infer';
+  return undefined;
+}
+
+export function toProtoResult(r: ProfileResult): common.ProfileResult {
+  return common.ProfileResult.fromPartial({
+    device: r.device,
+    softwareStack: r.softwareStack,
+    workload: r.workload,
+    kind: toProtoKind(r.kind),
+    batchSize: r.batchSize,
+    mode: r.mode,
+    timeMs: r.timeMs,
+    powerW: r.powerW,
+    measuredAt: new Date(r.measuredAt),
+    samples: r.samples,
+  });
+}
+
+export function fromProtoResult(r: common.ProfileResult): ProfileResult {
+  return {
+    device: r.device,
+    softwareStack: r.softwareStack,
+    workload: r.workload,
+    kind: fromProtoKind(r.kind) ?? 'train',
+    batchSize: r.batchSize,
+    mode: r.mode ? fromProtoMode(r.mode) : { cores: 0, cpuMhz: 0, gpuMhz: 0, emcMhz: 0 },
+    timeMs: r.timeMs,
+    powerW: r.powerW,
+    measuredAt: (r.measuredAt ?? new Date(0)).toISOString(),
+    samples: r.samples,
+  };
+}
+
+/** A ProfileRequest as the library's input (0 = the profiler's default, as the proto says). */
+export function fromProtoProfileRequest(req: profiler.ProfileRequest): ProfileInput {
+  return {
+    device: req.device || undefined,
+    mode: req.mode ? fromProtoMode(req.mode) : (undefined as never),
+    workloads: req.workloads.map((w, i) => {
+      const kind = fromProtoKind(w.workload?.kind);
+      if (!kind) throw new ValidationError(`workloads[${i}].workload.kind`, 'must be WORKLOAD_KIND_TRAIN or WORKLOAD_KIND_INFER');
+      return { workload: w.workload?.name ?? '', kind, batchSizes: w.batchSizes };
+    }),
+    warmupMinibatches: req.warmupMinibatches || undefined,
+    measuredMinibatches: req.measuredMinibatches || undefined,
+    settleS: req.settleS === 0 ? undefined : req.settleS,
+  };
+}
+
+/** The library names a workload `workloads[i].workload`; the proto request nests it as `workload.name`. */
+function protoField(err: unknown): unknown {
+  if (!isValidationError(err)) return err;
+  const m = /^(workloads\[\d+\])\.(workload|kind)$/.exec(err.field);
+  if (!m) return err;
+  return err.renamed(`${m[1]}.workload.${m[2] === 'workload' ? 'name' : 'kind'}`);
+}
+
+export function fromProtoProfilesRequest(req: profiler.GetProfilesRequest): ProfilesQuery {
+  return {
+    device: req.device || undefined,
+    softwareStack: req.softwareStack || undefined,
+    workload: req.workload || undefined,
+    kind: fromProtoKind(req.kind),
+    batchSize: req.batchSize,
+    mode: req.mode ? fromProtoMode(req.mode) : undefined,
+    pageSize: req.pageSize || undefined,
+    pageToken: req.pageToken || undefined,
+  };
+}
+
+/** The gRPC implementation over a profiler. */
+export function profilerGrpcImplementation(lib: Profiler, logger?: Logger): profiler.ProfilerServer {
+  return {
+    profile: unary(async (req: profiler.ProfileRequest) => {
+      try {
+        const outcome = await lib.profile(fromProtoProfileRequest(req));
+        return profiler.ProfileResponse.fromPartial({ results: outcome.results.map(toProtoResult), cost: { ...outcome.cost, optimizerMs: 0 } });
+      } catch (err) {
+        throw protoField(err);
+      }
+    }, logger),
+    getProfiles: unary(async (req: profiler.GetProfilesRequest) => {
+      const page = await lib.getProfiles(fromProtoProfilesRequest(req));
+      return profiler.GetProfilesResponse.fromPartial({ results: page.results.map(toProtoResult), nextPageToken: page.nextPageToken });
+    }, logger),
+  };
+}
+
+export interface ProfilerServiceDeps {
+  readonly logger: Logger;
+  /** A bus to publish on (the embedded default shares one); else `nats.url`, else a private in-process bus. */
+  readonly bus?: EventBus | undefined;
+  /** A store to use; else opened from `store.*` (and closed on close). */
+  readonly store?: ProfileStore | undefined;
+  /** In-process peers (an embedding program); else gRPC clients from `controller.*` / `executor.*`. */
+  readonly controller?: DeviceControllerPort | undefined;
+  readonly executor?: ExecutorPort | undefined;
+  readonly registry?: Registry | undefined;
+}
+
+export interface RunningProfilerService extends RunningService {
+  readonly profiler: Profiler;
+  readonly store: ProfileStore;
+  readonly bus: EventBus;
+  readonly config: ProfilerConfig;
+}
+
+/**
+ * Starts the profiler service. `config` is parsed with `profilerConfigSchema` (so a partial object
+ * works from code: `startProfilerService({ grpc: { port: 0 }, controller: { address } }, { logger })`).
+ * What it opens (bus, store, peer clients) it closes on `close()`; what it is given it leaves open.
+ */
+export async function startProfilerService(config: ProfilerConfigInput | ProfilerConfig, deps: ProfilerServiceDeps): Promise<RunningProfilerService> {
+  const cfg = profilerConfigSchema.parse(config);
+  const logger = serviceLogger(deps.logger, 'profiler');
+  const registry = deps.registry ?? createMetricsRegistry('profiler');
+  const metrics = createProfilerMetrics(registry);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'error while closing');
+      }
+    }
+  };
+  try {
+    let bus = deps.bus;
+    if (!bus) {
+      bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
+      const owned = bus;
+      cleanup.push(() => owned.close());
+    }
+    let store = deps.store;
+    if (!store) {
+      if (cfg.store.backend === 'kv' && bus.backend !== 'nats' && !deps.bus) {
+        throw new ValidationError('store.backend', 'the kv store needs nats.url (JetStream KV) or a shared bus');
+      }
+      store = await openProfileStore(cfg.store.backend === 'kv' ? { backend: 'kv', bus, bucket: cfg.store.bucket } : { backend: 'sqlite', path: cfg.store.path });
+      const owned = store;
+      cleanup.push(() => owned.close());
+    }
+    const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
+    const controller = deps.controller ?? grpcDeviceController({ config: cfg.controller, retry: cfg.retry, logger, onRetry });
+    if (!deps.controller) cleanup.push(() => controller.close?.());
+    const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
+    if (!deps.executor) cleanup.push(() => executorPort.close?.());
+    const lib = new Profiler({
+      controller,
+      executor: executorPort,
+      store,
+      bus,
+      softwareStack: cfg.softwareStack,
+      protocol: cfg.protocol,
+      retry: cfg.retry,
+      logger,
+      metrics,
+    });
+    cleanup.push(() => lib.close());
+    const running = await startService({
+      name: 'profiler',
+      grpc: cfg.grpc,
+      metrics: cfg.metrics,
+      bindings: [{ name: PROFILER_SERVICE_NAME, definition: profiler.ProfilerService, implementation: profilerGrpcImplementation(lib, logger) as never }],
+      logger,
+      registry,
+      descriptorSet: loadDescriptorSet(),
+      healthy: () => bus.status() !== 'closed',
+      onClose: closeAll,
+    });
+    logger.info(
+      { address: running.address, store: store.backend, bus: bus.backend, controller: deps.controller ? 'in-process' : cfg.controller.address, executor: deps.executor ? 'in-process' : cfg.executor.address },
+      'profiler ready',
+    );
+    return Object.assign(running, { profiler: lib, store, bus, config: cfg });
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
