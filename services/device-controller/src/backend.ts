@@ -43,7 +43,8 @@ export interface TelemetrySample {
   /** Current clocks: CPU per cluster, GPU, EMC (EMC and the mode come from the knobs). */
   readonly clocks: { readonly cpuMhz: Readonly<Record<string, number>>; readonly gpuMhz?: number; readonly emcMhz?: number };
   readonly mode?: PowerMode;
-  readonly source: 'ina3221' | 'tegrastats';
+  /** `model`: a virtual or table board (power from @fulcrum/devices). */
+  readonly source: 'ina3221' | 'tegrastats' | 'model';
   readonly note?: string;
 }
 

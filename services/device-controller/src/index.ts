@@ -41,6 +41,14 @@ export { HELPER_OPS, HELPER_PROTOCOL_VERSION, MAX_REQUEST_BYTES, ProtocolError, 
 export { startJetsonHelper } from './helper/server.js';
 export { HelperClient, HelperError } from './helper/client.js';
 export * as paths from './paths.js';
+export { ModelControlBackend, coveringGrid, presetMode, virtualIdlePowerW } from './model-backend.js';
+export {
+  DEVICE_CONTROLLER_SERVICE_NAME,
+  deviceControllerServiceConfig,
+  deviceControllerServiceConfigSchema,
+  loadDeviceControllerServiceConfig,
+  startDeviceControllerService,
+} from './grpc-service.js';
 
 export type { BoardIdentity } from './board.js';
 export type { CpuCluster, EmcControl, GpuDevfreq, JetsonBoard } from './discover.js';
@@ -69,3 +77,10 @@ export type { FakeBoardId, FakeRail, FakeRules, FakeSysfsMarker, FakeSysfsTree, 
 export type { HelperErrorBody, HelperErrorCode, HelperOp, HelperRequest, HelperResponse } from './helper/protocol.js';
 export type { JetsonHelper, JetsonHelperOptions } from './helper/server.js';
 export type { HelperClientOptions } from './helper/client.js';
+export type { ModelActivity, ModelControlBackendOptions } from './model-backend.js';
+export type {
+  DeviceControllerService,
+  DeviceControllerServiceConfig,
+  DeviceControllerServiceConfigInput,
+  DeviceControllerServiceOptions,
+} from './grpc-service.js';
