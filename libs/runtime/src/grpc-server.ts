@@ -47,6 +47,11 @@ export interface GrpcServerOptions {
   /** A FileDescriptorSet for server reflection (see `@fulcrum/proto` `loadDescriptorSet`). */
   readonly descriptorSet?: Buffer | undefined;
   readonly logger?: Logger | undefined;
+  /**
+   * Serve beyond loopback without TLS and token — only for a private network you trust
+   * (e.g. the compose bridge network). Off by default.
+   */
+  readonly allowPlaintextNetwork?: boolean | undefined;
 }
 
 export interface RunningGrpcServer {
@@ -161,7 +166,13 @@ function credentials(tls: TlsFiles | undefined): ServerCredentials {
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !(options.tls && options.token)) {
-    throw new Error(`grpc: refusing to listen on ${host}: serving beyond loopback needs both TLS (cert and key) and a bearer token`);
+    if (!options.allowPlaintextNetwork) {
+      throw new Error(
+        `grpc: refusing to listen on ${host}: serving beyond loopback needs both TLS (cert and key) and a bearer token ` +
+          '(or grpc.allowPlaintextNetwork for a private network you trust)',
+      );
+    }
+    options.logger?.warn({ host }, 'serving gRPC beyond loopback without TLS and token (grpc.allowPlaintextNetwork)');
   }
   const server = new Server();
   const health = new HealthImplementation({ '': 'SERVING' });

@@ -128,6 +128,9 @@ describe('gRPC listening rules and TLS', () => {
   it('refuses a non-loopback address without TLS and a token', async () => {
     await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0' }), /refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
     await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0', token: 'x' }), /needs both TLS/);
+    const opted = await startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0', allowPlaintextNetwork: true });
+    assert.ok(opted.port > 0);
+    await opted.shutdown(100);
   });
 
   it('serves over TLS with a token, and a client that trusts the CA gets through', async () => {

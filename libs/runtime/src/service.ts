@@ -30,6 +30,8 @@ export const grpcConfigSchema = z.object({
   tlsKey: z.string().optional(),
   /** CA of client certificates; set it to require mutual TLS. */
   tlsClientCa: z.string().optional(),
+  /** Listen beyond loopback without TLS and token: only on a private network you trust (compose). */
+  allowPlaintextNetwork: z.boolean().optional(),
 });
 export type GrpcConfig = z.output<typeof grpcConfigSchema>;
 
@@ -80,6 +82,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     tls: options.grpc.tlsCert && options.grpc.tlsKey ? { certFile: options.grpc.tlsCert, keyFile: options.grpc.tlsKey, clientCaFile: options.grpc.tlsClientCa } : undefined,
     descriptorSet: options.descriptorSet,
     logger: options.logger,
+    allowPlaintextNetwork: options.grpc.allowPlaintextNetwork,
   });
   let http: RunningHttpEndpoints | undefined;
   const metricsPort = options.metrics?.port ?? (options.grpc.port === 0 ? 0 : grpcListenPort(options.name, options.grpc) + 1000);
