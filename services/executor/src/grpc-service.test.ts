@@ -1,0 +1,329 @@
+// The executor service over real gRPC on 127.0.0.1 (port 0) with a real device-controller
+// service (virtual board) beside it; the in-process bus where NATS is not the point, a real
+// nats-server for inference requests and garbage on the infer subject.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import type { PowerMode } from '@fulcrum/core';
+import { createVirtualDevice } from '@fulcrum/devices';
+import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isInferenceError, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus';
+import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
+import { common, device as dpb, executor as pb } from '@fulcrum/proto';
+import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
+import { executorServiceConfig, startExecutorService, type ExecutorService, type ExecutorServiceConfigInput } from './grpc-service.js';
+
+const quiet = createLogger({ name: 'test', level: 'silent' });
+const MAXN: PowerMode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
+const LOW_GPU: PowerMode = { ...MAXN, gpuMhz: 420.75 };
+const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
+const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
+const TOKEN = 'executor-token-1';
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function problem(overrides: Partial<common.Problem> = {}): common.Problem {
+  return common.Problem.fromPartial({
+    device: 'orin-agx',
+    trainWorkload: { name: 'resnet18', kind: TRAIN },
+    trainBatchSize: 32,
+    powerBudgetW: 50,
+    streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 20, latencyBudgetS: 0.6 }],
+    ...overrides,
+  });
+}
+
+function plan(overrides: Partial<common.Plan> = {}): common.Plan {
+  return common.Plan.fromPartial({ planId: 'p1', mode: MAXN, streams: [{ stream: 'cam', batchSize: 4, utilization: 0.05 }], strategy: 'manual', feasible: true, trainTimeMs: 120, ...overrides });
+}
+
+async function controller(bus?: EventBus, port = 0): Promise<DeviceControllerService> {
+  const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port }, metrics: { port: -1 }, noise: 0 }), { logger: quiet, ...(bus ? { bus } : {}) });
+  cleanups.push(() => svc.close(100));
+  return svc;
+}
+
+async function executorService(input: ExecutorServiceConfigInput, bus?: EventBus): Promise<ExecutorService> {
+  const svc = await startExecutorService(executorServiceConfig({ grpc: { port: 0 }, metrics: { port: 0 }, timeScale: 100, ...input }), { logger: quiet, ...(bus ? { bus } : {}) });
+  cleanups.push(() => svc.close(100));
+  return svc;
+}
+
+function client(svc: { address: string }, token?: string): pb.ExecutorClient {
+  const { credentials, options } = clientSecurity(token ? { token } : {});
+  const c = new pb.ExecutorClient(svc.address, credentials, options);
+  cleanups.push(async () => c.close());
+  return c;
+}
+
+function controllerClient(svc: { address: string }): dpb.DeviceControllerClient {
+  const c = new dpb.DeviceControllerClient(svc.address, clientSecurity().credentials);
+  cleanups.push(async () => c.close());
+  return c;
+}
+
+const applyPlan = (c: pb.ExecutorClient, req: Partial<pb.ApplyPlanRequest>) =>
+  unaryCall<pb.ApplyPlanResponse>((o, cb) => c.applyPlan(pb.ApplyPlanRequest.fromPartial(req), new Metadata(), o, cb));
+const getStatus = (c: pb.ExecutorClient) => unaryCall<pb.StatusResponse>((o, cb) => c.status({}, new Metadata(), o, cb));
+const runMeasurement = (c: pb.ExecutorClient, req: Partial<pb.RunMeasurementRequest>, timeoutMs = 20_000) =>
+  unaryCall<pb.RunMeasurementResponse>((o, cb) => c.runMeasurement(pb.RunMeasurementRequest.fromPartial(req), new Metadata(), o, cb), timeoutMs);
+const inferCall = (c: pb.ExecutorClient, req: Partial<pb.InferRequest>) => unaryCall<pb.InferResponse>((o, cb) => c.infer(pb.InferRequest.fromPartial(req), new Metadata(), o, cb));
+const setControllerMode = (c: dpb.DeviceControllerClient, mode: PowerMode) =>
+  unaryCall<dpb.SetPowerModeResponse>((o, cb) => c.setPowerMode(dpb.SetPowerModeRequest.fromPartial({ mode }), new Metadata(), o, cb));
+
+async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  assert.fail('expected the call to fail');
+}
+
+async function invalid(p: Promise<unknown>, field: string, reason?: RegExp): Promise<void> {
+  const err = await grpcError(p);
+  assert.equal(err.code, status.INVALID_ARGUMENT, `${field}: ${err.details}`);
+  assert.equal(errorField(err), field, err.details);
+  if (reason) assert.match(err.details, reason);
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const model = createVirtualDevice('orin-agx', { noise: 0 });
+const truthMs = (mode: PowerMode, workload: string, kind: 'train' | 'infer', batchSize: number): number => model.groundTruth({ mode, workload, kind, batchSize }).timeMs;
+
+describe('executor service with a device-controller (in-process bus)', () => {
+  let bus: EventBus;
+  let ctl: DeviceControllerService;
+  let svc: ExecutorService;
+  let c: pb.ExecutorClient;
+  before(async () => {
+    bus = createInProcessBus();
+    cleanups.push(() => bus.close());
+    ctl = await controller(bus);
+    svc = await executorService({ controller: { address: ctl.address, attempts: 2, timeoutMs: 1000 } }, bus);
+    c = client(svc);
+  });
+
+  it('is idle before a plan: Status IDLE, Infer UNAVAILABLE', async () => {
+    const s = await getStatus(c);
+    assert.equal(s.state, pb.State.STATE_IDLE);
+    const err = await grpcError(inferCall(c, { stream: 'cam' }));
+    assert.equal(err.code, status.UNAVAILABLE);
+    assert.match(err.details, /no plan applied yet/);
+  });
+
+  it('rejects bad problems and plans with INVALID_ARGUMENT naming the field', async () => {
+    await invalid(applyPlan(c, { plan: plan() }), 'problem', /is required/);
+    await invalid(applyPlan(c, { problem: problem(), plan: undefined }), 'plan', /is required/);
+    const stream = (s: Partial<common.InferenceStream>) => [common.InferenceStream.fromPartial({ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 20, latencyBudgetS: 0.6, ...s })];
+    await invalid(applyPlan(c, { problem: problem({ streams: stream({ workload: { name: 'alexnet', kind: INFER } }) }), plan: plan() }), 'problem.streams[0].workload', /unknown workload "alexnet"/);
+    await invalid(applyPlan(c, { problem: problem({ trainWorkload: { name: 'resnet18', kind: INFER } }), plan: plan() }), 'problem.trainWorkload.kind');
+    await invalid(applyPlan(c, { problem: problem({ streams: stream({ arrivalRatePerS: 0 }) }), plan: plan() }), 'problem.streams[0].arrivalRatePerS', /positive/);
+    await invalid(applyPlan(c, { problem: problem({ streams: stream({ latencyBudgetS: -1 }) }), plan: plan() }), 'problem.streams[0].latencyBudgetS');
+    await invalid(applyPlan(c, { problem: problem({ powerBudgetW: -5 }), plan: plan() }), 'problem.powerBudgetW');
+    await invalid(applyPlan(c, { problem: problem({ device: 'agx-xavier' }), plan: plan() }), 'problem.device', /this executor runs "orin-agx"/);
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ streams: [{ stream: 'lidar', batchSize: 4, predictedLatencyS: 0, utilization: 0 }] }) }), 'plan.streams[0].stream', /"lidar" is not a stream of the problem/);
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ streams: [] }) }), 'plan.streams', /no batch size for problem stream "cam"/);
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ streams: [{ stream: 'cam', batchSize: 0, predictedLatencyS: 0, utilization: 0 }] }) }), 'plan.streams[0].batchSize');
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ mode: undefined }) }), 'plan.mode', /is required/);
+    // Off the grid: named as the plan's field (the executor's device model and the controller agree).
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ mode: { ...MAXN, gpuMhz: 1000 } }) }), 'plan.mode.gpuMhz', /not on the orin-agx grid/);
+    assert.equal((await getStatus(c)).state, pb.State.STATE_IDLE, 'nothing was applied');
+  });
+
+  it('applies a plan through the controller, publishes plan.applied and reports Status', async () => {
+    const seen: PlanAppliedEvent[] = [];
+    const sub = bus.subscribe(eventFilter('plan.applied', 'orin-agx'), (m) => void seen.push(m.event));
+    await sub.ready;
+    const r = await applyPlan(c, { problem: problem(), plan: plan({ mode: LOW_GPU }) });
+    assert.equal(r.planId, 'p1');
+    assert.deepEqual(r.mode, LOW_GPU, 'the mode read back from the controller');
+    assert.ok(r.appliedAt instanceof Date);
+    assert.deepEqual(await ctl.backend.getMode(), LOW_GPU, 'the controller switched');
+    await Promise.all(Array.from({ length: 20 }, (_, i) => svc.infer('cam', [i])));
+    await sleep(100);
+    const s = await getStatus(c);
+    assert.equal(s.state, pb.State.STATE_RUNNING);
+    assert.equal(s.plan?.planId, 'p1');
+    assert.deepEqual(s.plan?.mode, LOW_GPU);
+    assert.equal(s.streams.length, 1);
+    assert.equal(s.streams[0]!.stream, 'cam');
+    assert.equal(s.streams[0]!.batchSize, 4);
+    assert.equal(s.streams[0]!.completed, 20);
+    assert.ok(s.streams[0]!.latencyP99S > 0 && s.streams[0]!.latencyP99S >= s.streams[0]!.latencyP50S);
+    assert.ok(s.trainMinibatches > 0 && s.trainThroughputSamplesPerS > 0, 'training runs between inference minibatches');
+    assert.ok(s.verdict, 'a verdict');
+    await sub.drain();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.planId, 'p1');
+    assert.deepEqual(seen[0]!.mode, LOW_GPU);
+    assert.equal(seen[0]!.trainWorkload, 'resnet18');
+    assert.equal(seen[0]!.strategy, 'manual');
+    // Switching back: the next plan takes effect at a minibatch boundary.
+    const r2 = await applyPlan(c, { problem: problem(), plan: plan({ planId: 'p2', streams: [{ stream: 'cam', batchSize: 8, predictedLatencyS: 0, utilization: 0 }] }) });
+    assert.deepEqual(r2.mode, MAXN);
+    const s2 = await getStatus(c);
+    assert.equal(s2.plan?.planId, 'p2');
+    assert.equal(s2.streams[0]!.batchSize, 8);
+    const metrics = (await (await fetch(`${svc.metricsUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('fulcrum_executor_')).join('\n');
+    const answered = [...metrics.matchAll(/fulcrum_executor_requests_total\{stream="cam",outcome="(?:ok|late)",service="executor"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    assert.equal(answered, 20, metrics);
+    assert.match(metrics, /fulcrum_executor_request_latency_seconds_count\{[^}]*stream="cam"[^}]*\} 20/);
+    assert.match(metrics, /fulcrum_executor_queue_depth\{stream="cam",service="executor"\} \d+/);
+    assert.match(metrics, /fulcrum_executor_plans_applied_total\{service="executor"\} 2/);
+  });
+
+  it('measures at the mode the controller is in: a lower GPU clock gives longer minibatches, as the model says', async () => {
+    const cc = controllerClient(ctl);
+    const req = { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 2, measuredMinibatches: 8 };
+    await setControllerMode(cc, MAXN);
+    const fast = await runMeasurement(c, req);
+    assert.equal(fast.minibatchTimesMs.length, 8);
+    assert.equal(fast.runner, 'simulated');
+    assert.equal(fast.softwareStack, 'fulcrum-virtual-orin-agx-seed1');
+    assert.ok(fast.windowStart! <= fast.windowEnd!);
+    await setControllerMode(cc, LOW_GPU);
+    const slow = await runMeasurement(c, req);
+    const fastMs = mean(fast.minibatchTimesMs);
+    const slowMs = mean(slow.minibatchTimesMs);
+    assert.ok(slowMs > 2 * fastMs, `GPU 420.75 MHz (${slowMs.toFixed(1)} ms) is much slower than 1300.5 MHz (${fastMs.toFixed(1)} ms)`);
+    // Seeded noise of 2.5% per minibatch; the mean of 8 is well within 5% of the model.
+    assert.ok(Math.abs(fastMs / truthMs(MAXN, 'resnet18', 'train', 32) - 1) < 0.05);
+    assert.ok(Math.abs(slowMs / truthMs(LOW_GPU, 'resnet18', 'train', 32) - 1) < 0.05);
+    const inferReq = await runMeasurement(c, { workload: { name: 'mobilenet', kind: INFER }, batchSize: 16, warmupMinibatches: 0, measuredMinibatches: 3 });
+    assert.ok(Math.abs(mean(inferReq.minibatchTimesMs) / truthMs(LOW_GPU, 'mobilenet', 'infer', 16) - 1) < 0.08);
+  });
+
+  it('rejects bad measurement requests naming the field', async () => {
+    await invalid(runMeasurement(c, { workload: { name: 'alexnet', kind: TRAIN }, batchSize: 8, measuredMinibatches: 1 }), 'workload.name', /unknown workload "alexnet"/);
+    await invalid(runMeasurement(c, { workload: { name: 'resnet18', kind: 0 }, batchSize: 8, measuredMinibatches: 1 }), 'workload.kind');
+    await invalid(runMeasurement(c, { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 0, measuredMinibatches: 1 }), 'batchSize');
+    await invalid(runMeasurement(c, { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 8, measuredMinibatches: 0 }), 'measuredMinibatches');
+  });
+
+  it('answers Infer directly, and NOT_FOUND for a stream the plan lacks', async () => {
+    const r = await inferCall(c, { stream: 'cam', requestId: 'direct-1', input: Buffer.from('[1,2]'), contentType: 'application/json' });
+    assert.equal(r.requestId, 'direct-1');
+    assert.equal(r.contentType, 'application/json');
+    assert.ok(r.latencyS > 0 && r.batchSize >= 1);
+    const unknown = await grpcError(inferCall(c, { stream: 'lidar' }));
+    assert.equal(unknown.code, status.NOT_FOUND);
+    await invalid(inferCall(c, { stream: 'cam', input: Buffer.from('{not json'), contentType: 'application/json' }), 'input', /not JSON/);
+  });
+});
+
+describe('executor measurement while the controller follows its activity (time scale 10)', () => {
+  it("the controller's power samples inside the measured window are the model's power of what ran", async () => {
+    const bus = createInProcessBus();
+    cleanups.push(() => bus.close());
+    const ctl = await controller(bus);
+    const svc = await executorService({ timeScale: 10, controller: { address: ctl.address } }, bus);
+    const cc = controllerClient(ctl);
+    await setControllerMode(cc, LOW_GPU);
+    const samples: dpb.StreamTelemetryResponse[] = [];
+    const stream = cc.streamTelemetry(dpb.StreamTelemetryRequest.fromPartial({ intervalMs: 5 }));
+    stream.on('data', (s: dpb.StreamTelemetryResponse) => samples.push(s));
+    stream.on('error', () => undefined);
+    const r = await runMeasurement(client(svc), { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 1, measuredMinibatches: 5 });
+    stream.cancel();
+    const inWindow = samples.filter((s) => s.measuredAt! >= r.windowStart! && s.measuredAt! <= r.windowEnd!);
+    assert.ok(inWindow.length >= 3, `samples in the window: ${inWindow.length}`);
+    const expected = model.groundTruth({ mode: LOW_GPU, workload: 'resnet18', kind: 'train', batchSize: 32 }).powerW;
+    for (const s of inWindow) assert.ok(Math.abs(s.powerW - expected) < 1e-9, `${s.powerW} W vs the model's ${expected} W`);
+    await sleep(100);
+    assert.equal((ctl.backend as ModelControlBackend).currentActivity().state, 'idle', 'idle again after the measurement');
+  });
+});
+
+describe('executor service when the device-controller goes away', () => {
+  it('fails a measurement with UNAVAILABLE after bounded retries, keeps serving the plan, and measures again once the controller is back', async () => {
+    const bus = createInProcessBus();
+    cleanups.push(() => bus.close());
+    const first = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 } }), { logger: quiet, bus });
+    const port = first.port;
+    const svc = await executorService({ controller: { address: first.address, attempts: 3, timeoutMs: 500, initialBackoffMs: 50, maxBackoffMs: 200 } }, bus);
+    const c = client(svc);
+    await applyPlan(c, { problem: problem(), plan: plan() });
+    const req = { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 0, measuredMinibatches: 2 };
+    await runMeasurement(c, req);
+    await first.close(100);
+
+    const down = await grpcError(runMeasurement(c, req));
+    assert.equal(down.code, status.UNAVAILABLE);
+    assert.match(down.details, /device-controller at 127\.0\.0\.1:\d+ is unavailable \(GetPowerMode, 3 attempts\)/);
+    const planDown = await grpcError(applyPlan(c, { problem: problem(), plan: plan({ planId: 'p-down' }) }));
+    assert.equal(planDown.code, status.UNAVAILABLE);
+    const served = await svc.infer('cam');
+    assert.equal(served.planId, 'p1', 'still serving the plan it has');
+    assert.equal((await getStatus(c)).plan?.planId, 'p1');
+    const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
+    assert.match(metrics, /fulcrum_executor_controller_failures_total\{method="GetPowerMode",service="executor"\} [3-9]/);
+
+    await controller(bus, port);
+    const back = await runMeasurement(c, req);
+    assert.equal(back.minibatchTimesMs.length, 2);
+  });
+});
+
+describe('executor service auth', () => {
+  it('checks the bearer token when one is configured', async () => {
+    const svc = await executorService({ grpc: { port: 0, token: TOKEN } });
+    const err = await grpcError(getStatus(client(svc)));
+    assert.equal(err.code, status.UNAUTHENTICATED);
+    assert.equal((await getStatus(client(svc, TOKEN))).state, pb.State.STATE_IDLE);
+  });
+});
+
+describe('executor service over NATS', () => {
+  let nats: NatsServer;
+  const natsCleanups: Array<() => Promise<void>> = [];
+  before(async () => {
+    nats = await startNatsServer();
+  });
+  after(async () => {
+    for (const c of natsCleanups.reverse()) await c();
+    await nats.stop();
+  });
+
+  it('answers inference requests on fulcrum.<device>.infer.<stream>, and garbage with an explicit invalid error', async () => {
+    // No controller: the plan's mode is used as is.
+    const svc = await startExecutorService(executorServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 100, nats: { url: nats.url } }), { logger: quiet });
+    natsCleanups.push(() => svc.close(100));
+    assert.equal(svc.bus.backend, 'nats');
+    const app = await connectNatsBus({ url: nats.url });
+    natsCleanups.push(() => app.close());
+    const before = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'early' }, { timeoutMs: 2000 });
+    assert.ok(isInferenceError(before) && before.error.code === 'unavailable', 'no plan yet');
+    await applyPlan(client(svc), { problem: problem(), plan: plan() });
+    const replies = await Promise.all([1, 2, 3, 4].map((i) => app.request(inferSubject('orin-agx', 'cam'), { requestId: `r${i}`, input: [i] }, { timeoutMs: 5000 })));
+    for (const [i, r] of replies.entries()) {
+      assert.ok(!isInferenceError(r), JSON.stringify(r));
+      assert.equal(r.requestId, `r${i + 1}`);
+      assert.ok(r.latencyS > 0);
+    }
+    const unknown = await app.request(inferSubject('orin-agx', 'lidar'), { requestId: 'x' }, { timeoutMs: 2000 });
+    assert.ok(isInferenceError(unknown) && unknown.error.code === 'shed', 'no plan serves that stream');
+    const garbage = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not json', { timeoutMs: 2000 }));
+    assert.ok(isInferenceError(garbage));
+    assert.equal(garbage.error.code, 'invalid');
+    const badField = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', JSON.stringify({ requestId: 42 }), { timeoutMs: 2000 }));
+    assert.ok(isInferenceError(badField) && badField.error.code === 'invalid' && /requestId/.test(badField.error.message));
+    // Still serving after the garbage.
+    const after = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'after' }, { timeoutMs: 5000 });
+    assert.ok(!isInferenceError(after));
+  });
+});
+
+describe('executor service on the host runner (real PyTorch)', () => {
+  it('runs a measurement on a PyTorch worker and reports its stack', async () => {
+    const svc = await executorService({ runner: 'host', timeScale: 1, host: { device: 'cpu', models: { resnet18: { model: 'cnn', width: 8 } } } });
+    const r = await runMeasurement(client(svc), { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 4, warmupMinibatches: 1, measuredMinibatches: 3 }, 120_000);
+    assert.equal(r.runner, 'python-torch');
+    assert.equal(r.minibatchTimesMs.length, 3);
+    assert.ok(r.minibatchTimesMs.every((t) => t > 0));
+    assert.match(r.softwareStack, /^python-torch-.+-cpu$/);
+  });
+});
