@@ -33,11 +33,36 @@ export interface PeerCallContext {
   readonly logger?: Logger | undefined;
   /** Called once per retry (metrics). */
   readonly onRetry?: ((peer: string) => void) | undefined;
+  /**
+   * Called before each retry to start over on a fresh channel: a channel whose peer went away
+   * backs off before reconnecting and fails calls at once meanwhile, even after the peer is back.
+   */
+  readonly reconnect?: (() => void) | undefined;
 }
 
-/** UNAVAILABLE, or a deadline that passed because the peer went silent. */
+/** A generated client that can be replaced by a fresh one (a new channel) after its peer went away. */
+export function reconnectingClient<C extends { close(): void }>(make: () => C): { readonly current: C; reconnect(): void; close(): void } {
+  let client = make();
+  return {
+    get current() {
+      return client;
+    },
+    reconnect() {
+      client.close();
+      client = make();
+    },
+    close() {
+      client.close();
+    },
+  };
+}
+
+/**
+ * UNAVAILABLE; CANCELLED (a peer shutting down cancels the calls it was serving — this client never
+ * cancels its own unary calls); or a deadline that passed because the peer went silent.
+ */
 export function isPeerGone(err: unknown): boolean {
-  return isServiceError(err) && (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED);
+  return isServiceError(err) && (err.code === status.UNAVAILABLE || err.code === status.CANCELLED || err.code === status.DEADLINE_EXCEEDED);
 }
 
 /**
@@ -48,7 +73,7 @@ export function isPeerGone(err: unknown): boolean {
 export function peerUnavailable(ctx: Pick<PeerCallContext, 'peer' | 'address'>, err: unknown): unknown {
   if (!isPeerGone(err)) return err;
   const e = err as ServiceError;
-  const what = e.code === status.DEADLINE_EXCEEDED ? 'did not answer in time' : 'is unavailable';
+  const what = e.code === status.DEADLINE_EXCEEDED ? 'did not answer in time' : e.code === status.CANCELLED ? 'went away during the call' : 'is unavailable';
   return new GrpcStatusError(status.UNAVAILABLE, `${ctx.peer} at ${ctx.address} ${what}: ${e.details || e.message}`);
 }
 
@@ -65,9 +90,10 @@ export async function callPeer<Res>(
       initialDelayMs: ctx.retry.initialDelayMs,
       maxDelayMs: ctx.retry.maxDelayMs,
       // A deadline is not retried: the peer may still be working on it (a long measurement).
-      retryable: (err) => isServiceError(err) && err.code === status.UNAVAILABLE,
+      retryable: (err) => isServiceError(err) && (err.code === status.UNAVAILABLE || err.code === status.CANCELLED),
       onRetry: (err, attempt, delayMs) => {
         ctx.onRetry?.(ctx.peer);
+        ctx.reconnect?.();
         ctx.logger?.warn({ peer: ctx.peer, address: ctx.address, method, attempt, delayMs: Math.round(delayMs), err: (err as ServiceError).details }, 'peer unavailable; retrying');
       },
     });

@@ -7,7 +7,7 @@
 export { Profiler, validateProfileInput } from './profiler.js';
 export { windowPower, modesMatch, ModeDriftError, NoPowerSamplesError } from './power.js';
 export { grpcDeviceController, grpcExecutor, fromProtoMode, toProtoKind } from './peers.js';
-export { peerChannel, callPeer, isPeerGone, peerUnavailable } from './grpc-peer.js';
+export { peerChannel, callPeer, isPeerGone, peerUnavailable, reconnectingClient } from './grpc-peer.js';
 export { createProfilerMetrics } from './metrics.js';
 export { profilerConfigSchema, peerConfigSchema, retryConfigSchema, protocolConfigSchema, loadProfilerConfig } from './config.js';
 export {

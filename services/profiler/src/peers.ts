@@ -9,7 +9,7 @@ import { common, device, executor } from '@fulcrum/proto';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import type { PeerConfig, RetryConfig } from './config.js';
-import { callPeer, peerChannel, peerUnavailable, type PeerCallContext } from './grpc-peer.js';
+import { callPeer, peerChannel, peerUnavailable, reconnectingClient, type PeerCallContext } from './grpc-peer.js';
 
 /** The part of the controller's DeviceInfo the profiler uses. */
 export interface ControllerDeviceInfo {
@@ -95,12 +95,12 @@ export interface GrpcPeerOptions {
 /** The device-controller over gRPC. */
 export function grpcDeviceController(options: GrpcPeerOptions): DeviceControllerPort {
   const { credentials, options: channelOptions } = peerChannel(options.config);
-  const client = new device.DeviceControllerClient(options.config.address, credentials, channelOptions);
-  const ctx: PeerCallContext = { peer: 'device-controller', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry };
+  const clients = reconnectingClient(() => new device.DeviceControllerClient(options.config.address, credentials, channelOptions));
+  const ctx: PeerCallContext = { peer: 'device-controller', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
   const timeoutMs = options.config.timeoutS * 1000;
   return {
     async getDeviceInfo() {
-      const res = await callPeer<device.GetDeviceInfoResponse>(ctx, 'GetDeviceInfo', timeoutMs, (md, o, cb) => client.getDeviceInfo({}, md, o, cb));
+      const res = await callPeer<device.GetDeviceInfoResponse>(ctx, 'GetDeviceInfo', timeoutMs, (md, o, cb) => clients.current.getDeviceInfo({}, md, o, cb));
       const info = res.info;
       if (!info?.device) throw new GrpcStatusError(status.INTERNAL, `device-controller at ${ctx.address} sent no device id in GetDeviceInfo`);
       const grid = fromProtoGrid(info.grid);
@@ -110,7 +110,7 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
     async setPowerMode(mode, settleS) {
       // The controller waits out the settle time before it answers: give the deadline that much more.
       const res = await callPeer<device.SetPowerModeResponse>(ctx, 'SetPowerMode', timeoutMs + settleS * 1000, (md, o, cb) =>
-        client.setPowerMode(device.SetPowerModeRequest.fromPartial({ mode, settleS }), md, o, cb),
+        clients.current.setPowerMode(device.SetPowerModeRequest.fromPartial({ mode, settleS }), md, o, cb),
       );
       return { mode: res.mode ? fromProtoMode(res.mode) : mode, switchS: res.switchS };
     },
@@ -121,7 +121,7 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
       let ended = false;
       let markFirst!: () => void;
       const firstSample = new Promise<void>((resolve) => (markFirst = resolve));
-      const call = client.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ intervalMs, maxSamples: 0 }));
+      const call = clients.current.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ intervalMs, maxSamples: 0 }));
       const wake = (): void => {
         for (const w of waiters) {
           const last = samples[samples.length - 1];
@@ -172,20 +172,20 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
         },
       };
     },
-    close: () => client.close(),
+    close: () => clients.close(),
   };
 }
 
 /** The executor's measurement runs over gRPC. */
 export function grpcExecutor(options: GrpcPeerOptions): ExecutorPort {
   const { credentials, options: channelOptions } = peerChannel(options.config);
-  const client = new executor.ExecutorClient(options.config.address, credentials, channelOptions);
-  const ctx: PeerCallContext = { peer: 'executor', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry };
+  const clients = reconnectingClient(() => new executor.ExecutorClient(options.config.address, credentials, channelOptions));
+  const ctx: PeerCallContext = { peer: 'executor', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
   const timeoutMs = options.config.timeoutS * 1000;
   return {
     async runMeasurement(run) {
       const res = await callPeer<executor.RunMeasurementResponse>(ctx, 'RunMeasurement', timeoutMs, (md, o, cb) =>
-        client.runMeasurement(
+        clients.current.runMeasurement(
           executor.RunMeasurementRequest.fromPartial({
             workload: { name: run.workload, kind: toProtoKind(run.kind) },
             batchSize: run.batchSize,
@@ -208,6 +208,6 @@ export function grpcExecutor(options: GrpcPeerOptions): ExecutorPort {
         runner: res.runner,
       };
     },
-    close: () => client.close(),
+    close: () => clients.close(),
   };
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, profiler } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
@@ -133,6 +134,17 @@ describe('profiler service (in-process bus, SQLite store, virtual peers over gRP
     assert.match(metrics, /fulcrum_profiler_results_measured_total\{kind="infer",service="profiler"\} 3/);
     assert.match(metrics, /fulcrum_profiler_results_reused_total\{kind="infer",service="profiler"\} 3/);
     assert.match(metrics, /fulcrum_profiler_profiling_seconds_total\{service="profiler"\} [1-9]/);
+  });
+
+  it('serves gRPC health for the Profiler service and /healthz', async () => {
+    const Health = grpc.makeClientConstructor(healthService, 'Health');
+    const h = new Health(svc.address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    const res = await new Promise<{ status: string }>((resolve, reject) =>
+      h['check']!({ service: 'fulcrum.profiler.v1.Profiler' }, (err: Error | null, r: { status: string }) => (err ? reject(err) : resolve(r))),
+    );
+    assert.equal(res.status, 'SERVING');
+    h.close();
+    assert.equal((await fetch(`${svc.metricsUrl}/healthz`)).status, 200);
   });
 
   it('GetProfiles filters and pages through the store', async () => {
