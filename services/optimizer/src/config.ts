@@ -1,0 +1,64 @@
+/**
+ * The optimizer's configuration (flags > env > file > defaults, `@fulcrum/runtime`'s loadConfig):
+ * the shared `grpc` and `metrics` sections, NATS, the profiler it profiles through, the executor it
+ * may apply plans on, strategy defaults and the automatic re-plan rule.
+ */
+import { z } from 'zod';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { peerConfigSchema, retryConfigSchema } from '@fulcrum/profiler';
+
+export const optimizerConfigSchema = z.object({
+  grpc: grpcConfigSchema.prefault({}),
+  metrics: metricsConfigSchema.prefault({}),
+  nats: z
+    .object({
+      /** NATS URL; unset: an in-process bus (arrival-rate events only reach it when the bus is shared). */
+      url: z.string().optional(),
+    })
+    .prefault({}),
+  /** The profiler service every Solve profiles through (a profiling call may take minutes on a board). */
+  profiler: peerConfigSchema(DEFAULT_GRPC_PORTS.profiler)
+    .extend({ timeoutS: z.number().positive().default(600) })
+    .prefault({}),
+  /** The executor plans are applied on when `apply` is set. */
+  executor: peerConfigSchema(DEFAULT_GRPC_PORTS.executor)
+    .extend({
+      /** Apply every feasible plan (Solve, Replan, automatic re-plans) on the executor with ApplyPlan. */
+      apply: z.boolean().default(false),
+    })
+    .prefault({}),
+  retry: retryConfigSchema.prefault({}),
+  defaults: z
+    .object({
+      /** Strategy when a request leaves it unspecified (a registry name: gmd, als-100, random-15, …). */
+      strategy: z.string().min(1).default('gmd'),
+      /** Device when a problem leaves it empty. */
+      device: z.string().min(1).default('orin-agx'),
+      /** Base seed of the strategies' random choices when a request gives 0. */
+      seed: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  /** Relative measurement noise the strategies size their safety margins from (2 × this). */
+  noiseFraction: z.number().min(0).max(0.5).default(0.025),
+  /** Only stored profiles of this software stack are used for fronts and re-plans; unset: the newest stack seen. */
+  softwareStack: z.string().min(1).optional(),
+  replan: z
+    .object({
+      /** Re-plan when `fulcrum.<device>.arrivals.rate` reports a rate that moved (needs a plan this optimizer made). */
+      auto: z.boolean().default(true),
+      /** Relative change of a stream's rate against the rate its plan was made for that triggers a re-plan. */
+      rateThreshold: z.number().positive().default(0.2),
+      /** At most one automatic re-plan per device in this many seconds. */
+      minIntervalS: z.number().min(0).default(5),
+      /** Let automatic re-plans profile new modes when the stored ones cannot answer. */
+      allowProfiling: z.boolean().default(false),
+    })
+    .prefault({}),
+});
+
+export type OptimizerConfig = z.output<typeof optimizerConfigSchema>;
+export type OptimizerConfigInput = z.input<typeof optimizerConfigSchema>;
+
+export function loadOptimizerConfig(options: LoadConfigOptions = {}): LoadedConfig<OptimizerConfig> {
+  return loadConfig(optimizerConfigSchema, options);
+}

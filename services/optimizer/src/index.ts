@@ -1,0 +1,35 @@
+/**
+ * @fulcrum/optimizer — the optimizer as a library (`Optimizer`: GMD, ALS and the baselines of
+ * @fulcrum/strategies over a remote profiler, stored-profile fronts and re-plans, plan
+ * application, arrival-rate re-planning) and as a gRPC service (`startOptimizerService`).
+ */
+export { Optimizer } from './optimizer.js';
+export { optimizerConfigSchema, loadOptimizerConfig } from './config.js';
+export { grpcProfiler, grpcPlanExecutor, allProfiles } from './ports.js';
+export { RemoteProfileBackend, resolveStrategy } from './strategies.js';
+export { PlanRegistry, buildPlan, samePlan } from './plans.js';
+export { movedProblem, MIN_PLANNED_RATE_PER_S } from './replan-rule.js';
+export { UNBOUNDED, problemFromProto, problemToProto, planToProto, constraintToProto, strategyNameFromProto } from './convert.js';
+export { createOptimizerMetrics } from './metrics.js';
+export { OPTIMIZER_SERVICE_NAME, startOptimizerService, optimizerGrpcImplementation, solveEventToProto } from './service.js';
+
+export type {
+  SolveCost,
+  SolveInput,
+  SolveEvent,
+  ModeProfiledEvent,
+  SolveCompletedEvent,
+  ReplanInput,
+  ReplanOutcome,
+  ParetoFront,
+  OptimizerOptions,
+  ArrivalReplanRule,
+} from './optimizer.js';
+export type { OptimizerConfig, OptimizerConfigInput } from './config.js';
+export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions } from './ports.js';
+export type { ModeRecord, ProfileProtocolOverrides } from './strategies.js';
+export type { OptimizerPlan, PlanRecord } from './plans.js';
+export type { RateMove } from './replan-rule.js';
+export type { ProblemFromProtoOptions } from './convert.js';
+export type { OptimizerMetrics } from './metrics.js';
+export type { OptimizerServiceDeps, RunningOptimizerService } from './service.js';

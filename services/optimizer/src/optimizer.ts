@@ -1,0 +1,527 @@
+/**
+ * The optimizer as a library (SPEC §5): solves problems with a strategy (GMD by default), profiling
+ * through a profiler port; computes the profiled time–power front of a key from stored profiles;
+ * re-plans from stored profiles with no new profiling; applies plans on the executor; re-plans by
+ * itself when arrival rates move.
+ *
+ * Profiling: the strategies' ProfileCache (one per profile key and grid, kept for the process's
+ * life) asks the profiler for a mode at most once; the profiler answers from its store what any
+ * optimizer already had measured, so a problem solved again — here, after a restart or elsewhere —
+ * profiles nothing new. Prepared strategies (ALS's front, random-k's sample, GMD's axis model) are
+ * kept per (strategy, key, seed), as the strategies' Planner does.
+ */
+import { status } from '@grpc/grpc-js';
+import { ValidationError, describeValue, getDevice, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { eventFilter, type ArrivalRatesEvent, type EventBus, type EventSubscription } from '@fulcrum/bus';
+import {
+  MeasurementTable,
+  ModeScore,
+  ModeSpace,
+  NO_MARGINS,
+  Objective,
+  ProfileStore,
+  ProfiledFront,
+  bestAmong,
+  marginsFor,
+  profileKeyOf,
+  profileKeyText,
+  scoreMode,
+  seedFrom,
+  type PreparedStrategy,
+  type ProfileCache,
+  type ProfileKey,
+  type Profiling,
+  type SafetyMargins,
+  type Strategy,
+  type StrategyContext,
+} from '@fulcrum/strategies';
+import type { ProfileResult } from '@fulcrum/store';
+import { GrpcStatusError } from '@fulcrum/runtime';
+import type { Logger } from 'pino';
+import { UNBOUNDED } from './convert.js';
+import type { OptimizerMetrics } from './metrics.js';
+import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
+import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';
+import { movedProblem, type RateMove } from './replan-rule.js';
+import { RemoteProfileBackend, resolveStrategy, type ProfileProtocolOverrides } from './strategies.js';
+
+export interface SolveCost {
+  /** Modes the profiler newly measured for this call. */
+  readonly modesProfiled: number;
+  /** Modes answered from stored profiles (the profiler's store or this optimizer's cache). */
+  readonly modesReused: number;
+  /** Profiling seconds of the newly measured modes (switch + settle + minibatches). */
+  readonly profilingSeconds: number;
+  /** Optimizer wall time, waiting for the profiler excluded, ms. */
+  readonly optimizerMs: number;
+}
+
+export interface SolveInput {
+  /** A validated problem (core's `validateProblem`, or `problemFromProto`). */
+  readonly problem: Problem;
+  /** Strategy name (`gmd`, `als`, `als-50`, `maxn`, `best-preset`, `random-15`, `powertrain-50`, `bo-15`, `gmd-20`, …); default the configured one. */
+  readonly strategy?: string | undefined;
+  /** Sub-grid (`full`, `4368`, `441`); default `full`. */
+  readonly grid?: string | undefined;
+  /** Seed of the strategy's random choices; default the configured one. */
+  readonly seed?: number | undefined;
+  /** Apply the plan on the executor when feasible; default the optimizer's `apply`. */
+  readonly apply?: boolean | undefined;
+}
+
+/** One mode the strategy looked at. */
+export interface ModeProfiledEvent {
+  readonly type: 'mode';
+  readonly modeIndex: number;
+  readonly mode: OptimizerPlan['mode'];
+  /** Answered from stored profiles: nothing was measured for it in this call. */
+  readonly reused: boolean;
+  readonly results: readonly ProfileResult[];
+  /** Cost so far, this mode included. */
+  readonly cost: SolveCost;
+  /** Best plan among the modes looked at so far (planId ''). */
+  readonly bestPlan: OptimizerPlan | undefined;
+}
+
+export interface SolveCompletedEvent {
+  readonly type: 'completed';
+  readonly problem: Problem;
+  readonly plan: OptimizerPlan;
+  readonly cost: SolveCost;
+  /** The plan was applied on the executor. */
+  readonly applied: boolean;
+}
+
+export type SolveEvent = ModeProfiledEvent | SolveCompletedEvent;
+
+export interface ReplanInput {
+  readonly problem: Problem;
+  /** The plan now running, if any: `changed` is judged against it, and its strategy is used if profiling is needed. */
+  readonly previousPlanId?: string | undefined;
+  /** Profile with the strategy when the stored profiles give no feasible plan. */
+  readonly allowProfiling?: boolean | undefined;
+  readonly strategy?: string | undefined;
+  readonly apply?: boolean | undefined;
+}
+
+export interface ReplanOutcome {
+  readonly plan: OptimizerPlan;
+  readonly cost: SolveCost;
+  /** Mode or batch sizes differ from the previous plan's (true when there is none). */
+  readonly changed: boolean;
+  readonly applied: boolean;
+}
+
+export interface ParetoFront {
+  /** Non-dominated plans (higher X, lower power), one per mode, by power ascending. */
+  readonly points: readonly OptimizerPlan[];
+  /** Stored modes with complete profiles for the key. */
+  readonly modesConsidered: number;
+}
+
+export interface OptimizerOptions {
+  readonly profiler: ProfilerPort;
+  /** Where plans are applied (ApplyPlan); none: plans are only returned. */
+  readonly executor?: PlanExecutorPort | undefined;
+  /** Apply feasible plans by default (Solve, Replan and automatic re-plans). */
+  readonly apply?: boolean | undefined;
+  readonly defaults: { readonly strategy: string; readonly device: string; readonly seed: number };
+  /** Relative measurement noise; the strategies' safety margins are twice it. */
+  readonly noiseFraction: number;
+  /** Stored profiles of this stack only (fronts, re-plans); default the newest stack seen. */
+  readonly softwareStack?: string | undefined;
+  /** Sent with every Profile call (absent: the profiler's defaults). */
+  readonly profileProtocol?: ProfileProtocolOverrides | undefined;
+  readonly logger: Logger;
+  readonly metrics?: OptimizerMetrics | undefined;
+}
+
+export interface ArrivalReplanRule {
+  readonly rateThreshold: number;
+  readonly minIntervalS: number;
+  readonly allowProfiling: boolean;
+}
+
+/** One grid of one device: its mode space, the remote backend and the per-key caches. */
+interface SolverSpace {
+  readonly id: string;
+  readonly device: DeviceSpec;
+  readonly space: ModeSpace;
+  readonly backend: RemoteProfileBackend;
+  readonly store: ProfileStore;
+  readonly prepared: Map<string, { prepared: PreparedStrategy; modes: number[] }>;
+}
+
+/** Per-call bookkeeping of the modes looked at and their cost. */
+class Session {
+  readonly seen = new Set<number>();
+  readonly order: number[] = [];
+  modesProfiled = 0;
+  modesReused = 0;
+  profilingSeconds = 0;
+  waitedMs = 0;
+  readonly started = performance.now();
+
+  cost(): SolveCost {
+    return {
+      modesProfiled: this.modesProfiled,
+      modesReused: this.modesReused,
+      profilingSeconds: this.profilingSeconds,
+      optimizerMs: Math.max(0, performance.now() - this.started - this.waitedMs),
+    };
+  }
+}
+
+export class Optimizer {
+  readonly plans = new PlanRegistry();
+  private readonly options: OptimizerOptions;
+  private readonly logger: Logger;
+  private readonly margins: SafetyMargins;
+  private readonly spaces = new Map<string, SolverSpace>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private readonly lastAutoReplan = new Map<string, number>();
+  private readonly subscriptions: EventSubscription<'arrivals.rate'>[] = [];
+
+  constructor(options: OptimizerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.margins = marginsFor(options.noiseFraction);
+  }
+
+  /** Resolves a strategy name (default the configured one); ValidationError('strategy') when unknown or not usable here. */
+  strategy(name?: string): Strategy {
+    const s = resolveStrategy(name || this.options.defaults.strategy);
+    if (s.needsGroundTruth) {
+      throw new ValidationError('strategy', `${s.name} needs the noise-free ground truth of a virtual device or profile table, which a profiler service does not have (use fulcrum solve or bench)`);
+    }
+    return s;
+  }
+
+  /**
+   * Solves a problem: yields one `mode` event per mode the strategy looks at (in order), then one
+   * `completed` event with the plan. An infeasible problem completes with `plan.feasible` false and
+   * the binding constraint. Profiler failures end it with the profiler's error (UNAVAILABLE after
+   * the retries); what was measured stays stored, so a retry resumes.
+   */
+  async *solve(input: SolveInput): AsyncGenerator<SolveEvent, OptimizerPlan, void> {
+    const problem = input.problem;
+    const strategy = this.strategy(input.strategy);
+    const ss = this.spaceFor(problem.device, input.grid);
+    const seed = input.seed || this.options.defaults.seed;
+    const key = profileKeyOf(problem);
+    const keyText = profileKeyText(key);
+    const session = new Session();
+    const release = await this.acquire(`${ss.id}|${keyText}`);
+    let outcome = 'error';
+    try {
+      const cache = ss.store.cache(key);
+      const objective = new Objective(problem);
+      const ctx: StrategyContext = {
+        space: ss.space,
+        key,
+        measured: cache.table,
+        truth: undefined,
+        presets: ss.device.presets,
+        seed: seedFrom(`${strategy.name}|${keyText}`, seed),
+        margins: this.margins,
+      };
+      const handleId = `${strategy.name}#${keyText}#${seed}`;
+      let handle = ss.prepared.get(handleId);
+      if (!handle) {
+        const before = session.order.length;
+        const prepared = yield* this.drive(strategy.prepare(ctx), ss, cache, key, session, problem, objective);
+        handle = { prepared, modes: session.order.slice(before) };
+        ss.prepared.set(handleId, handle);
+      } else if (handle.modes.length > 0) {
+        // Prepared earlier: its modes are reported (as reused) so the caller sees what the plan was chosen among.
+        const modes = handle.modes;
+        yield* this.drive(
+          (function* (): Profiling<void> {
+            yield modes;
+          })(),
+          ss,
+          cache,
+          key,
+          session,
+          problem,
+          objective,
+        );
+      }
+      const prepared = handle.prepared;
+      const choice = yield* this.drive(prepared.answer(objective), ss, cache, key, session, problem, objective);
+      if (!choice?.measurable) {
+        throw new GrpcStatusError(status.FAILED_PRECONDITION, `strategy ${strategy.name} found no mode with measurements for every stream (did the profiler return results for the candidate batch sizes?)`);
+      }
+      const plan = buildPlan(problem, prepared.choiceTable ?? cache.table, choice, strategy.name, ss.space);
+      this.plans.add({ plan, problem, strategy: strategy.name, grid: input.grid || 'full', seed });
+      const applied = await this.maybeApply(problem, plan, input.apply);
+      const cost = session.cost();
+      outcome = plan.feasible ? 'feasible' : 'infeasible';
+      this.logger.info(
+        { strategy: strategy.name, planId: plan.planId, mode: plan.mode, batchSizes: plan.batchSizes, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied },
+        'solved',
+      );
+      yield { type: 'completed', problem, plan, cost, applied };
+      return plan;
+    } finally {
+      release();
+      const m = this.options.metrics;
+      if (m) {
+        m.solves.inc({ strategy: strategy.name, outcome });
+        m.solveDuration.observe({ strategy: strategy.name }, (performance.now() - session.started) / 1000);
+      }
+    }
+  }
+
+  /** `solve` to the end: the plan and its cost (events dropped). */
+  async solveToEnd(input: SolveInput): Promise<SolveCompletedEvent> {
+    for await (const ev of this.solve(input)) if (ev.type === 'completed') return ev;
+    throw new Error('solve ended without a plan');
+  }
+
+  /**
+   * The profiled time–power front of a problem's key from the stored profiles (the profiler's
+   * store): per stored mode the best batch sizes for X under the problem's latency budgets and
+   * rates (the power budget is ignored), then the modes no other mode beats on both X and power.
+   * Modes that meet the latency budgets form the front; when none does, all modes do.
+   */
+  async paretoFront(problem: Problem): Promise<ParetoFront> {
+    const unbounded: Problem = { ...problem, powerBudgetW: UNBOUNDED };
+    const ss = this.spaceFor(problem.device, 'full');
+    const { table, modes } = await this.storedTable(unbounded, ss);
+    const objective = new Objective(unbounded);
+    const scores = modes.map((m) => scoreMode(table, m, objective, NO_MARGINS, new ModeScore(objective.streamCount))).filter((s) => s.measurable);
+    const feasible = scores.filter((s) => s.feasible);
+    const pool = feasible.length > 0 ? feasible : scores;
+    pool.sort((a, b) => a.powerW - b.powerW || b.throughput - a.throughput);
+    const front: ModeScore[] = [];
+    for (const s of pool) if (front.length === 0 || s.throughput > front[front.length - 1]!.throughput) front.push(s);
+    return { points: front.map((s) => buildPlan(unbounded, table, s, 'front', ss.space, '')), modesConsidered: modes.length };
+  }
+
+  /**
+   * A changed problem (rates, power or latency budgets) answered among the stored profiles of its
+   * key — ALS's front reused, or whatever was profiled for it — with no new profiling. With
+   * `allowProfiling`, when the stored profiles give no feasible plan (or there are none), the
+   * strategy profiles what it needs. Without it and with nothing stored: FAILED_PRECONDITION.
+   */
+  async replan(input: ReplanInput, trigger: 'request' | 'arrivals' = 'request'): Promise<ReplanOutcome> {
+    const session = new Session();
+    try {
+      const problem = input.problem;
+      const previous = input.previousPlanId ? this.plans.get(input.previousPlanId) : undefined;
+      const ss = this.spaceFor(problem.device, 'full');
+      const { table, modes } = await this.storedTable(problem, ss);
+      let plan: OptimizerPlan | undefined;
+      let cost: SolveCost = { modesProfiled: 0, modesReused: modes.length, profilingSeconds: 0, optimizerMs: 0 };
+      if (modes.length > 0) {
+        const step = new ProfiledFront(table, modes, this.margins).answer(new Objective(problem)).next();
+        const choice = step.done ? step.value : undefined;
+        if (choice?.measurable) plan = buildPlan(problem, table, choice, 'stored-front', ss.space);
+        cost = { ...cost, optimizerMs: session.cost().optimizerMs };
+      }
+      if ((!plan || !plan.feasible) && input.allowProfiling) {
+        const solved = await this.solveToEnd({
+          problem,
+          strategy: input.strategy || previous?.strategy,
+          grid: previous?.grid,
+          seed: previous?.seed,
+          apply: false,
+        });
+        if (!plan || solved.plan.feasible || solved.plan.predicted.binding.relativeSlack > plan.predicted.binding.relativeSlack) plan = solved.plan;
+        cost = solved.cost;
+      }
+      if (!plan) {
+        throw new GrpcStatusError(
+          status.FAILED_PRECONDITION,
+          `no stored profiles answer this problem (device ${problem.device}, training ${problem.trainWorkload}@${problem.trainBatchSize}, streams ${problem.streams.map((s) => `${s.workload}@${s.candidateBatchSizes.join('/')}`).join(', ') || 'none'}); Solve it first or set allow_profiling`,
+        );
+      }
+      const changed = !previous || !samePlan(previous.plan, plan);
+      this.plans.add({ plan, problem, strategy: input.strategy || previous?.strategy || this.options.defaults.strategy, grid: previous?.grid ?? 'full', seed: previous?.seed ?? this.options.defaults.seed });
+      const applied = changed ? await this.maybeApply(problem, plan, input.apply) : false;
+      this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged' });
+      this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
+      return { plan, cost, changed, applied };
+    } catch (err) {
+      this.options.metrics?.replans.inc({ trigger, outcome: 'error' });
+      throw err;
+    }
+  }
+
+  /**
+   * Re-plans when an `arrivals.rate` event shows a stream's rate moved beyond the rule's threshold
+   * against the plan it names (a plan this optimizer made), at most once per `minIntervalS` per
+   * device. Returns the re-plan, or undefined when the rule did not fire.
+   */
+  async onArrivalRates(device: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<(ReplanOutcome & { moves: RateMove[] }) | undefined> {
+    if (!event.planId) return undefined;
+    const record: PlanRecord | undefined = this.plans.get(event.planId);
+    if (!record || record.problem.device !== device) return undefined;
+    const moved = movedProblem(record.problem, event, rule.rateThreshold);
+    if (!moved) return undefined;
+    const now = Date.now();
+    if (now - (this.lastAutoReplan.get(device) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
+    this.lastAutoReplan.set(device, now);
+    this.logger.info({ device, planId: event.planId, moves: moved.moves }, 'arrival rates moved; re-planning');
+    const out = await this.replan({ problem: moved.problem, previousPlanId: event.planId, allowProfiling: rule.allowProfiling, strategy: record.strategy }, 'arrivals');
+    return { ...out, moves: moved.moves };
+  }
+
+  /** Subscribes to `fulcrum.*.arrivals.rate` and re-plans by `rule` (errors are logged, never thrown). */
+  watchArrivals(bus: EventBus, rule: ArrivalReplanRule): EventSubscription<'arrivals.rate'> {
+    const sub = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
+      try {
+        await this.onArrivalRates(m.subject.device, m.event, rule);
+      } catch (err) {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err), device: m.subject.device }, 'automatic re-plan failed');
+      }
+    });
+    this.subscriptions.push(sub);
+    return sub;
+  }
+
+  /** Stops watching arrival rates and waits for running calls on every key. */
+  async close(): Promise<void> {
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
+  }
+
+  private spaceFor(deviceId: string, gridName: string | undefined): SolverSpace {
+    const device = getDevice(deviceId, 'problem.device');
+    const name = gridName || 'full';
+    const id = `${device.id}|${name}`;
+    let ss = this.spaces.get(id);
+    if (!ss) {
+      const grid = name === 'full' ? device.grid : device.subGrids[name];
+      if (!grid) throw new ValidationError('grid', `unknown grid ${describeValue(name)} for ${device.id}; known: full, ${Object.keys(device.subGrids).join(', ')}`);
+      const space = ModeSpace.fromGrid(grid);
+      const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol);
+      ss = { id, device, space, backend, store: new ProfileStore(backend), prepared: new Map() };
+      this.spaces.set(id, ss);
+    }
+    return ss;
+  }
+
+  private async acquire(id: string): Promise<() => void> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.locks.set(id, tail);
+    await previous;
+    return () => {
+      release();
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    };
+  }
+
+  /** Runs a strategy generator: profiles what it asks for and yields one event per new mode of this call. */
+  private async *drive<T>(
+    gen: Profiling<T>,
+    ss: SolverSpace,
+    cache: ProfileCache,
+    key: ProfileKey,
+    session: Session,
+    problem: Problem,
+    objective: Objective,
+  ): AsyncGenerator<ModeProfiledEvent, T, void> {
+    for (;;) {
+      const step = gen.next();
+      if (step.done) return step.value;
+      for (const modeIndex of step.value) {
+        if (session.seen.has(modeIndex)) continue;
+        const wasCached = cache.has(modeIndex);
+        if (!wasCached) await cache.ensure([modeIndex]);
+        session.seen.add(modeIndex);
+        session.order.push(modeIndex);
+        const record = ss.backend.record(key, modeIndex);
+        const reused = wasCached || !record?.measuredNow;
+        if (reused) session.modesReused++;
+        else {
+          session.modesProfiled++;
+          session.profilingSeconds += record?.profilingSeconds ?? 0;
+        }
+        if (!wasCached) session.waitedMs += record?.waitedMs ?? 0;
+        const m = this.options.metrics;
+        if (m) {
+          if (reused) m.modesReused.inc();
+          else {
+            m.modesProfiled.inc();
+            m.profilingSeconds.inc(record?.profilingSeconds ?? 0);
+          }
+        }
+        const best = bestAmong(cache.table, session.order, objective, this.margins);
+        yield {
+          type: 'mode',
+          modeIndex,
+          mode: ss.space.mode(modeIndex),
+          reused,
+          results: record?.results ?? [],
+          cost: session.cost(),
+          bestPlan: best?.measurable ? buildPlan(problem, cache.table, best, 'best-so-far', ss.space, '') : undefined,
+        };
+      }
+    }
+  }
+
+  /**
+   * The stored profiles of a problem's key as a table over the device grid: training at bT and every
+   * stream's candidate batch sizes, one software stack. `modes`: those with training and at least
+   * one batch size of every stream.
+   */
+  private async storedTable(problem: Problem, ss: SolverSpace): Promise<{ table: MeasurementTable; modes: number[] }> {
+    const key = profileKeyOf(problem);
+    const table = MeasurementTable.forKey(ss.space.size, key);
+    const workloads = [...new Set([problem.trainWorkload, ...problem.streams.map((s) => s.workload)])];
+    const results: ProfileResult[] = [];
+    for (const workload of workloads) results.push(...(await allProfiles(this.options.profiler, { device: problem.device, workload, softwareStack: this.options.softwareStack })));
+    const train = results.filter((r) => r.kind === 'train' && r.workload === problem.trainWorkload && r.batchSize === problem.trainBatchSize);
+    // One software stack only: the configured one, else the newest one seen for the training workload.
+    const stack = this.options.softwareStack ?? train.reduce<ProfileResult | undefined>((a, r) => (!a || r.measuredAt > a.measuredAt ? r : a), undefined)?.softwareStack;
+    if (stack === undefined) return { table, modes: [] };
+    for (const r of results) {
+      if (r.softwareStack !== stack) continue;
+      const m = ss.space.indexOf(r.mode);
+      if (m === undefined) continue;
+      if (r.kind === 'train') {
+        if (r.workload === problem.trainWorkload && r.batchSize === problem.trainBatchSize) {
+          table.trainTimeS[m] = r.timeMs / 1000;
+          table.trainPowerW[m] = r.powerW;
+        }
+        continue;
+      }
+      problem.streams.forEach((s, si) => {
+        const bi = s.candidateBatchSizes.indexOf(r.batchSize);
+        if (s.workload !== r.workload || bi < 0) return;
+        table.inferTimeS[si]![bi]![m] = r.timeMs / 1000;
+        table.inferPowerW[si]![bi]![m] = r.powerW;
+      });
+    }
+    const modes: number[] = [];
+    for (const m of ss.space.indices) {
+      if (!table.has(m)) continue;
+      if (table.inferTimeS.every((perBatch) => perBatch.some((times) => !Number.isNaN(times[m]!)))) modes.push(m);
+    }
+    return { table, modes };
+  }
+
+  private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined): Promise<boolean> {
+    const executor = this.options.executor;
+    if (!(apply ?? this.options.apply) || !executor) return false;
+    if (!plan.feasible) {
+      this.logger.warn({ planId: plan.planId, verdict: plan.verdict }, 'not applying an infeasible plan');
+      return false;
+    }
+    try {
+      await executor.applyPlan(problem, plan);
+      this.options.metrics?.plansApplied.inc({ outcome: 'ok' });
+      this.logger.info({ planId: plan.planId, mode: plan.mode, batchSizes: plan.batchSizes }, 'plan applied on the executor');
+      return true;
+    } catch (err) {
+      this.options.metrics?.plansApplied.inc({ outcome: 'error' });
+      this.logger.error({ err: err instanceof Error ? err.message : String(err), planId: plan.planId }, 'applying the plan on the executor failed');
+      return false;
+    }
+  }
+}

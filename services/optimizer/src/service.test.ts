@@ -1,0 +1,329 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import { pino } from 'pino';
+import { common, optimizer } from '@fulcrum/proto';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+import { InProcessHub, arrivalsRateSubject, type EventBus } from '@fulcrum/bus';
+import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
+import { startVirtualPeers, type VirtualPeers } from '@fulcrum/profiler/testing';
+import { startOptimizerService, type RunningOptimizerService } from './service.js';
+import type { OptimizerConfigInput } from './config.js';
+
+const logger = pino({ level: 'silent' });
+const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
+const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
+
+const PROBLEM = {
+  device: 'orin-agx',
+  trainWorkload: { name: 'resnet18', kind: TRAIN },
+  trainBatchSize: 32,
+  powerBudgetW: 30,
+  streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4, 16] }],
+};
+
+function profilerConfig(peers: VirtualPeers, dir: string, port = 0): ProfilerConfigInput {
+  return {
+    grpc: { port },
+    metrics: { port: -1 },
+    store: { path: join(dir, 'profiles.db') },
+    controller: { address: peers.address },
+    executor: { address: peers.address },
+    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2 },
+    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+  };
+}
+
+function optimizerConfig(profilerAddress: string, executorAddress: string, extra: OptimizerConfigInput = {}): OptimizerConfigInput {
+  return {
+    grpc: { port: 0 },
+    metrics: { port: 0 },
+    profiler: { address: profilerAddress },
+    executor: { address: executorAddress, apply: true },
+    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    replan: { minIntervalS: 0 },
+    ...extra,
+  };
+}
+
+function client(address: string, token?: string): optimizer.OptimizerClient {
+  const { credentials, options } = clientSecurity({ token });
+  return new optimizer.OptimizerClient(address, credentials, options);
+}
+
+type SolveReq = Parameters<typeof optimizer.SolveRequest.fromPartial>[0];
+
+/** Every event of one Solve; rejects with the stream's error. */
+function solve(c: optimizer.OptimizerClient, req: SolveReq, onEvent?: (ev: optimizer.SolveResponse) => void): Promise<optimizer.SolveResponse[]> {
+  return new Promise((resolve, reject) => {
+    const events: optimizer.SolveResponse[] = [];
+    const call = c.solve(optimizer.SolveRequest.fromPartial(req), new grpc.Metadata(), { deadline: new Date(Date.now() + 120_000) });
+    call.on('data', (ev: optimizer.SolveResponse) => {
+      events.push(ev);
+      onEvent?.(ev);
+    });
+    call.on('error', reject);
+    call.on('end', () => resolve(events));
+  });
+}
+
+const completedOf = (events: optimizer.SolveResponse[]): optimizer.SolveCompleted => {
+  const last = events[events.length - 1]?.event;
+  assert.equal(last?.$case, 'completed', 'the stream ends with SolveCompleted');
+  return (last as { $case: 'completed'; value: optimizer.SolveCompleted }).value;
+};
+const modeEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] =>
+  events.filter((e) => e.event?.$case === 'modeProfiled').map((e) => (e.event as { value: optimizer.ModeProfiled }).value);
+
+const replan = (c: optimizer.OptimizerClient, req: Parameters<typeof optimizer.ReplanRequest.fromPartial>[0]) =>
+  unaryCall<optimizer.ReplanResponse>((o, cb) => c.replan(optimizer.ReplanRequest.fromPartial(req), new grpc.Metadata(), o, cb), 60_000);
+
+const invalid = (field: string) => (err: grpc.ServiceError) => {
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+  assert.equal(errorField(err), field, err.details);
+  return true;
+};
+
+describe('optimizer service over a profiler service and virtual peers', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let bus: EventBus;
+  let prof: RunningProfilerService;
+  let opt: RunningOptimizerService;
+  let c: optimizer.OptimizerClient;
+  let firstPlan: common.Plan;
+  let gmdModes = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-'));
+    peers = await startVirtualPeers({ timeScale: 10 });
+    bus = new InProcessHub().connect();
+    prof = await startProfilerService(profilerConfig(peers, dir), { logger, bus });
+    opt = await startOptimizerService(optimizerConfig(prof.address, peers.address), { logger, bus });
+    c = client(opt.address);
+  });
+  after(async () => {
+    c.close();
+    await opt.close(100);
+    await prof.close(100);
+    await bus.close();
+    await peers.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Solve with GMD streams one ModeProfiled per profiled mode, then the plan; the plan is applied on the executor', async () => {
+    const seen: string[] = [];
+    const events = await solve(c, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD }, (ev) => seen.push(ev.event!.$case));
+    const modes = modeEvents(events);
+    const done = completedOf(events);
+    assert.ok(modes.length >= 3 && modes.length <= 15, `GMD profiled ${modes.length} modes`);
+    assert.deepEqual(seen, [...modes.map(() => 'modeProfiled'), 'completed'], 'progress arrives as it happens, the plan last');
+    assert.deepEqual(modes[0]!.mode, { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, 'GMD starts at MAXN');
+    for (const [i, m] of modes.entries()) {
+      assert.equal(m.reused, false);
+      assert.equal(m.results.length, 4, 'training at bT and the stream at each candidate batch size');
+      assert.equal(m.cost?.modesProfiled, i + 1);
+    }
+    assert.ok(modes[modes.length - 1]!.bestPlan, 'a best plan so far');
+    const plan = done.plan!;
+    assert.equal(plan.feasible, true, `plan: ${JSON.stringify(plan)}`);
+    assert.equal(plan.strategy, 'gmd');
+    assert.ok(plan.predictedPowerW <= 30);
+    assert.ok(plan.streams[0]!.predictedLatencyS <= 0.5);
+    assert.ok(plan.predictedTrainThroughputSamplesPerS > 0);
+    assert.notEqual(plan.planId, '');
+    assert.deepEqual(done.cost?.modesProfiled, modes.length);
+    assert.equal(done.cost?.modesReused, 0);
+    assert.ok(done.cost!.profilingSeconds > modes.length * 0.5, 'switch + settle + minibatches of every mode');
+    assert.equal(peers.calls.setPowerMode, modes.length);
+    assert.equal(peers.appliedPlans.length, 1);
+    assert.equal(peers.appliedPlans[0]!.plan?.planId, plan.planId);
+    assert.equal(peers.appliedPlans[0]!.problem?.streams[0]?.name, 'cam');
+    firstPlan = plan;
+    gmdModes = modes.length;
+  });
+
+  it('a second identical Solve profiles nothing new, here and in a fresh optimizer (the profiler answers from its store)', async () => {
+    const before = { ...peers.calls };
+    const again = await solve(c, { problem: PROBLEM });
+    assert.equal(modeEvents(again).length, gmdModes);
+    assert.ok(modeEvents(again).every((m) => m.reused));
+    assert.deepEqual(completedOf(again).cost && { p: completedOf(again).cost!.modesProfiled, r: completedOf(again).cost!.modesReused, s: completedOf(again).cost!.profilingSeconds }, { p: 0, r: gmdModes, s: 0 });
+    assert.deepEqual(completedOf(again).plan?.mode, firstPlan.mode);
+    const fresh = await startOptimizerService(optimizerConfig(prof.address, peers.address, { replan: { auto: false } }), { logger });
+    const fc = client(fresh.address);
+    try {
+      const events = await solve(fc, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD });
+      assert.equal(completedOf(events).cost?.modesProfiled, 0);
+      assert.ok(modeEvents(events).every((m) => m.reused));
+      assert.deepEqual(completedOf(events).plan?.mode, firstPlan.mode);
+    } finally {
+      fc.close();
+      await fresh.close(100);
+    }
+    assert.equal(peers.calls.runMeasurement, before.runMeasurement);
+    assert.equal(peers.calls.setPowerMode, before.setPowerMode);
+  });
+
+  it('Replan answers a new power budget, rate or latency budget from the stored profiles with zero new profiling', async () => {
+    const before = { ...peers.calls };
+    const tighter = await replan(c, { problem: { ...PROBLEM, powerBudgetW: 22 }, previousPlanId: firstPlan.planId });
+    assert.equal(tighter.cost?.modesProfiled, 0);
+    assert.ok(tighter.cost!.modesReused >= gmdModes);
+    assert.equal(tighter.plan?.strategy, 'stored-front');
+    assert.ok(!tighter.plan!.feasible || tighter.plan!.predictedPowerW <= 22);
+    const sameAgain = await replan(c, { problem: PROBLEM, previousPlanId: firstPlan.planId });
+    assert.equal(sameAgain.changed, false, 'the same problem gives the plan that runs');
+    const faster = await replan(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 40, latencyBudgetS: 0.3 }] } });
+    assert.equal(faster.cost?.modesProfiled, 0);
+    assert.equal(peers.calls.runMeasurement, before.runMeasurement, 'nothing measured');
+    assert.equal(peers.calls.setPowerMode, before.setPowerMode, 'no mode switched');
+  });
+
+  it('Replan with nothing stored for the key: FAILED_PRECONDITION, or profiling when allowed', async () => {
+    const other = { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, workload: { name: 'resnet50', kind: INFER } }] };
+    await assert.rejects(replan(c, { problem: other }), (err: grpc.ServiceError) => err.code === grpc.status.FAILED_PRECONDITION && /allow_profiling/.test(err.details));
+    const before = peers.calls.runMeasurement;
+    const allowed = await replan(c, { problem: other, allowProfiling: true, strategy: optimizer.Strategy.STRATEGY_MAXN });
+    assert.equal(allowed.cost?.modesProfiled, 1);
+    assert.equal(allowed.plan?.strategy, 'maxn');
+    assert.ok(peers.calls.runMeasurement > before);
+  });
+
+  it('an infeasible problem completes with feasible = false and the binding constraint, not an error', async () => {
+    const events = await solve(c, { problem: { ...PROBLEM, powerBudgetW: 2 } });
+    const plan = completedOf(events).plan!;
+    assert.equal(plan.feasible, false);
+    assert.equal(plan.bindingConstraint, common.Constraint.CONSTRAINT_POWER);
+    assert.ok(plan.violations.some((v) => v.constraint === common.Constraint.CONSTRAINT_POWER && v.value > v.limit));
+    const latency = completedOf(await solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, latencyBudgetS: 0.001 }] } })).plan!;
+    assert.equal(latency.feasible, false);
+    assert.equal(latency.bindingConstraint, common.Constraint.CONSTRAINT_LATENCY);
+    assert.equal(latency.bindingStream, 'cam');
+  });
+
+  it('GetParetoFront returns the stored time–power front, power ascending and throughput rising', async () => {
+    const res = await unaryCall<optimizer.GetParetoFrontResponse>((o, cb) =>
+      c.getParetoFront(optimizer.GetParetoFrontRequest.fromPartial({ problem: { ...PROBLEM, powerBudgetW: 0 } }), new grpc.Metadata(), o, cb),
+    );
+    assert.ok(res.modesConsidered >= gmdModes);
+    assert.ok(res.points.length >= 1 && res.points.length <= res.modesConsidered);
+    for (let i = 1; i < res.points.length; i++) {
+      assert.ok(res.points[i]!.predictedPowerW >= res.points[i - 1]!.predictedPowerW);
+      assert.ok(res.points[i]!.predictedTrainThroughputSamplesPerS > res.points[i - 1]!.predictedTrainThroughputSamplesPerS);
+    }
+    assert.ok(res.points.every((p) => p.feasible), 'the latency budget holds on the front');
+  });
+
+  it('ALS profiles its budget once; re-plans for new budgets and rates come from its front with no profiling', async () => {
+    const problem = { ...PROBLEM, trainWorkload: { name: 'mobilenet', kind: TRAIN }, powerBudgetW: 25 };
+    const events = await solve(c, { problem, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 20, grid: '441' });
+    const done = completedOf(events);
+    assert.equal(done.plan?.strategy, 'als-20');
+    assert.equal(modeEvents(events).length, 20);
+    assert.equal(done.cost?.modesProfiled, 20);
+    const before = { ...peers.calls };
+    for (const change of [{ powerBudgetW: 18 }, { powerBudgetW: 40 }, { streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 25 }] }]) {
+      const res = await replan(c, { problem: { ...problem, ...change }, previousPlanId: done.plan!.planId, strategy: optimizer.Strategy.STRATEGY_ALS });
+      assert.equal(res.cost?.modesProfiled, 0);
+      assert.equal(res.cost?.modesReused, 20);
+    }
+    const again = completedOf(await solve(c, { problem: { ...problem, powerBudgetW: 18 }, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 20, grid: '441' }));
+    assert.equal(again.cost?.modesProfiled, 0, 'a Solve for a new budget reuses the prepared front');
+    assert.equal(peers.calls.runMeasurement, before.runMeasurement);
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT naming the field', async () => {
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, powerBudgetW: -5 } }), invalid('problem.powerBudgetW'));
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, trainWorkload: { name: 'alexnet', kind: TRAIN } } }), invalid('problem.trainWorkload.name'));
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, workload: { name: 'nope' } }] } }), invalid('problem.streams[0].workload.name'));
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 0 }] } }), invalid('problem.streams[0].arrivalRatePerS'));
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, device: 'toaster' } }), invalid('problem.device'));
+    await assert.rejects(solve(c, { problem: PROBLEM, grid: '99' }), invalid('grid'));
+    await assert.rejects(solve(c, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_ORACLE }), invalid('strategy'));
+    await assert.rejects(solve(c, { problem: undefined }), invalid('problem'));
+    await assert.rejects(replan(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, latencyBudgetS: -1 }] } }), invalid('problem.streams[0].latencyBudgetS'));
+  });
+
+  it('re-plans by itself when arrivals.rate shows a rate moved beyond the threshold, and applies a changed plan', async () => {
+    const replans = async (): Promise<number> => {
+      const text = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
+      return [...text.matchAll(/fulcrum_optimizer_replans_total\{[^}]*trigger="arrivals"[^}]*\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    };
+    const start = await replans();
+    const applied = peers.appliedPlans.length;
+    const event = (rate: number) => ({ measuredAt: new Date().toISOString(), windowS: 10, planId: firstPlan.planId, streams: [{ stream: 'cam', arrivalRatePerS: rate, plannedRatePerS: 10 }] });
+    await bus.publish(arrivalsRateSubject('orin-agx'), event(10.5)); // 5 %: below the 20 % threshold
+    await bus.publish(arrivalsRateSubject('orin-agx'), event(80)); // ×8: re-plan
+    for (let i = 0; i < 200 && (await replans()) === start; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await replans()) - start, 1, 'one re-plan, for the move beyond the threshold only');
+    const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
+    const changed = metrics.split('\n').some((l) => l.startsWith('fulcrum_optimizer_replans_total{') && l.includes('outcome="changed"') && l.includes('trigger="arrivals"') && l.endsWith(' 1'));
+    if (changed) assert.equal(peers.appliedPlans.length, applied + 1);
+    else assert.equal(peers.appliedPlans.length, applied);
+    assert.match(metrics, /fulcrum_optimizer_solves_total\{[^}]*strategy="gmd"[^}]*\} [1-9]/);
+  });
+});
+
+describe('optimizer when the profiler goes away mid-solve', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let prof: RunningProfilerService;
+  let opt: RunningOptimizerService;
+  const TOKEN = 'optimizer-token-1';
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-'));
+    peers = await startVirtualPeers({ timeScale: 10 });
+    prof = await startProfilerService(profilerConfig(peers, dir), { logger });
+    opt = await startOptimizerService(optimizerConfig(prof.address, peers.address, { grpc: { port: 0, token: TOKEN }, executor: { apply: false } }), { logger });
+  });
+  after(async () => {
+    await opt.close(100);
+    await prof.close(100);
+    await peers.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('needs the token (health checks do not)', async () => {
+    const Health = grpc.makeClientConstructor(healthService, 'Health');
+    const h = new Health(opt.address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    const res = await new Promise<{ status: string }>((resolve, reject) =>
+      h['check']!({ service: 'fulcrum.optimizer.v1.Optimizer' }, (err: Error | null, r: { status: string }) => (err ? reject(err) : resolve(r))),
+    );
+    assert.equal(res.status, 'SERVING');
+    h.close();
+    const anonymous = client(opt.address);
+    await assert.rejects(solve(anonymous, { problem: PROBLEM }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+    anonymous.close();
+  });
+
+  it('ends the stream with UNAVAILABLE, and a retry after the restart succeeds, keeping what was measured', async () => {
+    const c = client(opt.address, TOKEN);
+    const port = prof.port;
+    let killed: Promise<void> | undefined;
+    await assert.rejects(
+      solve(c, { problem: PROBLEM }, (ev) => {
+        if (ev.event?.$case === 'modeProfiled' && !killed) killed = prof.close(0);
+      }),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+        assert.match(err.details, /profiler at 127\.0\.0\.1:\d+/);
+        return true;
+      },
+    );
+    await killed;
+    const measuredBefore = peers.calls.setPowerMode;
+    prof = await startProfilerService(profilerConfig(peers, dir, port), { logger });
+    const events = await solve(c, { problem: PROBLEM });
+    const done = completedOf(events);
+    assert.equal(done.plan?.feasible, true);
+    assert.ok(done.cost!.modesReused >= 1, 'the mode measured before the failure is not measured again');
+    assert.equal(peers.calls.setPowerMode - measuredBefore, done.cost!.modesProfiled);
+    c.close();
+  });
+});

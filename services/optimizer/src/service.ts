@@ -1,0 +1,150 @@
+/**
+ * The optimizer's gRPC service (`fulcrum.optimizer.v1.Optimizer`): a thin adapter over
+ * `Optimizer`, started with runtime's `startService` (gRPC + health + reflection + /metrics +
+ * /healthz + graceful close), with the arrival-rate watcher on the bus.
+ */
+import { ValidationError } from '@fulcrum/core';
+import { createEventBus, type EventBus } from '@fulcrum/bus';
+import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
+import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService } from '@fulcrum/runtime';
+import { toProtoResult } from '@fulcrum/profiler';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
+import { planToProto, problemFromProto, strategyNameFromProto } from './convert.js';
+import { createOptimizerMetrics } from './metrics.js';
+import { Optimizer, type SolveCost, type SolveEvent } from './optimizer.js';
+import { grpcPlanExecutor, grpcProfiler, type PlanExecutorPort, type ProfilerPort } from './ports.js';
+import type { ProfileProtocolOverrides } from './strategies.js';
+
+export const OPTIMIZER_SERVICE_NAME = 'fulcrum.optimizer.v1.Optimizer';
+
+const costToProto = (c: SolveCost) => ({ modesProfiled: c.modesProfiled, modesReused: c.modesReused, profilingSeconds: c.profilingSeconds, optimizerMs: c.optimizerMs });
+
+export function solveEventToProto(ev: SolveEvent): optimizer.SolveResponse {
+  if (ev.type === 'completed') {
+    return optimizer.SolveResponse.fromPartial({ event: { $case: 'completed', value: { plan: planToProto(ev.plan), cost: costToProto(ev.cost) } } });
+  }
+  return optimizer.SolveResponse.fromPartial({
+    event: {
+      $case: 'modeProfiled',
+      value: { mode: ev.mode, reused: ev.reused, results: ev.results.map(toProtoResult), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
+    },
+  });
+}
+
+function checkModeBudget(modeBudget: number): void {
+  if (modeBudget > 10_000) throw new ValidationError('modeBudget', `must be at most 10000, got ${modeBudget}`);
+}
+
+/** The gRPC implementation over an optimizer. */
+export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: string }, logger?: Logger): optimizer.OptimizerServer {
+  return {
+    solve: serverStream(async function* (req: optimizer.SolveRequest) {
+      checkModeBudget(req.modeBudget);
+      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
+      const strategy = strategyNameFromProto(req.strategy, req.modeBudget);
+      for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined })) yield solveEventToProto(ev);
+    }, logger),
+    getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
+      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device, budgetsOptional: true });
+      const front = await lib.paretoFront(problem);
+      return optimizer.GetParetoFrontResponse.fromPartial({ points: front.points.map(planToProto), modesConsidered: front.modesConsidered });
+    }, logger),
+    replan: unary(async (req: optimizer.ReplanRequest) => {
+      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
+      const out = await lib.replan({ problem, previousPlanId: req.previousPlanId || undefined, allowProfiling: req.allowProfiling, strategy: strategyNameFromProto(req.strategy, 0) });
+      return optimizer.ReplanResponse.fromPartial({ plan: planToProto(out.plan), cost: costToProto(out.cost), changed: out.changed });
+    }, logger),
+  };
+}
+
+export interface OptimizerServiceDeps {
+  readonly logger: Logger;
+  /** The bus arrival rates come on (the embedded default shares one); else `nats.url`, else a private in-process bus. */
+  readonly bus?: EventBus | undefined;
+  /** In-process peers (an embedding program, e.g. the profiler library); else gRPC clients from config. */
+  readonly profiler?: ProfilerPort | undefined;
+  readonly executor?: PlanExecutorPort | undefined;
+  /** Measurement protocol sent with every Profile call (absent: the profiler's own defaults). */
+  readonly profileProtocol?: ProfileProtocolOverrides | undefined;
+  readonly registry?: Registry | undefined;
+}
+
+export interface RunningOptimizerService extends RunningService {
+  readonly optimizer: Optimizer;
+  readonly bus: EventBus;
+  readonly config: OptimizerConfig;
+}
+
+/**
+ * Starts the optimizer service. `config` is parsed with `optimizerConfigSchema` (a partial object
+ * works from code: `startOptimizerService({ grpc: { port: 0 }, profiler: { address } }, { logger })`).
+ * What it opens (bus, peer clients) it closes on `close()`; what it is given it leaves open.
+ */
+export async function startOptimizerService(config: OptimizerConfigInput | OptimizerConfig, deps: OptimizerServiceDeps): Promise<RunningOptimizerService> {
+  const cfg = optimizerConfigSchema.parse(config);
+  const logger = serviceLogger(deps.logger, 'optimizer');
+  const registry = deps.registry ?? createMetricsRegistry('optimizer');
+  const metrics = createOptimizerMetrics(registry);
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'error while closing');
+      }
+    }
+  };
+  try {
+    let bus = deps.bus;
+    if (!bus) {
+      bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
+      const owned = bus;
+      cleanup.push(() => owned.close());
+    }
+    const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
+    const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, retry: cfg.retry, logger, onRetry });
+    if (!deps.profiler) cleanup.push(() => profilerPort.close?.());
+    let executorPort = deps.executor;
+    if (!executorPort && cfg.executor.apply) {
+      const owned = grpcPlanExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
+      executorPort = owned;
+      cleanup.push(() => owned.close?.());
+    }
+    const lib = new Optimizer({
+      profiler: profilerPort,
+      executor: executorPort,
+      apply: cfg.executor.apply,
+      defaults: cfg.defaults,
+      noiseFraction: cfg.noiseFraction,
+      softwareStack: cfg.softwareStack,
+      profileProtocol: deps.profileProtocol,
+      logger,
+      metrics,
+    });
+    lib.strategy(); // the configured default strategy must exist
+    cleanup.push(() => lib.close());
+    if (cfg.replan.auto) lib.watchArrivals(bus, cfg.replan);
+    const running = await startService({
+      name: 'optimizer',
+      grpc: cfg.grpc,
+      metrics: cfg.metrics,
+      bindings: [{ name: OPTIMIZER_SERVICE_NAME, definition: optimizer.OptimizerService, implementation: optimizerGrpcImplementation(lib, cfg.defaults, logger) as never }],
+      logger,
+      registry,
+      descriptorSet: loadDescriptorSet(),
+      healthy: () => bus.status() !== 'closed',
+      onClose: closeAll,
+    });
+    logger.info(
+      { address: running.address, profiler: deps.profiler ? 'in-process' : cfg.profiler.address, executor: executorPort ? (deps.executor ? 'in-process' : cfg.executor.address) : 'none', apply: cfg.executor.apply, autoReplan: cfg.replan.auto, bus: bus.backend },
+      'optimizer ready',
+    );
+    return Object.assign(running, { optimizer: lib, bus, config: cfg });
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Strategies by name, including budgets the registry does not list (`gmd-20`, `als-75`,
+ * `random-30`, `powertrain-40`, `bo-20`), and the remote profiler as a strategies
+ * `ProfileBackend`: every mode a strategy asks for becomes one Profile call.
+ */
+import { ValidationError, type DeviceSpec, type WorkloadKind } from '@fulcrum/core';
+import {
+  DEFAULT_BO_OPTIONS,
+  DEFAULT_GMD_OPTIONS,
+  DEFAULT_PROTOCOL,
+  als,
+  bayesianOptimisation,
+  getStrategy,
+  gmd,
+  powertrain,
+  profileKeyText,
+  profilingCostS,
+  randomK,
+  type ModeMeasurement,
+  type ModeSpace,
+  type ProfileBackend,
+  type ProfileKey,
+  type Strategy,
+} from '@fulcrum/strategies';
+import type { ProfileResult } from '@fulcrum/store';
+import type { ProfilerPort } from './ports.js';
+
+const MAX_MODE_BUDGET = 10_000;
+const resolved = new Map<string, Strategy>();
+
+/** A strategy by registry name or alias (`gmd`, `als`, `als-100`, `random-15`, …) or `<family>-<modes>`. */
+export function resolveStrategy(name: string, field = 'strategy'): Strategy {
+  const cached = resolved.get(name);
+  if (cached) return cached;
+  let strategy: Strategy;
+  try {
+    strategy = getStrategy(name, field);
+  } catch (err) {
+    const m = /^(gmd|als|random|powertrain|bo)-(\d+)$/.exec(name);
+    if (!m) throw err;
+    const n = Number(m[2]);
+    if (n < 1 || n > MAX_MODE_BUDGET) throw new ValidationError('modeBudget', `must be between 1 and ${MAX_MODE_BUDGET}, got ${n}`);
+    switch (m[1]) {
+      case 'gmd':
+        strategy = gmd({ ...DEFAULT_GMD_OPTIONS, maxModes: n });
+        break;
+      case 'als':
+        strategy = als(n);
+        break;
+      case 'random':
+        strategy = randomK(n);
+        break;
+      case 'powertrain':
+        strategy = powertrain(n);
+        break;
+      default:
+        strategy = bayesianOptimisation({ ...DEFAULT_BO_OPTIONS, modes: n });
+    }
+  }
+  resolved.set(name, strategy);
+  return strategy;
+}
+
+/** What one Profile call answered for one (key, mode). */
+export interface ModeRecord {
+  readonly results: readonly ProfileResult[];
+  /** The profiler measured something for it (false: wholly from its store). */
+  readonly measuredNow: boolean;
+  /** Profiling seconds the profiler reported (0 when from its store). */
+  readonly profilingSeconds: number;
+  /** Wall time spent waiting for the profiler, ms. */
+  readonly waitedMs: number;
+}
+
+/** Measurement protocol overrides sent with every Profile call (absent: the profiler's defaults). */
+export interface ProfileProtocolOverrides {
+  readonly warmupMinibatches?: number | undefined;
+  readonly measuredMinibatches?: number | undefined;
+  readonly settleS?: number | undefined;
+}
+
+/**
+ * The profiler service as a strategies backend. The strategies' ProfileCache in front of it asks
+ * for a mode at most once per key; the profiler's store makes a mode asked again by another
+ * optimizer (or after a restart) cost nothing.
+ */
+export class RemoteProfileBackend implements ProfileBackend {
+  readonly deviceId: string;
+  readonly presets: DeviceSpec['presets'];
+  private readonly records = new Map<string, ModeRecord>();
+
+  constructor(
+    private readonly profiler: ProfilerPort,
+    device: DeviceSpec,
+    readonly space: ModeSpace,
+    readonly noiseFraction: number,
+    private readonly protocol: ProfileProtocolOverrides = {},
+  ) {
+    this.deviceId = device.id;
+    this.presets = device.presets;
+  }
+
+  /** The last Profile answer for a mode of a key. */
+  record(key: ProfileKey, modeIndex: number): ModeRecord | undefined {
+    return this.records.get(`${profileKeyText(key)}#${modeIndex}`);
+  }
+
+  async measure(key: ProfileKey, modeIndex: number): Promise<ModeMeasurement> {
+    const mode = this.space.mode(modeIndex);
+    const workloads: { workload: string; kind: WorkloadKind; batchSizes: number[] }[] = [{ workload: key.trainWorkload, kind: 'train', batchSizes: [key.trainBatchSize] }];
+    for (const s of key.streams) {
+      const same = workloads.find((w) => w.kind === 'infer' && w.workload === s.workload);
+      if (same) same.batchSizes = [...new Set([...same.batchSizes, ...s.candidateBatchSizes])];
+      else workloads.push({ workload: s.workload, kind: 'infer', batchSizes: [...s.candidateBatchSizes] });
+    }
+    const t0 = performance.now();
+    const out = await this.profiler.profile({ device: key.device, mode, workloads, ...this.protocol });
+    const waitedMs = performance.now() - t0;
+    const find = (workload: string, kind: WorkloadKind, batchSize: number) => out.results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
+    const asMeasurement = (r: ProfileResult | undefined) => (r ? { timeS: r.timeMs / 1000, powerW: r.powerW } : undefined);
+    const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
+    const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
+    this.records.set(`${profileKeyText(key)}#${modeIndex}`, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
+    // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
+    const costS = out.cost.profilingSeconds > 0 ? out.cost.profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
+    return { training, inference, costS };
+  }
+}
