@@ -2,8 +2,11 @@
 // (fake sysfs) boards, the in-process bus for the executor's activity, and a real nats-server for
 // the cross-process path.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
@@ -15,7 +18,7 @@ import { device as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
 import { LocalKnobDriver } from './driver.js';
 import { openSysfs } from './fake-sysfs.js';
-import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type DeviceControllerServiceConfigInput } from './grpc-service.js';
+import { deviceControllerServiceConfig, loadDeviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type DeviceControllerServiceConfigInput } from './grpc-service.js';
 import type { ModelControlBackend } from './model-backend.js';
 import { fakeTree, snapshotKnobFiles, tempDir } from './test-support.js';
 
@@ -272,6 +275,56 @@ describe('device-controller service, jetson board (fake sysfs)', () => {
     assert.equal(samples.length, 2);
     assert.ok(samples[0]!.rails.length > 0, 'a board has rails');
     await svc.close(200);
+    const check = await LocalKnobDriver.open({ io: openSysfs(tree.root) });
+    assert.deepEqual(await snapshotKnobFiles(tree.root, check.board), original, 'every knob file is back');
+    await check.close();
+  });
+});
+
+describe('device-controller service config', () => {
+  it('takes every key from env by the shared naming rule, with defaults for the rest', () => {
+    const { config } = loadDeviceControllerServiceConfig({
+      env: { FULCRUM_BACKEND: 'table', FULCRUM_PROFILES: '/tmp/p.csv', FULCRUM_HARD_CAP_W: '40', FULCRUM_NATS__URL: 'nats://127.0.0.1:4222', FULCRUM_GRPC__PORT: '6001', FULCRUM_TELEMETRY__PUBLISH_INTERVAL_MS: '0' },
+    });
+    assert.equal(config.backend, 'table');
+    assert.equal(config.profiles, '/tmp/p.csv');
+    assert.equal(config.hardCapW, 40);
+    assert.equal(config.nats.url, 'nats://127.0.0.1:4222');
+    assert.equal(config.grpc.port, 6001);
+    assert.equal(config.grpc.host, '127.0.0.1');
+    assert.equal(config.telemetry.publishIntervalMs, 0);
+    assert.equal(config.jetson.telemetryIntervalMs, 1000, 'the library sections keep their defaults');
+    assert.throws(() => loadDeviceControllerServiceConfig({ env: { FULCRUM_BACKEND: 'fpga' } }), /backend from env FULCRUM_BACKEND/);
+    assert.equal(deviceControllerServiceConfig().device, 'orin-agx');
+  });
+});
+
+describe('device-controller service as a process', () => {
+  it('restores every knob on SIGTERM and exits 0; a bad flag exits 2', async () => {
+    const tree = await fakeTree('orin-agx');
+    cleanups.push(tree.cleanup);
+    const driver = await LocalKnobDriver.open({ io: openSysfs(tree.root) });
+    const original = await snapshotKnobFiles(tree.root, driver.board);
+    await driver.close();
+    const main = join(dirname(fileURLToPath(import.meta.url)), 'service-main.ts');
+    const run = (args: string[]) => spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn' } });
+    const exited = (p: ReturnType<typeof run>) => new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+    const bad = run(['--grpc.port=0', '--hard-cap-watts=3']);
+    let badErr = '';
+    bad.stderr.on('data', (d: Buffer) => (badErr += d.toString()));
+    assert.equal(await exited(bad), 2);
+    assert.match(badErr, /unknown flag --hard-cap-watts/);
+
+    const proc = run(['--backend=jetson', `--sysfs-root=${tree.root}`, '--grpc.port=0', '--metrics.port=-1', '--jetson.telemetry-interval-ms=0', '--jetson.drift-check-interval-ms=0']);
+    const done = exited(proc);
+    const ready = JSON.parse(await new Promise<string>((resolve, reject) => {
+      createInterface({ input: proc.stdout }).once('line', resolve);
+      proc.once('exit', (code) => reject(new Error(`exited ${code} before ready`)));
+    })) as { address: string };
+    const c = client(ready);
+    assert.deepEqual((await setMode(c, MODE_15W)).mode, MODE_15W);
+    proc.kill('SIGTERM');
+    assert.equal(await done, 0);
     const check = await LocalKnobDriver.open({ io: openSysfs(tree.root) });
     assert.deepEqual(await snapshotKnobFiles(tree.root, check.board), original, 'every knob file is back');
     await check.close();

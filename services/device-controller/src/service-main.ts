@@ -1,0 +1,29 @@
+/**
+ * The device-controller service as a process:
+ *
+ *   node services/device-controller/dist/service-main.js [--config FILE] [--backend=virtual] [--grpc.port=50051] [--nats.url=nats://…] …
+ *
+ * Every config key is a flag (see service-args.ts and grpc-service.ts). Prints one JSON line on
+ * stdout when ready (`{"service":"device-controller","address":…,"metricsUrl":…,"pid":…}`);
+ * SIGTERM/SIGINT restore the mode found at start, then exit 0. Bad configuration exits 2.
+ */
+import { createLogger } from '@fulcrum/runtime';
+import { loadDeviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerServiceConfig } from './grpc-service.js';
+import { configFromArgs } from './service-args.js';
+
+const NAME = 'fulcrum-device-controller';
+let config: DeviceControllerServiceConfig;
+try {
+  config = configFromArgs(loadDeviceControllerServiceConfig, process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+}
+const logger = createLogger({ name: NAME, level: config.logLevel });
+try {
+  const svc = await startDeviceControllerService(config, { logger, handleSignals: true });
+  process.stdout.write(`${JSON.stringify({ service: svc.name, address: svc.address, metricsUrl: svc.metricsUrl ?? null, pid: process.pid })}\n`);
+} catch (err) {
+  logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+  process.exit(1);
+}
