@@ -12,7 +12,7 @@ import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
-import { executorServiceConfig, startExecutorService, type ExecutorService, type ExecutorServiceConfigInput } from './grpc-service.js';
+import { executorServiceConfig, loadExecutorServiceConfig, startExecutorService, type ExecutorService, type ExecutorServiceConfigInput } from './grpc-service.js';
 
 const quiet = createLogger({ name: 'test', level: 'silent' });
 const MAXN: PowerMode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
@@ -90,6 +90,14 @@ async function invalid(p: Promise<unknown>, field: string, reason?: RegExp): Pro
   if (reason) assert.match(err.details, reason);
 }
 
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const model = createVirtualDevice('orin-agx', { noise: 0 });
 const truthMs = (mode: PowerMode, workload: string, kind: 'train' | 'infer', batchSize: number): number => model.groundTruth({ mode, workload, kind, batchSize }).timeMs;
@@ -144,6 +152,7 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.ok(r.appliedAt instanceof Date);
     assert.deepEqual(await ctl.backend.getMode(), LOW_GPU, 'the controller switched');
     await Promise.all(Array.from({ length: 20 }, (_, i) => svc.infer('cam', [i])));
+    await until('the controller to hear what runs', () => (ctl.backend as ModelControlBackend).currentActivity().state !== 'idle');
     await sleep(100);
     const s = await getStatus(c);
     assert.equal(s.state, pb.State.STATE_RUNNING);
@@ -195,6 +204,14 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.ok(Math.abs(slowMs / truthMs(LOW_GPU, 'resnet18', 'train', 32) - 1) < 0.05);
     const inferReq = await runMeasurement(c, { workload: { name: 'mobilenet', kind: INFER }, batchSize: 16, warmupMinibatches: 0, measuredMinibatches: 3 });
     assert.ok(Math.abs(mean(inferReq.minibatchTimesMs) / truthMs(LOW_GPU, 'mobilenet', 'infer', 16) - 1) < 0.08);
+  });
+
+  it('reports MEASURING while a measurement holds the GPU, then RUNNING again', async () => {
+    const long = runMeasurement(c, { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 0, measuredMinibatches: 100 });
+    await until('MEASURING', () => svc.runner.measuring);
+    assert.equal((await getStatus(c)).state, pb.State.STATE_MEASURING);
+    assert.equal((await long).minibatchTimesMs.length, 100);
+    assert.equal((await getStatus(c)).state, pb.State.STATE_RUNNING);
   });
 
   it('rejects bad measurement requests naming the field', async () => {
@@ -265,6 +282,29 @@ describe('executor service when the device-controller goes away', () => {
     await controller(bus, port);
     const back = await runMeasurement(c, req);
     assert.equal(back.minibatchTimesMs.length, 2);
+  });
+});
+
+describe('executor service config', () => {
+  it('takes every key from env by the shared naming rule, with defaults for the rest', () => {
+    const { config } = loadExecutorServiceConfig({
+      env: {
+        FULCRUM_RUNNER: 'host',
+        FULCRUM_TIME_SCALE: '100',
+        FULCRUM_CONTROLLER__ADDRESS: '127.0.0.1:50051',
+        FULCRUM_CONTROLLER__TOKEN: 'abcdefgh12',
+        FULCRUM_NATS__URL: 'nats://127.0.0.1:4222',
+        FULCRUM_HOST__MODELS: '{"resnet18":{"model":"resnet18"}}',
+      },
+    });
+    assert.equal(config.runner, 'host');
+    assert.equal(config.timeScale, 100);
+    assert.equal(config.controller.address, '127.0.0.1:50051');
+    assert.equal(config.controller.attempts, 3);
+    assert.equal(config.nats.url, 'nats://127.0.0.1:4222');
+    assert.deepEqual(config.host.models, { resnet18: { model: 'resnet18' } });
+    assert.throws(() => loadExecutorServiceConfig({ env: { FULCRUM_TIME_SCALE: '-1' } }), /timeScale from env FULCRUM_TIME_SCALE/);
+    assert.equal(executorServiceConfig().runner, 'simulated');
   });
 });
 
