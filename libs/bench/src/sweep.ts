@@ -54,7 +54,7 @@ function pairs(train: readonly string[], infer: readonly string[]): KeySpec[] {
 
 /**
  * `paper`: 8 training × 8 inference workloads (16 workload variants) × 16 power budgets × 16 rates ×
- * 16 latency budgets = 262,144 single-stream configurations, plus 8 two-stream keys × 8³ = 4,096.
+ * 16 latency budgets = 262,144 single-stream configurations, plus 8 two-stream keys × 4³ = 512.
  * `quick`: 3 keys (one with two streams) × 4 × 3 × 3 = 108 configurations, for CI.
  */
 export function sweepDefinition(name: SweepName, workloads: readonly string[]): SweepDefinition {
@@ -92,9 +92,9 @@ export function sweepDefinition(name: SweepName, workloads: readonly string[]): 
       {
         // Two streams: each workload served beside the one two places on, the next one training.
         keys: workloads.map((w, i) => ({ train: workloads[(i + 1) % workloads.length]!, infer: [w, workloads[(i + 2) % workloads.length]!] })),
-        powerFractions: round4(linear(0.1, 1, 8)),
-        rateFractions: round4(geometric(0.02, 0.6, 8)),
-        latencyFactors: round4(geometric(1.5, 40, 8)),
+        powerFractions: round4(linear(0.1, 1, 4)),
+        rateFractions: round4(geometric(0.02, 0.6, 4)),
+        latencyFactors: round4(geometric(1.5, 40, 4)),
         candidateBatchSizes: DEFAULT_CANDIDATE_BATCH_SIZES,
       },
     ],

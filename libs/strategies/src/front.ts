@@ -87,8 +87,9 @@ export class CandidateFront {
   private readonly perBatchPeak: Float64Array[] | undefined;
   /** Per batch index: the smallest training and inference time on its front (to skip hopeless batch sizes). */
   private readonly perBatchFastest: [number, number][] | undefined;
-  /** Several streams, peak: the joint front. */
+  /** Several streams, peak: the joint front, by least possible peak power. */
   private readonly joint: Int32Array | undefined;
+  private readonly jointLeastPeak: Float64Array | undefined;
   private readonly scratch: ModeScore;
   private readonly best: ModeScore;
 
@@ -125,7 +126,20 @@ export class CandidateFront {
       // Modes missing some batch size's measurement are kept (NaN would drop them from the filter).
       const complete = Array.from(all).filter((m) => cols.every((c) => !Number.isNaN(c[m]!)));
       const incomplete = Array.from(all).filter((m) => cols.some((c) => Number.isNaN(c[m]!)));
-      this.joint = Int32Array.from([...paretoFilter(complete, cols), ...incomplete]);
+      // Sorted by the least peak power any batch choice can draw, so a scan can stop at the budget.
+      const least = new Float64Array(table.size);
+      for (const m of all) {
+        let p = table.trainPowerW[m]!;
+        for (const perBatch of table.inferPowerW) {
+          let lo = Infinity;
+          for (const col of perBatch) if (col[m]! < lo) lo = col[m]!;
+          if (lo > p && Number.isFinite(lo)) p = lo;
+        }
+        least[m] = p;
+      }
+      const joint = [...paretoFilter(complete, cols), ...incomplete].sort((x, y) => least[x]! - least[y]!);
+      this.joint = Int32Array.from(joint);
+      this.jointLeastPeak = Float64Array.from(joint, (m) => least[m]!);
     }
   }
 
@@ -197,7 +211,25 @@ export class CandidateFront {
       }
       return out.measurable ? out : undefined;
     }
-    return this.feasibleOr(this.scan(this.joint!, obj, margins), feasibleOnly);
+    // Several streams, peak power: feasible plans first, stopping where even the cheapest batch
+    // choice is over the budget; the closest infeasible plan needs the whole front.
+    const pScale = 1 + margins.powerFraction;
+    const joint = this.joint!;
+    const least = this.jointLeastPeak!;
+    out.measurable = false;
+    let any = false;
+    for (let i = 0; i < joint.length; i++) {
+      if (least[i]! * pScale - obj.powerBudgetW > 1e-9 * obj.powerBudgetW) break;
+      scoreMode(this.table, joint[i]!, obj, margins, this.scratch, true);
+      if (!this.scratch.measurable || !this.scratch.feasible) continue;
+      if (!any || better(this.scratch, out)) {
+        out.copyFrom(this.scratch);
+        any = true;
+      }
+    }
+    if (any) return out;
+    if (feasibleOnly) return undefined;
+    return this.scan(joint, obj, margins);
   }
 
   private feasibleOr(s: ModeScore | undefined, feasibleOnly: boolean): ModeScore | undefined {

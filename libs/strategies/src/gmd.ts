@@ -34,9 +34,15 @@ export interface GmdOptions {
   readonly probeFractions: readonly [number, number, number, number];
   /** Ridge weight pulling the local elasticities toward the axis probes' (in units of profile weight). */
   readonly priorWeight: number;
+  /** The low diagonal probe: every knob near this fraction of its top value. */
+  readonly lowFraction: number;
+  /** The static power floor as a fraction of the lowest power the design measured. */
+  readonly floorFraction: number;
+  /** First local step per knob, as a fraction of its level range (halved when no move helps). */
+  readonly stepFraction: number;
 }
 
-export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], priorWeight: 0.5 };
+export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], priorWeight: 0.1, lowFraction: 0.3, floorFraction: 0.85, stepFraction: 1 / 6 };
 
 /** log(value / top value) of knob k at mode m: the model's features. */
 function logRatio(space: ModeSpace, m: number, k: number): number {
@@ -50,47 +56,107 @@ function columns(t: MeasurementTable): Float64Array[] {
 }
 
 /**
- * The key-level model: power laws through MAXN along each knob. For every measured quantity q,
- * log q(m) = log q(MAXN) + Σ_k e_k·log(x_k), with e_k the elasticity the axis probe on knob k shows
- * (x_k: the knob's value over its top value). Times fall and powers rise with every knob.
+ * Fits, for every column, log q' = β₀ + Σ_k β_k·log x_k by weighted ridge least squares over the
+ * given modes, where q' is the time itself or, for powers, the power above a static floor (power =
+ * static + a dynamic part that scales like a power law in the clocks). β is pulled toward `prior`
+ * (when given) and clipped to be monotone: times never fall and powers never rise when a knob goes
+ * down. With an anchor, the offset is moved so the fit passes exactly through the anchor's value.
+ */
+function fitColumns(
+  space: ModeSpace,
+  measured: MeasurementTable,
+  modes: readonly number[],
+  weights: readonly number[],
+  floors: Float64Array,
+  prior: readonly Float64Array[] | undefined,
+  priorWeight: number,
+  anchor: number | undefined,
+): Float64Array[] {
+  const n = modes.length;
+  const f = modes.map((m) => [1, logRatio(space, m, 0), logRatio(space, m, 1), logRatio(space, m, 2), logRatio(space, m, 3)]);
+  const A = Array.from({ length: 5 }, () => new Float64Array(5));
+  for (let i = 0; i < n; i++) for (let r = 0; r < 5; r++) for (let c = 0; c < 5; c++) A[r]![c]! += weights[i]! * f[i]![r]! * f[i]![c]!;
+  // A little ridge on the slopes even without a prior keeps under-determined fits finite.
+  const ridge = prior ? priorWeight : 1e-6;
+  for (let r = 1; r < 5; r++) A[r]![r]! += ridge;
+  const cols = columns(measured);
+  return cols.map((col, c) => {
+    const out = new Float64Array(5);
+    const time = isTimeColumn(measured, c);
+    const floor = time ? 0 : floors[c]!;
+    const b = new Float64Array(5);
+    for (let i = 0; i < n; i++) {
+      const y = Math.log(Math.max(col[modes[i]!]! - floor, 1e-9));
+      if (!Number.isFinite(y)) {
+        out.fill(Number.NaN);
+        return out;
+      }
+      for (let r = 0; r < 5; r++) b[r]! += weights[i]! * f[i]![r]! * y;
+    }
+    if (prior) for (let r = 1; r < 5; r++) b[r]! += priorWeight * prior[c]![r - 1]!;
+    const beta = solve5(A, b);
+    for (let k = 1; k < 5; k++) beta[k] = time ? Math.min(0, beta[k]!) : Math.max(0, beta[k]!);
+    out.set(beta.subarray(1), 0);
+    let offset = beta[0]!;
+    if (anchor !== undefined) {
+      let at = 0;
+      for (let k = 0; k < 4; k++) at += out[k]! * logRatio(space, anchor, k);
+      offset = Math.log(Math.max(col[anchor]! - floor, 1e-9)) - at;
+    }
+    out[4] = offset;
+    return out;
+  });
+}
+
+/**
+ * The key-level model, shared by every problem of the key: `fitColumns` over MAXN, the four axis
+ * probes and the low diagonal probe, predicted for every mode; its exact candidate fronts give the
+ * first jump.
  */
 class AxisModel {
   readonly predicted: MeasurementTable;
   readonly front: CandidateFront;
-  /** Elasticities per column (in `columns` order) and knob. */
-  readonly elasticities: Float64Array[];
+  /** Per column: the four slopes and the offset. */
+  readonly coef: Float64Array[];
+  /** Per column: the static power floor (0 for times). */
+  readonly floors: Float64Array;
 
   constructor(
     readonly space: ModeSpace,
     measured: MeasurementTable,
-    readonly top: number,
-    readonly probes: readonly number[],
+    readonly design: readonly number[],
+    floorFraction: number,
   ) {
     const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
-    const all = space.indices;
-    const feats = Array.from({ length: 4 }, (_, k) => Float64Array.from({ length: space.size }, (_, m) => (space.available(m) ? logRatio(space, m, k) : 0)));
     const src = columns(measured);
-    const dst = columns(predicted);
-    this.elasticities = src.map((col, c) => {
-      const e = new Float64Array(4);
-      const q0 = col[top]!;
-      if (!(q0 > 0)) return e;
-      const time = isTimeColumn(measured, c);
-      for (let k = 0; k < 4; k++) {
-        const p = probes[k]!;
-        const d = feats[k]![p]!;
-        if (p === top || !(d < 0) || !(col[p]! > 0)) continue;
-        // Monotone by construction: time never falls and power never rises when a knob goes down.
-        const raw = Math.log(col[p]! / q0) / d;
-        e[k] = time ? Math.min(0, raw) : Math.max(0, raw);
-      }
-      const into = dst[c]!;
-      const l0 = Math.log(q0);
-      for (const m of all) into[m] = Math.exp(l0 + e[0]! * feats[0]![m]! + e[1]! * feats[1]![m]! + e[2]! * feats[2]![m]! + e[3]! * feats[3]![m]!);
-      return e;
+    this.floors = Float64Array.from(src, (col, c) => {
+      if (isTimeColumn(measured, c)) return 0;
+      let low = Infinity;
+      for (const m of design) if (col[m]! > 0 && col[m]! < low) low = col[m]!;
+      return Number.isFinite(low) ? floorFraction * low : 0;
     });
+    this.coef = fitColumns(space, measured, design, design.map(() => 1), this.floors, undefined, 0, undefined);
+    const dst = columns(predicted);
+    const all = space.indices;
+    const l = [0, 0, 0, 0];
+    for (const m of all) {
+      for (let k = 0; k < 4; k++) l[k] = logRatio(space, m, k);
+      for (let c = 0; c < dst.length; c++) {
+        const k = this.coef[c]!;
+        dst[c]![m] = this.floors[c]! + Math.exp(k[4]! + k[0]! * l[0]! + k[1]! * l[1]! + k[2]! * l[2]! + k[3]! * l[3]!);
+      }
+    }
     this.predicted = predicted;
-    this.front = new CandidateFront(predicted, Int32Array.from(all).filter((m) => predicted.has(m)));
+    // Jumps stay inside the levels the design spans on every knob: below them the power laws
+    // extrapolate past roofline knees (EMC 204 MHz on a memory-bound model) they have not seen.
+    const lowest = [0, 1, 2, 3].map((k) => Math.min(...design.map((m) => space.level(m, k))));
+    const inside = (m: number): boolean => [0, 1, 2, 3].every((k) => space.level(m, k) >= lowest[k]!);
+    this.front = new CandidateFront(predicted, Int32Array.from(all).filter((m) => predicted.has(m) && inside(m)));
+  }
+
+  /** The slopes per column, the local model's prior. */
+  get slopes(): Float64Array[] {
+    return this.coef.map((k) => k.subarray(0, 4));
   }
 }
 
@@ -127,20 +193,15 @@ function probeModes(space: ModeSpace, top: number, fractions: readonly number[])
 }
 
 /**
- * The local model around the incumbent: for every quantity, a weighted least-squares fit of
- * log q = β₀ + Σ_k β_k·log x_k over every profiled mode, weighted by closeness to the anchor and
- * pulled toward the axis elasticities (ridge), then shifted to pass exactly through the anchor's
- * measurement. This is the descent's gradient, refreshed with every profile.
+ * The local model around the incumbent: `fitColumns` over every profiled mode, weighted by closeness
+ * to the anchor, pulled toward the key-level slopes, through the anchor's measurement. This is the
+ * descent's gradient, refreshed with every profile.
  */
 class LocalModel {
-  /** Per column: β₁..β₄ and the offset (β₀ corrected through the anchor). */
   private readonly coef: Float64Array[];
-  readonly anchor: number;
+  private readonly floors: Float64Array;
 
   constructor(space: ModeSpace, measured: MeasurementTable, axis: AxisModel, profiled: readonly number[], anchor: number, priorWeight: number) {
-    this.anchor = anchor;
-    const n = profiled.length;
-    const f = profiled.map((m) => [1, logRatio(space, m, 0), logRatio(space, m, 1), logRatio(space, m, 2), logRatio(space, m, 3)]);
     const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
     const w = profiled.map((m) => {
       let d2 = 0;
@@ -150,43 +211,11 @@ class LocalModel {
       }
       return 1 / (1 + d2 / 0.0625);
     });
-    // Normal equations A = XᵀWX + λ·diag(0,1,1,1,1), shared by every column.
-    const A = Array.from({ length: 5 }, () => new Float64Array(5));
-    for (let i = 0; i < n; i++) for (let r = 0; r < 5; r++) for (let c = 0; c < 5; c++) A[r]![c]! += w[i]! * f[i]![r]! * f[i]![c]!;
-    for (let r = 1; r < 5; r++) A[r]![r]! += priorWeight;
-    const cols = columns(measured);
-    const timeFlags = cols.map((_, c) => isTimeColumn(measured, c));
-    const fa = [1, logRatio(space, anchor, 0), logRatio(space, anchor, 1), logRatio(space, anchor, 2), logRatio(space, anchor, 3)];
-    this.coef = cols.map((col, c) => {
-      const prior = axis.elasticities[c]!;
-      const b = new Float64Array(5);
-      let ok = col[anchor]! > 0;
-      for (let i = 0; i < n && ok; i++) {
-        const y = Math.log(col[profiled[i]!]!);
-        if (!Number.isFinite(y)) {
-          ok = false;
-          break;
-        }
-        for (let r = 0; r < 5; r++) b[r]! += w[i]! * f[i]![r]! * y;
-      }
-      const out = new Float64Array(5);
-      if (!ok) {
-        out.fill(Number.NaN);
-        return out;
-      }
-      for (let r = 1; r < 5; r++) b[r]! += priorWeight * prior[r - 1]!;
-      const beta = solve5(A, b);
-      const time = timeFlags[c]!;
-      for (let k = 1; k < 5; k++) beta[k] = time ? Math.min(0, beta[k]!) : Math.max(0, beta[k]!);
-      let at = 0;
-      for (let k = 1; k < 5; k++) at += beta[k]! * fa[k]!;
-      out.set(beta.subarray(1), 0);
-      out[4] = Math.log(col[anchor]!) - at;
-      return out;
-    });
+    this.floors = axis.floors;
+    this.coef = fitColumns(space, measured, profiled, w, axis.floors, axis.slopes, priorWeight, anchor);
   }
 
-  /** Writes the prediction of mode m into slot `slot` of a scratch table. */
+  /** Writes the prediction of mode m into slot `slot` of a scratch table's columns. */
   predictInto(space: ModeSpace, m: number, dst: readonly Float64Array[], slot: number): void {
     const l0 = logRatio(space, m, 0);
     const l1 = logRatio(space, m, 1);
@@ -194,7 +223,7 @@ class LocalModel {
     const l3 = logRatio(space, m, 3);
     for (let c = 0; c < dst.length; c++) {
       const k = this.coef[c]!;
-      dst[c]![slot] = Math.exp(k[4]! + k[0]! * l0 + k[1]! * l1 + k[2]! * l2 + k[3]! * l3);
+      dst[c]![slot] = this.floors[c]! + Math.exp(k[4]! + k[0]! * l0 + k[1]! * l1 + k[2]! * l2 + k[3]! * l3);
     }
   }
 }
@@ -325,13 +354,24 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
     *prepare(ctx): Profiling<PreparedStrategy> {
       const { space, measured } = ctx;
       const top = space.topIndex();
-      const probes = probeModes(space, top, options.probeFractions);
+      const low = space.nearestAvailable(
+        space.indexOfLevels(
+          space.axes.map((axis) => {
+            // The level nearest lowFraction of the top value on every knob.
+            let best = 0;
+            for (let l = 0; l < axis.length; l++) if (Math.abs(axis[l]! / axis[axis.length - 1]! - options.lowFraction) < Math.abs(axis[best]! / axis[axis.length - 1]! - options.lowFraction)) best = l;
+            return best;
+          }),
+        ),
+      );
+      const probes = [...new Set([...probeModes(space, top, options.probeFractions), low].filter((p) => p !== top))];
+      const design = [top, ...probes];
       const modelFor = (): AxisModel => {
         let byOptions = models.get(measured);
         if (!byOptions) models.set(measured, (byOptions = new Map()));
-        const id = JSON.stringify(options.probeFractions);
+        const id = JSON.stringify(options);
         let model = byOptions.get(id);
-        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, top, probes)));
+        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, design, options.floorFraction)));
         return model;
       };
       return {
@@ -341,7 +381,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           run.note([top]);
           if (run.maxnSettles(top) || options.maxModes <= 1) return run.incumbent()?.clone();
 
-          const axisProbes = [...new Set(probes.filter((p) => p !== top))].slice(0, Math.max(0, options.maxModes - 1));
+          const axisProbes = probes.slice(0, Math.max(0, options.maxModes - 1));
           yield axisProbes;
           run.note(axisProbes);
           const model = modelFor();
@@ -356,7 +396,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           }
 
           // Local descent with adaptive steps.
-          const steps = space.dims.map((d) => Math.max(1, Math.round((d - 1) / 6)));
+          const steps = space.dims.map((d) => Math.max(1, Math.round((d - 1) * options.stepFraction)));
           const K = obj.streamCount;
           // Every combination of −1, 0, +1 step on the four knobs: single moves, exchanges, diagonals.
           const moves: number[][] = [];

@@ -95,14 +95,16 @@ export function better(a: ModeScore, b: ModeScore): boolean {
 
 const UNSTABLE = 1000;
 
-// Scratch for the K-stream odometer.
+// Scratch for the K-stream odometer: batch index per stream, position in its option list, options.
 let odometer = new Int32Array(4);
+let odometer2 = new Int32Array(4);
+let options: number[][] = [];
 
 /**
  * Scores mode `m` of `table` for `obj`: the best batch choice under SPEC §2 (peak or average power),
  * feasibility judged with `margins`. Writes into `out` and returns it.
  */
-export function scoreMode(table: MeasurementTable, m: number, obj: Objective, margins: SafetyMargins, out: ModeScore): ModeScore {
+export function scoreMode(table: MeasurementTable, m: number, obj: Objective, margins: SafetyMargins, out: ModeScore, feasibleOnly = false): ModeScore {
   out.modeIndex = m;
   out.measurable = false;
   out.feasible = false;
@@ -135,10 +137,33 @@ export function scoreMode(table: MeasurementTable, m: number, obj: Objective, ma
     return out;
   }
 
-  // K ≥ 2: every combination of batch indices (an odometer over the streams).
+  // K ≥ 2: every combination of batch indices (an odometer over the streams). With feasibleOnly,
+  // only batch sizes that could be feasible on their own (power, own stability, own latency with
+  // no other stream) are combined, and an infeasible mode comes back not measurable.
   if (odometer.length < K) odometer = new Int32Array(K);
   const idx = odometer;
-  idx.fill(0, 0, K);
+  if (options.length < K) options = Array.from({ length: K }, () => [] as number[]);
+  for (let s = 0; s < K; s++) {
+    const list = options[s]!;
+    list.length = 0;
+    const sizes = obj.batchSizes[s]!;
+    for (let bi = 0; bi < sizes.length; bi++) {
+      if (feasibleOnly) {
+        const tI = table.inferTimeS[s]![bi]![m]!;
+        if (!(tI > 0)) continue;
+        const lam = obj.ratesPerS[s]!;
+        const L = obj.latencyBudgetsS[s]!;
+        if (!obj.averagePower && (table.inferPowerW[s]![bi]![m]! * pScale - P) / P > 1e-9) continue;
+        if ((lam * tI * tScale) / sizes[bi]! >= 1) continue;
+        if (((sizes[bi]! - 1) / lam + (tT + tI) * tScale - L) / L > 1e-9) continue;
+      }
+      list.push(bi);
+    }
+    if (list.length === 0) return out;
+  }
+  const pos = odometer2.length < K ? (odometer2 = new Int32Array(K)) : odometer2;
+  pos.fill(0, 0, K);
+  for (let s = 0; s < K; s++) idx[s] = options[s]![0]!;
   for (;;) {
     let rho = 0;
     let sumTI = 0;
@@ -194,10 +219,16 @@ export function scoreMode(table: MeasurementTable, m: number, obj: Objective, ma
       }
     }
     let k = K - 1;
-    while (k >= 0 && idx[k] === obj.batchSizes[k]!.length - 1) idx[k--] = 0;
+    while (k >= 0 && pos[k] === options[k]!.length - 1) {
+      pos[k] = 0;
+      idx[k] = options[k]![0]!;
+      k--;
+    }
     if (k < 0) break;
-    idx[k]!++;
+    pos[k]!++;
+    idx[k] = options[k]![pos[k]!]!;
   }
+  if (feasibleOnly && !out.feasible) out.measurable = false;
   return out;
 }
 
