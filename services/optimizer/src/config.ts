@@ -44,10 +44,12 @@ export const optimizerConfigSchema = z.object({
   softwareStack: z.string().min(1).optional(),
   replan: z
     .object({
-      /** Re-plan when `fulcrum.<device>.arrivals.rate` reports a rate that moved (needs a plan this optimizer made). */
+      /** Re-plan when `fulcrum.<device>.arrivals.rate` reports a rate that moved (for a plan this optimizer made). */
       auto: z.boolean().default(true),
       /** Relative change of a stream's rate against the rate its plan was made for that triggers a re-plan. */
       rateThreshold: z.number().positive().default(0.2),
+      /** …and by more than this many standard deviations of the windowed Poisson estimate √(λ/W); 0: off. */
+      noiseSigmas: z.number().min(0).default(4),
       /** At most one automatic re-plan per device in this many seconds. */
       minIntervalS: z.number().min(0).default(5),
       /** Let automatic re-plans profile new modes when the stored ones cannot answer. */

@@ -12,7 +12,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { ValidationError, describeValue, getDevice, type DeviceSpec, type Problem } from '@fulcrum/core';
-import { eventFilter, type ArrivalRatesEvent, type EventBus, type EventSubscription } from '@fulcrum/bus';
+import { eventFilter, type ArrivalRatesEvent, type EventBus, type Subscription } from '@fulcrum/bus';
 import {
   MeasurementTable,
   ModeScore,
@@ -42,7 +42,7 @@ import { UNBOUNDED } from './convert.js';
 import type { OptimizerMetrics } from './metrics.js';
 import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
 import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';
-import { movedProblem, type RateMove } from './replan-rule.js';
+import { movedProblem, type RateMove, type RateRule } from './replan-rule.js';
 import { RemoteProfileBackend, resolveStrategy, type ProfileProtocolOverrides } from './strategies.js';
 
 export interface SolveCost {
@@ -136,8 +136,7 @@ export interface OptimizerOptions {
   readonly metrics?: OptimizerMetrics | undefined;
 }
 
-export interface ArrivalReplanRule {
-  readonly rateThreshold: number;
+export interface ArrivalReplanRule extends RateRule {
   readonly minIntervalS: number;
   readonly allowProfiling: boolean;
 }
@@ -180,7 +179,9 @@ export class Optimizer {
   private readonly spaces = new Map<string, SolverSpace>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly lastAutoReplan = new Map<string, number>();
-  private readonly subscriptions: EventSubscription<'arrivals.rate'>[] = [];
+  /** The plan running on each device, as far as this optimizer knows (applied by it, or seen on plan.applied). */
+  private readonly running = new Map<string, string>();
+  private readonly subscriptions: Subscription<unknown>[] = [];
 
   constructor(options: OptimizerOptions) {
     this.options = options;
@@ -349,36 +350,52 @@ export class Optimizer {
     }
   }
 
+  /** The plan running on a device as far as this optimizer knows (it applied it, or saw it on `plan.applied`). */
+  runningPlan(device: string): string | undefined {
+    return this.running.get(device);
+  }
+
+  /** Notes that a plan runs on a device (`plan.applied`). */
+  planApplied(device: string, planId: string): void {
+    this.running.set(device, planId);
+  }
+
   /**
-   * Re-plans when an `arrivals.rate` event shows a stream's rate moved beyond the rule's threshold
-   * against the plan it names (a plan this optimizer made), at most once per `minIntervalS` per
-   * device. Returns the re-plan, or undefined when the rule did not fire.
+   * Re-plans when an `arrivals.rate` event shows a stream's rate moved beyond the rule against the
+   * plan it is about — the event's `planId`, else the plan running on the device — when this
+   * optimizer made that plan; at most once per `minIntervalS` per device. Returns the re-plan, or
+   * undefined when the rule did not fire.
    */
   async onArrivalRates(device: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<(ReplanOutcome & { moves: RateMove[] }) | undefined> {
-    if (!event.planId) return undefined;
-    const record: PlanRecord | undefined = this.plans.get(event.planId);
+    const planId = event.planId ?? this.running.get(device);
+    if (!planId) return undefined;
+    const record: PlanRecord | undefined = this.plans.get(planId);
     if (!record || record.problem.device !== device) return undefined;
-    const moved = movedProblem(record.problem, event, rule.rateThreshold);
+    const moved = movedProblem(record.problem, event, rule);
     if (!moved) return undefined;
     const now = Date.now();
     if (now - (this.lastAutoReplan.get(device) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
     this.lastAutoReplan.set(device, now);
-    this.logger.info({ device, planId: event.planId, moves: moved.moves }, 'arrival rates moved; re-planning');
-    const out = await this.replan({ problem: moved.problem, previousPlanId: event.planId, allowProfiling: rule.allowProfiling, strategy: record.strategy }, 'arrivals');
+    this.logger.info({ device, planId, moves: moved.moves }, 'arrival rates moved; re-planning');
+    const out = await this.replan({ problem: moved.problem, previousPlanId: planId, allowProfiling: rule.allowProfiling, strategy: record.strategy }, 'arrivals');
     return { ...out, moves: moved.moves };
   }
 
-  /** Subscribes to `fulcrum.*.arrivals.rate` and re-plans by `rule` (errors are logged, never thrown). */
-  watchArrivals(bus: EventBus, rule: ArrivalReplanRule): EventSubscription<'arrivals.rate'> {
-    const sub = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
+  /**
+   * Subscribes to `fulcrum.*.plan.applied` (which plan runs where) and `fulcrum.*.arrivals.rate`,
+   * and re-plans by `rule` (errors are logged, never thrown).
+   */
+  watchArrivals(bus: EventBus, rule: ArrivalReplanRule): Subscription<unknown>[] {
+    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.device, m.event.planId));
+    const rates = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
       try {
         await this.onArrivalRates(m.subject.device, m.event, rule);
       } catch (err) {
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), device: m.subject.device }, 'automatic re-plan failed');
       }
     });
-    this.subscriptions.push(sub);
-    return sub;
+    this.subscriptions.push(applied, rates);
+    return [applied, rates];
   }
 
   /** Stops watching arrival rates and waits for running calls on every key. */
@@ -515,6 +532,7 @@ export class Optimizer {
     }
     try {
       await executor.applyPlan(problem, plan);
+      this.running.set(problem.device, plan.planId);
       this.options.metrics?.plansApplied.inc({ outcome: 'ok' });
       this.logger.info({ planId: plan.planId, mode: plan.mode, batchSizes: plan.batchSizes }, 'plan applied on the executor');
       return true;

@@ -8,9 +8,9 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, optimizer } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
-import { InProcessHub, arrivalsRateSubject, type EventBus } from '@fulcrum/bus';
+import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
-import { startVirtualPeers, type VirtualPeers } from '@fulcrum/profiler/testing';
+import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
 import { startOptimizerService, type RunningOptimizerService } from './service.js';
 import type { OptimizerConfigInput } from './config.js';
 
@@ -26,13 +26,13 @@ const PROBLEM = {
   streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4, 16] }],
 };
 
-function profilerConfig(peers: VirtualPeers, dir: string, port = 0): ProfilerConfigInput {
+function profilerConfig(board: BoardServices, dir: string, port = 0): ProfilerConfigInput {
   return {
     grpc: { port },
     metrics: { port: -1 },
     store: { path: join(dir, 'profiles.db') },
-    controller: { address: peers.address },
-    executor: { address: peers.address },
+    controller: { address: board.controllerAddress },
+    executor: { address: board.executorAddress },
     protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2 },
     retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
   };
@@ -88,10 +88,17 @@ const invalid = (field: string) => (err: grpc.ServiceError) => {
   return true;
 };
 
-describe('optimizer service over a profiler service and virtual peers', () => {
+describe('optimizer service over the profiler, device-controller and executor services', () => {
   let dir: string;
-  let peers: VirtualPeers;
+  let board: BoardServices;
   let bus: EventBus;
+  const applied: string[] = [];
+  const measurements = async (): Promise<number> => (await board.counts()).measurements;
+  /** Waits until the executor announces the plan on plan.applied (it takes effect at a minibatch boundary). */
+  const appliedOnExecutor = async (planId: string): Promise<boolean> => {
+    for (let i = 0; i < 250 && !applied.includes(planId); i++) await new Promise((r) => setTimeout(r, 20));
+    return applied.includes(planId);
+  };
   let prof: RunningProfilerService;
   let opt: RunningOptimizerService;
   let c: optimizer.OptimizerClient;
@@ -100,18 +107,19 @@ describe('optimizer service over a profiler service and virtual peers', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-'));
-    peers = await startVirtualPeers({ timeScale: 10 });
     bus = new InProcessHub().connect();
-    prof = await startProfilerService(profilerConfig(peers, dir), { logger, bus });
-    opt = await startOptimizerService(optimizerConfig(prof.address, peers.address), { logger, bus });
+    bus.subscribe(eventFilter('plan.applied'), (m) => void applied.push(m.event.planId));
+    board = await startBoardServices({ bus, timeScale: 20 });
+    prof = await startProfilerService(profilerConfig(board, dir), { logger, bus });
+    opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress), { logger, bus });
     c = client(opt.address);
   });
   after(async () => {
     c.close();
     await opt.close(100);
     await prof.close(100);
+    await board.close();
     await bus.close();
-    await peers.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -139,22 +147,20 @@ describe('optimizer service over a profiler service and virtual peers', () => {
     assert.deepEqual(done.cost?.modesProfiled, modes.length);
     assert.equal(done.cost?.modesReused, 0);
     assert.ok(done.cost!.profilingSeconds > modes.length * 0.5, 'switch + settle + minibatches of every mode');
-    assert.equal(peers.calls.setPowerMode, modes.length);
-    assert.equal(peers.appliedPlans.length, 1);
-    assert.equal(peers.appliedPlans[0]!.plan?.planId, plan.planId);
-    assert.equal(peers.appliedPlans[0]!.problem?.streams[0]?.name, 'cam');
+    assert.equal(await measurements(), 4 * modes.length, 'one measurement run per (mode, workload, batch size)');
+    assert.ok(await appliedOnExecutor(plan.planId), 'the executor runs the plan');
     firstPlan = plan;
     gmdModes = modes.length;
   });
 
   it('a second identical Solve profiles nothing new, here and in a fresh optimizer (the profiler answers from its store)', async () => {
-    const before = { ...peers.calls };
+    const before = await measurements();
     const again = await solve(c, { problem: PROBLEM });
     assert.equal(modeEvents(again).length, gmdModes);
     assert.ok(modeEvents(again).every((m) => m.reused));
     assert.deepEqual(completedOf(again).cost && { p: completedOf(again).cost!.modesProfiled, r: completedOf(again).cost!.modesReused, s: completedOf(again).cost!.profilingSeconds }, { p: 0, r: gmdModes, s: 0 });
     assert.deepEqual(completedOf(again).plan?.mode, firstPlan.mode);
-    const fresh = await startOptimizerService(optimizerConfig(prof.address, peers.address, { replan: { auto: false } }), { logger });
+    const fresh = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { replan: { auto: false }, executor: { apply: false } }), { logger });
     const fc = client(fresh.address);
     try {
       const events = await solve(fc, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD });
@@ -165,12 +171,11 @@ describe('optimizer service over a profiler service and virtual peers', () => {
       fc.close();
       await fresh.close(100);
     }
-    assert.equal(peers.calls.runMeasurement, before.runMeasurement);
-    assert.equal(peers.calls.setPowerMode, before.setPowerMode);
+    assert.equal(await measurements(), before);
   });
 
   it('Replan answers a new power budget, rate or latency budget from the stored profiles with zero new profiling', async () => {
-    const before = { ...peers.calls };
+    const before = await measurements();
     const tighter = await replan(c, { problem: { ...PROBLEM, powerBudgetW: 22 }, previousPlanId: firstPlan.planId });
     assert.equal(tighter.cost?.modesProfiled, 0);
     assert.ok(tighter.cost!.modesReused >= gmdModes);
@@ -180,18 +185,17 @@ describe('optimizer service over a profiler service and virtual peers', () => {
     assert.equal(sameAgain.changed, false, 'the same problem gives the plan that runs');
     const faster = await replan(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 40, latencyBudgetS: 0.3 }] } });
     assert.equal(faster.cost?.modesProfiled, 0);
-    assert.equal(peers.calls.runMeasurement, before.runMeasurement, 'nothing measured');
-    assert.equal(peers.calls.setPowerMode, before.setPowerMode, 'no mode switched');
+    assert.equal(await measurements(), before, 'nothing measured');
   });
 
   it('Replan with nothing stored for the key: FAILED_PRECONDITION, or profiling when allowed', async () => {
     const other = { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, workload: { name: 'resnet50', kind: INFER } }] };
     await assert.rejects(replan(c, { problem: other }), (err: grpc.ServiceError) => err.code === grpc.status.FAILED_PRECONDITION && /allow_profiling/.test(err.details));
-    const before = peers.calls.runMeasurement;
+    const before = await measurements();
     const allowed = await replan(c, { problem: other, allowProfiling: true, strategy: optimizer.Strategy.STRATEGY_MAXN });
     assert.equal(allowed.cost?.modesProfiled, 1);
     assert.equal(allowed.plan?.strategy, 'maxn');
-    assert.ok(peers.calls.runMeasurement > before);
+    assert.equal(await measurements(), before + 3, 'resnet50 at its 3 batch sizes; training at MAXN is stored already');
   });
 
   it('an infeasible problem completes with feasible = false and the binding constraint, not an error', async () => {
@@ -226,7 +230,7 @@ describe('optimizer service over a profiler service and virtual peers', () => {
     assert.equal(done.plan?.strategy, 'als-20');
     assert.equal(modeEvents(events).length, 20);
     assert.equal(done.cost?.modesProfiled, 20);
-    const before = { ...peers.calls };
+    const before = await measurements();
     for (const change of [{ powerBudgetW: 18 }, { powerBudgetW: 40 }, { streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 25 }] }]) {
       const res = await replan(c, { problem: { ...problem, ...change }, previousPlanId: done.plan!.planId, strategy: optimizer.Strategy.STRATEGY_ALS });
       assert.equal(res.cost?.modesProfiled, 0);
@@ -234,7 +238,7 @@ describe('optimizer service over a profiler service and virtual peers', () => {
     }
     const again = completedOf(await solve(c, { problem: { ...problem, powerBudgetW: 18 }, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 20, grid: '441' }));
     assert.equal(again.cost?.modesProfiled, 0, 'a Solve for a new budget reuses the prepared front');
-    assert.equal(peers.calls.runMeasurement, before.runMeasurement);
+    assert.equal(await measurements(), before);
   });
 
   it('rejects bad input with INVALID_ARGUMENT naming the field', async () => {
@@ -250,42 +254,51 @@ describe('optimizer service over a profiler service and virtual peers', () => {
   });
 
   it('re-plans by itself when arrivals.rate shows a rate moved beyond the threshold, and applies a changed plan', async () => {
-    const replans = async (): Promise<number> => {
-      const text = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
-      return [...text.matchAll(/fulcrum_optimizer_replans_total\{[^}]*trigger="arrivals"[^}]*\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    const replans = async (): Promise<{ total: number; changed: number }> => {
+      const lines = (await (await fetch(`${opt.metricsUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('fulcrum_optimizer_replans_total{') && l.includes('trigger="arrivals"'));
+      const sum = (ls: string[]) => ls.reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+      return { total: sum(lines), changed: sum(lines.filter((l) => l.includes('outcome="changed"'))) };
     };
+    // The plan that runs now: solved and applied here.
+    const running = completedOf(await solve(c, { problem: PROBLEM })).plan!;
+    assert.ok(await appliedOnExecutor(running.planId));
     const start = await replans();
-    const applied = peers.appliedPlans.length;
-    const event = (rate: number) => ({ measuredAt: new Date().toISOString(), windowS: 10, planId: firstPlan.planId, streams: [{ stream: 'cam', arrivalRatePerS: rate, plannedRatePerS: 10 }] });
+    // Like the executor's events: no plan id, the rates over a window.
+    const event = (rate: number) => ({ measuredAt: new Date().toISOString(), windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: rate, plannedRatePerS: 10 }] });
     await bus.publish(arrivalsRateSubject('orin-agx'), event(10.5)); // 5 %: below the 20 % threshold
+    await bus.publish(arrivalsRateSubject('orin-agx'), event(0)); // no traffic: never re-plans
     await bus.publish(arrivalsRateSubject('orin-agx'), event(80)); // ×8: re-plan
-    for (let i = 0; i < 200 && (await replans()) === start; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal((await replans()) - start, 1, 'one re-plan, for the move beyond the threshold only');
+    for (let i = 0; i < 250 && (await replans()).total === start.total; i++) await new Promise((r) => setTimeout(r, 20));
+    const end = await replans();
+    assert.equal(end.total - start.total, 1, 'one re-plan, for the move beyond the threshold only');
+    const now = opt.optimizer.runningPlan('orin-agx')!;
+    if (end.changed > start.changed) {
+      assert.notEqual(now, running.planId);
+      assert.ok(await appliedOnExecutor(now), 'the new plan runs on the executor');
+      assert.equal(opt.optimizer.plans.get(now)?.problem.streams[0]?.arrivalRatePerS, 80, 'planned for the measured rate');
+    }
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
-    const changed = metrics.split('\n').some((l) => l.startsWith('fulcrum_optimizer_replans_total{') && l.includes('outcome="changed"') && l.includes('trigger="arrivals"') && l.endsWith(' 1'));
-    if (changed) assert.equal(peers.appliedPlans.length, applied + 1);
-    else assert.equal(peers.appliedPlans.length, applied);
     assert.match(metrics, /fulcrum_optimizer_solves_total\{[^}]*strategy="gmd"[^}]*\} [1-9]/);
   });
 });
 
 describe('optimizer when the profiler goes away mid-solve', () => {
   let dir: string;
-  let peers: VirtualPeers;
+  let board: BoardServices;
   let prof: RunningProfilerService;
   let opt: RunningOptimizerService;
   const TOKEN = 'optimizer-token-1';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-'));
-    peers = await startVirtualPeers({ timeScale: 10 });
-    prof = await startProfilerService(profilerConfig(peers, dir), { logger });
-    opt = await startOptimizerService(optimizerConfig(prof.address, peers.address, { grpc: { port: 0, token: TOKEN }, executor: { apply: false } }), { logger });
+    board = await startBoardServices({ timeScale: 20 });
+    prof = await startProfilerService(profilerConfig(board, dir), { logger });
+    opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { grpc: { port: 0, token: TOKEN }, executor: { apply: false } }), { logger });
   });
   after(async () => {
     await opt.close(100);
     await prof.close(100);
-    await peers.stop();
+    await board.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -317,13 +330,13 @@ describe('optimizer when the profiler goes away mid-solve', () => {
       },
     );
     await killed;
-    const measuredBefore = peers.calls.setPowerMode;
-    prof = await startProfilerService(profilerConfig(peers, dir, port), { logger });
+    const measuredBefore = (await board.counts()).measurements;
+    prof = await startProfilerService(profilerConfig(board, dir, port), { logger });
     const events = await solve(c, { problem: PROBLEM });
     const done = completedOf(events);
     assert.equal(done.plan?.feasible, true);
     assert.ok(done.cost!.modesReused >= 1, 'the mode measured before the failure is not measured again');
-    assert.equal(peers.calls.setPowerMode - measuredBefore, done.cost!.modesProfiled);
+    assert.equal((await board.counts()).measurements - measuredBefore, 4 * done.cost!.modesProfiled, 'only modes not stored before are measured');
     c.close();
   });
 });

@@ -135,6 +135,15 @@ interface Item {
   readonly batchSize: number;
 }
 
+/** The median time between consecutive samples (0 with fewer than two). */
+function medianGapMs(samples: readonly { readonly atMs: number }[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < samples.length; i++) gaps.push(samples[i]!.atMs - samples[i - 1]!.atMs);
+  if (gaps.length === 0) return 0;
+  gaps.sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)]!;
+}
+
 const itemId = (i: Item): string => `${i.workload}|${i.kind}|${i.batchSize}`;
 
 interface ValidRequest {
@@ -454,7 +463,8 @@ export class Profiler {
           // On the window's own clock (a time-scaled simulated runner reports device milliseconds).
           warmupStartMs: out.windowStartMs - (request.warmupMinibatches * (out.windowEndMs - out.windowStartMs)) / times.length,
           minSamples: protocol.minPowerSamples,
-          intervalMs,
+          // The controller may sample slower than asked (it has a floor): judge by what it sends.
+          intervalMs: Math.max(intervalMs, medianGapMs(telemetry.samples)),
         },
         expectedMode,
       );
