@@ -170,19 +170,13 @@ async function openBoard(config: DeviceControllerServiceConfig, logger: Logger):
       },
     };
   }
-  const model: DeviceBackend =
-    config.backend === 'table'
-      ? createBackend({
-          type: 'table',
-          table: await loadProfileTable(
-            config.profiles ??
-              (() => {
-                throw new ValidationError('profiles', 'backend table needs a profile CSV (--profiles, FULCRUM_PROFILES)');
-              })(),
-          ),
-          name: basename(config.profiles!),
-        })
-      : createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}) });
+  let model: DeviceBackend;
+  if (config.backend === 'table') {
+    if (!config.profiles) throw new ValidationError('profiles', 'backend table needs a profile CSV (--profiles, FULCRUM_PROFILES)');
+    model = createBackend({ type: 'table', table: await loadProfileTable(config.profiles), name: basename(config.profiles) });
+  } else {
+    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}) });
+  }
   const backend = new ModelControlBackend(model, {
     hardCapW: config.hardCapW,
     seed: config.seed,
@@ -306,9 +300,14 @@ export async function startDeviceControllerService(config: DeviceControllerServi
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers: [registry],
     }),
-    telemetryStreams: new Gauge({ name: 'fulcrum_device_telemetry_streams', help: 'Open StreamTelemetry calls', registers: [registry], collect() {
-      this.set(streams);
-    } }),
+    telemetryStreams: new Gauge({
+      name: 'fulcrum_device_telemetry_streams',
+      help: 'Open StreamTelemetry calls',
+      registers: [registry],
+      collect() {
+        this.set(streams);
+      },
+    }),
     activity: new Gauge({ name: 'fulcrum_device_executor_busy', help: 'virtual/table: 1 while the executor reports a minibatch running, else 0', registers: [registry] }),
   });
 

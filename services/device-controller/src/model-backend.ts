@@ -202,7 +202,8 @@ export class ModelControlBackend implements DeviceControlBackend {
       const previousMode = this.mode;
       this.mode = target;
       const switchMs = performance.now() - started;
-      if (settleS > 0) await sleep(settleS * 1000);
+      // Timers may fire a little early by performance.now(): wait until the settle time has passed.
+      for (let left = settleS * 1000; left > 0; left = started + settleS * 1000 - performance.now()) await sleep(left);
       return { mode: target, previousMode, switchMs, switchS: (performance.now() - started) / 1000, settleS, writes: [] };
     });
     this.switches = run.then(

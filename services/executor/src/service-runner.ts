@@ -13,7 +13,7 @@
  * device-controller's virtual/table boards follow for their power readings.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ValidationError, assertOnGrid, formatPowerMode, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, assertOnGrid, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
 import { isNotInTableError, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
 import { IDLE, type ActivityPublisher } from './activity.js';
@@ -297,8 +297,4 @@ export class GatedRunner implements MinibatchRunner {
   close(): Promise<void> {
     return this.engine.close();
   }
-}
-
-export function describeMode(mode: PowerMode | undefined): string {
-  return mode ? formatPowerMode(mode) : 'none';
 }
