@@ -3,18 +3,17 @@
  *
  *   node services/device-controller/dist/service-main.js [--config FILE] [--backend=virtual] [--grpc.port=50051] [--nats.url=nats://…] …
  *
- * Every config key is a flag (see service-args.ts and grpc-service.ts). Prints one JSON line on
+ * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in grpc-service.ts). Prints one JSON line on
  * stdout when ready (`{"service":"device-controller","address":…,"metricsUrl":…,"pid":…}`);
  * SIGTERM/SIGINT restore the mode found at start, then exit 0. Bad configuration exits 2.
  */
-import { createLogger } from '@fulcrum/runtime';
-import { loadDeviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerServiceConfig } from './grpc-service.js';
-import { configFromArgs } from './service-args.js';
+import { createLogger, parseServiceFlags } from '@fulcrum/runtime';
+import { deviceControllerServiceConfigSchema, startDeviceControllerService, type DeviceControllerServiceConfig } from './grpc-service.js';
 
 const NAME = 'fulcrum-device-controller';
 let config: DeviceControllerServiceConfig;
 try {
-  config = configFromArgs(loadDeviceControllerServiceConfig, process.argv.slice(2));
+  config = parseServiceFlags(deviceControllerServiceConfigSchema, process.argv.slice(2)).config;
 } catch (err) {
   process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(2);
