@@ -172,8 +172,12 @@ describe('jetson helper over a real Unix socket (in-process server)', () => {
     await client.apply(MODE_30W);
     assert.notDeepEqual(await snapshotKnobFiles(root, driver.board), original);
     await client.close();
-    await until('the helper restores', async () => JSON.stringify(await snapshotKnobFiles(root, driver.board)) === JSON.stringify(original));
-    assert.equal((await driver.savedState()).saved, undefined);
+    // The helper writes the knobs back first and clears the state file after: wait for both.
+    await until(
+      'the helper restores and clears the saved state',
+      async () => JSON.stringify(await snapshotKnobFiles(root, driver.board)) === JSON.stringify(original) && (await driver.savedState()).saved === undefined,
+    );
+    assert.deepEqual(await snapshotKnobFiles(root, driver.board), original);
   });
 
   it('serializes two clients: both switches complete, each read back', async () => {
