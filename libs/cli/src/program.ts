@@ -7,7 +7,8 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerProfilesCommands } from './commands/profiles.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
-import { UsageError } from './usage.js';
+import { registerServeCommand } from './commands/serve.js';
+import { CommandError, UsageError } from './usage.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerDeviceCommands(program, io);
   registerDeviceJetsonCommands(program, io);
   registerProfilesCommands(program, io);
+  registerServeCommand(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
@@ -50,7 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       // Help and version exit 0; every parse error (unknown flag, bad value, missing flag) is a usage error.
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof CommandError) {
       io.stderr(`fulcrum: ${err.message}\n`);
       return err.exitCode;
     }

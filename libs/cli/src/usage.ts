@@ -7,6 +7,12 @@ export class UsageError extends Error {
   readonly exitCode = 2;
 }
 
+/** A command that could not do its job for a reason outside its input (a service unreachable): `fulcrum: <message>`, exit 1. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  readonly exitCode = 1;
+}
+
 /** Turns a core ValidationError on a model field into one that names the flag the user typed. */
 export function asUsageError(err: unknown, fieldToFlag: (field: string) => string | undefined = () => undefined): unknown {
   if (err instanceof ValidationError) {

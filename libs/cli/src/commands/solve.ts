@@ -10,6 +10,7 @@ import { Planner, fromDeviceBackend, getStrategy, profileKeyOf, renderPlan, Mode
 import type { CliIo } from '../program.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseBatchSizes, parseNoise, parseSeed } from './profiles.js';
+import { solveOnRemote } from './solve-remote.js';
 
 interface SolveOptions {
   device?: string;
@@ -27,6 +28,10 @@ interface SolveOptions {
   noise: number;
   seed: number;
   json?: boolean;
+  remote?: string;
+  token?: string;
+  tls?: boolean;
+  tlsCa?: string;
 }
 
 const STREAM_KEYS = ['name', 'workload', 'rate', 'latency'] as const;
@@ -140,7 +145,11 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--noise <x>', 'virtual device measurement noise (0, "default" = 2.5%, or a fraction)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n')
+    .option('--remote <host:port>', 'solve on a running optimizer service (fulcrum serve) instead of in this process')
+    .option('--token <token>', 'with --remote: the bearer token the optimizer requires')
+    .option('--tls', 'with --remote: connect with TLS (system roots)')
+    .option('--tls-ca <file>', "with --remote: TLS, the optimizer's certificate signed by this CA")
+    .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n  fulcrum solve --remote 127.0.0.1:50054 --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n')
     .action(async (o: SolveOptions, cmd: Command) => {
       let strategy;
       try {
@@ -163,6 +172,8 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       const streams = multi
         ? o.stream!.map(parseStream).map((s) => ({ ...s, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }))
         : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
+      if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
+      if (o.token !== undefined || o.tls || o.tlsCa !== undefined) throw new UsageError(`${o.token !== undefined ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
       const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli');
       let problem: Problem;
       try {

@@ -1,0 +1,349 @@
+/**
+ * `fulcrum solve --remote HOST:PORT`: the problem goes to a running optimizer's `Solve` (gRPC,
+ * bearer token and TLS as configured), which profiles through its profiler; progress is shown as
+ * it streams (each mode profiled: a progress bar on a terminal, one plain line each otherwise),
+ * then the plan and its cost, like the local solve (`--json` too). An unreachable optimizer (or
+ * one whose profiler is away: UNAVAILABLE) is retried a bounded number of times with backoff,
+ * then reported in one line with exit code 1.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import Table from 'cli-table3';
+import { formatPowerMode, validateProblem, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { problemToProto } from '@fulcrum/optimizer';
+import { common, optimizer } from '@fulcrum/proto';
+import { clientSecurity, errorField } from '@fulcrum/runtime';
+import type { CliIo } from '../program.js';
+import { CommandError, UsageError, asUsageError } from '../usage.js';
+
+export interface RemoteTarget {
+  /** `host:port` of the optimizer. */
+  readonly address: string;
+  readonly token?: string | undefined;
+  /** Use TLS (system roots unless `tlsCa`). */
+  readonly tls?: boolean | undefined;
+  /** CA that signed the optimizer's certificate (implies TLS). */
+  readonly tlsCa?: string | undefined;
+}
+
+export interface RemoteSolveOptions extends RemoteTarget {
+  /** A strategy registry name (`gmd`, `als-50`, `random-15`, `maxn`, `best-preset`, …). */
+  readonly strategy: string;
+  readonly seed?: number | undefined;
+  readonly grid?: string | undefined;
+  /** Tries in all while the optimizer answers UNAVAILABLE (the first included); default 4. */
+  readonly attempts?: number | undefined;
+  /** First backoff, ms (doubles each try, with jitter); default 500. */
+  readonly initialDelayMs?: number | undefined;
+  /** Deadline of one Solve, seconds (profiling a real board takes minutes); default 3600. */
+  readonly timeoutS?: number | undefined;
+  readonly onProgress?: ((ev: optimizer.ModeProfiled) => void) | undefined;
+  readonly onRetry?: ((err: grpc.ServiceError, attempt: number, delayMs: number) => void) | undefined;
+}
+
+export interface RemoteSolveResult {
+  readonly plan: common.Plan;
+  readonly cost: common.PlanCost;
+  readonly modes: readonly optimizer.ModeProfiled[];
+  /** Tries it took (1: no retry). */
+  readonly attempts: number;
+}
+
+/** Registry name → the proto's strategy and mode budget. */
+export function strategyToProto(name: string): { strategy: optimizer.Strategy; modeBudget: number } {
+  const S = optimizer.Strategy;
+  if (name === 'maxn') return { strategy: S.STRATEGY_MAXN, modeBudget: 0 };
+  if (name === 'best-preset') return { strategy: S.STRATEGY_PRESET, modeBudget: 0 };
+  if (name === 'oracle') throw new UsageError('--strategy: oracle needs the noise-free ground truth of a virtual device or table, which a remote optimizer does not have; solve locally');
+  const m = /^(gmd|als|random|powertrain|bo)(?:-(\d+))?$/.exec(name);
+  if (!m) throw new UsageError(`--strategy: ${name} cannot be asked of a remote optimizer`);
+  const strategy = { gmd: S.STRATEGY_GMD, als: S.STRATEGY_ALS, random: S.STRATEGY_RANDOM, powertrain: S.STRATEGY_POWERTRAIN, bo: S.STRATEGY_BAYES_OPT }[m[1] as 'gmd'];
+  return { strategy, modeBudget: m[2] ? Number(m[2]) : 0 };
+}
+
+export function optimizerClient(target: RemoteTarget): optimizer.OptimizerClient {
+  const tls = target.tls || target.tlsCa ? { caFile: target.tlsCa } : undefined;
+  let security;
+  try {
+    security = clientSecurity({ token: target.token, tls });
+  } catch (err) {
+    throw new UsageError(`--tls-ca: cannot read ${target.tlsCa}: ${(err as Error).message}`);
+  }
+  return new optimizer.OptimizerClient(target.address, security.credentials, security.options);
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return typeof err === 'object' && err !== null && 'code' in err && 'details' in err;
+}
+
+/** One Solve call: every event as it comes; rejects with the stream's gRPC error. */
+function solveOnce(client: optimizer.OptimizerClient, req: optimizer.SolveRequest, timeoutS: number, onEvent: (ev: optimizer.SolveResponse) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const call = client.solve(req, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutS * 1000) });
+    call.on('data', onEvent);
+    call.on('error', reject);
+    call.on('end', resolve);
+  });
+}
+
+/**
+ * Solves `problem` on the optimizer at `options.address`, retrying UNAVAILABLE with backoff.
+ * Throws `CommandError` (exit 1) when it stays unavailable or fails otherwise, `UsageError`
+ * (exit 2) for INVALID_ARGUMENT (naming the problem's field).
+ */
+export async function solveRemote(problem: Problem, options: RemoteSolveOptions): Promise<RemoteSolveResult> {
+  const { strategy, modeBudget } = strategyToProto(options.strategy);
+  const req = optimizer.SolveRequest.fromPartial({ problem: problemToProto(problem), strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '' });
+  const attempts = options.attempts ?? 4;
+  let delayMs = options.initialDelayMs ?? 500;
+  optimizerClient(options).close(); // bad TLS files are a usage error before any call
+  for (let attempt = 1; ; attempt++) {
+    // A fresh channel per try: a channel that failed to connect backs off on its own schedule,
+    // and would not see an optimizer that is back.
+    const client = optimizerClient(options);
+    try {
+      const modes: optimizer.ModeProfiled[] = [];
+      let done: optimizer.SolveCompleted | undefined;
+      try {
+        await solveOnce(client, req, options.timeoutS ?? 3600, (ev) => {
+          if (ev.event?.$case === 'modeProfiled') {
+            modes.push(ev.event.value);
+            options.onProgress?.(ev.event.value);
+          } else if (ev.event?.$case === 'completed') {
+            done = ev.event.value;
+          }
+        });
+      } catch (err) {
+        if (!isServiceError(err)) throw err;
+        if (err.code === grpc.status.UNAVAILABLE && attempt < attempts) {
+          const wait = Math.round(delayMs * (0.5 + Math.random() / 2));
+          options.onRetry?.(err, attempt, wait);
+          await sleep(wait);
+          delayMs *= 2;
+          continue;
+        }
+        throw remoteError(err, options.address, attempt);
+      }
+      if (!done?.plan) throw new CommandError(`optimizer at ${options.address}: the Solve stream ended without a plan`);
+      return { plan: done.plan, cost: done.cost ?? common.PlanCost.fromPartial({}), modes, attempts: attempt };
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** grpc-js details without its empty trailers (`… Resolution note: `). */
+const details = (err: grpc.ServiceError): string => err.details.replace(/\s*Resolution note:\s*$/u, '');
+
+function remoteError(err: grpc.ServiceError, address: string, attempts: number): Error {
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      return new CommandError(`optimizer at ${address} is unavailable (${attempts} ${attempts === 1 ? 'try' : 'tries'}): ${details(err)}`);
+    case grpc.status.INVALID_ARGUMENT: {
+      const field = errorField(err);
+      return new UsageError(`optimizer at ${address} rejected the problem: ${field && !err.details.includes(field) ? `${field}: ` : ''}${err.details}`);
+    }
+    case grpc.status.UNAUTHENTICATED:
+    case grpc.status.PERMISSION_DENIED:
+      return new CommandError(`optimizer at ${address}: ${err.details} (give the service's token with --token)`);
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CommandError(`optimizer at ${address}: no plan before the deadline: ${err.details}`);
+    default:
+      return new CommandError(`optimizer at ${address}: ${grpc.status[err.code] ?? err.code}: ${err.details}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+
+/** How many modes a strategy is expected to profile (the bar's length); GMD's target is ~15. */
+export function expectedModes(strategy: string): number {
+  const m = /-(\d+)$/.exec(strategy);
+  if (m) return Number(m[1]);
+  return strategy === 'maxn' ? 1 : strategy === 'best-preset' ? 4 : 15;
+}
+
+const modeText = (m: common.PowerMode | undefined): string => (m ? formatPowerMode(m as PowerMode) : '?');
+
+/**
+ * A progress display: on a terminal one line redrawn in place
+ * (`[#######·········] 7 modes (5 measured, 2 reused) · 12.4 s profiling · best X 118.2/s`),
+ * otherwise one plain line per mode.
+ */
+export function progressReporter(io: CliIo, options: { tty: boolean; expected: number }): { onProgress: (ev: optimizer.ModeProfiled) => void; onRetry: (err: grpc.ServiceError, attempt: number, delayMs: number) => void; finish: () => void } {
+  let n = 0;
+  let drawn = false;
+  const width = 24;
+  return {
+    onProgress(ev) {
+      n++;
+      const cost = ev.cost;
+      const best = ev.bestPlan;
+      const bestText = best ? `best X ${best.predictedTrainThroughputSamplesPerS.toFixed(1)}/s${best.feasible ? '' : ' (infeasible)'}` : 'no plan yet';
+      if (options.tty) {
+        const filled = Math.min(width, Math.round((n / Math.max(n, options.expected)) * width));
+        const line = `[${'#'.repeat(filled)}${'·'.repeat(width - filled)}] ${n} mode${n === 1 ? '' : 's'} (${cost?.modesProfiled ?? 0} measured, ${cost?.modesReused ?? 0} reused) · ${(cost?.profilingSeconds ?? 0).toFixed(1)} s profiling · ${bestText}`;
+        io.stderr(`\r\x1b[2K${line}`);
+        drawn = true;
+      } else {
+        io.stderr(`mode ${n}: ${modeText(ev.mode)} ${ev.reused ? 'from the store' : 'profiled'} (${ev.results.length} results); ${cost?.modesProfiled ?? 0} measured, ${cost?.modesReused ?? 0} reused, ${(cost?.profilingSeconds ?? 0).toFixed(1)} s profiling; ${bestText}\n`);
+      }
+    },
+    onRetry(err, attempt, delayMs) {
+      if (drawn) io.stderr('\n');
+      drawn = false;
+      io.stderr(`optimizer unavailable (${details(err)}); try ${attempt + 1} in ${(delayMs / 1000).toFixed(1)} s\n`);
+    },
+    finish() {
+      if (drawn) io.stderr('\n');
+      drawn = false;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+export interface RemoteSolveReport {
+  strategy: string;
+  optimizer: string;
+  problem: Problem;
+  plan: {
+    planId: string;
+    mode: string;
+    batchSizes: Record<string, number>;
+    feasible: boolean;
+    verdict: string;
+    bindingConstraint: string | null;
+    trainThroughputSamplesPerS: number;
+    powerW: number;
+    utilization: number;
+    latencyBoundsS: Record<string, number>;
+  };
+  cost: { modesProfiled: number; modesReused: number; profilingSeconds: number; optimizerMs: number };
+  /** Every mode looked at, in order. */
+  modes: { mode: string; reused: boolean }[];
+}
+
+const CONSTRAINT_NAMES: Record<number, string> = {
+  [common.Constraint.CONSTRAINT_STABILITY]: 'stability',
+  [common.Constraint.CONSTRAINT_LATENCY]: 'latency',
+  [common.Constraint.CONSTRAINT_POWER]: 'power',
+};
+
+function constraintText(c: common.Constraint, stream: string): string | null {
+  const name = CONSTRAINT_NAMES[c];
+  if (!name) return null;
+  return name === 'latency' && stream ? `latency of ${stream}` : name;
+}
+
+function verdictOf(plan: common.Plan): string {
+  const binding = constraintText(plan.bindingConstraint, plan.bindingStream);
+  if (plan.feasible) return `feasible${binding ? `; tightest constraint: ${binding}` : ''}`;
+  const units: Record<string, string> = { latency: ' s', power: ' W', stability: '' };
+  const broken = plan.violations.map((v) => {
+    const name = CONSTRAINT_NAMES[v.constraint] ?? 'constraint';
+    return `${constraintText(v.constraint, v.stream) ?? name} ${v.value.toFixed(3)}${units[name] ?? ''} > ${v.limit}${units[name] ?? ''}`;
+  });
+  return `INFEASIBLE${binding ? ` (binding: ${binding})` : ''}${broken.length ? `: ${broken.join('; ')}` : ''}`;
+}
+
+export function remoteReport(problem: Problem, strategy: string, address: string, r: RemoteSolveResult): RemoteSolveReport {
+  const p = r.plan;
+  return {
+    strategy: p.strategy || strategy,
+    optimizer: address,
+    problem,
+    plan: {
+      planId: p.planId,
+      mode: modeText(p.mode),
+      batchSizes: Object.fromEntries(p.streams.map((s) => [s.stream, s.batchSize])),
+      feasible: p.feasible,
+      verdict: verdictOf(p),
+      bindingConstraint: constraintText(p.bindingConstraint, p.bindingStream),
+      trainThroughputSamplesPerS: p.predictedTrainThroughputSamplesPerS,
+      powerW: p.predictedPowerW,
+      utilization: p.utilization,
+      latencyBoundsS: Object.fromEntries(p.streams.map((s) => [s.stream, s.predictedLatencyS])),
+    },
+    cost: { modesProfiled: r.cost.modesProfiled, modesReused: r.cost.modesReused, profilingSeconds: r.cost.profilingSeconds, optimizerMs: r.cost.optimizerMs },
+    modes: r.modes.map((m) => ({ mode: modeText(m.mode), reused: m.reused })),
+  };
+}
+
+/** The plan and its cost in the local solve's layout. */
+export function formatRemoteReport(r: RemoteSolveReport): string {
+  const lines: string[] = [];
+  lines.push(`strategy ${r.strategy} on the optimizer at ${r.optimizer} (plan ${r.plan.planId})`);
+  lines.push(`plan: mode ${r.plan.mode} (cores, CPU MHz, GPU MHz, EMC MHz); batch sizes ${Object.entries(r.plan.batchSizes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const t = new Table({ head: ['stream', 'batch', 'latency bound s', 'budget s'], style: { head: [], border: [] } });
+  for (const s of r.problem.streams) t.push([s.name, r.plan.batchSizes[s.name] ?? '-', (r.plan.latencyBoundsS[s.name] ?? 0).toFixed(4), s.latencyBudgetS]);
+  lines.push(t.toString());
+  lines.push(
+    `predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`,
+  );
+  lines.push(`verdict: ${r.plan.verdict}`);
+  lines.push(`cost: ${r.cost.modesProfiled} modes profiled, ${r.cost.modesReused} reused from the store, ${r.cost.profilingSeconds.toFixed(1)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
+  return lines.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+
+export interface RemoteSolveCommandOptions {
+  readonly remote: string;
+  readonly token?: string | undefined;
+  readonly tls?: boolean | undefined;
+  readonly tlsCa?: string | undefined;
+  readonly device?: string | undefined;
+  readonly profiles?: string | undefined;
+  readonly train: string;
+  readonly trainBatch?: number | undefined;
+  readonly power: number;
+  readonly semantics: PowerSemantics;
+  /** The registry name `--strategy` resolved to. */
+  readonly strategy: string;
+  readonly streams: readonly unknown[];
+  readonly seed: number;
+  readonly seedGiven: boolean;
+  readonly noiseGiven: boolean;
+  readonly json?: boolean | undefined;
+}
+
+/** `fulcrum solve --remote …`: validates the problem here (exit 2 naming the flag), solves there. */
+export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fieldToFlag: (field: string) => string | undefined): Promise<void> {
+  if (o.profiles !== undefined) throw new UsageError('--profiles: with --remote the optimizer profiles through its profiler; a profile table is for a local solve');
+  if (o.noiseGiven) throw new UsageError('--noise: with --remote the board (or its virtual model) is the services\'; noise is for a local solve');
+  if (!/^[^\s:]+:\d{1,5}$/.test(o.remote) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(o.remote)) throw new UsageError(`--remote: expected HOST:PORT, got ${JSON.stringify(o.remote)}`);
+  let problem: Problem;
+  try {
+    problem = validateProblem({
+      device: o.device ?? 'orin-agx',
+      trainWorkload: o.train,
+      ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}),
+      powerBudgetW: o.power,
+      powerSemantics: o.semantics,
+      streams: o.streams as never,
+    });
+  } catch (err) {
+    throw asUsageError(err, fieldToFlag);
+  }
+  const progress = progressReporter(io, { tty: Boolean(process.stderr.isTTY), expected: expectedModes(o.strategy) });
+  let result: RemoteSolveResult;
+  try {
+    result = await solveRemote(problem, {
+      address: o.remote,
+      token: o.token,
+      tls: o.tls,
+      tlsCa: o.tlsCa,
+      strategy: o.strategy,
+      ...(o.seedGiven ? { seed: o.seed } : {}),
+      onProgress: progress.onProgress,
+      onRetry: progress.onRetry,
+    });
+  } finally {
+    progress.finish();
+  }
+  const report = remoteReport(problem, o.strategy, o.remote, result);
+  io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatRemoteReport(report));
+}
