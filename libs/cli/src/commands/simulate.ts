@@ -1,15 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { createVirtualDevice } from '@fulcrum/devices';
+import { createVirtualDevice, loadProfileTable, type ProfileTable } from '@fulcrum/devices';
 import {
   FrontReplanner,
   alsFront,
   backendModes,
   backendTimeSource,
   constantRates,
-  parseProfileTable,
   parseRateTrace,
   planFromFront,
   profiledModes,
@@ -85,6 +84,14 @@ function parseSimStream(spec: string, index: number): { name: string; workload: 
   return { name: values.get('name') ?? `stream${index}`, workload, latency, ...(rate !== undefined ? { rate } : {}), ...(batches ? { batches } : {}) };
 }
 
+function assertReadable(path: string, flag: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 function readText(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -156,13 +163,15 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     .action(async (o: SimulateOptions) => {
       const specs = o.stream.map(parseSimStream);
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
-      const rows = o.profile === undefined ? undefined : (() => {
+      let table: ProfileTable | undefined;
+      if (o.profile !== undefined) {
+        assertReadable(o.profile, '--profile');
         try {
-          return parseProfileTable(readText(o.profile!, '--profile'), '--profile');
+          table = await loadProfileTable(o.profile);
         } catch (err) {
           throw asUsageError(err);
         }
-      })();
+      }
       let trace: RateTrace;
       if (o.trace) {
         try {
@@ -199,9 +208,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       }
       let front;
       let times;
-      if (rows) {
-        front = profiledModes(rows, problem);
-        times = tableTimeSource(rows, problem);
+      if (table) {
+        front = profiledModes(table, problem);
+        times = tableTimeSource(table, problem);
         if (front.length === 0) {
           throw new UsageError(`--profile: no mode of device ${problem.device} has a train row for ${problem.trainWorkload} at batch ${problem.trainBatchSize}`);
         }
@@ -222,12 +231,12 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         }
         times = backendTimeSource(device, problem);
       }
-      const frontName = rows ? 'table' : o.front === 'als' ? `als-${o.alsBudget}` : `grid-${o.grid}`;
+      const frontName = table ? 'table' : o.front === 'als' ? `als-${o.alsBudget}` : `grid-${o.grid}`;
       let first;
       try {
         first = planFromFront(problem, front, frontName);
       } catch (err) {
-        throw new UsageError(`${rows ? '--profile' : '--grid'}: ${(err as Error).message}`);
+        throw new UsageError(`${table ? '--profile' : '--grid'}: ${(err as Error).message}`);
       }
       if (!first.evaluation.feasible) io.stderr(`fulcrum: warning: the first plan is ${first.verdict}\n`);
       const replanner = o.replan ? new FrontReplanner(problem, front, frontName) : undefined;
