@@ -16,3 +16,4 @@ export { SERVICE_NAMES, DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchem
 export type { ServiceName, GrpcConfig, MetricsConfig, StartServiceOptions, RunningService } from './service.js';
 export { parseFlagArgs, parseServiceFlags, unknownFlags, unknownFlagsError } from './service-flags.js';
 export type { FlagArgs, ServiceFlagsOptions } from './service-flags.js';
+export { CleanupStack } from './cleanup.js';

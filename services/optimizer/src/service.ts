@@ -6,7 +6,7 @@
 import { ValidationError } from '@fulcrum/core';
 import { createEventBus, type EventBus } from '@fulcrum/bus';
 import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService } from '@fulcrum/runtime';
+import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import { toProtoResult } from '@fulcrum/profiler';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -87,31 +87,22 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
   const logger = serviceLogger(deps.logger, 'optimizer');
   const registry = deps.registry ?? createMetricsRegistry('optimizer');
   const metrics = createOptimizerMetrics(registry);
-  const cleanup: (() => Promise<void> | void)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const fn of cleanup.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        logger.warn({ err }, 'error while closing');
-      }
-    }
-  };
+  const cleanup = new CleanupStack(logger);
   try {
     let bus = deps.bus;
     if (!bus) {
       bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
       const owned = bus;
-      cleanup.push(() => owned.close());
+      cleanup.defer(() => owned.close());
     }
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, retry: cfg.retry, logger, onRetry });
-    if (!deps.profiler) cleanup.push(() => profilerPort.close?.());
+    if (!deps.profiler) cleanup.defer(() => profilerPort.close?.());
     let executorPort = deps.executor;
     if (!executorPort && cfg.executor.apply) {
       const owned = grpcPlanExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
       executorPort = owned;
-      cleanup.push(() => owned.close?.());
+      cleanup.defer(() => owned.close?.());
     }
     const lib = new Optimizer({
       profiler: profilerPort,
@@ -125,7 +116,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       metrics,
     });
     lib.strategy(); // the configured default strategy must exist
-    cleanup.push(() => lib.close());
+    cleanup.defer(() => lib.close());
     if (cfg.replan.auto) lib.watchArrivals(bus, cfg.replan);
     const running = await startService({
       name: 'optimizer',
@@ -136,7 +127,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       registry,
       descriptorSet: loadDescriptorSet(),
       healthy: () => bus.status() !== 'closed',
-      onClose: closeAll,
+      onClose: () => cleanup.closeAll(),
     });
     logger.info(
       { address: running.address, profiler: deps.profiler ? 'in-process' : cfg.profiler.address, executor: executorPort ? (deps.executor ? 'in-process' : cfg.executor.address) : 'none', apply: cfg.executor.apply, autoReplan: cfg.replan.auto, bus: bus.backend },
@@ -144,7 +135,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
     );
     return Object.assign(running, { optimizer: lib, bus, config: cfg });
   } catch (err) {
-    await closeAll();
+    await cleanup.closeAll();
     throw err;
   }
 }

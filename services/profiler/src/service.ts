@@ -7,7 +7,7 @@ import { ValidationError, isValidationError, type WorkloadKind } from '@fulcrum/
 import { createEventBus, type EventBus } from '@fulcrum/bus';
 import { openProfileStore, type ProfileResult, type ProfileStore } from '@fulcrum/store';
 import { common, loadDescriptorSet, profiler } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService } from '@fulcrum/runtime';
+import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
@@ -137,22 +137,13 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
   const logger = serviceLogger(deps.logger, 'profiler');
   const registry = deps.registry ?? createMetricsRegistry('profiler');
   const metrics = createProfilerMetrics(registry);
-  const cleanup: (() => Promise<void> | void)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const fn of cleanup.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        logger.warn({ err }, 'error while closing');
-      }
-    }
-  };
+  const cleanup = new CleanupStack(logger);
   try {
     let bus = deps.bus;
     if (!bus) {
       bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
       const owned = bus;
-      cleanup.push(() => owned.close());
+      cleanup.defer(() => owned.close());
     }
     let store = deps.store;
     if (!store) {
@@ -161,13 +152,13 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       }
       store = await openProfileStore(cfg.store.backend === 'kv' ? { backend: 'kv', bus, bucket: cfg.store.bucket } : { backend: 'sqlite', path: cfg.store.path });
       const owned = store;
-      cleanup.push(() => owned.close());
+      cleanup.defer(() => owned.close());
     }
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const controller = deps.controller ?? grpcDeviceController({ config: cfg.controller, retry: cfg.retry, logger, onRetry });
-    if (!deps.controller) cleanup.push(() => controller.close?.());
+    if (!deps.controller) cleanup.defer(() => controller.close?.());
     const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
-    if (!deps.executor) cleanup.push(() => executorPort.close?.());
+    if (!deps.executor) cleanup.defer(() => executorPort.close?.());
     const lib = new Profiler({
       controller,
       executor: executorPort,
@@ -179,7 +170,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       logger,
       metrics,
     });
-    cleanup.push(() => lib.close());
+    cleanup.defer(() => lib.close());
     const running = await startService({
       name: 'profiler',
       grpc: cfg.grpc,
@@ -189,7 +180,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       registry,
       descriptorSet: loadDescriptorSet(),
       healthy: () => bus.status() !== 'closed',
-      onClose: closeAll,
+      onClose: () => cleanup.closeAll(),
     });
     logger.info(
       { address: running.address, store: store.backend, bus: bus.backend, controller: deps.controller ? 'in-process' : cfg.controller.address, executor: deps.executor ? 'in-process' : cfg.executor.address },
@@ -197,7 +188,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
     );
     return Object.assign(running, { profiler: lib, store, bus, config: cfg });
   } catch (err) {
-    await closeAll();
+    await cleanup.closeAll();
     throw err;
   }
 }
