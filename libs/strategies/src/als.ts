@@ -36,9 +36,11 @@ export interface AlsOptions {
   readonly optimism: number;
   /** On spaces larger than this, score a random pool plus the front's neighbours. */
   readonly candidatePool: number;
+  /** Share of each round drawn uniformly at random (exploration beside the front). */
+  readonly explorationShare: number;
 }
 
-export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000 };
+export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.5 };
 
 /** Peak power a mode's plans see: training power or any stream's inference power at its middle batch size. */
 function frontPower(table: MeasurementTable, m: number): number {
@@ -108,7 +110,14 @@ class AlsSequence {
       yield initial;
     }
     while (this.order.length < target) {
-      const picks = this.acquire(Math.min(this.options.batchModes, target - this.order.length));
+      const round = Math.min(this.options.batchModes, target - this.order.length);
+      const explore = Math.round(round * this.options.explorationShare);
+      const picks = this.acquire(round - explore);
+      // Exploration: random unprofiled modes, so the front's neighbourhood is not all that is known.
+      for (let tries = 0; picks.length < round && tries < 100 * round; tries++) {
+        const m = space.indices[this.rng.int(space.count)]!;
+        if (!this.inOrder.has(m) && !picks.includes(m)) picks.push(m);
+      }
       const added = this.push(picks, target);
       if (added.length === 0) {
         // The forests see nothing worth profiling: fill with random unprofiled modes.
