@@ -8,6 +8,7 @@ import { registerProfilesCommands } from './commands/profiles.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { CommandError, UsageError } from './usage.js';
 
 export interface CliIo {
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerDeviceJetsonCommands(program, io);
   registerProfilesCommands(program, io);
   registerServeCommand(program, io);
+  registerDemoCommand(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }

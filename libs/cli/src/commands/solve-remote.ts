@@ -241,11 +241,14 @@ function verdictOf(plan: common.Plan): string {
   const binding = constraintText(plan.bindingConstraint, plan.bindingStream);
   if (plan.feasible) return `feasible${binding ? `; tightest constraint: ${binding}` : ''}`;
   const units: Record<string, string> = { latency: ' s', power: ' W', stability: '' };
-  const broken = plan.violations.map((v) => {
+  const broken = (v: common.Violation): string => {
     const name = CONSTRAINT_NAMES[v.constraint] ?? 'constraint';
-    return `${constraintText(v.constraint, v.stream) ?? name} ${v.value.toFixed(3)}${units[name] ?? ''} > ${v.limit}${units[name] ?? ''}`;
-  });
-  return `INFEASIBLE${binding ? ` (binding: ${binding})` : ''}${broken.length ? `: ${broken.join('; ')}` : ''}`;
+    const unit = units[name] ?? '';
+    return `${constraintText(v.constraint, v.stream) ?? name} ${v.value.toFixed(3)}${unit} > ${v.limit.toFixed(3)}${unit}`;
+  };
+  const first = plan.violations.find((v) => v.constraint === plan.bindingConstraint && (!plan.bindingStream || v.stream === plan.bindingStream)) ?? plan.violations[0];
+  const rest = plan.violations.filter((v) => v !== first).map(broken);
+  return `infeasible: binding constraint is ${first ? broken(first) : (binding ?? 'unknown')}${rest.length ? `; also ${rest.join('; ')}` : ''}`;
 }
 
 export function remoteReport(problem: Problem, strategy: string, address: string, r: RemoteSolveResult): RemoteSolveReport {

@@ -1,0 +1,327 @@
+/**
+ * `fulcrum demo` — Fulcrum end to end on a virtual Jetson Orin AGX, with nothing installed:
+ *
+ * 1. starts the embedded default — all four services in this process, over loopback gRPC (free
+ *    ports), sharing an in-process bus, profiles in a SQLite file (a temp one unless
+ *    `--store-path`);
+ * 2. solves an example problem with GMD through the services (optimizer → profiler →
+ *    device-controller + executor), showing each mode profiled;
+ * 3. the optimizer applies the plan on the executor, which then runs it for `--duration-s` seconds
+ *    of device time on a clock `--time-scale` times faster than real time, serving Poisson arrivals
+ *    sent as inference requests on `fulcrum.orin-agx.infer.cam` while training in between;
+ * 4. prints the plan, its cost (modes profiled, profiling seconds) and what the executor measured
+ *    (latency p50/p99/max against the budget, training throughput against the prediction,
+ *    requests answered and lost), then stops everything (the controller restores its mode).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import { Command, Option } from 'commander';
+import { eventFilter, inferSubject, isInferenceError, telemetrySubject } from '@fulcrum/bus';
+import { validateProblem, type Problem } from '@fulcrum/core';
+import { seededRandom, streamArrivals } from '@fulcrum/executor';
+import { executor as pb } from '@fulcrum/proto';
+import { LOG_LEVELS, clientSecurity, createLogger, unaryCall, type Logger } from '@fulcrum/runtime';
+import type { CliIo } from '../program.js';
+import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { loadAllConfigs, startAllServices, type RunningServices } from './serve.js';
+import { expectedModes, progressReporter, remoteReport, solveRemote, type RemoteSolveReport } from './solve-remote.js';
+
+/** The example: ResNet-18 training next to a 30 req/s MobileNet camera stream, 0.5 s budget, 25 W. */
+export const DEMO_PROBLEM = {
+  device: 'orin-agx',
+  trainWorkload: 'resnet18',
+  powerBudgetW: 25,
+  streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 30, latencyBudgetS: 0.5 }],
+} as const;
+
+export interface DemoOptions {
+  /** Device seconds the plan runs with arrivals (default 60). */
+  readonly durationS?: number;
+  /** Device seconds per host second (default 10). */
+  readonly timeScale?: number;
+  readonly strategy?: string;
+  /** Keep the profiles in this SQLite file (a second demo then profiles nothing); default a temp file. */
+  readonly storePath?: string | undefined;
+  readonly seed?: number;
+  readonly logger: Logger;
+  /** Progress while solving (the mode events), e.g. a progress bar. */
+  readonly onProgress?: Parameters<typeof solveRemote>[1]['onProgress'];
+  /** What the demo is doing now, one line at a time. */
+  readonly onStep?: (text: string) => void;
+}
+
+export interface DemoStreamReport {
+  stream: string;
+  latencyBudgetS: number;
+  sent: number;
+  /** Replies received: results and explicit errors. */
+  answered: number;
+  results: number;
+  /** Explicit error replies by code (deadline, shed, …). */
+  errors: Record<string, number>;
+  /** Requests that got no reply at all (must be 0). */
+  lost: number;
+  latencyP50S: number;
+  latencyP99S: number;
+  latencyMaxS: number;
+  /** Results that came after the latency budget. */
+  late: number;
+  batchSize: number;
+  withinBudget: boolean;
+}
+
+export interface DemoReport {
+  device: string;
+  services: { service: string; address: string }[];
+  store: string;
+  solve: RemoteSolveReport & { wallS: number };
+  run: {
+    durationS: number;
+    timeScale: number;
+    wallS: number;
+    streams: DemoStreamReport[];
+    trainThroughputSamplesPerS: number;
+    predictedTrainThroughputSamplesPerS: number;
+    utilization: number;
+    meanBoardPowerW: number | null;
+    powerBudgetW: number;
+  };
+  wallS: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Runs the demo and returns its report; everything it started is stopped before it returns. */
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
+  const wall0 = performance.now();
+  const timeScale = options.timeScale ?? 10;
+  const durationS = options.durationS ?? 60;
+  const step = options.onStep ?? (() => undefined);
+  const problem: Problem = validateProblem({ ...DEMO_PROBLEM, streams: DEMO_PROBLEM.streams.map((s) => ({ ...s })) });
+  const tempDir = options.storePath ? undefined : mkdtempSync(join(tmpdir(), 'fulcrum-demo-'));
+  const storePath = options.storePath ?? join(tempDir!, 'profiles.db');
+  // Free loopback ports, no metrics listeners, nothing from FULCRUM_* env: the demo never collides
+  // with services already running on this machine.
+  const local = { 'grpc.port': 0, 'grpc.host': '127.0.0.1', 'metrics.port': -1 };
+  const configs = loadAllConfigs([], {}, {
+    env: {},
+    defaults: {
+      'device-controller': { ...local, 'telemetry.publishIntervalMs': 100, ...(options.seed !== undefined ? { seed: options.seed } : {}) },
+      // The executor's periodic telemetry computes latency percentiles on the event loop (a few ms
+      // each); at 10–20× those ms become device tenths of a second, so the demo leaves it off.
+      executor: { ...local, timeScale, 'executor.telemetryIntervalS': 0, ...(options.seed !== undefined ? { seed: options.seed } : {}) },
+      profiler: { ...local, 'store.path': storePath },
+      optimizer: { ...local, 'replan.auto': false },
+    },
+  });
+  let running: RunningServices | undefined;
+  try {
+    running = await startAllServices(configs, options.logger);
+    const bus = running.bus!;
+    const optimizerAddress = running.optimizer!.address;
+    step(`services: ${running.services.map((s) => `${s.service} ${s.address}`).join(', ')}`);
+
+    const applied = new Set<string>();
+    const appliedSub = bus.subscribe(eventFilter('plan.applied'), (m) => void applied.add(m.event.planId));
+    const powerSamples: number[] = [];
+    let sampling = false;
+    const telemetrySub = bus.subscribe(telemetrySubject(problem.device), (m) => {
+      if (sampling && m.event.powerW !== undefined && !m.event.activity) powerSamples.push(m.event.powerW);
+    });
+    await Promise.all([appliedSub.ready, telemetrySub.ready]);
+
+    // ---- solve through the services
+    const strategy = options.strategy ?? 'gmd';
+    step(`solving with ${strategy.toUpperCase()} through the optimizer at ${optimizerAddress} (profiling the virtual board through the profiler) …`);
+    const solveStart = performance.now();
+    const result = await solveRemote(problem, { address: optimizerAddress, strategy, onProgress: options.onProgress, attempts: 1 });
+    const solveWallS = (performance.now() - solveStart) / 1000;
+    const report = remoteReport(problem, strategy, optimizerAddress, result);
+    const plan = result.plan;
+    if (!plan.feasible) step('the plan is infeasible: the optimizer does not apply it; running nothing');
+
+    // ---- the executor runs the plan (the optimizer applied it before answering)
+    const streams: DemoStreamReport[] = [];
+    let trainX = 0;
+    let utilization = 0;
+    const runStart = performance.now();
+    if (plan.feasible) {
+      for (let i = 0; i < 500 && !applied.has(plan.planId); i++) await sleep(10);
+      if (!applied.has(plan.planId)) throw new Error(`the executor did not announce plan ${plan.planId} on plan.applied`);
+      step(`running the plan for ${durationS} s of device time (${(durationS / timeScale).toFixed(1)} s here, ${timeScale}× faster) with Poisson arrivals …`);
+      const exec = running.executor!;
+      const statusClient = new pb.ExecutorClient(exec.address, clientSecurity({ token: configs.executor.grpc.token }).credentials);
+      const before = exec.executor!.status();
+      sampling = true;
+      const replies: Promise<void>[] = [];
+      const perStream = new Map(problem.streams.map((s) => [s.name, { sent: 0, results: 0, errors: {} as Record<string, number>, lost: 0, latencies: [] as number[], late: 0 }]));
+      const arrivals = problem.streams.map((s, k) => streamArrivals(s.name, [{ startS: 0, ratePerS: s.arrivalRatePerS }], { process: 'poisson', durationS, random: seededRandom(1000 + k + (options.seed ?? 0)) }));
+      const queue = arrivals.flatMap((gen) => [...gen]).sort((a, b) => a.tS - b.tS);
+      const t0 = performance.now();
+      let n = 0;
+      for (const a of queue) {
+        const dueMs = (a.tS / timeScale) * 1000;
+        const wait = dueMs - (performance.now() - t0);
+        if (wait > 1) await sleep(wait);
+        const st = perStream.get(a.stream)!;
+        st.sent++;
+        const requestId = `demo-${++n}`;
+        const budget = problem.streams.find((s) => s.name === a.stream)!.latencyBudgetS;
+        replies.push(
+          bus.request(inferSubject(problem.device, a.stream), { requestId }, { timeoutMs: 10_000 }).then(
+            (reply) => {
+              if (isInferenceError(reply)) st.errors[reply.error.code] = (st.errors[reply.error.code] ?? 0) + 1;
+              else {
+                st.results++;
+                st.latencies.push(reply.latencyS);
+                if (reply.latencyS > budget * (1 + 1e-9)) st.late++;
+              }
+            },
+            () => void st.lost++,
+          ),
+        );
+      }
+      const remainingMs = (durationS / timeScale) * 1000 - (performance.now() - t0);
+      if (remainingMs > 0) await sleep(remainingMs);
+      const after = exec.executor!.status();
+      sampling = false;
+      await Promise.all(replies);
+      const deviceS = Math.max(1e-9, after.nowS - before.nowS);
+      trainX = ((after.trainMinibatches - before.trainMinibatches) * problem.trainBatchSize) / deviceS;
+      const status = await unaryCall<pb.StatusResponse>((o, cb) => statusClient.status(pb.StatusRequest.fromPartial({}), new grpc.Metadata(), o, cb), 5000);
+      statusClient.close();
+      utilization = status.utilization;
+      for (const s of problem.streams) {
+        const st = perStream.get(s.name)!;
+        const ss = status.streams.find((x) => x.stream === s.name);
+        const sorted = [...st.latencies].sort((x, y) => x - y);
+        const answered = st.results + Object.values(st.errors).reduce((x, y) => x + y, 0);
+        streams.push({
+          stream: s.name,
+          latencyBudgetS: s.latencyBudgetS,
+          sent: st.sent,
+          answered,
+          results: st.results,
+          errors: st.errors,
+          lost: st.lost,
+          latencyP50S: quantile(sorted, 0.5),
+          latencyP99S: quantile(sorted, 0.99),
+          latencyMaxS: sorted[sorted.length - 1] ?? 0,
+          late: st.late,
+          batchSize: ss?.batchSize ?? report.plan.batchSizes[s.name] ?? 0,
+          withinBudget: st.lost === 0 && answered === st.sent && st.results > 0 && quantile(sorted, 0.99) <= s.latencyBudgetS * (1 + 1e-9),
+        });
+      }
+    }
+    const run = {
+      durationS: plan.feasible ? durationS : 0,
+      timeScale,
+      wallS: (performance.now() - runStart) / 1000,
+      streams,
+      trainThroughputSamplesPerS: trainX,
+      predictedTrainThroughputSamplesPerS: plan.predictedTrainThroughputSamplesPerS,
+      utilization,
+      meanBoardPowerW: powerSamples.length ? powerSamples.reduce((a, b) => a + b, 0) / powerSamples.length : null,
+      powerBudgetW: problem.powerBudgetW,
+    };
+    appliedSub.unsubscribe();
+    telemetrySub.unsubscribe();
+    const services = running.services.map((s) => ({ service: s.service, address: s.address }));
+    await running.close(1000);
+    running = undefined;
+    return { device: problem.device, services, store: options.storePath ?? 'a temporary SQLite file', solve: { ...report, wallS: solveWallS }, run, wallS: (performance.now() - wall0) / 1000 };
+  } finally {
+    await running?.close(0).catch(() => undefined);
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+const f = (x: number, digits = 3): string => x.toFixed(digits);
+
+export function formatDemoReport(r: DemoReport): string {
+  const s = r.solve;
+  const p = s.problem;
+  const lines: string[] = [];
+  lines.push(`Fulcrum demo on a virtual Jetson Orin AGX (${r.device}): the four services in one process over loopback gRPC, events on an in-process bus, profiles in ${r.store}.`);
+  lines.push('');
+  lines.push(
+    `problem: train ${p.trainWorkload} (batch ${p.trainBatchSize}) while serving ${p.streams.map((x) => `stream ${x.name} (${x.workload}, ${x.arrivalRatePerS} req/s, latency budget ${x.latencyBudgetS} s)`).join(', ')}; power budget ${p.powerBudgetW} W (${p.powerSemantics})`,
+  );
+  lines.push(`plan (${s.strategy}): power mode ${s.plan.mode} (cores, CPU MHz, GPU MHz, EMC MHz), batch sizes ${Object.entries(s.plan.batchSizes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  lines.push(
+    `  predicted: X = ${f(s.plan.trainThroughputSamplesPerS, 1)} samples/s, power ${f(s.plan.powerW, 1)} W, ${Object.entries(s.plan.latencyBoundsS).map(([k, v]) => `worst-case latency ${k} ${f(v)} s`).join(', ')}, ρ = ${f(s.plan.utilization)}; ${s.plan.verdict}`,
+  );
+  lines.push(
+    `  cost: ${s.cost.modesProfiled} modes profiled (${s.cost.modesReused} reused) of the board's 18,096, ${f(s.cost.profilingSeconds, 1)} s of profiling on the board (switch + settle + minibatches; ${f(s.wallS, 1)} s here on the time-scaled virtual board)`,
+  );
+  if (r.run.durationS === 0) {
+    lines.push('run: skipped (no feasible plan)');
+  } else {
+    lines.push(`run: ${r.run.durationS} s of device time (${f(r.run.wallS, 1)} s here, ${r.run.timeScale}× faster), Poisson arrivals; what the executor measured:`);
+    for (const st of r.run.streams) {
+      const errors = Object.entries(st.errors).map(([k, v]) => `${v} ${k}`).join(', ');
+      lines.push(
+        `  stream ${st.stream} (batch ${st.batchSize}): latency p50 ${f(st.latencyP50S)} s, p99 ${f(st.latencyP99S)} s, max ${f(st.latencyMaxS)} s vs budget ${st.latencyBudgetS} s; ${st.sent} requests, ${st.answered} answered (${st.results} results${errors ? `, ${errors}` : ''}; ${st.late} after the budget), ${st.lost} lost`,
+      );
+    }
+    const ratio = r.run.predictedTrainThroughputSamplesPerS > 0 ? r.run.trainThroughputSamplesPerS / r.run.predictedTrainThroughputSamplesPerS : 0;
+    lines.push(`  training: X = ${f(r.run.trainThroughputSamplesPerS, 1)} samples/s vs ${f(r.run.predictedTrainThroughputSamplesPerS, 1)} predicted (${f(ratio * 100, 0)} %); GPU share of inference ρ = ${f(r.run.utilization)}`);
+    if (r.run.meanBoardPowerW !== null) lines.push(`  board power (device-controller telemetry): mean ${f(r.run.meanBoardPowerW, 1)} W (budget ${r.run.powerBudgetW} W)`);
+    const held = r.run.streams.every((x) => x.withinBudget);
+    lines.push(`verdict: ${held ? 'every latency budget held (p99), no request lost' : 'a budget was missed or a request went unanswered (see above)'}`);
+  }
+  lines.push(`done in ${f(r.wallS, 1)} s`);
+  return lines.join('\n') + '\n';
+}
+
+interface DemoCliOptions {
+  durationS: number;
+  timeScale: number;
+  strategy: string;
+  storePath?: string;
+  seed?: number;
+  logLevel?: string;
+  json?: boolean;
+}
+
+export function registerDemoCommand(program: Command, io: CliIo): void {
+  program
+    .command('demo')
+    .description('Fulcrum end to end on a virtual Jetson Orin AGX: the four services in this process, a GMD solve through them, the plan run by the executor.')
+    .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(60))
+    .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(10))
+    .addOption(new Option('--strategy <name>', 'strategy (gmd, als-50, random-15, maxn, best-preset, …)').default('gmd'))
+    .option('--store-path <file>', 'keep the profiles in this SQLite file (a second demo then profiles nothing); default a temporary file')
+    .addOption(new Option('--seed <n>', 'seed of the virtual board and the arrivals').argParser(positiveInteger))
+    .addOption(new Option('--log-level <level>', 'service logs on stderr (default warn)').argParser(oneOf(LOG_LEVELS)))
+    .option('--json', 'print the report as JSON')
+    .action(async (o: DemoCliOptions) => {
+      if (o.timeScale > 200) throw new UsageError('--time-scale: at most 200 (host timers are ~1 ms coarse: faster would distort latencies)');
+      const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
+      const tty = Boolean(process.stderr.isTTY) && !o.json;
+      const progress = progressReporter(io, { tty, expected: expectedModes(o.strategy) });
+      const report = await runDemo({
+        durationS: o.durationS,
+        timeScale: o.timeScale,
+        strategy: o.strategy,
+        storePath: o.storePath,
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        logger,
+        onProgress: o.json ? undefined : progress.onProgress,
+        onStep: o.json
+          ? undefined
+          : (text) => {
+              progress.finish();
+              io.stderr(`${text}\n`);
+            },
+      });
+      progress.finish();
+      io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatDemoReport(report));
+    });
+}

@@ -1,0 +1,136 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { runCli } from './program.js';
+import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './commands/serve.js';
+import { strategyToProto } from './commands/solve-remote.js';
+import { UsageError } from './usage.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const usage = (pattern: RegExp) => (err: unknown) => {
+  assert.ok(err instanceof UsageError, String(err));
+  assert.match(err.message, pattern);
+  return true;
+};
+
+describe('fulcrum serve: configuration', () => {
+  it('one service: every config key is a flag, --nats and --store are shorthands, flags over env', () => {
+    const p = loadServeConfig('profiler', ['--grpc.port=0', '--protocol.settle-s', '2', '--controller.address=10.0.0.5:50051'], { nats: 'nats://127.0.0.1:4222', store: 'kv' }, { FULCRUM_GRPC__PORT: '7000', FULCRUM_GRPC__TOKEN: 'secret-token' });
+    assert.equal(p.grpc.port, 0);
+    assert.equal(p.grpc.token, 'secret-token');
+    assert.equal(p.protocol.settleS, 2);
+    assert.equal(p.controller.address, '10.0.0.5:50051');
+    assert.equal(p.nats.url, 'nats://127.0.0.1:4222');
+    assert.equal(p.store.backend, 'kv');
+    assert.equal(p.protocol.measuredMinibatches, 20, 'a single service keeps its own defaults');
+    assert.throws(() => loadServeConfig('executor', ['--time-scal=3'], {}, {}), usage(/unknown flag --time-scal/));
+    assert.throws(() => loadServeConfig('executor', [], { store: 'kv' }, {}), usage(/--store: only the profiler/));
+    assert.throws(() => loadServeConfig('optimizer', ['--grpc.port=x'], {}, {}), usage(/grpc\.port from flag --grpc\.port: expected number/));
+  });
+
+  it('all: shared flags go to every service with the key, prefixed ones to that service; demo defaults under everything', () => {
+    const all = loadAllConfigs(['--grpc.token=shared-token', '--executor.time-scale=50', '--profiler.protocol.measured-minibatches=3', '--device=orin-agx'], { nats: 'nats://127.0.0.1:4222' }, { env: { FULCRUM_PROTOCOL__SETTLE_S: '0.5' } });
+    for (const name of ['device-controller', 'executor', 'profiler', 'optimizer'] as const) {
+      assert.equal(all[name].grpc.token, 'shared-token', name);
+      assert.equal(all[name].nats.url, 'nats://127.0.0.1:4222', name);
+    }
+    assert.equal(all.executor.timeScale, 50);
+    assert.equal(all.profiler.protocol.measuredMinibatches, 3);
+    assert.equal(all.profiler.protocol.settleS, 0.5, 'env over the demo default');
+    assert.equal(all.profiler.protocol.warmupMinibatches, ALL_DEFAULTS.profiler['protocol.warmupMinibatches']);
+    assert.equal(all['device-controller'].telemetry.minIntervalMs, 1);
+    assert.equal(all['device-controller'].grpc.port, undefined, 'default ports 50051–50054');
+  });
+
+  it('all: an unknown flag, a clash of ports, kv without NATS and TLS are refused naming the flag', () => {
+    assert.throws(() => loadAllConfigs(['--grpc.prot=1'], {}, { env: {} }), usage(/unknown flag --grpc\.prot/));
+    assert.throws(() => loadAllConfigs(['--profiler.time-scale=1'], {}, { env: {} }), usage(/unknown flag --profiler\.time-scale/));
+    assert.throws(() => loadAllConfigs(['--executor.time-scale=abc'], {}, { env: {} }), usage(/from flag --executor\.time-scale: expected number/));
+    assert.throws(() => loadAllConfigs(['--grpc.port=7000'], {}, { env: {} }), usage(/grpc\.port 7000 is also device-controller's port/));
+    assert.throws(() => loadAllConfigs([], { store: 'kv' }, { env: {} }), usage(/needs --nats/));
+    assert.throws(() => loadAllConfigs(['--grpc.tls-cert=a.pem', '--grpc.tls-key=a.key'], {}, { env: {} }), usage(/TLS/));
+  });
+
+  it('the command exits 2 on bad input, naming the flag', async () => {
+    const r = await cli('serve', 'all', '--bogus=1');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown flag --bogus/);
+    assert.equal((await cli('serve', 'toaster')).code, 2);
+  });
+
+  it('solve --remote maps strategy names onto the proto, and refuses the oracle', () => {
+    assert.deepEqual(strategyToProto('als-50'), { strategy: 2, modeBudget: 50 });
+    assert.deepEqual(strategyToProto('gmd'), { strategy: 1, modeBudget: 0 });
+    assert.deepEqual(strategyToProto('best-preset'), { strategy: 5, modeBudget: 0 });
+    assert.throws(() => strategyToProto('oracle'), usage(/ground truth/));
+  });
+});
+
+describe('fulcrum serve all + solve --remote', () => {
+  let dir: string;
+  let running: RunningServices;
+  let address: string;
+  const problem = ['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '20', '--latency', '0.5', '--power', '30'];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-serve-'));
+    const local = { 'grpc.port': 0, 'metrics.port': -1 };
+    const configs = loadAllConfigs(['--grpc.token=serve-test-token'], {}, {
+      env: {},
+      defaults: { 'device-controller': local, executor: local, profiler: { ...local, 'store.path': join(dir, 'p.db') }, optimizer: local },
+    });
+    running = await startAllServices(configs, pino({ level: 'silent' }));
+    address = running.optimizer!.address;
+  });
+  after(async () => {
+    await running?.close(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('solves through the services with progress, then again from the store; without the token it exits 1', async () => {
+    const first = await cli('solve', '--remote', address, '--token', 'serve-test-token', ...problem, '--json');
+    assert.equal(first.code, 0, first.stderr);
+    const out = JSON.parse(first.stdout);
+    assert.equal(out.plan.feasible, true);
+    assert.ok(out.plan.powerW <= 30);
+    assert.ok(out.cost.modesProfiled >= 3 && out.cost.modesProfiled <= 15, `${out.cost.modesProfiled} modes`);
+    assert.equal(first.stderr.match(/^mode \d+: /gm)?.length, out.modes.length, 'one progress line per mode (not a terminal)');
+    const again = await cli('solve', '--remote', address, '--token', 'serve-test-token', ...problem);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /cost: 0 modes profiled, \d+ reused from the store/);
+    assert.match(again.stdout, /verdict: feasible/);
+    const anonymous = await cli('solve', '--remote', address, ...problem);
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /--token/);
+    const bad = await cli('solve', '--remote', address, '--token', 'serve-test-token', ...problem, '--profiles', 'x.csv');
+    assert.equal(bad.code, 2);
+  });
+});
+
+describe('fulcrum demo', () => {
+  it('solves with GMD through the services and runs the plan: every request answered, none lost', async () => {
+    const r = await cli('demo', '--json', '--duration-s', '20');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.solve.strategy, 'gmd');
+    assert.equal(out.solve.plan.feasible, true);
+    assert.ok(out.solve.cost.modesProfiled >= 3 && out.solve.cost.modesProfiled <= 15);
+    assert.ok(out.solve.cost.profilingSeconds > 0);
+    const cam = out.run.streams[0];
+    assert.ok(cam.sent > 0);
+    assert.equal(cam.answered, cam.sent);
+    assert.equal(cam.lost, 0);
+    assert.ok(cam.results > 0);
+    assert.ok(out.run.trainThroughputSamplesPerS > 0);
+    assert.equal(out.services.length, 4);
+  });
+});
