@@ -1,0 +1,363 @@
+// The four services as four processes (`fulcrum serve <name>`) on loopback, with a real
+// nats-server (JetStream: events, and the profiles in JetStream KV) and a bearer token on every
+// service: a remote client solves with GMD, sees the profile events on NATS and the plan applied
+// by the executor; a second Solve profiles nothing; bad input gets the documented errors; the
+// profiler killed mid-Solve gives UNAVAILABLE and a retry after its restart succeeds; a NATS
+// restart loses no stored profile. Every process is killed in `after`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { connectNatsBus, inferSubject, isInferenceError, profileCompletedSubject, planAppliedSubject, type EventBus, type ProfileResult } from '@fulcrum/bus';
+import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { runCli } from '@fulcrum/cli';
+import { common, executor, optimizer, profiler } from '@fulcrum/proto';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOKEN = 'e2e-token-0123456789';
+const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
+const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
+const BATCHES = [1, 4, 16];
+const PROBLEM = {
+  device: 'orin-agx',
+  trainWorkload: { name: 'resnet18', kind: TRAIN },
+  trainBatchSize: 32,
+  powerBudgetW: 30,
+  streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: BATCHES }],
+};
+/** The same problem for the CLI. */
+const PROBLEM_FLAGS = ['--train', 'resnet18', '--train-batch', '32', '--stream', 'workload=mobilenet,rate=10,latency=0.5,name=cam', '--batch-sizes', BATCHES.join(','), '--power', '30'];
+const RESULTS_PER_MODE = 1 + BATCHES.length;
+
+// ---------------------------------------------------------------------------------------------
+// Service processes
+
+interface Ready {
+  readonly service: string;
+  readonly address: string;
+  readonly metricsUrl: string | null;
+  readonly pid: number;
+}
+
+interface ServiceProcess {
+  readonly name: string;
+  readonly ready: Ready;
+  readonly child: ChildProcess;
+  log(): string;
+  /** SIGTERM (SIGKILL after 5 s); resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+}
+
+const processes = new Set<ChildProcess>();
+
+async function serve(name: string, args: readonly string[]): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', join(root, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '' },
+  });
+  processes.add(child);
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => void (log = (log + d.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (processes.delete(child), resolve(code))));
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fulcrum serve ${name} not ready in 60 s:\n${log}`)), 60_000);
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as Ready);
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`fulcrum serve ${name} exited ${code} before ready:\n${log}`));
+    });
+  });
+  // Keep reading stdout so a full pipe never blocks the service.
+  child.stdout!.resume();
+  const signal = async (sig: NodeJS.Signals, graceMs: number): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill(sig);
+    const code = await Promise.race([exited, sleep(graceMs).then(() => 'late' as const)]);
+    if (code !== 'late') return code;
+    child.kill('SIGKILL');
+    return exited;
+  };
+  return { name, ready, child, log: () => log, stop: () => signal('SIGTERM', 5000), kill: async () => void (await signal('SIGKILL', 5000)) };
+}
+
+/** `fulcrum …` in this process (a remote client of the services). */
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC clients
+
+const security = (token?: string) => clientSecurity({ token });
+
+function solve(address: string, req: Parameters<typeof optimizer.SolveRequest.fromPartial>[0], options: { token?: string; onEvent?: (ev: optimizer.SolveResponse) => void } = {}): Promise<optimizer.SolveResponse[]> {
+  const { credentials, options: clientOptions } = security(options.token);
+  const client = new optimizer.OptimizerClient(address, credentials, clientOptions);
+  return new Promise<optimizer.SolveResponse[]>((resolve, reject) => {
+    const events: optimizer.SolveResponse[] = [];
+    const call = client.solve(optimizer.SolveRequest.fromPartial(req), new grpc.Metadata(), { deadline: new Date(Date.now() + 60_000) });
+    call.on('data', (ev: optimizer.SolveResponse) => {
+      events.push(ev);
+      options.onEvent?.(ev);
+    });
+    call.on('error', reject);
+    call.on('end', () => resolve(events));
+  }).finally(() => client.close());
+}
+
+const completedOf = (events: optimizer.SolveResponse[]): optimizer.SolveCompleted => {
+  const last = events[events.length - 1]?.event;
+  assert.equal(last?.$case, 'completed', 'the stream ends with SolveCompleted');
+  return last.value;
+};
+const modeEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] =>
+  events.flatMap((e) => (e.event?.$case === 'modeProfiled' ? [e.event.value] : []));
+
+const invalid = (field: string) => (err: grpc.ServiceError) => {
+  assert.equal(err.code, grpc.status.INVALID_ARGUMENT, err.details);
+  assert.equal(errorField(err), field, err.details);
+  return true;
+};
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the four services as processes over NATS', { timeout: 240_000 }, () => {
+  let dir: string;
+  let nats: NatsServer;
+  let bus: EventBus;
+  let controller: ServiceProcess;
+  let exec: ServiceProcess;
+  let prof: ServiceProcess;
+  let opt: ServiceProcess;
+  let profilerArgs: string[];
+  const profileEvents: ProfileResult[] = [];
+  const appliedPlans: string[] = [];
+  let firstPlan: common.Plan;
+  let storedAfterFirst = 0;
+
+  const executorStatus = async (): Promise<executor.StatusResponse> => {
+    const { credentials, options } = security(TOKEN);
+    const client = new executor.ExecutorClient(exec.ready.address, credentials, options);
+    try {
+      return await unaryCall<executor.StatusResponse>((o, cb) => client.status(executor.StatusRequest.fromPartial({}), new grpc.Metadata(), o, cb), 5000);
+    } finally {
+      client.close();
+    }
+  };
+  const storedProfiles = async (): Promise<number> => {
+    const { credentials, options } = security(TOKEN);
+    const client = new profiler.ProfilerClient(prof.ready.address, credentials, options);
+    try {
+      let n = 0;
+      let pageToken = '';
+      do {
+        const page = await unaryCall<profiler.GetProfilesResponse>((o, cb) => client.getProfiles(profiler.GetProfilesRequest.fromPartial({ device: 'orin-agx', pageSize: 1000, pageToken }), new grpc.Metadata(), o, cb), 10_000);
+        n += page.results.length;
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return n;
+    } finally {
+      client.close();
+    }
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-e2e-'));
+    nats = await startNatsServer({ storeDir: join(dir, 'nats') });
+    bus = await connectNatsBus({ url: nats.url });
+    const profiles = bus.subscribe(profileCompletedSubject('orin-agx'), (m) => void profileEvents.push(m.event));
+    const plans = bus.subscribe(planAppliedSubject('orin-agx'), (m) => void appliedPlans.push(m.event.planId));
+    await Promise.all([profiles.ready, plans.ready]);
+
+    const common = ['--nats', nats.url, `--grpc.token=${TOKEN}`, '--metrics.port=0'];
+    const retry = ['--retry.attempts=3', '--retry.initial-delay-ms=50', '--retry.max-delay-ms=200'];
+    controller = await serve('device-controller', [...common, '--grpc.port=0', '--telemetry.min-interval-ms=1']);
+    exec = await serve('executor', [...common, '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
+    profilerArgs = [
+      ...common,
+      '--store',
+      'kv',
+      `--controller.address=${controller.ready.address}`,
+      `--controller.token=${TOKEN}`,
+      `--executor.address=${exec.ready.address}`,
+      `--executor.token=${TOKEN}`,
+      '--protocol.settle-s=0.05',
+      '--protocol.warmup-minibatches=1',
+      '--protocol.measured-minibatches=4',
+      '--protocol.telemetry-interval-ms=2',
+      ...retry,
+    ];
+    prof = await serve('profiler', [...profilerArgs, '--grpc.port=0']);
+    // Restarts keep the port the optimizer knows.
+    profilerArgs.push(`--grpc.port=${prof.ready.address.split(':').pop()}`);
+    opt = await serve('optimizer', [
+      ...common,
+      '--grpc.port=0',
+      `--profiler.address=${prof.ready.address}`,
+      `--profiler.token=${TOKEN}`,
+      `--executor.address=${exec.ready.address}`,
+      `--executor.token=${TOKEN}`,
+      '--executor.apply',
+      ...retry,
+    ]);
+  });
+
+  after(async () => {
+    for (const p of [opt, prof, exec, controller]) {
+      if (!p) continue;
+      const code = await p.stop();
+      if (code !== 0 && code !== null) process.stderr.write(`fulcrum serve ${p.name} exited ${code}:\n${p.log()}\n`);
+    }
+    for (const child of processes) child.kill('SIGKILL');
+    await bus?.close();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each service answers /healthz and reports NATS', async () => {
+    for (const p of [controller, exec, prof, opt]) {
+      assert.equal(p.ready.pid, p.child.pid);
+      const res = await fetch(`${p.ready.metricsUrl}/healthz`);
+      assert.equal(res.status, 200, p.name);
+    }
+  });
+
+  it('a remote client solves with GMD: profile events on NATS, the plan applied by the executor', async () => {
+    const events = await solve(opt.ready.address, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD }, { token: TOKEN });
+    const modes = modeEvents(events);
+    const done = completedOf(events);
+    assert.ok(modes.length >= 3 && modes.length <= 15, `GMD profiled ${modes.length} modes`);
+    assert.ok(modes.every((m) => !m.reused && m.results.length === RESULTS_PER_MODE));
+    const plan = done.plan!;
+    assert.equal(plan.feasible, true, JSON.stringify(plan));
+    assert.ok(plan.predictedPowerW <= 30);
+    assert.equal(done.cost?.modesProfiled, modes.length);
+    await until('every profile.completed event on NATS', () => profileEvents.length >= modes.length * RESULTS_PER_MODE);
+    assert.equal(profileEvents.length, modes.length * RESULTS_PER_MODE, 'one event per measured (mode, workload, batch size)');
+    assert.ok(profileEvents.every((e) => e.device === 'orin-agx' && e.timeMs > 0 && e.powerW > 0));
+    await until('plan.applied on NATS', () => appliedPlans.includes(plan.planId));
+    const status = await executorStatus();
+    assert.equal(status.plan?.planId, plan.planId);
+    assert.deepEqual(status.plan?.mode, plan.mode);
+    assert.ok([executor.State.STATE_RUNNING, executor.State.STATE_MEASURING].includes(status.state), `executor state ${status.state}`);
+    firstPlan = plan;
+    storedAfterFirst = await storedProfiles();
+    assert.equal(storedAfterFirst, profileEvents.length, 'every measured result is in the KV store');
+  });
+
+  it('a second Solve of the same problem (fulcrum solve --remote) profiles nothing new', async () => {
+    const eventsBefore = profileEvents.length;
+    const r = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, ...PROBLEM_FLAGS, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.cost.modesProfiled, 0);
+    assert.ok(out.cost.modesReused >= 3);
+    assert.equal(out.plan.mode, `${firstPlan.mode!.cores},${firstPlan.mode!.cpuMhz},${firstPlan.mode!.gpuMhz},${firstPlan.mode!.emcMhz}`);
+    await sleep(200);
+    assert.equal(profileEvents.length, eventsBefore, 'no new profile.completed');
+    assert.equal(await storedProfiles(), storedAfterFirst);
+  });
+
+  it('bad input gets the documented errors', async () => {
+    // Off-grid mode: the profiler refuses it before touching the board.
+    const { credentials, options } = security(TOKEN);
+    const pc = new profiler.ProfilerClient(prof.ready.address, credentials, options);
+    const profile = (mode: common.PowerMode) =>
+      unaryCall<profiler.ProfileResponse>((o, cb) => pc.profile(profiler.ProfileRequest.fromPartial({ device: 'orin-agx', mode, workloads: [{ workload: { name: 'resnet18', kind: TRAIN }, batchSizes: [32] }] }), new grpc.Metadata(), o, cb));
+    await assert.rejects(profile({ cores: 12, cpuMhz: 2201.6, gpuMhz: 1000, emcMhz: 3199 }), invalid('mode.gpuMhz'));
+    pc.close();
+    // Negative budget, unknown workload: the optimizer names the field.
+    await assert.rejects(solve(opt.ready.address, { problem: { ...PROBLEM, powerBudgetW: -5 } }, { token: TOKEN }), invalid('problem.powerBudgetW'));
+    await assert.rejects(solve(opt.ready.address, { problem: { ...PROBLEM, trainWorkload: { name: 'alexnet', kind: TRAIN } } }, { token: TOKEN }), invalid('problem.trainWorkload.name'));
+    // The CLI says the same with exit 2.
+    const cliBad = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '10', '--latency', '0.5', '--power', '-5');
+    assert.equal(cliBad.code, 2);
+    // Garbage on the NATS infer subject: an explicit `invalid` reply, and the executor keeps serving.
+    const reply = JSON.parse(Buffer.from(await bus.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not JSON {', { timeoutMs: 5000 })).toString('utf8'));
+    assert.equal(reply.error?.code, 'invalid', JSON.stringify(reply));
+    const ok = await bus.request(inferSubject('orin-agx', 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
+    assert.equal(ok.requestId, 'after-garbage');
+    assert.ok(!isInferenceError(ok), JSON.stringify(ok));
+    // Missing token: UNAUTHENTICATED.
+    await assert.rejects(solve(opt.ready.address, { problem: PROBLEM }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+  });
+
+  it('the profiler killed mid-Solve gives UNAVAILABLE; after its restart a retry succeeds, keeping what was measured', async () => {
+    const problem = { ...PROBLEM, trainWorkload: { name: 'mobilenet', kind: TRAIN }, powerBudgetW: 25 };
+    let killed: Promise<void> | undefined;
+    await assert.rejects(
+      solve(opt.ready.address, { problem }, {
+        token: TOKEN,
+        onEvent: (ev) => {
+          if (ev.event?.$case === 'modeProfiled' && !killed) killed = prof.kill();
+        },
+      }),
+      (err: grpc.ServiceError) => {
+        assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+        assert.match(err.details, /profiler/);
+        return true;
+      },
+    );
+    await killed;
+    const eventsBefore = profileEvents.length;
+    prof = await serve('profiler', profilerArgs);
+    const r = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, '--train', 'mobilenet', '--train-batch', '32', '--stream', 'workload=mobilenet,rate=10,latency=0.5,name=cam', '--batch-sizes', BATCHES.join(','), '--power', '25', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.plan.feasible, true);
+    assert.ok(out.cost.modesReused >= 1, 'the mode measured before the kill is not measured again');
+    // What the killed profiler measured is stored (KV) and reused; only what is missing is measured now.
+    if (out.cost.modesProfiled > 0) await until('the new profile events', () => profileEvents.length > eventsBefore);
+  });
+
+  it('a NATS restart loses no stored profile: the store and the replayable events survive', async () => {
+    const stored = await storedProfiles();
+    assert.ok(stored >= storedAfterFirst);
+    await nats.restart();
+    // The services reconnect on their own; the CLI's bounded retries cover the gap.
+    const r = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, ...PROBLEM_FLAGS, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).cost.modesProfiled, 0);
+    await until('the profiler store back', async () => (await storedProfiles().catch(() => -1)) === stored);
+    // A Profile of a stored key is answered from the KV store: nothing measured.
+    const { credentials, options } = security(TOKEN);
+    const pc = new profiler.ProfilerClient(prof.ready.address, credentials, options);
+    const again = await unaryCall<profiler.ProfileResponse>((o, cb) =>
+      pc.profile(profiler.ProfileRequest.fromPartial({ device: 'orin-agx', mode: firstPlan.mode, workloads: [{ workload: { name: 'resnet18', kind: TRAIN }, batchSizes: [32] }] }), new grpc.Metadata(), o, cb),
+    );
+    pc.close();
+    assert.deepEqual({ profiled: again.cost?.modesProfiled, reused: again.cost?.modesReused }, { profiled: 0, reused: 1 });
+    let replayed = 0;
+    const replay = bus.replayProfiles('orin-agx', () => void replayed++);
+    await replay.closed;
+    assert.equal(replayed, stored, 'every profile.completed is still in the JetStream stream');
+  });
+
+  it('SIGTERM stops every service gracefully (exit 0), the device-controller last', async () => {
+    for (const p of [opt, prof, exec, controller]) assert.equal(await p.stop(), 0, `fulcrum serve ${p.name}:\n${p.log()}`);
+  });
+});
