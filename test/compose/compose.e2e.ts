@@ -1,0 +1,70 @@
+// docker-compose.yml for real (testcontainers): the image built from deploy/Dockerfile, NATS with
+// JetStream and the four services on the compose network, healthy; then `fulcrum solve --remote`
+// from this host against the published optimizer: a GMD plan, and the same problem again with
+// nothing profiled. Not in the default suite (its name is not *.test.ts): it needs a Docker engine
+// with the compose v2 plugin. Run it with `npm run test:compose`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
+import { runCli } from '@fulcrum/cli';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOKEN = 'compose-test-token-0123';
+const SERVICES = ['nats', 'device-controller', 'executor', 'profiler', 'optimizer'];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+describe('docker-compose.yml', { timeout: 20 * 60_000 }, () => {
+  let env: StartedDockerComposeEnvironment | undefined;
+  let optimizer: string;
+
+  before(async () => {
+    const port = await freePort();
+    let compose = new DockerComposeEnvironment(root, 'docker-compose.yml')
+      .withBuild()
+      .withProjectName(`fulcrum-test-${process.pid}`)
+      .withEnvironment({ FULCRUM_TOKEN: TOKEN, FULCRUM_OPTIMIZER_PORT: String(port) })
+      .withStartupTimeout(15 * 60_000);
+    for (const s of SERVICES) compose = compose.withWaitStrategy(`${s}-1`, Wait.forHealthCheck());
+    env = await compose.up();
+    optimizer = `127.0.0.1:${port}`;
+  });
+
+  after(async () => {
+    await env?.down({ removeVolumes: true, timeout: 30_000 });
+  });
+
+  it('runs NATS and the four services, each healthy', () => {
+    for (const s of SERVICES) assert.ok(env!.getContainer(`${s}-1`), s);
+  });
+
+  it('solves from this host with fulcrum solve --remote, then the same problem with nothing profiled', async () => {
+    const problem = ['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '30', '--latency', '0.5', '--power', '25', '--json'];
+    const first = await cli('solve', '--remote', optimizer, '--token', TOKEN, ...problem);
+    assert.equal(first.code, 0, first.stderr);
+    const plan = JSON.parse(first.stdout);
+    assert.equal(plan.plan.feasible, true);
+    assert.ok(plan.cost.modesProfiled >= 3 && plan.cost.modesProfiled <= 15);
+    const again = await cli('solve', '--remote', optimizer, '--token', TOKEN, ...problem);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).cost.modesProfiled, 0);
+    const anonymous = await cli('solve', '--remote', optimizer, ...problem);
+    assert.equal(anonymous.code, 1, 'the token is required');
+  });
+});
