@@ -29,7 +29,7 @@ describe('fulcrum solve', () => {
   });
 
   it('an infeasible problem says which constraint binds, exit 0', async () => {
-    const r = await cli('solve', ...problem, '--power', '3', '--strategy', 'als-50');
+    const r = await cli('solve', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '20', '--power', '3', '--strategy', 'als-50');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /verdict: infeasible: binding constraint is peak power [\d.]+ W > 3\.000 W budget/);
     assert.match(r.stdout, /50 modes profiled/);
