@@ -172,7 +172,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
           '(or grpc.allowPlaintextNetwork for a private network you trust)',
       );
     }
-    options.logger?.warn({ host }, 'serving gRPC beyond loopback without TLS and token (grpc.allowPlaintextNetwork)');
+    const missing = [options.tls ? undefined : 'TLS', options.token ? undefined : 'a bearer token'].filter(Boolean).join(' or ');
+    options.logger?.warn({ host, tls: Boolean(options.tls), auth: Boolean(options.token) }, `serving gRPC beyond loopback without ${missing} (grpc.allowPlaintextNetwork)`);
   }
   const server = new Server();
   const health = new HealthImplementation({ '': 'SERVING' });
