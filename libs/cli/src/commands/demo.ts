@@ -294,8 +294,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
   program
     .command('demo')
     .description('Fulcrum end to end on a virtual Jetson Orin AGX: the four services in this process, a GMD solve through them, the plan run by the executor.')
-    .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(60))
-    .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(10))
+    .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(40))
+    .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(4))
     .addOption(new Option('--strategy <name>', 'strategy (gmd, als-50, random-15, maxn, best-preset, …)').default('gmd'))
     .option('--store-path <file>', 'keep the profiles in this SQLite file (a second demo then profiles nothing); default a temporary file')
     .addOption(new Option('--seed <n>', 'seed of the virtual board and the arrivals').argParser(positiveInteger))
