@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Committed shim so the bin link exists before the TypeScript build runs.
-import '../dist/controller-main.js';
+import '../dist/service-main.js';

@@ -3,30 +3,28 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '@fulcrum/runtime';
 import { loadDeviceControllerConfig, type DeviceControllerConfig } from './config.js';
 
-/** Flags both daemons take, mapped onto config keys (see config.ts). */
+/**
+ * The helper's flags, mapped onto config keys (see config.ts). The device-controller itself is
+ * service-main.ts, whose flags are every config key (runtime's parseServiceFlags).
+ */
 const FLAG_KEYS: Record<string, string> = {
   'sysfs-root': 'sysfsRoot',
   'log-level': 'logLevel',
-  'helper-socket': 'jetson.helperSocket',
-  'state-file': 'jetson.stateFile',
   'power-cap-w': 'jetson.powerCapW',
   profile: 'jetson.profile',
-  mode: 'jetson.initialMode',
-  'telemetry-interval-ms': 'jetson.telemetryIntervalMs',
-  'power-source': 'jetson.powerSource',
   socket: 'helper.socketPath',
   'socket-group': 'helper.socketGroup',
   'socket-mode': 'helper.socketMode',
   'helper-state-file': 'helper.stateFile',
 };
 
-/** Parses a daemon's command line (`--config FILE` plus FLAG_KEYS) into its configuration; exits 2 on bad input. */
+/** Parses the helper's command line (`--config FILE` plus FLAG_KEYS) into its configuration; exits 2 on bad input. */
 export function daemonConfig(name: string, argv: readonly string[], allowed: readonly string[]): DeviceControllerConfig {
   const options = Object.fromEntries([...allowed, 'config'].map((f) => [f, { type: 'string' as const }]));
   try {
     const values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
     if (values['help']) {
-      process.stdout.write(`usage: ${name} [--config FILE] ${allowed.map((f) => `[--${f} VALUE]`).join(' ')}\n(env: FULCRUM_SYSFS_ROOT, FULCRUM_JETSON__HELPER_SOCKET, FULCRUM_HELPER__SOCKET_PATH, …; see services/device-controller/README.md)\n`);
+      process.stdout.write(`usage: ${name} [--config FILE] ${allowed.map((f) => `[--${f} VALUE]`).join(' ')}\n(env: FULCRUM_SYSFS_ROOT, FULCRUM_HELPER__SOCKET_PATH, …; see services/device-controller/README.md)\n`);
       process.exit(0);
     }
     const flags: Record<string, unknown> = {};

@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { createLogger } from '@fulcrum/runtime';
+import { Metadata } from '@grpc/grpc-js';
+import type { PowerMode } from '@fulcrum/core';
+import { device as pb } from '@fulcrum/proto';
+import { clientSecurity, createLogger, unaryCall } from '@fulcrum/runtime';
 import type { TelemetrySample } from './backend.js';
 import { loadDeviceControllerConfig, type DeviceControllerConfig } from './config.js';
 import { JetsonController } from './controller.js';
@@ -145,42 +148,65 @@ describe('jetson controller (in-process knobs)', () => {
   });
 });
 
+// The `fulcrum-device-controller` bin and the systemd unit: service-main.ts with --backend=jetson.
 describe('fulcrum-device-controller process', () => {
   const run = (root: string, args: string[]) => {
-    const child = spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', 'services/device-controller/src/controller-main.ts', ...args], {
+    const child = spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', 'services/device-controller/src/service-main.ts', '--backend=jetson', '--grpc.port=0', '--metrics.port=-1', ...args], {
       cwd: repoRoot,
-      env: { ...process.env, FULCRUM_SYSFS_ROOT: root, FULCRUM_LOG_LEVEL: 'info', FULCRUM_JETSON__TELEMETRY_INTERVAL_MS: '50' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, FULCRUM_SYSFS_ROOT: root, FULCRUM_LOG_LEVEL: 'debug', FULCRUM_JETSON__TELEMETRY_INTERVAL_MS: '50' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
+    let out = '';
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, exited, log: () => log };
+    /** The ready line's gRPC address (the process prints it on stdout once serving). */
+    const ready = async (what: string): Promise<string> => {
+      await until(what, () => out.includes('\n') || child.exitCode !== null);
+      assert.ok(out.includes('\n'), `${what}: exited ${child.exitCode} before ready\n${log}`);
+      return (JSON.parse(out.slice(0, out.indexOf('\n'))) as { address: string }).address;
+    };
+    return { child, exited, ready, log: () => log };
   };
 
-  it('restores on SIGTERM, and after a kill -9 at its next start', async () => {
+  const modeOver = async (address: string): Promise<PowerMode | undefined> => {
+    const c = new pb.DeviceControllerClient(address, clientSecurity({}).credentials);
+    try {
+      return (await unaryCall<pb.GetPowerModeResponse>((o, cb) => c.getPowerMode({}, new Metadata(), o, cb))).mode;
+    } finally {
+      c.close();
+    }
+  };
+
+  it('restores on SIGTERM, and after a kill -9 at its next start; GetPowerMode answers in between', async () => {
     const { root, original, driver } = await orin();
     const stateFile = join(root, 'run/fulcrum/jetson-state.json');
 
-    const first = run(root, ['--mode', '4,1113.6,420.75,2133']);
-    await until('the first controller to be ready', () => /"msg":"ready"/.test(first.log()) || first.child.exitCode !== null);
+    const first = run(root, ['--initial-mode', '4,1113.6,420.75,2133']);
+    assert.deepEqual(await modeOver(await first.ready('the first controller to be ready')), MODE_15W);
     assert.match(first.log(), /"msg":"mode applied"/, first.log());
     assert.deepEqual((await driver.read()).mode, MODE_15W);
+    await until('a telemetry line', () => /"msg":"telemetry"/.test(first.log()));
     first.child.kill('SIGKILL');
     await first.exited;
     assert.ok(existsSync(stateFile), 'a killed controller leaves its state file');
     assert.deepEqual((await driver.read()).mode, MODE_15W, 'and the board in its mode');
 
     const second = run(root, []);
-    await until('the second controller to be ready', () => /"msg":"ready"/.test(second.log()) || second.child.exitCode !== null);
+    assert.deepEqual(await modeOver(await second.ready('the second controller to be ready')), MAXN);
+    assert.match(second.log(), /"msg":"restored the saved state"/, second.log());
     assert.match(second.log(), /"recovered":true/, second.log());
     assert.deepEqual(await snapshotKnobFiles(root, driver.board), original);
     second.child.kill('SIGTERM');
-    assert.equal(await second.exited, 0);
+    assert.equal(await second.exited, 0, second.log());
 
-    const third = run(root, ['--mode', '8,1728,624.75,3199']);
-    await until('the third controller to be ready', () => /"msg":"ready"/.test(third.log()) || third.child.exitCode !== null);
-    assert.deepEqual((await driver.read()).mode, { cores: 8, cpuMhz: 1728, gpuMhz: 624.75, emcMhz: 3199 });
+    const third = run(root, ['--initial-mode=8,1728,624.75,3199']);
+    const address = await third.ready('the third controller to be ready');
+    assert.match(third.log(), /"recovered":false/, third.log());
+    const eight = { cores: 8, cpuMhz: 1728, gpuMhz: 624.75, emcMhz: 3199 };
+    assert.deepEqual(await modeOver(address), eight);
+    assert.deepEqual((await driver.read()).mode, eight);
     third.child.kill('SIGINT');
     assert.equal(await third.exited, 0, third.log());
     assert.match(third.log(), /"msg":"restored the knobs"/);
@@ -190,8 +216,12 @@ describe('fulcrum-device-controller process', () => {
 
   it('exits 2 naming the flag on a bad option', async () => {
     const { root } = await orin();
-    const p = run(root, ['--telemetry-interval-ms', 'often']);
-    assert.equal(await p.exited, 2);
-    assert.match(p.log(), /jetson\.telemetryIntervalMs from flag --jetson\.telemetry-interval-ms/);
+    const bad = run(root, ['--jetson.telemetry-interval-ms', 'often']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.log(), /jetson\.telemetryIntervalMs from flag --jetson\.telemetry-interval-ms/);
+    // The old jetson-only daemon's flags are gone (its --mode is --initial-mode now).
+    const old = run(root, ['--mode', '4,1113.6,420.75,2133']);
+    assert.equal(await old.exited, 2);
+    assert.match(old.log(), /unknown flag --mode/);
   });
 });

@@ -32,7 +32,7 @@ export async function openKnobDriver(config: DeviceControllerConfig, options: { 
 /**
  * The device-controller's lifecycle on a Jetson (the gRPC adapter sits on top of this):
  * start → restore what an earlier session left (the state file) → serve modes and telemetry →
- * on stop (or SIGTERM/SIGINT with installSignalHandlers) restore the state found at start.
+ * on stop restore the state found at start (the service's `handleSignals` calls stop on SIGTERM/SIGINT).
  */
 export class JetsonController {
   private samplers: Sampler[] = [];
@@ -183,21 +183,5 @@ export class JetsonController {
       return result;
     })();
     return this.stopping;
-  }
-
-  /** On SIGTERM/SIGINT: restore, then exit (0 when the restore worked, 1 otherwise). */
-  installSignalHandlers(proc: NodeJS.Process = process): void {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      this.options.logger.info({ signal }, 'stopping');
-      this.stop().then(
-        () => proc.exit(0),
-        (err: unknown) => {
-          this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'restore on stop failed');
-          proc.exit(1);
-        },
-      );
-    };
-    proc.once('SIGTERM', onSignal);
-    proc.once('SIGINT', onSignal);
   }
 }

@@ -126,6 +126,8 @@ interface Board {
   readonly backend: DeviceControlBackend;
   readonly initialMode: PowerMode;
   readonly softwareStack: string;
+  /** jetson: whether start found an earlier session's state file (a crash) and restored it first. */
+  readonly recovered?: boolean;
   setActivity?(activity: ModelActivity): void;
   /** Stops, restores the mode found at start, closes. */
   stop(): Promise<{ restored: boolean; mode?: PowerMode | undefined } | undefined>;
@@ -150,7 +152,13 @@ async function openBoard(config: DeviceControllerServiceConfig, logger: Logger):
     };
     // JetsonController saves the knobs' state before its first write and stop() puts it back; the
     // configured initial mode is applied after reading what the board was in.
-    const found = await JetsonController.start({ config: { ...jetsonConfig, jetson: { ...jetsonConfig.jetson, initialMode: undefined } }, logger });
+    const found = await JetsonController.start({
+      config: { ...jetsonConfig, jetson: { ...jetsonConfig.jetson, initialMode: undefined } },
+      logger,
+      // Every `jetson.telemetryIntervalMs` (0 = off): the board's readings in the log at debug level.
+      onTelemetry: (s, seq) =>
+        logger.debug({ seq, powerW: Number(s.powerW.toFixed(3)), rails: s.totalRails, temperaturesC: s.temperaturesC, mode: s.mode ? formatPowerMode(s.mode) : undefined, source: s.source }, 'telemetry'),
+    });
     let initialMode: PowerMode;
     try {
       initialMode = await found.getMode();
@@ -164,6 +172,7 @@ async function openBoard(config: DeviceControllerServiceConfig, logger: Logger):
       backend,
       initialMode,
       softwareStack: config.softwareStack ?? `jetson-${backend.board.identity.id}`,
+      recovered: found.recovered?.restored ?? false,
       stop: async () => {
         const r = await found.stop();
         return r ? { restored: r.restored, mode: r.mode } : undefined;
@@ -467,7 +476,7 @@ export async function startDeviceControllerService(config: DeviceControllerServi
 
   const info = await backend.info();
   logger.info(
-    { device, backend: info.backend, modes: info.modeCount, hardCapW: info.hardCapW, initialMode: formatPowerMode(board.initialMode), address: running.address, metrics: running.metricsUrl, bus: bus.backend },
+    { device, backend: info.backend, modes: info.modeCount, hardCapW: info.hardCapW, initialMode: formatPowerMode(board.initialMode), ...(board.recovered !== undefined ? { recovered: board.recovered } : {}), address: running.address, metrics: running.metricsUrl, bus: bus.backend },
     'device-controller ready',
   );
 

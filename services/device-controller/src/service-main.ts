@@ -1,8 +1,11 @@
 /**
- * The device-controller service as a process:
+ * The device-controller service as a process — the `fulcrum-device-controller` bin and the
+ * systemd unit (`--backend=jetson`, knobs through the helper's socket):
  *
  *   node services/device-controller/dist/service-main.js [--config FILE] [--backend=virtual] [--grpc.port=50051] [--nats.url=nats://…] …
  *
+ * On a jetson, start restores what a crashed session left (the state file) before anything else,
+ * then applies `initialMode`/`jetson.initialMode` if set.
  * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in grpc-service.ts). Prints one JSON line on
  * stdout when ready (`{"service":"device-controller","address":…,"metricsUrl":…,"pid":…}`);
  * SIGTERM/SIGINT restore the mode found at start, then exit 0. Bad configuration exits 2.
@@ -13,7 +16,9 @@ import { deviceControllerServiceConfigSchema, startDeviceControllerService, type
 const NAME = 'fulcrum-device-controller';
 let config: DeviceControllerServiceConfig;
 try {
-  config = parseServiceFlags(deviceControllerServiceConfigSchema, process.argv.slice(2)).config;
+  config = parseServiceFlags(deviceControllerServiceConfigSchema, process.argv.slice(2), {
+    unknownFlagHint: 'every config key is a flag: --backend, --grpc.port, --jetson.helper-socket, --initial-mode, …; see services/device-controller/README.md',
+  }).config;
 } catch (err) {
   process.stderr.write(`${NAME}: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(2);
