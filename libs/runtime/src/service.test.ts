@@ -7,6 +7,7 @@ import { startService, grpcConfigSchema, metricsConfigSchema } from './service.j
 import { unary } from './grpc-server.js';
 import { clientSecurity, unaryCall } from './grpc-client.js';
 import { loadConfig } from './config.js';
+import { createLogger, serviceLogger } from './logging.js';
 import { z } from 'zod';
 
 const binding = () => ({
@@ -35,6 +36,17 @@ describe('startService', () => {
     await Promise.all([svc.close(100), svc.close(100)]);
     assert.equal(closed, 1);
     await assert.rejects(fetch(`${svc.metricsUrl}/healthz`));
+  });
+
+  it('logs with the service logger it is given, naming the service once per line', async () => {
+    const lines: string[] = [];
+    const root = createLogger({ name: 'fulcrum', destination: { write: (line: string) => void lines.push(line) }, env: {}, pretty: false });
+    const svc = await startService({ name: 'executor', grpc: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: -1 }, bindings: [binding()], logger: serviceLogger(root, 'executor') });
+    await svc.close(100);
+    const msgs = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.ok(msgs.includes('shutting down') && msgs.includes('stopped'), msgs.join(', '));
+    // JSON.parse keeps the last of duplicated keys, so count them in the text.
+    for (const line of lines) assert.equal(line.match(/"service":/gu)?.length, 1, line);
   });
 
   it('takes its grpc and metrics sections from env with the shared naming rule', () => {

@@ -47,6 +47,7 @@ export interface StartServiceOptions {
   readonly grpc: GrpcConfig;
   readonly metrics?: MetricsConfig | undefined;
   readonly bindings: readonly GrpcServiceBinding[];
+  /** The service's logger (`serviceLogger(parent, name)`): its lines already carry `{ service }`, so nothing here adds it again. */
   readonly logger: Logger;
   readonly registry?: Registry | undefined;
   readonly descriptorSet?: Buffer | undefined;
@@ -104,11 +105,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     grpc,
     close: (graceMs = 5000) =>
       (closing ??= (async () => {
-        options.logger.info({ service: options.name }, 'shutting down');
+        options.logger.info('shutting down');
         await grpc.shutdown(graceMs);
         await http?.close();
         await options.onClose?.();
-        options.logger.info({ service: options.name }, 'stopped');
+        options.logger.info('stopped');
       })()),
   };
 }

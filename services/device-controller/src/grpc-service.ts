@@ -31,6 +31,7 @@ import {
   loadConfig,
   metricsConfigSchema,
   serverStream,
+  serviceLogger,
   startService,
   unary,
   type LoadConfigOptions,
@@ -269,7 +270,7 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
  * board and (if it made it) the bus.
  */
 export async function startDeviceControllerService(config: DeviceControllerServiceConfig, options: DeviceControllerServiceOptions): Promise<DeviceControllerService> {
-  const logger = options.logger.child({ service: 'device-controller' });
+  const logger = serviceLogger(options.logger, 'device-controller');
   const board = await openBoard(config, logger);
   const ownBus = !options.bus;
   let bus: EventBus;

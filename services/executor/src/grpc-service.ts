@@ -31,6 +31,7 @@ import {
   isServiceError,
   loadConfig,
   metricsConfigSchema,
+  serviceLogger,
   startService,
   unary,
   type LoadConfigOptions,
@@ -228,7 +229,7 @@ function decodeInput(req: pb.InferRequest): unknown {
  * NATS requests get `not-running` → UNAVAILABLE / `unavailable`). RunMeasurement works at any time.
  */
 export async function startExecutorService(config: ExecutorServiceConfig, options: ExecutorServiceOptions): Promise<ExecutorService> {
-  const logger = options.logger.child({ service: 'executor' });
+  const logger = serviceLogger(options.logger, 'executor');
   const device = config.device;
   const { engine, clock, model } = await openEngine(config, logger);
   const modelDevice = model?.device.id ?? (DEVICES.some((d) => d.id === device) ? device : undefined);
