@@ -11,7 +11,10 @@
  *    (mean − κ·spread) lies below the measured front, and profile the best 10, spread out: after
  *    each pick, the pick's optimistic point joins a working copy of the front (kriging believer).
  *    Candidates the forests are unsure about score high; that is the "uncertain near the front" part.
- * 4. Repeat until the budget.
+ * 4. Repeat until the budget. The front's time axis turns with the rounds: training time, the
+ *    batch-1 latency tT + Σ tI(1), and the GPU share per request Σ tI(b)/b at the largest batch.
+ * 5. Plans are judged on noise-aware power estimates (estimate.ts): each profiled mode's power
+ *    measurement combined with a leave-one-out fit of a physics-shaped power law, by variance.
  *
  * The sequence depends only on the key (never on budgets or rates) and not on the budget either, so
  * ALS-50 is the first 50 modes of ALS-150. Plans are chosen only among profiled modes, with the
@@ -20,6 +23,7 @@
  */
 import { bestAmong, NO_MARGINS, type Objective } from './objective.js';
 import { CandidateFront } from './front.js';
+import { noiseAwarePower } from './estimate.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
 import type { ModeSpace } from './space.js';
 import { ForestSurrogate, levelFeatures } from './surrogate.js';
@@ -131,7 +135,23 @@ class AlsSequence {
   private acquire(count: number): number[] {
     const { space, measured } = this.ctx;
     const features = this.order.map((m) => levelFeatures(space, m));
-    const logTime = this.order.map((m) => Math.log(measured.trainTimeS[m]!));
+    // Which time the round's front is drawn in, in turn: training time (throughput), the batch-1
+    // latency tT + Σ tI(1) (tight latency budgets), and the GPU share per request Σ tI(b)/b at the
+    // largest batch (high arrival rates). Each constraint's corner of the front gets sampled.
+    const round = Math.round((this.order.length - this.options.initialModes) / this.options.batchModes);
+    const view = round % 3;
+    const timeOf = (m: number): number => {
+      if (view === 0) return measured.trainTimeS[m]!;
+      let t = view === 1 ? measured.trainTimeS[m]! : 0;
+      for (let s = 0; s < measured.inferTimeS.length; s++) {
+        const perBatch = measured.inferTimeS[s]!;
+        const b = view === 1 ? 0 : perBatch.length - 1;
+        const col = perBatch[b]![m]!;
+        if (col > 0) t += view === 1 ? col : col / (this.ctx.key.streams[s]!.candidateBatchSizes[b] ?? 1);
+      }
+      return t > 0 ? t : measured.trainTimeS[m]!;
+    };
+    const logTime = this.order.map((m) => Math.log(timeOf(m)));
     const logPower = this.order.map((m) => Math.log(frontPower(measured, m)));
     const seed = (this.seed ^ this.order.length) | 0;
     const forestOptions = { trees: this.options.trees, seed, minSamplesPerLeaf: 3 };
@@ -224,17 +244,34 @@ function sequenceFor(ctx: StrategyContext, options: AlsOptions): AlsSequence {
   return s;
 }
 
+/**
+ * The power margin on noise-aware estimates, relative to the configured one in σ units: the default
+ * 2σ margin becomes 3σ of the (much smaller) combined σ. Measured on a reduced paper sweep: 2σ left
+ * plans that claimed feasibility and missed the budget on the ground truth; 3σ removes nearly all.
+ */
+const ESTIMATE_MARGIN_SCALE = 1.5;
+
 /** The profiled set of a prepared ALS: answers any budget or rate with zero profiling. */
 export class ProfiledFront implements PreparedStrategy {
   readonly modes: Int32Array;
   private readonly front: CandidateFront;
+  private readonly margins: StrategyContext['margins'];
   constructor(
     private readonly table: MeasurementTable,
     modes: readonly number[],
-    private readonly margins: StrategyContext['margins'],
+    margins: StrategyContext['margins'],
+    /** With the space and the noise, plans are judged on noise-aware power estimates (estimate.ts). */
+    noise?: { readonly space: ModeSpace; readonly noiseFraction: number },
   ) {
     this.modes = Int32Array.from(modes);
-    this.front = new CandidateFront(table, this.modes);
+    if (noise && noise.noiseFraction > 0) {
+      const est = noiseAwarePower(noise.space, table, this.modes, margins, { noise: noise.noiseFraction, z: (ESTIMATE_MARGIN_SCALE * margins.powerFraction) / noise.noiseFraction });
+      this.front = new CandidateFront(est.table, this.modes);
+      this.margins = est.margins;
+    } else {
+      this.front = new CandidateFront(table, this.modes);
+      this.margins = margins;
+    }
   }
 
   // eslint-disable-next-line require-yield
@@ -258,7 +295,7 @@ export function als(budget: number, options: AlsOptions = DEFAULT_ALS_OPTIONS): 
       // Modes an earlier, larger or equal run of the shared sequence profiled are charged here too.
       if (already.length > 0) yield already;
       yield* seq.extendTo(budget);
-      return new ProfiledFront(ctx.measured, seq.order.slice(0, budget), ctx.margins);
+      return new ProfiledFront(ctx.measured, seq.order.slice(0, budget), ctx.margins, { space: ctx.space, noiseFraction: ctx.noiseFraction ?? 0 });
     },
   };
 }

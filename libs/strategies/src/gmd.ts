@@ -42,7 +42,7 @@ export interface GmdOptions {
   readonly stepFraction: number;
 }
 
-export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], priorWeight: 0.1, lowFraction: 0.3, floorFraction: 0.85, stepFraction: 1 / 6 };
+export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], priorWeight: 0.1, lowFraction: 0.2, floorFraction: 0.85, stepFraction: 1 / 6 };
 
 /** log(value / top value) of knob k at mode m: the model's features. */
 function logRatio(space: ModeSpace, m: number, k: number): number {

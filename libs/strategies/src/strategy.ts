@@ -44,6 +44,8 @@ export interface StrategyContext {
   /** Seed for this strategy on this key: the same key gets the same random choices. */
   readonly seed: number;
   readonly margins: SafetyMargins;
+  /** The backend's relative measurement noise (σ), for noise-aware estimates; 0 or absent: exact. */
+  readonly noiseFraction?: number;
 }
 
 export interface PreparedStrategy {
@@ -186,6 +188,7 @@ export class Planner {
       presets: this.backend.presets,
       seed: seedFrom(`${strategy.name}|${profileKeyText(key)}`, this.seed),
       margins: this.margins,
+      noiseFraction: this.backend.noiseFraction,
     };
   }
 
