@@ -23,7 +23,8 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--conditions=@fulcrum/source', '--import', 'tsx', '--test', '--test-reporter=spec', ...options, ...files],
+  // A hung test fails after 5 minutes instead of holding CI; the slowest test takes about 20 s.
+  ['--conditions=@fulcrum/source', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=300000', ...options, ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -97,7 +97,7 @@ describe('gRPC server helpers', () => {
     const Health = grpc.makeClientConstructor(healthService, 'Health');
     const h = new Health(server.address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
     const check = (svc: string) =>
-      new Promise<{ status: string }>((resolve, reject) => h['check']!({ service: svc }, (err: Error | null, res: { status: string }) => (err ? reject(err) : resolve(res))));
+      new Promise<{ status: string }>((resolve, reject) => h['check']!({ service: svc }, { deadline: new Date(Date.now() + 10_000) }, (err: Error | null, res: { status: string }) => (err ? reject(err) : resolve(res))));
     assert.equal((await check('fulcrum.device.v1.DeviceController')).status, 'SERVING');
     assert.equal((await check('')).status, 'SERVING');
     await assert.rejects(check('fulcrum.nope.v1.Nope'), (err: grpc.ServiceError) => err.code === grpc.status.NOT_FOUND);
@@ -111,7 +111,7 @@ describe('gRPC server helpers', () => {
     const reflectionProto = join(createRequire(import.meta.url).resolve('@grpc/reflection').replace(/build\/src\/index\.js$/, ''), 'build/proto/grpc/reflection/v1/reflection.proto');
     const def = grpc.loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as any;
     const r = new def.grpc.reflection.v1.ServerReflection(server.address, grpc.credentials.createInsecure());
-    const call = r.ServerReflectionInfo();
+    const call = r.ServerReflectionInfo({ deadline: new Date(Date.now() + 10_000) });
     const response = await new Promise<any>((resolve, reject) => {
       call.on('data', resolve);
       call.on('error', reject);
