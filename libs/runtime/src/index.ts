@@ -12,7 +12,7 @@ export type { GrpcErrorLike } from './grpc-errors.js';
 export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
 export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
 export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';
-export { SERVICE_NAMES, DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, grpcListenPort, startService } from './service.js';
+export { SERVICE_NAMES, DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, grpcListenPort, startService, closeOnSignals } from './service.js';
 export type { ServiceName, GrpcConfig, MetricsConfig, StartServiceOptions, RunningService } from './service.js';
 export { parseFlagArgs, parseServiceFlags, unknownFlags, unknownFlagsError } from './service-flags.js';
 export type { FlagArgs, ServiceFlagsOptions } from './service-flags.js';

@@ -113,3 +113,22 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       })()),
   };
 }
+
+/**
+ * For a service run as a process: on the first SIGTERM or SIGINT, close it gracefully, then exit
+ * 0 (1 when closing failed, e.g. a board that could not be restored).
+ */
+export function closeOnSignals(service: { close(): Promise<void> }, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping');
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}

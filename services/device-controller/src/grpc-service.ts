@@ -26,6 +26,7 @@ import { createEventBus, eventFilter, telemetrySubject, type EventBus, type Even
 import { device as pb, common, loadDescriptorSet } from '@fulcrum/proto';
 import {
   GrpcStatusError,
+  closeOnSignals,
   createMetricsRegistry,
   grpcConfigSchema,
   loadConfig,
@@ -498,19 +499,6 @@ export async function startDeviceControllerService(config: DeviceControllerServi
       return running.close(graceMs);
     },
   };
-  if (options.handleSignals) {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'stopping');
-      service.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  if (options.handleSignals) closeOnSignals(service, logger);
   return service;
 }

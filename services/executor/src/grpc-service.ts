@@ -25,6 +25,7 @@ import { createEventBus, inferFilter, planAppliedSubject, telemetrySubject, type
 import { common, executor as pb, loadDescriptorSet } from '@fulcrum/proto';
 import {
   GrpcStatusError,
+  closeOnSignals,
   createMetricsRegistry,
   errorField,
   grpcConfigSchema,
@@ -597,20 +598,7 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
     controller: link,
     infer,
   };
-  if (options.handleSignals) {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'stopping');
-      service.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  if (options.handleSignals) closeOnSignals(service, logger);
   return service;
 }
 
