@@ -1,0 +1,321 @@
+/**
+ * A roofline-shaped model of minibatch time and power over the four knobs, fitted to a few profiled
+ * modes: GMD's map of the space between its measurements.
+ *
+ * Time is a smooth maximum (an L2 norm) of the roofline's terms, each inversely proportional to
+ * the clock that bounds it (SPEC §3): GPU compute, memory traffic, and the CPU side, which also
+ * depends on how many cores share it:
+ *
+ *   t² = c₀ + c_g/x_g² + c_e/x_e² + c_c/x_c² + c_n/(x_c·n)²         (every c ≥ 0)
+ *
+ * (x = clock / top clock, n = online cores / top cores). It is linear in the c's, so non-negative
+ * least squares fits it exactly; the square gives the knee where one roof hands over to another,
+ * which a log-linear law (one exponent per knob) cannot: that law was 40–60 % off on average over
+ * the 18,096 Orin modes from GMD's six design modes, this one 8–19 %.
+ *
+ * Power is static power plus leakage of the online cores plus dynamic power f·V² (V rising linearly
+ * with f) per clock domain, the GPU and memory terms weighted by how busy the roofline says each
+ * is (its term's share of the minibatch time):
+ *
+ *   P = a₀ + a₁·n·Vc² + a₂·φ(x_c) + a₃·φ(x_g)·u_g + a₄·φ(x_e)·u_e + a₅·φ(x_g) + a₆·φ(x_e)
+ *
+ * with u_g = √c_g/x_g / t and u_e = √c_e/x_e / t from the matching time column (training power from
+ * training time, inference power at batch b from inference time at b), a₁…a₆ ≥ 0. The laws are
+ * generic (roofline time, CMOS power); they are the shapes the virtual Jetson is built on, so a real
+ * board will fit them less closely. Fits are weighted by relative error.
+ */
+import type { ModeSpace } from './space.js';
+import type { MeasurementTable } from './table.js';
+
+const TIME_TERMS = 5;
+const POWER_TERMS = 7;
+/** Voltage at the bottom of a clock range relative to the top: a generic DVFS assumption. */
+const V0 = 0.6;
+
+function dvfs(x: number): number {
+  const v = V0 + (1 - V0) * x;
+  return x * v * v;
+}
+
+/**
+ * Non-negative least squares on the normal equations G·c = h (Lawson–Hanson), with the variables
+ * marked free left unconstrained. Small problems only (a handful of terms).
+ */
+export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: readonly boolean[]): Float64Array {
+  const x = new Float64Array(p);
+  const inP = free.map((f) => f);
+  const solveOn = (): Float64Array => {
+    const idx: number[] = [];
+    for (let j = 0; j < p; j++) if (inP[j]) idx.push(j);
+    const k = idx.length;
+    const z = new Float64Array(p);
+    if (k === 0) return z;
+    const A = new Float64Array(k * k);
+    const b = new Float64Array(k);
+    for (let r = 0; r < k; r++) {
+      b[r] = h[idx[r]!]!;
+      for (let c = 0; c < k; c++) A[r * k + c] = G[idx[r]! * p + idx[c]!]!;
+      // A touch of ridge keeps rank-deficient fits (fewer modes than terms) finite.
+      A[r * k + r]! += 1e-9 * (A[r * k + r]! + 1e-12);
+    }
+    gaussSolve(A, b, k);
+    for (let r = 0; r < k; r++) z[idx[r]!] = b[r]!;
+    return z;
+  };
+  x.set(solveOn());
+  // Free variables only so far; constrained ones enter while they would lower the residual.
+  for (let outer = 0; outer < 3 * p; outer++) {
+    // Gradient of the residual: w = h − G·x.
+    let best = -1;
+    let bestW = 1e-12;
+    for (let j = 0; j < p; j++) {
+      if (inP[j]) continue;
+      let w = h[j]!;
+      for (let c = 0; c < p; c++) w -= G[j * p + c]! * x[c]!;
+      const scale = Math.sqrt(Math.max(G[j * p + j]!, 1e-300));
+      if (w / scale > bestW) {
+        bestW = w / scale;
+        best = j;
+      }
+    }
+    if (best < 0) break;
+    inP[best] = true;
+    for (let inner = 0; inner < 3 * p; inner++) {
+      const z = solveOn();
+      let alpha = Infinity;
+      for (let j = 0; j < p; j++) {
+        if (!inP[j] || free[j] || z[j]! > 0) continue;
+        const a = x[j]! / (x[j]! - z[j]!);
+        if (a < alpha) alpha = a;
+      }
+      if (alpha === Infinity) {
+        x.set(z);
+        break;
+      }
+      for (let j = 0; j < p; j++) x[j] = x[j]! + alpha * (z[j]! - x[j]!);
+      for (let j = 0; j < p; j++) {
+        if (inP[j] && !free[j] && x[j]! <= 1e-15) {
+          inP[j] = false;
+          x[j] = 0;
+        }
+      }
+    }
+  }
+  for (let j = 0; j < p; j++) if (!free[j] && x[j]! < 0) x[j] = 0;
+  return x;
+}
+
+/** Solves A·x = b in place (b becomes x), partial pivoting; singular pivots give 0. */
+function gaussSolve(A: Float64Array, b: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    let piv = i;
+    for (let r = i + 1; r < n; r++) if (Math.abs(A[r * n + i]!) > Math.abs(A[piv * n + i]!)) piv = r;
+    if (piv !== i) {
+      for (let c = 0; c < n; c++) {
+        const t = A[i * n + c]!;
+        A[i * n + c] = A[piv * n + c]!;
+        A[piv * n + c] = t;
+      }
+      const t = b[i]!;
+      b[i] = b[piv]!;
+      b[piv] = t;
+    }
+    const d = A[i * n + i]!;
+    if (Math.abs(d) < 1e-300) continue;
+    for (let r = i + 1; r < n; r++) {
+      const f = A[r * n + i]! / d;
+      if (f === 0) continue;
+      for (let c = i; c < n; c++) A[r * n + c]! -= f * A[i * n + c]!;
+      b[r]! -= f * b[i]!;
+    }
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let c = i + 1; c < n; c++) s -= A[i * n + c]! * b[c]!;
+    const d = A[i * n + i]!;
+    b[i] = Math.abs(d) < 1e-300 ? 0 : s / d;
+  }
+}
+
+/** Every column of a table in a fixed order: training time, training power, then per stream and batch times, then powers. */
+export function tableColumns(t: MeasurementTable): Float64Array[] {
+  return [t.trainTimeS, t.trainPowerW, ...t.inferTimeS.flat(), ...t.inferPowerW.flat()];
+}
+
+/** For each column: -1 for a time column, else the index of the time column its power pairs with. */
+function pairing(t: MeasurementTable): Int32Array {
+  let inferColumns = 0;
+  for (const perBatch of t.inferTimeS) inferColumns += perBatch.length;
+  const out = new Int32Array(2 + 2 * inferColumns);
+  out[0] = -1;
+  out[1] = 0;
+  for (let i = 0; i < inferColumns; i++) {
+    out[2 + i] = -1;
+    out[2 + inferColumns + i] = 2 + i;
+  }
+  return out;
+}
+
+/** Knob ratios of every mode of a space (x = value / top value), computed once per space. */
+const ratioCache = new WeakMap<ModeSpace, Float64Array>();
+function knobRatios(space: ModeSpace): Float64Array {
+  let r = ratioCache.get(space);
+  if (!r) {
+    r = new Float64Array(space.size * 4);
+    for (const m of space.indices) {
+      for (let k = 0; k < 4; k++) {
+        const axis = space.axes[k]!;
+        r[m * 4 + k] = axis[space.level(m, k)]! / axis[axis.length - 1]!;
+      }
+    }
+    ratioCache.set(space, r);
+  }
+  return r;
+}
+
+function timeFeatures(r: Float64Array, m: number, out: Float64Array): void {
+  const n = r[m * 4]!;
+  const c = r[m * 4 + 1]!;
+  const g = r[m * 4 + 2]!;
+  const e = r[m * 4 + 3]!;
+  out[0] = 1;
+  out[1] = 1 / (g * g);
+  out[2] = 1 / (e * e);
+  out[3] = 1 / (c * c);
+  out[4] = 1 / (c * c * n * n);
+}
+
+export class RooflineModel {
+  /** Per column: its coefficients (time: 5, power: 7). */
+  private readonly coef: Float64Array[];
+  private readonly pair: Int32Array;
+  private readonly ratios: Float64Array;
+  /** Per column: multiplier that makes the model pass through the anchor's measurement (1 without one). */
+  private readonly scale: Float64Array;
+  private readonly ft = new Float64Array(TIME_TERMS);
+  private readonly fp = new Float64Array(POWER_TERMS);
+  readonly columnCount: number;
+
+  /**
+   * Fits every column over `modes` (all measured in `measured`), weighted by `weights` (default 1).
+   * With an anchor, each column is rescaled to pass through the anchor's measurement.
+   */
+  constructor(
+    readonly space: ModeSpace,
+    measured: MeasurementTable,
+    modes: readonly number[],
+    weights?: readonly number[],
+    anchor?: number,
+  ) {
+    this.ratios = knobRatios(space);
+    this.pair = pairing(measured);
+    const cols = tableColumns(measured);
+    this.columnCount = cols.length;
+    const w = weights ?? modes.map(() => 1);
+    this.coef = new Array<Float64Array>(cols.length);
+    const ft = this.ft;
+    const Gt = new Float64Array(TIME_TERMS * TIME_TERMS);
+    const ht = new Float64Array(TIME_TERMS);
+    const freeT = [false, false, false, false, false];
+    for (let c = 0; c < cols.length; c++) {
+      if (this.pair[c] !== -1) continue;
+      Gt.fill(0);
+      ht.fill(0);
+      const col = cols[c]!;
+      let ok = modes.length > 0;
+      for (let i = 0; i < modes.length && ok; i++) {
+        const t = col[modes[i]!]!;
+        if (!(t > 0)) {
+          ok = false;
+          break;
+        }
+        const y = t * t;
+        const wi = w[i]! / (y * y);
+        timeFeatures(this.ratios, modes[i]!, ft);
+        for (let a = 0; a < TIME_TERMS; a++) {
+          ht[a]! += wi * ft[a]! * y;
+          for (let b = 0; b < TIME_TERMS; b++) Gt[a * TIME_TERMS + b]! += wi * ft[a]! * ft[b]!;
+        }
+      }
+      this.coef[c] = ok ? nnlsNormal(Gt, ht, TIME_TERMS, freeT) : new Float64Array(TIME_TERMS).fill(Number.NaN);
+    }
+    const fp = this.fp;
+    const Gp = new Float64Array(POWER_TERMS * POWER_TERMS);
+    const hp = new Float64Array(POWER_TERMS);
+    const freeP = [true, false, false, false, false, false, false];
+    for (let c = 0; c < cols.length; c++) {
+      const tc = this.pair[c]!;
+      if (tc === -1) continue;
+      Gp.fill(0);
+      hp.fill(0);
+      const col = cols[c]!;
+      let ok = modes.length > 0 && !Number.isNaN(this.coef[tc]![0]!);
+      for (let i = 0; i < modes.length && ok; i++) {
+        const y = col[modes[i]!]!;
+        if (!(y > 0)) {
+          ok = false;
+          break;
+        }
+        const wi = w[i]! / (y * y);
+        this.powerFeatures(modes[i]!, tc, fp);
+        for (let a = 0; a < POWER_TERMS; a++) {
+          hp[a]! += wi * fp[a]! * y;
+          for (let b = 0; b < POWER_TERMS; b++) Gp[a * POWER_TERMS + b]! += wi * fp[a]! * fp[b]!;
+        }
+      }
+      this.coef[c] = ok ? nnlsNormal(Gp, hp, POWER_TERMS, freeP) : new Float64Array(POWER_TERMS).fill(Number.NaN);
+    }
+    this.scale = new Float64Array(cols.length).fill(1);
+    if (anchor !== undefined) {
+      for (let c = 0; c < cols.length; c++) {
+        const v = cols[c]![anchor]!;
+        const p = this.predictColumn(anchor, c);
+        if (v > 0 && p > 0) this.scale[c] = v / p;
+      }
+    }
+  }
+
+  private powerFeatures(m: number, timeColumn: number, out: Float64Array): void {
+    const r = this.ratios;
+    const n = r[m * 4]!;
+    const c = r[m * 4 + 1]!;
+    const g = r[m * 4 + 2]!;
+    const e = r[m * 4 + 3]!;
+    const k = this.coef[timeColumn]!;
+    const t = this.rawTime(m, timeColumn);
+    const vc = V0 + (1 - V0) * c;
+    const ug = t > 0 ? Math.sqrt(k[1]!) / g / t : 0;
+    const ue = t > 0 ? Math.sqrt(k[2]!) / e / t : 0;
+    out[0] = 1;
+    out[1] = n * vc * vc;
+    out[2] = dvfs(c);
+    out[3] = dvfs(g) * ug;
+    out[4] = dvfs(e) * ue;
+    out[5] = dvfs(g);
+    out[6] = dvfs(e);
+  }
+
+  private rawTime(m: number, c: number): number {
+    timeFeatures(this.ratios, m, this.ft);
+    const k = this.coef[c]!;
+    let s = 0;
+    for (let a = 0; a < TIME_TERMS; a++) s += k[a]! * this.ft[a]!;
+    return Math.sqrt(Math.max(s, 1e-300));
+  }
+
+  /** The model's value of column c at mode m (before the anchor's rescaling). */
+  private predictColumn(m: number, c: number): number {
+    const tc = this.pair[c]!;
+    if (tc === -1) return this.rawTime(m, c);
+    const k = this.coef[c]!;
+    this.powerFeatures(m, tc, this.fp);
+    let s = 0;
+    for (let a = 0; a < POWER_TERMS; a++) s += k[a]! * this.fp[a]!;
+    return s;
+  }
+
+  /** Writes the prediction of mode m into slot `slot` of every column of `dst` (tableColumns order). */
+  predictInto(m: number, dst: readonly Float64Array[], slot: number): void {
+    for (let c = 0; c < this.columnCount; c++) dst[c]![slot] = this.predictColumn(m, c) * this.scale[c]!;
+  }
+}
