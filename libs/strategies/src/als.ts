@@ -21,13 +21,15 @@
  * exact candidate fronts of `front.ts`: a new power budget, latency budget or rate is answered from
  * the profiled set with no new profiling.
  */
-import { bestAmong, NO_MARGINS, type Objective } from './objective.js';
-import { CandidateFront } from './front.js';
+import type { Problem } from '@fulcrum/core';
+import { bestAmong, NO_MARGINS, Objective } from './objective.js';
+import { RooflineModel, tableColumns } from './roofline.js';
+import { CandidateFront, paretoFilter3 } from './front.js';
 import { noiseAwarePower } from './estimate.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
 import type { ModeSpace } from './space.js';
 import { ForestSurrogate, levelFeatures } from './surrogate.js';
-import { profileKeyText, type MeasurementTable } from './table.js';
+import { MeasurementTable, profileKeyText } from './table.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
 
 export interface AlsOptions {
@@ -42,9 +44,14 @@ export interface AlsOptions {
   readonly candidatePool: number;
   /** Share of each round drawn uniformly at random (exploration beside the front). */
   readonly explorationShare: number;
+  /**
+   * Share of each round taken from the roofline model's best plans (roofline.ts, fitted to every
+   * profiled mode) for a spread of power budgets, rates and latency budgets.
+   */
+  readonly modelShare: number;
 }
 
-export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.5 };
+export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.2, modelShare: 0.5 };
 
 /** Peak power a mode's plans see: training power or any stream's inference power at its middle batch size. */
 function frontPower(table: MeasurementTable, m: number): number {
@@ -54,6 +61,25 @@ function frontPower(table: MeasurementTable, m: number): number {
     if (v > p) p = v;
   }
   return p;
+}
+
+/**
+ * With several streams the exact candidate front (non-dominated in every column at once) is large
+ * and slow to build and scan over a whole grid; for choosing what to profile, the union of each
+ * stream's one-stream fronts (per batch size: training time, its inference time, peak power) is
+ * enough.
+ */
+function perStreamFronts(t: MeasurementTable, modes: Int32Array): Int32Array {
+  const keep = new Set<number>();
+  const peak = new Float64Array(t.size);
+  for (let s = 0; s < t.inferTimeS.length; s++) {
+    for (let b = 0; b < t.inferTimeS[s]!.length; b++) {
+      const pI = t.inferPowerW[s]![b]!;
+      for (const m of modes) peak[m] = Math.max(t.trainPowerW[m]!, pI[m]!);
+      for (const m of paretoFilter3(modes, t.trainTimeS, t.inferTimeS[s]![b]!, peak)) keep.add(m);
+    }
+  }
+  return Int32Array.from([...keep].sort((a, b) => a - b));
 }
 
 /** A Latin hypercube over the knob levels, snapped to available modes. */
@@ -116,7 +142,9 @@ class AlsSequence {
     while (this.order.length < target) {
       const round = Math.min(this.options.batchModes, target - this.order.length);
       const explore = Math.round(round * this.options.explorationShare);
-      const picks = this.acquire(round - explore);
+      const fromModel = Math.round(round * this.options.modelShare);
+      const picks = this.modelPicks(fromModel);
+      for (const m of this.acquire(round - explore - picks.length)) if (!picks.includes(m)) picks.push(m);
       // Exploration: random unprofiled modes, so the front's neighbourhood is not all that is known.
       for (let tries = 0; picks.length < round && tries < 100 * round; tries++) {
         const m = space.indices[this.rng.int(space.count)]!;
@@ -132,7 +160,98 @@ class AlsSequence {
     }
   }
 
+  /**
+   * The roofline model's best modes for a spread of problems of this key: power budgets across the
+   * predicted power range, three arrival rates (5 %, 20 %, 50 % of the stream's capacity) and three
+   * latency budgets (2, 6, 20 × the best batch-1 latency; fewer with several streams), taken budget
+   * by budget so the picks spread along the front; modes already profiled are skipped.
+   */
+  private modelPicks(count: number): number[] {
+    if (count <= 0 || this.order.length < 8) return [];
+    const { space, measured, key } = this.ctx;
+    const model = new RooflineModel(space, measured, this.order);
+    const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
+    const dst = tableColumns(predicted);
+    for (const m of space.indices) model.predictInto(m, dst, m);
+    const modes = Int32Array.from(space.indices);
+    const front = new CandidateFront(predicted, key.streams.length > 1 ? perStreamFronts(predicted, modes) : modes);
+    // The predicted ranges (the bench's rule for budgets and rates, on the model's numbers).
+    let pLow = Infinity;
+    let pHigh = 0;
+    const K = key.streams.length;
+    const capacity = key.streams.map(() => 0);
+    const latencyBase = key.streams.map(() => Infinity);
+    for (const m of modes) {
+      const tT = predicted.trainTimeS[m]!;
+      let low = predicted.trainPowerW[m]!;
+      let high = low;
+      for (let s = 0; s < K; s++) {
+        const perBatch = predicted.inferPowerW[s]!;
+        low = Math.max(low, perBatch[0]![m]!);
+        for (let b = 0; b < perBatch.length; b++) {
+          high = Math.max(high, perBatch[b]![m]!);
+          const t = predicted.inferTimeS[s]![b]![m]!;
+          capacity[s] = Math.max(capacity[s]!, key.streams[s]!.candidateBatchSizes[b]! / t);
+        }
+        latencyBase[s] = Math.min(latencyBase[s]!, tT + predicted.inferTimeS[s]![0]![m]!);
+      }
+      pLow = Math.min(pLow, low);
+      pHigh = Math.max(pHigh, high);
+    }
+    if (!Number.isFinite(pLow) || !(pHigh > pLow)) return [];
+    // Several streams cost ~49× more per plan (every batch combination): a coarser spread.
+    const several = K > 1;
+    const budgets = several ? 8 : 16;
+    const rates = several ? [0.05, 0.3] : [0.05, 0.2, 0.5];
+    const latencies = several ? [3, 15] : [2, 6, 20];
+    const perBudget: number[][] = [];
+    for (let i = 0; i < budgets; i++) {
+      const found: number[] = [];
+      for (const rate of rates) {
+        for (const latency of latencies) {
+          const problem: Problem = {
+            device: key.device,
+            trainWorkload: key.trainWorkload,
+            trainBatchSize: key.trainBatchSize,
+            powerBudgetW: pLow + ((i + 0.5) / budgets) * (pHigh - pLow),
+            powerSemantics: 'peak',
+            streams: key.streams.map((st, k) => ({
+              name: `s${k}`,
+              workload: st.workload,
+              arrivalRatePerS: (rate * capacity[k]!) / K,
+              latencyBudgetS: latency * latencyBase[k]!,
+              candidateBatchSizes: st.candidateBatchSizes,
+            })),
+          };
+          const best = front.bestFor(new Objective(problem), this.ctx.margins, true);
+          if (best && best.feasible && !this.inOrder.has(best.modeIndex) && !found.includes(best.modeIndex)) found.push(best.modeIndex);
+        }
+      }
+      perBudget.push(found);
+    }
+    // Round-robin over the budgets, in a shuffled order so that short rounds still spread.
+    const order = Array.from({ length: budgets }, (_, i) => i);
+    for (let i = budgets - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const picks: number[] = [];
+    for (let depth = 0; picks.length < count; depth++) {
+      let any = false;
+      for (const i of order) {
+        const m = perBudget[i]![depth];
+        if (m === undefined) continue;
+        any = true;
+        if (!picks.includes(m)) picks.push(m);
+        if (picks.length >= count) break;
+      }
+      if (!any) break;
+    }
+    return picks;
+  }
+
   private acquire(count: number): number[] {
+    if (count <= 0) return [];
     const { space, measured } = this.ctx;
     const features = this.order.map((m) => levelFeatures(space, m));
     // Which time the round's front is drawn in, in turn: training time (throughput), the batch-1

@@ -155,11 +155,13 @@ class GmdRun {
       if (!s.measurable) continue;
       if (this.best.modeIndex < 0 || better(s, this.best)) this.best.copyFrom(s);
       const levels = this.ctx.space.levels(m);
-      if (!this.obj.averagePower && measured.trainPowerW[m]! * (1 + margins.powerFraction) > this.obj.powerBudgetW) {
+      // Prune only what is over budget or too slow even at the favourable end of the noise: a
+      // noisy measurement just over the line must not rule out the modes below it.
+      if (!this.obj.averagePower && measured.trainPowerW[m]! * (1 - margins.powerFraction) > this.obj.powerBudgetW) {
         this.overPower.push(m);
         this.overPowerLevels.push(...levels);
       }
-      if (!s.feasible && !latencyFeasible(measured, m, this.obj, margins, this.scratch)) {
+      if (!s.feasible && !latencyFeasible(measured, m, this.obj, { timeFraction: -margins.timeFraction, powerFraction: 0 }, this.scratch)) {
         this.tooSlow.push(m);
         this.tooSlowLevels.push(...levels);
       }
