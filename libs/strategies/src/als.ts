@@ -168,6 +168,22 @@ class AlsSequence {
    */
   private modelPicks(count: number): number[] {
     if (count <= 0 || this.order.length < 8) return [];
+    // Refitted every other round (the fit and the fronts over the whole grid are most of ALS's
+    // time); in between, the rest of the last ranking is used.
+    if (this.modelCalls++ % 2 === 0 || this.modelQueue.every((m) => this.inOrder.has(m))) this.modelQueue = this.rankByModel();
+    const picks: number[] = [];
+    for (const m of this.modelQueue) {
+      if (picks.length >= count) break;
+      if (!this.inOrder.has(m)) picks.push(m);
+    }
+    return picks;
+  }
+
+  private modelCalls = 0;
+  private modelQueue: number[] = [];
+
+  /** Every distinct best mode of the spread of problems, in the round-robin order described above. */
+  private rankByModel(): number[] {
     const { space, measured, key } = this.ctx;
     const model = new RooflineModel(space, measured, this.order);
     const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
@@ -235,19 +251,18 @@ class AlsSequence {
       const j = this.rng.int(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    const picks: number[] = [];
-    for (let depth = 0; picks.length < count; depth++) {
+    const ranked: number[] = [];
+    for (let depth = 0; ; depth++) {
       let any = false;
       for (const i of order) {
         const m = perBudget[i]![depth];
         if (m === undefined) continue;
         any = true;
-        if (!picks.includes(m)) picks.push(m);
-        if (picks.length >= count) break;
+        if (!ranked.includes(m)) ranked.push(m);
       }
       if (!any) break;
     }
-    return picks;
+    return ranked;
   }
 
   private acquire(count: number): number[] {

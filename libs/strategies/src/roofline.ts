@@ -194,6 +194,8 @@ export class RooflineModel {
   private readonly scale: Float64Array;
   private readonly ft = new Float64Array(TIME_TERMS);
   private readonly fp = new Float64Array(POWER_TERMS);
+  /** Scratch: raw times of the mode being predicted, per time column (read by the power columns). */
+  private readonly times: Float64Array;
   readonly columnCount: number;
 
   /**
@@ -211,6 +213,7 @@ export class RooflineModel {
     this.pair = pairing(measured);
     const cols = tableColumns(measured);
     this.columnCount = cols.length;
+    this.times = new Float64Array(cols.length);
     const w = weights ?? modes.map(() => 1);
     this.coef = new Array<Float64Array>(cols.length);
     const ft = this.ft;
@@ -314,8 +317,41 @@ export class RooflineModel {
     return s;
   }
 
+
   /** Writes the prediction of mode m into slot `slot` of every column of `dst` (tableColumns order). */
   predictInto(m: number, dst: readonly Float64Array[], slot: number): void {
-    for (let c = 0; c < this.columnCount; c++) dst[c]![slot] = this.predictColumn(m, c) * this.scale[c]!;
+    // The hot path of GMD's descent and ALS's picks: features once per mode, each time once.
+    const r = this.ratios;
+    const n = r[m * 4]!;
+    const c = r[m * 4 + 1]!;
+    const g = r[m * 4 + 2]!;
+    const e = r[m * 4 + 3]!;
+    const ig2 = 1 / (g * g);
+    const ie2 = 1 / (e * e);
+    const ic2 = 1 / (c * c);
+    const icn2 = ic2 / (n * n);
+    const vc = V0 + (1 - V0) * c;
+    const leak = n * vc * vc;
+    const dc = dvfs(c);
+    const dg = dvfs(g);
+    const de = dvfs(e);
+    const times = this.times;
+    for (let col = 0; col < this.columnCount; col++) {
+      if (this.pair[col] !== -1) continue;
+      const k = this.coef[col]!;
+      const t = Math.sqrt(Math.max(k[0]! + k[1]! * ig2 + k[2]! * ie2 + k[3]! * ic2 + k[4]! * icn2, 1e-300));
+      times[col] = t;
+      dst[col]![slot] = t * this.scale[col]!;
+    }
+    for (let col = 0; col < this.columnCount; col++) {
+      const tc = this.pair[col]!;
+      if (tc === -1) continue;
+      const kt = this.coef[tc]!;
+      const t = times[tc]!;
+      const ug = t > 0 ? Math.sqrt(kt[1]!) / g / t : 0;
+      const ue = t > 0 ? Math.sqrt(kt[2]!) / e / t : 0;
+      const k = this.coef[col]!;
+      dst[col]![slot] = (k[0]! + k[1]! * leak + k[2]! * dc + k[3]! * dg * ug + k[4]! * de * ue + k[5]! * dg + k[6]! * de) * this.scale[col]!;
+    }
   }
 }
