@@ -150,3 +150,22 @@ test('a profile table with holes: strategies choose only modes the backend has',
     for (const m of plan.profiledModes) assert.ok(backend.space.available(m));
   }
 });
+
+test('exhaustive profiles every mode once and, with exact measurements, matches the oracle; with noise its plans stay within the margins on the measurements', () => {
+  const exact = handMadeBackend();
+  const planner = new Planner(exact);
+  for (const p of comfortable) {
+    const ref = bruteForce(p, truthOf(exact, p), exact.space.indices).choice.evaluation.trainThroughputSamplesPerS;
+    const plan = planner.solveSync(getStrategy('exhaustive'), p);
+    assert.equal(plan.cost.modesProfiled, exact.space.count);
+    assert.equal(plan.feasible, true);
+    assert.ok(Math.abs(plan.predicted.trainThroughputSamplesPerS - ref) < 1e-9);
+  }
+  const noisy = new Planner(handMadeBackend({ noiseFraction: 0.025 }));
+  for (const p of comfortable) {
+    const plan = noisy.solveSync(getStrategy('exhaustive'), p);
+    assert.equal(plan.withinSafetyMargins, true);
+    // The margin: power measured at least 5 % under the budget.
+    assert.ok(plan.predicted.powerW * 1.05 <= p.powerBudgetW + 1e-9, `${plan.predicted.powerW} W`);
+  }
+});
