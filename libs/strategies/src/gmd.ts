@@ -277,16 +277,22 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           const scratchColumns = columns(scratchTable);
           const cand = new ModeScore(K);
           const pick = new ModeScore(K);
+          let local: RooflineModel | undefined;
+          let localKey = '';
           while (run.budgetLeft > 0) {
             const inc = run.incumbent()!;
             const anchor = inc.modeIndex;
-            const local = localModel(space, measured, run.profiled, anchor);
+            // Refitted only when a profile or the incumbent changed (not after a step halving).
+            if (`${anchor}/${run.profiled.length}` !== localKey) {
+              local = localModel(space, measured, run.profiled, anchor);
+              localKey = `${anchor}/${run.profiled.length}`;
+            }
             let slots = 0;
             for (const mv of moves) {
               let m = anchor;
               for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * steps[k]!);
               if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
-              local.predictInto(m, scratchColumns, slots);
+              local!.predictInto(m, scratchColumns, slots);
               slotMode[slots++] = m;
             }
             pick.modeIndex = -1;

@@ -44,14 +44,14 @@ function dvfs(x: number): number {
 export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: readonly boolean[]): Float64Array {
   const x = new Float64Array(p);
   const inP = free.map((f) => f);
+  const idx = new Int32Array(p);
+  const A = new Float64Array(p * p);
+  const b = new Float64Array(p);
   const solveOn = (): Float64Array => {
-    const idx: number[] = [];
-    for (let j = 0; j < p; j++) if (inP[j]) idx.push(j);
-    const k = idx.length;
+    let k = 0;
+    for (let j = 0; j < p; j++) if (inP[j]) idx[k++] = j;
     const z = new Float64Array(p);
     if (k === 0) return z;
-    const A = new Float64Array(k * k);
-    const b = new Float64Array(k);
     for (let r = 0; r < k; r++) {
       b[r] = h[idx[r]!]!;
       for (let c = 0; c < k; c++) A[r * k + c] = G[idx[r]! * p + idx[c]!]!;
@@ -62,6 +62,13 @@ export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: re
     for (let r = 0; r < k; r++) z[idx[r]!] = b[r]!;
     return z;
   };
+  // Most fits need no constraint: try every variable at once first.
+  for (let j = 0; j < p; j++) inP[j] = true;
+  const all = solveOn();
+  let allOk = true;
+  for (let j = 0; j < p; j++) if (!free[j] && !(all[j]! >= 0)) allOk = false;
+  if (allOk) return all;
+  for (let j = 0; j < p; j++) inP[j] = free[j]!;
   x.set(solveOn());
   // Free variables only so far; constrained ones enter while they would lower the residual.
   for (let outer = 0; outer < 3 * p; outer++) {
