@@ -13,6 +13,9 @@
 import { ModeScore, considerSingle, resetScore, scoreMode, better, type Objective, type SafetyMargins } from './objective.js';
 import type { MeasurementTable } from './table.js';
 
+/** Violations at or above this mean an unstable plan (objective.ts). */
+const UNSTABLE_VIOLATION = 1000;
+
 /**
  * Indices (of `candidates`) not weakly dominated in the given columns (all minimised); of equal
  * points one is kept. Sorting by the first column means only kept points can dominate later ones.
@@ -87,6 +90,8 @@ export class CandidateFront {
   private readonly perBatchPeak: Float64Array[] | undefined;
   /** Per batch index: the smallest training and inference time on its front (to skip hopeless batch sizes). */
   private readonly perBatchFastest: [number, number][] | undefined;
+  /** Per batch index: the least training time among front positions 0..j (bounds X from above). */
+  private readonly perBatchPrefixMinTT: Float64Array[] | undefined;
   /** Several streams, peak: the joint front, by least possible peak power. */
   private readonly joint: Int32Array | undefined;
   private readonly jointLeastPeak: Float64Array | undefined;
@@ -105,6 +110,7 @@ export class CandidateFront {
       this.perBatch = [];
       this.perBatchPeak = [];
       this.perBatchFastest = [];
+      this.perBatchPrefixMinTT = [];
       table.inferTimeS[0]!.forEach((times, bi) => {
         const powers = table.inferPowerW[0]![bi]!;
         const peak = new Float64Array(table.size);
@@ -120,6 +126,10 @@ export class CandidateFront {
         }
         this.perBatchFastest!.push([minT, minI]);
         this.perBatchPeak!.push(Float64Array.from(front, (m) => peak[m]!));
+        const prefix = new Float64Array(front.length);
+        let least = Infinity;
+        front.forEach((m, j) => (prefix[j] = least = Math.min(least, table.trainTimeS[m]!)));
+        this.perBatchPrefixMinTT!.push(prefix);
       });
     } else {
       const cols = [table.trainTimeS, table.trainPowerW, ...table.inferTimeS.flat(), ...table.inferPowerW.flat()];
@@ -178,10 +188,20 @@ export class CandidateFront {
         const [minT, minI] = this.perBatchFastest![bi]!;
         // No mode can meet latency or stability at this batch size.
         if ((fill + (minT + minI) * tScale - L) / L > 1e-9 || (lambda * minI * tScale) / b >= 1) continue;
-        // Feasible plans only: power is within budget up to `limit` in this sorted front.
-        for (let j = 0; j < front.length; j++) {
+        // Feasible plans only: power is within budget below `cut` in this sorted front. Scanned
+        // from the budget down, and stopped once no mode left can beat the best X found:
+        // X ≤ bT / (least training time among them).
+        let lo = 0;
+        let hi = front.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (peaks[mid]! * pScale - P > 1e-9 * P) hi = mid;
+          else lo = mid + 1;
+        }
+        const prefix = this.perBatchPrefixMinTT![bi]!;
+        for (let j = lo - 1; j >= 0; j--) {
+          if (bT / prefix[j]! < bestX) break;
           const peak = peaks[j]!;
-          if (peak * pScale - P > 1e-9 * P) break;
           const m = front[j]!;
           const tT = tTcol[m]!;
           const tI = tIcol[m]!;
@@ -204,10 +224,16 @@ export class CandidateFront {
         return out;
       }
       if (feasibleOnly) return undefined;
-      // Nothing feasible: the closest plan over the whole fronts.
+      // Nothing feasible: the closest plan over the whole fronts. Along a front the power
+      // violation only grows, so once it exceeds the best (stable) violation found, no later mode
+      // of that front can be closer.
       for (let bi = 0; bi < this.perBatch.length; bi++) {
         const front = this.perBatch[bi]!;
-        for (let j = 0; j < front.length; j++) considerSingle(this.table, front[j]!, bi, obj, tScale, pScale, out);
+        const peaks = this.perBatchPeak![bi]!;
+        for (let j = 0; j < front.length; j++) {
+          if (out.measurable && out.violation < UNSTABLE_VIOLATION && (peaks[j]! * pScale - P) / P > out.violation) break;
+          considerSingle(this.table, front[j]!, bi, obj, tScale, pScale, out);
+        }
       }
       return out.measurable ? out : undefined;
     }
