@@ -84,6 +84,9 @@ function startWorker(workerData: unknown): Worker {
 }
 
 async function runInWorkers(options: BenchOptions, tasks: readonly KeyTask[], count: number, results: (KeyResult | undefined)[], progress: (n: number) => void): Promise<void> {
+  // Keys with more streams take longest per configuration: start them first, so no worker is
+  // left with one long key at the end while the others idle. Results keep the sweep's order.
+  const order = tasks.map((_, i) => i).sort((a, b) => tasks[b]!.spec.infer.length - tasks[a]!.spec.infer.length || a - b);
   let next = 0;
   const init = { backend: options.backend, strategies: options.strategies, margins: options.margins, seed: options.seed };
   await Promise.all(
@@ -96,7 +99,7 @@ async function runInWorkers(options: BenchOptions, tasks: readonly KeyTask[], co
             void worker.terminate().then(() => resolve());
             return;
           }
-          current = next++;
+          current = order[next++]!;
           worker.postMessage({ index: current, part: tasks[current]!.part, spec: tasks[current]!.spec });
         };
         worker.on('message', (msg: { type: 'progress'; n: number } | { type: 'result'; index: number; result: KeyResult } | { type: 'ready' }) => {

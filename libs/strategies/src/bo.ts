@@ -112,6 +112,24 @@ class GpDesign {
     return new GpDesign(coords, pool, capacity, options, [...modes], chol, projections, variance);
   }
 
+  /** Designs extended from this one, by mode (see `extendedShared`). */
+  private children: Map<number, GpDesign> | undefined;
+
+  /**
+   * `extended(m)`, shared: problems of one key often pick the same first modes, and the extension
+   * depends only on the design and the mode. `budget.left` bounds how many designs a key keeps.
+   */
+  extendedShared(m: number, budget: { left: number }): GpDesign {
+    let child = this.children?.get(m);
+    if (child) return child;
+    child = this.extended(m);
+    if (budget.left > 0) {
+      budget.left--;
+      (this.children ??= new Map()).set(m, child);
+    }
+    return child;
+  }
+
   /** A copy extended by one observed mode (one new row of the factor and of V). */
   extended(m: number): GpDesign {
     const n = this.modes.length;
@@ -156,6 +174,8 @@ class GpDesign {
 interface BoShared {
   readonly initial: number[];
   readonly design: GpDesign;
+  /** How many more extended designs the key may keep (each adds one row of V, the variances and the factor: about 9 kB). */
+  readonly cacheBudget: { left: number };
 }
 
 const shared = new WeakMap<MeasurementTable, Map<string, BoShared>>();
@@ -176,7 +196,7 @@ function sharedFor(ctx: StrategyContext, options: BoOptions): BoShared {
     }
     const initial = [space.topIndex(), ...latin(space, options.initialModes - 1, rng)].filter((m, i, a) => a.indexOf(m) === i);
     const pool = Int32Array.from(sample(rng, Array.from(space.indices), options.pool));
-    s = { initial, design: GpDesign.initial(coords, pool, options.modes + 1, options, initial) };
+    s = { initial, design: GpDesign.initial(coords, pool, options.modes + 1, options, initial), cacheBudget: { left: 4000 } };
     byOptions.set(id, s);
   }
   return s;
@@ -268,7 +288,7 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
             if (pick < 0) break;
             yield [pick];
             profiled.add(pick);
-            design = design.extended(pick);
+            design = design.extendedShared(pick, s.cacheBudget);
             observe(pick);
           }
           return best.modeIndex < 0 ? undefined : best.clone();

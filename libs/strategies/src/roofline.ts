@@ -47,10 +47,12 @@ export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: re
   const idx = new Int32Array(p);
   const A = new Float64Array(p * p);
   const b = new Float64Array(p);
+  const z = new Float64Array(p);
+  /** The least-squares solution on the passive set, in `z` (overwritten by the next call). */
   const solveOn = (): Float64Array => {
     let k = 0;
     for (let j = 0; j < p; j++) if (inP[j]) idx[k++] = j;
-    const z = new Float64Array(p);
+    z.fill(0);
     if (k === 0) return z;
     for (let r = 0; r < k; r++) {
       b[r] = h[idx[r]!]!;
@@ -67,7 +69,7 @@ export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: re
   const all = solveOn();
   let allOk = true;
   for (let j = 0; j < p; j++) if (!free[j] && !(all[j]! >= 0)) allOk = false;
-  if (allOk) return all;
+  if (allOk) return Float64Array.from(all);
   for (let j = 0; j < p; j++) inP[j] = free[j]!;
   x.set(solveOn());
   // Free variables only so far; constrained ones enter while they would lower the residual.
@@ -110,6 +112,11 @@ export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: re
   }
   for (let j = 0; j < p; j++) if (!free[j] && x[j]! < 0) x[j] = 0;
   return x;
+}
+
+/** Copies the upper triangle of a p×p row-major matrix to the lower one. */
+function mirror(G: Float64Array, p: number): void {
+  for (let a = 1; a < p; a++) for (let b = 0; b < a; b++) G[a * p + b] = G[b * p + a]!;
 }
 
 /** Solves A·x = b in place (b becomes x), partial pivoting; singular pivots give 0. */
@@ -243,10 +250,12 @@ export class RooflineModel {
         const wi = w[i]! / (y * y);
         timeFeatures(this.ratios, modes[i]!, ft);
         for (let a = 0; a < TIME_TERMS; a++) {
-          ht[a]! += wi * ft[a]! * y;
-          for (let b = 0; b < TIME_TERMS; b++) Gt[a * TIME_TERMS + b]! += wi * ft[a]! * ft[b]!;
+          const wa = wi * ft[a]!;
+          ht[a]! += wa * y;
+          for (let b = a; b < TIME_TERMS; b++) Gt[a * TIME_TERMS + b]! += wa * ft[b]!;
         }
       }
+      mirror(Gt, TIME_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gt, ht, TIME_TERMS, freeT) : new Float64Array(TIME_TERMS).fill(Number.NaN);
     }
     const fp = this.fp;
@@ -269,10 +278,12 @@ export class RooflineModel {
         const wi = w[i]! / (y * y);
         this.powerFeatures(modes[i]!, tc, fp);
         for (let a = 0; a < POWER_TERMS; a++) {
-          hp[a]! += wi * fp[a]! * y;
-          for (let b = 0; b < POWER_TERMS; b++) Gp[a * POWER_TERMS + b]! += wi * fp[a]! * fp[b]!;
+          const wa = wi * fp[a]!;
+          hp[a]! += wa * y;
+          for (let b = a; b < POWER_TERMS; b++) Gp[a * POWER_TERMS + b]! += wa * fp[b]!;
         }
       }
+      mirror(Gp, POWER_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gp, hp, POWER_TERMS, freeP) : new Float64Array(POWER_TERMS).fill(Number.NaN);
     }
     this.scale = new Float64Array(cols.length).fill(1);
