@@ -114,6 +114,15 @@ export function nnlsNormal(G: Float64Array, h: Float64Array, p: number, free: re
   return x;
 }
 
+/** Adds one weighted observation (features f, target y) to the upper triangle of G and to h. */
+function accumulate(G: Float64Array, h: Float64Array, f: Float64Array, p: number, w: number, y: number): void {
+  for (let a = 0; a < p; a++) {
+    const wa = w * f[a]!;
+    h[a]! += wa * y;
+    for (let b = a; b < p; b++) G[a * p + b]! += wa * f[b]!;
+  }
+}
+
 /** Copies the upper triangle of a p×p row-major matrix to the lower one. */
 function mirror(G: Float64Array, p: number): void {
   for (let a = 1; a < p; a++) for (let b = 0; b < a; b++) G[a * p + b] = G[b * p + a]!;
@@ -249,11 +258,7 @@ export class RooflineModel {
         const y = t * t;
         const wi = w[i]! / (y * y);
         timeFeatures(this.ratios, modes[i]!, ft);
-        for (let a = 0; a < TIME_TERMS; a++) {
-          const wa = wi * ft[a]!;
-          ht[a]! += wa * y;
-          for (let b = a; b < TIME_TERMS; b++) Gt[a * TIME_TERMS + b]! += wa * ft[b]!;
-        }
+        accumulate(Gt, ht, ft, TIME_TERMS, wi, y);
       }
       mirror(Gt, TIME_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gt, ht, TIME_TERMS, freeT) : new Float64Array(TIME_TERMS).fill(Number.NaN);
@@ -277,11 +282,7 @@ export class RooflineModel {
         }
         const wi = w[i]! / (y * y);
         this.powerFeatures(modes[i]!, tc, fp);
-        for (let a = 0; a < POWER_TERMS; a++) {
-          const wa = wi * fp[a]!;
-          hp[a]! += wa * y;
-          for (let b = a; b < POWER_TERMS; b++) Gp[a * POWER_TERMS + b]! += wa * fp[b]!;
-        }
+        accumulate(Gp, hp, fp, POWER_TERMS, wi, y);
       }
       mirror(Gp, POWER_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gp, hp, POWER_TERMS, freeP) : new Float64Array(POWER_TERMS).fill(Number.NaN);
