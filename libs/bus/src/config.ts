@@ -18,3 +18,14 @@ export async function createEventBus(config: EventBusConfig = {}): Promise<Event
   if (servers.length === 0) return createInProcessBus({ ...rest, hub });
   return connectNatsBus({ ...rest, url: servers });
 }
+
+/**
+ * The bus a service was given, or one it opens from `config` and closes itself: the close is
+ * registered on `cleanup` (a service's CleanupStack), so only what the service opened is closed.
+ */
+export async function givenOrOpenedBus(given: EventBus | undefined, config: EventBusConfig, cleanup: { defer(step: () => Promise<void> | void): void }): Promise<EventBus> {
+  if (given) return given;
+  const bus = await createEventBus(config);
+  cleanup.defer(() => bus.close());
+  return bus;
+}

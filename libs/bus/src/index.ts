@@ -53,7 +53,7 @@ export type { CommonBusOptions } from './bus.js';
 export { InProcessHub, createInProcessBus } from './in-process.js';
 export { connectNatsBus, profileStreamName } from './nats.js';
 export type { NatsBusOptions } from './nats.js';
-export { createEventBus } from './config.js';
+export { createEventBus, givenOrOpenedBus } from './config.js';
 export type { EventBusConfig } from './config.js';
 export type {
   BusBackend,

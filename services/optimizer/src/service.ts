@@ -4,7 +4,7 @@
  * /healthz + graceful close), with the arrival-rate watcher on the bus.
  */
 import { ValidationError } from '@fulcrum/core';
-import { createEventBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
 import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
 import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import { toProtoResult } from '@fulcrum/profiler';
@@ -89,12 +89,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
   const metrics = createOptimizerMetrics(registry);
   const cleanup = new CleanupStack(logger);
   try {
-    let bus = deps.bus;
-    if (!bus) {
-      bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
-      const owned = bus;
-      cleanup.defer(() => owned.close());
-    }
+    const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, retry: cfg.retry, logger, onRetry });
     if (!deps.profiler) cleanup.defer(() => profilerPort.close?.());

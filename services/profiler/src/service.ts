@@ -4,7 +4,7 @@
  * graceful close).
  */
 import { ValidationError, isValidationError, type WorkloadKind } from '@fulcrum/core';
-import { createEventBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
 import { openProfileStore, type ProfileResult, type ProfileStore } from '@fulcrum/store';
 import { common, loadDescriptorSet, profiler } from '@fulcrum/proto';
 import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
@@ -139,12 +139,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
   const metrics = createProfilerMetrics(registry);
   const cleanup = new CleanupStack(logger);
   try {
-    let bus = deps.bus;
-    if (!bus) {
-      bus = await createEventBus({ natsUrl: cfg.nats.url, logger });
-      const owned = bus;
-      cleanup.defer(() => owned.close());
-    }
+    const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     let store = deps.store;
     if (!store) {
       if (cfg.store.backend === 'kv' && bus.backend !== 'nats' && !deps.bus) {
