@@ -10,8 +10,9 @@
  *   are fixed rather than fitted: with 5–15 points a marginal-likelihood fit is unstable, and a fixed
  *   kernel keeps the baseline reproducible.
  * * The acquisition is maximised over a fixed pool of 400 random modes per key (discrete BO), so the
- *   initial design's Cholesky factor (ml-matrix) and the pool's cross-covariances are shared by every
- *   problem of the key; each new point extends the factor by one row.
+ *   initial design's Cholesky factor (ml-matrix), the pool's own kernel matrix and its cross-covariances
+ *   are shared by every problem of the key; each new point extends the factor by one row, with no
+ *   kernel evaluation.
  * * Start: MAXN and 4 Latin-hypercube modes; then 10 acquisitions. With nothing feasible yet, the
  *   acquisition is the probability of feasibility alone.
  */
@@ -54,46 +55,43 @@ function erf(x: number): number {
 
 /** The GP state that depends only on where it has observed: the Cholesky factor and the pool's projections. */
 class GpDesign {
-  /** Observed modes, in order. */
-  readonly modes: number[];
-  /** Lower-triangular factor of K + nugget·I, row-major n×n (n ≤ capacity). */
-  readonly chol: Float64Array;
-  /** V = L⁻¹·K(X, pool): n rows of `pool.length`. */
-  readonly projections: Float64Array[];
-  /** Prior variance left at each pool mode: 1 − Σ V². */
-  readonly poolVariance: Float64Array;
-
   constructor(
-    readonly coords: Float64Array,
     readonly pool: Int32Array,
+    /** k(pool[i], pool[j]), row-major: every acquisition picks from the pool, so the kernel is looked up, not recomputed. */
+    readonly poolKernel: Float64Array,
     readonly capacity: number,
     readonly options: BoOptions,
-    modes: number[],
-    chol: Float64Array,
-    projections: Float64Array[],
-    poolVariance: Float64Array,
-  ) {
-    this.modes = modes;
-    this.chol = chol;
-    this.projections = projections;
-    this.poolVariance = poolVariance;
-  }
-
-  kernel(a: number, b: number): number {
-    let d2 = 0;
-    for (let k = 0; k < 4; k++) {
-      const d = this.coords[a * 4 + k]! - this.coords[b * 4 + k]!;
-      d2 += d * d;
-    }
-    return matern52(d2, this.options.lengthScale);
-  }
+    /** Observed modes, in order. */
+    readonly modes: readonly number[],
+    /** Per observed mode, its kernel against every pool mode (shared, never written). */
+    readonly kernelRows: readonly Float64Array[],
+    /** Lower-triangular factor of K + nugget·I, row-major n×n (n ≤ capacity). */
+    readonly chol: Float64Array,
+    /** V = L⁻¹·K(X, pool): n rows of `pool.length`. */
+    readonly projections: readonly Float64Array[],
+    /** Prior variance left at each pool mode: 1 − Σ V². */
+    readonly poolVariance: Float64Array,
+  ) {}
 
   /** The initial design's factor with ml-matrix. */
   static initial(coords: Float64Array, pool: Int32Array, capacity: number, options: BoOptions, modes: readonly number[]): GpDesign {
+    const kernel = (a: number, b: number): number => {
+      let d2 = 0;
+      for (let k = 0; k < 4; k++) {
+        const d = coords[a * 4 + k]! - coords[b * 4 + k]!;
+        d2 += d * d;
+      }
+      return matern52(d2, options.lengthScale);
+    };
+    const poolKernel = new Float64Array(pool.length * pool.length);
+    for (let i = 0; i < pool.length; i++) {
+      poolKernel[i * pool.length + i] = 1;
+      for (let j = 0; j < i; j++) poolKernel[i * pool.length + j] = poolKernel[j * pool.length + i] = kernel(pool[i]!, pool[j]!);
+    }
+    const kernelRows = modes.map((m) => Float64Array.from(pool, (p) => kernel(m, p)));
     const n = modes.length;
-    const probe = new GpDesign(coords, pool, capacity, options, [], new Float64Array(0), [], new Float64Array(0));
     const k = new Matrix(n, n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) k.set(i, j, probe.kernel(modes[i]!, modes[j]!) + (i === j ? options.nugget : 0));
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) k.set(i, j, kernel(modes[i]!, modes[j]!) + (i === j ? options.nugget : 0));
     const l = new CholeskyDecomposition(k).lowerTriangularMatrix;
     const chol = new Float64Array(capacity * capacity);
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) chol[i * capacity + j] = l.get(i, j);
@@ -101,60 +99,66 @@ class GpDesign {
     const variance = new Float64Array(pool.length).fill(1);
     for (let i = 0; i < n; i++) {
       const row = new Float64Array(pool.length);
+      const kr = kernelRows[i]!;
       for (let c = 0; c < pool.length; c++) {
-        let s = probe.kernel(modes[i]!, pool[c]!);
+        let s = kr[c]!;
         for (let j = 0; j < i; j++) s -= chol[i * capacity + j]! * projections[j]![c]!;
         row[c] = s / chol[i * capacity + i]!;
         variance[c]! -= row[c]! * row[c]!;
       }
       projections.push(row);
     }
-    return new GpDesign(coords, pool, capacity, options, [...modes], chol, projections, variance);
+    return new GpDesign(pool, poolKernel, capacity, options, [...modes], kernelRows, chol, projections, variance);
   }
 
-  /** Designs extended from this one, by mode (see `extendedShared`). */
+  /** Designs extended from this one, by pool position (see `extendedShared`). */
   private children: Map<number, GpDesign> | undefined;
 
   /**
-   * `extended(m)`, shared: problems of one key often pick the same first modes, and the extension
+   * `extended(j)`, shared: problems of one key often pick the same first modes, and the extension
    * depends only on the design and the mode. `budget.left` bounds how many designs a key keeps.
    */
-  extendedShared(m: number, budget: { left: number }): GpDesign {
-    let child = this.children?.get(m);
+  extendedShared(j: number, budget: { left: number }): GpDesign {
+    let child = this.children?.get(j);
     if (child) return child;
-    child = this.extended(m);
+    child = this.extended(j);
     if (budget.left > 0) {
       budget.left--;
-      (this.children ??= new Map()).set(m, child);
+      (this.children ??= new Map()).set(j, child);
     }
     return child;
   }
 
-  /** A copy extended by one observed mode (one new row of the factor and of V). */
-  extended(m: number): GpDesign {
+  /** A copy extended by the pool mode at position j (one new row of the factor and of V). */
+  extended(j: number): GpDesign {
     const n = this.modes.length;
     const cap = this.capacity;
+    const size = this.pool.length;
     const chol = Float64Array.from(this.chol);
     // l = L⁻¹ k(X, m), d = sqrt(k(m, m) + nugget − |l|²)
     let norm = 0;
-    for (let j = 0; j < n; j++) {
-      let s = this.kernel(this.modes[j]!, m);
-      for (let i = 0; i < j; i++) s -= chol[j * cap + i]! * chol[n * cap + i]!;
-      const v = s / chol[j * cap + j]!;
-      chol[n * cap + j] = v;
+    for (let r = 0; r < n; r++) {
+      let s = this.kernelRows[r]![j]!;
+      for (let i = 0; i < r; i++) s -= chol[r * cap + i]! * chol[n * cap + i]!;
+      const v = s / chol[r * cap + r]!;
+      chol[n * cap + r] = v;
       norm += v * v;
     }
     const d = Math.sqrt(Math.max(1e-12, 1 + this.options.nugget - norm));
     chol[n * cap + n] = d;
-    const row = new Float64Array(this.pool.length);
+    const kernelRow = this.poolKernel.subarray(j * size, (j + 1) * size);
+    const row = Float64Array.from(kernelRow);
+    for (let r = 0; r < n; r++) {
+      const v = this.projections[r]!;
+      const l = chol[n * cap + r]!;
+      for (let c = 0; c < size; c++) row[c]! -= l * v[c]!;
+    }
     const variance = Float64Array.from(this.poolVariance);
-    for (let c = 0; c < this.pool.length; c++) {
-      let s = this.kernel(m, this.pool[c]!);
-      for (let j = 0; j < n; j++) s -= chol[n * cap + j]! * this.projections[j]![c]!;
-      row[c] = s / d;
+    for (let c = 0; c < size; c++) {
+      row[c]! /= d;
       variance[c]! -= row[c]! * row[c]!;
     }
-    return new GpDesign(this.coords, this.pool, cap, this.options, [...this.modes, m], chol, [...this.projections, row], variance);
+    return new GpDesign(this.pool, this.poolKernel, cap, this.options, [...this.modes, this.pool[j]!], [...this.kernelRows, kernelRow], chol, [...this.projections, row], variance);
   }
 
   /** α = L⁻ᵀ L⁻¹ y as w = L⁻¹ y (the pool means are Vᵀ w). */
@@ -253,6 +257,10 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
           };
           for (const m of design.modes) observe(m);
           const pool = design.pool;
+          // Pool positions profiled so far (the initial modes that are in the pool, then the picks).
+          const taken = Uint8Array.from(pool, (m) => (profiled.has(m) ? 1 : 0));
+          const meanF = new Float64Array(pool.length);
+          const meanC = new Float64Array(pool.length);
           while (profiled.size < budget) {
             const f = standardise(Float64Array.from(logX));
             const c = standardise(Float64Array.from(slack));
@@ -260,20 +268,25 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
             const wc = design.whiten(c.z);
             const bestFeasible = best.modeIndex >= 0 && best.feasible ? (Math.log(best.throughput) - f.mean) / f.std : undefined;
             const cZero = (0 - c.mean) / c.std;
+            // Posterior means at every pool mode, Vᵀw, a row of V at a time.
+            meanF.fill(0);
+            meanC.fill(0);
+            for (let i = 0; i < wf.length; i++) {
+              const v = design.projections[i]!;
+              const a = wf[i]!;
+              const b = wc[i]!;
+              for (let j = 0; j < pool.length; j++) {
+                meanF[j]! += v[j]! * a;
+                meanC[j]! += v[j]! * b;
+              }
+            }
             let pick = -1;
             let pickValue = -Infinity;
             for (let j = 0; j < pool.length; j++) {
-              const m = pool[j]!;
-              if (profiled.has(m)) continue;
-              let mf = 0;
-              let mc = 0;
-              for (let i = 0; i < wf.length; i++) {
-                const v = design.projections[i]![j]!;
-                mf += v * wf[i]!;
-                mc += v * wc[i]!;
-              }
+              if (taken[j] === 1) continue;
+              const mf = meanF[j]!;
               const sd = Math.sqrt(Math.max(1e-12, design.poolVariance[j]!));
-              const pof = normCdf((cZero - mc) / sd);
+              const pof = normCdf((cZero - meanC[j]!) / sd);
               let value: number;
               if (bestFeasible === undefined) value = pof;
               else {
@@ -282,14 +295,16 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
               }
               if (value > pickValue) {
                 pickValue = value;
-                pick = m;
+                pick = j;
               }
             }
             if (pick < 0) break;
-            yield [pick];
-            profiled.add(pick);
+            const m = pool[pick]!;
+            yield [m];
+            profiled.add(m);
+            taken[pick] = 1;
             design = design.extendedShared(pick, s.cacheBudget);
-            observe(pick);
+            observe(m);
           }
           return best.modeIndex < 0 ? undefined : best.clone();
         },
