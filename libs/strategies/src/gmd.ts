@@ -112,6 +112,28 @@ function localModel(space: ModeSpace, measured: MeasurementTable, profiled: read
   return new RooflineModel(space, measured, profiled, w, anchor);
 }
 
+/** Local models by (anchor, profiled set), per key: problems of a key often walk the same path. */
+const localModels = new WeakMap<MeasurementTable, { left: number; byKey: Map<string, RooflineModel> }>();
+/** Most local models a key keeps (about 1–2 kB each). */
+const LOCAL_MODEL_CACHE = 8000;
+
+/** `localModel`, shared by the problems of a key; fitted over the modes in index order, so the fit does not depend on the path. */
+function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number): RooflineModel {
+  let cache = localModels.get(measured);
+  if (!cache) localModels.set(measured, (cache = { left: LOCAL_MODEL_CACHE, byKey: new Map() }));
+  const modes = [...profiled].sort((a, b) => a - b);
+  const id = `${anchor}|${modes.join(',')}`;
+  let model = cache.byKey.get(id);
+  if (!model) {
+    model = localModel(space, measured, modes, anchor);
+    if (cache.left > 0) {
+      cache.left--;
+      cache.byKey.set(id, model);
+    }
+  }
+  return model;
+}
+
 /** True when some batch choice on mode m meets stability and every latency budget (with margins). */
 function latencyFeasible(table: MeasurementTable, m: number, obj: Objective, margins: SafetyMargins, scratch: ModeScore): boolean {
   // Judge with an unlimited power budget: whatever remains violated is latency or stability.
@@ -284,7 +306,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             const anchor = inc.modeIndex;
             // Refitted only when a profile or the incumbent changed (not after a step halving).
             if (`${anchor}/${run.profiled.length}` !== localKey) {
-              local = localModel(space, measured, run.profiled, anchor);
+              local = sharedLocalModel(space, measured, run.profiled, anchor);
               localKey = `${anchor}/${run.profiled.length}`;
             }
             let slots = 0;
