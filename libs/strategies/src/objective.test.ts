@@ -30,6 +30,8 @@ for (const [streams, semantics] of [
   [1, 'average'],
   [2, 'peak'],
   [2, 'average'],
+  // 7 × 3 × 7 batch combinations: the joint front instead of one front per combination.
+  [3, 'peak'],
   [0, 'peak'],
 ] as const) {
   test(`fast scoring agrees with core's bestBatchSizes (${streams} stream(s), ${semantics} power)`, () => {
@@ -60,6 +62,12 @@ for (const [streams, semantics] of [
       if (fast.feasible) assert.ok(Math.abs(fast.throughput - ref.choice.evaluation.trainThroughputSamplesPerS) < 1e-9);
       const scan = bestAmong(truth, backend.space.indices, obj, NO_MARGINS)!;
       assert.equal(scan.throughput, fast.throughput);
+      // With safety margins the scans stop at other places in the fronts.
+      const margins = { timeFraction: 0.05, powerFraction: 0.05 };
+      const fastM = front.bestFor(obj, margins)!;
+      const scanM = bestAmong(truth, backend.space.indices, obj, margins)!;
+      assert.equal(fastM.feasible, scanM.feasible);
+      assert.equal(fastM.throughput, scanM.throughput);
     }
   });
 }
