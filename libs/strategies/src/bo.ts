@@ -71,6 +71,9 @@ class GpDesign {
     readonly projections: readonly Float64Array[],
     /** Prior variance left at each pool mode: 1 − Σ V². */
     readonly poolVariance: Float64Array,
+    /** L⁻¹·1 (n entries) and Vᵀ·L⁻¹·1 (per pool mode): the posterior mean of a constant, for standardising. */
+    readonly onesWhite: Float64Array,
+    readonly onesMean: Float64Array,
   ) {}
 
   /** The initial design's factor with ml-matrix. */
@@ -108,7 +111,16 @@ class GpDesign {
       }
       projections.push(row);
     }
-    return new GpDesign(pool, poolKernel, capacity, options, [...modes], kernelRows, chol, projections, variance);
+    const onesWhite = new Float64Array(capacity);
+    const onesMean = new Float64Array(pool.length);
+    for (let i = 0; i < n; i++) {
+      let v = 1;
+      for (let j = 0; j < i; j++) v -= chol[i * capacity + j]! * onesWhite[j]!;
+      onesWhite[i] = v / chol[i * capacity + i]!;
+      const row = projections[i]!;
+      for (let c = 0; c < pool.length; c++) onesMean[c]! += row[c]! * onesWhite[i]!;
+    }
+    return new GpDesign(pool, poolKernel, capacity, options, [...modes], kernelRows, chol, projections, variance, onesWhite, onesMean);
   }
 
   /** Designs extended from this one, by pool position (see `extendedShared`). */
@@ -154,24 +166,17 @@ class GpDesign {
       for (let c = 0; c < size; c++) row[c]! -= l * v[c]!;
     }
     const variance = Float64Array.from(this.poolVariance);
+    const onesWhite = Float64Array.from(this.onesWhite);
+    let one = 1;
+    for (let r = 0; r < n; r++) one -= chol[n * cap + r]! * onesWhite[r]!;
+    onesWhite[n] = one / d;
+    const onesMean = Float64Array.from(this.onesMean);
     for (let c = 0; c < size; c++) {
       row[c]! /= d;
       variance[c]! -= row[c]! * row[c]!;
+      onesMean[c]! += row[c]! * onesWhite[n]!;
     }
-    return new GpDesign(this.pool, this.poolKernel, cap, this.options, [...this.modes, this.pool[j]!], [...this.kernelRows, kernelRow], chol, [...this.projections, row], variance);
-  }
-
-  /** α = L⁻ᵀ L⁻¹ y as w = L⁻¹ y (the pool means are Vᵀ w). */
-  whiten(y: Float64Array): Float64Array {
-    const n = this.modes.length;
-    const cap = this.capacity;
-    const w = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = y[i]!;
-      for (let j = 0; j < i; j++) s -= this.chol[i * cap + j]! * w[j]!;
-      w[i] = s / this.chol[i * cap + i]!;
-    }
-    return w;
+    return new GpDesign(this.pool, this.poolKernel, cap, this.options, [...this.modes, this.pool[j]!], [...this.kernelRows, kernelRow], chol, [...this.projections, row], variance, onesWhite, onesMean);
   }
 }
 
@@ -220,14 +225,13 @@ function latin(space: ModeSpace, n: number, rng: { next(): number; int(n: number
   );
 }
 
-function standardise(y: Float64Array): { z: Float64Array; mean: number; std: number } {
+function moments(y: readonly number[]): { mean: number; std: number } {
   let mean = 0;
   for (const v of y) mean += v;
   mean /= y.length;
   let v2 = 0;
   for (const v of y) v2 += (v - mean) * (v - mean);
-  const std = Math.sqrt(v2 / y.length) || 1;
-  return { z: Float64Array.from(y, (v) => (v - mean) / std), mean, std };
+  return { mean, std: Math.sqrt(v2 / y.length) || 1 };
 }
 
 export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): Strategy {
@@ -259,34 +263,49 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
           const pool = design.pool;
           // Pool positions profiled so far (the initial modes that are in the pool, then the picks).
           const taken = Uint8Array.from(pool, (m) => (profiled.has(m) ? 1 : 0));
-          const meanF = new Float64Array(pool.length);
-          const meanC = new Float64Array(pool.length);
-          while (profiled.size < budget) {
-            const f = standardise(Float64Array.from(logX));
-            const c = standardise(Float64Array.from(slack));
-            const wf = design.whiten(f.z);
-            const wc = design.whiten(c.z);
-            const bestFeasible = best.modeIndex >= 0 && best.feasible ? (Math.log(best.throughput) - f.mean) / f.std : undefined;
-            const cZero = (0 - c.mean) / c.std;
-            // Posterior means at every pool mode, Vᵀw, a row of V at a time.
-            meanF.fill(0);
-            meanC.fill(0);
-            for (let i = 0; i < wf.length; i++) {
-              const v = design.projections[i]!;
-              const a = wf[i]!;
-              const b = wc[i]!;
-              for (let j = 0; j < pool.length; j++) {
-                meanF[j]! += v[j]! * a;
-                meanC[j]! += v[j]! * b;
+          // The raw outputs whitened (L⁻¹y) and projected on the pool (Vᵀ·L⁻¹y), one row per
+          // observation: a new observation adds a row, and standardising is a shift by the
+          // design's constant term, so nothing is recomputed.
+          const whiteF = new Float64Array(design.capacity);
+          const whiteC = new Float64Array(design.capacity);
+          const sumF = new Float64Array(pool.length);
+          const sumC = new Float64Array(pool.length);
+          let rows = 0;
+          const addRows = (): void => {
+            const cap = design.capacity;
+            for (; rows < logX.length; rows++) {
+              let f = logX[rows]!;
+              let c = slack[rows]!;
+              for (let j = 0; j < rows; j++) {
+                const l = design.chol[rows * cap + j]!;
+                f -= l * whiteF[j]!;
+                c -= l * whiteC[j]!;
+              }
+              const d = design.chol[rows * cap + rows]!;
+              whiteF[rows] = f / d;
+              whiteC[rows] = c / d;
+              const v = design.projections[rows]!;
+              for (let k = 0; k < pool.length; k++) {
+                sumF[k]! += v[k]! * whiteF[rows]!;
+                sumC[k]! += v[k]! * whiteC[rows]!;
               }
             }
+          };
+          while (profiled.size < budget) {
+            addRows();
+            const f = moments(logX);
+            const c = moments(slack);
+            const bestFeasible = best.modeIndex >= 0 && best.feasible ? (Math.log(best.throughput) - f.mean) / f.std : undefined;
+            const cZero = (0 - c.mean) / c.std;
             let pick = -1;
             let pickValue = -Infinity;
             for (let j = 0; j < pool.length; j++) {
               if (taken[j] === 1) continue;
-              const mf = meanF[j]!;
+              // Posterior means of the standardised outputs.
+              const mf = (sumF[j]! - f.mean * design.onesMean[j]!) / f.std;
+              const mc = (sumC[j]! - c.mean * design.onesMean[j]!) / c.std;
               const sd = Math.sqrt(Math.max(1e-12, design.poolVariance[j]!));
-              const pof = normCdf((cZero - meanC[j]!) / sd);
+              const pof = normCdf((cZero - mc) / sd);
               let value: number;
               if (bestFeasible === undefined) value = pof;
               else {
