@@ -28,6 +28,30 @@ export const oracle: Strategy = {
 };
 
 /**
+ * The oracle held to the strategies' safety margins: the truth of every mode, but a plan must meet
+ * the budgets with the margins to spare. What the margins alone cost, with perfect knowledge and no
+ * search: the ceiling of any strategy that needs them. Not in the bench's default list.
+ */
+export const oracleWithMargins: Strategy = {
+  name: 'oracle-margins',
+  description: 'the exhaustive oracle on the noise-free ground truth, held to the safety margins: what the margins alone cost',
+  needsGroundTruth: true,
+  // eslint-disable-next-line require-yield
+  *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
+    const truth = ctx.truth!;
+    const all = Int32Array.from(ctx.space.indices).filter((m) => truth.has(m));
+    const front = new CandidateFront(truth, all);
+    return {
+      choiceTable: truth,
+      // eslint-disable-next-line require-yield
+      *answer(obj: Objective) {
+        return front.bestFor(obj, ctx.margins)?.clone();
+      },
+    };
+  },
+};
+
+/**
  * Every mode profiled (with the backend's noise) and the best observed plan with the margins: what
  * profiling alone can reach, the ceiling of any strategy that picks among raw measurements. Not in
  * the bench's default list (it profiles the whole grid, 18,096 modes on Orin AGX).

@@ -4,7 +4,7 @@ export { Objective, ModeScore, NO_MARGINS, scoreMode, scoreAssignment, bestAmong
 export { CandidateFront, paretoFilter } from './front.js';
 export { ProfileCache, ProfileStore } from './profiler.js';
 export { Planner, ChargeSheet, driveSync, drive, marginsFor, renderPlan } from './strategy.js';
-export { oracle, exhaustive, maxn, bestPreset, randomK } from './baselines.js';
+export { oracle, oracleWithMargins, exhaustive, maxn, bestPreset, randomK } from './baselines.js';
 export { als, ProfiledFront, DEFAULT_ALS_OPTIONS } from './als.js';
 export { gmd, DEFAULT_GMD_OPTIONS } from './gmd.js';
 export { powertrain } from './powertrain.js';

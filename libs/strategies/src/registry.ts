@@ -1,5 +1,5 @@
 import { ValidationError, describeValue } from '@fulcrum/core';
-import { bestPreset, exhaustive, maxn, oracle, randomK } from './baselines.js';
+import { bestPreset, exhaustive, maxn, oracle, oracleWithMargins, randomK } from './baselines.js';
 import { als } from './als.js';
 import { bayesianOptimisation } from './bo.js';
 import { gmd } from './gmd.js';
@@ -12,6 +12,7 @@ const STRATEGIES: readonly Strategy[] = [
   als(100),
   als(150),
   oracle,
+  oracleWithMargins,
   exhaustive,
   maxn,
   bestPreset,

@@ -169,3 +169,24 @@ test('exhaustive profiles every mode once and, with exact measurements, matches 
     assert.ok(plan.predicted.powerW * 1.05 <= p.powerBudgetW + 1e-9, `${plan.predicted.powerW} W`);
   }
 });
+
+test('oracle-margins is the oracle with the margins to spare on the truth: exact without margins, a cheaper plan with them', () => {
+  const exact = handMadeBackend();
+  const margins = { timeFraction: 0.05, powerFraction: 0.05 };
+  const planner = new Planner(exact, { margins });
+  let cheaper = 0;
+  for (const p of comfortable) {
+    const truth = truthOf(exact, p);
+    const ref = bruteForce(p, truth, exact.space.indices).choice.evaluation.trainThroughputSamplesPerS;
+    const plan = planner.solveSync(getStrategy('oracle-margins'), p);
+    assert.equal(plan.cost.modesProfiled, 0);
+    assert.equal(plan.withinSafetyMargins, true);
+    // With the margins its power is 5 % under the budget on the truth, and X can only fall.
+    assert.ok(plan.predicted.powerW * 1.05 <= p.powerBudgetW + 1e-9, `${plan.predicted.powerW} W`);
+    assert.ok(plan.predicted.trainThroughputSamplesPerS <= ref + 1e-9);
+    if (plan.predicted.trainThroughputSamplesPerS < ref - 1e-9) cheaper++;
+    const free = new Planner(exact, { margins: { timeFraction: 0, powerFraction: 0 } }).solveSync(getStrategy('oracle-margins'), p);
+    assert.ok(Math.abs(free.predicted.trainThroughputSamplesPerS - ref) < 1e-9);
+  }
+  assert.ok(cheaper > 0, 'the margins bind on some problem');
+});
