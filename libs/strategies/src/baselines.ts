@@ -2,54 +2,51 @@
  * The simple baselines of SPEC §5: the exhaustive oracle on the ground truth, MAXN with the best
  * batch sizes, the best NVIDIA preset, and random-k (best observed among k random modes).
  */
-import { NO_MARGINS, bestAmong, type Objective } from './objective.js';
+import { NO_MARGINS, bestAmong, type Objective, type SafetyMargins } from './objective.js';
 import { CandidateFront } from './front.js';
 import { createRng, sample } from './rng.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
 
+/** The best plan on the noise-free ground truth over every mode, judged with the given margins. */
+function truthSearch(name: string, description: string, marginsOf: (ctx: StrategyContext) => SafetyMargins): Strategy {
+  return {
+    name,
+    description,
+    needsGroundTruth: true,
+    // eslint-disable-next-line require-yield
+    *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
+      const truth = ctx.truth!;
+      const all = Int32Array.from(ctx.space.indices).filter((m) => truth.has(m));
+      const front = new CandidateFront(truth, all);
+      const margins = marginsOf(ctx);
+      return {
+        choiceTable: truth,
+        // eslint-disable-next-line require-yield
+        *answer(obj: Objective) {
+          return front.bestFor(obj, margins)?.clone();
+        },
+      };
+    },
+  };
+}
+
 /** Exhaustive search on the noise-free ground truth: X*, the reference every plan is scored against. */
-export const oracle: Strategy = {
-  name: 'oracle',
-  description: 'exhaustive search over every mode on the noise-free ground truth (needs a virtual device or a profile table)',
-  needsGroundTruth: true,
-  // eslint-disable-next-line require-yield
-  *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
-    const truth = ctx.truth!;
-    const all = Int32Array.from(ctx.space.indices).filter((m) => truth.has(m));
-    const front = new CandidateFront(truth, all);
-    return {
-      choiceTable: truth,
-      // eslint-disable-next-line require-yield
-      *answer(obj: Objective) {
-        return front.bestFor(obj, NO_MARGINS)?.clone();
-      },
-    };
-  },
-};
+export const oracle = truthSearch(
+  'oracle',
+  'exhaustive search over every mode on the noise-free ground truth (needs a virtual device or a profile table)',
+  () => NO_MARGINS,
+);
 
 /**
  * The oracle held to the strategies' safety margins: the truth of every mode, but a plan must meet
  * the budgets with the margins to spare. What the margins alone cost, with perfect knowledge and no
  * search: the ceiling of any strategy that needs them. Not in the bench's default list.
  */
-export const oracleWithMargins: Strategy = {
-  name: 'oracle-margins',
-  description: 'the exhaustive oracle on the noise-free ground truth, held to the safety margins: what the margins alone cost',
-  needsGroundTruth: true,
-  // eslint-disable-next-line require-yield
-  *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
-    const truth = ctx.truth!;
-    const all = Int32Array.from(ctx.space.indices).filter((m) => truth.has(m));
-    const front = new CandidateFront(truth, all);
-    return {
-      choiceTable: truth,
-      // eslint-disable-next-line require-yield
-      *answer(obj: Objective) {
-        return front.bestFor(obj, ctx.margins)?.clone();
-      },
-    };
-  },
-};
+export const oracleWithMargins = truthSearch(
+  'oracle-margins',
+  'the exhaustive oracle on the noise-free ground truth, held to the safety margins: what the margins alone cost',
+  (ctx) => ctx.margins,
+);
 
 /**
  * Every mode profiled (with the backend's noise) and the best observed plan with the margins: what

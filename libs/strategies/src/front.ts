@@ -96,6 +96,18 @@ export function paretoFilter3(candidates: ArrayLike<number>, a: Float64Array, b:
   return Int32Array.from(kept);
 }
 
+/** How many of the ascending `powers` are within budget P once inflated by `pScale` (binary search). */
+function budgetCut(powers: Float64Array, pScale: number, P: number): number {
+  let lo = 0;
+  let hi = powers.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (powers[mid]! * pScale - P > 1e-9 * P) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Largest candidate set whose joint (several-stream) front is filtered (see the constructor). */
 const JOINT_FILTER_LIMIT = 2000;
 
@@ -220,18 +232,11 @@ export class CandidateFront {
         const [minT, minI] = this.perBatchFastest![bi]!;
         // No mode can meet latency or stability at this batch size.
         if ((fill + (minT + minI) * tScale - L) / L > 1e-9 || (lambda * minI * tScale) / b >= 1) continue;
-        // Feasible plans only: power is within budget below `cut` in this sorted front. Scanned
+        // Feasible plans only: power is within budget below the cut in this sorted front. Scanned
         // from the budget down, and stopped once no mode left can beat the best X found:
         // X ≤ bT / (least training time among them).
-        let lo = 0;
-        let hi = front.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (peaks[mid]! * pScale - P > 1e-9 * P) hi = mid;
-          else lo = mid + 1;
-        }
         const prefix = this.perBatchPrefixMinTT![bi]!;
-        for (let j = lo - 1; j >= 0; j--) {
+        for (let j = budgetCut(peaks, pScale, P) - 1; j >= 0; j--) {
           if (bT / prefix[j]! < bestX) break;
           const peak = peaks[j]!;
           const m = front[j]!;
@@ -279,16 +284,9 @@ export class CandidateFront {
     const tTcol = this.table.trainTimeS;
     const bT = obj.trainBatchSize;
     const P = obj.powerBudgetW;
-    let lo = 0;
-    let hi = joint.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (least[mid]! * pScale - P > 1e-9 * P) hi = mid;
-      else lo = mid + 1;
-    }
     out.measurable = false;
     let any = false;
-    for (let i = lo - 1; i >= 0; i--) {
+    for (let i = budgetCut(least, pScale, P) - 1; i >= 0; i--) {
       if (any && bT / prefix[i]! < out.throughput) break;
       if (any && bT / tTcol[joint[i]!]! < out.throughput) continue;
       scoreMode(this.table, joint[i]!, obj, margins, this.scratch, true);
