@@ -1,18 +1,22 @@
 /**
  * ALS — active-learning sampling of the time–power Pareto front (SPEC §5).
  *
- * 1. Profile MAXN and a space-filling random start (20 modes in all, a Latin hypercube over the
+ * 1. Profile MAXN and a space-filling random start (8 modes in all, a Latin hypercube over the
  *    knob levels, seeded per key).
- * 2. Fit two random forests (ml-random-forest) on the profiled modes: log training time and log
- *    peak power (max of training power and the streams' inference power at their middle candidate
- *    batch size) from the four knob levels.
- * 3. Score every unprofiled mode (all of them on small spaces, 2,000 random ones plus the lattice
- *    neighbours of the measured front on large ones) by how far its optimistic prediction
- *    (mean − κ·spread) lies below the measured front, and profile the best 10, spread out: after
- *    each pick, the pick's optimistic point joins a working copy of the front (kriging believer).
- *    Candidates the forests are unsure about score high; that is the "uncertain near the front" part.
- * 4. Repeat until the budget. The front's time axis turns with the rounds: training time, the
- *    batch-1 latency tT + Σ tI(1), and the GPU share per request Σ tI(b)/b at the largest batch.
+ * 2. Rounds of 10 modes. Eight come from the roofline model (roofline.ts, fitted to every profiled
+ *    mode): its best plans for a spread of budgets, rates and latency budgets of the key, the modes
+ *    most likely to lie on the front.
+ * 3. One comes from two random forests (ml-random-forest) fitted on the profiled modes: log
+ *    training time and log peak power (max of training power and the streams' inference power at
+ *    their middle candidate batch size) from the four knob levels. Every unprofiled mode (all of
+ *    them on small spaces, 2,000 random ones plus the lattice neighbours of the measured front on
+ *    large ones) is scored by how far its optimistic prediction (mean − κ·spread) lies below the
+ *    measured front; candidates the forests are unsure about score high ("uncertain near the
+ *    front"). When the model has fewer new modes to offer, the forests take more of the round, each
+ *    pick joining a working copy of the front (kriging believer) so the picks spread out.
+ * 4. One is drawn uniformly at random (exploration). Repeat until the budget. The forests' front
+ *    turns its time axis with the rounds: training time, the batch-1 latency tT + Σ tI(1), and the
+ *    GPU share per request Σ tI(b)/b at the largest batch.
  * 5. Plans are judged on noise-aware power estimates (estimate.ts): each profiled mode's power
  *    measurement combined with a leave-one-out fit of a physics-shaped power law, by variance.
  *
@@ -51,7 +55,7 @@ export interface AlsOptions {
   readonly modelShare: number;
 }
 
-export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 20, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.2, modelShare: 0.5 };
+export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 8, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.1, modelShare: 0.8 };
 
 /** Peak power a mode's plans see: training power or any stream's inference power at its middle batch size. */
 function frontPower(table: MeasurementTable, m: number): number {
