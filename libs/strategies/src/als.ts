@@ -25,11 +25,11 @@
  * exact candidate fronts of `front.ts`: a new power budget, latency budget or rate is answered from
  * the profiled set with no new profiling.
  */
-import type { Problem } from '@fulcrum/core';
 import { bestAmong, NO_MARGINS, Objective } from './objective.js';
 import { RooflineModel, tableColumns } from './roofline.js';
 import { CandidateFront, paretoFilter3 } from './front.js';
 import { noiseAwarePower } from './estimate.js';
+import { keyRanges, problemOf } from './ranges.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
 import type { ModeSpace } from './space.js';
 import { ForestSurrogate, levelFeatures } from './surrogate.js';
@@ -196,29 +196,9 @@ class AlsSequence {
     const modes = Int32Array.from(space.indices);
     const front = new CandidateFront(predicted, key.streams.length > 1 ? perStreamFronts(predicted, modes) : modes);
     // The predicted ranges (the bench's rule for budgets and rates, on the model's numbers).
-    let pLow = Infinity;
-    let pHigh = 0;
+    const ranges = keyRanges(predicted, modes, key);
     const K = key.streams.length;
-    const capacity = key.streams.map(() => 0);
-    const latencyBase = key.streams.map(() => Infinity);
-    for (const m of modes) {
-      const tT = predicted.trainTimeS[m]!;
-      let low = predicted.trainPowerW[m]!;
-      let high = low;
-      for (let s = 0; s < K; s++) {
-        const perBatch = predicted.inferPowerW[s]!;
-        low = Math.max(low, perBatch[0]![m]!);
-        for (let b = 0; b < perBatch.length; b++) {
-          high = Math.max(high, perBatch[b]![m]!);
-          const t = predicted.inferTimeS[s]![b]![m]!;
-          capacity[s] = Math.max(capacity[s]!, key.streams[s]!.candidateBatchSizes[b]! / t);
-        }
-        latencyBase[s] = Math.min(latencyBase[s]!, tT + predicted.inferTimeS[s]![0]![m]!);
-      }
-      pLow = Math.min(pLow, low);
-      pHigh = Math.max(pHigh, high);
-    }
-    if (!Number.isFinite(pLow) || !(pHigh > pLow)) return [];
+    if (!Number.isFinite(ranges.powerLowW) || !(ranges.powerHighW > ranges.powerLowW)) return [];
     // Several streams cost ~49× more per plan (every batch combination): a coarser spread.
     const several = K > 1;
     const budgets = several ? 8 : 16;
@@ -229,20 +209,11 @@ class AlsSequence {
       const found: number[] = [];
       for (const rate of rates) {
         for (const latency of latencies) {
-          const problem: Problem = {
-            device: key.device,
-            trainWorkload: key.trainWorkload,
-            trainBatchSize: key.trainBatchSize,
-            powerBudgetW: pLow + ((i + 0.5) / budgets) * (pHigh - pLow),
-            powerSemantics: 'peak',
-            streams: key.streams.map((st, k) => ({
-              name: `s${k}`,
-              workload: st.workload,
-              arrivalRatePerS: (rate * capacity[k]!) / K,
-              latencyBudgetS: latency * latencyBase[k]!,
-              candidateBatchSizes: st.candidateBatchSizes,
-            })),
-          };
+          const problem = problemOf(key, {
+            powerBudgetW: ranges.powerLowW + ((i + 0.5) / budgets) * (ranges.powerHighW - ranges.powerLowW),
+            ratesPerS: ranges.capacityPerS.map((c) => (rate * c) / K),
+            latencyBudgetsS: ranges.latencyBaseS.map((l) => latency * l),
+          });
           const best = front.bestFor(new Objective(problem), this.ctx.margins, true);
           if (best && best.feasible && !this.inOrder.has(best.modeIndex) && !found.includes(best.modeIndex)) found.push(best.modeIndex);
         }

@@ -245,9 +245,10 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
           const { measured, margins } = ctx;
           const s = sharedFor(ctx, options);
           const budget = Math.min(options.modes, ctx.space.count);
-          yield s.initial.slice(0, budget);
+          const first = s.initial.slice(0, budget);
+          yield first;
           let design = s.design;
-          const profiled = new Set(s.initial.slice(0, budget));
+          let profiled = first.length;
           const score = new ModeScore(obj.streamCount);
           const best = new ModeScore(obj.streamCount);
           best.modeIndex = -1;
@@ -262,7 +263,7 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
           for (const m of design.modes) observe(m);
           const pool = design.pool;
           // Pool positions profiled so far (the initial modes that are in the pool, then the picks).
-          const taken = Uint8Array.from(pool, (m) => (profiled.has(m) ? 1 : 0));
+          const taken = Uint8Array.from(pool, (m) => (first.includes(m) ? 1 : 0));
           // The raw outputs whitened (L⁻¹y) and projected on the pool (Vᵀ·L⁻¹y), one row per
           // observation: a new observation adds a row, and standardising is a shift by the
           // design's constant term, so nothing is recomputed.
@@ -291,7 +292,7 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
               }
             }
           };
-          while (profiled.size < budget) {
+          while (profiled < budget) {
             addRows();
             const f = moments(logX);
             const c = moments(slack);
@@ -320,7 +321,7 @@ export function bayesianOptimisation(options: BoOptions = DEFAULT_BO_OPTIONS): S
             if (pick < 0) break;
             const m = pool[pick]!;
             yield [m];
-            profiled.add(m);
+            profiled++;
             taken[pick] = 1;
             design = design.extendedShared(pick, s.cacheBudget);
             observe(m);

@@ -13,6 +13,7 @@ export { getStrategy, listStrategies, strategyNames } from './registry.js';
 export { createModelBackend, profilingCostS, DEFAULT_PROTOCOL } from './synthetic.js';
 export { createRng, seedFrom, sample } from './rng.js';
 export { fromDeviceBackend } from './devices.js';
+export { keyRanges, problemOf } from './ranges.js';
 
 export type { ModeMeasurement, ProfileKey } from './table.js';
 export type { SafetyMargins } from './objective.js';
@@ -22,5 +23,6 @@ export type { MinibatchModel, ModelBackendOptions, ProfilingProtocol } from './s
 export type { Rng } from './rng.js';
 export type { DeviceAdapterOptions, DeviceProfileBackend } from './devices.js';
 export type { AlsOptions } from './als.js';
+export type { ConfigNumbers, KeyRanges } from './ranges.js';
 export type { GmdOptions } from './gmd.js';
 export type { BoOptions } from './bo.js';

@@ -336,7 +336,6 @@ export class RooflineModel {
     return s;
   }
 
-
   /** Writes the prediction of mode m into slot `slot` of every column of `dst` (tableColumns order). */
   predictInto(m: number, dst: readonly Float64Array[], slot: number): void {
     // The hot path of GMD's descent and ALS's picks: features once per mode, each time once.
