@@ -9,17 +9,8 @@ import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { processIo, type CliIo } from './io.js';
 import { CommandError, UsageError } from './usage.js';
-
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const processIo: CliIo = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-};
 
 /** The `fulcrum` command tree. Each command group lives in its own module under commands/. */
 export function buildProgram(io: CliIo = processIo): Command {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { runCli } from './program.js';
-import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './commands/serve.js';
+import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './stack.js';
 import { strategyToProto } from './commands/solve-remote.js';
 import { UsageError } from './usage.js';
 

@@ -9,9 +9,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NOISE, DEFAULT_SEED, virtualDeviceIds } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, createProgress, formatSummary, runBench, summarize, writePlots, type BackendSpec, type SweepName } from '@fulcrum/bench';
 import { getStrategy, strategyNames } from '@fulcrum/strategies';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
-import { parseNoise, parseSeed } from './profiles.js';
+import { parseNoise, parseSeed } from '../parse.js';
 
 export const DEFAULT_BENCH_STRATEGIES = ['oracle', 'gmd', 'als-50', 'als-100', 'als-150', 'random-15', 'random-50', 'random-150', 'powertrain-50', 'bo-15', 'maxn', 'best-preset'];
 

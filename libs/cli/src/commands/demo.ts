@@ -24,9 +24,9 @@ import { validateProblem, type Problem } from '@fulcrum/core';
 import { seededRandom, streamArrivals } from '@fulcrum/executor';
 import { executor as pb } from '@fulcrum/proto';
 import { LOG_LEVELS, clientSecurity, createLogger, unaryCall, type Logger } from '@fulcrum/runtime';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
-import { loadAllConfigs, startAllServices, type RunningServices } from './serve.js';
+import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
 import { expectedModes, progressReporter, remoteReport, solveRemote, type RemoteSolveReport } from './solve-remote.js';
 
 /** The example: ResNet-18 training next to a 30 req/s MobileNet camera stream, 0.5 s budget, 25 W. */

@@ -27,7 +27,7 @@ import {
   type DeviceControllerConfig,
   type FakeBoardId,
 } from '@fulcrum/device-controller';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, nonNegativeNumber } from '../usage.js';
 
 const BACKENDS = ['jetson'] as const;

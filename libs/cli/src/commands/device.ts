@@ -17,7 +17,7 @@ import {
   type CalibrationReport,
 } from '@fulcrum/devices';
 import { lineChartSpec, paretoScatterSpec, renderVegaLite, svgToPng, type VegaLiteSpec } from '@fulcrum/plot';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;

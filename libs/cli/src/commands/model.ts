@@ -16,7 +16,7 @@ import {
   type PowerSemantics,
   type StreamOperatingPoint,
 } from '@fulcrum/core';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber, nonNegativeNumber } from '../usage.js';
 
 interface ModelOptions {

@@ -5,7 +5,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { getDevice, getGrid, getWorkload, workloadIds, type WorkloadKind } from '@fulcrum/core';
 import {
   DEFAULT_EXPORT_BATCH_SIZES,
@@ -17,35 +17,9 @@ import {
   loadProfileTable,
   virtualDeviceIds,
 } from '@fulcrum/devices';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
+import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { UsageError, asUsageError, commaList, oneOf } from '../usage.js';
-
-/** `0`, `default` (2.5%) or a relative spread such as `0.03`. */
-export function parseNoise(text: string): number {
-  if (text === 'default') return DEFAULT_NOISE;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v >= 1) throw new InvalidArgumentError('must be 0, "default" or a relative spread in [0, 1), e.g. 0.03.');
-  return v;
-}
-
-export function parseSeed(text: string): number {
-  const v = Number(text);
-  if (!/^\s*-?\d+\s*$/.test(text) || !Number.isSafeInteger(v)) throw new InvalidArgumentError('must be an integer.');
-  return v;
-}
-
-/** `1,2,4` or ranges `1-64`, `1-8,16,32`. */
-export function parseBatchSizes(text: string): number[] {
-  const out = new Set<number>();
-  for (const part of text.split(',').map((s) => s.trim())) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    const lo = Number(m?.[1]);
-    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (!m || lo < 1 || hi < lo || hi > 100000) throw new InvalidArgumentError('must be positive integers or ranges, e.g. 1,2,4 or 1-64.');
-    for (let b = lo; b <= hi; b++) out.add(b);
-  }
-  return [...out].sort((a, b) => a - b);
-}
 
 interface ExportOptions {
   device: string;

@@ -21,7 +21,7 @@ import {
   type SimulationReport,
   type TimelinePoint,
 } from '@fulcrum/executor';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 

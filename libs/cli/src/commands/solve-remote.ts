@@ -13,7 +13,7 @@ import { formatPowerMode, validateProblem, type PowerMode, type PowerSemantics, 
 import { problemToProto } from '@fulcrum/optimizer';
 import { common, optimizer } from '@fulcrum/proto';
 import { clientSecurity, errorField } from '@fulcrum/runtime';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { CommandError, UsageError, asUsageError } from '../usage.js';
 
 export interface RemoteTarget {

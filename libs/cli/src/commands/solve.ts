@@ -7,9 +7,9 @@ import Table from 'cli-table3';
 import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
 import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds } from '@fulcrum/devices';
 import { Planner, fromDeviceBackend, getStrategy, profileKeyOf, renderPlan, ModeScore, Objective, NO_MARGINS, scoreAssignment, strategyNames, type Plan } from '@fulcrum/strategies';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
-import { parseBatchSizes, parseNoise, parseSeed } from './profiles.js';
+import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
 
 interface SolveOptions {
