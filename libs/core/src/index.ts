@@ -46,3 +46,4 @@ export { DEFAULT_CANDIDATE_BATCH_SIZES, parsePowerSemantics, validateBatchSizes,
 export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';
+export type { ProfileResult, RunPlan } from './records.js';

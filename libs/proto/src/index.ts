@@ -10,11 +10,14 @@
  * | `profiler`  | fulcrum.profiler.v1    | Profiler         |
  * | `optimizer` | fulcrum.optimizer.v1   | Optimizer        |
  * | `executor`  | fulcrum.executor.v1    | Executor         |
+ * | `events`    | fulcrum.events.v1      | (bus payloads)   |
  *
  * `./gen` is build output (`npm run generate -w @fulcrum/proto`): never edit
  * or commit it. Field names are camelCase in TypeScript (`latencyBudgetS`,
  * `powerW`, `gpuMhz`); 64-bit integers are `number`; Timestamps are `Date`;
- * oneofs are `{ $case, value }` unions.
+ * oneofs are `{ $case, value }` unions. `events` is types only, shaped like the
+ * proto3 JSON the bus carries (Timestamps are RFC 3339 strings, enums string
+ * literals); @fulcrum/bus checks that JSON against `loadDescriptorSet()`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -23,6 +26,58 @@ export * as device from './gen/fulcrum/device/v1/device.js';
 export * as profiler from './gen/fulcrum/profiler/v1/profiler.js';
 export * as optimizer from './gen/fulcrum/optimizer/v1/optimizer.js';
 export * as executor from './gen/fulcrum/executor/v1/executor.js';
+export * as events from './gen/fulcrum/events/v1/events.js';
+
+// Proto ↔ domain: one xFromProto / xToProto pair per message (see convert.ts).
+export {
+  UNBOUNDED,
+  withinField,
+  workloadKindToProto,
+  workloadKindFromProto,
+  optionalWorkloadKindFromProto,
+  powerSemanticsToProto,
+  powerSemanticsFromProto,
+  constraintToProto,
+  constraintFromProto,
+  strategyToProto,
+  strategyFromProto,
+  powerModeToProto,
+  powerModeFromProto,
+  optionalPowerModeFromProto,
+  gridToProto,
+  gridFromProto,
+  problemToProto,
+  problemFromProto,
+  planToProto,
+  planFromProto,
+  profileResultToProto,
+  profileResultFromProto,
+  costToProto,
+  costFromProto,
+  profileRequestToProto,
+  profileRequestFromProto,
+  profilesQueryToProto,
+  profilesQueryFromProto,
+  measurementRunToProto,
+  measurementRunFromProto,
+  measurementOutcomeToProto,
+  measurementOutcomeFromProto,
+  deviceInfoToProto,
+  deviceInfoFromProto,
+} from './convert.js';
+export type {
+  ProblemFromProtoOptions,
+  EvaluatedPlan,
+  PlanFromProto,
+  Cost,
+  WorkloadBatches,
+  ProfileRequestInput,
+  ProfilesQueryInput,
+  MeasurementRun,
+  MeasurementOutcome,
+  DeviceBackendKind,
+  DeviceInfo,
+} from './convert.js';
 
 /**
  * Trailing-metadata key under which services send serialized

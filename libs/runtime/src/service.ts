@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
+import { LOG_LEVELS } from './logging.js';
 import { createMetricsRegistry, startHttpEndpoints, type RunningHttpEndpoints } from './http-endpoints.js';
 
 export const SERVICE_NAMES = ['device-controller', 'executor', 'profiler', 'optimizer'] as const;
@@ -34,6 +35,16 @@ export const grpcConfigSchema = z.object({
   allowPlaintextNetwork: z.boolean().optional(),
 });
 export type GrpcConfig = z.output<typeof grpcConfigSchema>;
+
+/** `logLevel`: one of the logger's levels (`FULCRUM_LOG_LEVEL`, `--logLevel`). */
+export const logLevelSchema = z.enum(LOG_LEVELS).default('info');
+
+/** The `nats` section: the NATS URL; unset: an in-process bus (the embedded default). */
+export const natsConfigSchema = z.object({
+  /** e.g. `nats://127.0.0.1:4222`; unset: events go over an in-process bus shared by what runs in this process. */
+  url: z.string().min(1).optional(),
+});
+export type NatsConfig = z.output<typeof natsConfigSchema>;
 
 /** The `metrics` section: where /metrics and /healthz listen; port -1 turns them off. */
 export const metricsConfigSchema = z.object({

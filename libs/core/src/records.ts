@@ -1,0 +1,44 @@
+/**
+ * Records the services exchange, in domain form (the proto contracts carry them on the wire;
+ * `@fulcrum/proto`'s conversion module maps each to and from its message).
+ */
+import type { PowerMode } from './power-mode.js';
+import type { WorkloadKind } from './workloads.js';
+
+/**
+ * One profiled (mode, workload, batch size) measurement. Key: (device, softwareStack, workload,
+ * kind, batchSize, mode).
+ */
+export interface ProfileResult {
+  readonly device: string;
+  /** Software stack version (JetPack / framework / model build); stacks are never mixed. */
+  readonly softwareStack: string;
+  readonly workload: string;
+  readonly kind: WorkloadKind;
+  /** Minibatch size, samples. */
+  readonly batchSize: number;
+  readonly mode: PowerMode;
+  /** Mean time per minibatch over the measured window, milliseconds. */
+  readonly timeMs: number;
+  /** Mean board power over the measured window, watts. */
+  readonly powerW: number;
+  /** When the measured window ended (RFC 3339). */
+  readonly measuredAt: string;
+  /** Measured minibatches averaged into timeMs. */
+  readonly samples: number;
+}
+
+/** What a board runs: the power mode, a batch size per stream, and what the planner predicted. */
+export interface RunPlan {
+  readonly planId: string;
+  readonly mode?: PowerMode | undefined;
+  /** bk per stream name; a stream not named runs at batch size 1. */
+  readonly batchSizes: Readonly<Record<string, number>>;
+  /** Predicted tT(m), seconds. */
+  readonly trainTimeS?: number | undefined;
+  /** Predicted tI(m, bk), seconds, per stream name. */
+  readonly inferTimeS?: Readonly<Record<string, number>> | undefined;
+  readonly predictedTrainThroughputSamplesPerS?: number | undefined;
+  /** Which strategy produced it, e.g. "als", "gmd", "manual". */
+  readonly strategy?: string | undefined;
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ValidationError } from '@fulcrum/core';
+import {
+  costFromProto,
+  deviceInfoFromProto,
+  deviceInfoToProto,
+  gridFromProto,
+  measurementOutcomeFromProto,
+  measurementRunFromProto,
+  measurementRunToProto,
+  planFromProto,
+  problemFromProto,
+  problemToProto,
+  profileRequestFromProto,
+  profileRequestToProto,
+  profileResultFromProto,
+  profileResultToProto,
+  profilesQueryFromProto,
+  profilesQueryToProto,
+  strategyFromProto,
+  strategyToProto,
+  workloadKindFromProto,
+} from './convert.js';
+import * as common from './gen/fulcrum/common/v1/common.js';
+import * as executor from './gen/fulcrum/executor/v1/executor.js';
+import * as optimizer from './gen/fulcrum/optimizer/v1/optimizer.js';
+import * as profiler from './gen/fulcrum/profiler/v1/profiler.js';
+
+const MAXN = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
+const proto = common.Problem.fromPartial({
+  device: 'orin-agx',
+  trainWorkload: { name: 'resnet18', kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN },
+  powerBudgetW: 40,
+  powerSemantics: common.PowerSemantics.POWER_SEMANTICS_AVERAGE,
+  streams: [
+    { name: 'cam', workload: { name: 'mobilenet' }, arrivalRatePerS: 20, latencyBudgetS: 0.5, candidateBatchSizes: [4, 1] },
+    { name: 'mic', workload: { name: 'lstm' }, arrivalRatePerS: 5, latencyBudgetS: 1 },
+  ],
+});
+
+function field(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ValidationError, String(err));
+    return err.field;
+  }
+  assert.fail('expected a ValidationError');
+}
+
+test('a proto problem becomes core problem with defaults, and back', () => {
+  const p = problemFromProto(proto);
+  assert.equal(p.trainBatchSize, 32, 'train_batch_size 0: the workload default');
+  assert.equal(p.powerSemantics, 'average');
+  assert.deepEqual(p.streams[0]!.candidateBatchSizes, [1, 4]);
+  assert.deepEqual(p.streams[1]!.candidateBatchSizes, [1, 2, 4, 8, 16, 32, 64]);
+  assert.deepEqual(problemFromProto(problemToProto(p)), p);
+  assert.equal(problemFromProto({ ...proto, device: '' }, { defaultDevice: 'agx-xavier' }).device, 'agx-xavier');
+});
+
+test('problem errors name the field under problem.', () => {
+  assert.equal(field(() => problemFromProto(undefined)), 'problem');
+  assert.equal(field(() => problemFromProto({ ...proto, powerBudgetW: 0 })), 'problem.powerBudgetW');
+  assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: undefined })), 'problem.trainWorkload.name');
+  assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: { name: 'nope', kind: 0 } })), 'problem.trainWorkload.name');
+  assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'nope', kind: 0 } }] })), 'problem.streams[0].workload.name');
+  assert.equal(field(() => problemFromProto({ ...proto, powerSemantics: 7 as common.PowerSemantics })), 'problem.powerSemantics');
+  assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: { name: 'resnet18', kind: 5 as common.WorkloadKind } })), 'problem.trainWorkload.kind');
+  assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, arrivalRatePerS: -1 }] })), 'problem.streams[0].arrivalRatePerS');
+  assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'resnet18', kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN } }] })), 'problem.streams[0].workload.kind');
+  assert.equal(field(() => problemFromProto({ ...proto, streams: [proto.streams[0]!, proto.streams[0]!] })), 'problem.streams[1].name');
+});
+
+test('a plan gives batch sizes, predicted times and a plan id; mismatches name the field', () => {
+  const problem = problemFromProto(proto);
+  const plan = common.Plan.fromPartial({
+    mode: MAXN,
+    streams: [
+      { stream: 'mic', batchSize: 2, utilization: 0.1 },
+      { stream: 'cam', batchSize: 4, utilization: 0.2 },
+    ],
+    trainTimeMs: 120,
+    strategy: 'gmd',
+  });
+  const { plan: p, proto: stored } = planFromProto(plan, problem);
+  assert.deepEqual(p.batchSizes, { mic: 2, cam: 4 });
+  assert.equal(p.trainTimeS, 0.12);
+  assert.ok(Math.abs(p.inferTimeS!['cam']! - (0.2 * 4) / 20) < 1e-12, 'tI = ρ·b/λ');
+  assert.match(p.planId, /^plan-/);
+  assert.equal(stored.planId, p.planId);
+  assert.equal(stored.device, 'orin-agx');
+  assert.equal(field(() => planFromProto({ ...plan, mode: undefined }, problem)), 'plan.mode');
+  assert.equal(field(() => planFromProto({ ...plan, mode: { ...MAXN, cores: 0 } }, problem)), 'plan.mode.cores');
+  assert.equal(field(() => planFromProto({ ...plan, device: 'agx-xavier' }, problem)), 'plan.device');
+  assert.equal(field(() => planFromProto({ ...plan, streams: [plan.streams[1]!] }, problem)), 'plan.streams');
+  assert.equal(field(() => planFromProto({ ...plan, streams: [...plan.streams, { stream: 'cam', batchSize: 1, utilization: 0, predictedLatencyS: 0 }] }, problem)), 'plan.streams[2].stream');
+  assert.equal(field(() => planFromProto({ ...plan, streams: [{ ...plan.streams[0]!, batchSize: 0 }, plan.streams[1]!] }, problem)), 'plan.streams[0].batchSize');
+  assert.equal(field(() => planFromProto({ ...plan, trainTimeMs: -1 }, problem)), 'plan.trainTimeMs');
+});
+
+const RESULT: common.ProfileResult = {
+  device: 'orin-agx',
+  softwareStack: 'jp6',
+  workload: 'resnet18',
+  kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN,
+  batchSize: 32,
+  mode: MAXN,
+  timeMs: 120.5,
+  powerW: 31.2,
+  measuredAt: new Date('2026-01-02T03:04:05.000Z'),
+  samples: 20,
+};
+
+test('a profile result round-trips; a missing kind, mode or time is refused, never filled in', () => {
+  const r = profileResultFromProto(RESULT, 'results[0]');
+  assert.equal(r.kind, 'train');
+  assert.equal(r.measuredAt, '2026-01-02T03:04:05.000Z');
+  assert.deepEqual(profileResultToProto(r), RESULT);
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, kind: common.WorkloadKind.WORKLOAD_KIND_UNSPECIFIED }, 'results[0]')), 'results[0].kind');
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, mode: undefined }, 'results[0]')), 'results[0].mode');
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, timeMs: 0 }, 'results[3]')), 'results[3].timeMs');
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, measuredAt: undefined }, 'r')), 'r.measuredAt');
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, device: '' }, 'r')), 'r.device');
+});
+
+test('strategies: every registry name the contract carries round-trips; others are refused', () => {
+  for (const name of ['gmd', 'gmd-12', 'als-50', 'als-100', 'random-15', 'powertrain-50', 'bo-15', 'maxn', 'best-preset', 'oracle']) {
+    const { strategy, modeBudget } = strategyToProto(name);
+    assert.equal(strategyFromProto(strategy, modeBudget), name);
+  }
+  assert.equal(strategyFromProto(optimizer.Strategy.STRATEGY_ALS, 0), 'als-100', 'ALS without a budget: the registry default');
+  assert.equal(strategyFromProto(optimizer.Strategy.STRATEGY_UNSPECIFIED, 0), undefined);
+  assert.equal(field(() => strategyToProto('simulated-annealing', '--strategy')), '--strategy');
+  assert.equal(field(() => strategyFromProto(99 as optimizer.Strategy, 0)), 'strategy');
+});
+
+test('profiler requests: unset protocol fields stay unset; kinds are checked, a filter kind 7 is refused', () => {
+  const input = { mode: MAXN, workloads: [{ workload: 'resnet18', kind: 'train' as const, batchSizes: [32] }], settleS: 2 };
+  const back = profileRequestFromProto(profileRequestToProto(input));
+  assert.deepEqual(back, { device: undefined, mode: MAXN, workloads: input.workloads, warmupMinibatches: undefined, measuredMinibatches: undefined, settleS: 2 });
+  const bad = profiler.ProfileRequest.fromPartial({ mode: MAXN, workloads: [{ workload: { name: 'resnet18' }, batchSizes: [1] }] });
+  assert.equal(field(() => profileRequestFromProto(bad)), 'workloads[0].workload.kind');
+  assert.equal(field(() => profileRequestFromProto({ ...bad, mode: undefined })), 'mode');
+  assert.deepEqual(profilesQueryFromProto(profilesQueryToProto({ workload: 'resnet18', kind: 'infer', batchSize: 4 })), {
+    device: undefined, softwareStack: undefined, workload: 'resnet18', kind: 'infer', batchSize: 4, mode: undefined, pageSize: undefined, pageToken: undefined,
+  });
+  assert.equal(profilesQueryFromProto(profiler.GetProfilesRequest.fromPartial({})).kind, undefined, 'UNSPECIFIED: any kind');
+  assert.equal(field(() => profilesQueryFromProto(profiler.GetProfilesRequest.fromPartial({ kind: 7 as common.WorkloadKind }))), 'kind');
+});
+
+test('measurements: the run and its outcome round-trip; an empty outcome is refused', () => {
+  const run = { workload: 'mobilenet', kind: 'infer' as const, batchSize: 4, warmupMinibatches: 2, measuredMinibatches: 10 };
+  assert.deepEqual(measurementRunFromProto(measurementRunToProto(run)), run);
+  assert.equal(field(() => measurementRunFromProto({ ...measurementRunToProto(run), batchSize: 0 })), 'batchSize');
+  assert.equal(field(() => measurementRunFromProto({ ...measurementRunToProto(run), workload: { name: 'mobilenet', kind: 0 } })), 'workload.kind');
+  const res = executor.RunMeasurementResponse.fromPartial({ minibatchTimesMs: [1, 2], windowStart: new Date(1000), windowEnd: new Date(2000), softwareStack: 's', runner: 'simulated' });
+  assert.equal(measurementOutcomeFromProto(res).windowEndMs, 2000);
+  assert.equal(field(() => measurementOutcomeFromProto({ ...res, minibatchTimesMs: [] })), 'minibatchTimesMs');
+  assert.equal(field(() => measurementOutcomeFromProto({ ...res, windowEnd: undefined })), 'windowEnd');
+  assert.equal(field(() => costFromProto(undefined, 'cost')), 'cost');
+});
+
+test('device info and grids round-trip; an empty grid or unknown backend is refused', () => {
+  const grid = { cores: [4, 8], cpuMhz: [1000], gpuMhz: [300, 600], emcMhz: [2000] };
+  const info = { device: 'orin-agx', displayName: 'Orin', backend: 'virtual' as const, softwareStack: 'v', grid, modeCount: 4, presets: [{ name: 'MAXN', mode: MAXN, note: 'all on' }], hardCapW: 60, notes: ['a', 'b'] };
+  assert.deepEqual(deviceInfoFromProto(deviceInfoToProto(info)), info);
+  assert.equal(field(() => gridFromProto({ ...grid, gpuMhz: [] }, 'info.grid')), 'info.grid.gpuMhz');
+  assert.equal(field(() => deviceInfoFromProto({ ...deviceInfoToProto(info), backend: 0 })), 'info.backend');
+  assert.equal(workloadKindFromProto(common.WorkloadKind.WORKLOAD_KIND_INFER, 'k'), 'infer');
+});
