@@ -194,7 +194,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     await Promise.all([profiles.ready, plans.ready]);
 
     const common = ['--nats', nats.url, `--grpc.token=${TOKEN}`, '--metrics.port=0'];
-    const retry = ['--retry.attempts=3', '--retry.initial-delay-ms=50', '--retry.max-delay-ms=200'];
+    const retry = (...peers: string[]) => peers.flatMap((p) => [`--${p}.attempts=3`, `--${p}.initial-backoff-ms=50`, `--${p}.max-backoff-ms=200`]);
     controller = await serve('device-controller', [...common, '--grpc.port=0', '--telemetry.min-interval-ms=1']);
     exec = await serve('executor', [...common, '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
     profilerArgs = [
@@ -209,7 +209,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
       '--protocol.warmup-minibatches=1',
       '--protocol.measured-minibatches=4',
       '--protocol.telemetry-interval-ms=2',
-      ...retry,
+      ...retry('controller', 'executor'),
     ];
     prof = await serve('profiler', [...profilerArgs, '--grpc.port=0']);
     // Restarts keep the port the optimizer knows.
@@ -222,7 +222,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
       `--executor.address=${exec.ready.address}`,
       `--executor.token=${TOKEN}`,
       '--executor.apply',
-      ...retry,
+      ...retry('profiler', 'executor'),
     ]);
   });
 

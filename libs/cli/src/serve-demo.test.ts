@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { runCli } from './program.js';
 import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './stack.js';
-import { strategyToProto } from './commands/solve-remote.js';
+import { remoteStrategy as strategyToProto } from './commands/solve-remote.js';
 import { UsageError } from './usage.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { ValidationError, formatPowerMode, parsePowerMode, requireNonNegative, type PowerMode } from '@fulcrum/core';
 import { createBackend, loadProfileTable, DEFAULT_SEED, type DeviceBackend } from '@fulcrum/devices';
 import { createEventBus, eventFilter, telemetrySubject, type EventBus, type EventSubscription } from '@fulcrum/bus';
-import { device as pb, common, loadDescriptorSet } from '@fulcrum/proto';
+import { device as pb, common, deviceInfoToProto, loadDescriptorSet, powerModeFromProto } from '@fulcrum/proto';
 import {
   GrpcStatusError,
   closeOnSignals,
@@ -208,32 +208,6 @@ async function openBoard(config: DeviceControllerServiceConfig, logger: Logger):
   };
 }
 
-const BACKEND_ENUM: Record<DeviceControlInfo['backend'], pb.Backend> = {
-  jetson: pb.Backend.BACKEND_JETSON,
-  virtual: pb.Backend.BACKEND_VIRTUAL,
-  table: pb.Backend.BACKEND_TABLE,
-};
-
-function toProtoInfo(info: DeviceControlInfo, softwareStack: string): pb.DeviceInfo {
-  return pb.DeviceInfo.fromPartial({
-    device: info.device,
-    displayName: info.displayName,
-    backend: BACKEND_ENUM[info.backend],
-    softwareStack,
-    grid: { cores: [...info.grid.cores], cpuMhz: [...info.grid.cpuMhz], gpuMhz: [...info.grid.gpuMhz], emcMhz: [...info.grid.emcMhz] },
-    modeCount: info.modeCount,
-    presets: info.presets.map((p) => ({ name: p.name, mode: { ...p.mode }, note: p.note ?? '' })),
-    hardCapW: info.hardCapW,
-    notes: info.notes.join('; '),
-  });
-}
-
-/** A proto mode as core's, checked for presence (`field` names it); the grid check is the backend's. */
-function modeFromProto(mode: common.PowerMode | undefined, field: string): PowerMode {
-  if (!mode) throw new ValidationError(field, 'is required');
-  return { cores: mode.cores, cpuMhz: mode.cpuMhz, gpuMhz: mode.gpuMhz, emcMhz: mode.emcMhz };
-}
-
 /** Maps what a backend throws to the documented status (the rest goes through runtime's mapping). */
 function statusOf(err: unknown): unknown {
   if (err instanceof PowerCapError) return new GrpcStatusError(status.FAILED_PRECONDITION, err.message, 'mode');
@@ -349,12 +323,12 @@ export async function startDeviceControllerService(config: DeviceControllerServi
   let switchChain = Promise.resolve();
 
   const implementation = {
-    getDeviceInfo: unary<pb.GetDeviceInfoRequest, pb.GetDeviceInfoResponse>(async () => pb.GetDeviceInfoResponse.fromPartial({ info: toProtoInfo(await backend.info(), board.softwareStack) }), logger),
+    getDeviceInfo: unary<pb.GetDeviceInfoRequest, pb.GetDeviceInfoResponse>(async () => pb.GetDeviceInfoResponse.fromPartial({ info: deviceInfoToProto({ ...(await backend.info()), softwareStack: board.softwareStack }) }), logger),
 
     setPowerMode: unary<pb.SetPowerModeRequest, pb.SetPowerModeResponse>(async (req) => {
       const run = switchChain.then(async (): Promise<ModeSwitch> => {
         try {
-          const mode = modeFromProto(req.mode, 'mode');
+          const mode = powerModeFromProto(req.mode, 'mode');
           const settleS = requireNonNegative('settleS', req.settleS);
           if (settleS > 600) throw new ValidationError('settleS', `must be at most 600 s, got ${settleS}`);
           const r = await backend.setMode(mode, { settleS });

@@ -111,7 +111,7 @@ describe('executor service with a device-controller (in-process bus)', () => {
     bus = createInProcessBus();
     cleanups.push(() => bus.close());
     ctl = await controller(bus);
-    svc = await executorService({ controller: { address: ctl.address, attempts: 2, timeoutMs: 1000 } }, bus);
+    svc = await executorService({ controller: { address: ctl.address, attempts: 2, timeoutS: 1 } }, bus);
     c = client(svc);
   });
 
@@ -261,7 +261,7 @@ describe('executor service when the device-controller goes away', () => {
     cleanups.push(() => bus.close());
     const first = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 } }), { logger: quiet, bus });
     const port = first.port;
-    const svc = await executorService({ controller: { address: first.address, attempts: 3, timeoutMs: 500, initialBackoffMs: 50, maxBackoffMs: 200 } }, bus);
+    const svc = await executorService({ controller: { address: first.address, attempts: 3, timeoutS: 0.5, initialBackoffMs: 50, maxBackoffMs: 200 } }, bus);
     const c = client(svc);
     await applyPlan(c, { problem: problem(), plan: plan() });
     const req = { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 0, measuredMinibatches: 2 };

@@ -22,8 +22,9 @@ import { z } from 'zod';
 import { DEVICES, ValidationError, assertOnGrid, describeValue, getPreset, parsePowerMode, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
 import { DEFAULT_SEED, createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
 import { createEventBus, inferFilter, planAppliedSubject, telemetrySubject, type EventBus, type InferenceReply, type InferenceService } from '@fulcrum/bus';
-import { common, executor as pb, loadDescriptorSet } from '@fulcrum/proto';
+import { common, constraintToProto, executor as pb, loadDescriptorSet, measurementOutcomeToProto, measurementRunFromProto, planFromProto, problemFromProto } from '@fulcrum/proto';
 import {
+  DEFAULT_GRPC_PORTS,
   GrpcStatusError,
   closeOnSignals,
   createMetricsRegistry,
@@ -31,7 +32,10 @@ import {
   grpcConfigSchema,
   isServiceError,
   loadConfig,
+  logLevelSchema,
   metricsConfigSchema,
+  natsConfigSchema,
+  peerConfigSchema,
   serviceLogger,
   startService,
   unary,
@@ -46,7 +50,6 @@ import { RealClock, ScaledClock, type Clock } from './clock.js';
 import { DeviceControllerLink } from './controller-link.js';
 import { InferenceError, grpcStatusName, isInferenceError } from './errors.js';
 import { Executor, type InferOutcome } from './executor.js';
-import { planFromProto, problemFromProto } from './proto-convert.js';
 import { GatedRunner, HostEngine, SimulatedEngine, type MinibatchEngine } from './service-runner.js';
 import type { ExecutorEvent, ExecutorEventSink, ExecutorPlan } from './types.js';
 
@@ -66,12 +69,12 @@ const modelSpecSchema = z.object({
  * FULCRUM_CONTROLLER__ADDRESS, `nats.url` → FULCRUM_NATS__URL, `grpc.port` → FULCRUM_GRPC__PORT.
  */
 export const executorServiceConfigSchema = z.object({
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: logLevelSchema,
   /** Device id: the bus subjects' `<device>`, the problems' device, and the simulated model (orin-agx, agx-xavier). */
   device: z.string().min(1).default('orin-agx'),
   grpc: grpcConfigSchema.prefault({}),
   metrics: metricsConfigSchema.prefault({}),
-  nats: z.object({ url: z.string().optional() }).prefault({}),
+  nats: natsConfigSchema.prefault({}),
   runner: z.enum(['simulated', 'host']).default('simulated'),
   /** simulated: device seconds per host second (100: a 200 ms minibatch sleeps 2 ms). */
   timeScale: z.number().positive().default(1),
@@ -85,20 +88,10 @@ export const executorServiceConfigSchema = z.object({
   initialMode: z.string().min(1).optional(),
   /** Reported with measurements; default `fulcrum-virtual-<device>-seed<seed>`, `fulcrum-table-<file>`, `python-torch-<version>-<cpu|cuda>`. */
   softwareStack: z.string().min(1).optional(),
-  controller: z
-    .object({
-      /** `host:port` of the device-controller; unset: no controller (the plan's mode is used as is). */
+  /** The device-controller (runtime's peer section); `address` unset: no controller, the plan's mode is used as is. */
+  controller: peerConfigSchema({ port: DEFAULT_GRPC_PORTS['device-controller'], timeoutS: 2, attempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 })
+    .extend({
       address: z.string().min(1).optional(),
-      token: z.string().min(8).optional(),
-      tlsCa: z.string().min(1).optional(),
-      tlsCert: z.string().min(1).optional(),
-      tlsKey: z.string().min(1).optional(),
-      /** Deadline of one call (it waits for the connection within it), ms. */
-      timeoutMs: z.number().int().positive().default(2000),
-      /** Tries per operation (first included) while it is UNAVAILABLE. */
-      attempts: z.number().int().min(1).max(20).default(3),
-      initialBackoffMs: z.number().int().min(1).default(100),
-      maxBackoffMs: z.number().int().min(1).default(1000),
       /** Settle time asked of the controller when a plan switches the mode, s. */
       settleS: z.number().min(0).default(0),
     })
@@ -201,12 +194,6 @@ async function openEngine(config: ExecutorServiceConfig, logger: Logger): Promis
   return { engine: new SimulatedEngine(model, clock, stack, initial), clock, model };
 }
 
-function kindFromProto(kind: common.WorkloadKind, field: string): WorkloadKind {
-  if (kind === common.WorkloadKind.WORKLOAD_KIND_TRAIN) return 'train';
-  if (kind === common.WorkloadKind.WORKLOAD_KIND_INFER) return 'infer';
-  throw new ValidationError(field, `must be TRAIN or INFER, got ${kind === common.WorkloadKind.WORKLOAD_KIND_UNSPECIFIED ? 'WORKLOAD_KIND_UNSPECIFIED' : describeValue(kind)}`);
-}
-
 /** The executor's error codes as gRPC statuses (executor.proto, Infer). */
 function inferStatus(err: InferenceError): GrpcStatusError {
   const code = status[grpcStatusName(err.code) as keyof typeof status] as status;
@@ -293,19 +280,7 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
   });
   const runner = new GatedRunner(engine, activity, (kind) => minibatches.inc({ kind }));
   const link = config.controller.address
-    ? new DeviceControllerLink({
-        address: config.controller.address,
-        token: config.controller.token,
-        tlsCa: config.controller.tlsCa,
-        tlsCert: config.controller.tlsCert,
-        tlsKey: config.controller.tlsKey,
-        timeoutMs: config.controller.timeoutMs,
-        attempts: config.controller.attempts,
-        initialBackoffMs: config.controller.initialBackoffMs,
-        maxBackoffMs: config.controller.maxBackoffMs,
-        logger,
-        onFailure: (method) => controllerFailures.inc({ method }),
-      })
+    ? new DeviceControllerLink({ config: { ...config.controller, address: config.controller.address }, logger, onFailure: (method) => controllerFailures.inc({ method }) })
     : undefined;
 
   // ---- the executor's events → the bus; a plan taking effect (at a minibatch boundary)
@@ -428,11 +403,7 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
   };
 
   const measure = async (req: pb.RunMeasurementRequest): Promise<pb.RunMeasurementResponse> => {
-    const workload = req.workload?.name;
-    if (!workload) throw new ValidationError('workload.name', 'is required');
-    const kind = kindFromProto(req.workload?.kind ?? common.WorkloadKind.WORKLOAD_KIND_UNSPECIFIED, 'workload.kind');
-    if (!Number.isInteger(req.batchSize) || req.batchSize <= 0) throw new ValidationError('batchSize', `must be a positive integer, got ${describeValue(req.batchSize)}`);
-    if (!Number.isInteger(req.measuredMinibatches) || req.measuredMinibatches <= 0) throw new ValidationError('measuredMinibatches', `must be a positive integer, got ${describeValue(req.measuredMinibatches)}`);
+    const { workload, kind } = measurementRunFromProto(req);
     if (req.warmupMinibatches + req.measuredMinibatches > config.executor.maxMeasurementMinibatches) {
       throw new ValidationError('measuredMinibatches', `warm-up + measured must be at most ${config.executor.maxMeasurementMinibatches}, got ${req.warmupMinibatches + req.measuredMinibatches}`);
     }
@@ -459,10 +430,10 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
         activityLeadMs: config.executor.measurementLeadMs,
       });
       measurements.inc({ outcome: 'ok' });
-      return pb.RunMeasurementResponse.fromPartial({
-        minibatchTimesMs: [...r.minibatchTimesMs],
-        windowStart: r.windowStart,
-        windowEnd: r.windowEnd,
+      return measurementOutcomeToProto({
+        minibatchTimesMs: r.minibatchTimesMs,
+        windowStartMs: r.windowStart.getTime(),
+        windowEndMs: r.windowEnd.getTime(),
         softwareStack: await engine.softwareStack(),
         runner: engine.name,
       });
@@ -483,10 +454,10 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
           ? pb.State.STATE_DRAINING
           : pb.State.STATE_IDLE;
     const violations: common.Violation[] = [];
-    if (s.utilization >= 1) violations.push({ constraint: common.Constraint.CONSTRAINT_STABILITY, stream: '', value: s.utilization, limit: 1 });
+    if (s.utilization >= 1) violations.push({ constraint: constraintToProto('stability'), stream: '', value: s.utilization, limit: 1 });
     for (const st of s.streams) {
       if (st.latency.count > 0 && st.latency.p99S > st.latencyBudgetS) {
-        violations.push({ constraint: common.Constraint.CONSTRAINT_LATENCY, stream: st.stream, value: st.latency.p99S, limit: st.latencyBudgetS });
+        violations.push({ constraint: constraintToProto('latency'), stream: st.stream, value: st.latency.p99S, limit: st.latencyBudgetS });
       }
     }
     return pb.StatusResponse.fromPartial({

@@ -50,8 +50,6 @@ export { ActivityPublisher, IDLE as IDLE_ACTIVITY } from './activity.js';
 export type { ActivityPublisherOptions } from './activity.js';
 export { DeviceControllerLink } from './controller-link.js';
 export type { ControllerLinkOptions } from './controller-link.js';
-export { problemFromProto, problemToProto, planFromProto, modeFromProto } from './proto-convert.js';
-export type { ConvertedPlan } from './proto-convert.js';
 export { GatedRunner, MinibatchGate, SimulatedEngine, HostEngine } from './service-runner.js';
 export type { MinibatchEngine, HostEngineOptions, MeasurementRequest, MeasurementResult } from './service-runner.js';
 export { EXECUTOR_SERVICE_NAME, executorServiceConfig, executorServiceConfigSchema, loadExecutorServiceConfig, startExecutorService } from './grpc-service.js';

@@ -1,4 +1,4 @@
-import type { PowerMode } from '@fulcrum/core';
+import type { PowerMode, RunPlan } from '@fulcrum/core';
 
 /** What the executor needs of the problem (core's `Problem` fits it): bT and each stream's λ and L. */
 export interface ExecutorProblem {
@@ -18,19 +18,8 @@ export interface ExecutorProblem {
  * simulated runner), plus what the planner predicted. The predictions seed the deadline rule until
  * the executor has measured the minibatch times itself.
  */
-export interface ExecutorPlan {
-  readonly planId: string;
-  readonly mode?: PowerMode | undefined;
-  /** bk per stream name; a stream not named runs at batch size 1. */
-  readonly batchSizes: Readonly<Record<string, number>>;
-  /** Predicted tT(m), seconds. */
-  readonly trainTimeS?: number | undefined;
-  /** Predicted tI(m, bk), seconds, per stream name. */
-  readonly inferTimeS?: Readonly<Record<string, number>> | undefined;
-  readonly predictedTrainThroughputSamplesPerS?: number | undefined;
-  /** Which strategy produced it, e.g. "als", "gmd", "manual". */
-  readonly strategy?: string | undefined;
-}
+/** What the executor runs: core's `RunPlan` (mode, batch size per stream, predictions). */
+export type ExecutorPlan = RunPlan;
 
 /** One training minibatch, timed by the worker itself. */
 export interface TrainingResult {

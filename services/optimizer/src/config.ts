@@ -4,30 +4,22 @@
  * may apply plans on, strategy defaults and the automatic re-plan rule.
  */
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
-import { peerConfigSchema, retryConfigSchema } from '@fulcrum/profiler';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, natsConfigSchema, peerConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 
 export const optimizerConfigSchema = z.object({
   grpc: grpcConfigSchema.prefault({}),
   metrics: metricsConfigSchema.prefault({}),
-  nats: z
-    .object({
-      /** NATS URL; unset: an in-process bus (arrival-rate events only reach it when the bus is shared). */
-      url: z.string().optional(),
-    })
-    .prefault({}),
+  /** Unset: an in-process bus (arrival-rate events only reach it when the bus is shared). */
+  nats: natsConfigSchema.prefault({}),
   /** The profiler service every Solve profiles through (a profiling call may take minutes on a board). */
-  profiler: peerConfigSchema(DEFAULT_GRPC_PORTS.profiler)
-    .extend({ timeoutS: z.number().positive().default(600) })
-    .prefault({}),
+  profiler: peerConfigSchema({ port: DEFAULT_GRPC_PORTS.profiler, timeoutS: 600 }).prefault({}),
   /** The executor plans are applied on when `apply` is set. */
-  executor: peerConfigSchema(DEFAULT_GRPC_PORTS.executor)
+  executor: peerConfigSchema({ port: DEFAULT_GRPC_PORTS.executor })
     .extend({
       /** Apply every feasible plan (Solve, Replan, automatic re-plans) on the executor with ApplyPlan. */
       apply: z.boolean().default(false),
     })
     .prefault({}),
-  retry: retryConfigSchema.prefault({}),
   defaults: z
     .object({
       /** Strategy when a request leaves it unspecified (a registry name: gmd, als-100, random-15, …). */

@@ -9,7 +9,6 @@ export { grpcProfiler, grpcPlanExecutor, allProfiles } from './ports.js';
 export { RemoteProfileBackend, resolveStrategy } from './strategies.js';
 export { PlanRegistry, buildPlan, samePlan } from './plans.js';
 export { movedProblem } from './replan-rule.js';
-export { UNBOUNDED, problemFromProto, problemToProto, planToProto, constraintToProto, strategyNameFromProto } from './convert.js';
 export { createOptimizerMetrics } from './metrics.js';
 export { OPTIMIZER_SERVICE_NAME, startOptimizerService, optimizerGrpcImplementation, solveEventToProto } from './service.js';
 
@@ -26,10 +25,9 @@ export type {
   ArrivalReplanRule,
 } from './optimizer.js';
 export type { OptimizerConfig, OptimizerConfigInput } from './config.js';
-export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions } from './ports.js';
+export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions, ProfilesPage } from './ports.js';
 export type { ModeRecord, ProfileProtocolOverrides } from './strategies.js';
 export type { OptimizerPlan, PlanRecord } from './plans.js';
 export type { RateMove, RateRule } from './replan-rule.js';
-export type { ProblemFromProtoOptions } from './convert.js';
 export type { OptimizerMetrics } from './metrics.js';
 export type { OptimizerServiceDeps, RunningOptimizerService } from './service.js';

@@ -35,10 +35,10 @@ import {
   type Strategy,
   type StrategyContext,
 } from '@fulcrum/strategies';
-import type { ProfileResult } from '@fulcrum/store';
+import type { ProfileResult } from '@fulcrum/core';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
-import { UNBOUNDED } from './convert.js';
+import { UNBOUNDED } from '@fulcrum/proto';
 import type { OptimizerMetrics } from './metrics.js';
 import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
 import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';

@@ -1,35 +1,38 @@
 /**
  * The optimizer's peers as ports: the profiler (Profile, GetProfiles) and the executor
- * (ApplyPlan). gRPC clients implement them for the service; an embedding program can pass the
- * profiler library itself (`Profiler` from `@fulcrum/profiler` has this shape).
+ * (ApplyPlan). gRPC clients (runtime's `GrpcConnection`) implement them for the service; an
+ * embedding program can pass the profiler library itself (`Profiler` from `@fulcrum/profiler`
+ * has this shape).
  */
-import { status } from '@grpc/grpc-js';
-import type { Problem } from '@fulcrum/core';
-import { executor, profiler } from '@fulcrum/proto';
-import { GrpcStatusError } from '@fulcrum/runtime';
+import { status, type Client } from '@grpc/grpc-js';
+import { isValidationError, type Problem, type ProfileResult } from '@fulcrum/core';
 import {
-  callPeer,
-  fromProtoKind,
-  fromProtoResult,
-  peerChannel,
-  reconnectingClient,
-  toProtoKind,
-  type PeerCallContext,
-  type PeerConfig,
-  type ProfileCost,
-  type ProfileInput,
-  type ProfilesPage,
-  type ProfilesQuery,
-  type RetryConfig,
-} from '@fulcrum/profiler';
-import type { ProfileResult } from '@fulcrum/store';
+  executor,
+  costFromProto,
+  planToProto,
+  problemToProto,
+  profileRequestToProto,
+  profileResultFromProto,
+  profiler,
+  profilesQueryToProto,
+  type Cost,
+  type ProfileRequestInput,
+  type ProfilesQueryInput,
+} from '@fulcrum/proto';
+import { GrpcConnection, GrpcStatusError, connectionOptions, type PeerConfig } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
-import { planToProto, problemToProto } from './convert.js';
 import type { OptimizerPlan } from './plans.js';
 
+/** One page of stored results. */
+export interface ProfilesPage {
+  readonly results: readonly ProfileResult[];
+  /** Empty when there are no more results. */
+  readonly nextPageToken: string;
+}
+
 export interface ProfilerPort {
-  profile(input: ProfileInput): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: ProfileCost }>;
-  getProfiles(query: ProfilesQuery): Promise<ProfilesPage>;
+  profile(input: ProfileRequestInput): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: Cost }>;
+  getProfiles(query: ProfilesQueryInput): Promise<ProfilesPage>;
   close?(): void;
 }
 
@@ -40,67 +43,62 @@ export interface PlanExecutorPort {
 
 export interface GrpcPortOptions {
   readonly config: PeerConfig;
-  readonly retry: RetryConfig;
   readonly logger?: Logger | undefined;
+  /** Called once per retry (metrics). */
   readonly onRetry?: ((peer: string) => void) | undefined;
+}
+
+function connect<C extends Client>(Ctor: new (...args: never[]) => C, peer: string, options: GrpcPortOptions): GrpcConnection<C> {
+  return new GrpcConnection(Ctor as never, {
+    ...connectionOptions(peer, options.config),
+    retryOn: [status.UNAVAILABLE, status.CANCELLED],
+    logger: options.logger,
+    onRetry: () => options.onRetry?.(peer),
+  });
+}
+
+/** A peer's answer that breaks the contract: INTERNAL naming the peer and the field. */
+function checked<T>(conn: GrpcConnection<Client>, method: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `${conn.peer} at ${conn.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
+    throw err;
+  }
 }
 
 /** The profiler service over gRPC (bounded retry on UNAVAILABLE, then UNAVAILABLE naming it). */
 export function grpcProfiler(options: GrpcPortOptions): ProfilerPort {
-  const { credentials, options: channelOptions } = peerChannel(options.config);
-  const clients = reconnectingClient(() => new profiler.ProfilerClient(options.config.address, credentials, channelOptions));
-  const ctx: PeerCallContext = { peer: 'profiler', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
-  const timeoutMs = options.config.timeoutS * 1000;
+  const conn = connect(profiler.ProfilerClient, 'profiler', options);
   return {
     async profile(input) {
-      const req = profiler.ProfileRequest.fromPartial({
-        device: input.device ?? '',
-        mode: input.mode,
-        workloads: input.workloads.map((w) => ({ workload: { name: w.workload, kind: toProtoKind(w.kind) }, batchSizes: [...w.batchSizes] })),
-        warmupMinibatches: input.warmupMinibatches ?? 0,
-        measuredMinibatches: input.measuredMinibatches ?? 0,
-        settleS: input.settleS ?? 0,
-      });
-      const res = await callPeer<profiler.ProfileResponse>(ctx, 'Profile', timeoutMs, (md, o, cb) => clients.current.profile(req, md, o, cb));
-      const cost = res.cost ?? { modesProfiled: 0, modesReused: 0, profilingSeconds: 0 };
-      return { results: res.results.map(fromProtoResult), cost: { modesProfiled: cost.modesProfiled, modesReused: cost.modesReused, profilingSeconds: cost.profilingSeconds } };
+      const req = profileRequestToProto(input);
+      const res = await conn.unary<profiler.ProfileResponse>('Profile', (c, md, o, cb) => c.profile(req, md, o, cb));
+      return checked(conn, 'Profile', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), cost: costFromProto(res.cost, 'cost') }));
     },
     async getProfiles(query) {
-      const req = profiler.GetProfilesRequest.fromPartial({
-        device: query.device ?? '',
-        softwareStack: query.softwareStack ?? '',
-        workload: query.workload ?? '',
-        kind: query.kind ? toProtoKind(query.kind) : 0,
-        batchSize: query.batchSize,
-        mode: query.mode,
-        pageSize: query.pageSize ?? 0,
-        pageToken: query.pageToken ?? '',
-      });
-      const res = await callPeer<profiler.GetProfilesResponse>(ctx, 'GetProfiles', 30_000, (md, o, cb) => clients.current.getProfiles(req, md, o, cb));
-      for (const r of res.results) if (!fromProtoKind(r.kind)) throw new GrpcStatusError(status.INTERNAL, `profiler at ${ctx.address} returned a result without a workload kind`);
-      return { results: res.results.map(fromProtoResult), nextPageToken: res.nextPageToken };
+      const req = profilesQueryToProto(query);
+      const res = await conn.unary<profiler.GetProfilesResponse>('GetProfiles', (c, md, o, cb) => c.getProfiles(req, md, o, cb), { timeoutMs: 30_000 });
+      return checked(conn, 'GetProfiles', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), nextPageToken: res.nextPageToken }));
     },
-    close: () => clients.close(),
+    close: () => conn.close(),
   };
 }
 
 /** The executor's ApplyPlan over gRPC. */
 export function grpcPlanExecutor(options: GrpcPortOptions): PlanExecutorPort {
-  const { credentials, options: channelOptions } = peerChannel(options.config);
-  const clients = reconnectingClient(() => new executor.ExecutorClient(options.config.address, credentials, channelOptions));
-  const ctx: PeerCallContext = { peer: 'executor', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
-  const timeoutMs = options.config.timeoutS * 1000;
+  const conn = connect(executor.ExecutorClient, 'executor', options);
   return {
     async applyPlan(problem, plan) {
       const req = executor.ApplyPlanRequest.fromPartial({ problem: problemToProto(problem), plan: planToProto(plan) });
-      await callPeer<executor.ApplyPlanResponse>(ctx, 'ApplyPlan', timeoutMs, (md, o, cb) => clients.current.applyPlan(req, md, o, cb));
+      await conn.unary<executor.ApplyPlanResponse>('ApplyPlan', (c, md, o, cb) => c.applyPlan(req, md, o, cb));
     },
-    close: () => clients.close(),
+    close: () => conn.close(),
   };
 }
 
 /** Every stored result matching a query, all pages. */
-export async function allProfiles(port: ProfilerPort, query: ProfilesQuery): Promise<ProfileResult[]> {
+export async function allProfiles(port: ProfilerPort, query: ProfilesQueryInput): Promise<ProfileResult[]> {
   const out: ProfileResult[] = [];
   let pageToken: string | undefined;
   do {

@@ -26,15 +26,16 @@ const PROBLEM = {
   streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4, 16] }],
 };
 
+const FAST_RETRY = { attempts: 3, initialBackoffMs: 50, maxBackoffMs: 200 };
+
 function profilerConfig(board: BoardServices, dir: string, port = 0): ProfilerConfigInput {
   return {
     grpc: { port },
     metrics: { port: -1 },
     store: { path: join(dir, 'profiles.db') },
-    controller: { address: board.controllerAddress },
-    executor: { address: board.executorAddress },
-    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2 },
-    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    controller: { address: board.controllerAddress, ...FAST_RETRY },
+    executor: { address: board.executorAddress, ...FAST_RETRY },
+    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2, measureAttempts: 3 },
   };
 }
 
@@ -42,9 +43,8 @@ function optimizerConfig(profilerAddress: string, executorAddress: string, extra
   return {
     grpc: { port: 0 },
     metrics: { port: 0 },
-    profiler: { address: profilerAddress },
-    executor: { address: executorAddress, apply: true },
-    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    profiler: { address: profilerAddress, ...FAST_RETRY },
+    executor: { address: executorAddress, apply: true, ...FAST_RETRY },
     replan: { minIntervalS: 0 },
     ...extra,
   };

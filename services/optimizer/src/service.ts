@@ -5,21 +5,17 @@
  */
 import { ValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
-import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
+import { costToProto, loadDescriptorSet, optimizer, planToProto, problemFromProto, profileResultToProto, strategyFromProto } from '@fulcrum/proto';
 import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
-import { toProtoResult } from '@fulcrum/profiler';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
-import { planToProto, problemFromProto, strategyNameFromProto } from './convert.js';
 import { createOptimizerMetrics } from './metrics.js';
-import { Optimizer, type SolveCost, type SolveEvent } from './optimizer.js';
+import { Optimizer, type SolveEvent } from './optimizer.js';
 import { grpcPlanExecutor, grpcProfiler, type PlanExecutorPort, type ProfilerPort } from './ports.js';
 import type { ProfileProtocolOverrides } from './strategies.js';
 
 export const OPTIMIZER_SERVICE_NAME = 'fulcrum.optimizer.v1.Optimizer';
-
-const costToProto = (c: SolveCost) => ({ modesProfiled: c.modesProfiled, modesReused: c.modesReused, profilingSeconds: c.profilingSeconds, optimizerMs: c.optimizerMs });
 
 export function solveEventToProto(ev: SolveEvent): optimizer.SolveResponse {
   if (ev.type === 'completed') {
@@ -28,7 +24,7 @@ export function solveEventToProto(ev: SolveEvent): optimizer.SolveResponse {
   return optimizer.SolveResponse.fromPartial({
     event: {
       $case: 'modeProfiled',
-      value: { mode: ev.mode, reused: ev.reused, results: ev.results.map(toProtoResult), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
+      value: { mode: ev.mode, reused: ev.reused, results: ev.results.map(profileResultToProto), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
     },
   });
 }
@@ -43,7 +39,7 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
     solve: serverStream(async function* (req: optimizer.SolveRequest) {
       checkModeBudget(req.modeBudget);
       const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
-      const strategy = strategyNameFromProto(req.strategy, req.modeBudget);
+      const strategy = strategyFromProto(req.strategy, req.modeBudget);
       for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined })) yield solveEventToProto(ev);
     }, logger),
     getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
@@ -53,7 +49,7 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
     }, logger),
     replan: unary(async (req: optimizer.ReplanRequest) => {
       const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
-      const out = await lib.replan({ problem, previousPlanId: req.previousPlanId || undefined, allowProfiling: req.allowProfiling, strategy: strategyNameFromProto(req.strategy, 0) });
+      const out = await lib.replan({ problem, previousPlanId: req.previousPlanId || undefined, allowProfiling: req.allowProfiling, strategy: strategyFromProto(req.strategy, 0) });
       return optimizer.ReplanResponse.fromPartial({ plan: planToProto(out.plan), cost: costToProto(out.cost), changed: out.changed });
     }, logger),
   };
@@ -91,11 +87,11 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
   try {
     const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
-    const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, retry: cfg.retry, logger, onRetry });
+    const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, logger, onRetry });
     if (!deps.profiler) cleanup.defer(() => profilerPort.close?.());
     let executorPort = deps.executor;
     if (!executorPort && cfg.executor.apply) {
-      const owned = grpcPlanExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
+      const owned = grpcPlanExecutor({ config: cfg.executor, logger, onRetry });
       executorPort = owned;
       cleanup.defer(() => owned.close?.());
     }

@@ -22,7 +22,7 @@ import {
   type ProfileKey,
   type Strategy,
 } from '@fulcrum/strategies';
-import type { ProfileResult } from '@fulcrum/store';
+import type { ProfileResult } from '@fulcrum/core';
 import type { ProfilerPort } from './ports.js';
 
 const MAX_MODE_BUDGET = 10_000;

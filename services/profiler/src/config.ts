@@ -4,35 +4,8 @@
  * it drives (device-controller and executor), the software stack and the measurement protocol.
  */
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, natsConfigSchema, peerConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_SQLITE_PATH } from '@fulcrum/store';
-
-/** How to reach one gRPC peer: address, bearer token, TLS, deadline and retry. */
-export const peerConfigSchema = (defaultPort: number) =>
-  z.object({
-    /** `host:port`. */
-    address: z.string().min(1).default(`127.0.0.1:${defaultPort}`),
-    /** Bearer token sent on every call (the peer's `grpc.token`). */
-    token: z.string().min(8).optional(),
-    /** Use TLS; with `tlsCa` the peer's certificate must be signed by that CA (else the system roots). */
-    tls: z.boolean().default(false),
-    tlsCa: z.string().optional(),
-    /** Client certificate and key, for peers that require mutual TLS. */
-    tlsCert: z.string().optional(),
-    tlsKey: z.string().optional(),
-    /** Deadline of one call, seconds (a measurement run may take minutes on a board). */
-    timeoutS: z.number().positive().default(120),
-  });
-export type PeerConfig = z.output<ReturnType<typeof peerConfigSchema>>;
-
-/** Bounded retry with exponential backoff on UNAVAILABLE (a peer restarting), never a hang. */
-export const retryConfigSchema = z.object({
-  /** Tries in all, the first included. */
-  attempts: z.number().int().min(1).max(20).default(4),
-  initialDelayMs: z.number().int().min(1).default(200),
-  maxDelayMs: z.number().int().min(1).default(2000),
-});
-export type RetryConfig = z.output<typeof retryConfigSchema>;
 
 /** SPEC §4's measurement protocol; a request's zero fields take these defaults. */
 export const protocolConfigSchema = z.object({
@@ -46,18 +19,15 @@ export const protocolConfigSchema = z.object({
   telemetryIntervalMs: z.number().int().min(1).default(50),
   /** Fewer power samples than this inside the measured window triggers the fallback (README). */
   minPowerSamples: z.number().int().min(1).default(3),
+  /** Tries of one measurement, the first included, when it is unusable (the mode drifted, no power samples, telemetry lost). */
+  measureAttempts: z.number().int().min(1).max(20).default(4),
 });
 export type ProtocolConfig = z.output<typeof protocolConfigSchema>;
 
 export const profilerConfigSchema = z.object({
   grpc: grpcConfigSchema.prefault({}),
   metrics: metricsConfigSchema.prefault({}),
-  nats: z
-    .object({
-      /** NATS URL; unset: events go over an in-process bus (the embedded default). */
-      url: z.string().optional(),
-    })
-    .prefault({}),
+  nats: natsConfigSchema.prefault({}),
   store: z
     .object({
       /** `sqlite` (embedded default, a file) or `kv` (JetStream KV on `nats.url`, shared by boards and optimizers). */
@@ -68,12 +38,12 @@ export const profilerConfigSchema = z.object({
       bucket: z.string().min(1).optional(),
     })
     .prefault({}),
-  controller: peerConfigSchema(DEFAULT_GRPC_PORTS['device-controller']).prefault({}),
-  executor: peerConfigSchema(DEFAULT_GRPC_PORTS.executor).prefault({}),
+  /** The device-controller and the executor it drives (a measurement run may take minutes on a board). */
+  controller: peerConfigSchema({ port: DEFAULT_GRPC_PORTS['device-controller'] }).prefault({}),
+  executor: peerConfigSchema({ port: DEFAULT_GRPC_PORTS.executor }).prefault({}),
   /** Software stack part of every profile key; unset: what the controller's GetDeviceInfo reports. */
   softwareStack: z.string().min(1).max(256).optional(),
   protocol: protocolConfigSchema.prefault({}),
-  retry: retryConfigSchema.prefault({}),
 });
 
 export type ProfilerConfig = z.output<typeof profilerConfigSchema>;

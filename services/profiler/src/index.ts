@@ -6,20 +6,10 @@
  */
 export { Profiler, validateProfileInput } from './profiler.js';
 export { windowPower, modesMatch, ModeDriftError, NoPowerSamplesError } from './power.js';
-export { grpcDeviceController, grpcExecutor, fromProtoMode, toProtoKind } from './peers.js';
-export { peerChannel, callPeer, isPeerGone, peerUnavailable, reconnectingClient } from './grpc-peer.js';
+export { grpcDeviceController, grpcExecutor } from './peers.js';
 export { createProfilerMetrics } from './metrics.js';
-export { profilerConfigSchema, peerConfigSchema, retryConfigSchema, protocolConfigSchema, loadProfilerConfig } from './config.js';
-export {
-  PROFILER_SERVICE_NAME,
-  startProfilerService,
-  profilerGrpcImplementation,
-  fromProtoKind,
-  toProtoResult,
-  fromProtoResult,
-  fromProtoProfileRequest,
-  fromProtoProfilesRequest,
-} from './service.js';
+export { profilerConfigSchema, protocolConfigSchema, loadProfilerConfig } from './config.js';
+export { PROFILER_SERVICE_NAME, startProfilerService, profilerGrpcImplementation } from './service.js';
 
 export type { ProfileInput, ProfileWorkloadInput, ProfileOutcome, ProfileCost, ProfilesQuery, ProfilesPage, ProfilerOptions } from './profiler.js';
 export type { WindowPower, WindowPowerOptions, PowerMethod } from './power.js';
@@ -33,7 +23,6 @@ export type {
   ExecutorPort,
   GrpcPeerOptions,
 } from './peers.js';
-export type { PeerCallContext } from './grpc-peer.js';
 export type { ProfilerMetrics } from './metrics.js';
-export type { ProfilerConfig, ProfilerConfigInput, PeerConfig, RetryConfig, ProtocolConfig } from './config.js';
+export type { ProfilerConfig, ProfilerConfigInput, ProtocolConfig } from './config.js';
 export type { ProfilerServiceDeps, RunningProfilerService } from './service.js';

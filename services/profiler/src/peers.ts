@@ -3,13 +3,22 @@
  * mode switch, power telemetry) and the executor (one measurement run). The gRPC implementations
  * below are what the service uses; an embedding program can pass its own (in-process) ones.
  */
-import { status, type ServiceError } from '@grpc/grpc-js';
-import { POWER_MODE_KNOBS, type PowerMode, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
-import { common, device, executor } from '@fulcrum/proto';
-import { GrpcStatusError } from '@fulcrum/runtime';
+import { status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { isValidationError, type PowerMode, type PowerModeGrid } from '@fulcrum/core';
+import {
+  device,
+  deviceInfoFromProto,
+  executor,
+  measurementOutcomeFromProto,
+  measurementRunToProto,
+  optionalPowerModeFromProto,
+  powerModeFromProto,
+  powerModeToProto,
+  type MeasurementOutcome,
+  type MeasurementRun,
+} from '@fulcrum/proto';
+import { GrpcConnection, GrpcStatusError, connectionOptions, type GrpcClientConstructor, type PeerConfig } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
-import type { PeerConfig, RetryConfig } from './config.js';
-import { callPeer, peerChannel, peerUnavailable, reconnectingClient, type PeerCallContext } from './grpc-peer.js';
 
 /** The part of the controller's DeviceInfo the profiler uses. */
 export interface ControllerDeviceInfo {
@@ -51,68 +60,57 @@ export interface DeviceControllerPort {
   close?(): void;
 }
 
-export interface MeasurementRun {
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  readonly batchSize: number;
-  readonly warmupMinibatches: number;
-  readonly measuredMinibatches: number;
-}
-
-export interface MeasurementOutcome {
-  /** n measured minibatch times, milliseconds. */
-  readonly minibatchTimesMs: readonly number[];
-  /** The measured window on the board's clock (epoch ms). */
-  readonly windowStartMs: number;
-  readonly windowEndMs: number;
-  readonly softwareStack: string;
-  readonly runner: string;
-}
+export type { MeasurementRun, MeasurementOutcome };
 
 export interface ExecutorPort {
   runMeasurement(run: MeasurementRun): Promise<MeasurementOutcome>;
   close?(): void;
 }
 
-export const toProtoKind = (kind: WorkloadKind): common.WorkloadKind =>
-  kind === 'train' ? common.WorkloadKind.WORKLOAD_KIND_TRAIN : common.WorkloadKind.WORKLOAD_KIND_INFER;
-
-export function fromProtoMode(mode: common.PowerMode): PowerMode {
-  return { cores: mode.cores, cpuMhz: mode.cpuMhz, gpuMhz: mode.gpuMhz, emcMhz: mode.emcMhz };
-}
-
-function fromProtoGrid(grid: common.PowerModeGrid | undefined): PowerModeGrid {
-  return { cores: grid?.cores ?? [], cpuMhz: grid?.cpuMhz ?? [], gpuMhz: grid?.gpuMhz ?? [], emcMhz: grid?.emcMhz ?? [] };
-}
-
 export interface GrpcPeerOptions {
   readonly config: PeerConfig;
-  readonly retry: RetryConfig;
   readonly logger?: Logger | undefined;
+  /** Called once per retry (metrics). */
   readonly onRetry?: ((peer: string) => void) | undefined;
+}
+
+/** A connection to one peer; UNAVAILABLE and CANCELLED (a peer shutting down cancels its calls) are retried. */
+function peerConnection<C extends Client>(Ctor: GrpcClientConstructor<C>, peer: string, options: GrpcPeerOptions): GrpcConnection<C> {
+  return new GrpcConnection(Ctor, {
+    ...connectionOptions(peer, options.config),
+    retryOn: [status.UNAVAILABLE, status.CANCELLED],
+    logger: options.logger,
+    onRetry: () => options.onRetry?.(peer),
+  });
+}
+
+/** A peer's answer that breaks the contract: INTERNAL naming the peer and the field. */
+function contractBroken<T>(conn: GrpcConnection<Client>, method: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `${conn.peer} at ${conn.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
+    throw err;
+  }
 }
 
 /** The device-controller over gRPC. */
 export function grpcDeviceController(options: GrpcPeerOptions): DeviceControllerPort {
-  const { credentials, options: channelOptions } = peerChannel(options.config);
-  const clients = reconnectingClient(() => new device.DeviceControllerClient(options.config.address, credentials, channelOptions));
-  const ctx: PeerCallContext = { peer: 'device-controller', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
-  const timeoutMs = options.config.timeoutS * 1000;
+  const conn = peerConnection(device.DeviceControllerClient, 'device-controller', options);
   return {
     async getDeviceInfo() {
-      const res = await callPeer<device.GetDeviceInfoResponse>(ctx, 'GetDeviceInfo', timeoutMs, (md, o, cb) => clients.current.getDeviceInfo({}, md, o, cb));
-      const info = res.info;
-      if (!info?.device) throw new GrpcStatusError(status.INTERNAL, `device-controller at ${ctx.address} sent no device id in GetDeviceInfo`);
-      const grid = fromProtoGrid(info.grid);
-      if (POWER_MODE_KNOBS.some((k) => grid[k].length === 0)) throw new GrpcStatusError(status.INTERNAL, `device-controller at ${ctx.address} sent an empty grid`);
-      return { device: info.device, softwareStack: info.softwareStack, grid };
+      const res = await conn.unary<device.GetDeviceInfoResponse>('GetDeviceInfo', (c, md, o, cb) => c.getDeviceInfo({}, md, o, cb));
+      const info = contractBroken(conn, 'GetDeviceInfo', () => deviceInfoFromProto(res.info));
+      return { device: info.device, softwareStack: info.softwareStack, grid: info.grid };
     },
     async setPowerMode(mode, settleS) {
       // The controller waits out the settle time before it answers: give the deadline that much more.
-      const res = await callPeer<device.SetPowerModeResponse>(ctx, 'SetPowerMode', timeoutMs + settleS * 1000, (md, o, cb) =>
-        clients.current.setPowerMode(device.SetPowerModeRequest.fromPartial({ mode, settleS }), md, o, cb),
+      const res = await conn.unary<device.SetPowerModeResponse>(
+        'SetPowerMode',
+        (c, md, o, cb) => c.setPowerMode(device.SetPowerModeRequest.fromPartial({ mode: powerModeToProto(mode), settleS }), md, o, cb),
+        { extraMs: settleS * 1000 },
       );
-      return { mode: res.mode ? fromProtoMode(res.mode) : mode, switchS: res.switchS };
+      return { mode: contractBroken(conn, 'SetPowerMode', () => powerModeFromProto(res.mode, 'mode')), switchS: res.switchS };
     },
     streamTelemetry(intervalMs) {
       const samples: PowerSample[] = [];
@@ -121,7 +119,7 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
       let ended = false;
       let markFirst!: () => void;
       const firstSample = new Promise<void>((resolve) => (markFirst = resolve));
-      const call = clients.current.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ intervalMs, maxSamples: 0 }));
+      const call = conn.client.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ intervalMs, maxSamples: 0 }), conn.metadata());
       const wake = (): void => {
         for (const w of waiters) {
           const last = samples[samples.length - 1];
@@ -132,13 +130,13 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
         }
       };
       call.on('data', (s: device.StreamTelemetryResponse) => {
-        samples.push({ atMs: s.measuredAt ? s.measuredAt.getTime() : Date.now(), powerW: s.powerW, mode: s.mode ? fromProtoMode(s.mode) : undefined });
+        samples.push({ atMs: s.measuredAt ? s.measuredAt.getTime() : Date.now(), powerW: s.powerW, mode: optionalPowerModeFromProto(s.mode, 'mode') });
         markFirst();
         wake();
       });
       call.on('error', (err: ServiceError) => {
         ended = true;
-        if (err.code !== status.CANCELLED) failure = peerUnavailable(ctx, err);
+        if (err.code !== status.CANCELLED) failure = conn.unavailable(err);
         markFirst();
         wake();
       });
@@ -172,42 +170,18 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
         },
       };
     },
-    close: () => clients.close(),
+    close: () => conn.close(),
   };
 }
 
 /** The executor's measurement runs over gRPC. */
 export function grpcExecutor(options: GrpcPeerOptions): ExecutorPort {
-  const { credentials, options: channelOptions } = peerChannel(options.config);
-  const clients = reconnectingClient(() => new executor.ExecutorClient(options.config.address, credentials, channelOptions));
-  const ctx: PeerCallContext = { peer: 'executor', address: options.config.address, retry: options.retry, logger: options.logger, onRetry: options.onRetry, reconnect: clients.reconnect };
-  const timeoutMs = options.config.timeoutS * 1000;
+  const conn = peerConnection(executor.ExecutorClient, 'executor', options);
   return {
     async runMeasurement(run) {
-      const res = await callPeer<executor.RunMeasurementResponse>(ctx, 'RunMeasurement', timeoutMs, (md, o, cb) =>
-        clients.current.runMeasurement(
-          executor.RunMeasurementRequest.fromPartial({
-            workload: { name: run.workload, kind: toProtoKind(run.kind) },
-            batchSize: run.batchSize,
-            warmupMinibatches: run.warmupMinibatches,
-            measuredMinibatches: run.measuredMinibatches,
-          }),
-          md,
-          o,
-          cb,
-        ),
-      );
-      if (res.minibatchTimesMs.length === 0 || !res.windowStart || !res.windowEnd) {
-        throw new GrpcStatusError(status.INTERNAL, `executor at ${ctx.address} returned a measurement without minibatch times or window`);
-      }
-      return {
-        minibatchTimesMs: res.minibatchTimesMs,
-        windowStartMs: res.windowStart.getTime(),
-        windowEndMs: res.windowEnd.getTime(),
-        softwareStack: res.softwareStack,
-        runner: res.runner,
-      };
+      const res = await conn.unary<executor.RunMeasurementResponse>('RunMeasurement', (c, md, o, cb) => c.runMeasurement(measurementRunToProto(run), md, o, cb));
+      return contractBroken(conn, 'RunMeasurement', () => measurementOutcomeFromProto(res));
     },
-    close: () => clients.close(),
+    close: () => conn.close(),
   };
 }

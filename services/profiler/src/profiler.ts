@@ -46,7 +46,7 @@ import {
 } from '@fulcrum/store';
 import { GrpcStatusError, withRetry } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
-import type { ProtocolConfig, RetryConfig } from './config.js';
+import type { ProtocolConfig } from './config.js';
 import type { ProfilerMetrics } from './metrics.js';
 import type { ControllerDeviceInfo, DeviceControllerPort, ExecutorPort, MeasurementRun } from './peers.js';
 import { ModeDriftError, NoPowerSamplesError, windowPower } from './power.js';
@@ -109,7 +109,6 @@ export interface ProfilerOptions {
   readonly softwareStack?: string | undefined;
   readonly protocol: ProtocolConfig;
   /** Re-measurements after the knobs moved or telemetry dropped out. */
-  readonly retry: Pick<RetryConfig, 'attempts'>;
   readonly logger: Logger;
   readonly metrics?: ProfilerMetrics | undefined;
   /** How often unpublished events are retried, ms (default 5000; 0: only before each Profile). */
@@ -424,7 +423,7 @@ export class Profiler {
         if (stored === result) await this.publish(result);
       } catch (err) {
         const redo = err instanceof ModeDriftError || err instanceof NoPowerSamplesError || err instanceof TelemetryLostError;
-        if (redo && ++failures < this.options.retry.attempts) {
+        if (redo && ++failures < this.options.protocol.measureAttempts) {
           this.logger.warn({ err: err.message, attempt: failures }, 'measurement not usable; switching the mode again and re-measuring');
           switched = undefined;
           continue;

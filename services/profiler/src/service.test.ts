@@ -27,10 +27,9 @@ function testConfig(peers: { controllerAddress: string; executorAddress: string 
     grpc: { port: 0 },
     metrics: { port: 0 },
     store: { path: join(dir, 'profiles.db') },
-    controller: { address: peers.controllerAddress },
-    executor: { address: peers.executorAddress },
-    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2, minPowerSamples: 3 },
-    retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 200 },
+    controller: { address: peers.controllerAddress, attempts: 3, initialBackoffMs: 50, maxBackoffMs: 200 },
+    executor: { address: peers.executorAddress, attempts: 3, initialBackoffMs: 50, maxBackoffMs: 200 },
+    protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 4, telemetryIntervalMs: 2, minPowerSamples: 3, measureAttempts: 3 },
     ...extra,
   };
 }

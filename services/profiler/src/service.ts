@@ -3,71 +3,19 @@
  * started with runtime's `startService` (gRPC + health + reflection + /metrics + /healthz +
  * graceful close).
  */
-import { ValidationError, isValidationError, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, isValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
-import { openProfileStore, type ProfileResult, type ProfileStore } from '@fulcrum/store';
-import { common, loadDescriptorSet, profiler } from '@fulcrum/proto';
+import { openProfileStore, type ProfileStore } from '@fulcrum/store';
+import { costToProto, loadDescriptorSet, profileRequestFromProto, profileResultToProto, profiler, profilesQueryFromProto } from '@fulcrum/proto';
 import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
 import { createProfilerMetrics } from './metrics.js';
-import { fromProtoMode, grpcDeviceController, grpcExecutor, toProtoKind, type DeviceControllerPort, type ExecutorPort } from './peers.js';
-import { Profiler, type ProfileInput, type ProfilesQuery } from './profiler.js';
+import { grpcDeviceController, grpcExecutor, type DeviceControllerPort, type ExecutorPort } from './peers.js';
+import { Profiler } from './profiler.js';
 
 export const PROFILER_SERVICE_NAME = 'fulcrum.profiler.v1.Profiler';
-
-export function fromProtoKind(kind: common.WorkloadKind | undefined): WorkloadKind | undefined {
-  if (kind === common.WorkloadKind.WORKLOAD_KIND_TRAIN) return 'train';
-  if (kind === common.WorkloadKind.WORKLOAD_KIND_INFER) return 'infer';
-  return undefined;
-}
-
-export function toProtoResult(r: ProfileResult): common.ProfileResult {
-  return common.ProfileResult.fromPartial({
-    device: r.device,
-    softwareStack: r.softwareStack,
-    workload: r.workload,
-    kind: toProtoKind(r.kind),
-    batchSize: r.batchSize,
-    mode: r.mode,
-    timeMs: r.timeMs,
-    powerW: r.powerW,
-    measuredAt: new Date(r.measuredAt),
-    samples: r.samples,
-  });
-}
-
-export function fromProtoResult(r: common.ProfileResult): ProfileResult {
-  return {
-    device: r.device,
-    softwareStack: r.softwareStack,
-    workload: r.workload,
-    kind: fromProtoKind(r.kind) ?? 'train',
-    batchSize: r.batchSize,
-    mode: r.mode ? fromProtoMode(r.mode) : { cores: 0, cpuMhz: 0, gpuMhz: 0, emcMhz: 0 },
-    timeMs: r.timeMs,
-    powerW: r.powerW,
-    measuredAt: (r.measuredAt ?? new Date(0)).toISOString(),
-    samples: r.samples,
-  };
-}
-
-/** A ProfileRequest as the library's input (0 = the profiler's default, as the proto says). */
-export function fromProtoProfileRequest(req: profiler.ProfileRequest): ProfileInput {
-  return {
-    device: req.device || undefined,
-    mode: req.mode ? fromProtoMode(req.mode) : (undefined as never),
-    workloads: req.workloads.map((w, i) => {
-      const kind = fromProtoKind(w.workload?.kind);
-      if (!kind) throw new ValidationError(`workloads[${i}].workload.kind`, 'must be WORKLOAD_KIND_TRAIN or WORKLOAD_KIND_INFER');
-      return { workload: w.workload?.name ?? '', kind, batchSizes: w.batchSizes };
-    }),
-    warmupMinibatches: req.warmupMinibatches || undefined,
-    measuredMinibatches: req.measuredMinibatches || undefined,
-    settleS: req.settleS === 0 ? undefined : req.settleS,
-  };
-}
 
 /** The library names a workload `workloads[i].workload`; the proto request nests it as `workload.name`. */
 function protoField(err: unknown): unknown {
@@ -77,33 +25,20 @@ function protoField(err: unknown): unknown {
   return err.renamed(`${m[1]}.workload.${m[2] === 'workload' ? 'name' : 'kind'}`);
 }
 
-export function fromProtoProfilesRequest(req: profiler.GetProfilesRequest): ProfilesQuery {
-  return {
-    device: req.device || undefined,
-    softwareStack: req.softwareStack || undefined,
-    workload: req.workload || undefined,
-    kind: fromProtoKind(req.kind),
-    batchSize: req.batchSize,
-    mode: req.mode ? fromProtoMode(req.mode) : undefined,
-    pageSize: req.pageSize || undefined,
-    pageToken: req.pageToken || undefined,
-  };
-}
-
 /** The gRPC implementation over a profiler. */
 export function profilerGrpcImplementation(lib: Profiler, logger?: Logger): profiler.ProfilerServer {
   return {
     profile: unary(async (req: profiler.ProfileRequest) => {
       try {
-        const outcome = await lib.profile(fromProtoProfileRequest(req));
-        return profiler.ProfileResponse.fromPartial({ results: outcome.results.map(toProtoResult), cost: { ...outcome.cost, optimizerMs: 0 } });
+        const outcome = await lib.profile(profileRequestFromProto(req));
+        return profiler.ProfileResponse.fromPartial({ results: outcome.results.map(profileResultToProto), cost: costToProto(outcome.cost) });
       } catch (err) {
         throw protoField(err);
       }
     }, logger),
     getProfiles: unary(async (req: profiler.GetProfilesRequest) => {
-      const page = await lib.getProfiles(fromProtoProfilesRequest(req));
-      return profiler.GetProfilesResponse.fromPartial({ results: page.results.map(toProtoResult), nextPageToken: page.nextPageToken });
+      const page = await lib.getProfiles(profilesQueryFromProto(req));
+      return profiler.GetProfilesResponse.fromPartial({ results: page.results.map(profileResultToProto), nextPageToken: page.nextPageToken });
     }, logger),
   };
 }
@@ -150,9 +85,9 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       cleanup.defer(() => owned.close());
     }
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
-    const controller = deps.controller ?? grpcDeviceController({ config: cfg.controller, retry: cfg.retry, logger, onRetry });
+    const controller = deps.controller ?? grpcDeviceController({ config: cfg.controller, logger, onRetry });
     if (!deps.controller) cleanup.defer(() => controller.close?.());
-    const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, retry: cfg.retry, logger, onRetry });
+    const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, logger, onRetry });
     if (!deps.executor) cleanup.defer(() => executorPort.close?.());
     const lib = new Profiler({
       controller,
@@ -161,7 +96,6 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       bus,
       softwareStack: cfg.softwareStack,
       protocol: cfg.protocol,
-      retry: cfg.retry,
       logger,
       metrics,
     });

@@ -6,13 +6,11 @@
  * one whose profiler is away: UNAVAILABLE) is retried a bounded number of times with backoff,
  * then reported in one line with exit code 1.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import Table from 'cli-table3';
 import { formatPowerMode, validateProblem, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { problemToProto } from '@fulcrum/optimizer';
-import { common, optimizer } from '@fulcrum/proto';
-import { clientSecurity, errorField } from '@fulcrum/runtime';
+import { common, constraintFromProto, optimizer, problemToProto, strategyToProto } from '@fulcrum/proto';
+import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';
 import { CommandError, UsageError, asUsageError } from '../usage.js';
 
@@ -49,37 +47,41 @@ export interface RemoteSolveResult {
   readonly attempts: number;
 }
 
-/** Registry name → the proto's strategy and mode budget. */
-export function strategyToProto(name: string): { strategy: optimizer.Strategy; modeBudget: number } {
-  const S = optimizer.Strategy;
-  if (name === 'maxn') return { strategy: S.STRATEGY_MAXN, modeBudget: 0 };
-  if (name === 'best-preset') return { strategy: S.STRATEGY_PRESET, modeBudget: 0 };
+/** Registry name → the proto's strategy and mode budget (usage errors name `--strategy`). */
+export function remoteStrategy(name: string): { strategy: optimizer.Strategy; modeBudget: number } {
   if (name === 'oracle') throw new UsageError('--strategy: oracle needs the noise-free ground truth of a virtual device or table, which a remote optimizer does not have; solve locally');
-  const m = /^(gmd|als|random|powertrain|bo)(?:-(\d+))?$/.exec(name);
-  if (!m) throw new UsageError(`--strategy: ${name} cannot be asked of a remote optimizer`);
-  const strategy = { gmd: S.STRATEGY_GMD, als: S.STRATEGY_ALS, random: S.STRATEGY_RANDOM, powertrain: S.STRATEGY_POWERTRAIN, bo: S.STRATEGY_BAYES_OPT }[m[1] as 'gmd'];
-  return { strategy, modeBudget: m[2] ? Number(m[2]) : 0 };
+  try {
+    return strategyToProto(name, '--strategy');
+  } catch (err) {
+    throw asUsageError(err);
+  }
 }
 
-export function optimizerClient(target: RemoteTarget): optimizer.OptimizerClient {
-  const tls = target.tls || target.tlsCa ? { caFile: target.tlsCa } : undefined;
-  let security;
+/** The connection to the optimizer; bad TLS files are a usage error before any call. */
+export function optimizerConnection(target: RemoteTarget, retry: { attempts?: number | undefined; initialDelayMs?: number | undefined; onRetry?: RemoteSolveOptions['onRetry'] } = {}): GrpcConnection<optimizer.OptimizerClient> {
   try {
-    security = clientSecurity({ token: target.token, tls });
+    return new GrpcConnection(optimizer.OptimizerClient, {
+      peer: 'optimizer',
+      address: target.address,
+      token: target.token,
+      tls: target.tls,
+      tlsCa: target.tlsCa,
+      attempts: retry.attempts ?? 4,
+      initialBackoffMs: retry.initialDelayMs ?? 500,
+      maxBackoffMs: 8000,
+      onRetry: (_method, err, attempt, delayMs) => {
+        if (isServiceError(err)) retry.onRetry?.(err, attempt, Math.round(delayMs));
+      },
+    });
   } catch (err) {
     throw new UsageError(`--tls-ca: cannot read ${target.tlsCa}: ${(err as Error).message}`);
   }
-  return new optimizer.OptimizerClient(target.address, security.credentials, security.options);
-}
-
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return typeof err === 'object' && err !== null && 'code' in err && 'details' in err;
 }
 
 /** One Solve call: every event as it comes; rejects with the stream's gRPC error. */
-function solveOnce(client: optimizer.OptimizerClient, req: optimizer.SolveRequest, timeoutS: number, onEvent: (ev: optimizer.SolveResponse) => void): Promise<void> {
+function solveOnce(client: optimizer.OptimizerClient, req: optimizer.SolveRequest, metadata: grpc.Metadata, timeoutS: number, onEvent: (ev: optimizer.SolveResponse) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const call = client.solve(req, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutS * 1000) });
+    const call = client.solve(req, metadata, { deadline: new Date(Date.now() + timeoutS * 1000) });
     call.on('data', onEvent);
     call.on('error', reject);
     call.on('end', resolve);
@@ -87,69 +89,59 @@ function solveOnce(client: optimizer.OptimizerClient, req: optimizer.SolveReques
 }
 
 /**
- * Solves `problem` on the optimizer at `options.address`, retrying UNAVAILABLE with backoff.
- * Throws `CommandError` (exit 1) when it stays unavailable or fails otherwise, `UsageError`
- * (exit 2) for INVALID_ARGUMENT (naming the problem's field).
+ * Solves `problem` on the optimizer at `options.address`, retrying UNAVAILABLE with backoff on a
+ * fresh channel (runtime's `GrpcConnection`). Throws `CommandError` (exit 1) when it stays
+ * unavailable or fails otherwise, `UsageError` (exit 2) for INVALID_ARGUMENT (naming the field).
  */
 export async function solveRemote(problem: Problem, options: RemoteSolveOptions): Promise<RemoteSolveResult> {
-  const { strategy, modeBudget } = strategyToProto(options.strategy);
+  const { strategy, modeBudget } = remoteStrategy(options.strategy);
   const req = optimizer.SolveRequest.fromPartial({ problem: problemToProto(problem), strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '' });
-  const attempts = options.attempts ?? 4;
-  let delayMs = options.initialDelayMs ?? 500;
-  optimizerClient(options).close(); // bad TLS files are a usage error before any call
-  for (let attempt = 1; ; attempt++) {
-    // A fresh channel per try: a channel that failed to connect backs off on its own schedule,
-    // and would not see an optimizer that is back.
-    const client = optimizerClient(options);
-    try {
+  const conn = optimizerConnection(options, options);
+  let attempts = 0;
+  try {
+    return await conn.retrying('Solve', async (client, attempt) => {
+      attempts = attempt;
       const modes: optimizer.ModeProfiled[] = [];
       let done: optimizer.SolveCompleted | undefined;
-      try {
-        await solveOnce(client, req, options.timeoutS ?? 3600, (ev) => {
-          if (ev.event?.$case === 'modeProfiled') {
-            modes.push(ev.event.value);
-            options.onProgress?.(ev.event.value);
-          } else if (ev.event?.$case === 'completed') {
-            done = ev.event.value;
-          }
-        });
-      } catch (err) {
-        if (!isServiceError(err)) throw err;
-        if (err.code === grpc.status.UNAVAILABLE && attempt < attempts) {
-          const wait = Math.round(delayMs * (0.5 + Math.random() / 2));
-          options.onRetry?.(err, attempt, wait);
-          await sleep(wait);
-          delayMs *= 2;
-          continue;
+      await solveOnce(client, req, conn.metadata(), options.timeoutS ?? 3600, (ev) => {
+        if (ev.event?.$case === 'modeProfiled') {
+          modes.push(ev.event.value);
+          options.onProgress?.(ev.event.value);
+        } else if (ev.event?.$case === 'completed') {
+          done = ev.event.value;
         }
-        throw remoteError(err, options.address, attempt);
-      }
+      });
       if (!done?.plan) throw new CommandError(`optimizer at ${options.address}: the Solve stream ended without a plan`);
       return { plan: done.plan, cost: done.cost ?? common.PlanCost.fromPartial({}), modes, attempts: attempt };
-    } finally {
-      client.close();
-    }
+    });
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    throw remoteError(err, options.address, attempts);
+  } finally {
+    conn.close();
   }
 }
 
 /** grpc-js details without its empty trailers (`… Resolution note: `). */
-const details = (err: grpc.ServiceError): string => err.details.replace(/\s*Resolution note:\s*$/u, '');
+const details = (err: { details?: string; message: string }): string => (err.details ?? err.message).replace(/\s*Resolution note:\s*$/u, '');
 
-function remoteError(err: grpc.ServiceError, address: string, attempts: number): Error {
+function remoteError(err: unknown, address: string, attempts: number): Error {
+  if (!(err instanceof GrpcStatusError) && !isServiceError(err)) return err instanceof Error ? err : new Error(String(err));
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
-      return new CommandError(`optimizer at ${address} is unavailable (${attempts} ${attempts === 1 ? 'try' : 'tries'}): ${details(err)}`);
+      // After the retries the connection names the peer itself: `optimizer at HOST:PORT is unavailable: …`.
+      return new CommandError(`${err instanceof GrpcStatusError ? err.message : `optimizer at ${address} is unavailable: ${details(err)}`} (${attempts} ${attempts === 1 ? 'try' : 'tries'})`);
     case grpc.status.INVALID_ARGUMENT: {
-      const field = errorField(err);
-      return new UsageError(`optimizer at ${address} rejected the problem: ${field && !err.details.includes(field) ? `${field}: ` : ''}${err.details}`);
+      const field = errorField(err as grpc.ServiceError);
+      return new UsageError(`optimizer at ${address} rejected the problem: ${field && !details(err).includes(field) ? `${field}: ` : ''}${details(err)}`);
     }
     case grpc.status.UNAUTHENTICATED:
     case grpc.status.PERMISSION_DENIED:
-      return new CommandError(`optimizer at ${address}: ${err.details} (give the service's token with --token)`);
+      return new CommandError(`optimizer at ${address}: ${details(err)} (give the service's token with --token)`);
     case grpc.status.DEADLINE_EXCEEDED:
-      return new CommandError(`optimizer at ${address}: no plan before the deadline: ${err.details}`);
+      return new CommandError(`optimizer at ${address}: no plan before the deadline: ${details(err)}`);
     default:
-      return new CommandError(`optimizer at ${address}: ${grpc.status[err.code] ?? err.code}: ${err.details}`);
+      return new CommandError(`optimizer at ${address}: ${grpc.status[err.code] ?? err.code}: ${details(err)}`);
   }
 }
 
@@ -225,14 +217,8 @@ export interface RemoteSolveReport {
   modes: { mode: string; reused: boolean }[];
 }
 
-const CONSTRAINT_NAMES: Record<number, string> = {
-  [common.Constraint.CONSTRAINT_STABILITY]: 'stability',
-  [common.Constraint.CONSTRAINT_LATENCY]: 'latency',
-  [common.Constraint.CONSTRAINT_POWER]: 'power',
-};
-
 function constraintText(c: common.Constraint, stream: string): string | null {
-  const name = CONSTRAINT_NAMES[c];
+  const name = constraintFromProto(c, 'plan.bindingConstraint');
   if (!name) return null;
   return name === 'latency' && stream ? `latency of ${stream}` : name;
 }
@@ -242,7 +228,7 @@ function verdictOf(plan: common.Plan): string {
   if (plan.feasible) return `feasible${binding ? `; tightest constraint: ${binding}` : ''}`;
   const units: Record<string, string> = { latency: ' s', power: ' W', stability: '' };
   const broken = (v: common.Violation): string => {
-    const name = CONSTRAINT_NAMES[v.constraint] ?? 'constraint';
+    const name = constraintFromProto(v.constraint, 'plan.violations.constraint') ?? 'constraint';
     const unit = units[name] ?? '';
     return `${constraintText(v.constraint, v.stream) ?? name} ${v.value.toFixed(3)}${unit} > ${v.limit.toFixed(3)}${unit}`;
   };

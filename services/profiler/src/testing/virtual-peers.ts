@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { assertOnGrid, getDevice, getWorkload, maxMode, type PowerMode, type WorkloadKind } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { device, executor } from '@fulcrum/proto';
+import { device, deviceInfoToProto, executor } from '@fulcrum/proto';
 import { GrpcStatusError, serverStream, startGrpcServer, unary, type RunningGrpcServer } from '@fulcrum/runtime';
 
 export interface VirtualPeersOptions {
@@ -66,7 +66,7 @@ export async function startVirtualPeers(options: VirtualPeersOptions = {}): Prom
   const controller: device.DeviceControllerServer = {
     getDeviceInfo: unary(async () =>
       device.GetDeviceInfoResponse.fromPartial({
-        info: { device: deviceId, displayName: spec.displayName, backend: device.Backend.BACKEND_VIRTUAL, softwareStack, grid: { cores: [...spec.grid.cores], cpuMhz: [...spec.grid.cpuMhz], gpuMhz: [...spec.grid.gpuMhz], emcMhz: [...spec.grid.emcMhz] }, notes: 'test double' },
+        info: deviceInfoToProto({ device: deviceId, displayName: spec.displayName, backend: 'virtual', softwareStack, grid: spec.grid, modeCount: 0, presets: [], hardCapW: 0, notes: ['test double'] }),
       }),
     ),
     setPowerMode: unary(async (req: device.SetPowerModeRequest) => {
