@@ -4,7 +4,8 @@
 // @fulcrum/proto "generate" script before `tsc -b`. The output is build
 // output: never edit or commit it. Exits non-zero, loudly, on any failure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,22 @@ const TS_PROTO_OPTS = [
   'forceLong=number',
   'oneof=unions-value',
   'useDate=true',
+  'useExactTypes=false',
+];
+
+/** ts-proto options for the bus events (fulcrum/events/*): types of their proto3 JSON form. */
+const EVENT_TS_PROTO_OPTS = [
+  'esModuleInterop=true',
+  'importSuffix=.js',
+  'onlyTypes=true',
+  'useOptionals=messages',
+  'useReadonlyTypes=true',
+  'useDate=string',
+  'stringEnums=true',
+  'enumsAsLiterals=true',
+  'removeEnumPrefix=true',
+  'unrecognizedEnum=false',
+  'forceLong=number',
   'useExactTypes=false',
 ];
 
@@ -92,5 +109,36 @@ if (result.status !== 0) {
 const expected = protos.map((p) => join(outDir, p.replace(/\.proto$/, '.ts')));
 const missing = expected.filter((p) => !existsSync(p));
 if (missing.length > 0) fail(`protoc produced no output for:\n  ${missing.join('\n  ')}`);
+
+// The bus events travel as proto3 JSON and are checked by @bufbuild/protobuf against the
+// descriptor set, so their TypeScript is types only, shaped like that JSON: Timestamps are RFC 3339
+// strings, enums string literals (`ActivityState.TRAIN === 'ACTIVITY_STATE_TRAIN'`). Generated
+// apart (into a temporary dir, so the shared google/protobuf files keep the options above) and
+// copied over the first pass's output.
+const eventProtos = protos.filter((p) => p.startsWith('fulcrum/events/'));
+if (eventProtos.length > 0) {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'fulcrum-proto-events-'));
+  try {
+    const eventArgs = [
+      protocEntry,
+      `--plugin=protoc-gen-ts_proto=${plugin}`,
+      `--ts_proto_out=${tmpDir}`,
+      `--ts_proto_opt=${EVENT_TS_PROTO_OPTS.join(',')}`,
+      `-I${protoDir}`,
+      `-I${wellKnownInclude}`,
+      ...eventProtos,
+    ];
+    const r = spawnSync(process.execPath, eventArgs, { cwd: repoRoot, stdio: 'inherit' });
+    if (r.error) fail(`could not run protoc: ${r.error.message}`);
+    if (r.status !== 0) fail(`protoc (events) exited with ${r.status ?? `signal ${r.signal}`}`);
+    for (const p of eventProtos) {
+      const ts = p.replace(/\.proto$/, '.ts');
+      if (!existsSync(join(tmpDir, ts))) fail(`protoc (events) produced no output for ${p}`);
+      copyFileSync(join(tmpDir, ts), join(outDir, ts));
+    }
+  } finally {
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
 
 console.log(`[@fulcrum/proto generate] ${protos.length} proto files -> ${relative(repoRoot, outDir)}`);
