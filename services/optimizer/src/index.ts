@@ -10,7 +10,8 @@ export { RemoteProfileBackend, resolveStrategy } from './strategies.js';
 export { PlanRegistry, buildPlan, samePlan } from './plans.js';
 export { movedProblem } from './replan-rule.js';
 export { createOptimizerMetrics } from './metrics.js';
-export { OPTIMIZER_SERVICE_NAME, startOptimizerService, optimizerGrpcImplementation, solveEventToProto } from './service.js';
+export { startOptimizerService } from './service.js';
+export { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation, solveEventToProto } from './grpc.js';
 
 export type {
   SolveCost,

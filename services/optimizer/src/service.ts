@@ -1,59 +1,20 @@
 /**
- * The optimizer's gRPC service (`fulcrum.optimizer.v1.Optimizer`): a thin adapter over
- * `Optimizer`, started with runtime's `startService` (gRPC + health + reflection + /metrics +
- * /healthz + graceful close), with the arrival-rate watcher on the bus.
+ * The optimizer service's wiring: config, metrics, the bus, the peer clients and the `Optimizer`
+ * library on a cleanup stack, served by the gRPC adapter (grpc.ts) through runtime's
+ * `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close), with the
+ * arrival-rate watcher on the bus.
  */
-import { ValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
-import { costToProto, loadDescriptorSet, optimizer, planToProto, problemFromProto, profileResultToProto, strategyFromProto } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, serverStream, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
+import { createMetricsRegistry, serviceLogger, startService, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
+import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
-import { Optimizer, type SolveEvent } from './optimizer.js';
+import { Optimizer } from './optimizer.js';
 import { grpcPlanExecutor, grpcProfiler, type PlanExecutorPort, type ProfilerPort } from './ports.js';
 import type { ProfileProtocolOverrides } from './strategies.js';
-
-export const OPTIMIZER_SERVICE_NAME = 'fulcrum.optimizer.v1.Optimizer';
-
-export function solveEventToProto(ev: SolveEvent): optimizer.SolveResponse {
-  if (ev.type === 'completed') {
-    return optimizer.SolveResponse.fromPartial({ event: { $case: 'completed', value: { plan: planToProto(ev.plan), cost: costToProto(ev.cost) } } });
-  }
-  return optimizer.SolveResponse.fromPartial({
-    event: {
-      $case: 'modeProfiled',
-      value: { mode: ev.mode, reused: ev.reused, results: ev.results.map(profileResultToProto), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
-    },
-  });
-}
-
-function checkModeBudget(modeBudget: number): void {
-  if (modeBudget > 10_000) throw new ValidationError('modeBudget', `must be at most 10000, got ${modeBudget}`);
-}
-
-/** The gRPC implementation over an optimizer. */
-export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: string }, logger?: Logger): optimizer.OptimizerServer {
-  return {
-    solve: serverStream(async function* (req: optimizer.SolveRequest) {
-      checkModeBudget(req.modeBudget);
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
-      const strategy = strategyFromProto(req.strategy, req.modeBudget);
-      for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined })) yield solveEventToProto(ev);
-    }, logger),
-    getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device, budgetsOptional: true });
-      const front = await lib.paretoFront(problem);
-      return optimizer.GetParetoFrontResponse.fromPartial({ points: front.points.map(planToProto), modesConsidered: front.modesConsidered });
-    }, logger),
-    replan: unary(async (req: optimizer.ReplanRequest) => {
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
-      const out = await lib.replan({ problem, previousPlanId: req.previousPlanId || undefined, allowProfiling: req.allowProfiling, strategy: strategyFromProto(req.strategy, 0) });
-      return optimizer.ReplanResponse.fromPartial({ plan: planToProto(out.plan), cost: costToProto(out.cost), changed: out.changed });
-    }, logger),
-  };
-}
 
 export interface OptimizerServiceDeps {
   readonly logger: Logger;

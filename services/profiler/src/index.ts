@@ -9,7 +9,8 @@ export { windowPower, modesMatch, ModeDriftError, NoPowerSamplesError } from './
 export { grpcDeviceController, grpcExecutor } from './peers.js';
 export { createProfilerMetrics } from './metrics.js';
 export { profilerConfigSchema, protocolConfigSchema, loadProfilerConfig } from './config.js';
-export { PROFILER_SERVICE_NAME, startProfilerService, profilerGrpcImplementation } from './service.js';
+export { startProfilerService } from './service.js';
+export { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 
 export type { ProfileInput, ProfileWorkloadInput, ProfileOutcome, ProfileCost, ProfilesQuery, ProfilesPage, ProfilerOptions } from './profiler.js';
 export type { WindowPower, WindowPowerOptions, PowerMethod } from './power.js';

@@ -1,47 +1,20 @@
 /**
- * The profiler's gRPC service (`fulcrum.profiler.v1.Profiler`): a thin adapter over `Profiler`,
- * started with runtime's `startService` (gRPC + health + reflection + /metrics + /healthz +
- * graceful close).
+ * The profiler service's wiring: config, metrics, the bus, the profile store, the peer clients
+ * and the `Profiler` library on a cleanup stack, served by the gRPC adapter (grpc.ts) through
+ * runtime's `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
  */
-import { ValidationError, isValidationError } from '@fulcrum/core';
+import { ValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
-import { costToProto, loadDescriptorSet, profileRequestFromProto, profileResultToProto, profiler, profilesQueryFromProto } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, startService, unary, type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { loadDescriptorSet, profiler } from '@fulcrum/proto';
+import { createMetricsRegistry, serviceLogger, startService, type RunningService, CleanupStack } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
+import { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 import { createProfilerMetrics } from './metrics.js';
 import { grpcDeviceController, grpcExecutor, type DeviceControllerPort, type ExecutorPort } from './peers.js';
 import { Profiler } from './profiler.js';
-
-export const PROFILER_SERVICE_NAME = 'fulcrum.profiler.v1.Profiler';
-
-/** The library names a workload `workloads[i].workload`; the proto request nests it as `workload.name`. */
-function protoField(err: unknown): unknown {
-  if (!isValidationError(err)) return err;
-  const m = /^(workloads\[\d+\])\.(workload|kind)$/.exec(err.field);
-  if (!m) return err;
-  return err.renamed(`${m[1]}.workload.${m[2] === 'workload' ? 'name' : 'kind'}`);
-}
-
-/** The gRPC implementation over a profiler. */
-export function profilerGrpcImplementation(lib: Profiler, logger?: Logger): profiler.ProfilerServer {
-  return {
-    profile: unary(async (req: profiler.ProfileRequest) => {
-      try {
-        const outcome = await lib.profile(profileRequestFromProto(req));
-        return profiler.ProfileResponse.fromPartial({ results: outcome.results.map(profileResultToProto), cost: costToProto(outcome.cost) });
-      } catch (err) {
-        throw protoField(err);
-      }
-    }, logger),
-    getProfiles: unary(async (req: profiler.GetProfilesRequest) => {
-      const page = await lib.getProfiles(profilesQueryFromProto(req));
-      return profiler.GetProfilesResponse.fromPartial({ results: page.results.map(profileResultToProto), nextPageToken: page.nextPageToken });
-    }, logger),
-  };
-}
 
 export interface ProfilerServiceDeps {
   readonly logger: Logger;
