@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ValidationError } from '@fulcrum/core';
 import type { CommonBusOptions } from './bus.js';
 import { BusError, isBusError } from './errors.js';
-import { MalformedEventError, isInferenceError, type ProfileResult, type TelemetryEvent } from './events.js';
-import { eventFilter, inferFilter, inferSubject, planAppliedSubject, profileCompletedSubject, telemetrySubject } from './subjects.js';
+import { MalformedEventError, isInferenceError, type ProfileResult, type ExecutorStatusEvent } from './events.js';
+import { eventFilter, inferFilter, inferSubject, planAppliedSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
 import type { BusLogger, EventBus, KeyValueChange, Subscription } from './types.js';
 
 export type Connect = (options?: CommonBusOptions) => Promise<EventBus>;
@@ -39,8 +39,8 @@ export function capturingLogger(): BusLogger & { warnings: string[] } {
 
 export const silentLogger: BusLogger = { warn: () => undefined, info: () => undefined };
 
-export function telemetry(queueDepth: number): TelemetryEvent {
-  return { measuredAt: new Date().toISOString(), powerW: 21.5, streams: [{ stream: 'cam', queueDepth, latencyP99S: 0.08 }] };
+export function executorStatus(queueDepth: number): ExecutorStatusEvent {
+  return { measuredAt: new Date().toISOString(), trainThroughputSamplesPerS: 120, utilization: 0.2, streams: [{ stream: 'cam', queueDepth, latencyP99S: 0.08 }] };
 }
 
 export function profile(device: string, batchSize: number, overrides: Partial<ProfileResult> = {}): ProfileResult {
@@ -78,13 +78,13 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const [pub, sub] = await pair(t);
       const device = freshDevice();
       const got: number[] = [];
-      const s = sub.subscribe(telemetrySubject(device), (m) => {
+      const s = sub.subscribe(executorStatusSubject(device), (m) => {
         assert.equal(m.subject.device, device);
-        assert.equal(m.subject.kind, 'telemetry');
-        got.push(m.event.streams![0]!.queueDepth);
+        assert.equal(m.subject.kind, 'executor.status');
+        got.push(m.event.streams[0]!.queueDepth);
       });
       await s.ready;
-      for (let i = 0; i < 5; i++) await pub.publish(telemetrySubject(device), telemetry(i));
+      for (let i = 0; i < 5; i++) await pub.publish(executorStatusSubject(device), executorStatus(i));
       await waitFor('5 events', () => got.length === 5);
       assert.deepEqual(got, [0, 1, 2, 3, 4]);
       assert.deepEqual({ ...s.stats(), lastRejection: undefined }, { received: 5, delivered: 5, rejected: 0, handlerErrors: 0, lastRejection: undefined });
@@ -98,7 +98,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const plan = (planId: string) => ({ planId, appliedAt: new Date().toISOString(), mode: { cores: 8, cpuMhz: 1728, gpuMhz: 612, emcMhz: 3199 }, streams: [{ stream: 'cam', batchSize: 4 }] });
       await pub.publish(planAppliedSubject(d1), plan('p1'));
       await pub.publish(planAppliedSubject(d2), plan('p2'));
-      await pub.publish(telemetrySubject(d1), telemetry(1)); // another kind: not seen
+      await pub.publish(executorStatusSubject(d1), executorStatus(1)); // another kind: not seen
       const seen: string[] = [];
       for await (const m of s) {
         seen.push(`${m.subject.device}:${m.event.planId}`);
@@ -112,23 +112,23 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const [pub, sub] = await pair(t);
       const device = freshDevice();
       const got: number[] = [];
-      const s = sub.subscribe(telemetrySubject(device), async (m) => {
+      const s = sub.subscribe(executorStatusSubject(device), async (m) => {
         await sleep(5);
-        got.push(m.event.streams![0]!.queueDepth);
+        got.push(m.event.streams[0]!.queueDepth);
       });
       await s.ready;
-      for (let i = 0; i < 3; i++) await pub.publish(telemetrySubject(device), telemetry(i));
+      for (let i = 0; i < 3; i++) await pub.publish(executorStatusSubject(device), executorStatus(i));
       await waitFor('3 received', () => s.stats().received === 3);
       await s.drain();
       assert.deepEqual(got, [0, 1, 2]);
-      await pub.publish(telemetrySubject(device), telemetry(9));
+      await pub.publish(executorStatusSubject(device), executorStatus(9));
       await sleep(50);
       assert.deepEqual(got, [0, 1, 2]);
 
-      const other = sub.subscribe(telemetrySubject(device), () => assert.fail('no delivery after unsubscribe'));
+      const other = sub.subscribe(executorStatusSubject(device), () => assert.fail('no delivery after unsubscribe'));
       await other.ready;
       other.unsubscribe();
-      await pub.publish(telemetrySubject(device), telemetry(10));
+      await pub.publish(executorStatusSubject(device), executorStatus(10));
       await other.closed;
       await sleep(50);
     });
@@ -137,24 +137,24 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const logger = capturingLogger();
       const [pub, sub] = await pair(t, { logger });
       const device = freshDevice();
-      const subject = telemetrySubject(device);
+      const subject = executorStatusSubject(device);
       const got: number[] = [];
-      const s = sub.subscribe(subject, (m) => void got.push(m.event.streams![0]!.queueDepth));
+      const s = sub.subscribe(subject, (m) => void got.push(m.event.streams[0]!.queueDepth));
       await s.ready;
       await pub.publishRaw(subject.subject, 'not json at all');
       await pub.publishRaw(subject.subject, new Uint8Array([0xff, 0xfe, 0x00]));
       await pub.publishRaw(subject.subject, JSON.stringify({ measuredAt: new Date().toISOString(), streams: [{ stream: 'cam', queueDepth: -1 }] }));
       await pub.publishRaw(subject.subject, JSON.stringify({ measuredAt: 'yesterday' }));
       await pub.publishRaw(subject.subject, '[]');
-      await pub.publish(subject, telemetry(7));
+      await pub.publish(subject, executorStatus(7));
       await waitFor('the good event', () => got.length === 1);
       assert.deepEqual(got, [7]);
       const stats = s.stats();
       assert.equal(stats.rejected, 5);
       assert.equal(stats.delivered, 1);
-      assert.match(stats.lastRejection ?? '', new RegExp(`malformed payload on ${subject.subject.replace(/\./g, '\\.')}: payload: must be an object, got an array`));
+      assert.match(stats.lastRejection ?? '', new RegExp(`malformed payload on ${subject.subject.replace(/\./g, '\\.')}: payload: must be a JSON object, got an array`));
       assert.equal(logger.warnings.filter((w) => w.startsWith('bus: rejected a malformed message')).length, 5);
-      assert.ok(logger.warnings.some((w) => w.includes('streams[0].queueDepth: must be an integer ≥ 0, got -1')), logger.warnings.join('\n'));
+      assert.ok(logger.warnings.some((w) => w.includes('streams[0].queueDepth: expected number (uint32): -1 out of range')), logger.warnings.join('\n'));
       assert.ok(logger.warnings.some((w) => w.includes('measuredAt: must be an RFC 3339 timestamp')), logger.warnings.join('\n'));
       assert.ok(logger.warnings.some((w) => w.includes('payload: is not JSON')), logger.warnings.join('\n'));
       assert.ok(logger.warnings.some((w) => w.includes('payload: is not valid UTF-8')), logger.warnings.join('\n'));
@@ -165,13 +165,13 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const [pub, sub] = await pair(t, { logger });
       const device = freshDevice();
       const got: number[] = [];
-      const s = sub.subscribe(telemetrySubject(device), (m) => {
-        const depth = m.event.streams![0]!.queueDepth;
+      const s = sub.subscribe(executorStatusSubject(device), (m) => {
+        const depth = m.event.streams[0]!.queueDepth;
         if (depth === 1) throw new Error('boom');
         got.push(depth);
       });
       await s.ready;
-      for (let i = 0; i < 3; i++) await pub.publish(telemetrySubject(device), telemetry(i));
+      for (let i = 0; i < 3; i++) await pub.publish(executorStatusSubject(device), executorStatus(i));
       await waitFor('2 handled', () => got.length === 2);
       assert.deepEqual(got, [0, 2]);
       assert.equal(s.stats().handlerErrors, 1);
@@ -181,7 +181,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
     test('publish validates payloads and subjects before sending', async (t) => {
       const [pub] = await pair(t);
       const device = freshDevice();
-      await assert.rejects(pub.publish(telemetrySubject(device), { measuredAt: 'now' } as TelemetryEvent), (err: unknown) => {
+      await assert.rejects(pub.publish(executorStatusSubject(device), { measuredAt: 'now' } as ExecutorStatusEvent), (err: unknown) => {
         assert.ok(err instanceof MalformedEventError);
         assert.ok(err instanceof ValidationError);
         assert.equal(err.field, 'measuredAt');
@@ -192,9 +192,9 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
         assert.equal(err.field, 'device');
         return true;
       });
-      assert.throws(() => telemetrySubject('a.b'), ValidationError);
-      assert.throws(() => telemetrySubject('*'), ValidationError);
-      await assert.rejects(pub.publish({ kind: 'telemetry', device, subject: 'fulcrum.other.telemetry' }, telemetry(1)), ValidationError);
+      assert.throws(() => executorStatusSubject('a.b'), ValidationError);
+      assert.throws(() => executorStatusSubject('*'), ValidationError);
+      await assert.rejects(pub.publish({ kind: 'executor.status', device, subject: 'fulcrum.other.executor.status' }, executorStatus(1)), ValidationError);
       await assert.rejects(pub.publishRaw('fulcrum.>', 'x'), ValidationError);
     });
 
@@ -435,22 +435,22 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const bus = await connect({ logger: silentLogger });
       const device = freshDevice();
       let handled = 0;
-      const s = bus.subscribe(telemetrySubject(device), async () => {
+      const s = bus.subscribe(executorStatusSubject(device), async () => {
         await sleep(20);
         handled++;
       });
       await s.ready;
       const statuses: string[] = [];
       bus.onStatus((st) => statuses.push(st));
-      await pub.publish(telemetrySubject(device), telemetry(1));
+      await pub.publish(executorStatusSubject(device), executorStatus(1));
       await waitFor('received', () => s.stats().received === 1);
       await bus.close();
       assert.equal(handled, 1, 'the handler call in progress finished before close returned');
       await s.closed;
       assert.equal(bus.status(), 'closed');
-      await assert.rejects(bus.publish(telemetrySubject(device), telemetry(2)), (err: unknown) => isBusError(err, 'closed'));
+      await assert.rejects(bus.publish(executorStatusSubject(device), executorStatus(2)), (err: unknown) => isBusError(err, 'closed'));
       await assert.rejects(bus.request(inferSubject(device, 'cam'), { requestId: 'x' }), (err: unknown) => isBusError(err, 'closed'));
-      const late = bus.subscribe(telemetrySubject(device));
+      const late = bus.subscribe(executorStatusSubject(device));
       await assert.rejects(late.ready, (err: unknown) => isBusError(err, 'closed'));
       await bus.close(); // idempotent
     });

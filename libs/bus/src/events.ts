@@ -1,182 +1,84 @@
 /**
- * Payloads of the SPEC §1 events, their JSON encoding, and decoders that check every field.
+ * Payloads of the SPEC §1 events, their JSON encoding, and their decoders.
  *
- * Field names follow the proto contracts (proto/fulcrum/*) in camelCase and carry units.
- * Timestamps are RFC 3339 strings (the proto3 JSON form of google.protobuf.Timestamp).
- * Unknown fields are dropped on decode, so a newer publisher does not break an older subscriber.
+ * The contract is `proto/fulcrum/events/v1/events.proto`: the types below are the ts-proto types
+ * generated from it (`@fulcrum/proto`'s `events`), narrowed where the bus requires a field the
+ * proto cannot (a Timestamp or message that must be present). On the wire each payload is the
+ * proto3 JSON form of its message. Decoding has two steps:
+ *
+ * 1. the contract: @bufbuild/protobuf reads the JSON against the message in the descriptor set
+ *    (JSON types, integer ranges, enum names, RFC 3339 timestamps), drops unknown fields (a newer
+ *    publisher does not break an older subscriber) and fills proto3 defaults (`0`, `''`, `[]`);
+ *    where it fails, the offending field's path is found by walking the same descriptors;
+ * 2. the meaning, written here: positive rates, subject-token names, required messages, an idle
+ *    activity needs no workload, …
+ *
+ * Timestamps and `google.protobuf.Value` fields (the inference input/output) keep the text and
+ * JSON they were sent with once checked.
  */
-import { ValidationError, describeValue, type PowerMode, type WorkloadKind } from '@fulcrum/core';
+import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { ValidationError, describeValue, type WorkloadKind } from '@fulcrum/core';
+import { events, loadDescriptorSet } from '@fulcrum/proto';
 import { validateToken, type EventKind } from './subjects.js';
 
-// ---------------------------------------------------------------- payload types
+// ---------------------------------------------------------------- payload types (generated)
+
+/** `T` with the fields `K` present (the bus rejects a payload without them). */
+type Present<T, K extends keyof T> = T & { readonly [P in K]-?: Exclude<T[P], undefined> };
 
 /** `fulcrum.<device>.arrivals.rate`: the executor's measured arrival rates, published when they move. */
-export interface ArrivalRatesEvent {
-  /** End of the measurement window (RFC 3339). */
-  readonly measuredAt: string;
-  /** Length of the window the rates average over, seconds. */
-  readonly windowS: number;
-  /** The plan running while the rates were measured. */
-  readonly planId?: string | undefined;
-  readonly streams: readonly StreamArrivalRate[];
-}
+export type ArrivalRatesEvent = Present<events.ArrivalRatesEvent, 'measuredAt'>;
+export type StreamArrivalRate = events.StreamArrivalRate;
 
-export interface StreamArrivalRate {
-  readonly stream: string;
-  /** Measured λ, requests per second. */
-  readonly arrivalRatePerS: number;
-  /** The rate the running plan was made for (what it moved away from). */
-  readonly plannedRatePerS?: number | undefined;
-}
-
-/**
- * `fulcrum.<device>.profile.completed`: one profiled (mode, workload, batch) result; mirrors
- * `fulcrum.common.v1.ProfileResult`. Key: (device, softwareStack, workload, kind, batchSize, mode).
- */
-export interface ProfileResult {
-  readonly device: string;
-  /** Software stack version (JetPack / framework / model build); stacks are never mixed. */
-  readonly softwareStack: string;
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  /** Minibatch size, samples. */
-  readonly batchSize: number;
-  readonly mode: PowerMode;
-  /** Mean time per minibatch over the measured window, milliseconds. */
-  readonly timeMs: number;
-  /** Mean board power over the measured window, watts. */
-  readonly powerW: number;
-  /** When the measured window ended (RFC 3339). */
-  readonly measuredAt: string;
-  /** Measured minibatches averaged into timeMs. */
-  readonly samples: number;
-}
+/** `fulcrum.<device>.profile.completed`: one profiled (mode, workload, batch) result (`events.ProfileCompletedEvent`). */
+export type ProfileResult = Omit<Present<events.ProfileCompletedEvent, 'mode' | 'measuredAt'>, 'kind'> & { readonly kind: WorkloadKind };
 
 /** `fulcrum.<device>.plan.applied`: the plan now running on the device. */
-export interface PlanAppliedEvent {
-  readonly planId: string;
-  readonly appliedAt: string;
-  readonly mode: PowerMode;
-  readonly streams: readonly PlannedStream[];
-  readonly trainWorkload?: string | undefined;
-  /** bT, samples per training minibatch. */
-  readonly trainBatchSize?: number | undefined;
-  readonly predictedTrainThroughputSamplesPerS?: number | undefined;
-  readonly predictedPowerW?: number | undefined;
-  readonly feasible?: boolean | undefined;
-  /** e.g. `gmd`, `als`, `oracle`. */
-  readonly strategy?: string | undefined;
-}
+export type PlanAppliedEvent = Present<events.PlanAppliedEvent, 'appliedAt' | 'mode'>;
+export type PlannedStream = events.PlannedStream;
 
-export interface PlannedStream {
-  readonly stream: string;
-  readonly batchSize: number;
-  readonly arrivalRatePerS?: number | undefined;
-  readonly latencyBudgetS?: number | undefined;
-  readonly predictedLatencyS?: number | undefined;
-  /** ρk, this stream's GPU share. */
-  readonly utilization?: number | undefined;
-}
+/** `fulcrum.<device>.power`: the device-controller's power telemetry. */
+export type PowerTelemetryEvent = Present<events.PowerTelemetryEvent, 'measuredAt'>;
+export type RailPower = events.RailPower;
 
-/** `fulcrum.<device>.telemetry`: power, clocks, throughput, queue depths, latency percentiles. */
-export interface TelemetryEvent {
-  readonly measuredAt: string;
-  /** The knobs as read back from the device. */
-  readonly mode?: PowerMode | undefined;
-  /** Board power, watts. */
-  readonly powerW?: number | undefined;
-  readonly rails?: readonly RailPower[] | undefined;
-  readonly planId?: string | undefined;
-  readonly trainThroughputSamplesPerS?: number | undefined;
-  /** Measured inference GPU share ρ. */
-  readonly utilization?: number | undefined;
-  readonly streams?: readonly StreamTelemetry[] | undefined;
-  /**
-   * What the executor's GPU runs now. The executor publishes it on every change (throttled) and
-   * as a heartbeat; a virtual device-controller makes its power readings follow it.
-   */
-  readonly activity?: ExecutorActivity | undefined;
-}
+/** `fulcrum.<device>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
+export type ExecutorStatusEvent = Present<events.ExecutorStatusEvent, 'measuredAt'>;
+export type StreamTelemetry = events.StreamTelemetry;
 
-export const ACTIVITY_STATES = ['idle', 'train', 'infer'] as const;
-export type ActivityState = (typeof ACTIVITY_STATES)[number];
-
-/** The minibatch running now (`workload` and `batchSize` are required unless `state` is `idle`). */
-export interface ExecutorActivity {
-  readonly state: ActivityState;
-  readonly workload?: string | undefined;
-  /** Samples in the minibatch. */
-  readonly batchSize?: number | undefined;
-  /** The inference stream it serves, if any. */
-  readonly stream?: string | undefined;
-  /** True while running a profiler measurement. */
-  readonly measurement?: boolean | undefined;
-}
-
-export interface RailPower {
-  readonly rail: string;
-  readonly powerW: number;
-}
-
-/** Mirrors `fulcrum.executor.v1.StreamStatus`. */
-export interface StreamTelemetry {
-  readonly stream: string;
-  readonly batchSize?: number | undefined;
-  readonly arrivalRatePerS?: number | undefined;
-  /** Requests waiting now. */
-  readonly queueDepth: number;
-  readonly latencyP50S?: number | undefined;
-  readonly latencyP99S?: number | undefined;
-  readonly latencyMaxS?: number | undefined;
-  /** Requests answered with a result. */
-  readonly completed?: number | undefined;
-  /** Requests answered with an error. */
-  readonly failed?: number | undefined;
-}
+/** What the executor's GPU runs now (`measuredAt` is set when it is published). */
+export type ExecutorActivity = events.ExecutorActivity;
+/** `fulcrum.<device>.activity`: an `ExecutorActivity` with its `measuredAt`. */
+export type ExecutorActivityEvent = Present<events.ExecutorActivity, 'measuredAt'>;
+/** `ActivityState.IDLE` (`'ACTIVITY_STATE_IDLE'`), `TRAIN`, `INFER`; `UNSPECIFIED` is rejected. */
+export const ActivityState = events.ActivityState;
+export type ActivityState = events.ActivityState;
 
 /** Payload type of each broadcast event kind. */
 export interface BusEvents {
   'arrivals.rate': ArrivalRatesEvent;
   'profile.completed': ProfileResult;
   'plan.applied': PlanAppliedEvent;
-  telemetry: TelemetryEvent;
+  power: PowerTelemetryEvent;
+  activity: ExecutorActivityEvent;
+  'executor.status': ExecutorStatusEvent;
 }
 
 /** A request on `fulcrum.<device>.infer.<stream>` (the stream is in the subject). */
-export interface InferenceRequest {
-  /** Caller's id, echoed in the reply. */
-  readonly requestId: string;
-  /** The model input, any JSON value; its shape is the workload's business. */
-  readonly input?: unknown;
-  /** When the caller sent it (RFC 3339); informational, the executor times from arrival. */
-  readonly sentAt?: string | undefined;
-}
+export type InferenceRequest = events.InferenceRequest;
 
-/** The result of one inference request; mirrors `fulcrum.executor.v1.InferResponse`. */
-export interface InferenceResult {
-  readonly requestId: string;
-  readonly output?: unknown;
-  /** Arrival to result, seconds. */
-  readonly latencyS: number;
-  /** Queued before its minibatch started, seconds. */
-  readonly queueS: number;
-  /** Size of the minibatch it ran in. */
-  readonly batchSize: number;
-}
+/** The result of one inference request. */
+export type InferenceResult = Omit<events.InferenceReply, 'error'>;
 
 export const INFERENCE_ERROR_CODES = ['deadline', 'shed', 'shutdown', 'invalid', 'unavailable', 'internal'] as const;
-/**
- * `deadline`: it could not be served within its latency budget; `shed`: refused under overload
- * (or no plan serves this stream); `shutdown`: the executor is stopping; `invalid`: the request
- * was malformed; `unavailable`: the runner/worker is gone (retry later); `internal`: a bug.
- */
+/** See `fulcrum.events.v1.InferenceError.code`. */
 export type InferenceErrorCode = (typeof INFERENCE_ERROR_CODES)[number];
 
 /** An explicit error answer: every accepted request gets a result or one of these. */
 export interface InferenceErrorReply {
   /** Absent only when the request was too malformed to carry one. */
   readonly requestId?: string | undefined;
-  readonly error: { readonly code: InferenceErrorCode; readonly message: string };
+  readonly error: events.InferenceError & { readonly code: InferenceErrorCode };
 }
 
 export type InferenceReply = InferenceResult | InferenceErrorReply;
@@ -202,12 +104,23 @@ export class MalformedEventError extends ValidationError {
   }
 }
 
-// ---------------------------------------------------------------- field checks
+// ---------------------------------------------------------------- the contract (generic)
+
+const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, loadDescriptorSet()));
+
+function message(name: string): DescMessage {
+  const desc = registry.getMessage(`fulcrum.events.v1.${name}`);
+  if (!desc) throw new Error(`@fulcrum/bus: fulcrum.events.v1.${name} is not in @fulcrum/proto's descriptor set`);
+  return desc;
+}
+
+/** Well-known types whose JSON is taken as sent once the contract accepted it. */
+const VERBATIM = new Set(['google.protobuf.Timestamp', 'google.protobuf.Value']);
 
 type Obj = Record<string, unknown>;
 
-function fail(field: string, reason: string, value: unknown): never {
-  throw new ValidationError(field, `${reason}, got ${describeJson(value)}`);
+function isObject(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describeJson(value: unknown): string {
@@ -217,234 +130,263 @@ function describeJson(value: unknown): string {
   return describeValue(value);
 }
 
-function object(field: string, value: unknown): Obj {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'must be an object', value);
-  return value as Obj;
+function fieldOf(desc: DescMessage, key: string): DescField | undefined {
+  return desc.fields.find((f) => f.jsonName === key || f.name === key);
 }
 
-function array(field: string, value: unknown): unknown[] {
-  if (!Array.isArray(value)) fail(field, 'must be an array', value);
-  return value;
+function messageOf(field: DescField): DescMessage | undefined {
+  return field.fieldKind === 'message' || (field.fieldKind === 'list' && field.listKind === 'message') ? field.message : undefined;
 }
 
-function text(field: string, value: unknown, maxLength = 256): string {
+/** @bufbuild/protobuf's reason, without its `cannot decode field x.y.Z.f from JSON: ` prefix. */
+function reasonOf(err: unknown, value: unknown): string {
+  const text = (err as Error).message.replace(/^cannot decode (field|message|enum) \S+ from JSON: /, '');
+  return / got /.test(text) ? text : `${text}, got ${describeJson(value)}`;
+}
+
+/** Throws `ValidationError(path, …)` for the first field of `value` the contract rejects. */
+function locate(desc: DescMessage, value: unknown, path: string): void {
+  if (!isObject(value)) throw new ValidationError(path || 'payload', `must be a JSON object, got ${describeJson(value)}`);
+  const at = (key: string): string => (path ? `${path}.${key}` : key);
+  const alone = (key: string, v: unknown, field: string): void => {
+    try {
+      fromJson(desc, { [key]: v } as JsonObject, { ignoreUnknownFields: true, registry });
+    } catch (err) {
+      const timestamp = fieldOf(desc, key)?.message?.typeName === 'google.protobuf.Timestamp';
+      throw new ValidationError(field, timestamp ? `must be an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z, got ${describeJson(v)}` : reasonOf(err, v));
+    }
+  };
+  for (const [key, v] of Object.entries(value)) {
+    const field = fieldOf(desc, key);
+    if (!field || v === null) continue;
+    const inner = messageOf(field);
+    const nested = inner !== undefined && !VERBATIM.has(inner.typeName);
+    if (field.fieldKind === 'list' && Array.isArray(v)) {
+      v.forEach((item, i) => (nested ? locate(inner, item, `${at(key)}[${i}]`) : alone(key, [item], `${at(key)}[${i}]`)));
+    } else if (field.fieldKind === 'message' && nested) {
+      locate(inner, v, at(key));
+    } else {
+      alone(key, v, at(key));
+    }
+  }
+}
+
+/**
+ * Reads `value` as the proto3 JSON of `desc`: the clean JSON object (unknown fields dropped,
+ * proto3 defaults filled), or `ValidationError` naming the field the contract rejects.
+ */
+function readContract(desc: DescMessage, value: unknown): Obj {
+  if (!isObject(value)) throw new ValidationError('payload', `must be a JSON object, got ${describeJson(value)}`);
+  // Value fields (any JSON) skip the round trip through google.protobuf.Value messages.
+  const verbatim: Obj = {};
+  let input: Obj = value;
+  for (const field of desc.fields) {
+    if (messageOf(field)?.typeName !== 'google.protobuf.Value' || field.fieldKind !== 'message') continue;
+    for (const key of [field.jsonName, field.name]) {
+      if (input[key] === undefined) continue;
+      if (input === value) input = { ...value };
+      verbatim[field.jsonName] = input[key];
+      delete input[key];
+    }
+  }
+  let json: JsonValue;
+  try {
+    json = toJson(desc, fromJson(desc, input as JsonObject, { ignoreUnknownFields: true, registry }), { alwaysEmitImplicit: true, registry });
+  } catch (err) {
+    locate(desc, input, '');
+    throw new ValidationError('payload', reasonOf(err, input));
+  }
+  return Object.assign(keepTimestamps(desc, json as Obj, input), verbatim);
+}
+
+/** Puts the RFC 3339 text each Timestamp was sent with back (toJson would rewrite it). */
+function keepTimestamps(desc: DescMessage, out: Obj, sent: Obj): Obj {
+  for (const field of desc.fields) {
+    const inner = messageOf(field);
+    if (!inner || out[field.jsonName] === undefined) continue;
+    const original = sent[field.jsonName] ?? sent[field.name];
+    if (inner.typeName === 'google.protobuf.Timestamp') {
+      if (field.fieldKind === 'message' && typeof original === 'string') out[field.jsonName] = original;
+    } else if (!VERBATIM.has(inner.typeName)) {
+      if (field.fieldKind === 'message' && isObject(original)) keepTimestamps(inner, out[field.jsonName] as Obj, original);
+      if (field.fieldKind === 'list' && Array.isArray(original)) (out[field.jsonName] as Obj[]).forEach((o, i) => isObject(original[i]) && keepTimestamps(inner, o, original[i]));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the meaning (hand-written)
+
+function fail(field: string, reason: string, value: unknown): never {
+  throw new ValidationError(field, `${reason}, got ${describeJson(value)}`);
+}
+
+function required(field: string, value: unknown): void {
+  if (value === undefined) throw new ValidationError(field, 'is required');
+}
+
+function text(field: string, value: unknown, maxLength = 256): void {
   if (typeof value !== 'string' || value.length === 0) fail(field, 'must be a non-empty string', value);
   if (value.length > maxLength) throw new ValidationError(field, `must be at most ${maxLength} characters, got ${value.length}`);
-  return value;
 }
 
-function anyText(field: string, value: unknown): string {
-  if (typeof value !== 'string') fail(field, 'must be a string', value);
-  return value;
-}
-
-function positive(field: string, value: unknown): number {
+/** Doubles may arrive as "NaN"/"Infinity" (proto3 JSON); none of ours may be. */
+function positive(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(field, 'must be a positive number', value);
-  return value;
 }
 
-function nonNegative(field: string, value: unknown): number {
+function nonNegative(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(field, 'must be a number ≥ 0', value);
-  return value;
 }
 
-function positiveInteger(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(field, 'must be a positive integer', value);
-  return value;
+/** A uint32 the contract already checked; 0 is what proto3 reads for a missing one. */
+function positiveInteger(field: string, value: unknown): void {
+  if (value === 0) fail(field, 'must be a positive integer', value);
 }
 
-function count(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(field, 'must be an integer ≥ 0', value);
-  return value;
+function oneOf(field: string, value: unknown, allowed: readonly string[]): void {
+  if (!allowed.includes(value as string)) fail(field, `must be one of ${allowed.join(', ')}`, value);
 }
 
-function bool(field: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') fail(field, 'must be true or false', value);
-  return value;
+/** Runs `check(path, value)` on `o[key]` when it is present. */
+function opt(o: Obj, key: string, prefix: string, check: (field: string, value: unknown) => void): void {
+  if (o[key] !== undefined) check(prefix + key, o[key]);
 }
 
-function timestamp(field: string, value: unknown): string {
-  // RFC 3339 with a zone; Date.parse alone accepts too much (e.g. "1").
-  if (typeof value !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
-    fail(field, 'must be an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z', value);
-  }
-  return value;
+function each(o: Obj, key: string, check: (item: Obj, prefix: string) => void): void {
+  (o[key] as Obj[]).forEach((item, i) => check(item, `${key}[${i}].`));
 }
 
-function token(field: string, value: unknown): string {
-  return validateToken(field, value);
+function powerMode(field: string, value: unknown): void {
+  const m = value as Obj;
+  positiveInteger(`${field}.cores`, m['cores']);
+  for (const knob of ['cpuMhz', 'gpuMhz', 'emcMhz']) positive(`${field}.${knob}`, m[knob]);
 }
 
-function optional<T>(obj: Obj, key: string, prefix: string, check: (field: string, value: unknown) => T): T | undefined {
-  const value = obj[key];
-  return value === undefined || value === null ? undefined : check(prefix + key, value);
-}
-
-function withoutUndefined<T extends Obj>(obj: T): T {
-  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
-  return obj;
-}
-
-function powerMode(field: string, value: unknown): PowerMode {
-  const o = object(field, value);
-  return {
-    cores: positiveInteger(`${field}.cores`, o['cores']),
-    cpuMhz: positive(`${field}.cpuMhz`, o['cpuMhz']),
-    gpuMhz: positive(`${field}.gpuMhz`, o['gpuMhz']),
-    emcMhz: positive(`${field}.emcMhz`, o['emcMhz']),
-  };
-}
-
-function list<T>(field: string, value: unknown, item: (field: string, value: unknown) => T): T[] {
-  return array(field, value).map((v, i) => item(`${field}[${i}]`, v));
-}
-
-// ---------------------------------------------------------------- per-payload checks (field prefix '' = top level)
-
-function arrivalRates(value: unknown): ArrivalRatesEvent {
-  const o = object('payload', value);
-  return withoutUndefined({
-    measuredAt: timestamp('measuredAt', o['measuredAt']),
-    windowS: positive('windowS', o['windowS']),
-    planId: optional(o, 'planId', '', text),
-    streams: list('streams', o['streams'], (f, v) => {
-      const s = object(f, v);
-      return withoutUndefined({
-        stream: token(`${f}.stream`, s['stream']),
-        arrivalRatePerS: nonNegative(`${f}.arrivalRatePerS`, s['arrivalRatePerS']),
-        plannedRatePerS: optional(s, 'plannedRatePerS', `${f}.`, nonNegative),
-      });
-    }),
-  });
-}
-
-function profileResult(value: unknown): ProfileResult {
-  const o = object('payload', value);
-  const kind = o['kind'];
-  if (kind !== 'train' && kind !== 'infer') fail('kind', 'must be "train" or "infer"', kind);
-  return {
-    device: token('device', o['device']),
-    softwareStack: text('softwareStack', o['softwareStack']),
-    workload: text('workload', o['workload']),
-    kind,
-    batchSize: positiveInteger('batchSize', o['batchSize']),
-    mode: powerMode('mode', o['mode']),
-    timeMs: positive('timeMs', o['timeMs']),
-    powerW: positive('powerW', o['powerW']),
-    measuredAt: timestamp('measuredAt', o['measuredAt']),
-    samples: positiveInteger('samples', o['samples']),
-  };
-}
-
-function planApplied(value: unknown): PlanAppliedEvent {
-  const o = object('payload', value);
-  return withoutUndefined({
-    planId: text('planId', o['planId']),
-    appliedAt: timestamp('appliedAt', o['appliedAt']),
-    mode: powerMode('mode', o['mode']),
-    streams: list('streams', o['streams'], (f, v) => {
-      const s = object(f, v);
-      return withoutUndefined({
-        stream: token(`${f}.stream`, s['stream']),
-        batchSize: positiveInteger(`${f}.batchSize`, s['batchSize']),
-        arrivalRatePerS: optional(s, 'arrivalRatePerS', `${f}.`, positive),
-        latencyBudgetS: optional(s, 'latencyBudgetS', `${f}.`, positive),
-        predictedLatencyS: optional(s, 'predictedLatencyS', `${f}.`, nonNegative),
-        utilization: optional(s, 'utilization', `${f}.`, nonNegative),
-      });
-    }),
-    trainWorkload: optional(o, 'trainWorkload', '', text),
-    trainBatchSize: optional(o, 'trainBatchSize', '', positiveInteger),
-    predictedTrainThroughputSamplesPerS: optional(o, 'predictedTrainThroughputSamplesPerS', '', nonNegative),
-    predictedPowerW: optional(o, 'predictedPowerW', '', nonNegative),
-    feasible: optional(o, 'feasible', '', bool),
-    strategy: optional(o, 'strategy', '', text),
-  });
-}
-
-function telemetry(value: unknown): TelemetryEvent {
-  const o = object('payload', value);
-  return withoutUndefined({
-    measuredAt: timestamp('measuredAt', o['measuredAt']),
-    mode: optional(o, 'mode', '', powerMode),
-    powerW: optional(o, 'powerW', '', nonNegative),
-    rails: optional(o, 'rails', '', (f, v) =>
-      list(f, v, (rf, rv) => {
-        const r = object(rf, rv);
-        return { rail: text(`${rf}.rail`, r['rail']), powerW: nonNegative(`${rf}.powerW`, r['powerW']) };
-      }),
-    ),
-    planId: optional(o, 'planId', '', text),
-    trainThroughputSamplesPerS: optional(o, 'trainThroughputSamplesPerS', '', nonNegative),
-    utilization: optional(o, 'utilization', '', nonNegative),
-    streams: optional(o, 'streams', '', (f, v) =>
-      list(f, v, (sf, sv) => {
-        const s = object(sf, sv);
-        return withoutUndefined({
-          stream: token(`${sf}.stream`, s['stream']),
-          batchSize: optional(s, 'batchSize', `${sf}.`, positiveInteger),
-          arrivalRatePerS: optional(s, 'arrivalRatePerS', `${sf}.`, nonNegative),
-          queueDepth: count(`${sf}.queueDepth`, s['queueDepth']),
-          latencyP50S: optional(s, 'latencyP50S', `${sf}.`, nonNegative),
-          latencyP99S: optional(s, 'latencyP99S', `${sf}.`, nonNegative),
-          latencyMaxS: optional(s, 'latencyMaxS', `${sf}.`, nonNegative),
-          completed: optional(s, 'completed', `${sf}.`, count),
-          failed: optional(s, 'failed', `${sf}.`, count),
-        });
-      }),
-    ),
-    activity: optional(o, 'activity', '', activity),
-  });
-}
-
-function activity(field: string, value: unknown): ExecutorActivity {
-  const o = object(field, value);
-  const state = o['state'];
-  if (!(ACTIVITY_STATES as readonly unknown[]).includes(state)) fail(`${field}.state`, `must be one of ${ACTIVITY_STATES.join(', ')}`, state);
-  const busy = state !== 'idle';
-  return withoutUndefined({
-    state: state as ActivityState,
-    workload: busy ? text(`${field}.workload`, o['workload']) : optional(o, 'workload', `${field}.`, text),
-    batchSize: busy ? positiveInteger(`${field}.batchSize`, o['batchSize']) : optional(o, 'batchSize', `${field}.`, positiveInteger),
-    stream: optional(o, 'stream', `${field}.`, token),
-    measurement: optional(o, 'measurement', `${field}.`, bool),
-  });
-}
-
-const CHECKS: { [K in EventKind]: (value: unknown) => BusEvents[K] } = {
-  'arrivals.rate': arrivalRates,
-  'profile.completed': profileResult,
-  'plan.applied': planApplied,
-  telemetry,
+const MEANING: { [K in EventKind]: (o: Obj) => void } = {
+  'arrivals.rate': (o) => {
+    required('measuredAt', o['measuredAt']);
+    positive('windowS', o['windowS']);
+    opt(o, 'planId', '', text);
+    each(o, 'streams', (s, p) => {
+      validateToken(`${p}stream`, s['stream']);
+      nonNegative(`${p}arrivalRatePerS`, s['arrivalRatePerS']);
+      opt(s, 'plannedRatePerS', p, nonNegative);
+    });
+  },
+  'profile.completed': (o) => {
+    validateToken('device', o['device']);
+    text('softwareStack', o['softwareStack']);
+    text('workload', o['workload']);
+    oneOf('kind', o['kind'], ['train', 'infer']);
+    positiveInteger('batchSize', o['batchSize']);
+    required('mode', o['mode']);
+    powerMode('mode', o['mode']);
+    positive('timeMs', o['timeMs']);
+    positive('powerW', o['powerW']);
+    required('measuredAt', o['measuredAt']);
+    positiveInteger('samples', o['samples']);
+  },
+  'plan.applied': (o) => {
+    text('planId', o['planId']);
+    required('appliedAt', o['appliedAt']);
+    required('mode', o['mode']);
+    powerMode('mode', o['mode']);
+    each(o, 'streams', (s, p) => {
+      validateToken(`${p}stream`, s['stream']);
+      positiveInteger(`${p}batchSize`, s['batchSize']);
+      opt(s, 'arrivalRatePerS', p, positive);
+      opt(s, 'latencyBudgetS', p, positive);
+      opt(s, 'predictedLatencyS', p, nonNegative);
+      opt(s, 'utilization', p, nonNegative);
+    });
+    opt(o, 'trainWorkload', '', text);
+    opt(o, 'trainBatchSize', '', positiveInteger);
+    opt(o, 'predictedTrainThroughputSamplesPerS', '', nonNegative);
+    opt(o, 'predictedPowerW', '', nonNegative);
+    opt(o, 'strategy', '', text);
+  },
+  power: (o) => {
+    required('measuredAt', o['measuredAt']);
+    opt(o, 'mode', '', powerMode);
+    nonNegative('powerW', o['powerW']);
+    each(o, 'rails', (r, p) => {
+      text(`${p}rail`, r['rail']);
+      nonNegative(`${p}powerW`, r['powerW']);
+    });
+  },
+  activity: (o) => {
+    required('measuredAt', o['measuredAt']);
+    activity(o);
+  },
+  'executor.status': (o) => {
+    required('measuredAt', o['measuredAt']);
+    opt(o, 'planId', '', text);
+    opt(o, 'mode', '', powerMode);
+    nonNegative('trainThroughputSamplesPerS', o['trainThroughputSamplesPerS']);
+    nonNegative('utilization', o['utilization']);
+    each(o, 'streams', (s, p) => {
+      validateToken(`${p}stream`, s['stream']);
+      opt(s, 'batchSize', p, positiveInteger);
+      for (const key of ['arrivalRatePerS', 'latencyP50S', 'latencyP99S', 'latencyMaxS']) opt(s, key, p, nonNegative);
+    });
+  },
 };
 
+function activity(o: Obj): void {
+  const state = o['state'];
+  // proto3 JSON reads a missing state, and a name this version does not know, as UNSPECIFIED.
+  if (state === ActivityState.UNSPECIFIED) {
+    throw new ValidationError('state', `must be one of ${[ActivityState.IDLE, ActivityState.TRAIN, ActivityState.INFER].join(', ')} (missing or unknown)`);
+  }
+  if (state === ActivityState.IDLE) {
+    opt(o, 'workload', '', text);
+    opt(o, 'batchSize', '', positiveInteger);
+  } else {
+    text('workload', o['workload']);
+    required('batchSize', o['batchSize']);
+    positiveInteger('batchSize', o['batchSize']);
+  }
+  opt(o, 'stream', '', validateToken);
+}
+
+const CONTRACT: { [K in EventKind]: DescMessage } = {
+  'arrivals.rate': message('ArrivalRatesEvent'),
+  'profile.completed': message('ProfileCompletedEvent'),
+  'plan.applied': message('PlanAppliedEvent'),
+  power: message('PowerTelemetryEvent'),
+  activity: message('ExecutorActivity'),
+  'executor.status': message('ExecutorStatusEvent'),
+};
+const INFERENCE_REQUEST = message('InferenceRequest');
+const INFERENCE_REPLY = message('InferenceReply');
+
+function event<K extends EventKind>(kind: K, value: unknown): BusEvents[K] {
+  const o = readContract(CONTRACT[kind], value);
+  MEANING[kind](o);
+  return o as unknown as BusEvents[K];
+}
+
 function inferenceRequest(value: unknown): InferenceRequest {
-  const o = object('payload', value);
-  return withoutUndefined({
-    requestId: text('requestId', o['requestId']),
-    input: o['input'],
-    sentAt: optional(o, 'sentAt', '', timestamp),
-  });
+  const o = readContract(INFERENCE_REQUEST, value);
+  text('requestId', o['requestId']);
+  return o as unknown as InferenceRequest;
 }
 
 function inferenceReply(value: unknown): InferenceReply {
-  const o = object('payload', value);
-  if (o['error'] !== undefined) {
-    const e = object('error', o['error']);
-    const code = e['code'];
-    if (!(INFERENCE_ERROR_CODES as readonly unknown[]).includes(code)) fail('error.code', `must be one of ${INFERENCE_ERROR_CODES.join(', ')}`, code);
-    return withoutUndefined({
-      requestId: optional(o, 'requestId', '', text),
-      error: { code: code as InferenceErrorCode, message: anyText('error.message', e['message']) },
-    });
+  const o = readContract(INFERENCE_REPLY, value);
+  const error = o['error'] as Obj | undefined;
+  if (error !== undefined) {
+    oneOf('error.code', error['code'], INFERENCE_ERROR_CODES);
+    if (o['requestId'] === '') return { error } as unknown as InferenceErrorReply;
+    text('requestId', o['requestId']);
+    return { requestId: o['requestId'], error } as unknown as InferenceErrorReply;
   }
-  return withoutUndefined({
-    requestId: text('requestId', o['requestId']),
-    output: o['output'],
-    latencyS: nonNegative('latencyS', o['latencyS']),
-    queueS: nonNegative('queueS', o['queueS']),
-    batchSize: positiveInteger('batchSize', o['batchSize']),
-  });
+  text('requestId', o['requestId']);
+  nonNegative('latencyS', o['latencyS']);
+  nonNegative('queueS', o['queueS']);
+  positiveInteger('batchSize', o['batchSize']);
+  return o as unknown as InferenceResult;
 }
 
 // ---------------------------------------------------------------- encoding
@@ -476,31 +418,36 @@ function checked<T>(subject: string, check: (value: unknown) => T, value: unknow
   }
 }
 
+/** What a publisher hands over, as JSON (drops `undefined`, turns a `Date` into its ISO text). */
+function asJson(value: unknown): unknown {
+  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+}
+
 function encodeJson(value: unknown): Uint8Array {
   return utf8Encoder.encode(JSON.stringify(value));
 }
 
 /**
  * Checks a payload object of `kind` (not bytes) and returns a clean copy (unknown fields
- * dropped); throws a plain `ValidationError` naming the field. For code that takes events from
- * elsewhere, e.g. a profile store.
+ * dropped, proto3 defaults filled); throws a plain `ValidationError` naming the field. For code
+ * that takes events from elsewhere, e.g. a profile store.
  */
 export function validateEvent<K extends EventKind>(kind: K, value: unknown): BusEvents[K] {
-  return CHECKS[kind](value);
+  return event(kind, asJson(value));
 }
 
 /** Validates `event` as a `kind` payload and returns its JSON bytes; throws `MalformedEventError`. */
-export function encodeEvent<K extends EventKind>(kind: K, event: BusEvents[K], subject: string = kind): Uint8Array {
-  return encodeJson(checked(subject, CHECKS[kind], event));
+export function encodeEvent<K extends EventKind>(kind: K, value: BusEvents[K], subject: string = kind): Uint8Array {
+  return encodeJson(checked(subject, (v) => event(kind, v), asJson(value)));
 }
 
 /** Decodes and validates a `kind` payload; throws `MalformedEventError` naming the field. */
 export function decodeEvent<K extends EventKind>(kind: K, data: Uint8Array | string, subject: string = kind): BusEvents[K] {
-  return checked(subject, CHECKS[kind], parseJson(subject, data));
+  return checked(subject, (v) => event(kind, v), parseJson(subject, data));
 }
 
 export function encodeInferenceRequest(request: InferenceRequest, subject = 'infer'): Uint8Array {
-  return encodeJson(checked(subject, inferenceRequest, request));
+  return encodeJson(checked(subject, inferenceRequest, asJson(request)));
 }
 
 export function decodeInferenceRequest(data: Uint8Array | string, subject = 'infer'): InferenceRequest {
@@ -508,7 +455,7 @@ export function decodeInferenceRequest(data: Uint8Array | string, subject = 'inf
 }
 
 export function encodeInferenceReply(reply: InferenceReply, subject = 'infer'): Uint8Array {
-  return encodeJson(checked(subject, inferenceReply, reply));
+  return encodeJson(checked(subject, inferenceReply, asJson(reply)));
 }
 
 export function decodeInferenceReply(data: Uint8Array | string, subject = 'infer'): InferenceReply {
@@ -519,8 +466,8 @@ export function decodeInferenceReply(data: Uint8Array | string, subject = 'infer
 export function salvageRequestId(data: Uint8Array): string | undefined {
   try {
     const value = JSON.parse(utf8Decoder.decode(data)) as unknown;
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      const id = (value as Obj)['requestId'];
+    if (isObject(value)) {
+      const id = value['requestId'];
       if (typeof id === 'string' && id.length > 0 && id.length <= 256) return id;
     }
   } catch {

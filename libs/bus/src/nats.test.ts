@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
-import { busBehaviourSuite, capturingLogger, freshDevice, profile, silentLogger, telemetry, waitFor } from './bus.suite.js';
+import { busBehaviourSuite, capturingLogger, freshDevice, profile, silentLogger, executorStatus, waitFor } from './bus.suite.js';
 import { createEventBus } from './config.js';
 import { isBusError } from './errors.js';
 import { connectNatsBus } from './nats.js';
-import { inferFilter, inferSubject, profileCompletedSubject, telemetrySubject } from './subjects.js';
+import { inferFilter, inferSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
 import { startNatsServer, type NatsServer } from './testing/nats-server.js';
 import type { BusStatus, EventBus } from './types.js';
 
@@ -54,7 +54,7 @@ describe('NATS backend', () => {
     await raw.flush();
     await assert.rejects(bus.request(inferSubject(device, 'cam'), { requestId: 'r' }), (err: unknown) => {
       assert.ok(isBusError(err, 'invalid-reply'), String(err));
-      assert.match((err as Error).message, /requestId: must be a non-empty string, got 7/);
+      assert.match((err as Error).message, /requestId: expected string, got 7/);
       return true;
     });
   });
@@ -92,7 +92,7 @@ describe('NATS backend', () => {
     await assert.rejects(bus.publish(profileCompletedSubject(device), profile(device, 1)), (err: unknown) => isBusError(err, 'unavailable'));
     await assert.rejects(bus.keyValue('profiles', { decode: (v) => v }), (err: unknown) => isBusError(err, 'unavailable'));
     // core NATS still works
-    await bus.publish(telemetrySubject(device), telemetry(1));
+    await bus.publish(executorStatusSubject(device), executorStatus(1));
   });
 
   test('profile.completed survives a server crash and restart on the same store dir: nothing is lost', async (t) => {
@@ -131,18 +131,18 @@ describe('NATS backend', () => {
     const statuses = statusLog(bus);
 
     const got: number[] = [];
-    const sub = bus.subscribe(telemetrySubject(device), (m) => void got.push(m.event.streams![0]!.queueDepth));
+    const sub = bus.subscribe(executorStatusSubject(device), (m) => void got.push(m.event.streams[0]!.queueDepth));
     const service = peer.serve(inferFilter(device), (r) => ({ requestId: r.requestId, latencyS: 0.01, queueS: 0, batchSize: 1 }));
     const kv = await bus.keyValue(`kv-${device}`, { decode: (v) => v as number });
     await Promise.all([sub.ready, service.ready]);
     await kv.put('before', 1);
-    await peer.publish(telemetrySubject(device), telemetry(1));
+    await peer.publish(executorStatusSubject(device), executorStatus(1));
     await waitFor('the first event', () => got.length === 1);
 
     await nats.kill();
     await waitFor('the bus to notice', () => bus.status() === 'reconnecting');
     const started = Date.now();
-    await assert.rejects(bus.publish(telemetrySubject(device), telemetry(2)), (err: unknown) => {
+    await assert.rejects(bus.publish(executorStatusSubject(device), executorStatus(2)), (err: unknown) => {
       assert.ok(isBusError(err, 'unavailable'), String(err));
       assert.match((err as Error).message, /unreachable \(reconnecting\)/);
       return true;
@@ -159,7 +159,7 @@ describe('NATS backend', () => {
 
     // The subscription and the service were re-registered by the client.
     await waitFor('the subscription to resume', () => {
-      void peer.publish(telemetrySubject(device), telemetry(3)).catch(() => undefined);
+      void peer.publish(executorStatusSubject(device), executorStatus(3)).catch(() => undefined);
       return got.includes(3);
     }, 10_000);
     const reply = await bus.request(inferSubject(device, 'cam'), { requestId: 'up' });

@@ -9,8 +9,10 @@ import {
   parseSubject,
   planAppliedSubject,
   profileCompletedSubject,
+  powerSubject,
+  activitySubject,
+  executorStatusSubject,
   subjectMatches,
-  telemetrySubject,
   validateToken,
 } from './subjects.js';
 import { decodeKeyToken, encodeKeyToken, validateKey, validateKeyFilter } from './keys.js';
@@ -20,9 +22,12 @@ test('builders produce the SPEC §1 subjects', () => {
   assert.equal(arrivalsRateSubject('orin-1').subject, 'fulcrum.orin-1.arrivals.rate');
   assert.equal(profileCompletedSubject('orin-1').subject, 'fulcrum.orin-1.profile.completed');
   assert.equal(planAppliedSubject('orin-1').subject, 'fulcrum.orin-1.plan.applied');
-  assert.deepEqual(telemetrySubject('orin_2'), { kind: 'telemetry', device: 'orin_2', subject: 'fulcrum.orin_2.telemetry' });
-  assert.deepEqual(eventFilter('telemetry'), { kind: 'telemetry', device: undefined, subject: 'fulcrum.*.telemetry' });
-  assert.equal(eventFilter('telemetry', 'a').subject, 'fulcrum.a.telemetry');
+  assert.deepEqual(powerSubject('orin_2'), { kind: 'power', device: 'orin_2', subject: 'fulcrum.orin_2.power' });
+  assert.equal(activitySubject('orin-1').subject, 'fulcrum.orin-1.activity');
+  assert.equal(executorStatusSubject('orin-1').subject, 'fulcrum.orin-1.executor.status');
+  assert.deepEqual(eventFilter('power'), { kind: 'power', device: undefined, subject: 'fulcrum.*.power' });
+  assert.equal(eventFilter('activity', 'a').subject, 'fulcrum.a.activity');
+  assert.equal(eventFilter('executor.status').subject, 'fulcrum.*.executor.status');
   assert.equal(inferFilter().subject, 'fulcrum.*.infer.*');
   assert.equal(inferFilter('a').subject, 'fulcrum.a.infer.*');
   assert.equal(inferFilter('a', 'cam').subject, 'fulcrum.a.infer.cam');
@@ -30,25 +35,26 @@ test('builders produce the SPEC §1 subjects', () => {
 
 test('tokens with dots, spaces, wildcards or nothing are rejected naming the field', () => {
   for (const bad of ['', 'a.b', 'a b', '*', '>', 'a*', '-lead', 'x'.repeat(65), 'é']) {
-    assert.throws(() => telemetrySubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'device', bad);
+    assert.throws(() => powerSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'device', bad);
     assert.throws(() => inferSubject('ok', bad), (err: unknown) => err instanceof ValidationError && err.field === 'stream', bad);
   }
   assert.throws(() => validateToken('device', 42), /device: must be 1–64 characters .* got 42/);
-  assert.throws(() => eventFilter('bogus' as 'telemetry'), /kind: must be one of arrivals.rate, profile.completed, plan.applied, telemetry/);
+  assert.throws(() => eventFilter('bogus' as 'power'), /kind: must be one of arrivals.rate, profile.completed, plan.applied, power, activity, executor.status/);
 });
 
 test('parseSubject reads back every subject and rejects anything else', () => {
-  for (const s of [inferSubject('d', 's'), arrivalsRateSubject('d'), profileCompletedSubject('d'), planAppliedSubject('d'), telemetrySubject('d')]) {
+  for (const s of [inferSubject('d', 's'), arrivalsRateSubject('d'), profileCompletedSubject('d'), planAppliedSubject('d'), powerSubject('d'), activitySubject('d'), executorStatusSubject('d')]) {
     assert.deepEqual(parseSubject(s.subject), s);
   }
-  for (const bad of ['fulcrum', 'fulcrum.d', 'other.d.telemetry', 'fulcrum.d.telemetry.extra', 'fulcrum.d.infer', 'fulcrum.d.infer.a.b', 'fulcrum.d.arrivals', 'fulcrum.*.telemetry', 'fulcrum.d.infer.*']) {
+  for (const bad of ['fulcrum', 'fulcrum.d', 'other.d.power', 'fulcrum.d.power.extra', 'fulcrum.d.telemetry', 'fulcrum.d.executor', 'fulcrum.d.infer', 'fulcrum.d.infer.a.b', 'fulcrum.d.arrivals', 'fulcrum.*.power', 'fulcrum.d.infer.*']) {
     assert.throws(() => parseSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'subject', bad);
   }
 });
 
 test('NATS wildcard matching', () => {
-  assert.ok(subjectMatches('fulcrum.*.telemetry', 'fulcrum.a.telemetry'));
-  assert.ok(!subjectMatches('fulcrum.*.telemetry', 'fulcrum.a.b.telemetry'));
+  assert.ok(subjectMatches('fulcrum.*.power', 'fulcrum.a.power'));
+  assert.ok(!subjectMatches('fulcrum.*.power', 'fulcrum.a.b.power'));
+  assert.ok(subjectMatches('fulcrum.*.executor.status', 'fulcrum.a.executor.status'));
   assert.ok(subjectMatches('fulcrum.>', 'fulcrum.a.infer.cam'));
   assert.ok(!subjectMatches('fulcrum.>', 'fulcrum'));
   assert.ok(subjectMatches('fulcrum.a.infer.*', 'fulcrum.a.infer.cam'));

@@ -8,8 +8,13 @@ import { ValidationError, describeValue } from '@fulcrum/core';
 
 export const SUBJECT_PREFIX = 'fulcrum';
 
-/** The broadcast events (publish/subscribe); `infer` is request/reply and has its own type. */
-export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied', 'telemetry'] as const;
+/**
+ * The broadcast events (publish/subscribe); `infer` is request/reply and has its own type.
+ * `power` is the device-controller's power telemetry, `activity` what the executor's GPU runs
+ * now (the virtual device-controller follows it), `executor.status` the executor's queues,
+ * latencies and throughput.
+ */
+export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied', 'power', 'activity', 'executor.status'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /**
@@ -30,7 +35,7 @@ export function validateToken(field: string, value: unknown): string {
   return value;
 }
 
-/** A concrete subject of a broadcast event, e.g. `fulcrum.orin-1.telemetry`. */
+/** A concrete subject of a broadcast event, e.g. `fulcrum.orin-1.power`. */
 export interface EventSubject<K extends EventKind = EventKind> {
   readonly kind: K;
   readonly device: string;
@@ -88,8 +93,19 @@ export function planAppliedSubject(device: string): EventSubject<'plan.applied'>
   return eventSubject('plan.applied', device);
 }
 
-export function telemetrySubject(device: string): EventSubject<'telemetry'> {
-  return eventSubject('telemetry', device);
+/** `fulcrum.<device>.power`: the device-controller's power telemetry. */
+export function powerSubject(device: string): EventSubject<'power'> {
+  return eventSubject('power', device);
+}
+
+/** `fulcrum.<device>.activity`: what the executor's GPU runs now. */
+export function activitySubject(device: string): EventSubject<'activity'> {
+  return eventSubject('activity', device);
+}
+
+/** `fulcrum.<device>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
+export function executorStatusSubject(device: string): EventSubject<'executor.status'> {
+  return eventSubject('executor.status', device);
 }
 
 export function inferSubject(device: string, stream: string): InferSubject {

@@ -54,7 +54,7 @@ export interface SubscriptionStats {
   readonly rejected: number;
   /** Handler calls that threw or rejected; logged, delivery goes on. */
   readonly handlerErrors: number;
-  /** The last rejection's message, e.g. `malformed payload on fulcrum.a.telemetry: …`. */
+  /** The last rejection's message, e.g. `malformed payload on fulcrum.a.power: …`. */
   readonly lastRejection?: string | undefined;
 }
 

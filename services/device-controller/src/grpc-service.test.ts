@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ORIN_AGX, type PowerMode } from '@fulcrum/core';
 import { PROFILE_CSV_HEADER, createVirtualDevice } from '@fulcrum/devices';
-import { connectNatsBus, createInProcessBus, telemetrySubject, type EventBus, type ExecutorActivity } from '@fulcrum/bus';
+import { ActivityState, activitySubject, connectNatsBus, createInProcessBus, powerSubject, type EventBus, type ExecutorActivity } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { device as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
@@ -80,7 +80,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
 }
 
 async function publishActivity(bus: EventBus, device: string, activity: ExecutorActivity): Promise<void> {
-  await bus.publish(telemetrySubject(device), { measuredAt: new Date().toISOString(), activity });
+  await bus.publish(activitySubject(device), { ...activity, measuredAt: new Date().toISOString() });
 }
 
 describe('device-controller service, virtual board', () => {
@@ -147,7 +147,7 @@ describe('device-controller service, virtual board', () => {
     const c = client(svc);
     const backend = svc.backend as ModelControlBackend;
     const idleMaxn = meanPower(await telemetry(c, 3));
-    await publishActivity(bus, 'orin-agx', { state: 'train', workload: 'resnet18', batchSize: 32 });
+    await publishActivity(bus, 'orin-agx', { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
     await until('the activity to arrive', () => backend.currentActivity().state === 'train');
     const samples = await telemetry(c, 4);
     assert.equal(samples.length, 4);
@@ -160,7 +160,7 @@ describe('device-controller service, virtual board', () => {
     const trainLow = meanPower(await telemetry(c, 3));
     assert.ok(trainMaxn > trainLow + 10, `training at GPU 1300.5 MHz (${trainMaxn.toFixed(1)} W) draws more than at 420.75 MHz (${trainLow.toFixed(1)} W)`);
     assert.ok(trainMaxn > idleMaxn + 20, `training (${trainMaxn.toFixed(1)} W) draws more than idle (${idleMaxn.toFixed(1)} W)`);
-    await publishActivity(bus, 'orin-agx', { state: 'idle' });
+    await publishActivity(bus, 'orin-agx', { state: ActivityState.IDLE });
     await until('idle', () => backend.currentActivity().state === 'idle');
     const idleLow = meanPower(await telemetry(c, 2));
     assert.ok(idleLow < trainLow && idleLow < idleMaxn, 'idle power falls with the GPU clock too');
@@ -170,7 +170,7 @@ describe('device-controller service, virtual board', () => {
     const bus = createInProcessBus();
     cleanups.push(() => bus.close());
     const seen: number[] = [];
-    bus.subscribe({ kind: 'telemetry', device: 'orin-agx', subject: 'fulcrum.orin-agx.telemetry' }, (m) => {
+    bus.subscribe(powerSubject('orin-agx'), (m) => {
       if (m.event.powerW !== undefined) seen.push(m.event.powerW);
     });
     const svc = await start({ telemetry: { publishIntervalMs: 10 } }, bus);
@@ -245,7 +245,7 @@ describe('device-controller service, table board', () => {
     const capped = await grpcError(setMode(c, MAXN));
     assert.equal(capped.code, status.FAILED_PRECONDITION, 'MAXN is known (from the table) to draw 50 W');
     assert.equal(meanPower(await telemetry(c, 2)), 11, 'idle: the smallest power the table holds at the mode');
-    await publishActivity(bus, 'orin-agx', { state: 'train', workload: 'resnet18', batchSize: 32 });
+    await publishActivity(bus, 'orin-agx', { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
     await until('the activity', () => (svc.backend as ModelControlBackend).currentActivity().state === 'train');
     assert.equal(meanPower(await telemetry(c, 2)), 16);
   });
@@ -350,7 +350,7 @@ describe('device-controller service over NATS', () => {
     natsCleanups.push(() => executorSide.close());
     const c = client(svc);
     const idle = meanPower(await telemetry(c, 2));
-    await publishActivity(executorSide, 'orin-agx', { state: 'infer', workload: 'yolov8n', batchSize: 8, stream: 'cam' });
+    await publishActivity(executorSide, 'orin-agx', { state: ActivityState.INFER, workload: 'yolov8n', batchSize: 8, stream: 'cam' });
     await until('the activity over NATS', () => (svc.backend as ModelControlBackend).currentActivity().state === 'infer');
     const busy = meanPower(await telemetry(c, 2));
     assert.ok(busy > idle, `inference (${busy.toFixed(1)} W) draws more than idle (${idle.toFixed(1)} W)`);

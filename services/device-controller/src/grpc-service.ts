@@ -8,9 +8,9 @@
  * * `jetson` — a real board through `JetsonController` (sysfs root or the privileged helper).
  *
  * Virtual and table boards have no sensors: their power follows what the executor runs. The
- * executor publishes its activity on `fulcrum.<device>.telemetry` (`activity` field); this
- * service subscribes and hands it to the model backend. Every service publishes its power on the
- * same subject every `telemetry.publishIntervalMs`.
+ * executor publishes its activity on `fulcrum.<device>.activity`; this service subscribes and
+ * hands it to the model backend. Every service publishes its power on `fulcrum.<device>.power`
+ * every `telemetry.publishIntervalMs`.
  *
  *   const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 } }), { logger, bus });
  *   …
@@ -22,7 +22,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { ValidationError, formatPowerMode, parsePowerMode, requireNonNegative, type PowerMode } from '@fulcrum/core';
 import { createBackend, loadProfileTable, DEFAULT_SEED, type DeviceBackend } from '@fulcrum/devices';
-import { createEventBus, eventFilter, telemetrySubject, type EventBus, type EventSubscription } from '@fulcrum/bus';
+import { ActivityState, activitySubject, createEventBus, powerSubject, type EventBus, type EventSubscription, type ExecutorActivity } from '@fulcrum/bus';
 import { device as pb, common, deviceInfoToProto, loadDescriptorSet, powerModeFromProto } from '@fulcrum/proto';
 import {
   GrpcStatusError,
@@ -81,7 +81,7 @@ export const deviceControllerServiceConfigSchema = deviceControllerConfigSchema.
       defaultIntervalMs: z.number().int().min(1).default(1000),
       /** Shortest StreamTelemetry interval served, ms (shorter requests are raised to it). */
       minIntervalMs: z.number().int().min(1).default(5),
-      /** Publish power on `fulcrum.<device>.telemetry` this often, ms; 0 = never. */
+      /** Publish power on `fulcrum.<device>.power` this often, ms; 0 = never. */
       publishIntervalMs: z.number().int().min(0).default(1000),
       /** virtual/table: an executor activity not refreshed for this long counts as idle, ms; 0 = never. */
       activityTimeoutMs: z.number().int().min(0).default(5000),
@@ -238,6 +238,18 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The bus's `ExecutorActivity` as the model backend reads it. */
+export function modelActivity(a: ExecutorActivity): ModelActivity {
+  const state = a.state === ActivityState.TRAIN ? 'train' : a.state === ActivityState.INFER ? 'infer' : 'idle';
+  return {
+    state,
+    ...(a.workload !== undefined ? { workload: a.workload } : {}),
+    ...(a.batchSize !== undefined ? { batchSize: a.batchSize } : {}),
+    ...(a.stream !== undefined ? { stream: a.stream } : {}),
+    ...(a.measurement !== undefined ? { measurement: a.measurement } : {}),
+  };
+}
+
 /**
  * Starts the device-controller: opens the board (restoring a crashed session's state on a
  * jetson), serves gRPC + /metrics + /healthz, follows the executor's activity on the bus, and
@@ -310,11 +322,11 @@ export async function startDeviceControllerService(config: DeviceControllerServi
   };
 
   const publishPower = async (s: TelemetrySample): Promise<void> => {
-    await bus.publish(telemetrySubject(device), {
+    await bus.publish(powerSubject(device), {
       measuredAt: s.measuredAt.toISOString(),
       ...(s.mode ? { mode: s.mode } : {}),
       powerW: Math.max(0, s.powerW),
-      ...(s.rails.length ? { rails: s.rails.map((r) => ({ rail: r.rail, powerW: Math.max(0, r.powerW) })) } : {}),
+      rails: s.rails.map((r) => ({ rail: r.rail, powerW: Math.max(0, r.powerW) })),
     });
   };
 
@@ -396,7 +408,7 @@ export async function startDeviceControllerService(config: DeviceControllerServi
   };
 
   // ---- the executor's activity → power readings (virtual/table)
-  let activitySub: EventSubscription<'telemetry'> | undefined;
+  let activitySub: EventSubscription<'activity'> | undefined;
   let publishTimer: NodeJS.Timeout | undefined;
   const stopBusWork = async (): Promise<void> => {
     if (publishTimer) clearInterval(publishTimer);
@@ -407,9 +419,8 @@ export async function startDeviceControllerService(config: DeviceControllerServi
   try {
     if (board.setActivity) {
       const setActivity = board.setActivity;
-      activitySub = bus.subscribe(eventFilter('telemetry', device), (msg) => {
-        const a = msg.event.activity;
-        if (!a) return;
+      activitySub = bus.subscribe(activitySubject(device), (msg) => {
+        const a = modelActivity(msg.event);
         setActivity(a);
         m.activity.set(a.state === 'idle' ? 0 : 1);
       });

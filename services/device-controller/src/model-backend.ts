@@ -38,7 +38,7 @@ import { DEFAULT_EXPORT_BATCH_SIZES, VirtualDevice, TableBackend, defaultTrainBa
 import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, TelemetrySample } from './backend.js';
 import { checkPowerCap } from './power-cap.js';
 
-/** What the executor's GPU runs now (the bus's `ExecutorActivity`, structurally). */
+/** What the executor's GPU runs now (the bus's `ExecutorActivity`, read by `modelActivity` in grpc-service.ts). */
 export interface ModelActivity {
   readonly state: 'idle' | 'train' | 'infer';
   readonly workload?: string | undefined;

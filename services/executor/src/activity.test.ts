@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { ExecutorActivity } from '@fulcrum/bus';
+import { ActivityState, type ExecutorActivity } from '@fulcrum/bus';
 import { ActivityPublisher, IDLE } from './activity.js';
 
-const train: ExecutorActivity = { state: 'train', workload: 'resnet18', batchSize: 32 };
-const infer: ExecutorActivity = { state: 'infer', workload: 'mobilenet', batchSize: 4, stream: 'cam' };
+const train: ExecutorActivity = { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 };
+const infer: ExecutorActivity = { state: ActivityState.INFER, workload: 'mobilenet', batchSize: 4, stream: 'cam' };
 
 test('publishes a change at once, coalesces changes within the interval into the latest, and skips repeats', async () => {
   const sent: ExecutorActivity[] = [];

@@ -1,8 +1,8 @@
 /**
  * What the executor's GPU runs now, published for the device-controller: a virtual or table
  * board has no sensors, so its power readings follow this (SPEC §3 virtual devices; see
- * services/device-controller). Published on the bus as telemetry events carrying only
- * `measuredAt` and `activity`.
+ * services/device-controller). Published on the bus on `fulcrum.<device>.activity`, stamped with
+ * `measuredAt` when sent.
  *
  * Rate: a change is published at once unless the previous publish is less than `minIntervalMs`
  * old; then the latest state goes out when the interval ends (changes in between coalesce — at a
@@ -12,9 +12,9 @@
  * `idleSoon` turns idle only if no minibatch starts within `idleGraceMs`: back-to-back minibatches
  * never flap through idle.
  */
-import type { ExecutorActivity } from '@fulcrum/bus';
+import { ActivityState, type ExecutorActivity } from '@fulcrum/bus';
 
-export const IDLE: ExecutorActivity = { state: 'idle' };
+export const IDLE: ExecutorActivity = { state: ActivityState.IDLE };
 
 export interface ActivityPublisherOptions {
   readonly publish: (activity: ExecutorActivity) => Promise<unknown> | void;

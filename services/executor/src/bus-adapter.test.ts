@@ -1,7 +1,7 @@
 // The executor on a real nats-server (started for this file on a random loopback port).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectNatsBus, eventFilter, inferSubject, isInferenceError, type EventBus, type TelemetryEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
+import { connectNatsBus, eventFilter, inferSubject, isInferenceError, type EventBus, type ExecutorStatusEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { ScaledClock } from './clock.js';
 import { Executor } from './executor.js';
@@ -26,11 +26,11 @@ after(async () => {
 describe('executor over NATS (@fulcrum/bus)', () => {
   it('answers requests on fulcrum.<device>.infer.<stream> with results or explicit errors, and publishes what it measures', async () => {
     const device = 'bench1';
-    const telemetry: TelemetryEvent[] = [];
+    const telemetry: ExecutorStatusEvent[] = [];
     const rates: ArrivalRatesEvent[] = [];
     const plans: PlanAppliedEvent[] = [];
     const subs = [
-      client.subscribe(eventFilter('telemetry', device), (m) => void telemetry.push(m.event)),
+      client.subscribe(eventFilter('executor.status', device), (m) => void telemetry.push(m.event)),
       client.subscribe(eventFilter('arrivals.rate', device), (m) => void rates.push(m.event)),
       client.subscribe(eventFilter('plan.applied', device), (m) => void plans.push(m.event)),
     ];

@@ -1,13 +1,14 @@
 /**
  * The executor on the event bus (@fulcrum/bus, NATS or in-process): it answers inference requests
  * on `fulcrum.<device>.infer.<stream>` (the reply is the result or an explicit error) and publishes
- * what it measures on `arrivals.rate`, `telemetry` and `plan.applied`.
+ * what it measures on `arrivals.rate`, `executor.status` and `plan.applied` (its GPU activity goes
+ * on `activity`, see grpc-service.ts).
  */
 import {
   arrivalsRateSubject,
+  executorStatusSubject,
   inferFilter,
   planAppliedSubject,
-  telemetrySubject,
   type EventBus,
   type InferenceErrorCode as BusErrorCode,
   type InferenceReply,
@@ -90,7 +91,7 @@ export function busEventSink(bus: EventBus, device: string, options: { logger?: 
       case 'telemetry': {
         const s = e.status;
         send(
-          bus.publish(telemetrySubject(device), {
+          bus.publish(executorStatusSubject(device), {
             measuredAt: wall(),
             ...(s.plan?.mode ? { mode: s.plan.mode } : {}),
             ...(s.plan ? { planId: s.plan.planId } : {}),

@@ -2,7 +2,8 @@
  * The executor service: `fulcrum.executor.v1.Executor` over gRPC (health, reflection, token and
  * TLS from @fulcrum/runtime's `startService`), /metrics, and the bus — inference requests on
  * `fulcrum.<device>.infer.<stream>` (request/reply), and `plan.applied`, `arrivals.rate`,
- * `telemetry` (with the GPU's activity, which a virtual device-controller follows) published.
+ * `executor.status` and `activity` (what the GPU runs now, which a virtual device-controller
+ * follows) published.
  *
  * The interleaving runtime is the library's `Executor`, created by the first ApplyPlan. Its
  * runner is chosen by `runner`:
@@ -21,7 +22,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { DEVICES, ValidationError, assertOnGrid, describeValue, getPreset, parsePowerMode, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
 import { DEFAULT_SEED, createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
-import { createEventBus, inferFilter, planAppliedSubject, telemetrySubject, type EventBus, type InferenceReply, type InferenceService } from '@fulcrum/bus';
+import { activitySubject, createEventBus, inferFilter, planAppliedSubject, type EventBus, type InferenceReply, type InferenceService } from '@fulcrum/bus';
 import { common, constraintToProto, executor as pb, loadDescriptorSet, measurementOutcomeToProto, measurementRunFromProto, planFromProto, problemFromProto } from '@fulcrum/proto';
 import {
   DEFAULT_GRPC_PORTS,
@@ -273,7 +274,7 @@ export async function startExecutorService(config: ExecutorServiceConfig, option
 
   // ---- activity → the controller; the runner behind the gate
   const activity = new ActivityPublisher({
-    publish: (a) => bus.publish(telemetrySubject(device), { measuredAt: new Date().toISOString(), activity: a }),
+    publish: (a) => bus.publish(activitySubject(device), { ...a, measuredAt: new Date().toISOString() }),
     minIntervalMs: config.executor.activityIntervalMs,
     heartbeatMs: config.executor.activityHeartbeatMs,
     onError: (err) => logger.debug({ err: String(err) }, 'publishing the activity failed'),

@@ -13,6 +13,7 @@
  * device-controller's virtual/table boards follow for their power readings.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ActivityState } from '@fulcrum/bus';
 import { ValidationError, assertOnGrid, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
 import { isNotInTableError, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
@@ -237,7 +238,7 @@ export class GatedRunner implements MinibatchRunner {
     return this.gate.run(async () => {
       const workload = this.trainWorkload;
       if (!workload) throw new Error('no training workload: no plan applied');
-      this.activity?.set({ state: 'train', workload, batchSize });
+      this.activity?.set({ state: ActivityState.TRAIN, workload, batchSize });
       try {
         const r = await this.engine.run(workload, 'train', batchSize);
         this.onMinibatch?.('train', r.timeS);
@@ -252,7 +253,7 @@ export class GatedRunner implements MinibatchRunner {
     return this.gate.run(async () => {
       const workload = this.streamWorkloads.get(stream);
       if (!workload) throw new Error(`no workload for stream ${JSON.stringify(stream)}`);
-      this.activity?.set({ state: 'infer', workload, batchSize: inputs.length, stream });
+      this.activity?.set({ state: ActivityState.INFER, workload, batchSize: inputs.length, stream });
       try {
         const r = await this.engine.run(workload, 'infer', inputs.length, inputs);
         this.onMinibatch?.('infer', r.timeS);
@@ -268,7 +269,7 @@ export class GatedRunner implements MinibatchRunner {
     this.measuringCount++;
     try {
       return await this.gate.run(async () => {
-        const busy = { state: req.kind, workload: req.workload, batchSize: req.batchSize, measurement: true } as const;
+        const busy = { state: req.kind === 'train' ? ActivityState.TRAIN : ActivityState.INFER, workload: req.workload, batchSize: req.batchSize, measurement: true };
         await this.activity?.now(busy);
         try {
           if (req.activityLeadMs && req.activityLeadMs > 0) await sleep(req.activityLeadMs);

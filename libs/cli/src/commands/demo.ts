@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { eventFilter, inferSubject, isInferenceError, telemetrySubject } from '@fulcrum/bus';
+import { eventFilter, inferSubject, isInferenceError, powerSubject } from '@fulcrum/bus';
 import { validateProblem, type Problem } from '@fulcrum/core';
 import { seededRandom, streamArrivals } from '@fulcrum/executor';
 import { executor as pb } from '@fulcrum/proto';
@@ -131,8 +131,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const appliedSub = bus.subscribe(eventFilter('plan.applied'), (m) => void applied.add(m.event.planId));
     const powerSamples: number[] = [];
     let sampling = false;
-    const telemetrySub = bus.subscribe(telemetrySubject(problem.device), (m) => {
-      if (sampling && m.event.powerW !== undefined && !m.event.activity) powerSamples.push(m.event.powerW);
+    const telemetrySub = bus.subscribe(powerSubject(problem.device), (m) => {
+      if (sampling) powerSamples.push(m.event.powerW);
     });
     await Promise.all([appliedSub.ready, telemetrySub.ready]);
 
