@@ -177,18 +177,19 @@ function locate(desc: DescMessage, value: unknown, path: string): void {
  */
 function readContract(desc: DescMessage, value: unknown): Obj {
   if (!isObject(value)) throw new ValidationError('payload', `must be a JSON object, got ${describeJson(value)}`);
-  // Value fields (any JSON) skip the round trip through google.protobuf.Value messages.
+  // Value fields (any JSON, e.g. a model input) skip the round trip through google.protobuf.Value
+  // messages and the copy below.
   const verbatim: Obj = {};
-  let input: Obj = value;
+  const rest: Obj = { ...value };
   for (const field of desc.fields) {
     if (messageOf(field)?.typeName !== 'google.protobuf.Value' || field.fieldKind !== 'message') continue;
     for (const key of [field.jsonName, field.name]) {
-      if (input[key] === undefined) continue;
-      if (input === value) input = { ...value };
-      verbatim[field.jsonName] = input[key];
-      delete input[key];
+      if (rest[key] !== undefined) verbatim[field.jsonName] = rest[key];
+      delete rest[key];
     }
   }
+  // What a publisher hands over, as JSON: no `undefined`, a `Date` as its ISO text.
+  const input = JSON.parse(JSON.stringify(rest)) as Obj;
   let json: JsonValue;
   try {
     json = toJson(desc, fromJson(desc, input as JsonObject, { ignoreUnknownFields: true, registry }), { alwaysEmitImplicit: true, registry });
@@ -418,11 +419,6 @@ function checked<T>(subject: string, check: (value: unknown) => T, value: unknow
   }
 }
 
-/** What a publisher hands over, as JSON (drops `undefined`, turns a `Date` into its ISO text). */
-function asJson(value: unknown): unknown {
-  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
-}
-
 function encodeJson(value: unknown): Uint8Array {
   return utf8Encoder.encode(JSON.stringify(value));
 }
@@ -433,12 +429,12 @@ function encodeJson(value: unknown): Uint8Array {
  * that takes events from elsewhere, e.g. a profile store.
  */
 export function validateEvent<K extends EventKind>(kind: K, value: unknown): BusEvents[K] {
-  return event(kind, asJson(value));
+  return event(kind, value);
 }
 
 /** Validates `event` as a `kind` payload and returns its JSON bytes; throws `MalformedEventError`. */
 export function encodeEvent<K extends EventKind>(kind: K, value: BusEvents[K], subject: string = kind): Uint8Array {
-  return encodeJson(checked(subject, (v) => event(kind, v), asJson(value)));
+  return encodeJson(checked(subject, (v) => event(kind, v), value));
 }
 
 /** Decodes and validates a `kind` payload; throws `MalformedEventError` naming the field. */
@@ -447,7 +443,7 @@ export function decodeEvent<K extends EventKind>(kind: K, data: Uint8Array | str
 }
 
 export function encodeInferenceRequest(request: InferenceRequest, subject = 'infer'): Uint8Array {
-  return encodeJson(checked(subject, inferenceRequest, asJson(request)));
+  return encodeJson(checked(subject, inferenceRequest, request));
 }
 
 export function decodeInferenceRequest(data: Uint8Array | string, subject = 'infer'): InferenceRequest {
@@ -455,7 +451,7 @@ export function decodeInferenceRequest(data: Uint8Array | string, subject = 'inf
 }
 
 export function encodeInferenceReply(reply: InferenceReply, subject = 'infer'): Uint8Array {
-  return encodeJson(checked(subject, inferenceReply, asJson(reply)));
+  return encodeJson(checked(subject, inferenceReply, reply));
 }
 
 export function decodeInferenceReply(data: Uint8Array | string, subject = 'infer'): InferenceReply {
