@@ -91,7 +91,7 @@ describe('GrpcConnection', () => {
       await assert.rejects(getMode(conn), (err: unknown) => {
         assert.ok(err instanceof GrpcStatusError);
         assert.equal(err.code, grpc.status.UNAVAILABLE);
-        assert.match(err.message, new RegExp(`^device-controller at 127\\.0\\.0\\.1:${port} is unavailable`));
+        assert.match(err.message, new RegExp(`^device-controller at 127\\.0\\.0\\.1:${port} is unavailable \\(GetPowerMode, 3 attempts\\)`));
         return true;
       });
       assert.deepEqual(failures, ['GetPowerMode', 'GetPowerMode', 'GetPowerMode']);

@@ -129,13 +129,16 @@ export class GrpcConnection<C extends Client> {
    * `unavailable()`'s error. Other errors pass through at once.
    */
   async retrying<T>(method: string, fn: (client: C, attempt: number) => Promise<T>): Promise<T> {
+    let tries = 0;
     try {
       return await withRetry(
-        (attempt) =>
-          fn(this.current, attempt).catch((err: unknown) => {
+        (attempt) => {
+          tries = attempt;
+          return fn(this.current, attempt).catch((err: unknown) => {
             this.options.onFailure?.(method, err);
             throw err;
-          }),
+          });
+        },
         {
           attempts: this.options.attempts ?? 4,
           initialDelayMs: this.options.initialBackoffMs ?? 200,
@@ -149,7 +152,7 @@ export class GrpcConnection<C extends Client> {
         },
       );
     } catch (err) {
-      throw this.unavailable(err);
+      throw this.unavailable(err, method, tries);
     }
   }
 
@@ -165,12 +168,17 @@ export class GrpcConnection<C extends Client> {
     );
   }
 
-  /** A peer that stayed away as UNAVAILABLE naming it; anything else unchanged. */
-  unavailable(err: unknown): unknown {
+  /**
+   * A peer that stayed away as UNAVAILABLE naming it (`device-controller at 10.0.0.5:50051 is
+   * unavailable (GetPowerMode, 3 attempts): …`); anything else unchanged.
+   */
+  unavailable(err: unknown, method?: string, attempts?: number): unknown {
     if (!isPeerGone(err)) return err;
     const e = err as ServiceError;
-    const what = e.code === status.DEADLINE_EXCEEDED ? 'did not answer in time' : e.code === status.CANCELLED ? 'went away during the call' : 'is unavailable';
-    return new GrpcStatusError(status.UNAVAILABLE, `${this.peer} at ${this.address} ${what}: ${e.details || e.message}`);
+    // A status this connection retries means "away"; otherwise say what happened.
+    const what = this.isRetryable(e) || e.code === status.UNAVAILABLE ? 'is unavailable' : e.code === status.DEADLINE_EXCEEDED ? 'did not answer in time' : 'went away during the call';
+    const where = method ? ` (${method}${attempts ? `, ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''})` : '';
+    return new GrpcStatusError(status.UNAVAILABLE, `${this.peer} at ${this.address} ${what}${where}: ${e.details || e.message}`);
   }
 
   close(): void {

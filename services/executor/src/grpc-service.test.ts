@@ -127,7 +127,7 @@ describe('executor service with a device-controller (in-process bus)', () => {
     await invalid(applyPlan(c, { plan: plan() }), 'problem', /is required/);
     await invalid(applyPlan(c, { problem: problem(), plan: undefined }), 'plan', /is required/);
     const stream = (s: Partial<common.InferenceStream>) => [common.InferenceStream.fromPartial({ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 20, latencyBudgetS: 0.6, ...s })];
-    await invalid(applyPlan(c, { problem: problem({ streams: stream({ workload: { name: 'alexnet', kind: INFER } }) }), plan: plan() }), 'problem.streams[0].workload', /unknown workload "alexnet"/);
+    await invalid(applyPlan(c, { problem: problem({ streams: stream({ workload: { name: 'alexnet', kind: INFER } }) }), plan: plan() }), 'problem.streams[0].workload.name', /unknown workload "alexnet"/);
     await invalid(applyPlan(c, { problem: problem({ trainWorkload: { name: 'resnet18', kind: INFER } }), plan: plan() }), 'problem.trainWorkload.kind');
     await invalid(applyPlan(c, { problem: problem({ streams: stream({ arrivalRatePerS: 0 }) }), plan: plan() }), 'problem.streams[0].arrivalRatePerS', /positive/);
     await invalid(applyPlan(c, { problem: problem({ streams: stream({ latencyBudgetS: -1 }) }), plan: plan() }), 'problem.streams[0].latencyBudgetS');
