@@ -18,7 +18,7 @@
  */
 import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ValidationError, describeValue, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, describeValue, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core';
 import { events, loadDescriptorSet } from '@fulcrum/proto';
 import { validateToken, type EventKind } from './subjects.js';
 
@@ -31,8 +31,15 @@ type Present<T, K extends keyof T> = T & { readonly [P in K]-?: Exclude<T[P], un
 export type ArrivalRatesEvent = Present<events.ArrivalRatesEvent, 'measuredAt'>;
 export type StreamArrivalRate = events.StreamArrivalRate;
 
-/** `fulcrum.<device>.profile.completed`: one profiled (mode, workload, batch) result (`events.ProfileCompletedEvent`). */
-export type ProfileResult = Omit<Present<events.ProfileCompletedEvent, 'mode' | 'measuredAt'>, 'kind'> & { readonly kind: WorkloadKind };
+/**
+ * `fulcrum.<device>.profile.completed`: one profiled (mode, workload, batch) result — core's
+ * `ProfileResult`, carried as `events.ProfileCompletedEvent` (the same fields, `kind` as text).
+ */
+export type ProfileResult = CoreProfileResult;
+/** Checked when this compiles: the wire message and the domain record stay the same shape. */
+type WireProfileResult = Omit<Present<events.ProfileCompletedEvent, 'mode' | 'measuredAt'>, 'kind'>;
+const profileResultMatchesWire: [CoreProfileResult extends WireProfileResult ? true : never, WireProfileResult extends Omit<CoreProfileResult, 'kind'> ? true : never] = [true, true];
+void profileResultMatchesWire;
 
 /** `fulcrum.<device>.plan.applied`: the plan now running on the device. */
 export type PlanAppliedEvent = Present<events.PlanAppliedEvent, 'appliedAt' | 'mode'>;
