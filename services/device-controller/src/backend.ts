@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { DEVICES, gridSize, isOnGrid, requireNonNegative, type DeviceSpec, type PowerMode, type PowerModeGrid, type PowerPreset } from '@fulcrum/core';
+import { DEVICES, gridSize, isOnGrid, type DeviceSpec, type PowerMode, type PowerModeGrid, type PowerPreset } from '@fulcrum/core';
+import { requireNonNegative } from '@fulcrum/core/internal';
 import type { JetsonBoard } from './discover.js';
 import type { JetsonKnobDriver, RestoreResult, SavedStateSummary } from './driver.js';
 import type { KnobReadout, WriteRecord } from './knobs.js';
 import { checkPowerCap, type KnownPowerW } from './power-cap.js';
-import { JetsonSensors, type BoardPower, type RailPower } from './power.js';
+import { JetsonSensors, type BoardPower, type RailReading } from './power.js';
 import type { SysfsIo } from './sysfs-io.js';
 
 /** What the device-controller serves (SPEC §1, proto fulcrum.device.v1). */
@@ -37,7 +38,7 @@ export interface TelemetrySample {
   readonly measuredAt: Date;
   /** Board total, watts (see BoardPower.totalRails). */
   readonly powerW: number;
-  readonly rails: readonly Pick<RailPower, 'rail' | 'powerW'>[];
+  readonly rails: readonly Pick<RailReading, 'rail' | 'powerW'>[];
   readonly totalRails: readonly string[];
   readonly temperaturesC: Readonly<Record<string, number>>;
   /** Current clocks: CPU per cluster, GPU, EMC (EMC and the mode come from the knobs). */

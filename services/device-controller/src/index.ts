@@ -67,7 +67,7 @@ export type {
 export type { SavedKnobState, StateFileRead } from './state-file.js';
 export type { JetsonKnobDriver, LocalKnobDriverOptions, RestoreResult, SavedStateSummary } from './driver.js';
 export type { KnownPowerW, ProfilePower } from './power-cap.js';
-export type { BoardPower, Ina3221Channel, JetsonSensorsOptions, RailPower, Sampler, SensorReading, ThermalZone } from './power.js';
+export type { BoardPower, Ina3221Channel, JetsonSensorsOptions, RailReading, Sampler, SensorReading, ThermalZone } from './power.js';
 export type { TegrastatsProcess, TegrastatsRail, TegrastatsReading } from './tegrastats.js';
 export type { DeviceControlBackend, DeviceControlInfo, JetsonBackendOptions, ModeSwitch, TelemetrySample } from './backend.js';
 export type { JetsonControllerOptions } from './controller.js';

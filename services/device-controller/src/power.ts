@@ -10,7 +10,8 @@ export interface Ina3221Channel {
   readonly currentPath: string;
 }
 
-export interface RailPower {
+/** One INA3221 rail's reading (not the bus's `RailPower`, which carries only the rail and its watts). */
+export interface RailReading {
   readonly rail: string;
   readonly voltageMv: number;
   readonly currentMa: number;
@@ -23,7 +24,7 @@ export interface BoardPower {
   readonly powerW: number;
   /** The rails summed. */
   readonly totalRails: readonly string[];
-  readonly rails: readonly RailPower[];
+  readonly rails: readonly RailReading[];
   /** Set when the board's usual rails were not all there and another rule gave the total. */
   readonly note?: string;
 }
@@ -48,7 +49,7 @@ export async function findIna3221Channels(io: SysfsIo): Promise<Ina3221Channel[]
   return channels;
 }
 
-export async function readRails(io: SysfsIo, channels: readonly Ina3221Channel[]): Promise<RailPower[]> {
+export async function readRails(io: SysfsIo, channels: readonly Ina3221Channel[]): Promise<RailReading[]> {
   return Promise.all(
     channels.map(async (ch) => {
       const voltageMv = await readInt(io, ch.voltagePath);
@@ -63,7 +64,7 @@ export async function readRails(io: SysfsIo, channels: readonly Ina3221Channel[]
  * VDD_GPU_SOC + VDD_CPU_CV + VIN_SYS_5V0, SPEC §3); else the module input VDD_IN or POM_5V_IN
  * when present ([jtop] total_power); else the sum of every rail, with a note.
  */
-export function boardTotal(rails: ReadonlyArray<Pick<RailPower, 'rail' | 'powerW'>>, totalRails: readonly string[]): { powerW: number; totalRails: string[]; note?: string } {
+export function boardTotal(rails: ReadonlyArray<Pick<RailReading, 'rail' | 'powerW'>>, totalRails: readonly string[]): { powerW: number; totalRails: string[]; note?: string } {
   const byName = new Map(rails.map((r) => [r.rail, r.powerW]));
   const sum = (names: readonly string[]): number => names.reduce((s, n) => s + (byName.get(n) ?? 0), 0);
   if (totalRails.length && totalRails.every((r) => byName.has(r))) return { powerW: sum(totalRails), totalRails: [...totalRails] };
