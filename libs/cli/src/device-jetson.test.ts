@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '@fulcrum/runtime';
-import { LocalKnobDriver, openSysfs, setFakeRules, startJetsonHelper } from '@fulcrum/device-controller';
+import { LocalKnobDriver, openSysfs, setFakeRules, startJetsonHelper } from '@fulcrum/device-controller/internal';
 import { runCli } from './program.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');

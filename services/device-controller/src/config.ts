@@ -1,14 +1,28 @@
-import { z } from 'zod';
-import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
-
 /**
- * Configuration of the controller, the helper and the CLI's jetson commands (flags > env > file >
- * defaults, @fulcrum/runtime). Env names follow runtime's rule: `sysfsRoot` → FULCRUM_SYSFS_ROOT,
- * `jetson.helperSocket` → FULCRUM_JETSON__HELPER_SOCKET, `helper.socketGroup` →
- * FULCRUM_HELPER__SOCKET_GROUP.
+ * The device-controller's configuration (flags > env > file > defaults through `@fulcrum/runtime`'s
+ * `loadConfig`), in three layers:
+ *
+ * * `deviceControllerConfigSchema` — the Jetson library, the helper and the CLI's jetson commands
+ *   (`sysfsRoot`, `jetson.*`, `helper.*`, `logLevel`);
+ * * `deviceControllerNodeConfigSchema` — a running controller node (node.ts): that plus the board
+ *   (`device`, `backend`, `profiles`, `hardCapW`, `noise`, `seed`, `initialMode`, `softwareStack`)
+ *   and `telemetry.*`;
+ * * `deviceControllerServiceConfigSchema` — the service (service.ts): that plus runtime's shared
+ *   `grpc`, `metrics` and `nats` sections.
+ *
+ * Env names follow runtime's rule: `sysfsRoot` → FULCRUM_SYSFS_ROOT, `jetson.helperSocket` →
+ * FULCRUM_JETSON__HELPER_SOCKET, `helper.socketGroup` → FULCRUM_HELPER__SOCKET_GROUP, `backend` →
+ * FULCRUM_BACKEND, `hardCapW` → FULCRUM_HARD_CAP_W, `grpc.port` → FULCRUM_GRPC__PORT, `nats.url` →
+ * FULCRUM_NATS__URL, `telemetry.publishIntervalMs` → FULCRUM_TELEMETRY__PUBLISH_INTERVAL_MS.
  */
+import { z } from 'zod';
+import { DEFAULT_SEED } from '@fulcrum/devices';
+import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema } from '@fulcrum/runtime/internal';
+
+/** The controller library, the helper and the CLI's jetson commands. */
 export const deviceControllerConfigSchema = z.object({
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  logLevel: logLevelSchema,
   /** Every board path is resolved under this directory: `/` on a board, a fake tree in tests. */
   sysfsRoot: z.string().min(1).default('/'),
   jetson: z.object({
@@ -50,4 +64,59 @@ export type DeviceControllerConfig = z.output<typeof deviceControllerConfigSchem
 
 export function loadDeviceControllerConfig(options: LoadConfigOptions = {}): LoadedConfig<DeviceControllerConfig> {
   return loadConfig(deviceControllerConfigSchema, options);
+}
+
+/** A running controller node (`DeviceControllerNode`): the library's keys plus the board and its telemetry. */
+export const deviceControllerNodeConfigSchema = deviceControllerConfigSchema.extend({
+  /** Device id: the bus subjects' `<device>` and, for `virtual`, the model (orin-agx, agx-xavier). */
+  device: z.string().min(1).default('orin-agx'),
+  backend: z.enum(['virtual', 'table', 'jetson']).default('virtual'),
+  /** SPEC §3 profile CSV: the board for `table`; known power per mode for the cap on `jetson` (unless `jetson.profile`). */
+  profiles: z.string().min(1).optional(),
+  /** Hard power cap, watts: modes whose known power is above it are refused (FAILED_PRECONDITION); 0 = none. */
+  hardCapW: z.number().min(0).default(0),
+  /** Relative noise of virtual/table power samples; default the model's (2.5% virtual, 0 table). */
+  noise: z.number().min(0).max(1).optional(),
+  seed: z.number().int().default(DEFAULT_SEED),
+  /** virtual/table: the mode the board is in at start (CORES,CPU,GPU,EMC or a preset name); default MAXN. jetson: see jetson.initialMode. */
+  initialMode: z.string().min(1).optional(),
+  /** Reported in GetDeviceInfo; default `fulcrum-virtual-<device>-seed<seed>`, `fulcrum-table-<file>`, `jetson-<board>`. */
+  softwareStack: z.string().min(1).optional(),
+  telemetry: z
+    .object({
+      /** StreamTelemetry interval when the request says 0, ms. */
+      defaultIntervalMs: z.number().int().min(1).default(1000),
+      /** Shortest StreamTelemetry interval served, ms (shorter requests are raised to it). */
+      minIntervalMs: z.number().int().min(1).default(5),
+      /** Publish power on `fulcrum.<device>.power` this often, ms; 0 = never. */
+      publishIntervalMs: z.number().int().min(0).default(1000),
+      /** virtual/table: an executor activity not refreshed for this long counts as idle, ms; 0 = never. */
+      activityTimeoutMs: z.number().int().min(0).default(5000),
+    })
+    .prefault({}),
+  jetson: deviceControllerConfigSchema.shape.jetson.prefault({}),
+  helper: deviceControllerConfigSchema.shape.helper.prefault({}),
+});
+
+export type DeviceControllerNodeConfig = z.output<typeof deviceControllerNodeConfigSchema>;
+export type DeviceControllerNodeConfigInput = z.input<typeof deviceControllerNodeConfigSchema>;
+
+/** The service: the node's keys plus runtime's shared `grpc`, `metrics` and `nats` sections. */
+export const deviceControllerServiceConfigSchema = deviceControllerNodeConfigSchema.extend({
+  grpc: grpcConfigSchema.prefault({}),
+  metrics: metricsConfigSchema.prefault({}),
+  nats: natsConfigSchema.prefault({}),
+});
+
+export type DeviceControllerServiceConfig = z.output<typeof deviceControllerServiceConfigSchema>;
+export type DeviceControllerServiceConfigInput = z.input<typeof deviceControllerServiceConfigSchema>;
+
+/** flags > env > file > defaults (@fulcrum/runtime `loadConfig`). */
+export function loadDeviceControllerServiceConfig(options: LoadConfigOptions = {}): LoadedConfig<DeviceControllerServiceConfig> {
+  return loadConfig(deviceControllerServiceConfigSchema, options);
+}
+
+/** A config from code: defaults filled, checked (throws a ZodError on bad values). */
+export function deviceControllerServiceConfig(input: DeviceControllerServiceConfigInput = {}): DeviceControllerServiceConfig {
+  return deviceControllerServiceConfigSchema.parse(input);
 }

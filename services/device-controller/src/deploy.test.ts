@@ -5,9 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { parseServiceFlags } from '@fulcrum/runtime';
-import { loadDeviceControllerConfig } from './config.js';
-import { deviceControllerServiceConfigSchema, loadDeviceControllerServiceConfig } from './grpc-service.js';
+import { parseServiceFlags } from '@fulcrum/runtime/internal';
+import { deviceControllerServiceConfigSchema, loadDeviceControllerConfig, loadDeviceControllerServiceConfig } from './config.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const unit = (name: string): string => readFileSync(join(repoRoot, 'deploy/systemd', name), 'utf8');

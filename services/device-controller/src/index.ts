@@ -1,86 +1,55 @@
 /**
- * @fulcrum/device-controller — the device-controller as a library: the real Jetson backend
- * (board discovery from sysfs, ordered knob writes with read-back, INA3221 power, tegrastats
- * fallback), the privileged helper and its client, the controller lifecycle (crash recovery,
- * restore on stop, power cap), and a fake sysfs tree for tests and trials.
+ * @fulcrum/device-controller — the device-controller as a library and a gRPC service.
+ *
+ * Main entry points:
+ * - `startDeviceControllerService` (gRPC + /metrics + the bus) with its config
+ *   (`deviceControllerServiceConfig`, `loadDeviceControllerServiceConfig`);
+ * - `DeviceControllerNode`, the same controller without gRPC: a virtual, table or jetson board,
+ *   the executor's activity followed and power published on a bus, telemetry as an async
+ *   iterable, mode switches with domain errors (`DeviceControlError`), restore on close;
+ * - the backends an embedder picks: `ModelControlBackend` (virtual and table boards) and
+ *   `JetsonBackend`, and `JetsonController` (the Jetson lifecycle: crash recovery, drift check,
+ *   restore on stop) with `openKnobDriver` for `fulcrum device … --backend jetson`.
+ *
+ * The rest (sysfs and knob internals, the helper's protocol, fake sysfs trees, the gRPC adapter)
+ * is in `@fulcrum/device-controller/internal`.
  */
-export { identifyBoard, parseDtStrings, readBoardIdentity } from './board.js';
-export { DiscoveryError, discoverJetson, hzToMhz, khzToMhz } from './discover.js';
+export { startDeviceControllerService } from './service.js';
+export { DeviceControllerNode } from './node.js';
 export {
-  KnobMismatchError,
-  KnobWriteError,
-  applyMode,
-  describeKnobs,
-  modeMismatches,
-  readKnobState,
-  readKnobs,
-  restoreKnobs,
-  writablePaths,
-} from './knobs.js';
-export { StateFile, defaultStateFilePath } from './state-file.js';
-export { LocalKnobDriver, Serializer } from './driver.js';
-export { PowerCapError, checkPowerCap, loadProfilePower, parseProfilePower } from './power-cap.js';
-export { JetsonSensors, boardTotal, findIna3221Channels, findThermalZones, readRails, startSampler } from './power.js';
-export { parseTegrastatsLine, startTegrastats, tegrastatsTotal } from './tegrastats.js';
-export { JetsonBackend, deviceSpecOf } from './backend.js';
-export { JetsonController, openKnobDriver } from './controller.js';
-export { deviceControllerConfigSchema, loadDeviceControllerConfig } from './config.js';
-export { RealSysfsIo, SysfsError, cleanSysfsText, parseCpuList, parseNumberList } from './sysfs-io.js';
-export {
-  FAKE_BOARDS,
-  FAKE_SYSFS_MARKER,
-  FAKE_SYSFS_WRITE_LOG,
-  FakeKernelIo,
-  clearFakeWriteLog,
-  generateFakeSysfs,
-  openSysfs,
-  readFakeWriteLog,
-  setFakeRules,
-} from './fake-sysfs.js';
-export { HELPER_OPS, HELPER_PROTOCOL_VERSION, MAX_REQUEST_BYTES, ProtocolError, parseRequest } from './helper/protocol.js';
-export { startJetsonHelper } from './helper/server.js';
-export { HelperClient, HelperError } from './helper/client.js';
-export * as paths from './paths.js';
-export { ModelControlBackend, coveringGrid, presetMode, virtualIdlePowerW } from './model-backend.js';
-export {
-  DEVICE_CONTROLLER_SERVICE_NAME,
+  deviceControllerConfigSchema,
+  deviceControllerNodeConfigSchema,
   deviceControllerServiceConfig,
   deviceControllerServiceConfigSchema,
+  loadDeviceControllerConfig,
   loadDeviceControllerServiceConfig,
-  startDeviceControllerService,
-} from './grpc-service.js';
+} from './config.js';
+export { createDeviceControllerMetrics } from './metrics.js';
+export { DeviceControlError } from './errors.js';
+export { ModelControlBackend } from './model-backend.js';
+export { JetsonBackend } from './backend.js';
+export { JetsonController, openKnobDriver } from './controller.js';
+export { PowerCapError } from './power-cap.js';
+export { KnobMismatchError, KnobWriteError } from './knobs.js';
+export { HelperError } from './helper/client.js';
+export { DiscoveryError } from './discover.js';
+export { SysfsError } from './sysfs-io.js';
 
-export type { BoardIdentity } from './board.js';
-export type { CpuCluster, EmcControl, GpuDevfreq, JetsonBoard } from './discover.js';
+export type { DeviceControllerService, DeviceControllerServiceOptions } from './service.js';
+export type { DeviceControllerInfo, DeviceControllerNodeOptions, TelemetryOptions, TelemetryReading } from './node.js';
 export type {
-  EmcState,
-  GovernorPolicy,
-  KnobMismatch,
-  KnobName,
-  KnobOptions,
-  KnobReadout,
-  ModeSwitchResult,
-  PolicyState,
-  RawKnobState,
-  WriteRecord,
-} from './knobs.js';
-export type { SavedKnobState, StateFileRead } from './state-file.js';
-export type { JetsonKnobDriver, LocalKnobDriverOptions, RestoreResult, SavedStateSummary } from './driver.js';
-export type { KnownPowerW, ProfilePower } from './power-cap.js';
-export type { BoardPower, Ina3221Channel, JetsonSensorsOptions, RailReading, Sampler, SensorReading, ThermalZone } from './power.js';
-export type { TegrastatsProcess, TegrastatsRail, TegrastatsReading } from './tegrastats.js';
-export type { DeviceControlBackend, DeviceControlInfo, JetsonBackendOptions, ModeSwitch, TelemetrySample } from './backend.js';
-export type { JetsonControllerOptions } from './controller.js';
-export type { DeviceControllerConfig } from './config.js';
-export type { SysfsErrorCode, SysfsIo } from './sysfs-io.js';
-export type { FakeBoardId, FakeRail, FakeRules, FakeSysfsMarker, FakeSysfsTree, FakeWrite, GenerateFakeSysfsOptions } from './fake-sysfs.js';
-export type { HelperErrorBody, HelperErrorCode, HelperOp, HelperRequest, HelperResponse } from './helper/protocol.js';
-export type { JetsonHelper, JetsonHelperOptions } from './helper/server.js';
-export type { HelperClientOptions } from './helper/client.js';
-export type { ModelActivity, ModelControlBackendOptions } from './model-backend.js';
-export type {
-  DeviceControllerService,
+  DeviceControllerConfig,
+  DeviceControllerNodeConfig,
+  DeviceControllerNodeConfigInput,
   DeviceControllerServiceConfig,
   DeviceControllerServiceConfigInput,
-  DeviceControllerServiceOptions,
-} from './grpc-service.js';
+} from './config.js';
+export type { DeviceControllerMetrics } from './metrics.js';
+export type { DeviceControlErrorKind } from './errors.js';
+export type { DeviceControlBackend, DeviceControlInfo, JetsonBackendOptions, ModeSwitch, TelemetrySample } from './backend.js';
+export type { ModelActivity, ModelControlBackendOptions } from './model-backend.js';
+export type { JetsonControllerOptions } from './controller.js';
+export type { JetsonKnobDriver, RestoreResult } from './driver.js';
+export type { JetsonBoard } from './discover.js';
+export type { BoardIdentity } from './board.js';
+export type { BoardPower, RailReading } from './power.js';

@@ -27,18 +27,19 @@ import {
   isOnGrid,
   maxMode,
   powerModeKey,
-  requireNonNegative,
   samePowerMode,
   type PowerMode,
   type PowerModeGrid,
   type PowerPreset,
   type WorkloadKind,
 } from '@fulcrum/core';
-import { DEFAULT_EXPORT_BATCH_SIZES, VirtualDevice, TableBackend, defaultTrainBatchSize, type DeviceBackend, type DevicePhysics } from '@fulcrum/devices';
+import { requireNonNegative } from '@fulcrum/core/internal';
+import { DEFAULT_EXPORT_BATCH_SIZES, VirtualDevice, TableBackend, defaultTrainBatchSize, type DeviceBackend } from '@fulcrum/devices';
+import type { DevicePhysics } from '@fulcrum/devices/internal';
 import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, TelemetrySample } from './backend.js';
 import { checkPowerCap } from './power-cap.js';
 
-/** What the executor's GPU runs now (the bus's `ExecutorActivity`, read by `modelActivity` in grpc-service.ts). */
+/** What the executor's GPU runs now (the bus's `ExecutorActivity`, read by `modelActivity` in node.ts). */
 export interface ModelActivity {
   readonly state: 'idle' | 'train' | 'infer';
   readonly workload?: string | undefined;

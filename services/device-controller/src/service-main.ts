@@ -6,12 +6,14 @@
  *
  * On a jetson, start restores what a crashed session left (the state file) before anything else,
  * then applies `initialMode`/`jetson.initialMode` if set.
- * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in grpc-service.ts). Prints one JSON line on
+ * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in config.ts). Prints one JSON line on
  * stdout when ready (`{"service":"device-controller","address":…,"metricsUrl":…,"pid":…}`);
  * SIGTERM/SIGINT restore the mode found at start, then exit 0. Bad configuration exits 2.
  */
-import { createLogger, parseServiceFlags } from '@fulcrum/runtime';
-import { deviceControllerServiceConfigSchema, startDeviceControllerService, type DeviceControllerServiceConfig } from './grpc-service.js';
+import { createLogger } from '@fulcrum/runtime';
+import { parseServiceFlags } from '@fulcrum/runtime/internal';
+import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig } from './config.js';
+import { startDeviceControllerService } from './service.js';
 
 const NAME = 'fulcrum-device-controller';
 let config: DeviceControllerServiceConfig;

@@ -12,21 +12,17 @@ import { formatPowerMode, getDevice, gridSize, parsePowerMode, ValidationError, 
 import { ConfigError } from '@fulcrum/runtime';
 import {
   DiscoveryError,
-  FAKE_BOARDS,
   HelperError,
   JetsonBackend,
   KnobMismatchError,
   KnobWriteError,
   PowerCapError,
   SysfsError,
-  generateFakeSysfs,
   loadDeviceControllerConfig,
-  loadProfilePower,
   openKnobDriver,
-  openSysfs,
   type DeviceControllerConfig,
-  type FakeBoardId,
 } from '@fulcrum/device-controller';
+import { FAKE_BOARDS, generateFakeSysfs, loadProfilePower, openSysfs, type FakeBoardId } from '@fulcrum/device-controller/internal';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, nonNegativeNumber } from '../usage.js';
 

@@ -18,7 +18,8 @@ import { device as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
 import { LocalKnobDriver } from './driver.js';
 import { openSysfs } from './fake-sysfs.js';
-import { deviceControllerServiceConfig, loadDeviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type DeviceControllerServiceConfigInput } from './grpc-service.js';
+import { deviceControllerServiceConfig, loadDeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';
+import { startDeviceControllerService, type DeviceControllerService } from './service.js';
 import type { ModelControlBackend } from './model-backend.js';
 import { fakeTree, snapshotKnobFiles, tempDir } from './test-support.js';
 
