@@ -1,7 +1,7 @@
 // The executor on a real nats-server (started for this file on a random loopback port).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectNatsBus, eventFilter, inferSubject, isInferenceError, type EventBus, type ExecutorStatusEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
+import { connectNatsBus, eventFilter, inferSubject, isInferenceError as isErrorReply, type EventBus, type ExecutorStatusEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { ScaledClock } from './clock.js';
 import { Executor } from './executor.js';
@@ -51,18 +51,18 @@ describe('executor over NATS (@fulcrum/bus)', () => {
     await service.ready;
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => client.request(inferSubject(device, 'cam'), { requestId: `q${i}`, input: i })));
     for (const [i, r] of replies.entries()) {
-      assert.ok(!isInferenceError(r), JSON.stringify(r));
+      assert.ok(!isErrorReply(r), JSON.stringify(r));
       assert.equal(r.requestId, `q${i}`);
       assert.equal(r.batchSize, 2);
     }
     const unknown = await client.request(inferSubject(device, 'other'), { requestId: 'u1' });
-    assert.ok(isInferenceError(unknown));
+    assert.ok(isErrorReply(unknown));
     assert.equal(unknown.error.code, 'shed');
     await clock.sleep(1);
     await service.drain();
     await executor.stop();
     const late = await client.request(inferSubject(device, 'cam'), { requestId: 'late' }, { timeoutMs: 500 }).catch((e: Error) => e);
-    assert.ok(late instanceof Error || isInferenceError(late));
+    assert.ok(late instanceof Error || isErrorReply(late));
     // Events are at-most-once core NATS messages: give the last ones a moment to arrive.
     for (let i = 0; i < 100 && !telemetry.some((t) => t.streams?.[0]?.completed === 20); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(telemetry.length > 0);

@@ -2,7 +2,8 @@
  * The executor on the event bus (@fulcrum/bus, NATS or in-process): it answers inference requests
  * on `fulcrum.<device>.infer.<stream>` (the reply is the result or an explicit error) and publishes
  * what it measures on `arrivals.rate`, `executor.status` and `plan.applied` (its GPU activity goes
- * on `activity`, see grpc-service.ts).
+ * on `activity`, see activity.ts and node.ts). The one place both the library and the service
+ * build these replies and events.
  */
 import {
   arrivalsRateSubject,
@@ -12,12 +13,14 @@ import {
   type EventBus,
   type InferenceErrorCode as BusErrorCode,
   type InferenceReply,
+  type InferenceRequest,
   type InferenceService,
+  type PlanAppliedEvent,
 } from '@fulcrum/bus';
 import type { Logger } from '@fulcrum/runtime';
 import { isInferenceError, type InferenceErrorCode } from './errors.js';
-import type { Executor } from './executor.js';
-import type { ExecutorEvent, ExecutorEventSink } from './types.js';
+import type { Executor, InferOutcome } from './executor.js';
+import type { ExecutorEvent, ExecutorEventSink, ExecutorPlan, ExecutorProblem } from './types.js';
 
 /** The bus's error vocabulary for each executor error code. */
 export function busErrorCode(code: InferenceErrorCode): BusErrorCode {
@@ -34,28 +37,81 @@ export function busErrorCode(code: InferenceErrorCode): BusErrorCode {
   }
 }
 
-/** Serves `executor` on `fulcrum.<device>.infer.*`. Stop with `service.drain()` before `executor.stop()`. */
-export function serveInference(executor: Executor, bus: EventBus, device: string, options: { queue?: string } = {}): InferenceService {
-  return bus.serve(
-    inferFilter(device),
-    async (request, subject): Promise<InferenceReply> => {
-      try {
-        const r = await executor.infer(subject.stream, request.input, { requestId: request.requestId });
-        return { requestId: request.requestId, output: r.output, latencyS: r.latencyS, queueS: r.queueS, batchSize: r.batchSize };
-      } catch (err) {
-        if (isInferenceError(err)) return { requestId: request.requestId, error: { code: busErrorCode(err.code), message: err.message } };
-        return { requestId: request.requestId, error: { code: 'internal', message: (err as Error).message } };
-      }
-    },
-    options.queue ? { queue: options.queue } : {},
-  );
+/** One inference request (an `Executor`'s, or an `ExecutorNode`'s that also counts it). */
+export type InferenceHandler = (stream: string, input: unknown, requestId: string | undefined) => Promise<InferOutcome>;
+
+/** The bus reply to one request: the result, or the executor's error in the bus's vocabulary. */
+export async function inferenceReply(infer: InferenceHandler, stream: string, request: InferenceRequest): Promise<InferenceReply> {
+  try {
+    const r = await infer(stream, request.input, request.requestId);
+    return { requestId: request.requestId, output: r.output, latencyS: r.latencyS, queueS: r.queueS, batchSize: r.batchSize };
+  } catch (err) {
+    if (isInferenceError(err)) return { requestId: request.requestId, error: { code: busErrorCode(err.code), message: err.message } };
+    return { requestId: request.requestId, error: { code: 'internal', message: (err as Error).message } };
+  }
+}
+
+/**
+ * Serves `executor` (an `Executor`, or an inference handler such as `ExecutorNode.infer`) on
+ * `fulcrum.<device>.infer.*`. Stop with `service.drain()` before `executor.stop()`.
+ */
+export function serveInference(executor: Executor | InferenceHandler, bus: EventBus, device: string, options: { queue?: string } = {}): InferenceService {
+  const infer: InferenceHandler = typeof executor === 'function' ? executor : (stream, input, requestId) => executor.infer(stream, input, requestId ? { requestId } : {});
+  return bus.serve(inferFilter(device), (request, subject) => inferenceReply(infer, subject.stream, request), options.queue ? { queue: options.queue } : {});
+}
+
+/** What `plan.applied` carries beyond the executor's event: when, the training workload, the planner's predictions. */
+export interface PlanAppliedDetails {
+  /** Default: now. */
+  readonly appliedAt?: Date | undefined;
+  readonly trainWorkload?: string | undefined;
+  /** Per stream: the predicted latency bound and utilisation (0 or absent: not sent). */
+  readonly streams?: Readonly<Record<string, { readonly predictedLatencyS?: number; readonly utilization?: number }>> | undefined;
+  /** 0 or absent: not sent. */
+  readonly predictedPowerW?: number | undefined;
+  readonly feasible?: boolean | undefined;
+}
+
+/** The `plan.applied` event of a plan taking effect; undefined for a plan without a power mode (a host run is not a device plan). */
+export function planAppliedEvent(plan: ExecutorPlan, problem: ExecutorProblem, details: PlanAppliedDetails = {}): PlanAppliedEvent | undefined {
+  if (!plan.mode) return undefined;
+  return {
+    planId: plan.planId,
+    appliedAt: (details.appliedAt ?? new Date()).toISOString(),
+    mode: plan.mode,
+    streams: problem.streams.map((s) => {
+      const p = details.streams?.[s.name];
+      return {
+        stream: s.name,
+        batchSize: plan.batchSizes[s.name] ?? 1,
+        arrivalRatePerS: s.arrivalRatePerS,
+        latencyBudgetS: s.latencyBudgetS,
+        ...(p?.predictedLatencyS ? { predictedLatencyS: p.predictedLatencyS } : {}),
+        ...(p?.utilization ? { utilization: p.utilization } : {}),
+      };
+    }),
+    ...(details.trainWorkload ? { trainWorkload: details.trainWorkload } : {}),
+    trainBatchSize: problem.trainBatchSize,
+    ...(plan.predictedTrainThroughputSamplesPerS !== undefined ? { predictedTrainThroughputSamplesPerS: plan.predictedTrainThroughputSamplesPerS } : {}),
+    ...(details.predictedPowerW ? { predictedPowerW: details.predictedPowerW } : {}),
+    ...(details.feasible !== undefined ? { feasible: details.feasible } : {}),
+    ...(plan.strategy ? { strategy: plan.strategy } : {}),
+  };
+}
+
+export interface BusEventSinkOptions {
+  readonly logger?: Logger | undefined;
+  /** The training workload named in `plan.applied` (when `planDetails` does not name one). */
+  readonly trainWorkload?: string | undefined;
+  /** More for `plan.applied` about the plan taking effect (the node's record of it). */
+  readonly planDetails?: ((plan: ExecutorPlan) => PlanAppliedDetails | undefined) | undefined;
 }
 
 /**
  * An events sink that publishes on the bus. Publishing never blocks the GPU loop: failures (NATS
  * away) are logged and counted, and the executor keeps serving with the plan it has.
  */
-export function busEventSink(bus: EventBus, device: string, options: { logger?: Logger; trainWorkload?: string } = {}): ExecutorEventSink & { failures(): number } {
+export function busEventSink(bus: EventBus, device: string, options: BusEventSinkOptions = {}): ExecutorEventSink & { failures(): number } {
   let failures = 0;
   const wall = (): string => new Date().toISOString();
   const fail = (err: Error, type: string): void => {
@@ -113,28 +169,12 @@ export function busEventSink(bus: EventBus, device: string, options: { logger?: 
         );
         return;
       }
-      case 'plan.applied':
-        // The event carries the power mode; a plan without one (a host run) is not a device plan.
-        if (!e.plan.mode) return;
-        send(
-          bus.publish(planAppliedSubject(device), {
-            planId: e.plan.planId,
-            appliedAt: wall(),
-            mode: e.plan.mode,
-            streams: e.problem.streams.map((s) => ({
-              stream: s.name,
-              batchSize: e.plan.batchSizes[s.name] ?? 1,
-              arrivalRatePerS: s.arrivalRatePerS,
-              latencyBudgetS: s.latencyBudgetS,
-            })),
-            trainBatchSize: e.problem.trainBatchSize,
-            ...(options.trainWorkload ? { trainWorkload: options.trainWorkload } : {}),
-            ...(e.plan.predictedTrainThroughputSamplesPerS !== undefined ? { predictedTrainThroughputSamplesPerS: e.plan.predictedTrainThroughputSamplesPerS } : {}),
-            ...(e.plan.strategy ? { strategy: e.plan.strategy } : {}),
-          }),
-          e.type,
-        );
+      case 'plan.applied': {
+        const details = options.planDetails?.(e.plan) ?? {};
+        const event = planAppliedEvent(e.plan, e.problem, { ...details, trainWorkload: details.trainWorkload ?? options.trainWorkload });
+        if (event) send(bus.publish(planAppliedSubject(device), event), e.type);
         return;
+      }
       default:
         return;
     }

@@ -4,7 +4,7 @@ import { ScaledClock } from './clock.js';
 import { InferenceError, WorkerCrashedError } from './errors.js';
 import { Executor, type InferOutcome } from './executor.js';
 import { SimulatedRunner, fixedTimes } from './runners/simulated.js';
-import type { ExecutorEvent, InferenceResult, MinibatchRunner, TrainingResult } from './types.js';
+import type { ExecutorEvent, InferenceBatchResult, MinibatchRunner, TrainingResult } from './types.js';
 
 const problem = { trainBatchSize: 8, streams: [{ name: 'cam', arrivalRatePerS: 50, latencyBudgetS: 2 }] };
 const plan = { planId: 'p1', batchSizes: { cam: 4 }, trainTimeS: 0.2, inferTimeS: { cam: 0.05 } };
@@ -114,7 +114,7 @@ class FlakyRunner implements MinibatchRunner {
     await new Promise((r) => setTimeout(r, 1));
     return { timeS: 0.001 };
   }
-  async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     if (++this.inferCalls === 1) throw new WorkerCrashedError('flaky', 'worker exited with signal SIGKILL');
     return { timeS: 0.001, outputs: inputs.map((x) => x) };
   }

@@ -10,7 +10,7 @@
 import type { Logger } from '@fulcrum/runtime';
 import { RealClock, type Clock } from './clock.js';
 import { InferenceError, WorkerCrashedError, type InferenceErrorCode } from './errors.js';
-import { Ewma, LatencyRecorder, Timeline } from './metrics.js';
+import { Ewma, LatencyRecorder, Timeline } from './stats.js';
 import { InterleavingScheduler, type Decision, type QueuedRequest, type TimeEstimates } from './policy.js';
 import { RateWatcher, withRates, type RateWatchOptions } from './replan.js';
 import type {

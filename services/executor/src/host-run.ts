@@ -15,7 +15,7 @@ import { isInferenceError } from './errors.js';
 import { composeRunners } from './runners/compose.js';
 import { OnnxRunner } from './runners/onnx.js';
 import { PythonWorker, type ModelSpec, type WorkerInfo } from './runners/python.js';
-import type { ExecutorEventSink, ExecutorStatus, InferenceResult, LatencySummary, MinibatchRunner, TrainingResult } from './types.js';
+import type { ExecutorEventSink, ExecutorStatus, InferenceBatchResult, LatencySummary, MinibatchRunner, TrainingResult } from './types.js';
 
 export interface HostRunStream {
   readonly name: string;
@@ -106,7 +106,7 @@ class RecordingRunner implements MinibatchRunner {
     if (this.recording) this.trainTimes.push(r.timeS);
     return r;
   }
-  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const r = await this.inner.runInference(stream, inputs);
     if (this.recording) {
       let list = this.inferTimes.get(stream);

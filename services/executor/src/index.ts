@@ -2,7 +2,7 @@ export { Executor } from './executor.js';
 export { ScaledClock, RealClock } from './clock.js';
 export { InferenceError, isInferenceError, grpcStatusName, WorkerCrashedError, INFERENCE_ERROR_CODES } from './errors.js';
 export { InterleavingScheduler, Fifo } from './policy.js';
-export { LatencyRecorder, RateMeter, Ewma, Timeline } from './metrics.js';
+export { LatencyRecorder, RateMeter, Ewma, Timeline } from './stats.js';
 export { RateWatcher, withRates, planFromFront, FrontReplanner } from './replan.js';
 export { simulate } from './simulate.js';
 export { seededRandom, streamArrivals, mergeArrivals, traceArrivals, constantRates, parseRateTrace, parseArrivalTimes } from './arrivals.js';
@@ -12,7 +12,7 @@ export type { InferOutcome, ExecutorOptions } from './executor.js';
 export type { Clock } from './clock.js';
 export type { InferenceErrorCode } from './errors.js';
 export type { QueuedRequest, TimeEstimates, Decision, DecisionReason, SchedulerStream } from './policy.js';
-export type { TimelinePoint } from './metrics.js';
+export type { TimelinePoint } from './stats.js';
 export type { RateWatchOptions, RateCheck, ProfiledMode, FrontPlan } from './replan.js';
 export type { SimulationOptions, SimulationReport, SimulatedStreamReport } from './simulate.js';
 export type { Arrival, RateSegment, RateTrace, ArrivalProcess } from './arrivals.js';
@@ -21,7 +21,7 @@ export type {
   ExecutorProblem,
   ExecutorPlan,
   TrainingResult,
-  InferenceResult,
+  InferenceBatchResult,
   MinibatchRunner,
   ReplanRequest,
   Replanner,
@@ -52,5 +52,14 @@ export { DeviceControllerLink } from './controller-link.js';
 export type { ControllerLinkOptions } from './controller-link.js';
 export { GatedRunner, MinibatchGate, SimulatedEngine, HostEngine } from './service-runner.js';
 export type { MinibatchEngine, HostEngineOptions, MeasurementRequest, MeasurementResult } from './service-runner.js';
-export { EXECUTOR_SERVICE_NAME, executorServiceConfig, executorServiceConfigSchema, loadExecutorServiceConfig, startExecutorService } from './grpc-service.js';
-export type { ExecutorService, ExecutorServiceConfig, ExecutorServiceConfigInput, ExecutorServiceOptions } from './grpc-service.js';
+export { executorServiceConfig, executorServiceConfigSchema, executorLimitsSchema, loadExecutorServiceConfig } from './config.js';
+export type { ExecutorServiceConfig, ExecutorServiceConfigInput, ExecutorLimits } from './config.js';
+export { createExecutorServiceMetrics } from './metrics.js';
+export type { ExecutorServiceMetrics } from './metrics.js';
+export { ExecutorNode } from './node.js';
+export type { ExecutorNodeOptions, ModeController, AppliedPlan, ExecutorNodeState, ExecutorNodeStatus, ConstraintViolation } from './node.js';
+export { openEngine, startExecutorService } from './service.js';
+export type { ExecutorService, ExecutorServiceOptions } from './service.js';
+export { EXECUTOR_SERVICE_NAME, executorGrpcImplementation, statusToProto } from './grpc.js';
+export { inferenceReply, planAppliedEvent } from './bus-adapter.js';
+export type { InferenceHandler, PlanAppliedDetails, BusEventSinkOptions } from './bus-adapter.js';

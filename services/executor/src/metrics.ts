@@ -1,193 +1,66 @@
 /**
- * What the executor measures: latency percentiles (HdrHistogram, 3 significant digits, with the
- * exact maximum kept beside it), arrival rates over a sliding window, EWMA minibatch times, and a
- * bucketed timeline for plots. All times are seconds on the executor's clock (virtual seconds in
- * a simulation).
+ * The executor service's Prometheus metrics (served on /metrics by the service, all labelled
+ * `service="executor"` by the registry). The node counts requests, minibatches, plans,
+ * measurements and controller failures; the queue-depth and throughput gauges read the running
+ * executor's status when scraped. (The executor's own measurements — latency recorders, rate
+ * meters, the timeline — are in stats.ts.)
  */
-import * as hdr from 'hdr-histogram-js';
-import type { LatencySummary } from './types.js';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ExecutorStatus } from './types.js';
 
-const US_PER_S = 1e6;
-
-export class LatencyRecorder {
-  private readonly histogram = LatencyRecorder.newHistogram();
-  private maxS = 0;
-  private sumS = 0;
-
-  private static newHistogram(): hdr.Histogram {
-    // 1 µs .. 1 day at 3 significant digits. Plain 32-bit buckets (~100 KB): the 'packed' layout is
-    // smaller but makes each percentile lookup walk the packed array (~16 ms), stalling the loop.
-    return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 86_400 * US_PER_S, numberOfSignificantValueDigits: 3, bitBucketSize: 32 });
-  }
-
-  record(latencyS: number): void {
-    const us = Math.min(86_400 * US_PER_S, Math.max(1, Math.round(latencyS * US_PER_S)));
-    this.histogram.recordValue(us);
-    if (latencyS > this.maxS) this.maxS = latencyS;
-    this.sumS += latencyS;
-  }
-
-  get count(): number {
-    return this.histogram.totalCount;
-  }
-
-  /** The latency at `percentile` (0–100), seconds; 0 when nothing was recorded. */
-  percentileS(percentile: number): number {
-    if (this.histogram.totalCount === 0) return 0;
-    return Math.min(this.histogram.getValueAtPercentile(percentile) / US_PER_S, this.maxS);
-  }
-
-  summary(): LatencySummary {
-    const count = this.histogram.totalCount;
-    return {
-      count,
-      p50S: this.percentileS(50),
-      p99S: this.percentileS(99),
-      maxS: this.maxS,
-      meanS: count ? this.sumS / count : 0,
-    };
-  }
-
-  reset(): void {
-    this.histogram.reset();
-    this.maxS = 0;
-    this.sumS = 0;
-  }
+export interface ExecutorServiceMetrics {
+  /** Inference requests answered, by stream (`_unknown` for a stream the plan lacks) and outcome (ok, late, or the error code). */
+  readonly requests: Counter<'stream' | 'outcome'>;
+  /** Arrival to result of answered requests, device seconds. */
+  readonly latency: Histogram<'stream'>;
+  readonly queueDepth: Gauge<'stream'>;
+  readonly trainThroughput: Gauge;
+  /** Minibatches run, by kind (train, infer, measure). */
+  readonly minibatches: Counter<'kind'>;
+  readonly plansApplied: Counter;
+  /** RunMeasurement calls by outcome (ok, or the gRPC status name, or failed). */
+  readonly measurements: Counter<'outcome'>;
+  /** Failed device-controller calls (each try), by method. */
+  readonly controllerFailures: Counter<'method'>;
 }
 
-/** Arrival rate over a sliding window: arrivals in (now − W, now] divided by W (or by the time observed, while shorter). */
-export class RateMeter {
-  private readonly times: number[] = [];
-  private head = 0;
-  readonly windowS: number;
-  private readonly startS: number;
-
-  constructor(windowS: number, startS: number) {
-    this.windowS = windowS;
-    this.startS = startS;
-  }
-
-  record(tS: number): void {
-    this.times.push(tS);
-  }
-
-  /** Seconds of history the rate rests on (≤ W). */
-  coverageS(nowS: number): number {
-    return Math.min(this.windowS, nowS - this.startS);
-  }
-
-  ratePerS(nowS: number): number {
-    const from = nowS - this.windowS;
-    while (this.head < this.times.length && this.times[this.head]! <= from) this.head++;
-    if (this.head > 4096 && this.head * 2 > this.times.length) {
-      this.times.splice(0, this.head);
-      this.head = 0;
-    }
-    const coverage = this.coverageS(nowS);
-    return coverage > 0 ? (this.times.length - this.head) / coverage : 0;
-  }
-}
-
-/** Exponentially weighted mean, for minibatch times. */
-export class Ewma {
-  private value: number | undefined;
-  constructor(private readonly alpha = 0.2) {}
-  add(x: number): void {
-    this.value = this.value === undefined ? x : this.value + this.alpha * (x - this.value);
-  }
-  get(): number | undefined {
-    return this.value;
-  }
-  reset(): void {
-    this.value = undefined;
-  }
-}
-
-export interface TimelinePoint {
-  /** Bucket start, seconds. */
-  readonly tS: number;
-  readonly stream: string;
-  /** Arrivals in the bucket divided by its width. */
-  readonly arrivalRatePerS: number;
-  /** The executor's sliding-window estimate at the bucket's end (what the re-plan trigger sees). */
-  readonly measuredRatePerS: number;
-  /** Batch size of the plan in force at the bucket's end. */
-  readonly batchSize: number;
-  readonly latencyBudgetS: number;
-  /** Of requests answered in the bucket; NaN when none. */
-  readonly latencyP99S: number;
-  readonly latencyMaxS: number;
-  readonly trainThroughputSamplesPerS: number;
-  readonly planId: string;
-}
-
-interface Bucket {
-  arrivals: Map<string, number>;
-  latencies: Map<string, number[]>;
-  trainSamples: number;
-  state: Map<string, { measuredRatePerS: number; batchSize: number; latencyBudgetS: number }>;
-  planId: string;
-}
-
-/** Per-bucket arrivals, latencies, plan and training samples: the data behind the timeline plot. */
-export class Timeline {
-  private readonly buckets: Bucket[] = [];
-  readonly bucketS: number;
-
-  constructor(bucketS: number) {
-    this.bucketS = bucketS;
-  }
-
-  private bucket(tS: number): Bucket {
-    const i = Math.max(0, Math.floor(tS / this.bucketS));
-    while (this.buckets.length <= i) {
-      const prev = this.buckets[this.buckets.length - 1];
-      this.buckets.push({ arrivals: new Map(), latencies: new Map(), trainSamples: 0, state: new Map(prev?.state ?? []), planId: prev?.planId ?? '' });
-    }
-    return this.buckets[i]!;
-  }
-
-  arrival(tS: number, stream: string): void {
-    const b = this.bucket(tS);
-    b.arrivals.set(stream, (b.arrivals.get(stream) ?? 0) + 1);
-  }
-
-  answered(tS: number, stream: string, latencyS: number): void {
-    const b = this.bucket(tS);
-    let list = b.latencies.get(stream);
-    if (!list) b.latencies.set(stream, (list = []));
-    list.push(latencyS);
-  }
-
-  trained(tS: number, samples: number): void {
-    this.bucket(tS).trainSamples += samples;
-  }
-
-  state(tS: number, planId: string, streams: ReadonlyArray<{ stream: string; measuredRatePerS: number; batchSize: number; latencyBudgetS: number }>): void {
-    const b = this.bucket(tS);
-    b.planId = planId;
-    for (const s of streams) b.state.set(s.stream, { measuredRatePerS: s.measuredRatePerS, batchSize: s.batchSize, latencyBudgetS: s.latencyBudgetS });
-  }
-
-  points(): TimelinePoint[] {
-    const out: TimelinePoint[] = [];
-    this.buckets.forEach((b, i) => {
-      for (const [stream, st] of b.state) {
-        const lat = (b.latencies.get(stream) ?? []).slice().sort((x, y) => x - y);
-        out.push({
-          tS: i * this.bucketS,
-          stream,
-          arrivalRatePerS: (b.arrivals.get(stream) ?? 0) / this.bucketS,
-          measuredRatePerS: st.measuredRatePerS,
-          batchSize: st.batchSize,
-          latencyBudgetS: st.latencyBudgetS,
-          latencyP99S: lat.length ? lat[Math.min(lat.length - 1, Math.ceil(0.99 * lat.length) - 1)]! : Number.NaN,
-          latencyMaxS: lat.length ? lat[lat.length - 1]! : Number.NaN,
-          trainThroughputSamplesPerS: b.trainSamples / this.bucketS,
-          planId: b.planId,
-        });
-      }
-    });
-    return out;
-  }
+/** `status` gives the running executor's status when the gauges are scraped (undefined before the first plan). */
+export function createExecutorServiceMetrics(registry: Registry, status: () => ExecutorStatus | undefined): ExecutorServiceMetrics {
+  return {
+    requests: new Counter({
+      name: 'fulcrum_executor_requests_total',
+      help: 'Inference requests answered, by stream and outcome (ok, late: a result after its budget, or the error code)',
+      labelNames: ['stream', 'outcome'],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'fulcrum_executor_request_latency_seconds',
+      help: 'Arrival to result of answered requests, device seconds',
+      labelNames: ['stream'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'fulcrum_executor_queue_depth',
+      help: 'Requests waiting per stream',
+      labelNames: ['stream'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of status()?.streams ?? []) this.set({ stream: s.stream }, s.queueDepth);
+      },
+    }),
+    trainThroughput: new Gauge({
+      name: 'fulcrum_executor_train_throughput_samples_per_second',
+      help: 'Training throughput since the plan was applied, samples per device second',
+      registers: [registry],
+      collect() {
+        this.set(status()?.trainThroughputSamplesPerS ?? 0);
+      },
+    }),
+    minibatches: new Counter({ name: 'fulcrum_executor_minibatches_total', help: 'Minibatches run, by kind (train, infer, measure)', labelNames: ['kind'], registers: [registry] }),
+    plansApplied: new Counter({ name: 'fulcrum_executor_plans_applied_total', help: 'Plans that took effect', registers: [registry] }),
+    measurements: new Counter({ name: 'fulcrum_executor_measurements_total', help: 'RunMeasurement calls by outcome', labelNames: ['outcome'], registers: [registry] }),
+    controllerFailures: new Counter({ name: 'fulcrum_executor_controller_failures_total', help: 'Failed device-controller calls (each try), by method', labelNames: ['method'], registers: [registry] }),
+  };
 }

@@ -13,7 +13,7 @@ import {
   type PowerMode,
   type Problem,
 } from '@fulcrum/core';
-import { RateMeter } from './metrics.js';
+import { RateMeter } from './stats.js';
 import type { ExecutorPlan, ExecutorProblem, ReplanRequest, Replanner } from './types.js';
 
 export interface RateWatchOptions {

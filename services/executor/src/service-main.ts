@@ -3,12 +3,14 @@
  *
  *   node services/executor/dist/service-main.js [--config FILE] [--controller.address=127.0.0.1:50051] [--time-scale=100] [--nats.url=nats://…] …
  *
- * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in grpc-service.ts). Prints one JSON line on stdout when ready
+ * Every config key is a flag (@fulcrum/runtime's parseServiceFlags; keys in config.ts). Prints one JSON line on stdout when ready
  * (`{"service":"executor","address":…,"metricsUrl":…,"pid":…}`); SIGTERM/SIGINT drain and exit 0.
  * Bad configuration exits 2.
  */
-import { createLogger, parseServiceFlags } from '@fulcrum/runtime';
-import { executorServiceConfigSchema, startExecutorService, type ExecutorServiceConfig } from './grpc-service.js';
+import { createLogger } from '@fulcrum/runtime';
+import { parseServiceFlags } from '@fulcrum/runtime/internal';
+import { executorServiceConfigSchema, type ExecutorServiceConfig } from './config.js';
+import { startExecutorService } from './service.js';
 
 const NAME = 'fulcrum-executor';
 

@@ -20,7 +20,7 @@ import type { Logger } from '@fulcrum/runtime';
 import { IDLE, type ActivityPublisher } from './activity.js';
 import type { Clock } from './clock.js';
 import { PythonWorker, type ModelSpec } from './runners/python.js';
-import type { InferenceResult, MinibatchRunner, TrainingResult } from './types.js';
+import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from './types.js';
 
 export interface EngineQuery {
   readonly workload: string;
@@ -249,7 +249,7 @@ export class GatedRunner implements MinibatchRunner {
     });
   }
 
-  runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     return this.gate.run(async () => {
       const workload = this.streamWorkloads.get(stream);
       if (!workload) throw new Error(`no workload for stream ${JSON.stringify(stream)}`);

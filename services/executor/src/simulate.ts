@@ -5,7 +5,7 @@
  * load and rate changes, and by `fulcrum simulate`.
  */
 import type { Arrival } from './arrivals.js';
-import { Ewma, LatencyRecorder, Timeline, type TimelinePoint } from './metrics.js';
+import { Ewma, LatencyRecorder, Timeline, type TimelinePoint } from './stats.js';
 import { InterleavingScheduler, type QueuedRequest, type TimeEstimates } from './policy.js';
 import { RateWatcher, withRates, type RateWatchOptions } from './replan.js';
 import type { MinibatchTimeSource } from './runners/simulated.js';

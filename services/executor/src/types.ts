@@ -28,7 +28,7 @@ export interface TrainingResult {
 }
 
 /** One inference minibatch: one output per input, in order, timed by the worker itself. */
-export interface InferenceResult {
+export interface InferenceBatchResult {
   readonly timeS: number;
   readonly outputs: readonly unknown[];
 }
@@ -43,7 +43,7 @@ export interface MinibatchRunner {
   readonly name: string;
   runTraining(batchSize: number): Promise<TrainingResult>;
   /** `inputs[i]` is the request's input (undefined: the runner makes one, for load tests). */
-  runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult>;
+  runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult>;
   /** Switch to a power mode (simulated runner: changes its minibatch times; real host: no-op). */
   setMode?(mode: PowerMode | undefined): void | Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import type { PowerMode } from '@fulcrum/core';
-import type { InferenceResult, MinibatchRunner, TrainingResult } from '../types.js';
+import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 
 /**
  * One runner from parts: training on one (e.g. the PyTorch worker), inference per stream on
@@ -19,7 +19,7 @@ export function composeRunners(parts: {
       if (!parts.training) return Promise.reject(new Error('no training runner'));
       return parts.training.runTraining(batchSize);
     },
-    runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+    runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
       const r = parts.inferenceByStream?.[stream] ?? parts.inference;
       if (!r) return Promise.reject(new Error(`no inference runner for stream ${JSON.stringify(stream)}`));
       return r.runInference(stream, inputs);

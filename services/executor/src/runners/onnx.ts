@@ -4,7 +4,7 @@
  * the event loop keeps accepting requests while a minibatch runs.
  */
 import ort from 'onnxruntime-node';
-import type { InferenceResult, MinibatchRunner, TrainingResult } from '../types.js';
+import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 import { seededRandom } from '../arrivals.js';
 
 export interface OnnxStreamModel {
@@ -50,7 +50,7 @@ export class OnnxRunner implements MinibatchRunner {
   }
 
   /** Inputs: Float32Array / number[] of one sample each, or undefined (a generated sample). */
-  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const s = this.sessions.get(stream);
     if (!s) throw new Error(`onnxruntime runner: no model for stream ${JSON.stringify(stream)}`);
     const b = inputs.length;

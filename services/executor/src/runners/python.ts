@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@fulcrum/runtime';
 import { WorkerCrashedError } from '../errors.js';
-import type { InferenceResult, MinibatchRunner, TrainingResult } from '../types.js';
+import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 
 /** The worker script shipped with this package. */
 export const PYTHON_WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'python', 'fulcrum_worker.py');
@@ -184,7 +184,7 @@ export class PythonWorker implements MinibatchRunner {
     return { timeS: r['time_s'] as number, loss: r['loss'] as number };
   }
 
-  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const given = inputs.every((x) => Array.isArray(x) || ArrayBuffer.isView(x));
     const r = await this.call({
       op: 'infer',

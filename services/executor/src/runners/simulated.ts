@@ -4,7 +4,7 @@
  */
 import type { PowerMode } from '@fulcrum/core';
 import { ScaledClock, type Clock } from '../clock.js';
-import type { InferenceResult, MinibatchRunner, TrainingResult } from '../types.js';
+import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 
 /**
  * Minibatch times of a (virtual) device. The executor's adapter to @fulcrum/devices implements it
@@ -62,7 +62,7 @@ export class SimulatedRunner implements MinibatchRunner {
     return { timeS };
   }
 
-  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceResult> {
+  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const timeS = this.times.inferTimeS(stream, this.mode, inputs.length);
     await this.clock.sleep(timeS);
     return { timeS, outputs: inputs.map((_, i) => ({ index: i })) };

@@ -7,12 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isInferenceError, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus';
+import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isInferenceError as isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
-import { executorServiceConfig, loadExecutorServiceConfig, startExecutorService, type ExecutorService, type ExecutorServiceConfigInput } from './grpc-service.js';
+import { executorServiceConfig, loadExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
+import { startExecutorService, type ExecutorService } from './service.js';
 
 const quiet = createLogger({ name: 'test', level: 'silent' });
 const MAXN: PowerMode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
@@ -171,6 +172,8 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.deepEqual(seen[0]!.mode, LOW_GPU);
     assert.equal(seen[0]!.trainWorkload, 'resnet18');
     assert.equal(seen[0]!.strategy, 'manual');
+    assert.equal(seen[0]!.feasible, true, "the planner's verdict");
+    assert.equal(seen[0]!.streams[0]!.utilization, 0.05, "the plan's predictions");
     // Switching back: the next plan takes effect at a minibatch boundary.
     const r2 = await applyPlan(c, { problem: problem(), plan: plan({ planId: 'p2', streams: [{ stream: 'cam', batchSize: 8, predictedLatencyS: 0, utilization: 0 }] }) });
     assert.deepEqual(r2.mode, MAXN);
@@ -336,24 +339,24 @@ describe('executor service over NATS', () => {
     const app = await connectNatsBus({ url: nats.url });
     natsCleanups.push(() => app.close());
     const before = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'early' }, { timeoutMs: 2000 });
-    assert.ok(isInferenceError(before) && before.error.code === 'unavailable', 'no plan yet');
+    assert.ok(isErrorReply(before) && before.error.code === 'unavailable', 'no plan yet');
     await applyPlan(client(svc), { problem: problem(), plan: plan() });
     const replies = await Promise.all([1, 2, 3, 4].map((i) => app.request(inferSubject('orin-agx', 'cam'), { requestId: `r${i}`, input: [i] }, { timeoutMs: 5000 })));
     for (const [i, r] of replies.entries()) {
-      assert.ok(!isInferenceError(r), JSON.stringify(r));
+      assert.ok(!isErrorReply(r), JSON.stringify(r));
       assert.equal(r.requestId, `r${i + 1}`);
       assert.ok(r.latencyS > 0);
     }
     const unknown = await app.request(inferSubject('orin-agx', 'lidar'), { requestId: 'x' }, { timeoutMs: 2000 });
-    assert.ok(isInferenceError(unknown) && unknown.error.code === 'shed', 'no plan serves that stream');
+    assert.ok(isErrorReply(unknown) && unknown.error.code === 'shed', 'no plan serves that stream');
     const garbage = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not json', { timeoutMs: 2000 }));
-    assert.ok(isInferenceError(garbage));
+    assert.ok(isErrorReply(garbage));
     assert.equal(garbage.error.code, 'invalid');
     const badField = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', JSON.stringify({ requestId: 42 }), { timeoutMs: 2000 }));
-    assert.ok(isInferenceError(badField) && badField.error.code === 'invalid' && /requestId/.test(badField.error.message));
+    assert.ok(isErrorReply(badField) && badField.error.code === 'invalid' && /requestId/.test(badField.error.message));
     // Still serving after the garbage.
     const after = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'after' }, { timeoutMs: 5000 });
-    assert.ok(!isInferenceError(after));
+    assert.ok(!isErrorReply(after));
   });
 });
 

@@ -1,0 +1,96 @@
+/**
+ * The executor service's configuration (flags > env > file > defaults, `@fulcrum/runtime`'s
+ * loadConfig): runtime's shared `grpc`, `metrics`, `nats`, `logLevel` sections and the
+ * device-controller as a peer section, plus the runner (simulated device or host PyTorch) and the
+ * interleaving runtime's limits.
+ */
+import { z } from 'zod';
+import { DEFAULT_SEED } from '@fulcrum/devices';
+import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
+
+const modelSpecSchema = z.object({
+  model: z.string().min(1).default('cnn'),
+  input: z.array(z.number().int().positive()).optional(),
+  classes: z.number().int().positive().optional(),
+  width: z.number().int().positive().optional(),
+  lr: z.number().positive().optional(),
+});
+
+/** The interleaving runtime's limits (the config's `executor` section; `ExecutorNode`'s `limits`). */
+export const executorLimitsSchema = z.object({
+  /** Publish telemetry (queues, latency, throughput) this often, wall seconds; 0 = never. */
+  telemetryIntervalS: z.number().min(0).default(1),
+  maxQueueDepth: z.number().int().positive().default(1024),
+  expiredRequests: z.enum(['serve', 'reject']).default('serve'),
+  /** Shortest gap between two activity publishes, ms. */
+  activityIntervalMs: z.number().int().min(0).default(50),
+  /** Re-publish the activity this often, ms (the controller expires a silent one); 0 = never. */
+  activityHeartbeatMs: z.number().int().min(0).default(1000),
+  /** Before a measurement's first minibatch, wait this long after announcing it, ms. */
+  measurementLeadMs: z.number().int().min(0).default(10),
+  /** Warm-up + measured minibatches one RunMeasurement may ask for. */
+  maxMeasurementMinibatches: z.number().int().positive().default(10_000),
+  /** On close, serve what is queued for at most this long, ms; the rest get `shutdown`. */
+  drainTimeoutMs: z.number().int().min(0).default(5000),
+});
+
+export type ExecutorLimits = z.output<typeof executorLimitsSchema>;
+
+/**
+ * The executor service's configuration (flags > env > file > defaults, @fulcrum/runtime). Env
+ * names: `runner` → FULCRUM_RUNNER, `timeScale` → FULCRUM_TIME_SCALE, `controller.address` →
+ * FULCRUM_CONTROLLER__ADDRESS, `nats.url` → FULCRUM_NATS__URL, `grpc.port` → FULCRUM_GRPC__PORT.
+ */
+export const executorServiceConfigSchema = z.object({
+  logLevel: logLevelSchema,
+  /** Device id: the bus subjects' `<device>`, the problems' device, and the simulated model (orin-agx, agx-xavier). */
+  device: z.string().min(1).default('orin-agx'),
+  grpc: grpcConfigSchema.prefault({}),
+  metrics: metricsConfigSchema.prefault({}),
+  nats: natsConfigSchema.prefault({}),
+  runner: z.enum(['simulated', 'host']).default('simulated'),
+  /** simulated: device seconds per host second (100: a 200 ms minibatch sleeps 2 ms). */
+  timeScale: z.number().positive().default(1),
+  /** simulated: the device model, `virtual` or a profile `table` (`profiles`). */
+  backend: z.enum(['virtual', 'table']).default('virtual'),
+  profiles: z.string().min(1).optional(),
+  /** simulated: relative noise of minibatch times; default the model's (2.5% virtual, 0 table). */
+  noise: z.number().min(0).max(1).optional(),
+  seed: z.number().int().default(DEFAULT_SEED),
+  /** The mode assumed without a controller until a plan sets one (CORES,CPU,GPU,EMC or a preset); default MAXN. */
+  initialMode: z.string().min(1).optional(),
+  /** Reported with measurements; default `fulcrum-virtual-<device>-seed<seed>`, `fulcrum-table-<file>`, `python-torch-<version>-<cpu|cuda>`. */
+  softwareStack: z.string().min(1).optional(),
+  /** The device-controller (runtime's peer section); `address` unset: no controller, the plan's mode is used as is. */
+  controller: peerConfigSchema({ port: DEFAULT_GRPC_PORTS['device-controller'], timeoutS: 2, attempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 })
+    .extend({
+      address: z.string().min(1).optional(),
+      /** Settle time asked of the controller when a plan switches the mode, s. */
+      settleS: z.number().min(0).default(0),
+    })
+    .prefault({}),
+  host: z
+    .object({
+      /** Python with torch; default FULCRUM_PYTHON or /usr/bin/python3. */
+      python: z.string().min(1).optional(),
+      threads: z.number().int().min(1).default(1),
+      device: z.enum(['cpu', 'auto']).default('auto'),
+      /** Model per workload name (JSON in env); a workload not listed runs the built-in CNN. */
+      models: z.record(z.string(), modelSpecSchema).default({}),
+    })
+    .prefault({}),
+  executor: executorLimitsSchema.prefault({}),
+});
+
+export type ExecutorServiceConfig = z.output<typeof executorServiceConfigSchema>;
+export type ExecutorServiceConfigInput = z.input<typeof executorServiceConfigSchema>;
+
+export function loadExecutorServiceConfig(options: LoadConfigOptions = {}): LoadedConfig<ExecutorServiceConfig> {
+  return loadConfig(executorServiceConfigSchema, options);
+}
+
+/** A config from code: defaults filled, checked (throws a ZodError on bad values). */
+export function executorServiceConfig(input: ExecutorServiceConfigInput = {}): ExecutorServiceConfig {
+  return executorServiceConfigSchema.parse(input);
+}
