@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core';
-import { connectNatsBus, inferFilter, inferSubject, isInferenceError } from '@fulcrum/bus';
+import { connectNatsBus, inferFilter, inferSubject, isInferenceError as isErrorReply } from '@fulcrum/bus';
 import { startNatsServer } from '@fulcrum/bus/testing';
 import {
   Executor,
@@ -30,7 +30,7 @@ import {
   traceArrivals,
   type MinibatchRunner,
   type ProfiledMode,
-} from '@fulcrum/executor';
+} from '@fulcrum/executor/internal';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -249,7 +249,7 @@ if (want('F')) {
     const t0 = performance.now();
     const r = await client.request(subject, { requestId: `r${i}` });
     const rtMs = performance.now() - t0;
-    if (isInferenceError(r)) throw new Error(r.error.message);
+    if (isErrorReply(r)) throw new Error(r.error.message);
     roundTrip.push(rtMs);
     overhead.push(rtMs - r.latencyS * 1000);
   }

@@ -21,7 +21,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { eventFilter, inferSubject, isInferenceError, powerSubject } from '@fulcrum/bus';
 import { validateProblem, type Problem } from '@fulcrum/core';
-import { seededRandom, streamArrivals } from '@fulcrum/executor';
+import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
 import { LOG_LEVELS, clientSecurity, createLogger, unaryCall, type Logger } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';

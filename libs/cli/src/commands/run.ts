@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor';
+import { runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';

@@ -20,7 +20,7 @@ import {
   type RateTrace,
   type SimulationReport,
   type TimelinePoint,
-} from '@fulcrum/executor';
+} from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';

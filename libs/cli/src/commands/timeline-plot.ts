@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { renderVegaLite, svgToPng, type VegaLiteSpec } from '@fulcrum/plot';
-import type { TimelinePoint } from '@fulcrum/executor';
+import type { TimelinePoint } from '@fulcrum/executor/internal';
 
 /** Four panels over time: arrival rate (per bucket and as the executor measured it), batch size, latency p99/max against the budget, training throughput. */
 export function timelineSpec(points: readonly TimelinePoint[], title: string): VegaLiteSpec {
