@@ -10,7 +10,7 @@
  * (requests per second, default 10). Exit 0 when every request got a result, 1 otherwise.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectNatsBus, inferSubject, isInferenceError, type InferenceReply } from '@fulcrum/bus';
+import { connectNatsBus, inferSubject, isErrorReply, type InferenceReply } from '@fulcrum/bus';
 
 const env = process.env;
 const requests = Number(env['FULCRUM_REQUESTS'] ?? 20);
@@ -27,7 +27,7 @@ try {
     const requestId = `example-${i}`;
     // The input is any JSON value; its shape is the stream's model's business.
     const sent = bus.request(subject, { requestId, input: [[i % 10, 0.5, 0.25]] }, { timeoutMs: 5000 }).then((reply: InferenceReply) => {
-      if (isInferenceError(reply)) {
+      if (isErrorReply(reply)) {
         failures.set(reply.error.code, (failures.get(reply.error.code) ?? 0) + 1);
         console.log(`${requestId}: ${reply.error.code}: ${reply.error.message}`);
       } else {

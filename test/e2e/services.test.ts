@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { connectNatsBus, inferSubject, isInferenceError, profileCompletedSubject, planAppliedSubject, type EventBus, type ProfileResult } from '@fulcrum/bus';
+import { connectNatsBus, inferSubject, isErrorReply, profileCompletedSubject, planAppliedSubject, type EventBus, type ProfileResult } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { runCli } from '@fulcrum/cli';
 import { common, executor, optimizer, profiler } from '@fulcrum/proto';
@@ -301,7 +301,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     assert.equal(reply.error?.code, 'invalid', JSON.stringify(reply));
     const ok = await bus.request(inferSubject('orin-agx', 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
     assert.equal(ok.requestId, 'after-garbage');
-    assert.ok(!isInferenceError(ok), JSON.stringify(ok));
+    assert.ok(!isErrorReply(ok), JSON.stringify(ok));
     // Missing token: UNAUTHENTICATED.
     await assert.rejects(solve(opt.ready.address, { problem: PROBLEM }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
   });

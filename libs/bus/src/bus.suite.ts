@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ValidationError } from '@fulcrum/core';
 import type { CommonBusOptions } from './bus.js';
 import { BusError, isBusError } from './errors.js';
-import { MalformedEventError, isInferenceError, type ProfileResult, type ExecutorStatusEvent } from './events.js';
+import { MalformedEventError, isErrorReply, type ProfileResult, type ExecutorStatusEvent } from './events.js';
 import { eventFilter, inferFilter, inferSubject, planAppliedSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
 import type { BusLogger, EventBus, KeyValueChange, Subscription } from './types.js';
 
@@ -209,7 +209,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const reply = await client.request(inferSubject(device, 'cam'), { requestId: 'r1', input: [1, 2, 3] });
       assert.deepEqual(reply, { requestId: 'r1', output: { echo: [1, 2, 3], stream: 'cam' }, latencyS: 0.01, queueS: 0.002, batchSize: 4 });
       const shed = await client.request(inferSubject(device, 'shedme'), { requestId: 'r2' });
-      assert.ok(isInferenceError(shed));
+      assert.ok(isErrorReply(shed));
       assert.deepEqual(shed, { requestId: 'r2', error: { code: 'shed', message: 'over capacity' } });
       assert.equal(service.stats().answered, 2);
     });
@@ -289,7 +289,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const service = server.serve(inferFilter(device), (request) => ({ requestId: request.requestId, latencyS: -1, queueS: 0, batchSize: 1 }));
       await service.ready;
       const reply = await client.request(inferSubject(device, 'cam'), { requestId: 'neg' });
-      assert.ok(isInferenceError(reply));
+      assert.ok(isErrorReply(reply));
       assert.equal(reply.error.code, 'internal');
       assert.match(reply.error.message, /latencyS: must be a number ≥ 0, got -1/);
     });

@@ -10,7 +10,7 @@ import {
   encodeEvent,
   encodeInferenceReply,
   encodeInferenceRequest,
-  isInferenceError,
+  isErrorReply,
   validateEvent,
   type ArrivalRatesEvent,
   type ExecutorActivityEvent,
@@ -146,7 +146,7 @@ test('inference requests and replies: results, explicit errors, and bad ones', (
   assert.deepEqual(decodeInferenceReply(encodeInferenceReply(result)), result);
   const error = { requestId: 'r1', error: { code: 'deadline' as const, message: 'would miss its 0.1 s budget' } };
   const decoded = decodeInferenceReply(encodeInferenceReply(error));
-  assert.ok(isInferenceError(decoded));
+  assert.ok(isErrorReply(decoded));
   assert.deepEqual(decoded, error);
   assert.deepEqual(decodeInferenceReply('{"error":{"code":"invalid","message":"x"}}'), { error: { code: 'invalid', message: 'x' } });
   rejects(() => decodeInferenceReply('{"requestId":"r","error":{"code":"oops","message":"x"}}'), 'error.code', /must be one of deadline, shed, shutdown, invalid, unavailable, internal, got "oops"/);

@@ -90,7 +90,8 @@ export interface InferenceErrorReply {
 
 export type InferenceReply = InferenceResult | InferenceErrorReply;
 
-export function isInferenceError(reply: InferenceReply): reply is InferenceErrorReply {
+/** An error answer (not a result)? */
+export function isErrorReply(reply: InferenceReply): reply is InferenceErrorReply {
   return 'error' in reply && reply.error !== undefined;
 }
 

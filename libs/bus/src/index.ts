@@ -1,8 +1,25 @@
+/**
+ * @fulcrum/bus — Fulcrum's events and inference requests, over NATS (JetStream for what must not
+ * be lost) or in process, with one API.
+ *
+ * Main entry points:
+ * - `connectNatsBus({ url, token? })`, `createInProcessBus()`, or `createEventBus({ natsUrl? })`
+ *   (NATS when a URL is given, else in process) give an `EventBus`: `publish`, `subscribe`,
+ *   `request` (inference), `serve` (answer inference), `replayProfiles`, `keyValue`, `close`.
+ * - Subjects: `powerSubject(device)`, `activitySubject`, `executorStatusSubject`,
+ *   `planAppliedSubject`, `arrivalsRateSubject`, `profileCompletedSubject`,
+ *   `inferSubject(device, stream)`; `eventFilter(kind, device?)` / `inferFilter` to listen on
+ *   one device or all.
+ * - The payload types, generated from `proto/fulcrum/events/v1/events.proto` (`PowerTelemetryEvent`,
+ *   `ExecutorStatusEvent`, `PlanAppliedEvent`, `InferenceRequest`, `InferenceReply`, …), and
+ *   `isErrorReply(reply)`.
+ * - Errors: `BusError` (`code`: timeout, no-responders, unavailable, closed, …) and
+ *   `MalformedEventError` (a payload that breaks the contract, naming the field).
+ *
+ * The wire codecs, key and token validators, the in-process hub and the helpers the services
+ * share are in `@fulcrum/bus/internal`; a test NATS server is in `@fulcrum/bus/testing`.
+ */
 export {
-  SUBJECT_PREFIX,
-  EVENT_KINDS,
-  validateToken,
-  eventSubject,
   arrivalsRateSubject,
   profileCompletedSubject,
   planAppliedSubject,
@@ -12,23 +29,9 @@ export {
   inferSubject,
   eventFilter,
   inferFilter,
-  parseSubject,
-  subjectMatches,
 } from './subjects.js';
-export type { EventKind, EventSubject, InferSubject, ParsedSubject, EventFilter, InferFilter } from './subjects.js';
-export {
-  INFERENCE_ERROR_CODES,
-  ActivityState,
-  MalformedEventError,
-  isInferenceError,
-  validateEvent,
-  encodeEvent,
-  decodeEvent,
-  encodeInferenceRequest,
-  decodeInferenceRequest,
-  encodeInferenceReply,
-  decodeInferenceReply,
-} from './events.js';
+export type { EventKind, EventSubject, InferSubject, EventFilter, InferFilter } from './subjects.js';
+export { INFERENCE_ERROR_CODES, ActivityState, MalformedEventError, isErrorReply } from './events.js';
 export type {
   ArrivalRatesEvent,
   StreamArrivalRate,
@@ -50,13 +53,10 @@ export type {
 } from './events.js';
 export { BUS_ERROR_CODES, BusError, isBusError } from './errors.js';
 export type { BusErrorCode } from './errors.js';
-export { validateBucketName, validateKey, validateKeyFilter, encodeKeyToken, decodeKeyToken } from './keys.js';
-export { DEFAULT_REQUEST_TIMEOUT_MS, stderrBusLogger } from './bus.js';
-export type { CommonBusOptions } from './bus.js';
-export { InProcessHub, createInProcessBus } from './in-process.js';
-export { connectNatsBus, profileStreamName } from './nats.js';
+export { createInProcessBus } from './in-process.js';
+export { connectNatsBus } from './nats.js';
 export type { NatsBusOptions } from './nats.js';
-export { createEventBus, givenOrOpenedBus } from './config.js';
+export { createEventBus } from './config.js';
 export type { EventBusConfig } from './config.js';
 export type {
   BusBackend,

@@ -8,7 +8,7 @@
  *   await svc.close();   // stops serving, restores the mode found at start
  */
 import { formatPowerMode, type PowerMode } from '@fulcrum/core';
-import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { device as pb, loadDescriptorSet } from '@fulcrum/proto';
 import { CleanupStack, closeOnSignals, type Logger, type RunningService } from '@fulcrum/runtime';
 import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';

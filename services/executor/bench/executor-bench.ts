@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core';
-import { connectNatsBus, inferFilter, inferSubject, isInferenceError as isErrorReply } from '@fulcrum/bus';
+import { connectNatsBus, inferFilter, inferSubject, isErrorReply } from '@fulcrum/bus';
 import { startNatsServer } from '@fulcrum/bus/testing';
 import {
   Executor,

@@ -1,7 +1,7 @@
 // The executor on a real nats-server (started for this file on a random loopback port).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectNatsBus, eventFilter, inferSubject, isInferenceError as isErrorReply, type EventBus, type ExecutorStatusEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
+import { connectNatsBus, eventFilter, inferSubject, isErrorReply, type EventBus, type ExecutorStatusEvent, type ArrivalRatesEvent, type PlanAppliedEvent } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { ScaledClock } from './clock.js';
 import { Executor } from './executor.js';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { isValidationError, validateProblem, type PowerMode } from '@fulcrum/core';
 import { createBackend } from '@fulcrum/devices';
-import { createInProcessBus, eventFilter, inferSubject, isInferenceError as isErrorReply, type PlanAppliedEvent } from '@fulcrum/bus';
+import { createInProcessBus, eventFilter, inferSubject, isErrorReply, type PlanAppliedEvent } from '@fulcrum/bus';
 import { ScaledClock } from './clock.js';
 import { isInferenceError } from './errors.js';
 import { createExecutorServiceMetrics } from './metrics.js';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isInferenceError as isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus';
+import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus/internal';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';

@@ -17,7 +17,7 @@
 import { basename } from 'node:path';
 import { DEVICES, ValidationError, getPreset, parsePowerMode, type PowerMode } from '@fulcrum/core';
 import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
-import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { executor as pb, loadDescriptorSet } from '@fulcrum/proto';
 import { CleanupStack, closeOnSignals, type Logger, type RunningService } from '@fulcrum/runtime';
 import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';

@@ -8,7 +8,7 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, optimizer } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
-import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus';
+import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
 import { startOptimizerService, type RunningOptimizerService } from './service.js';

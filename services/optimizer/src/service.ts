@@ -4,9 +4,10 @@
  * `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close), with the
  * arrival-rate watcher on the bus.
  */
-import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, startService, type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';

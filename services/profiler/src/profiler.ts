@@ -23,28 +23,26 @@ import {
   POWER_MODE_KNOBS,
   ValidationError,
   assertOnGrid,
-  describeValue,
   getWorkload,
   isValidationError,
-  requireNonNegative,
-  requirePositiveInteger,
   type PowerMode,
   type PowerModeGrid,
   type WorkloadKind,
 } from '@fulcrum/core';
-import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus';
+import { describeValue, requireNonNegative, requirePositiveInteger } from '@fulcrum/core/internal';
+import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus/internal';
 import {
   compareProfileKeys,
   describeProfileKey,
-  keyOf,
-  validateProfileFilter,
-  validateProfileKey,
+  profileKeyOf,
   type ProfileFilter,
   type ProfileKey,
   type ProfileResult,
   type ProfileStore,
 } from '@fulcrum/store';
-import { GrpcStatusError, withRetry } from '@fulcrum/runtime';
+import { validateProfileFilter, validateProfileKey } from '@fulcrum/store/internal';
+import { GrpcStatusError } from '@fulcrum/runtime';
+import { withRetry } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { ProtocolConfig } from './config.js';
 import type { ProfilerMetrics } from './metrics.js';
@@ -214,7 +212,7 @@ function storeError(err: unknown): unknown {
 }
 
 function encodePageToken(key: ProfileKey): string {
-  return Buffer.from(JSON.stringify(keyOf(key))).toString('base64url');
+  return Buffer.from(JSON.stringify(profileKeyOf(key))).toString('base64url');
 }
 
 function decodePageToken(token: string): ProfileKey {
@@ -499,7 +497,7 @@ export class Profiler {
   private async store(result: ProfileResult): Promise<ProfileResult> {
     try {
       if (await this.options.store.putIfAbsent(result)) return result;
-      return (await this.options.store.get(keyOf(result))) ?? result;
+      return (await this.options.store.get(profileKeyOf(result))) ?? result;
     } catch (err) {
       if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `measurement not storable (${err.message})`);
       throw err;

@@ -8,7 +8,7 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, profiler } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
-import { InProcessHub, connectNatsBus, eventFilter, type EventBus } from '@fulcrum/bus';
+import { InProcessHub, connectNatsBus, eventFilter, type EventBus } from '@fulcrum/bus/internal';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { startProfilerService, type RunningProfilerService } from './service.js';

@@ -4,10 +4,11 @@
  * runtime's `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
  */
 import { ValidationError } from '@fulcrum/core';
-import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus';
+import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
 import { loadDescriptorSet, profiler } from '@fulcrum/proto';
-import { createMetricsRegistry, serviceLogger, startService, type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { type RunningService, CleanupStack } from '@fulcrum/runtime';
+import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { eventFilter, inferSubject, isInferenceError, powerSubject } from '@fulcrum/bus';
+import { eventFilter, inferSubject, isErrorReply, powerSubject } from '@fulcrum/bus';
 import { validateProblem, type Problem } from '@fulcrum/core';
 import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
@@ -176,7 +176,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         replies.push(
           bus.request(inferSubject(problem.device, a.stream), { requestId }, { timeoutMs: 10_000 }).then(
             (reply) => {
-              if (isInferenceError(reply)) st.errors[reply.error.code] = (st.errors[reply.error.code] ?? 0) + 1;
+              if (isErrorReply(reply)) st.errors[reply.error.code] = (st.errors[reply.error.code] ?? 0) + 1;
               else {
                 st.results++;
                 st.latencies.push(reply.latencyS);

@@ -3,7 +3,7 @@
  * (virtual Orin AGX; its power follows the executor's activity on the shared bus) and the executor
  * (simulated runner at `timeScale`, its mode read from the controller), on loopback port 0.
  */
-import { InProcessHub, type EventBus } from '@fulcrum/bus';
+import { InProcessHub, type EventBus } from '@fulcrum/bus/internal';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService } from '@fulcrum/device-controller';
 import { executorServiceConfig, startExecutorService, type ExecutorService } from '@fulcrum/executor';
 import type { Logger } from '@fulcrum/runtime';
