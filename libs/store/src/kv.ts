@@ -5,7 +5,7 @@
  * Key layout: `<device>.<stack>.<workload>.<kind>.b<batch>.<mode>`, each free-text part made a
  * single token with `encodeKeyToken`, so `query` narrows with KV wildcards before reading values.
  */
-import { encodeKeyToken, validateBucketName, type EventBus, type KeyValueBucket } from '@fulcrum/bus';
+import { encodeKeyToken, validateBucketName, type EventBus, type KeyValueBucket } from '@fulcrum/bus/internal';
 import { formatPowerMode } from '@fulcrum/core';
 import {
   compareProfileKeys,
