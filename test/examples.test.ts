@@ -143,6 +143,17 @@ describe('examples', () => {
     assert.match(anonymous.stderr, /solve failed: .*(token|UNAUTHENTICATED|authorization)/i);
   });
 
+  it('embed-executor: a pipeline runs the executor in its own process, applies a plan from code and every frame is answered', async () => {
+    const r = await example('embed-executor', { FULCRUM_FRAMES: '40', FULCRUM_RATE: '20' });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^plan example-1 applied: simulated, batch 2 for cam$/m);
+    const m = /^(\d+) of 40 frames answered; p50 ([\d.]+) ms, p99 ([\d.]+) ms \(budget 500 ms\); (\d+) late$/m.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(Number(m[1]), 40);
+    assert.ok(Number(m[2]) > 0 && Number(m[2]) <= Number(m[3]));
+    assert.match(r.stdout, /^training: [1-9]\d* minibatches, [\d.]+ samples\/s/m);
+  });
+
   it('nats-infer: a pipeline sends requests over NATS and every one is answered', async () => {
     const r = await example('nats-infer', { FULCRUM_NATS: nats.url, FULCRUM_REQUESTS: '12', FULCRUM_RATE: '15' });
     assert.equal(r.code, 0, r.stderr + r.stdout);
