@@ -8,18 +8,17 @@
  * The cost charged to each configuration is what it would have cost alone: the modes the prepared
  * strategy profiled plus the distinct modes its answer asked for, with their profiling seconds.
  */
+import { NO_MARGINS, Planner, type ProfileBackend, type SafetyMargins, type Strategy } from '@fulcrum/strategies';
 import {
   CandidateFront,
   ModeScore,
-  NO_MARGINS,
   Objective,
-  Planner,
+  keyRanges,
+  problemOf,
   scoreAssignment,
-  type ProfileBackend,
-  type SafetyMargins,
-  type Strategy,
-} from '@fulcrum/strategies';
-import { configsPerKey, configurations, keyOf, keyRanges, problemOf, type KeyRanges, type KeySpec, type SweepPart } from './sweep.js';
+  type KeyRanges,
+} from '@fulcrum/strategies/internal';
+import { configsPerKey, configurations, sweepKeyOf, type KeySpec, type SweepPart } from './sweep.js';
 
 /** Per strategy, one entry per configuration of the key. */
 export interface StrategyColumns {
@@ -57,7 +56,7 @@ export function runKey(
   spec: KeySpec,
   options: { margins?: SafetyMargins; seed?: number; onConfigs?: (n: number) => void } = {},
 ): KeyResult {
-  const key = keyOf(backend.deviceId, spec, part.candidateBatchSizes);
+  const key = sweepKeyOf(backend.deviceId, spec, part.candidateBatchSizes);
   const planner = new Planner(backend, { ...(options.margins ? { margins: options.margins } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) });
   const truth = planner.store.truth(key);
   if (!truth) throw new Error(`backend ${backend.deviceId} has no ground truth to score against`);

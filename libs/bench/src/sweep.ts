@@ -17,10 +17,8 @@
  * The same rule applies to a profile table, where "every mode" means the rows it holds.
  */
 import { getWorkload, DEFAULT_CANDIDATE_BATCH_SIZES } from '@fulcrum/core';
-import { keyRanges, problemOf, type ConfigNumbers, type KeyRanges, type ProfileKey } from '@fulcrum/strategies';
-
-export { keyRanges, problemOf };
-export type { ConfigNumbers, KeyRanges };
+import type { TableKey } from '@fulcrum/strategies';
+import type { ConfigNumbers, KeyRanges } from '@fulcrum/strategies/internal';
 
 export const SWEEP_NAMES = ['quick', 'paper'] as const;
 export type SweepName = (typeof SWEEP_NAMES)[number];
@@ -103,7 +101,8 @@ export function sweepDefinition(name: SweepName, workloads: readonly string[]): 
   };
 }
 
-export function keyOf(device: string, spec: KeySpec, batchSizes: readonly number[]): ProfileKey {
+/** The table key of one sweep key spec on a device, with the sweep part's candidate batch sizes. */
+export function sweepKeyOf(device: string, spec: KeySpec, batchSizes: readonly number[]): TableKey {
   return {
     device,
     trainWorkload: spec.train,

@@ -15,19 +15,17 @@ import {
 import { executorServiceConfigSchema, startExecutorService, type ExecutorService, type ExecutorServiceConfig } from '@fulcrum/executor';
 import { optimizerConfigSchema, startOptimizerService, type OptimizerConfig, type RunningOptimizerService } from '@fulcrum/optimizer';
 import { profilerConfigSchema, startProfilerService, type ProfilerConfig, type RunningProfilerService } from '@fulcrum/profiler';
+import { ConfigError, loadConfig, type Logger } from '@fulcrum/runtime';
 import {
-  ConfigError,
   SERVICE_NAMES,
   flagName,
   grpcListenPort,
-  loadConfig,
   parseFlagArgs,
   parseServiceFlags,
   unknownFlags,
   unknownFlagsError,
-  type Logger,
   type ServiceName,
-} from '@fulcrum/runtime';
+} from '@fulcrum/runtime/internal';
 import type { z } from 'zod';
 import { CommandError, UsageError } from './usage.js';
 

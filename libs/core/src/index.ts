@@ -1,5 +1,19 @@
-export { ValidationError, isValidationError, describeValue, requirePositive, requireNonNegative, requirePositiveInteger } from './errors.js';
-export { POWER_MODE_KNOBS, formatPowerMode, powerModeKey, parsePowerMode, samePowerMode, dominatesOrEquals } from './power-mode.js';
+/**
+ * @fulcrum/core — the domain vocabulary every Fulcrum package speaks, and the SPEC §2 model.
+ *
+ * Main entry points:
+ * - power modes (`PowerMode`, `formatPowerMode`, `parsePowerMode`) on a device's grids
+ *   (`DEVICES`, `getDevice`, `getGrid`, `enumerateModes`) and the workloads (`getWorkload`);
+ * - a problem (`validateProblem`: training workload, inference streams with rates and latency
+ *   budgets, a power budget), the model's verdict on an operating point (`evaluate`), and the
+ *   best batch sizes on one mode (`bestBatchSizes`);
+ * - `ValidationError`, which names the offending field, and the records the services exchange
+ *   (`ProfileResult`, `RunPlan`).
+ *
+ * Argument checks and the model's raw terms are in `@fulcrum/core/internal`, for sibling packages.
+ */
+export { ValidationError, isValidationError } from './errors.js';
+export { POWER_MODE_KNOBS, formatPowerMode, powerModeKey, parsePowerMode, samePowerMode } from './power-mode.js';
 export type { PowerMode, PowerModeKnob } from './power-mode.js';
 export {
   ORIN_AGX,
@@ -18,19 +32,9 @@ export {
   maxMode,
 } from './devices.js';
 export type { DeviceSpec, PowerModeGrid, PowerPreset } from './devices.js';
-export { WORKLOADS, WORKLOAD_KINDS, workloadIds, getWorkload, parseWorkloadKind } from './workloads.js';
+export { WORKLOADS, WORKLOAD_KINDS, workloadIds, getWorkload } from './workloads.js';
 export type { WorkloadDescriptor, WorkloadKind } from './workloads.js';
-export {
-  POWER_SEMANTICS,
-  streamUtilization,
-  totalUtilization,
-  worstCaseLatencyS,
-  trainThroughputSamplesPerS,
-  powerDrawW,
-  evaluate,
-  assertOperatingPoint,
-  compareEvaluations,
-} from './model.js';
+export { POWER_SEMANTICS, evaluate, assertOperatingPoint, compareEvaluations } from './model.js';
 export type {
   PowerSemantics,
   Measurement,
@@ -42,8 +46,14 @@ export type {
   StreamEvaluation,
   Evaluation,
 } from './model.js';
-export { DEFAULT_CANDIDATE_BATCH_SIZES, parsePowerSemantics, validateBatchSizes, validateProblem } from './problem.js';
+export { DEFAULT_CANDIDATE_BATCH_SIZES, validateProblem } from './problem.js';
 export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';
 export type { ProfileResult, RunPlan } from './records.js';
+
+// Not public: still exported here only because @fulcrum/bus, services/executor and
+// services/device-controller import them from the root. They leave when those packages import
+// them from '@fulcrum/core/internal' (issue 12).
+export { describeValue, requireNonNegative } from './errors.js';
+export { worstCaseLatencyS, trainThroughputSamplesPerS } from './model.js';

@@ -7,17 +7,16 @@
 import {
   ValidationError,
   assertOnGrid,
-  describeValue,
   formatPowerMode,
   getWorkload,
   getGrid,
-  requirePositiveInteger,
   type DeviceSpec,
   type Measurement,
   type PowerMode,
   type PowerModeGrid,
   type WorkloadKind,
 } from '@fulcrum/core';
+import { describeValue, requirePositiveInteger } from '@fulcrum/core/internal';
 import type { GridIndex } from './grid-index.js';
 
 export type BackendType = 'virtual' | 'table';

@@ -1,4 +1,5 @@
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from './backend.js';
 import { TableBackend, type ProfileTable } from './profile-table.js';
 import { VirtualDevice } from './virtual.js';

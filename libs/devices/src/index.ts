@@ -1,11 +1,26 @@
-// @fulcrum/devices — device backends behind one interface: the virtual Jetson (a calibrated,
-// physically motivated model) and profile tables (CSV, SPEC §3).
-export { BACKEND_TYPES, NotInTableError, isNotInTableError, describeQuery, defaultTrainBatchSize, toMeasurement, validateQuery, resolveGrid } from './backend.js';
+/**
+ * @fulcrum/devices — device backends behind one interface (`DeviceBackend`: what a power mode,
+ * workload, kind and batch size cost in time per minibatch and mean power): the virtual Jetson (a
+ * calibrated, physically motivated model with seeded noise and noise-free ground truth) and
+ * profile tables (the CSV of SPEC §3).
+ *
+ * Main entry points:
+ * - `createVirtualDevice(device, { noise, seed })` (`virtualDeviceIds()`), or
+ *   `createBackend({ type: 'virtual' | 'table', … })`;
+ * - profile tables: `loadProfileTable` / `readProfileCsv`, `createTableBackend`, `ProfileTable`,
+ *   `writeProfileCsv` / `exportProfiles` (a virtual device's table as CSV);
+ * - `toMeasurement` (ms and W to core's seconds and watts), `defaultTrainBatchSize`.
+ *
+ * The device model's physics, workload costs and calibration are in `@fulcrum/devices/internal`.
+ */
+export { BACKEND_TYPES, NotInTableError, isNotInTableError, defaultTrainBatchSize, toMeasurement } from './backend.js';
 export type { BackendType, DeviceBackend, ProfileQuery, ProfileSample, MeasureOptions, GroundTruthTable } from './backend.js';
 export { createBackend } from './create.js';
 export type { BackendConfig } from './create.js';
-export { VirtualDevice, createVirtualDevice, validateNoise, validateSeed } from './virtual.js';
+export { VirtualDevice, createVirtualDevice } from './virtual.js';
 export type { VirtualDeviceOptions } from './virtual.js';
+export { virtualDeviceIds } from './device-physics.js';
+export { DEFAULT_NOISE, DEFAULT_SEED } from './noise.js';
 export { ProfileTable, TableBackend, createTableBackend, DuplicateRowError } from './profile-table.js';
 export type { ProfileRow, ProfileTableSummary, TableBackendOptions } from './profile-table.js';
 export {
@@ -14,28 +29,14 @@ export {
   DEFAULT_EXPORT_BATCH_SIZES,
   ProfileCsvError,
   isProfileCsvError,
-  formatProfileRow,
   writeProfileCsv,
   exportProfiles,
   readProfileCsv,
   loadProfileTable,
 } from './profiles-csv.js';
 export type { ExportOptions, ExportSummary, ReadOptions } from './profiles-csv.js';
-export { GridIndex, gridIndex } from './grid-index.js';
-export { DEFAULT_NOISE, DEFAULT_SEED } from './noise.js';
-export { CompiledWorkpiece, TRAINING_LAUNCH_FACTOR } from './physics.js';
-export type { DevicePhysics, WorkloadConstants, Workpiece, ModelOutput } from './physics.js';
-export { ORIN_AGX_PHYSICS, AGX_XAVIER_PHYSICS, DEVICE_PHYSICS, virtualDeviceIds, getDevicePhysics } from './device-physics.js';
-export { WORKLOAD_COSTS, TRAINING_COST_FACTOR, getWorkloadCost, minibatchCost } from './workload-costs.js';
-export type { WorkloadCost } from './workload-costs.js';
-export { workloadConstants, BORROWED, LOAD_MS_PER_SAMPLE } from './workload-constants.js';
-export type { Borrowing } from './workload-constants.js';
-export {
-  CALIBRATION_TOLERANCE,
-  CALIBRATION_MIN_BATCH,
-  calibrationReport,
-  loadCalibrationMeasurements,
-  fitCalibration,
-} from './calibration.js';
-export type { CalibrationReport, CalibrationRow, CalibrationMeasurement, CalibrationFit } from './calibration.js';
-export { paretoFront } from './pareto.js';
+export { GridIndex } from './grid-index.js';
+
+// Not public: still exported here only because services/device-controller imports it from the
+// root. It leaves when that package imports it from '@fulcrum/devices/internal' (issue 12).
+export type { DevicePhysics } from './physics.js';

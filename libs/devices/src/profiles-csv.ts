@@ -11,12 +11,12 @@ import { Readable, type Writable } from 'node:stream';
 import { parse } from 'csv-parse';
 import {
   ValidationError,
-  describeValue,
   formatPowerMode,
   isValidationError,
   type PowerModeGrid,
   type WorkloadKind,
 } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import { defaultTrainBatchSize, resolveGrid, type DeviceBackend } from './backend.js';
 import { DuplicateRowError, ProfileTable, type ProfileRow } from './profile-table.js';
 

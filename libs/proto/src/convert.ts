@@ -14,7 +14,6 @@
  */
 import {
   ValidationError,
-  describeValue,
   isValidationError,
   validateProblem,
   type ConstraintKind,
@@ -28,6 +27,7 @@ import {
   type RunPlan,
   type WorkloadKind,
 } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import * as common from './gen/fulcrum/common/v1/common.js';
 import * as device from './gen/fulcrum/device/v1/device.js';
 import * as executor from './gen/fulcrum/executor/v1/executor.js';

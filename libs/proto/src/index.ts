@@ -18,6 +18,10 @@
  * oneofs are `{ $case, value }` unions. `events` is types only, shaped like the
  * proto3 JSON the bus carries (Timestamps are RFC 3339 strings, enums string
  * literals); @fulcrum/bus checks that JSON against `loadDescriptorSet()`.
+ *
+ * Main entry points: the namespaces above (clients and servers with @grpc/grpc-js), the domain ↔
+ * proto conversions of the Optimizer and Profiler APIs (`problemToProto`, `planFromProto`,
+ * `profileResultFromProto`, …), `ERROR_DETAIL_METADATA_KEY` and `loadDescriptorSet()`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -28,42 +32,28 @@ export * as optimizer from './gen/fulcrum/optimizer/v1/optimizer.js';
 export * as executor from './gen/fulcrum/executor/v1/executor.js';
 export * as events from './gen/fulcrum/events/v1/events.js';
 
-// Proto ↔ domain: one xFromProto / xToProto pair per message (see convert.ts).
+// Proto ↔ domain for the Optimizer and Profiler APIs (see convert.ts): what a client sends and
+// reads back. The peer protocol between services (measurement runs, device info) and the enum and
+// grid helpers are in '@fulcrum/proto/internal'.
 export {
-  UNBOUNDED,
-  withinField,
-  workloadKindToProto,
-  workloadKindFromProto,
-  optionalWorkloadKindFromProto,
-  powerSemanticsToProto,
-  powerSemanticsFromProto,
-  constraintToProto,
-  constraintFromProto,
-  strategyToProto,
-  strategyFromProto,
-  powerModeToProto,
-  powerModeFromProto,
-  optionalPowerModeFromProto,
-  gridToProto,
-  gridFromProto,
   problemToProto,
   problemFromProto,
   planToProto,
   planFromProto,
-  profileResultToProto,
-  profileResultFromProto,
+  strategyToProto,
+  strategyFromProto,
+  constraintToProto,
+  constraintFromProto,
   costToProto,
   costFromProto,
+  profileResultToProto,
+  profileResultFromProto,
+  powerModeToProto,
+  powerModeFromProto,
   profileRequestToProto,
   profileRequestFromProto,
   profilesQueryToProto,
   profilesQueryFromProto,
-  measurementRunToProto,
-  measurementRunFromProto,
-  measurementOutcomeToProto,
-  measurementOutcomeFromProto,
-  deviceInfoToProto,
-  deviceInfoFromProto,
 } from './convert.js';
 export type {
   ProblemFromProtoOptions,
@@ -73,10 +63,6 @@ export type {
   WorkloadBatches,
   ProfileRequestInput,
   ProfilesQueryInput,
-  MeasurementRun,
-  MeasurementOutcome,
-  DeviceBackendKind,
-  DeviceInfo,
 } from './convert.js';
 
 /**
@@ -93,3 +79,9 @@ export function loadDescriptorSet(): Buffer {
   // src/index.ts and dist/index.js both sit one level below the package root.
   return readFileSync(new URL('../src/gen/fulcrum.binpb', import.meta.url));
 }
+
+// Not public: still exported here only because services/executor and services/device-controller
+// import them from the root. They leave when those packages import them from
+// '@fulcrum/proto/internal' (issue 12).
+export { measurementRunFromProto, measurementOutcomeToProto, deviceInfoToProto, deviceInfoFromProto } from './convert.js';
+export type { DeviceInfo } from './convert.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, envVarName, flagName, formatSource, loadConfig } from './index.js';
+import { ConfigError, envVarName, flagName, formatSource, loadConfig } from './internal.js';
 
 const schema = z.object({
   logLevel: z.enum(['debug', 'info', 'warn']).default('info'),

@@ -1,21 +1,44 @@
-export { ConfigError, envVarName, flagName, formatSource, loadConfig } from './config.js';
-export { createLogger, LOG_LEVELS, resolveLogLevel, serviceLogger } from './logging.js';
-
-export type { ConfigIssue, ConfigLayer, ConfigSource, LoadConfigOptions, LoadedConfig } from './config.js';
-export type { LogDestination, Logger, LoggerOptions, LogLevel } from './logging.js';
-export { GrpcStatusError, toGrpcError, isServiceError, errorField } from './grpc-errors.js';
-export { startGrpcServer, unary, serverStream, isLoopbackHost, hasBearerToken } from './grpc-server.js';
-export { bearerTokenInterceptor, clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
-export { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
-
-export type { GrpcErrorLike } from './grpc-errors.js';
-export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
-export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
-export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';
-export { SERVICE_NAMES, DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, logLevelSchema, natsConfigSchema, grpcListenPort, startService, closeOnSignals } from './service.js';
-export type { ServiceName, GrpcConfig, MetricsConfig, NatsConfig, StartServiceOptions, RunningService } from './service.js';
-export { parseFlagArgs, parseServiceFlags, unknownFlags, unknownFlagsError } from './service-flags.js';
-export type { FlagArgs, ServiceFlagsOptions } from './service-flags.js';
+/**
+ * @fulcrum/runtime — what a Node program needs around the Fulcrum services: loggers, layered
+ * configuration, closing things in order, and calling a service over gRPC.
+ *
+ * Main entry points:
+ * - `createLogger` (pino; `LOG_LEVELS`) for the `logger` the services' deps take;
+ * - `loadConfig` (defaults < file < environment < flags, `ConfigError` naming the source);
+ * - `CleanupStack` and `closeOnSignals` to close what was started, last first;
+ * - gRPC clients: `GrpcConnection` (address, token, TLS, deadline, retry), `clientSecurity`,
+ *   `unaryCall`, and the errors a call throws (`GrpcStatusError`, `isServiceError`, `errorField`).
+ *
+ * The kit the services are built from (gRPC server, health, /metrics, config schemas, service
+ * flags) is in `@fulcrum/runtime/internal`.
+ */
+export { ConfigError, loadConfig } from './config.js';
+export type { LoadConfigOptions, LoadedConfig } from './config.js';
+export { createLogger, LOG_LEVELS } from './logging.js';
+export type { Logger, LoggerOptions, LogLevel } from './logging.js';
 export { CleanupStack } from './cleanup.js';
-export { GrpcConnection, isPeerGone, peerConfigSchema, connectionOptions } from './connection.js';
-export type { ConnectionOptions, GrpcClientConstructor, UnaryInvoke, PeerConfig } from './connection.js';
+export { closeOnSignals } from './service.js';
+export type { RunningService } from './service.js';
+export { GrpcConnection } from './connection.js';
+export type { ConnectionOptions } from './connection.js';
+export { clientSecurity, unaryCall } from './grpc-client.js';
+export type { GrpcClientSecurity } from './grpc-client.js';
+export { GrpcStatusError, isServiceError, errorField } from './grpc-errors.js';
+
+// Not public: still exported here only because services/executor and services/device-controller
+// import them from the root. They leave when those packages import them from
+// '@fulcrum/runtime/internal' (issue 12).
+export { serviceLogger } from './logging.js';
+export { unary, serverStream } from './grpc-server.js';
+export { createMetricsRegistry } from './http-endpoints.js';
+export {
+  DEFAULT_GRPC_PORTS,
+  grpcConfigSchema,
+  metricsConfigSchema,
+  logLevelSchema,
+  natsConfigSchema,
+  startService,
+} from './service.js';
+export { parseServiceFlags } from './service-flags.js';
+export { peerConfigSchema, connectionOptions } from './connection.js';
+export type { PeerConfig } from './connection.js';

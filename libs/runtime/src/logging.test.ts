@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { createLogger, resolveLogLevel, serviceLogger } from './index.js';
+import { createLogger, resolveLogLevel, serviceLogger } from './internal.js';
 
 /** A destination that records every write synchronously. */
 function capture(extra: { isTTY?: boolean } = {}): { lines: string[]; write(line: string): void; isTTY?: boolean } {

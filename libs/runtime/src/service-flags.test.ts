@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import { ConfigError, grpcConfigSchema, parseFlagArgs, parseServiceFlags, unknownFlags, loadConfig } from './index.js';
+import { ConfigError, grpcConfigSchema, parseFlagArgs, parseServiceFlags, unknownFlags, loadConfig } from './internal.js';
 
 const schema = z.object({
   grpc: grpcConfigSchema.prefault({}),

@@ -1,4 +1,5 @@
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import type { EventBus } from '@fulcrum/bus';
 import { openKvProfileStore } from './kv.js';
 import type { ProfileStore } from './profile-store.js';

@@ -2,10 +2,11 @@
  * The profile store (SPEC §4): every measured result, keyed by (device, software stack,
  * workload, kind, batch size, power mode), so a mode is never profiled twice for the same key.
  */
-import { ValidationError, describeValue, formatPowerMode, type PowerMode, type WorkloadKind } from '@fulcrum/core';
-import { validateEvent, validateToken, type ProfileResult } from '@fulcrum/bus';
+import { ValidationError, formatPowerMode, type PowerMode, type WorkloadKind } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
+import { validateEvent, validateToken, type ProfileResult } from '@fulcrum/bus/internal';
 
-export type { ProfileResult } from '@fulcrum/bus';
+export type { ProfileResult } from '@fulcrum/core';
 
 /** What identifies one stored result. */
 export interface ProfileKey {
@@ -114,7 +115,8 @@ export function validateProfileResult(result: unknown, field = 'result'): Profil
   }
 }
 
-export function keyOf(result: ProfileKey): ProfileKey {
+/** The key part of a result (or of any object carrying a key's fields), without the rest. */
+export function profileKeyOf(result: ProfileKey): ProfileKey {
   const { device, softwareStack, workload, kind, batchSize, mode } = result;
   return { device, softwareStack, workload, kind, batchSize, mode };
 }

@@ -5,7 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import {
   validateProfileFilter,
   validateProfileKey,

@@ -33,7 +33,7 @@ import { keyRanges, problemOf } from './ranges.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
 import type { ModeSpace } from './space.js';
 import { ForestSurrogate, levelFeatures } from './surrogate.js';
-import { MeasurementTable, profileKeyText } from './table.js';
+import { MeasurementTable, tableKeyText } from './table.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
 
 export interface AlsOptions {
@@ -115,7 +115,7 @@ class AlsSequence {
     private readonly ctx: StrategyContext,
     private readonly options: AlsOptions,
   ) {
-    this.seed = seedFrom(`als|${profileKeyText(ctx.key)}`);
+    this.seed = seedFrom(`als|${tableKeyText(ctx.key)}`);
     this.rng = createRng(this.seed);
   }
 

@@ -20,7 +20,7 @@ import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { ModeScore, better, scoreMode, type Objective } from './objective.js';
 import { createRng, seedFrom, sample } from './rng.js';
 import type { ModeSpace } from './space.js';
-import { profileKeyText, type MeasurementTable } from './table.js';
+import { tableKeyText, type MeasurementTable } from './table.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
 
 export interface BoOptions {
@@ -196,7 +196,7 @@ function sharedFor(ctx: StrategyContext, options: BoOptions): BoShared {
   let s = byOptions.get(id);
   if (!s) {
     const { space } = ctx;
-    const rng = createRng(seedFrom(`bo|${profileKeyText(ctx.key)}`));
+    const rng = createRng(seedFrom(`bo|${tableKeyText(ctx.key)}`));
     const coords = new Float64Array(space.size * 4);
     const u = [0, 0, 0, 0];
     for (const m of space.indices) {

@@ -8,11 +8,12 @@
  * `groundTruthTable`. A table backend's mode space is exactly the modes its CSV holds.
  */
 import { type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
-import { gridIndex, type DeviceBackend, type GroundTruthTable, type TableBackend } from '@fulcrum/devices';
+import { type DeviceBackend, type GroundTruthTable, type TableBackend } from '@fulcrum/devices';
+import { gridIndex } from '@fulcrum/devices/internal';
 import type { ProfileBackend } from './profiler.js';
 import { ModeSpace } from './space.js';
 import { DEFAULT_PROTOCOL, profilingCostS, type ProfilingProtocol } from './synthetic.js';
-import { MeasurementTable, type ModeMeasurement, type ProfileKey } from './table.js';
+import { MeasurementTable, type ModeMeasurement, type TableKey } from './table.js';
 
 export interface DeviceAdapterOptions {
   /** A grid of the device (or a sub-grid name such as `4368`) to search; default the full grid. Virtual devices only. */
@@ -69,7 +70,7 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
     space,
     presets: device.presets,
     noiseFraction: source.noise,
-    measure(key: ProfileKey, modeIndex: number): ModeMeasurement {
+    measure(key: TableKey, modeIndex: number): ModeMeasurement {
       const d = toDevice[modeIndex]!;
       if (d < 0) throw new RangeError(`mode index ${modeIndex} is not on ${device.id}`);
       const training = hasKnown(key.trainWorkload) ? read(noisyTable(key.trainWorkload, 'train', key.trainBatchSize), d) : undefined;
@@ -78,7 +79,7 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
       const t = training ?? { timeS: Number.NaN, powerW: Number.NaN };
       return { training: t, inference, costS: training ? profilingCostS(protocol, training, inference) : protocol.switchS + protocol.settleS };
     },
-    groundTruth(key: ProfileKey): MeasurementTable {
+    groundTruth(key: TableKey): MeasurementTable {
       const table = MeasurementTable.forKey(space.size, key);
       const fill = (t: GroundTruthTable, timeInto: Float64Array, powerInto: Float64Array): void => {
         for (const m of space.indices) {

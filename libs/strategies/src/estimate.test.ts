@@ -6,9 +6,9 @@ import { fromDeviceBackend } from './devices.js';
 import { noiseAwarePower } from './estimate.js';
 import { Planner, marginsFor } from './strategy.js';
 import { createRng, sample } from './rng.js';
-import type { ProfileKey } from './table.js';
+import type { TableKey } from './table.js';
 
-const key: ProfileKey = {
+const key: TableKey = {
   device: 'orin-agx',
   trainWorkload: 'resnet18',
   trainBatchSize: 16,

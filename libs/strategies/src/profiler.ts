@@ -5,7 +5,7 @@
  */
 import type { PowerPreset } from '@fulcrum/core';
 import type { ModeSpace } from './space.js';
-import { MeasurementTable, profileKeyText, type ModeMeasurement, type ProfileKey } from './table.js';
+import { MeasurementTable, tableKeyText, type ModeMeasurement, type TableKey } from './table.js';
 
 export interface ProfileBackend {
   /** The device id problems name (e.g. `orin-agx`). */
@@ -20,14 +20,14 @@ export interface ProfileBackend {
    */
   readonly noiseFraction: number;
   /** Profiles one mode for a key. May be asynchronous (a remote profiler). */
-  measure(key: ProfileKey, modeIndex: number): ModeMeasurement | Promise<ModeMeasurement>;
+  measure(key: TableKey, modeIndex: number): ModeMeasurement | Promise<ModeMeasurement>;
   /** Noise-free ground truth over the whole space, where one exists (virtual devices, tables). */
-  groundTruth?(key: ProfileKey): MeasurementTable;
+  groundTruth?(key: TableKey): MeasurementTable;
 }
 
 /** Every measurement taken for one key. */
 export class ProfileCache {
-  readonly key: ProfileKey;
+  readonly key: TableKey;
   readonly table: MeasurementTable;
   /** How many backend measurements this cache has made (each mode at most once). */
   measurements = 0;
@@ -35,7 +35,7 @@ export class ProfileCache {
   /** Modes measured (a mode a table lacks data for stays NaN in `table` but is measured all the same). */
   private readonly done: Uint8Array;
 
-  constructor(backend: ProfileBackend, key: ProfileKey) {
+  constructor(backend: ProfileBackend, key: TableKey) {
     this.backend = backend;
     this.key = key;
     this.table = MeasurementTable.forKey(backend.space.size, key);
@@ -81,8 +81,11 @@ export class ProfileCache {
   }
 }
 
-/** Caches by key for one backend. */
-export class ProfileStore {
+/**
+ * The `ProfileCache`s and ground truths of one backend, by key (in memory; @fulcrum/store's
+ * `ProfileStore` is the persistent store of profile results).
+ */
+export class BackendCaches {
   readonly backend: ProfileBackend;
   private readonly caches = new Map<string, ProfileCache>();
   private readonly truths = new Map<string, MeasurementTable>();
@@ -91,8 +94,8 @@ export class ProfileStore {
     this.backend = backend;
   }
 
-  cache(key: ProfileKey): ProfileCache {
-    const text = profileKeyText(key);
+  cache(key: TableKey): ProfileCache {
+    const text = tableKeyText(key);
     let c = this.caches.get(text);
     if (!c) {
       c = new ProfileCache(this.backend, key);
@@ -102,9 +105,9 @@ export class ProfileStore {
   }
 
   /** The backend's ground truth for a key (computed once), or undefined when it has none. */
-  truth(key: ProfileKey): MeasurementTable | undefined {
+  truth(key: TableKey): MeasurementTable | undefined {
     if (!this.backend.groundTruth) return undefined;
-    const text = profileKeyText(key);
+    const text = tableKeyText(key);
     let t = this.truths.get(text);
     if (!t) {
       t = this.backend.groundTruth(key);
@@ -114,8 +117,8 @@ export class ProfileStore {
   }
 
   /** Drops the caches of a key (the bench does this when it moves to the next key). */
-  forget(key: ProfileKey): void {
-    const text = profileKeyText(key);
+  forget(key: TableKey): void {
+    const text = tableKeyText(key);
     this.caches.delete(text);
     this.truths.delete(text);
   }

@@ -9,7 +9,7 @@
  * * latency base of each stream: min over modes of tT + tI(1).
  */
 import type { Problem } from '@fulcrum/core';
-import type { MeasurementTable, ProfileKey } from './table.js';
+import type { MeasurementTable, TableKey } from './table.js';
 
 /** The absolute ranges of one key, from its ground truth (see the module comment). */
 export interface KeyRanges {
@@ -21,7 +21,7 @@ export interface KeyRanges {
   readonly latencyBaseS: readonly number[];
 }
 
-export function keyRanges(truth: MeasurementTable, modes: ArrayLike<number>, key: ProfileKey): KeyRanges {
+export function keyRanges(truth: MeasurementTable, modes: ArrayLike<number>, key: TableKey): KeyRanges {
   let powerLowW = Infinity;
   let powerHighW = 0;
   const K = key.streams.length;
@@ -61,7 +61,7 @@ export interface ConfigNumbers {
 }
 
 /** The SPEC §2 problem for one configuration of a key (already valid: no validation pass needed). */
-export function problemOf(key: ProfileKey, c: ConfigNumbers): Problem {
+export function problemOf(key: TableKey, c: ConfigNumbers): Problem {
   return {
     device: key.device,
     trainWorkload: key.trainWorkload,

@@ -1,4 +1,5 @@
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import { bestPreset, exhaustive, maxn, oracle, oracleWithMargins, randomK } from './baselines.js';
 import { als } from './als.js';
 import { bayesianOptimisation } from './bo.js';

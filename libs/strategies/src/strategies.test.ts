@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Planner } from './strategy.js';
 import { getStrategy, listStrategies, strategyNames } from './registry.js';
-import { profileKeyOf } from './table.js';
+import { tableKeyOf } from './table.js';
 import { MEDIUM_GRID, SMALL_GRID, bruteForce, handMadeBackend, problem, truthOf } from './test-fixtures.js';
 
 /** Problems on the hand-made model with a comfortable feasible set (oracle optimum known by brute force). */
@@ -110,13 +110,13 @@ test('the profile cache never measures a mode twice for the same key, across str
     }
   }
   // Two keys (mobilenet and resnet18 streams); each distinct mode measured once per key.
-  const perKey = comfortable.slice(0, 2).map((p) => planner.store.cache(profileKeyOf(p)).measurements);
+  const perKey = comfortable.slice(0, 2).map((p) => planner.store.cache(tableKeyOf(p)).measurements);
   assert.equal(backend.measureCalls, perKey[0]! + perKey[1]!);
   for (const p of comfortable.slice(0, 2)) {
-    const t = planner.store.cache(profileKeyOf(p)).table;
+    const t = planner.store.cache(tableKeyOf(p)).table;
     let filled = 0;
     for (const m of backend.space.indices) if (t.has(m)) filled++;
-    assert.ok(filled <= planner.store.cache(profileKeyOf(p)).measurements);
+    assert.ok(filled <= planner.store.cache(tableKeyOf(p)).measurements);
   }
 });
 

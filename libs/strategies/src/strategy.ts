@@ -24,9 +24,9 @@ import {
   type Problem,
 } from '@fulcrum/core';
 import { ModeScore, Objective, type SafetyMargins } from './objective.js';
-import { ProfileStore, type ProfileBackend, type ProfileCache } from './profiler.js';
+import { BackendCaches, type ProfileBackend, type ProfileCache } from './profiler.js';
 import type { ModeSpace } from './space.js';
-import { profileKeyOf, profileKeyText, type MeasurementTable, type ProfileKey } from './table.js';
+import { tableKeyOf, tableKeyText, type MeasurementTable, type TableKey } from './table.js';
 import { seedFrom } from './rng.js';
 
 /** Mode indices to profile; the driver resumes the generator once they are measured. */
@@ -35,7 +35,7 @@ export type Profiling<T> = Generator<ProfileRequest, T, void>;
 
 export interface StrategyContext {
   readonly space: ModeSpace;
-  readonly key: ProfileKey;
+  readonly key: TableKey;
   /** Measurements taken so far. Read only modes this strategy has requested (and been resumed after). */
   readonly measured: MeasurementTable;
   /** Noise-free ground truth; only the oracle reads it. */
@@ -149,7 +149,7 @@ export interface PlannerOptions {
 
 export interface PreparedHandle {
   readonly strategy: Strategy;
-  readonly key: ProfileKey;
+  readonly key: TableKey;
   readonly prepared: PreparedStrategy;
   /** Modes profiled while preparing, charged to every answer. */
   readonly charge: ChargeSheet;
@@ -161,7 +161,7 @@ export interface PreparedHandle {
  * (strategy, key), so a new budget or rate reuses ALS's front or random-k's sample at no profiling.
  */
 export class Planner {
-  readonly store: ProfileStore;
+  readonly store: BackendCaches;
   readonly margins: SafetyMargins;
   private readonly seed: number;
   private readonly prepared = new Map<string, PreparedHandle>();
@@ -170,12 +170,12 @@ export class Planner {
     readonly backend: ProfileBackend,
     options: PlannerOptions = {},
   ) {
-    this.store = new ProfileStore(backend);
+    this.store = new BackendCaches(backend);
     this.margins = options.margins ?? marginsFor(backend.noiseFraction);
     this.seed = options.seed ?? 1;
   }
 
-  context(strategy: Strategy, key: ProfileKey): StrategyContext {
+  context(strategy: Strategy, key: TableKey): StrategyContext {
     const truth = strategy.needsGroundTruth ? this.store.truth(key) : undefined;
     if (strategy.needsGroundTruth && !truth) {
       throw new Error(`strategy ${strategy.name} needs ground truth, which backend ${this.backend.deviceId} does not have`);
@@ -186,18 +186,18 @@ export class Planner {
       measured: this.store.cache(key).table,
       truth,
       presets: this.backend.presets,
-      seed: seedFrom(`${strategy.name}|${profileKeyText(key)}`, this.seed),
+      seed: seedFrom(`${strategy.name}|${tableKeyText(key)}`, this.seed),
       margins: this.margins,
       noiseFraction: this.backend.noiseFraction,
     };
   }
 
-  private handleKey(strategy: Strategy, key: ProfileKey): string {
-    return `${strategy.name}#${profileKeyText(key)}`;
+  private handleKey(strategy: Strategy, key: TableKey): string {
+    return `${strategy.name}#${tableKeyText(key)}`;
   }
 
   /** Prepares (or reuses) a strategy for a key; synchronous backends only. */
-  prepareSync(strategy: Strategy, key: ProfileKey): PreparedHandle {
+  prepareSync(strategy: Strategy, key: TableKey): PreparedHandle {
     const id = this.handleKey(strategy, key);
     let h = this.prepared.get(id);
     if (!h) {
@@ -211,7 +211,7 @@ export class Planner {
     return h;
   }
 
-  async prepare(strategy: Strategy, key: ProfileKey): Promise<PreparedHandle> {
+  async prepare(strategy: Strategy, key: TableKey): Promise<PreparedHandle> {
     const id = this.handleKey(strategy, key);
     let h = this.prepared.get(id);
     if (!h) {
@@ -228,7 +228,7 @@ export class Planner {
   /** Solves one problem (async backends welcome). */
   async solve(strategy: Strategy, problem: Problem): Promise<Plan> {
     this.checkDevice(problem);
-    const key = profileKeyOf(problem);
+    const key = tableKeyOf(problem);
     const handle = await this.prepare(strategy, key);
     const cache = this.store.cache(key);
     const charge = new ChargeSheet(cache.table);
@@ -241,7 +241,7 @@ export class Planner {
   /** Solves one problem against a synchronous backend. */
   solveSync(strategy: Strategy, problem: Problem): Plan {
     this.checkDevice(problem);
-    const key = profileKeyOf(problem);
+    const key = tableKeyOf(problem);
     const handle = this.prepareSync(strategy, key);
     const cache = this.store.cache(key);
     const charge = new ChargeSheet(cache.table);

@@ -7,7 +7,7 @@ import type { Measurement, PowerMode, PowerModeGrid, PowerPreset } from '@fulcru
 import type { ProfileBackend } from './profiler.js';
 import { createRng, seedFrom } from './rng.js';
 import { ModeSpace } from './space.js';
-import { MeasurementTable, type ModeMeasurement, type ProfileKey } from './table.js';
+import { MeasurementTable, type ModeMeasurement, type TableKey } from './table.js';
 
 /** SPEC §4's measurement protocol, for the cost of profiling one mode. */
 export interface ProfilingProtocol {
@@ -62,7 +62,7 @@ export function createModelBackend(options: ModelBackendOptions): ProfileBackend
     const rng = createRng(seedFrom(`${what}#${modeIndex}`, seed));
     return { timeS: m.timeS * Math.max(0.5, 1 + noise * gaussian(rng)), powerW: m.powerW * Math.max(0.5, 1 + noise * gaussian(rng)) };
   };
-  const exact = (key: ProfileKey, modeIndex: number): ModeMeasurement => {
+  const exact = (key: TableKey, modeIndex: number): ModeMeasurement => {
     const mode = space.mode(modeIndex);
     const training = options.train(mode, key.trainWorkload, key.trainBatchSize);
     if (!training) throw new Error(`no training measurement for ${key.trainWorkload} on ${space.describe(modeIndex)}`);

@@ -8,16 +8,17 @@ import type { Measurement, Problem } from '@fulcrum/core';
 /**
  * What profiling one mode measures for a problem: the training workload at bT and every stream's
  * workload at each of its candidate batch sizes. SPEC §4 keys the stored results by (device,
- * workload, batch size, mode); this groups the keys one problem needs, so caches are per key.
+ * workload, batch size, mode: @fulcrum/store's `ProfileKey`); this groups the keys one problem
+ * needs, so caches and measurement tables are per table key.
  */
-export interface ProfileKey {
+export interface TableKey {
   readonly device: string;
   readonly trainWorkload: string;
   readonly trainBatchSize: number;
   readonly streams: readonly { readonly workload: string; readonly candidateBatchSizes: readonly number[] }[];
 }
 
-export function profileKeyOf(problem: Problem): ProfileKey {
+export function tableKeyOf(problem: Problem): TableKey {
   return {
     device: problem.device,
     trainWorkload: problem.trainWorkload,
@@ -27,7 +28,7 @@ export function profileKeyOf(problem: Problem): ProfileKey {
 }
 
 /** A stable text form of a key (cache maps, seeds). */
-export function profileKeyText(key: ProfileKey): string {
+export function tableKeyText(key: TableKey): string {
   const streams = key.streams.map((s) => `${s.workload}@${s.candidateBatchSizes.join('.')}`).join('+');
   return `${key.device}|${key.trainWorkload}@${key.trainBatchSize}|${streams}`;
 }
@@ -60,7 +61,7 @@ export class MeasurementTable {
     this.costS = new Float64Array(size);
   }
 
-  static forKey(size: number, key: ProfileKey): MeasurementTable {
+  static forKey(size: number, key: TableKey): MeasurementTable {
     return new MeasurementTable(size, key.streams.map((s) => s.candidateBatchSizes.length));
   }
 

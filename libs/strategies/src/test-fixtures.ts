@@ -17,7 +17,7 @@ import {
 import { createModelBackend } from './synthetic.js';
 import type { ProfileBackend } from './profiler.js';
 import type { MeasurementTable } from './table.js';
-import { profileKeyOf } from './table.js';
+import { tableKeyOf } from './table.js';
 
 export const SMALL_GRID: PowerModeGrid = {
   cores: [2, 4, 8],
@@ -104,5 +104,5 @@ export function bruteForce(p: Problem, truth: MeasurementTable, indices: ArrayLi
 }
 
 export function truthOf(backend: ProfileBackend, p: Problem): MeasurementTable {
-  return backend.groundTruth!(profileKeyOf(p));
+  return backend.groundTruth!(tableKeyOf(p));
 }

@@ -5,7 +5,7 @@
  */
 import type { Problem } from '@fulcrum/core';
 import type { DeviceBackend } from '@fulcrum/devices';
-import { Planner, ProfiledFront, als, fromDeviceBackend, profileKeyOf } from '@fulcrum/strategies';
+import { Planner, ProfiledFront, als, fromDeviceBackend, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { ProfiledMode } from './replan.js';
 
 export interface AlsFront {
@@ -19,7 +19,7 @@ export interface AlsFront {
 export function alsFront(device: DeviceBackend, problem: Problem, options: { budget?: number; seed?: number } = {}): AlsFront {
   const backend = fromDeviceBackend(device);
   const planner = new Planner(backend, { seed: options.seed ?? 1 });
-  const key = profileKeyOf(problem);
+  const key = tableKeyOf(problem);
   const handle = planner.prepareSync(als(options.budget ?? 100), key);
   if (!(handle.prepared instanceof ProfiledFront)) throw new Error('alsFront: ALS did not return a profiled front');
   const table = planner.store.cache(key).table;

@@ -4,7 +4,8 @@
  * may apply plans on, strategy defaults and the automatic re-plan rule.
  */
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, natsConfigSchema, peerConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 
 export const optimizerConfigSchema = z.object({
   grpc: grpcConfigSchema.prefault({}),

@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '@fulcrum/core';
 import { costToProto, optimizer, planToProto, problemFromProto, profileResultToProto, strategyFromProto } from '@fulcrum/proto';
-import { serverStream, unary } from '@fulcrum/runtime';
+import { serverStream, unary } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Optimizer, SolveEvent } from './optimizer.js';
 

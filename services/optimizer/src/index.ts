@@ -1,18 +1,17 @@
 /**
- * @fulcrum/optimizer — the optimizer as a library (`Optimizer`: GMD, ALS and the baselines of
- * @fulcrum/strategies over a remote profiler, stored-profile fronts and re-plans, plan
- * application, arrival-rate re-planning) and as a gRPC service (`startOptimizerService`).
+ * @fulcrum/optimizer — the optimizer as a library and as a gRPC service.
+ *
+ * Main entry points:
+ * - `Optimizer` (`solve`: GMD, ALS and the baselines of @fulcrum/strategies over a remote
+ *   profiler, yielding `SolveEvent`s and returning the plan; `paretoFront`, `replan`, plan
+ *   application, arrival-rate re-planning with `watchArrivals`), over a `ProfilerPort` and a
+ *   `PlanExecutorPort` (over gRPC: `grpcProfiler`, `grpcPlanExecutor`);
+ * - `startOptimizerService(config, deps)` with `optimizerConfigSchema` / `loadOptimizerConfig`.
+ *
+ * The gRPC adapter, the plan registry, the re-plan rule, the remote profile backend and the
+ * metrics are in `@fulcrum/optimizer/internal`.
  */
 export { Optimizer } from './optimizer.js';
-export { optimizerConfigSchema, loadOptimizerConfig } from './config.js';
-export { grpcProfiler, grpcPlanExecutor, allProfiles } from './ports.js';
-export { RemoteProfileBackend, resolveStrategy } from './strategies.js';
-export { PlanRegistry, buildPlan, samePlan } from './plans.js';
-export { movedProblem } from './replan-rule.js';
-export { createOptimizerMetrics } from './metrics.js';
-export { startOptimizerService } from './service.js';
-export { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation, solveEventToProto } from './grpc.js';
-
 export type {
   SolveCost,
   SolveInput,
@@ -25,10 +24,12 @@ export type {
   OptimizerOptions,
   ArrivalReplanRule,
 } from './optimizer.js';
-export type { OptimizerConfig, OptimizerConfigInput } from './config.js';
+export type { OptimizerPlan } from './plans.js';
+export type { RateMove } from './replan-rule.js';
+export type { ProfileProtocolOverrides } from './strategies.js';
+export { grpcProfiler, grpcPlanExecutor } from './ports.js';
 export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions, ProfilesPage } from './ports.js';
-export type { ModeRecord, ProfileProtocolOverrides } from './strategies.js';
-export type { OptimizerPlan, PlanRecord } from './plans.js';
-export type { RateMove, RateRule } from './replan-rule.js';
-export type { OptimizerMetrics } from './metrics.js';
+export { optimizerConfigSchema, loadOptimizerConfig } from './config.js';
+export type { OptimizerConfig, OptimizerConfigInput } from './config.js';
+export { startOptimizerService } from './service.js';
 export type { OptimizerServiceDeps, RunningOptimizerService } from './service.js';

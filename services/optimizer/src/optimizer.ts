@@ -11,34 +11,37 @@
  * kept per (strategy, key, seed), as the strategies' Planner does.
  */
 import { status } from '@grpc/grpc-js';
-import { ValidationError, describeValue, getDevice, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { ValidationError, getDevice, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import { eventFilter, type ArrivalRatesEvent, type EventBus, type Subscription } from '@fulcrum/bus';
 import {
   MeasurementTable,
-  ModeScore,
   ModeSpace,
   NO_MARGINS,
-  Objective,
-  ProfileStore,
-  ProfiledFront,
-  bestAmong,
   marginsFor,
-  profileKeyOf,
-  profileKeyText,
-  scoreMode,
-  seedFrom,
-  type PreparedStrategy,
-  type ProfileCache,
-  type ProfileKey,
-  type Profiling,
   type SafetyMargins,
   type Strategy,
-  type StrategyContext,
+  type TableKey,
 } from '@fulcrum/strategies';
+import {
+  BackendCaches,
+  ModeScore,
+  Objective,
+  ProfiledFront,
+  bestAmong,
+  scoreMode,
+  seedFrom,
+  tableKeyOf,
+  tableKeyText,
+  type PreparedStrategy,
+  type ProfileCache,
+  type Profiling,
+  type StrategyContext,
+} from '@fulcrum/strategies/internal';
 import type { ProfileResult } from '@fulcrum/core';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
-import { UNBOUNDED } from '@fulcrum/proto';
+import { UNBOUNDED } from '@fulcrum/proto/internal';
 import type { OptimizerMetrics } from './metrics.js';
 import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
 import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';
@@ -147,7 +150,7 @@ interface SolverSpace {
   readonly device: DeviceSpec;
   readonly space: ModeSpace;
   readonly backend: RemoteProfileBackend;
-  readonly store: ProfileStore;
+  readonly store: BackendCaches;
   readonly prepared: Map<string, { prepared: PreparedStrategy; modes: number[] }>;
 }
 
@@ -209,8 +212,8 @@ export class Optimizer {
     const strategy = this.strategy(input.strategy);
     const ss = this.spaceFor(problem.device, input.grid);
     const seed = input.seed || this.options.defaults.seed;
-    const key = profileKeyOf(problem);
-    const keyText = profileKeyText(key);
+    const key = tableKeyOf(problem);
+    const keyText = tableKeyText(key);
     const session = new Session();
     const release = await this.acquire(`${ss.id}|${keyText}`);
     let outcome = 'error';
@@ -414,7 +417,7 @@ export class Optimizer {
       if (!grid) throw new ValidationError('grid', `unknown grid ${describeValue(name)} for ${device.id}; known: full, ${Object.keys(device.subGrids).join(', ')}`);
       const space = ModeSpace.fromGrid(grid);
       const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol);
-      ss = { id, device, space, backend, store: new ProfileStore(backend), prepared: new Map() };
+      ss = { id, device, space, backend, store: new BackendCaches(backend), prepared: new Map() };
       this.spaces.set(id, ss);
     }
     return ss;
@@ -438,7 +441,7 @@ export class Optimizer {
     gen: Profiling<T>,
     ss: SolverSpace,
     cache: ProfileCache,
-    key: ProfileKey,
+    key: TableKey,
     session: Session,
     problem: Problem,
     objective: Objective,
@@ -488,7 +491,7 @@ export class Optimizer {
    * one batch size of every stream.
    */
   private async storedTable(problem: Problem, ss: SolverSpace): Promise<{ table: MeasurementTable; modes: number[] }> {
-    const key = profileKeyOf(problem);
+    const key = tableKeyOf(problem);
     const table = MeasurementTable.forKey(ss.space.size, key);
     const workloads = [...new Set([problem.trainWorkload, ...problem.streams.map((s) => s.workload)])];
     const results: ProfileResult[] = [];

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Evaluation, PowerMode, Problem } from '@fulcrum/core';
-import { renderPlan, type MeasurementTable, type ModeScore, type ModeSpace } from '@fulcrum/strategies';
+import { renderPlan, type MeasurementTable, type ModeSpace } from '@fulcrum/strategies';
+import { type ModeScore } from '@fulcrum/strategies/internal';
 
 export interface OptimizerPlan {
   readonly planId: string;

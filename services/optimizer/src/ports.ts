@@ -19,7 +19,8 @@ import {
   type ProfileRequestInput,
   type ProfilesQueryInput,
 } from '@fulcrum/proto';
-import { GrpcConnection, GrpcStatusError, connectionOptions, type PeerConfig } from '@fulcrum/runtime';
+import { GrpcConnection, GrpcStatusError } from '@fulcrum/runtime';
+import { connectionOptions, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { OptimizerPlan } from './plans.js';
 

@@ -13,15 +13,15 @@ import {
   getStrategy,
   gmd,
   powertrain,
-  profileKeyText,
   profilingCostS,
   randomK,
   type ModeMeasurement,
   type ModeSpace,
   type ProfileBackend,
-  type ProfileKey,
+  type TableKey,
   type Strategy,
 } from '@fulcrum/strategies';
+import { tableKeyText } from '@fulcrum/strategies/internal';
 import type { ProfileResult } from '@fulcrum/core';
 import type { ProfilerPort } from './ports.js';
 
@@ -101,11 +101,11 @@ export class RemoteProfileBackend implements ProfileBackend {
   }
 
   /** The last Profile answer for a mode of a key. */
-  record(key: ProfileKey, modeIndex: number): ModeRecord | undefined {
-    return this.records.get(`${profileKeyText(key)}#${modeIndex}`);
+  record(key: TableKey, modeIndex: number): ModeRecord | undefined {
+    return this.records.get(`${tableKeyText(key)}#${modeIndex}`);
   }
 
-  async measure(key: ProfileKey, modeIndex: number): Promise<ModeMeasurement> {
+  async measure(key: TableKey, modeIndex: number): Promise<ModeMeasurement> {
     const mode = this.space.mode(modeIndex);
     const workloads: { workload: string; kind: WorkloadKind; batchSizes: number[] }[] = [{ workload: key.trainWorkload, kind: 'train', batchSizes: [key.trainBatchSize] }];
     for (const s of key.streams) {
@@ -120,7 +120,7 @@ export class RemoteProfileBackend implements ProfileBackend {
     const asMeasurement = (r: ProfileResult | undefined) => (r ? { timeS: r.timeMs / 1000, powerW: r.powerW } : undefined);
     const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
     const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
-    this.records.set(`${profileKeyText(key)}#${modeIndex}`, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
+    this.records.set(`${tableKeyText(key)}#${modeIndex}`, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
     // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
     const costS = out.cost.profilingSeconds > 0 ? out.cost.profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
     return { training, inference, costS };

@@ -4,7 +4,8 @@
  * it drives (device-controller and executor), the software stack and the measurement protocol.
  */
 import { z } from 'zod';
-import { DEFAULT_GRPC_PORTS, grpcConfigSchema, loadConfig, metricsConfigSchema, natsConfigSchema, peerConfigSchema, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
+import { DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 import { DEFAULT_SQLITE_PATH } from '@fulcrum/store';
 
 /** SPEC §4's measurement protocol; a request's zero fields take these defaults. */

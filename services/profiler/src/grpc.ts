@@ -4,7 +4,7 @@
  */
 import { isValidationError } from '@fulcrum/core';
 import { costToProto, profileRequestFromProto, profileResultToProto, profiler, profilesQueryFromProto } from '@fulcrum/proto';
-import { unary } from '@fulcrum/runtime';
+import { unary } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Profiler } from './profiler.js';
 

@@ -7,17 +7,20 @@ import { status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { isValidationError, type PowerMode, type PowerModeGrid } from '@fulcrum/core';
 import {
   device,
-  deviceInfoFromProto,
   executor,
+  powerModeFromProto,
+  powerModeToProto,
+} from '@fulcrum/proto';
+import {
+  deviceInfoFromProto,
   measurementOutcomeFromProto,
   measurementRunToProto,
   optionalPowerModeFromProto,
-  powerModeFromProto,
-  powerModeToProto,
   type MeasurementOutcome,
   type MeasurementRun,
-} from '@fulcrum/proto';
-import { GrpcConnection, GrpcStatusError, connectionOptions, type GrpcClientConstructor, type PeerConfig } from '@fulcrum/runtime';
+} from '@fulcrum/proto/internal';
+import { GrpcConnection, GrpcStatusError } from '@fulcrum/runtime';
+import { connectionOptions, type GrpcClientConstructor, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 
 /** The part of the controller's DeviceInfo the profiler uses. */

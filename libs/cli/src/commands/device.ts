@@ -7,15 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { assertOnGrid, formatPowerMode, getGrid, getWorkload, parseWorkloadKind, type WorkloadKind } from '@fulcrum/core';
-import {
-  calibrationReport,
-  createVirtualDevice,
-  defaultTrainBatchSize,
-  paretoFront,
-  virtualDeviceIds,
-  type CalibrationReport,
-} from '@fulcrum/devices';
+import { assertOnGrid, formatPowerMode, getGrid, getWorkload, type WorkloadKind } from '@fulcrum/core';
+import { parseWorkloadKind } from '@fulcrum/core/internal';
+import { createVirtualDevice, defaultTrainBatchSize, virtualDeviceIds } from '@fulcrum/devices';
+import { calibrationReport, paretoFront, type CalibrationReport } from '@fulcrum/devices/internal';
 import { lineChartSpec, paretoScatterSpec, renderVegaLite, svgToPng, type VegaLiteSpec } from '@fulcrum/plot';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';

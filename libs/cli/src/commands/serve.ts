@@ -14,7 +14,8 @@
  * exits 0. The wiring (configs, starting, closing) is in ../stack.ts, shared with `fulcrum demo`.
  */
 import { Command, Option } from 'commander';
-import { LOG_LEVELS, SERVICE_NAMES, createLogger, type Logger, type ServiceName } from '@fulcrum/runtime';
+import { LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
+import { SERVICE_NAMES, type ServiceName } from '@fulcrum/runtime/internal';
 import type { CliIo } from '../io.js';
 import { loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
 import { UsageError, oneOf } from '../usage.js';

@@ -6,7 +6,8 @@ import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
 import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds } from '@fulcrum/devices';
-import { Planner, fromDeviceBackend, getStrategy, profileKeyOf, renderPlan, ModeScore, Objective, NO_MARGINS, scoreAssignment, strategyNames, type Plan } from '@fulcrum/strategies';
+import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strategyNames, type Plan } from '@fulcrum/strategies';
+import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
@@ -203,7 +204,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
         },
         cost: plan.cost,
       };
-      const truth = planner.store.truth(profileKeyOf(problem));
+      const truth = planner.store.truth(tableKeyOf(problem));
       if (truth) {
         const obj = new Objective(problem);
         const batchIndex = problem.streams.map((s, i) => s.candidateBatchSizes.indexOf(plan.batchSizes[i]!));

@@ -11,8 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import { assertOnGrid, getDevice, getWorkload, maxMode, type PowerMode, type WorkloadKind } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { device, deviceInfoToProto, executor } from '@fulcrum/proto';
-import { GrpcStatusError, serverStream, startGrpcServer, unary, type RunningGrpcServer } from '@fulcrum/runtime';
+import { device, executor } from '@fulcrum/proto';
+import { deviceInfoToProto } from '@fulcrum/proto/internal';
+import { GrpcStatusError } from '@fulcrum/runtime';
+import { serverStream, startGrpcServer, unary, type RunningGrpcServer } from '@fulcrum/runtime/internal';
 
 export interface VirtualPeersOptions {
   readonly device?: string;
