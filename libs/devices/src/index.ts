@@ -36,7 +36,3 @@ export {
 } from './profiles-csv.js';
 export type { ExportOptions, ExportSummary, ReadOptions } from './profiles-csv.js';
 export { GridIndex } from './grid-index.js';
-
-// Not public: still exported here only because services/device-controller imports it from the
-// root. It leaves when that package imports it from '@fulcrum/devices/internal' (issue 12).
-export type { DevicePhysics } from './physics.js';

@@ -80,8 +80,7 @@ export function loadDescriptorSet(): Buffer {
   return readFileSync(new URL('../src/gen/fulcrum.binpb', import.meta.url));
 }
 
-// Not public: still exported here only because services/executor and services/device-controller
-// import them from the root. They leave when those packages import them from
-// '@fulcrum/proto/internal' (issue 12).
-export { measurementRunFromProto, measurementOutcomeToProto, deviceInfoToProto, deviceInfoFromProto } from './convert.js';
+// Not public: still exported here only because services/executor imports them from the root.
+// They leave when it imports them from '@fulcrum/proto/internal' (issue 12).
+export { deviceInfoFromProto } from './convert.js';
 export type { DeviceInfo } from './convert.js';

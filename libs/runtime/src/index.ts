@@ -25,20 +25,7 @@ export { clientSecurity, unaryCall } from './grpc-client.js';
 export type { GrpcClientSecurity } from './grpc-client.js';
 export { GrpcStatusError, isServiceError, errorField } from './grpc-errors.js';
 
-// Not public: still exported here only because services/executor and services/device-controller
-// import them from the root. They leave when those packages import them from
-// '@fulcrum/runtime/internal' (issue 12).
-export { serviceLogger } from './logging.js';
-export { unary, serverStream } from './grpc-server.js';
-export { createMetricsRegistry } from './http-endpoints.js';
-export {
-  DEFAULT_GRPC_PORTS,
-  grpcConfigSchema,
-  metricsConfigSchema,
-  logLevelSchema,
-  natsConfigSchema,
-  startService,
-} from './service.js';
-export { parseServiceFlags } from './service-flags.js';
-export { peerConfigSchema, connectionOptions } from './connection.js';
+// Not public: still exported here only because services/executor imports them from the root.
+// They leave when it imports them from '@fulcrum/runtime/internal' (issue 12).
+export { connectionOptions } from './connection.js';
 export type { PeerConfig } from './connection.js';
