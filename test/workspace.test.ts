@@ -36,6 +36,15 @@ describe('workspace', () => {
       assert.ok(existsSync(join(root, pkg, 'src/index.ts')));
     });
 
+    it(`${pkg}'s internal entry point, where it has one, resolves like its public one`, () => {
+      const internal = readJson(join(root, pkg, 'package.json')).exports?.['./internal'];
+      if (!internal) return;
+      assert.equal(internal['@fulcrum/source'], './src/internal.ts');
+      assert.equal(internal.types, './dist/internal.d.ts');
+      assert.equal(internal.default, './dist/internal.js');
+      assert.ok(existsSync(join(root, pkg, 'src/internal.ts')));
+    });
+
     it(`${pkg} is in the root project references, with references to each workspace package it imports`, () => {
       assert.ok(references.has(pkg), `root tsconfig.json lacks { "path": "${pkg}" }`);
       const manifest = readJson(join(root, pkg, 'package.json'));
