@@ -3,7 +3,7 @@
  * key-value buckets. Both backends (NATS, in-process) are this class over their transport.
  * @internal
  */
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError, describeValue } from '@fulcrum/core/internal';
 import { BusError } from './errors.js';
 import {
   MalformedEventError,

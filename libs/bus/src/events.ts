@@ -18,7 +18,7 @@
  */
 import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ValidationError, describeValue, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, describeValue, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
 import { events, loadDescriptorSet } from '@fulcrum/proto';
 import { validateToken, type EventKind } from './subjects.js';
 

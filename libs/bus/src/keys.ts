@@ -1,5 +1,5 @@
 /** Key-value bucket names and keys, checked the way JetStream KV checks them (both backends use this). */
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError, describeValue } from '@fulcrum/core/internal';
 
 const BUCKET_RE = /^[-_A-Za-z0-9]{1,64}$/;
 const KEY_RE = /^[-/_=.A-Za-z0-9]+$/;

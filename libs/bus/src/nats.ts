@@ -29,7 +29,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError, describeValue } from '@fulcrum/core/internal';
 import { TypedBus, positiveTimeoutMs, stderrBusLogger, type CommonBusOptions } from './bus.js';
 import { BusError } from './errors.js';
 import type { MessageSink, RawKeyValue, RawKvChange, RawKvEntry, Transport, TransportSubscription } from './transport.js';

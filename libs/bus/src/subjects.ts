@@ -4,7 +4,7 @@
  * Subjects are built only from validated tokens, so a device or stream name can never smuggle a
  * dot (an extra subject level) or a wildcard (`*`, `>`) into a publish.
  */
-import { ValidationError, describeValue } from '@fulcrum/core';
+import { ValidationError, describeValue } from '@fulcrum/core/internal';
 
 export const SUBJECT_PREFIX = 'fulcrum';
 

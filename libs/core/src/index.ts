@@ -51,9 +51,3 @@ export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';
 export type { ProfileResult, RunPlan } from './records.js';
-
-// Not public: still exported here only because @fulcrum/bus and services/executor import them
-// from the root. They leave when those packages import them from '@fulcrum/core/internal'
-// (issue 12).
-export { describeValue } from './errors.js';
-export { worstCaseLatencyS, trainThroughputSamplesPerS } from './model.js';

@@ -40,6 +40,7 @@ export {
   problemFromProto,
   planToProto,
   planFromProto,
+  runPlanToProto,
   strategyToProto,
   strategyFromProto,
   constraintToProto,
@@ -79,8 +80,3 @@ export function loadDescriptorSet(): Buffer {
   // src/index.ts and dist/index.js both sit one level below the package root.
   return readFileSync(new URL('../src/gen/fulcrum.binpb', import.meta.url));
 }
-
-// Not public: still exported here only because services/executor imports them from the root.
-// They leave when it imports them from '@fulcrum/proto/internal' (issue 12).
-export { deviceInfoFromProto } from './convert.js';
-export type { DeviceInfo } from './convert.js';

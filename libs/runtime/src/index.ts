@@ -24,8 +24,3 @@ export type { ConnectionOptions } from './connection.js';
 export { clientSecurity, unaryCall } from './grpc-client.js';
 export type { GrpcClientSecurity } from './grpc-client.js';
 export { GrpcStatusError, isServiceError, errorField } from './grpc-errors.js';
-
-// Not public: still exported here only because services/executor imports them from the root.
-// They leave when it imports them from '@fulcrum/runtime/internal' (issue 12).
-export { connectionOptions } from './connection.js';
-export type { PeerConfig } from './connection.js';

@@ -10,7 +10,7 @@
  * Options: --quick (shorter runs), --json <file> (also write the numbers as JSON), --skip-real.
  */
 import { writeFileSync } from 'node:fs';
-import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core';
+import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core/internal';
 import { connectNatsBus, inferFilter, inferSubject, isErrorReply } from '@fulcrum/bus';
 import { startNatsServer } from '@fulcrum/bus/testing';
 import {

@@ -8,8 +8,8 @@
  */
 import { status } from '@grpc/grpc-js';
 import { isValidationError, type PowerMode } from '@fulcrum/core';
-import { device as pb, deviceInfoFromProto, powerModeFromProto, powerModeToProto, type DeviceInfo } from '@fulcrum/proto';
-import { GrpcConnection, GrpcStatusError, connectionOptions, type Logger, type PeerConfig } from '@fulcrum/runtime';
+import { device as pb, deviceInfoFromProto, powerModeFromProto, powerModeToProto, type DeviceInfo } from '@fulcrum/proto/internal';
+import { GrpcConnection, GrpcStatusError, connectionOptions, type Logger, type PeerConfig } from '@fulcrum/runtime/internal';
 
 export interface ControllerLinkOptions {
   /** The `controller` section of the executor's config (runtime's peer section). */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core';
+import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core/internal';
 import { constantRates, parseArrivalTimes, parseRateTrace, traceArrivals } from './arrivals.js';
 import { FrontReplanner, planFromFront, type ProfiledMode } from './replan.js';
 import { fixedTimes } from './runners/simulated.js';
