@@ -12,6 +12,7 @@ import {
   planFromProto,
   problemFromProto,
   problemToProto,
+  runPlanToProto,
   profileRequestFromProto,
   profileRequestToProto,
   profileResultFromProto,
@@ -168,4 +169,19 @@ test('device info and grids round-trip; an empty grid or unknown backend is refu
   assert.equal(field(() => gridFromProto({ ...grid, gpuMhz: [] }, 'info.grid')), 'info.grid.gpuMhz');
   assert.equal(field(() => deviceInfoFromProto({ ...deviceInfoToProto(info), backend: 0 })), 'info.backend');
   assert.equal(workloadKindFromProto(common.WorkloadKind.WORKLOAD_KIND_INFER, 'k'), 'infer');
+});
+
+test('a plan made in code round-trips through the proto Plan (tT, tI as ρ, strategy)', () => {
+  const problem = problemFromProto(proto);
+  const plan = { planId: 'p7', mode: MAXN, batchSizes: { cam: 4, mic: 2 }, trainTimeS: 0.12, inferTimeS: { cam: 0.04 }, strategy: 'manual' };
+  const wire = runPlanToProto(problem, plan);
+  assert.equal(wire.device, 'orin-agx');
+  assert.ok(Math.abs(wire.streams[0]!.utilization - (20 * 0.04) / 4) < 1e-12);
+  const back = planFromProto(wire, problem).plan;
+  assert.deepEqual(back.batchSizes, plan.batchSizes);
+  assert.equal(back.trainTimeS, 0.12);
+  assert.ok(Math.abs(back.inferTimeS!['cam']! - 0.04) < 1e-12);
+  assert.equal(back.inferTimeS!['mic'], undefined);
+  assert.equal(back.strategy, 'manual');
+  assert.equal(runPlanToProto(problem, { planId: 'q', batchSizes: {} }).streams.map((s) => s.batchSize).join(), '1,1', 'a stream it does not name runs at 1');
 });

@@ -373,6 +373,27 @@ export function planFromProto(p: common.Plan | undefined, problem: Problem, fiel
   return { plan, proto: common.Plan.fromPartial({ ...proto, planId, device: proto.device || problem.device }) };
 }
 
+/**
+ * A plan made in code (no planner's evaluation) as the proto Plan: its mode, a batch size per
+ * problem stream (1 where it names none), and what it predicts — tT as `trainTimeMs`, tI as each
+ * stream's utilisation ρk = λk·tI/bk (the inverse of `planFromProto`).
+ */
+export function runPlanToProto(problem: Problem, plan: RunPlan): common.Plan {
+  return common.Plan.fromPartial({
+    planId: plan.planId,
+    device: problem.device,
+    ...(plan.mode ? { mode: powerModeToProto(plan.mode) } : {}),
+    streams: problem.streams.map((s) => {
+      const batchSize = plan.batchSizes[s.name] ?? 1;
+      const inferTimeS = plan.inferTimeS?.[s.name];
+      return { stream: s.name, batchSize, ...(inferTimeS !== undefined ? { utilization: (s.arrivalRatePerS * inferTimeS) / batchSize } : {}) };
+    }),
+    ...(plan.trainTimeS !== undefined ? { trainTimeMs: plan.trainTimeS * 1000 } : {}),
+    ...(plan.predictedTrainThroughputSamplesPerS !== undefined ? { predictedTrainThroughputSamplesPerS: plan.predictedTrainThroughputSamplesPerS } : {}),
+    ...(plan.strategy ? { strategy: plan.strategy } : {}),
+  });
+}
+
 // ---------------------------------------------------------------- profile results and costs
 
 export function profileResultToProto(r: ProfileResult): common.ProfileResult {

@@ -15,7 +15,7 @@ import { DEVICES, ValidationError, assertOnGrid, type ConstraintKind, type Power
 import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
-import { common, powerModeToProto } from '@fulcrum/proto';
+import { common, powerModeToProto, runPlanToProto } from '@fulcrum/proto';
 import type { MeasurementOutcome, MeasurementRun } from '@fulcrum/proto/internal';
 import { GrpcStatusError, errorField, isServiceError, type Logger } from '@fulcrum/runtime';
 import { ActivityPublisher } from './activity.js';
@@ -100,19 +100,6 @@ function predictionsOf(record: common.Plan): PlanAppliedDetails {
     predictedPowerW: record.predictedPowerW,
     feasible: record.feasible,
   };
-}
-
-/** A plan applied from code: the record Status reports (no predictions beyond the plan's own). */
-function recordOf(problem: Problem, plan: RunPlan): common.Plan {
-  return common.Plan.fromPartial({
-    planId: plan.planId,
-    device: problem.device,
-    ...(plan.mode ? { mode: powerModeToProto(plan.mode) } : {}),
-    streams: problem.streams.map((s) => ({ stream: s.name, batchSize: plan.batchSizes[s.name] ?? 1 })),
-    ...(plan.trainTimeS !== undefined ? { trainTimeMs: plan.trainTimeS * 1000 } : {}),
-    ...(plan.predictedTrainThroughputSamplesPerS !== undefined ? { predictedTrainThroughputSamplesPerS: plan.predictedTrainThroughputSamplesPerS } : {}),
-    ...(plan.strategy ? { strategy: plan.strategy } : {}),
-  });
 }
 
 export class ExecutorNode {
@@ -235,7 +222,7 @@ export class ExecutorNode {
     const entry: PendingPlan = {
       planId: plan.planId,
       problem,
-      record: common.Plan.fromPartial({ ...(record ?? recordOf(problem, plan)), ...(mode ? { mode: powerModeToProto(mode) } : {}) }),
+      record: common.Plan.fromPartial({ ...(record ?? runPlanToProto(problem, plan)), ...(mode ? { mode: powerModeToProto(mode) } : {}) }),
       details: { trainWorkload: problem.trainWorkload, ...(record ? predictionsOf(record) : {}) },
     };
     this.#pending.push(entry);
