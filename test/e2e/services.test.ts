@@ -351,6 +351,8 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     );
     pc.close();
     assert.deepEqual({ profiled: again.cost?.modesProfiled, reused: again.cost?.modesReused }, { profiled: 0, reused: 1 });
+    // This test's own client reconnects on its own schedule (the CLI's fresh connection may be quicker).
+    await until("the test's bus reconnected", () => bus.status() === 'connected');
     let replayed = 0;
     const replay = bus.replayProfiles('orin-agx', () => void replayed++);
     await replay.closed;
