@@ -177,7 +177,8 @@ describe('UNAVAILABLE and retry', () => {
         if (attempt === 2) server = await startGrpcServer({ services: [deviceControllerBinding()], port });
         return unaryCall<device.GetPowerModeResponse>((o, cb) => c.getPowerMode({}, new grpc.Metadata(), o, cb), 2000);
       },
-      { attempts: 6, initialDelayMs: 50 },
+      // The same channel redials on grpc's own backoff (1 s, then ×1.6): leave it time to (GrpcConnection starts over on a fresh one instead).
+      { attempts: 10, initialDelayMs: 100, maxDelayMs: 2000 },
     );
     assert.equal(res.mode?.cores, 12);
     assert.ok(attemptsSeen.length >= 2 && attemptsSeen[0] === 1);
