@@ -25,8 +25,9 @@ export {
   natsConfigSchema,
   grpcListenPort,
   startService,
+  openService,
 } from './service.js';
-export type { ServiceName, GrpcConfig, MetricsConfig, NatsConfig, StartServiceOptions } from './service.js';
+export type { ServiceName, GrpcConfig, MetricsConfig, NatsConfig, StartServiceOptions, ServiceOptions, ServiceScope } from './service.js';
 export { parseFlagArgs, parseServiceFlags, unknownFlags, unknownFlagsError } from './service-flags.js';
 export type { FlagArgs, ServiceFlagsOptions } from './service-flags.js';
 export { isPeerGone, peerConfigSchema, connectionOptions } from './connection.js';

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
-import { LOG_LEVELS } from './logging.js';
+import { CleanupStack } from './cleanup.js';
+import { LOG_LEVELS, serviceLogger } from './logging.js';
 import { createMetricsRegistry, startHttpEndpoints, type RunningHttpEndpoints } from './http-endpoints.js';
 
 export const SERVICE_NAMES = ['device-controller', 'executor', 'profiler', 'optimizer'] as const;
@@ -142,4 +143,41 @@ export function closeOnSignals(service: { close(): Promise<void> }, logger: Logg
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+}
+
+/** What every service's start function takes besides its config (each adds its own peers, bus, store). */
+export interface ServiceOptions {
+  /** The parent logger; the service logs through a child with `{ service }`. */
+  readonly logger: Logger;
+  /** Where its metrics go; default a registry of its own (`service` label). */
+  readonly registry?: Registry | undefined;
+  /** Close on SIGTERM/SIGINT, then exit. Default false: the caller owns signals. */
+  readonly handleSignals?: boolean | undefined;
+}
+
+/** What a service is built on: its logger, its metrics registry and the stack its parts close on. */
+export interface ServiceScope {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly cleanup: CleanupStack;
+}
+
+/**
+ * The one way every service starts: a logger (`{ service: name }`), a registry and a cleanup
+ * stack for `build`, which opens the service's parts (deferring each close on the stack) and serves
+ * them. When `build` fails, what it opened is closed, last first, and the error is rethrown; when
+ * it succeeds, SIGTERM/SIGINT close the service if `handleSignals` is set.
+ */
+export async function openService<S extends { close(): Promise<void> }>(name: ServiceName, options: ServiceOptions, build: (scope: ServiceScope) => Promise<S>): Promise<S> {
+  const logger = serviceLogger(options.logger, name);
+  const scope: ServiceScope = { logger, registry: options.registry ?? createMetricsRegistry(name), cleanup: new CleanupStack(logger) };
+  let service: S;
+  try {
+    service = await build(scope);
+  } catch (err) {
+    await scope.cleanup.closeAll();
+    throw err;
+  }
+  if (options.handleSignals) closeOnSignals(service, logger);
+  return service;
 }

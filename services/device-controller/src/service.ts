@@ -10,22 +10,18 @@
 import { formatPowerMode, type PowerMode } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { device as pb, loadDescriptorSet } from '@fulcrum/proto';
-import { CleanupStack, closeOnSignals, type Logger, type RunningService } from '@fulcrum/runtime';
-import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
-import type { Registry } from 'prom-client';
+import type { Logger, RunningService } from '@fulcrum/runtime';
+import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import type { DeviceControlBackend } from './backend.js';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';
 import { DEVICE_CONTROLLER_SERVICE_NAME, deviceControllerGrpcImplementation } from './grpc.js';
 import { createDeviceControllerMetrics } from './metrics.js';
 import { DeviceControllerNode } from './node.js';
 
-export interface DeviceControllerServiceOptions {
-  readonly logger: Logger;
+/** `handleSignals`: close (and so restore the board's mode) on SIGTERM/SIGINT, then exit. */
+export interface DeviceControllerServiceOptions extends ServiceOptions {
   /** The bus to follow the executor on and publish power to; default one from `nats.url` (in-process without it), closed on close. Given: not closed. */
   readonly bus?: EventBus | undefined;
-  readonly registry?: Registry | undefined;
-  /** Close (and so restore) on SIGTERM/SIGINT, then exit. Default false: the caller owns signals. */
-  readonly handleSignals?: boolean;
 }
 
 /** A running device-controller: the gRPC service plus its board. */
@@ -52,12 +48,9 @@ export async function startDeviceControllerService(
   options: DeviceControllerServiceOptions,
 ): Promise<DeviceControllerService> {
   const cfg = deviceControllerServiceConfigSchema.parse(config);
-  const logger = serviceLogger(options.logger, 'device-controller');
-  const registry = options.registry ?? createMetricsRegistry('device-controller');
-  let node: DeviceControllerNode | undefined;
-  const metrics = createDeviceControllerMetrics(registry, () => node);
-  const cleanup = new CleanupStack(logger);
-  try {
+  return openService('device-controller', options, async ({ logger, registry, cleanup }) => {
+    let node: DeviceControllerNode | undefined;
+    const metrics = createDeviceControllerMetrics(registry, () => node);
     const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const lib = await DeviceControllerNode.open(cfg, { logger, bus, metrics });
     node = lib;
@@ -110,10 +103,6 @@ export async function startDeviceControllerService(
         return running.close(graceMs);
       },
     };
-    if (options.handleSignals) closeOnSignals(service, logger);
     return service;
-  } catch (err) {
-    await cleanup.closeAll();
-    throw err;
-  }
+  });
 }

@@ -19,9 +19,8 @@ import { DEVICES, ValidationError, getPreset, parsePowerMode, type PowerMode } f
 import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { executor as pb, loadDescriptorSet } from '@fulcrum/proto';
-import { CleanupStack, closeOnSignals, type Logger, type RunningService } from '@fulcrum/runtime';
-import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
-import type { Registry } from 'prom-client';
+import type { Logger, RunningService } from '@fulcrum/runtime';
+import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { RealClock, ScaledClock, type Clock } from './clock.js';
 import { executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { DeviceControllerLink } from './controller-link.js';
@@ -31,13 +30,9 @@ import { createExecutorServiceMetrics } from './metrics.js';
 import { ExecutorNode } from './node.js';
 import { GatedRunner, HostEngine, SimulatedEngine, type MinibatchEngine } from './service-runner.js';
 
-export interface ExecutorServiceOptions {
-  readonly logger: Logger;
+export interface ExecutorServiceOptions extends ServiceOptions {
   /** Default one from `nats.url` (in-process without it), closed on close. Given: not closed. */
   readonly bus?: EventBus | undefined;
-  readonly registry?: Registry | undefined;
-  /** Close on SIGTERM/SIGINT, then exit. Default false: the caller owns signals. */
-  readonly handleSignals?: boolean;
 }
 
 export interface ExecutorService extends RunningService {
@@ -91,12 +86,9 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
  */
 export async function startExecutorService(config: ExecutorServiceConfigInput | ExecutorServiceConfig, options: ExecutorServiceOptions): Promise<ExecutorService> {
   const cfg = executorServiceConfigSchema.parse(config);
-  const logger = serviceLogger(options.logger, 'executor');
-  const registry = options.registry ?? createMetricsRegistry('executor');
-  let node: ExecutorNode | undefined;
-  const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
-  const cleanup = new CleanupStack(logger);
-  try {
+  return openService('executor', options, async ({ logger, registry, cleanup }) => {
+    let node: ExecutorNode | undefined;
+    const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
     const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const { engine, clock, model } = await openEngine(cfg, logger);
     cleanup.defer(() => (node ? node.close() : engine.close())); // the node closes its engine
@@ -133,10 +125,6 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
       controller: link,
       infer: (stream, input, requestId) => lib.infer(stream, input, requestId),
     };
-    if (options.handleSignals) closeOnSignals(service, logger);
     return service;
-  } catch (err) {
-    await cleanup.closeAll();
-    throw err;
-  }
+  });
 }

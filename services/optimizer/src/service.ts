@@ -6,10 +6,8 @@
  */
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
-import { type RunningService, CleanupStack } from '@fulcrum/runtime';
-import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { RunningService } from '@fulcrum/runtime';
+import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
 import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
@@ -17,8 +15,7 @@ import { Optimizer } from './optimizer.js';
 import { grpcPlanExecutor, grpcProfiler, type PlanExecutorPort, type ProfilerPort } from './ports.js';
 import type { ProfileProtocolOverrides } from './strategies.js';
 
-export interface OptimizerServiceDeps {
-  readonly logger: Logger;
+export interface OptimizerServiceDeps extends ServiceOptions {
   /** The bus arrival rates come on (the embedded default shares one); else `nats.url`, else a private in-process bus. */
   readonly bus?: EventBus | undefined;
   /** In-process peers (an embedding program, e.g. the profiler library); else gRPC clients from config. */
@@ -26,7 +23,6 @@ export interface OptimizerServiceDeps {
   readonly executor?: PlanExecutorPort | undefined;
   /** Measurement protocol sent with every Profile call (absent: the profiler's own defaults). */
   readonly profileProtocol?: ProfileProtocolOverrides | undefined;
-  readonly registry?: Registry | undefined;
 }
 
 export interface RunningOptimizerService extends RunningService {
@@ -42,11 +38,8 @@ export interface RunningOptimizerService extends RunningService {
  */
 export async function startOptimizerService(config: OptimizerConfigInput | OptimizerConfig, deps: OptimizerServiceDeps): Promise<RunningOptimizerService> {
   const cfg = optimizerConfigSchema.parse(config);
-  const logger = serviceLogger(deps.logger, 'optimizer');
-  const registry = deps.registry ?? createMetricsRegistry('optimizer');
-  const metrics = createOptimizerMetrics(registry);
-  const cleanup = new CleanupStack(logger);
-  try {
+  return openService('optimizer', deps, async ({ logger, registry, cleanup }) => {
+    const metrics = createOptimizerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, logger, onRetry });
@@ -87,8 +80,5 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       'optimizer ready',
     );
     return Object.assign(running, { optimizer: lib, bus, config: cfg });
-  } catch (err) {
-    await cleanup.closeAll();
-    throw err;
-  }
+  });
 }

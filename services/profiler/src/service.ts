@@ -7,18 +7,15 @@ import { ValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
 import { loadDescriptorSet, profiler } from '@fulcrum/proto';
-import { type RunningService, CleanupStack } from '@fulcrum/runtime';
-import { createMetricsRegistry, serviceLogger, startService } from '@fulcrum/runtime/internal';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import type { RunningService } from '@fulcrum/runtime';
+import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
 import { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 import { createProfilerMetrics } from './metrics.js';
 import { grpcDeviceController, grpcExecutor, type DeviceControllerPort, type ExecutorPort } from './peers.js';
 import { Profiler } from './profiler.js';
 
-export interface ProfilerServiceDeps {
-  readonly logger: Logger;
+export interface ProfilerServiceDeps extends ServiceOptions {
   /** A bus to publish on (the embedded default shares one); else `nats.url`, else a private in-process bus. */
   readonly bus?: EventBus | undefined;
   /** A store to use; else opened from `store.*` (and closed on close). */
@@ -26,7 +23,6 @@ export interface ProfilerServiceDeps {
   /** In-process peers (an embedding program); else gRPC clients from `controller.*` / `executor.*`. */
   readonly controller?: DeviceControllerPort | undefined;
   readonly executor?: ExecutorPort | undefined;
-  readonly registry?: Registry | undefined;
 }
 
 export interface RunningProfilerService extends RunningService {
@@ -43,11 +39,8 @@ export interface RunningProfilerService extends RunningService {
  */
 export async function startProfilerService(config: ProfilerConfigInput | ProfilerConfig, deps: ProfilerServiceDeps): Promise<RunningProfilerService> {
   const cfg = profilerConfigSchema.parse(config);
-  const logger = serviceLogger(deps.logger, 'profiler');
-  const registry = deps.registry ?? createMetricsRegistry('profiler');
-  const metrics = createProfilerMetrics(registry);
-  const cleanup = new CleanupStack(logger);
-  try {
+  return openService('profiler', deps, async ({ logger, registry, cleanup }) => {
+    const metrics = createProfilerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     let store = deps.store;
     if (!store) {
@@ -90,8 +83,5 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       'profiler ready',
     );
     return Object.assign(running, { profiler: lib, store, bus, config: cfg });
-  } catch (err) {
-    await cleanup.closeAll();
-    throw err;
-  }
+  });
 }
