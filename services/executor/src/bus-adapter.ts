@@ -20,9 +20,27 @@ import {
 import type { Logger } from '@fulcrum/runtime';
 import { isInferenceError, type InferenceErrorCode } from './errors.js';
 import type { Executor, InferOutcome } from './executor.js';
-import type { ExecutorEvent, ExecutorEventSink, ExecutorPlan, ExecutorProblem } from './types.js';
+import type { ExecutorEvent, ExecutorEventSink, ExecutorPlan, ExecutorProblem, StreamStatus } from './types.js';
 
 /** The bus's error vocabulary for each executor error code. */
+/**
+ * One stream's status as both contracts carry it (the bus's `StreamTelemetry`, the Status RPC's
+ * `StreamStatus`): its batch, rate, queue, latency percentiles and answered/failed counts.
+ */
+export function streamSummary(st: StreamStatus) {
+  return {
+    stream: st.stream,
+    batchSize: st.batchSize,
+    arrivalRatePerS: st.arrivalRatePerS,
+    queueDepth: st.queueDepth,
+    latencyP50S: st.latency.p50S,
+    latencyP99S: st.latency.p99S,
+    latencyMaxS: st.latency.maxS,
+    completed: st.completed,
+    failed: Object.values(st.failed).reduce((a, b) => a + b, 0),
+  };
+}
+
 export function busErrorCode(code: InferenceErrorCode): BusErrorCode {
   switch (code) {
     case 'deadline':
@@ -153,17 +171,7 @@ export function busEventSink(bus: EventBus, device: string, options: BusEventSin
             ...(s.plan ? { planId: s.plan.planId } : {}),
             trainThroughputSamplesPerS: s.trainThroughputSamplesPerS,
             utilization: Math.min(1, s.utilization),
-            streams: s.streams.map((st) => ({
-              stream: st.stream,
-              batchSize: st.batchSize,
-              arrivalRatePerS: st.arrivalRatePerS,
-              queueDepth: st.queueDepth,
-              latencyP50S: st.latency.p50S,
-              latencyP99S: st.latency.p99S,
-              latencyMaxS: st.latency.maxS,
-              completed: st.completed,
-              failed: Object.values(st.failed).reduce((a, b) => a + b, 0),
-            })),
+            streams: s.streams.map(streamSummary),
           }),
           e.type,
         );

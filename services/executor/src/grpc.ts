@@ -10,6 +10,7 @@ import { constraintToProto, executor as pb, planFromProto, problemFromProto } fr
 import { measurementOutcomeToProto, measurementRunFromProto } from '@fulcrum/proto/internal';
 import { GrpcStatusError, type Logger } from '@fulcrum/runtime';
 import { unary } from '@fulcrum/runtime/internal';
+import { streamSummary } from './bus-adapter.js';
 import { grpcStatusName, isInferenceError, type InferenceError } from './errors.js';
 import type { ExecutorNode, ExecutorNodeState, ExecutorNodeStatus } from './node.js';
 
@@ -30,17 +31,7 @@ export function statusToProto(s: ExecutorNodeStatus): pb.StatusResponse {
   return pb.StatusResponse.fromPartial({
     state: STATES[s.state],
     ...(s.applied ? { plan: s.applied.record, planAppliedAt: s.applied.appliedAt } : {}),
-    streams: e.streams.map((st) => ({
-      stream: st.stream,
-      batchSize: st.batchSize,
-      arrivalRatePerS: st.arrivalRatePerS,
-      queueDepth: st.queueDepth,
-      latencyP50S: st.latency.p50S,
-      latencyP99S: st.latency.p99S,
-      latencyMaxS: st.latency.maxS,
-      completed: st.completed,
-      failed: Object.values(st.failed).reduce((a, b) => a + b, 0),
-    })),
+    streams: e.streams.map(streamSummary),
     trainThroughputSamplesPerS: e.trainThroughputSamplesPerS,
     trainMinibatches: e.trainMinibatches,
     utilization: Math.min(1, e.utilization),
