@@ -50,4 +50,4 @@ export { DEFAULT_CANDIDATE_BATCH_SIZES, validateProblem } from './problem.js';
 export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';
-export type { ProfileResult, RunPlan } from './records.js';
+export type { ProfileResult, RunPlan, ProfileKey, ProfileFilter, ProfilesQuery, ProfilesPage, ProfileWorkload, ProfileRequest } from './records.js';

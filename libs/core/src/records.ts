@@ -42,3 +42,55 @@ export interface RunPlan {
   /** Which strategy produced it, e.g. "als", "gmd", "manual". */
   readonly strategy?: string | undefined;
 }
+
+/** What identifies one stored profile result. */
+export interface ProfileKey {
+  readonly device: string;
+  readonly softwareStack: string;
+  readonly workload: string;
+  readonly kind: WorkloadKind;
+  readonly batchSize: number;
+  readonly mode: PowerMode;
+}
+
+/** Narrows a query of stored results; every field is optional and they combine with AND. */
+export interface ProfileFilter {
+  readonly device?: string | undefined;
+  readonly softwareStack?: string | undefined;
+  readonly workload?: string | undefined;
+  readonly kind?: WorkloadKind | undefined;
+  readonly batchSize?: number | undefined;
+  readonly mode?: PowerMode | undefined;
+}
+
+/** One page of stored results (`GetProfiles`). */
+export interface ProfilesQuery extends ProfileFilter {
+  /** At most this many results; absent or 0: 100; at most 1000. */
+  readonly pageSize?: number | undefined;
+  /** `nextPageToken` of the previous page. */
+  readonly pageToken?: string | undefined;
+}
+
+export interface ProfilesPage {
+  readonly results: readonly ProfileResult[];
+  /** Empty when there are no more results. */
+  readonly nextPageToken: string;
+}
+
+/** One workload of a profile request and the batch sizes to measure it at. */
+export interface ProfileWorkload {
+  readonly workload: string;
+  readonly kind: WorkloadKind;
+  readonly batchSizes: readonly number[];
+}
+
+/** `Profile`: one mode, some (workload, batch sizes); absent protocol fields take the profiler's configured values. */
+export interface ProfileRequest {
+  /** Device id; empty or absent: the controller's device. */
+  readonly device?: string | undefined;
+  readonly mode: PowerMode;
+  readonly workloads: readonly ProfileWorkload[];
+  readonly warmupMinibatches?: number | undefined;
+  readonly measuredMinibatches?: number | undefined;
+  readonly settleS?: number | undefined;
+}

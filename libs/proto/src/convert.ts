@@ -23,7 +23,9 @@ import {
   type PowerSemantics,
   type Problem,
   type ProblemInput,
+  type ProfileRequest,
   type ProfileResult,
+  type ProfilesQuery,
   type RunPlan,
   type WorkloadKind,
 } from '@fulcrum/core';
@@ -452,24 +454,7 @@ export function costFromProto(c: common.PlanCost | undefined, field: string): Re
 
 // ---------------------------------------------------------------- profiler requests
 
-export interface WorkloadBatches {
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  readonly batchSizes: readonly number[];
-}
-
-/** `Profile`: one mode, some (workload, batch sizes); absent protocol fields take the profiler's defaults. */
-export interface ProfileRequestInput {
-  /** Empty or absent: the controller's device. */
-  readonly device?: string | undefined;
-  readonly mode: PowerMode;
-  readonly workloads: readonly WorkloadBatches[];
-  readonly warmupMinibatches?: number | undefined;
-  readonly measuredMinibatches?: number | undefined;
-  readonly settleS?: number | undefined;
-}
-
-export function profileRequestToProto(input: ProfileRequestInput): profiler.ProfileRequest {
+export function profileRequestToProto(input: ProfileRequest): profiler.ProfileRequest {
   return profiler.ProfileRequest.fromPartial({
     device: input.device ?? '',
     mode: powerModeToProto(input.mode),
@@ -481,7 +466,7 @@ export function profileRequestToProto(input: ProfileRequestInput): profiler.Prof
 }
 
 /** 0 (unset) protocol fields become undefined: the profiler's configured defaults. */
-export function profileRequestFromProto(req: profiler.ProfileRequest): ProfileRequestInput {
+export function profileRequestFromProto(req: profiler.ProfileRequest): ProfileRequest {
   return {
     device: req.device || undefined,
     mode: powerModeFromProto(req.mode, 'mode'),
@@ -496,19 +481,7 @@ export function profileRequestFromProto(req: profiler.ProfileRequest): ProfileRe
   };
 }
 
-/** `GetProfiles`: every field narrows (AND); absent = any. */
-export interface ProfilesQueryInput {
-  readonly device?: string | undefined;
-  readonly softwareStack?: string | undefined;
-  readonly workload?: string | undefined;
-  readonly kind?: WorkloadKind | undefined;
-  readonly batchSize?: number | undefined;
-  readonly mode?: PowerMode | undefined;
-  readonly pageSize?: number | undefined;
-  readonly pageToken?: string | undefined;
-}
-
-export function profilesQueryToProto(query: ProfilesQueryInput): profiler.GetProfilesRequest {
+export function profilesQueryToProto(query: ProfilesQuery): profiler.GetProfilesRequest {
   return profiler.GetProfilesRequest.fromPartial({
     device: query.device ?? '',
     softwareStack: query.softwareStack ?? '',
@@ -521,7 +494,7 @@ export function profilesQueryToProto(query: ProfilesQueryInput): profiler.GetPro
   });
 }
 
-export function profilesQueryFromProto(req: profiler.GetProfilesRequest): ProfilesQueryInput {
+export function profilesQueryFromProto(req: profiler.GetProfilesRequest): ProfilesQuery {
   return {
     device: req.device || undefined,
     softwareStack: req.softwareStack || undefined,

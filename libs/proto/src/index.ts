@@ -61,9 +61,6 @@ export type {
   EvaluatedPlan,
   PlanFromProto,
   Cost,
-  WorkloadBatches,
-  ProfileRequestInput,
-  ProfilesQueryInput,
 } from './convert.js';
 
 /**

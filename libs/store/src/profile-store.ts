@@ -2,31 +2,11 @@
  * The profile store (SPEC §4): every measured result, keyed by (device, software stack,
  * workload, kind, batch size, power mode), so a mode is never profiled twice for the same key.
  */
-import { ValidationError, formatPowerMode, type PowerMode, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, formatPowerMode, type PowerMode, type ProfileFilter, type ProfileKey, type WorkloadKind } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { validateEvent, validateToken, type ProfileResult } from '@fulcrum/bus/internal';
 
-export type { ProfileResult } from '@fulcrum/core';
-
-/** What identifies one stored result. */
-export interface ProfileKey {
-  readonly device: string;
-  readonly softwareStack: string;
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  readonly batchSize: number;
-  readonly mode: PowerMode;
-}
-
-/** Narrows `query`; every field is optional and they combine with AND. */
-export interface ProfileFilter {
-  readonly device?: string | undefined;
-  readonly softwareStack?: string | undefined;
-  readonly workload?: string | undefined;
-  readonly kind?: WorkloadKind | undefined;
-  readonly batchSize?: number | undefined;
-  readonly mode?: PowerMode | undefined;
-}
+export type { ProfileResult, ProfileKey, ProfileFilter } from '@fulcrum/core';
 
 export type ProfileStoreBackend = 'sqlite' | 'kv';
 

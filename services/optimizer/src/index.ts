@@ -28,7 +28,7 @@ export type { OptimizerPlan } from './plans.js';
 export type { RateMove } from './replan-rule.js';
 export type { ProfileProtocolOverrides } from './strategies.js';
 export { grpcProfiler, grpcPlanExecutor } from './ports.js';
-export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions, ProfilesPage } from './ports.js';
+export type { ProfilerPort, PlanExecutorPort, GrpcPortOptions } from './ports.js';
 export { optimizerConfigSchema, loadOptimizerConfig } from './config.js';
 export type { OptimizerConfig, OptimizerConfigInput } from './config.js';
 export { startOptimizerService } from './service.js';

@@ -5,7 +5,7 @@
  * has this shape).
  */
 import { status, type Client } from '@grpc/grpc-js';
-import { isValidationError, type Problem, type ProfileResult } from '@fulcrum/core';
+import { isValidationError, type Problem, type ProfileRequest, type ProfileResult, type ProfilesPage, type ProfilesQuery } from '@fulcrum/core';
 import {
   executor,
   costFromProto,
@@ -16,24 +16,15 @@ import {
   profiler,
   profilesQueryToProto,
   type Cost,
-  type ProfileRequestInput,
-  type ProfilesQueryInput,
 } from '@fulcrum/proto';
 import { GrpcConnection, GrpcStatusError } from '@fulcrum/runtime';
 import { connectionOptions, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { OptimizerPlan } from './plans.js';
 
-/** One page of stored results. */
-export interface ProfilesPage {
-  readonly results: readonly ProfileResult[];
-  /** Empty when there are no more results. */
-  readonly nextPageToken: string;
-}
-
 export interface ProfilerPort {
-  profile(input: ProfileRequestInput): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: Cost }>;
-  getProfiles(query: ProfilesQueryInput): Promise<ProfilesPage>;
+  profile(input: ProfileRequest): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: Cost }>;
+  getProfiles(query: ProfilesQuery): Promise<ProfilesPage>;
   close?(): void;
 }
 
@@ -99,7 +90,7 @@ export function grpcPlanExecutor(options: GrpcPortOptions): PlanExecutorPort {
 }
 
 /** Every stored result matching a query, all pages. */
-export async function allProfiles(port: ProfilerPort, query: ProfilesQueryInput): Promise<ProfileResult[]> {
+export async function allProfiles(port: ProfilerPort, query: ProfilesQuery): Promise<ProfileResult[]> {
   const out: ProfileResult[] = [];
   let pageToken: string | undefined;
   do {

@@ -12,7 +12,8 @@
  * `@fulcrum/profiler/internal`.
  */
 export { Profiler } from './profiler.js';
-export type { ProfileInput, ProfileWorkloadInput, ProfileOutcome, ProfileCost, ProfilesQuery, ProfilesPage, ProfilerOptions } from './profiler.js';
+export type { ProfileOutcome, ProfileCost, ProfilerOptions } from './profiler.js';
+// The request, query and page types are core's: ProfileRequest, ProfileWorkload, ProfilesQuery, ProfilesPage (@fulcrum/core).
 export { ModeDriftError, NoPowerSamplesError } from './power.js';
 export { grpcDeviceController, grpcExecutor } from './peers.js';
 export type {

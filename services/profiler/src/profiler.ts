@@ -27,19 +27,17 @@ import {
   isValidationError,
   type PowerMode,
   type PowerModeGrid,
+  type ProfileFilter,
+  type ProfileKey,
+  type ProfileRequest,
+  type ProfileResult,
+  type ProfilesPage,
+  type ProfilesQuery,
   type WorkloadKind,
 } from '@fulcrum/core';
 import { describeValue, requireNonNegative, requirePositiveInteger } from '@fulcrum/core/internal';
 import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus/internal';
-import {
-  compareProfileKeys,
-  describeProfileKey,
-  profileKeyOf,
-  type ProfileFilter,
-  type ProfileKey,
-  type ProfileResult,
-  type ProfileStore,
-} from '@fulcrum/store';
+import { compareProfileKeys, describeProfileKey, profileKeyOf, type ProfileStore } from '@fulcrum/store';
 import { validateProfileFilter, validateProfileKey } from '@fulcrum/store/internal';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import { withRetry } from '@fulcrum/runtime/internal';
@@ -48,24 +46,6 @@ import type { ProtocolConfig } from './config.js';
 import type { ProfilerMetrics } from './metrics.js';
 import type { ControllerDeviceInfo, DeviceControllerPort, ExecutorPort, MeasurementRun } from './peers.js';
 import { ModeDriftError, NoPowerSamplesError, windowPower } from './power.js';
-
-/** One workload of a Profile request and the batch sizes to measure it at. */
-export interface ProfileWorkloadInput {
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  readonly batchSizes: readonly number[];
-}
-
-export interface ProfileInput {
-  /** Device id; empty or absent: the controller's device. Must be the controller's device. */
-  readonly device?: string | undefined;
-  readonly mode: PowerMode;
-  readonly workloads: readonly ProfileWorkloadInput[];
-  /** Absent: the configured protocol's value. */
-  readonly warmupMinibatches?: number | undefined;
-  readonly measuredMinibatches?: number | undefined;
-  readonly settleS?: number | undefined;
-}
 
 export interface ProfileCost {
   /** 1 when this call measured anything (the mode was switched), else 0. */
@@ -82,19 +62,6 @@ export interface ProfileOutcome {
   /** Per result: measured by this call (true) or taken from the store (false). */
   readonly measured: readonly boolean[];
   readonly cost: ProfileCost;
-}
-
-export interface ProfilesQuery extends ProfileFilter {
-  /** At most this many results; absent or 0: 100; at most 1000. */
-  readonly pageSize?: number | undefined;
-  /** `nextPageToken` of the previous page. */
-  readonly pageToken?: string | undefined;
-}
-
-export interface ProfilesPage {
-  readonly results: readonly ProfileResult[];
-  /** Empty when there are no more results. */
-  readonly nextPageToken: string;
 }
 
 export interface ProfilerOptions {
@@ -166,7 +133,7 @@ function snapToGrid(mode: PowerMode, grid: PowerModeGrid): PowerMode {
 }
 
 /** Checks everything that does not need the device (field names as in the proto request). */
-export function validateProfileInput(input: ProfileInput, defaults: ProtocolConfig): Omit<ValidRequest, 'device' | 'mode'> & { device: string | undefined; mode: PowerMode } {
+export function validateProfileInput(input: ProfileRequest, defaults: ProtocolConfig): Omit<ValidRequest, 'device' | 'mode'> & { device: string | undefined; mode: PowerMode } {
   if (input.device !== undefined && input.device !== '') validateToken('device', input.device);
   if (!input.mode) throw new ValidationError('mode', 'is required');
   for (const k of POWER_MODE_KNOBS) {
@@ -261,7 +228,7 @@ export class Profiler {
   }
 
   /** Profiles one mode (see the module comment). Bad input throws a ValidationError naming the field. */
-  async profile(input: ProfileInput): Promise<ProfileOutcome> {
+  async profile(input: ProfileRequest): Promise<ProfileOutcome> {
     if (this.closed) throw new GrpcStatusError(status.UNAVAILABLE, 'the profiler is shutting down');
     const started = performance.now();
     const base = validateProfileInput(input, this.options.protocol);
