@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
+import { loadDescriptorSet } from '@fulcrum/proto';
 import { CleanupStack } from './cleanup.js';
 import { LOG_LEVELS, serviceLogger } from './logging.js';
 import { createMetricsRegistry, startHttpEndpoints, type RunningHttpEndpoints } from './http-endpoints.js';
@@ -160,22 +161,51 @@ export interface ServiceScope {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly cleanup: CleanupStack;
+  /**
+   * Serves the gRPC binding (with health, reflection, token and TLS) on the config's `grpc`
+   * section and /metrics + /healthz on its `metrics` section. Closing the result stops serving,
+   * then runs `onClose` (default: closes the cleanup stack).
+   */
+  serve(binding: GrpcServiceBinding, options?: { readonly healthy?: () => boolean; readonly onClose?: () => Promise<void> | void }): Promise<RunningService>;
 }
 
 /**
  * The one way every service starts: a logger (`{ service: name }`), a registry and a cleanup
- * stack for `build`, which opens the service's parts (deferring each close on the stack) and serves
- * them. When `build` fails, what it opened is closed, last first, and the error is rethrown; when
- * it succeeds, SIGTERM/SIGINT close the service if `handleSignals` is set.
+ * stack for `build`, which opens the service's parts (deferring each close on the stack) and
+ * serves them with `scope.serve`. When `build` fails, what it opened is closed, last first, and
+ * the error is rethrown; when it succeeds, SIGTERM/SIGINT close the service if `handleSignals` is set.
  */
-export async function openService<S extends { close(): Promise<void> }>(name: ServiceName, options: ServiceOptions, build: (scope: ServiceScope) => Promise<S>): Promise<S> {
+export async function openService<S extends { close(): Promise<void> }>(
+  name: ServiceName,
+  config: { readonly grpc: GrpcConfig; readonly metrics?: MetricsConfig | undefined },
+  options: ServiceOptions,
+  build: (scope: ServiceScope) => Promise<S>,
+): Promise<S> {
   const logger = serviceLogger(options.logger, name);
-  const scope: ServiceScope = { logger, registry: options.registry ?? createMetricsRegistry(name), cleanup: new CleanupStack(logger) };
+  const registry = options.registry ?? createMetricsRegistry(name);
+  const cleanup = new CleanupStack(logger);
+  const scope: ServiceScope = {
+    logger,
+    registry,
+    cleanup,
+    serve: (binding, serveOptions = {}) =>
+      startService({
+        name,
+        grpc: config.grpc,
+        metrics: config.metrics,
+        bindings: [binding],
+        logger,
+        registry,
+        descriptorSet: loadDescriptorSet(),
+        ...(serveOptions.healthy ? { healthy: serveOptions.healthy } : {}),
+        onClose: serveOptions.onClose ?? (() => cleanup.closeAll()),
+      }),
+  };
   let service: S;
   try {
     service = await build(scope);
   } catch (err) {
-    await scope.cleanup.closeAll();
+    await cleanup.closeAll();
     throw err;
   }
   if (options.handleSignals) closeOnSignals(service, logger);

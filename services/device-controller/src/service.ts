@@ -1,6 +1,6 @@
 /**
  * The device-controller service's wiring: config, metrics, the bus and the `DeviceControllerNode`
- * on a cleanup stack, served by the gRPC adapter (grpc.ts) through runtime's `startService`
+ * on a cleanup stack, served by the gRPC adapter (grpc.ts) through runtime's `openService`
  * (gRPC + health + reflection + bearer token and TLS + /metrics + /healthz + graceful close).
  *
  *   const svc = await startDeviceControllerService({ grpc: { port: 0 } }, { logger, bus });
@@ -9,9 +9,9 @@
  */
 import { formatPowerMode, type PowerMode } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
-import { device as pb, loadDescriptorSet } from '@fulcrum/proto';
+import { device as pb } from '@fulcrum/proto';
 import type { Logger, RunningService } from '@fulcrum/runtime';
-import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import type { DeviceControlBackend } from './backend.js';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';
 import { DEVICE_CONTROLLER_SERVICE_NAME, deviceControllerGrpcImplementation } from './grpc.js';
@@ -48,7 +48,7 @@ export async function startDeviceControllerService(
   options: DeviceControllerServiceOptions,
 ): Promise<DeviceControllerService> {
   const cfg = deviceControllerServiceConfigSchema.parse(config);
-  return openService('device-controller', options, async ({ logger, registry, cleanup }) => {
+  return openService('device-controller', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: DeviceControllerNode | undefined;
     const metrics = createDeviceControllerMetrics(registry, () => node);
     const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
@@ -56,14 +56,7 @@ export async function startDeviceControllerService(
     node = lib;
     cleanup.defer(() => lib.close());
     const info = await lib.info();
-    const running = await startService({
-      name: 'device-controller',
-      grpc: cfg.grpc,
-      metrics: cfg.metrics,
-      bindings: [{ name: DEVICE_CONTROLLER_SERVICE_NAME, definition: pb.DeviceControllerService, implementation: deviceControllerGrpcImplementation(lib, logger) as never }],
-      logger,
-      registry,
-      descriptorSet: loadDescriptorSet(),
+    const running = await serve({ name: DEVICE_CONTROLLER_SERVICE_NAME, definition: pb.DeviceControllerService, implementation: deviceControllerGrpcImplementation(lib, logger) as never }, {
       onClose: async () => {
         // The node closes first (it is last on the stack), then the bus; a failed restore still fails close().
         const closed = lib.close();

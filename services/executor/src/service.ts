@@ -1,7 +1,7 @@
 /**
  * The executor service's wiring: config, metrics, the bus, the minibatch engine, the
  * device-controller link and the `ExecutorNode` library on a cleanup stack, served by the gRPC
- * adapter (grpc.ts) through runtime's `startService` (gRPC + health + reflection + /metrics +
+ * adapter (grpc.ts) through runtime's `openService` (gRPC + health + reflection + /metrics +
  * /healthz + graceful close).
  *
  * The runner is chosen by `runner`:
@@ -18,9 +18,9 @@ import { basename } from 'node:path';
 import { DEVICES, ValidationError, getPreset, parsePowerMode, type PowerMode } from '@fulcrum/core';
 import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
-import { executor as pb, loadDescriptorSet } from '@fulcrum/proto';
+import { executor as pb } from '@fulcrum/proto';
 import type { Logger, RunningService } from '@fulcrum/runtime';
-import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { RealClock, ScaledClock, type Clock } from './clock.js';
 import { executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { DeviceControllerLink } from './controller-link.js';
@@ -86,7 +86,7 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
  */
 export async function startExecutorService(config: ExecutorServiceConfigInput | ExecutorServiceConfig, options: ExecutorServiceOptions): Promise<ExecutorService> {
   const cfg = executorServiceConfigSchema.parse(config);
-  return openService('executor', options, async ({ logger, registry, cleanup }) => {
+  return openService('executor', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: ExecutorNode | undefined;
     const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
     const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
@@ -98,16 +98,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
     if (link) cleanup.defer(() => link.close());
     const lib = new ExecutorNode({ device: cfg.device, engine, clock, model, controller: link, settleS: cfg.controller.settleS, bus, logger, metrics, limits: cfg.executor });
     node = lib;
-    const running = await startService({
-      name: 'executor',
-      grpc: cfg.grpc,
-      metrics: cfg.metrics,
-      bindings: [{ name: EXECUTOR_SERVICE_NAME, definition: pb.ExecutorService, implementation: executorGrpcImplementation(lib, logger) as never }],
-      logger,
-      registry,
-      descriptorSet: loadDescriptorSet(),
-      onClose: () => cleanup.closeAll(),
-    });
+    const running = await serve({ name: EXECUTOR_SERVICE_NAME, definition: pb.ExecutorService, implementation: executorGrpcImplementation(lib, logger) as never });
     logger.info(
       { device: cfg.device, runner: engine.name, timeScale: clock.scale, controller: cfg.controller.address ?? null, address: running.address, metrics: running.metricsUrl, bus: bus.backend },
       'executor ready',

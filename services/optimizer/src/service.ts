@@ -1,13 +1,13 @@
 /**
  * The optimizer service's wiring: config, metrics, the bus, the peer clients and the `Optimizer`
  * library on a cleanup stack, served by the gRPC adapter (grpc.ts) through runtime's
- * `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close), with the
+ * `openService` (gRPC + health + reflection + /metrics + /healthz + graceful close), with the
  * arrival-rate watcher on the bus.
  */
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
-import { loadDescriptorSet, optimizer } from '@fulcrum/proto';
+import { optimizer } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
 import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
@@ -38,7 +38,7 @@ export interface RunningOptimizerService extends RunningService {
  */
 export async function startOptimizerService(config: OptimizerConfigInput | OptimizerConfig, deps: OptimizerServiceDeps): Promise<RunningOptimizerService> {
   const cfg = optimizerConfigSchema.parse(config);
-  return openService('optimizer', deps, async ({ logger, registry, cleanup }) => {
+  return openService('optimizer', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createOptimizerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
@@ -64,17 +64,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
     lib.strategy(); // the configured default strategy must exist
     cleanup.defer(() => lib.close());
     if (cfg.replan.auto) lib.watchArrivals(bus, cfg.replan);
-    const running = await startService({
-      name: 'optimizer',
-      grpc: cfg.grpc,
-      metrics: cfg.metrics,
-      bindings: [{ name: OPTIMIZER_SERVICE_NAME, definition: optimizer.OptimizerService, implementation: optimizerGrpcImplementation(lib, cfg.defaults, logger) as never }],
-      logger,
-      registry,
-      descriptorSet: loadDescriptorSet(),
-      healthy: () => bus.status() !== 'closed',
-      onClose: () => cleanup.closeAll(),
-    });
+    const running = await serve({ name: OPTIMIZER_SERVICE_NAME, definition: optimizer.OptimizerService, implementation: optimizerGrpcImplementation(lib, cfg.defaults, logger) as never }, { healthy: () => bus.status() !== 'closed' });
     logger.info(
       { address: running.address, profiler: deps.profiler ? 'in-process' : cfg.profiler.address, executor: executorPort ? (deps.executor ? 'in-process' : cfg.executor.address) : 'none', apply: cfg.executor.apply, autoReplan: cfg.replan.auto, bus: bus.backend },
       'optimizer ready',

@@ -1,14 +1,14 @@
 /**
  * The profiler service's wiring: config, metrics, the bus, the profile store, the peer clients
  * and the `Profiler` library on a cleanup stack, served by the gRPC adapter (grpc.ts) through
- * runtime's `startService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
+ * runtime's `openService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
  */
 import { ValidationError } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
-import { loadDescriptorSet, profiler } from '@fulcrum/proto';
+import { profiler } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { openService, startService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
 import { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 import { createProfilerMetrics } from './metrics.js';
@@ -39,7 +39,7 @@ export interface RunningProfilerService extends RunningService {
  */
 export async function startProfilerService(config: ProfilerConfigInput | ProfilerConfig, deps: ProfilerServiceDeps): Promise<RunningProfilerService> {
   const cfg = profilerConfigSchema.parse(config);
-  return openService('profiler', deps, async ({ logger, registry, cleanup }) => {
+  return openService('profiler', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createProfilerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     let store = deps.store;
@@ -67,17 +67,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       metrics,
     });
     cleanup.defer(() => lib.close());
-    const running = await startService({
-      name: 'profiler',
-      grpc: cfg.grpc,
-      metrics: cfg.metrics,
-      bindings: [{ name: PROFILER_SERVICE_NAME, definition: profiler.ProfilerService, implementation: profilerGrpcImplementation(lib, logger) as never }],
-      logger,
-      registry,
-      descriptorSet: loadDescriptorSet(),
-      healthy: () => bus.status() !== 'closed',
-      onClose: () => cleanup.closeAll(),
-    });
+    const running = await serve({ name: PROFILER_SERVICE_NAME, definition: profiler.ProfilerService, implementation: profilerGrpcImplementation(lib, logger) as never }, { healthy: () => bus.status() !== 'closed' });
     logger.info(
       { address: running.address, store: store.backend, bus: bus.backend, controller: deps.controller ? 'in-process' : cfg.controller.address, executor: deps.executor ? 'in-process' : cfg.executor.address },
       'profiler ready',
