@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createNetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ORIN_AGX, assertOnGrid } from '@fulcrum/core';
+import { ORIN_AGX, ValidationError, assertOnGrid } from '@fulcrum/core';
 import { device } from '@fulcrum/proto';
 import { GrpcConnection, connectionOptions, peerConfigSchema } from './connection.js';
 import { GrpcStatusError, errorField } from './grpc-errors.js';
@@ -95,6 +95,20 @@ describe('GrpcConnection', () => {
         return true;
       });
       assert.deepEqual(failures, ['GetPowerMode', 'GetPowerMode', 'GetPowerMode']);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('decode: an answer that breaks the contract is INTERNAL naming the peer, the method and the field', () => {
+    const conn = new GrpcConnection(device.DeviceControllerClient, { peer: 'device-controller', address: '127.0.0.1:1' });
+    try {
+      assert.equal(conn.decode('GetPowerMode', () => 7), 7);
+      assert.throws(
+        () => conn.decode('GetPowerMode', () => { throw new ValidationError('mode.cores', 'must be a positive whole number of cores, got 0'); }),
+        (err: unknown) => err instanceof GrpcStatusError && err.code === grpc.status.INTERNAL && err.message === 'device-controller at 127.0.0.1:1 answered GetPowerMode with a bad mode.cores: must be a positive whole number of cores, got 0',
+      );
+      assert.throws(() => conn.decode('X', () => { throw new RangeError('other'); }), RangeError);
     } finally {
       conn.close();
     }

@@ -17,6 +17,7 @@
  */
 import { Metadata, status, type CallOptions, type ChannelCredentials, type Client, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
 import { z } from 'zod';
+import { isValidationError } from '@fulcrum/core';
 import type { Logger } from 'pino';
 import { clientSecurity, withRetry } from './grpc-client.js';
 import { GrpcStatusError, isServiceError } from './grpc-errors.js';
@@ -166,6 +167,19 @@ export class GrpcConnection<C extends Client> {
           invoke(client, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res as Res)));
         }),
     );
+  }
+
+  /**
+   * Reads a peer's answer (`fn`: a conversion from `@fulcrum/proto`): an answer that breaks the
+   * contract (a ValidationError) becomes INTERNAL naming the peer, the method and the field.
+   */
+  decode<T>(method: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `${this.peer} at ${this.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
+      throw err;
+    }
   }
 
   /**

@@ -10,7 +10,7 @@
 import { formatPowerMode, type PowerMode } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { device as pb } from '@fulcrum/proto';
-import type { Logger, RunningService } from '@fulcrum/runtime';
+import type { RunningService } from '@fulcrum/runtime';
 import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import type { DeviceControlBackend } from './backend.js';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';

@@ -7,9 +7,9 @@
  * `attempts × timeoutS` plus the backoff.
  */
 import { status } from '@grpc/grpc-js';
-import { isValidationError, type PowerMode } from '@fulcrum/core';
+import type { PowerMode } from '@fulcrum/core';
 import { device as pb, deviceInfoFromProto, powerModeFromProto, powerModeToProto, type DeviceInfo } from '@fulcrum/proto/internal';
-import { GrpcConnection, GrpcStatusError, connectionOptions, type Logger, type PeerConfig } from '@fulcrum/runtime/internal';
+import { GrpcConnection, connectionOptions, type Logger, type PeerConfig } from '@fulcrum/runtime/internal';
 
 export interface ControllerLinkOptions {
   /** The `controller` section of the executor's config (runtime's peer section). */
@@ -34,19 +34,9 @@ export class DeviceControllerLink {
     });
   }
 
-  /** The controller's answer broke the contract: INTERNAL naming the field. */
-  private checked<T>(method: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `device-controller at ${this.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
-      throw err;
-    }
-  }
-
   async getMode(): Promise<PowerMode> {
     const res = await this.conn.unary<pb.GetPowerModeResponse>('GetPowerMode', (c, md, o, cb) => c.getPowerMode({}, md, o, cb));
-    return this.checked('GetPowerMode', () => powerModeFromProto(res.mode, 'mode'));
+    return this.conn.decode('GetPowerMode', () => powerModeFromProto(res.mode, 'mode'));
   }
 
   /** Switches and returns the read-back (INVALID_ARGUMENT / FAILED_PRECONDITION pass through as the controller sent them). */
@@ -56,12 +46,12 @@ export class DeviceControllerLink {
       (c, md, o, cb) => c.setPowerMode(pb.SetPowerModeRequest.fromPartial({ mode: powerModeToProto(mode), settleS }), md, o, cb),
       { extraMs: settleS * 1000 },
     );
-    return this.checked('SetPowerMode', () => ({ mode: powerModeFromProto(res.mode, 'mode'), previousMode: res.previousMode ? powerModeFromProto(res.previousMode, 'previousMode') : undefined, switchS: res.switchS }));
+    return this.conn.decode('SetPowerMode', () => ({ mode: powerModeFromProto(res.mode, 'mode'), previousMode: res.previousMode ? powerModeFromProto(res.previousMode, 'previousMode') : undefined, switchS: res.switchS }));
   }
 
   async info(): Promise<DeviceInfo> {
     const res = await this.conn.unary<pb.GetDeviceInfoResponse>('GetDeviceInfo', (c, md, o, cb) => c.getDeviceInfo({}, md, o, cb));
-    return this.checked('GetDeviceInfo', () => deviceInfoFromProto(res.info));
+    return this.conn.decode('GetDeviceInfo', () => deviceInfoFromProto(res.info));
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  * has this shape).
  */
 import { status, type Client } from '@grpc/grpc-js';
-import { isValidationError, type Problem, type ProfileRequest, type ProfileResult, type ProfilesPage, type ProfilesQuery } from '@fulcrum/core';
+import { type Problem, type ProfileRequest, type ProfileResult, type ProfilesPage, type ProfilesQuery } from '@fulcrum/core';
 import {
   executor,
   costFromProto,
@@ -17,7 +17,7 @@ import {
   profilesQueryToProto,
   type Cost,
 } from '@fulcrum/proto';
-import { GrpcConnection, GrpcStatusError } from '@fulcrum/runtime';
+import { GrpcConnection } from '@fulcrum/runtime';
 import { connectionOptions, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { OptimizerPlan } from './plans.js';
@@ -49,16 +49,6 @@ function connect<C extends Client>(Ctor: new (...args: never[]) => C, peer: stri
   });
 }
 
-/** A peer's answer that breaks the contract: INTERNAL naming the peer and the field. */
-function checked<T>(conn: GrpcConnection<Client>, method: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `${conn.peer} at ${conn.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
-    throw err;
-  }
-}
-
 /** The profiler service over gRPC (bounded retry on UNAVAILABLE, then UNAVAILABLE naming it). */
 export function grpcProfiler(options: GrpcPortOptions): ProfilerPort {
   const conn = connect(profiler.ProfilerClient, 'profiler', options);
@@ -66,12 +56,12 @@ export function grpcProfiler(options: GrpcPortOptions): ProfilerPort {
     async profile(input) {
       const req = profileRequestToProto(input);
       const res = await conn.unary<profiler.ProfileResponse>('Profile', (c, md, o, cb) => c.profile(req, md, o, cb));
-      return checked(conn, 'Profile', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), cost: costFromProto(res.cost, 'cost') }));
+      return conn.decode('Profile', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), cost: costFromProto(res.cost, 'cost') }));
     },
     async getProfiles(query) {
       const req = profilesQueryToProto(query);
       const res = await conn.unary<profiler.GetProfilesResponse>('GetProfiles', (c, md, o, cb) => c.getProfiles(req, md, o, cb), { timeoutMs: 30_000 });
-      return checked(conn, 'GetProfiles', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), nextPageToken: res.nextPageToken }));
+      return conn.decode('GetProfiles', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), nextPageToken: res.nextPageToken }));
     },
     close: () => conn.close(),
   };

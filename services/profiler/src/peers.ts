@@ -4,7 +4,7 @@
  * below are what the service uses; an embedding program can pass its own (in-process) ones.
  */
 import { status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { isValidationError, type PowerMode, type PowerModeGrid } from '@fulcrum/core';
+import type { PowerMode, PowerModeGrid } from '@fulcrum/core';
 import {
   device,
   executor,
@@ -19,7 +19,7 @@ import {
   type MeasurementOutcome,
   type MeasurementRun,
 } from '@fulcrum/proto/internal';
-import { GrpcConnection, GrpcStatusError } from '@fulcrum/runtime';
+import { GrpcConnection } from '@fulcrum/runtime';
 import { connectionOptions, type GrpcClientConstructor, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 
@@ -87,23 +87,13 @@ function peerConnection<C extends Client>(Ctor: GrpcClientConstructor<C>, peer: 
   });
 }
 
-/** A peer's answer that breaks the contract: INTERNAL naming the peer and the field. */
-function contractBroken<T>(conn: GrpcConnection<Client>, method: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `${conn.peer} at ${conn.address} answered ${method} with a bad ${err.field}: ${err.reason}`);
-    throw err;
-  }
-}
-
 /** The device-controller over gRPC. */
 export function grpcDeviceController(options: GrpcPeerOptions): DeviceControllerPort {
   const conn = peerConnection(device.DeviceControllerClient, 'device-controller', options);
   return {
     async getDeviceInfo() {
       const res = await conn.unary<device.GetDeviceInfoResponse>('GetDeviceInfo', (c, md, o, cb) => c.getDeviceInfo({}, md, o, cb));
-      const info = contractBroken(conn, 'GetDeviceInfo', () => deviceInfoFromProto(res.info));
+      const info = conn.decode('GetDeviceInfo', () => deviceInfoFromProto(res.info));
       return { device: info.device, softwareStack: info.softwareStack, grid: info.grid };
     },
     async setPowerMode(mode, settleS) {
@@ -113,7 +103,7 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
         (c, md, o, cb) => c.setPowerMode(device.SetPowerModeRequest.fromPartial({ mode: powerModeToProto(mode), settleS }), md, o, cb),
         { extraMs: settleS * 1000 },
       );
-      return { mode: contractBroken(conn, 'SetPowerMode', () => powerModeFromProto(res.mode, 'mode')), switchS: res.switchS };
+      return { mode: conn.decode('SetPowerMode', () => powerModeFromProto(res.mode, 'mode')), switchS: res.switchS };
     },
     streamTelemetry(intervalMs) {
       const samples: PowerSample[] = [];
@@ -183,7 +173,7 @@ export function grpcExecutor(options: GrpcPeerOptions): ExecutorPort {
   return {
     async runMeasurement(run) {
       const res = await conn.unary<executor.RunMeasurementResponse>('RunMeasurement', (c, md, o, cb) => c.runMeasurement(measurementRunToProto(run), md, o, cb));
-      return contractBroken(conn, 'RunMeasurement', () => measurementOutcomeFromProto(res));
+      return conn.decode('RunMeasurement', () => measurementOutcomeFromProto(res));
     },
     close: () => conn.close(),
   };
