@@ -137,6 +137,11 @@ describe('examples', () => {
     assert.match(r.stdout, /^mode \d+,\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)? profiled; \d+ measured so far$/m);
     assert.match(r.stdout, /^plan \S+: mode .*, batch sizes cam=\d+$/m);
     assert.match(r.stdout, /; feasible, binding /);
+    // A CA file that is not there: exit 2 naming it, before any call.
+    const noCa = await example('remote-solve', { ...env, FULCRUM_TLS_CA: join(dir, 'missing-ca.pem') });
+    assert.equal(noCa.code, 2);
+    assert.match(noCa.stderr, /^FULCRUM_TLS_CA: cannot read .*missing-ca\.pem: ENOENT/m);
+    assert.doesNotMatch(noCa.stderr, /\n\s+at /, 'no stack trace');
     // Without the token the optimizer refuses it: exit 1 with the reason, no plan.
     const anonymous = await example('remote-solve', { ...env, FULCRUM_TOKEN: '' });
     assert.equal(anonymous.code, 1);
@@ -159,5 +164,10 @@ describe('examples', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(r.stdout.match(/^example-\d+: latency [\d.]+ ms \(queued [\d.]+ ms\) in a batch of \d+$/gm)?.length, 12);
     assert.match(r.stdout, /^12 of 12 answered with a result$/m);
+    // A stream nothing serves: every request is counted as answered by no one, with a hint, exit 1.
+    const none = await example('nats-infer', { FULCRUM_NATS: nats.url, FULCRUM_DEVICE: 'orin-nano', FULCRUM_REQUESTS: '3', FULCRUM_RATE: '50' });
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /^0 of 3 answered with a result; errors: no-responders ×3$/m);
+    assert.match(none.stdout, /^nothing answers fulcrum\.orin-nano\.infer\.cam: start the board's services/m);
   });
 });

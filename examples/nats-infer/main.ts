@@ -8,16 +8,27 @@
  * Environment: FULCRUM_NATS (default nats://127.0.0.1:4222), FULCRUM_NATS_TOKEN, FULCRUM_DEVICE
  * (default orin-agx), FULCRUM_STREAM (default cam), FULCRUM_REQUESTS (default 20), FULCRUM_RATE
  * (requests per second, default 10). Exit 0 when every request got a result, 1 otherwise.
+ *
+ * Latencies are on the executor's clock: on a board, seconds; on a simulated board, device
+ * seconds (`fulcrum serve` runs the virtual board faster than real time, `--executor.time-scale`),
+ * so requests sent at 10/s here arrive there at 10/s ÷ the time scale.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectNatsBus, inferSubject, isErrorReply, type InferenceReply } from '@fulcrum/bus';
+import { connectNatsBus, inferSubject, isBusError, isErrorReply, type EventBus, type InferenceReply } from '@fulcrum/bus';
 
 const env = process.env;
 const requests = Number(env['FULCRUM_REQUESTS'] ?? 20);
 const ratePerS = Number(env['FULCRUM_RATE'] ?? 10);
 const subject = inferSubject(env['FULCRUM_DEVICE'] ?? 'orin-agx', env['FULCRUM_STREAM'] ?? 'cam');
 
-const bus = await connectNatsBus({ url: env['FULCRUM_NATS'] ?? 'nats://127.0.0.1:4222', name: 'nats-infer-example', token: env['FULCRUM_NATS_TOKEN'] });
+const natsUrl = env['FULCRUM_NATS'] ?? 'nats://127.0.0.1:4222';
+let bus: EventBus;
+try {
+  bus = await connectNatsBus({ url: natsUrl, name: 'nats-infer-example', token: env['FULCRUM_NATS_TOKEN'] || undefined });
+} catch (err) {
+  console.error(`cannot reach NATS at ${natsUrl}: ${(err as Error).message}`);
+  process.exit(1);
+}
 let ok = 0;
 const failures = new Map<string, number>();
 try {
@@ -25,17 +36,26 @@ try {
   const pending: Promise<void>[] = [];
   for (let i = 0; i < requests; i++) {
     const requestId = `example-${i}`;
+    const count = (code: string): void => void failures.set(code, (failures.get(code) ?? 0) + 1);
     // The input is any JSON value; its shape is the stream's model's business.
-    const sent = bus.request(subject, { requestId, input: [[i % 10, 0.5, 0.25]] }, { timeoutMs: 5000 }).then((reply: InferenceReply) => {
-      if (isErrorReply(reply)) {
-        failures.set(reply.error.code, (failures.get(reply.error.code) ?? 0) + 1);
-        console.log(`${requestId}: ${reply.error.code}: ${reply.error.message}`);
-      } else {
-        ok++;
-        console.log(`${requestId}: latency ${(reply.latencyS * 1000).toFixed(1)} ms (queued ${(reply.queueS * 1000).toFixed(1)} ms) in a batch of ${reply.batchSize}`);
-      }
-    });
-    pending.push(sent.catch((err: unknown) => void failures.set(String((err as { code?: string }).code ?? err), (failures.get(String(err)) ?? 0) + 1)));
+    const sent = bus
+      .request(subject, { requestId, input: [[i % 10, 0.5, 0.25]] }, { timeoutMs: 5000 })
+      .then((reply: InferenceReply) => {
+        if (isErrorReply(reply)) {
+          count(reply.error.code);
+          console.log(`${requestId}: ${reply.error.code}: ${reply.error.message}`);
+        } else {
+          ok++;
+          console.log(`${requestId}: latency ${(reply.latencyS * 1000).toFixed(1)} ms (queued ${(reply.queueS * 1000).toFixed(1)} ms) in a batch of ${reply.batchSize}`);
+        }
+      })
+      // No answer at all: `no-responders` (no executor serves the subject), `timeout`, `unavailable`.
+      .catch((err: unknown) => {
+        const code = isBusError(err) ? err.code : 'error';
+        count(code);
+        console.log(`${requestId}: ${code}: ${(err as Error).message}`);
+      });
+    pending.push(sent);
     await sleep((-Math.log(1 - Math.random()) / ratePerS) * 1000);
   }
   await Promise.all(pending);
@@ -43,4 +63,5 @@ try {
   await bus.close();
 }
 console.log(`${ok} of ${requests} answered with a result${failures.size ? `; errors: ${[...failures].map(([c, n]) => `${c} ×${n}`).join(', ')}` : ''}`);
+if (failures.has('no-responders')) console.log(`nothing answers ${subject.subject}: start the board's services (fulcrum serve all --nats ${natsUrl}) and apply a plan (remote-solve)`);
 process.exitCode = ok === requests ? 0 : 1;

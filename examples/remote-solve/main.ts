@@ -31,16 +31,22 @@ try {
 }
 
 // 2. One connection: address, token, TLS, deadline, keepalive, bounded retry while the optimizer is away.
-const conn = new GrpcConnection(optimizer.OptimizerClient, {
-  peer: 'optimizer',
-  address: env['FULCRUM_OPTIMIZER'] ?? '127.0.0.1:50054',
-  token: env['FULCRUM_TOKEN'],
-  tlsCa: env['FULCRUM_TLS_CA'],
-  attempts: 4,
-});
-
-const { strategy, modeBudget } = strategyToProto(env['FULCRUM_STRATEGY'] ?? 'gmd');
-const request = optimizer.SolveRequest.fromPartial({ problem: problemToProto(problem), strategy, modeBudget });
+let conn: GrpcConnection<optimizer.OptimizerClient>;
+let request: optimizer.SolveRequest;
+try {
+  const { strategy, modeBudget } = strategyToProto(env['FULCRUM_STRATEGY'] ?? 'gmd', 'FULCRUM_STRATEGY');
+  request = optimizer.SolveRequest.fromPartial({ problem: problemToProto(problem), strategy, modeBudget });
+  conn = new GrpcConnection(optimizer.OptimizerClient, {
+    peer: 'optimizer',
+    address: env['FULCRUM_OPTIMIZER'] ?? '127.0.0.1:50054',
+    token: env['FULCRUM_TOKEN'] || undefined,
+    tlsCa: env['FULCRUM_TLS_CA'] || undefined, // read now: a missing file fails here, before any call
+    attempts: 4,
+  });
+} catch (err) {
+  console.error(isValidationError(err) ? err.message : `FULCRUM_TLS_CA: cannot read ${env['FULCRUM_TLS_CA']}: ${(err as Error).message}`);
+  process.exit(2);
+}
 
 // 3. Solve streams an event per profiled mode, then the plan; a whole stream is one try.
 try {
@@ -61,7 +67,7 @@ try {
     }),
   );
   const p = plan.plan!;
-  console.log(`plan ${p.planId}: mode ${formatPowerMode(p.mode!)}, batch sizes ${p.streams.map((s) => `${s.stream}=${s.batchSize}`).join(', ')}`);
+  console.log(`plan ${p.planId}: mode ${formatPowerMode(p.mode!)} (cores, CPU MHz, GPU MHz, EMC MHz), batch sizes ${p.streams.map((s) => `${s.stream}=${s.batchSize}`).join(', ')}`);
   console.log(`predicted X = ${p.predictedTrainThroughputSamplesPerS.toFixed(1)} samples/s at ${p.predictedPowerW.toFixed(1)} W; ${p.feasible ? 'feasible' : 'infeasible'}, binding ${constraintFromProto(p.bindingConstraint, 'bindingConstraint') ?? 'none'}`);
   console.log(`cost: ${plan.cost?.modesProfiled ?? 0} modes profiled, ${plan.cost?.modesReused ?? 0} reused`);
 } catch (err) {

@@ -72,6 +72,8 @@ describe('fulcrum serve: configuration', () => {
     assert.deepEqual(strategyToProto('gmd'), { strategy: 1, modeBudget: 0 });
     assert.deepEqual(strategyToProto('best-preset'), { strategy: 5, modeBudget: 0 });
     assert.throws(() => strategyToProto('oracle'), usage(/ground truth/));
+    assert.throws(() => strategyToProto('exhaustive'), usage(/^--strategy: exhaustive needs the noise-free ground truth/));
+    assert.throws(() => strategyToProto('annealing'), usage(/^--strategy: "annealing" is not a strategy the optimizer service runs; it runs gmd, als/));
   });
 });
 

@@ -126,7 +126,7 @@ export function loadAllConfigs(
       const unknown = new Set(unknownFlags(flags, first.sources));
       for (const f of Object.keys(shared)) if (!unknown.has(f)) usedShared.add(f);
       const ownUnknown = Object.keys(own[name]).filter((f) => unknown.has(f));
-      const err = unknownFlagsError(ownUnknown.map((f) => `${name}.${f}`), `not a ${name} config key`);
+      const err = unknownFlagsError(ownUnknown.map((f) => `${name}.${f}`), `not a config key of the ${name}`);
       if (err) throw err;
       const fill = Object.entries(defaults).filter(([key]) => (first.sources[key]?.layer ?? 'default') === 'default');
       configs[name] = fill.length ? loadConfig(SCHEMAS[name], { ...base, flags: { ...Object.fromEntries(fill), ...flags } }).config : first.config;

@@ -164,7 +164,7 @@ export function strategyToProto(name: string, field = 'strategy'): { strategy: o
   if (name === 'oracle') return { strategy: optimizer.Strategy.STRATEGY_ORACLE, modeBudget: 0 };
   const m = /^([a-z]+)(?:-(\d+))?$/.exec(name);
   const entry = m ? BUDGETED[m[1]!] : undefined;
-  if (!m || !entry) throw new ValidationError(field, `${describeValue(name)} has no proto Strategy (one of gmd, als, random, powertrain, bo with an optional -N budget, maxn, best-preset, oracle)`);
+  if (!m || !entry) throw new ValidationError(field, `${describeValue(name)} is not a strategy of the Optimizer API (gmd, als, random, powertrain, bo with an optional -N mode budget, maxn, best-preset, oracle)`);
   return { strategy: entry.strategy, modeBudget: m[2] ? Number(m[2]) : 0 };
 }
 

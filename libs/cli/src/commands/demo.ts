@@ -17,17 +17,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { eventFilter, inferSubject, isErrorReply, powerSubject } from '@fulcrum/bus';
 import { validateProblem, type Problem } from '@fulcrum/core';
 import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
-import { LOG_LEVELS, clientSecurity, createLogger, unaryCall, type Logger } from '@fulcrum/runtime';
+import { GrpcConnection, LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';
 import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
-import { expectedModes, progressReporter, remoteReport, solveRemote, type RemoteSolveReport } from './solve-remote.js';
+import { expectedModes, progressReporter, remoteReport, remoteStrategy, solveRemote, type RemoteSolveReport } from './solve-remote.js';
 
 /** The example: ResNet-18 training next to a 30 req/s MobileNet camera stream, 0.5 s budget, 25 W. */
 export const DEMO_PROBLEM = {
@@ -156,7 +155,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       if (!applied.has(plan.planId)) throw new Error(`the executor did not announce plan ${plan.planId} on plan.applied`);
       step(`running the plan for ${durationS} s of device time (${(durationS / timeScale).toFixed(1)} s here, ${timeScale}× faster) with Poisson arrivals …`);
       const exec = running.executor!;
-      const statusClient = new pb.ExecutorClient(exec.address, clientSecurity({ token: configs.executor.grpc.token }).credentials);
+      const statusConn = new GrpcConnection(pb.ExecutorClient, { peer: 'executor', address: exec.address, token: configs.executor.grpc.token, timeoutMs: 5000 });
       const before = exec.executor!.status();
       sampling = true;
       const replies: Promise<void>[] = [];
@@ -194,8 +193,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       await Promise.all(replies);
       const deviceS = Math.max(1e-9, after.nowS - before.nowS);
       trainX = ((after.trainMinibatches - before.trainMinibatches) * problem.trainBatchSize) / deviceS;
-      const status = await unaryCall<pb.StatusResponse>((o, cb) => statusClient.status(pb.StatusRequest.fromPartial({}), new grpc.Metadata(), o, cb), 5000);
-      statusClient.close();
+      const status = await statusConn.unary<pb.StatusResponse>('Status', (c, md, o, cb) => c.status(pb.StatusRequest.fromPartial({}), md, o, cb)).finally(() => statusConn.close());
       utilization = status.utilization;
       for (const s of problem.streams) {
         const st = perStream.get(s.name)!;
@@ -303,6 +301,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .option('--json', 'print the report as JSON')
     .action(async (o: DemoCliOptions) => {
       if (o.timeScale > 200) throw new UsageError('--time-scale: at most 200 (host timers are ~1 ms coarse: faster would distort latencies)');
+      remoteStrategy(o.strategy); // a strategy the optimizer cannot run is a usage error before anything starts
       const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
       const tty = Boolean(process.stderr.isTTY) && !o.json;
       const progress = progressReporter(io, { tty, expected: expectedModes(o.strategy) });

@@ -49,11 +49,13 @@ export interface RemoteSolveResult {
 
 /** Registry name → the proto's strategy and mode budget (usage errors name `--strategy`). */
 export function remoteStrategy(name: string): { strategy: optimizer.Strategy; modeBudget: number } {
-  if (name === 'oracle') throw new UsageError('--strategy: oracle needs the noise-free ground truth of a virtual device or table, which a remote optimizer does not have; solve locally');
+  if (name === 'oracle' || name === 'oracle-margins' || name === 'exhaustive') {
+    throw new UsageError(`--strategy: ${name} needs the noise-free ground truth of a virtual device or table, which a remote optimizer does not have; solve locally (without --remote)`);
+  }
   try {
     return strategyToProto(name, '--strategy');
-  } catch (err) {
-    throw asUsageError(err);
+  } catch {
+    throw new UsageError(`--strategy: ${JSON.stringify(name)} is not a strategy the optimizer service runs; it runs gmd, als, random, powertrain and bo (each with an optional -N mode budget, e.g. als-50), maxn and best-preset`);
   }
 }
 
@@ -129,8 +131,8 @@ function remoteError(err: unknown, address: string, attempts: number): Error {
   if (!(err instanceof GrpcStatusError) && !isServiceError(err)) return err instanceof Error ? err : new Error(String(err));
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
-      // After the retries the connection names the peer itself: `optimizer at HOST:PORT is unavailable: …`.
-      return new CommandError(`${err instanceof GrpcStatusError ? err.message : `optimizer at ${address} is unavailable: ${details(err)}`} (${attempts} ${attempts === 1 ? 'try' : 'tries'})`);
+      // After the retries the connection names the peer, the method and the tries itself.
+      return new CommandError(err instanceof GrpcStatusError ? err.message : `optimizer at ${address} is unavailable (${attempts} ${attempts === 1 ? 'try' : 'tries'}): ${details(err)}`);
     case grpc.status.INVALID_ARGUMENT: {
       const field = errorField(err as grpc.ServiceError);
       return new UsageError(`optimizer at ${address} rejected the problem: ${field && !details(err).includes(field) ? `${field}: ` : ''}${details(err)}`);
