@@ -18,7 +18,7 @@ import { connectNatsBus, inferSubject, isErrorReply, profileCompletedSubject, pl
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { runCli } from '@fulcrum/cli';
 import { common, executor, optimizer, profiler } from '@fulcrum/proto';
-import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'e2e-token-0123456789';

@@ -100,6 +100,17 @@ describe('GrpcConnection', () => {
     }
   });
 
+  it('TLS to a plaintext server: UNAVAILABLE with a hint at the cause', async () => {
+    const server = await startGrpcServer({ services: [controller({ n: 0 })] });
+    const conn = new GrpcConnection(device.DeviceControllerClient, { peer: 'device-controller', address: `localhost:${server.port}`, tls: true, attempts: 2, initialBackoffMs: 10 });
+    try {
+      await assert.rejects(getMode(conn), (err: unknown) => err instanceof GrpcStatusError && err.code === grpc.status.UNAVAILABLE && /TLS to a server that speaks plaintext\?/.test(err.message));
+    } finally {
+      conn.close();
+      await server.shutdown(500);
+    }
+  });
+
   it('decode: an answer that breaks the contract is INTERNAL naming the peer, the method and the field', () => {
     const conn = new GrpcConnection(device.DeviceControllerClient, { peer: 'device-controller', address: '127.0.0.1:1' });
     try {

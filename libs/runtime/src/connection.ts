@@ -68,6 +68,14 @@ export function isPeerGone(err: unknown): boolean {
   return isServiceError(err) && (err.code === status.UNAVAILABLE || err.code === status.CANCELLED || err.code === status.DEADLINE_EXCEEDED);
 }
 
+/** grpc-js's details without its empty trailer, with a hint where the cause is a known misconfiguration. */
+function describeFailure(details: string): string {
+  const text = details.replace(/\s*Resolution note:\s*$/u, '').trim();
+  if (/wrong version number|WRONG_VERSION_NUMBER|packet length too long/i.test(text)) return `${text} (TLS to a server that speaks plaintext? drop TLS, or give the server a certificate)`;
+  if (/Connection dropped|Protocol error|malformed/i.test(text)) return `${text} (plaintext to a server that requires TLS?)`;
+  return text;
+}
+
 export class GrpcConnection<C extends Client> {
   readonly peer: string;
   readonly address: string;
@@ -192,7 +200,7 @@ export class GrpcConnection<C extends Client> {
     // A status this connection retries means "away"; otherwise say what happened.
     const what = this.isRetryable(e) || e.code === status.UNAVAILABLE ? 'is unavailable' : e.code === status.DEADLINE_EXCEEDED ? 'did not answer in time' : 'went away during the call';
     const where = method ? ` (${method}${attempts ? `, ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''})` : '';
-    return new GrpcStatusError(status.UNAVAILABLE, `${this.peer} at ${this.address} ${what}${where}: ${e.details || e.message}`);
+    return new GrpcStatusError(status.UNAVAILABLE, `${this.peer} at ${this.address} ${what}${where}: ${describeFailure(e.details || e.message)}`);
   }
 
   close(): void {

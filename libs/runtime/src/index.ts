@@ -6,11 +6,12 @@
  * - `createLogger` (pino; `LOG_LEVELS`) for the `logger` the services' deps take;
  * - `loadConfig` (defaults < file < environment < flags, `ConfigError` naming the source);
  * - `CleanupStack` and `closeOnSignals` to close what was started, last first;
- * - gRPC clients: `GrpcConnection` (address, token, TLS, deadline, retry), `clientSecurity`,
- *   `unaryCall`, and the errors a call throws (`GrpcStatusError`, `isServiceError`, `errorField`).
+ * - `GrpcConnection`, the one gRPC client (address, token, TLS, deadline, keepalive, retry), and
+ *   the errors a call throws (`GrpcStatusError`, `isServiceError`, `errorField`).
  *
  * The kit the services are built from (gRPC server, health, /metrics, config schemas, service
- * flags) is in `@fulcrum/runtime/internal`.
+ * flags, the raw client helpers tests use: `clientSecurity`, `unaryCall`) is in
+ * `@fulcrum/runtime/internal`.
  */
 export { ConfigError, loadConfig } from './config.js';
 export type { LoadConfigOptions, LoadedConfig } from './config.js';
@@ -21,6 +22,4 @@ export { closeOnSignals } from './service.js';
 export type { RunningService } from './service.js';
 export { GrpcConnection } from './connection.js';
 export type { ConnectionOptions } from './connection.js';
-export { clientSecurity, unaryCall } from './grpc-client.js';
-export type { GrpcClientSecurity } from './grpc-client.js';
 export { GrpcStatusError, isServiceError, errorField } from './grpc-errors.js';

@@ -12,8 +12,8 @@ export { toGrpcError } from './grpc-errors.js';
 export type { GrpcErrorLike } from './grpc-errors.js';
 export { startGrpcServer, unary, serverStream, isLoopbackHost, hasBearerToken } from './grpc-server.js';
 export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
-export { bearerTokenInterceptor, withRetry, isUnavailable } from './grpc-client.js';
-export type { RetryOptions } from './grpc-client.js';
+export { bearerTokenInterceptor, clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
+export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
 export { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
 export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';
 export {

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { Metadata } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { device as pb } from '@fulcrum/proto';
-import { clientSecurity, createLogger, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, createLogger, unaryCall } from '@fulcrum/runtime/internal';
 import type { TelemetrySample } from './backend.js';
 import { loadDeviceControllerConfig, type DeviceControllerConfig } from './config.js';
 import { JetsonController } from './controller.js';

@@ -15,7 +15,7 @@ import { PROFILE_CSV_HEADER, createVirtualDevice } from '@fulcrum/devices';
 import { ActivityState, activitySubject, connectNatsBus, createInProcessBus, powerSubject, type EventBus, type ExecutorActivity } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { device as pb } from '@fulcrum/proto';
-import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
 import { LocalKnobDriver } from './driver.js';
 import { openSysfs } from './fake-sysfs.js';
 import { deviceControllerServiceConfig, loadDeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';

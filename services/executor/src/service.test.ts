@@ -11,7 +11,7 @@ import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, 
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
-import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
 import { executorServiceConfig, loadExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { startExecutorService, type ExecutorService } from './service.js';
 

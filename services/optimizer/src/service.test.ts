@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, optimizer } from '@fulcrum/proto';
-import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
 import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';

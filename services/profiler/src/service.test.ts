@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, profiler } from '@fulcrum/proto';
-import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime';
+import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
 import { InProcessHub, connectNatsBus, eventFilter, type EventBus } from '@fulcrum/bus/internal';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { createVirtualDevice } from '@fulcrum/devices';
