@@ -18,7 +18,7 @@ import {
   type PlanAppliedEvent,
 } from '@fulcrum/bus';
 import type { Logger } from '@fulcrum/runtime';
-import { isInferenceError, type InferenceErrorCode } from './errors.js';
+import { isInferenceError, type InferenceFailureCode } from './errors.js';
 import type { Executor, InferOutcome } from './executor.js';
 import type { ExecutorEvent, ExecutorEventSink, ExecutorPlan, ExecutorProblem, StreamStatus } from './types.js';
 
@@ -41,7 +41,7 @@ export function streamSummary(st: StreamStatus) {
   };
 }
 
-export function busErrorCode(code: InferenceErrorCode): BusErrorCode {
+export function busErrorCode(code: InferenceFailureCode): BusErrorCode {
   switch (code) {
     case 'deadline':
     case 'shed':

@@ -1,8 +1,10 @@
 /**
  * Every accepted request ends in a result or in one of these errors; none is dropped silently.
- * The codes map one to one onto gRPC status codes (see `grpcStatusName`) for the service adapter.
+ * The codes map one to one onto gRPC status codes (see `grpcStatusName`) for the service adapter,
+ * and onto the bus's wire codes (`InferenceErrorCode` of @fulcrum/bus: `worker` and `not-running`
+ * become `unavailable`, `unknown-stream` becomes `shed`) for requests over NATS.
  */
-export type InferenceErrorCode =
+export type InferenceFailureCode =
   /** It missed its latency budget before its minibatch could start (only with `expiredRequests: 'reject'`). */
   | 'deadline'
   /** Refused at arrival: its stream's queue was full. */
@@ -16,15 +18,15 @@ export type InferenceErrorCode =
   /** No plan applied yet. */
   | 'not-running';
 
-export const INFERENCE_ERROR_CODES: readonly InferenceErrorCode[] = ['deadline', 'shed', 'shutdown', 'worker', 'unknown-stream', 'not-running'];
+export const INFERENCE_FAILURE_CODES: readonly InferenceFailureCode[] = ['deadline', 'shed', 'shutdown', 'worker', 'unknown-stream', 'not-running'];
 
 export class InferenceError extends Error {
   override readonly name = 'InferenceError';
-  readonly code: InferenceErrorCode;
+  readonly code: InferenceFailureCode;
   readonly stream: string;
   readonly requestId: string;
 
-  constructor(code: InferenceErrorCode, stream: string, requestId: string, message: string) {
+  constructor(code: InferenceFailureCode, stream: string, requestId: string, message: string) {
     super(message);
     this.code = code;
     this.stream = stream;
@@ -37,7 +39,7 @@ export function isInferenceError(err: unknown): err is InferenceError {
 }
 
 /** The gRPC status an adapter should answer with (executor.proto, `Infer`). */
-export function grpcStatusName(code: InferenceErrorCode): string {
+export function grpcStatusName(code: InferenceFailureCode): string {
   switch (code) {
     case 'deadline':
       return 'DEADLINE_EXCEEDED';

@@ -9,7 +9,7 @@
  */
 import type { Logger } from '@fulcrum/runtime';
 import { RealClock, type Clock } from './clock.js';
-import { InferenceError, WorkerCrashedError, type InferenceErrorCode } from './errors.js';
+import { InferenceError, WorkerCrashedError, type InferenceFailureCode } from './errors.js';
 import { Ewma, LatencyRecorder, Timeline } from './stats.js';
 import { InterleavingScheduler, type Decision, type QueuedRequest, type TimeEstimates } from './policy.js';
 import { RateWatcher, withRates, type RateWatchOptions } from './replan.js';
@@ -179,7 +179,7 @@ export class Executor {
   infer(stream: string, input?: unknown, options: { requestId?: string } = {}): Promise<InferOutcome> {
     const id = options.requestId ?? this.idPrefix + ++this.requestCounter;
     if (this.state !== 'running') {
-      const code: InferenceErrorCode = this.state === 'idle' ? 'not-running' : 'shutdown';
+      const code: InferenceFailureCode = this.state === 'idle' ? 'not-running' : 'shutdown';
       return Promise.reject(new InferenceError(code, stream, id, `executor is ${this.state}`));
     }
     const index = this.scheduler.indexOf(stream);
@@ -508,13 +508,13 @@ export class Executor {
     return st;
   }
 
-  private failRequest(r: PendingRequest, code: InferenceErrorCode, message: string): void {
+  private failRequest(r: PendingRequest, code: InferenceFailureCode, message: string): void {
     const st = this.statsOf(r.stream);
     st.failed[code] = (st.failed[code] ?? 0) + 1;
     r.reject(new InferenceError(code, r.stream, r.id, `request ${r.id} on stream ${r.stream}: ${message}`));
   }
 
-  private failAll(code: InferenceErrorCode, message: string): void {
+  private failAll(code: InferenceFailureCode, message: string): void {
     for (const s of this.scheduler.streams) for (const r of s.queue.drain()) this.failRequest(r, code, message);
   }
 

@@ -11,12 +11,16 @@
  * - `Executor`: the interleaving loop alone, over any `MinibatchRunner` (`PythonWorker`,
  *   `OnnxRunner`, `SimulatedRunner`, `composeRunners`), with `serveInference` / `busEventSink`
  *   for the bus;
+ * - `FrontReplanner`: re-plans from a set of profiled modes when arrival rates move, for a program
+ *   with no optimizer (an `Executor`'s `replanner`);
  * - the types of its plans, status and events, and `InferenceError` (`isInferenceError`).
  *
- * Simulation, arrivals, re-planning from profiled fronts, the host run, the gRPC adapter and the
+ * Simulation, arrivals, the rate watcher, the host run, the gRPC adapter and the
  * service's parts (metrics, the gate, activity) are in `@fulcrum/executor/internal`.
  */
 export { ExecutorNode } from './node.js';
+export { createExecutorServiceMetrics } from './metrics.js';
+export type { ExecutorServiceMetrics } from './metrics.js';
 export type { ExecutorNodeOptions, ModeController, AppliedPlan, ExecutorNodeState, ExecutorNodeStatus, ConstraintViolation } from './node.js';
 export { SimulatedEngine, HostEngine } from './service-runner.js';
 export type { MinibatchEngine, EngineQuery, HostEngineOptions } from './service-runner.js';
@@ -37,9 +41,11 @@ export { SimulatedRunner, fixedTimes } from './runners/simulated.js';
 export type { MinibatchTimeSource } from './runners/simulated.js';
 export { composeRunners } from './runners/compose.js';
 export { serveInference, busEventSink } from './bus-adapter.js';
+export { FrontReplanner, planFromFront } from './replan.js';
+export type { ProfiledMode, FrontPlan } from './replan.js';
 
 export { InferenceError, isInferenceError, WorkerCrashedError } from './errors.js';
-export type { InferenceErrorCode } from './errors.js';
+export type { InferenceFailureCode } from './errors.js';
 export type {
   ExecutorProblem,
   ExecutorPlan,

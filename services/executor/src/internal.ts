@@ -7,8 +7,6 @@
  */
 export * from './index.js';
 export { EXECUTOR_SERVICE_NAME, executorGrpcImplementation, statusToProto } from './grpc.js';
-export { createExecutorServiceMetrics } from './metrics.js';
-export type { ExecutorServiceMetrics } from './metrics.js';
 export { openEngine } from './service.js';
 export { executorLimitsSchema } from './config.js';
 export { GatedRunner, MinibatchGate } from './service-runner.js';
@@ -19,14 +17,14 @@ export { DeviceControllerLink } from './controller-link.js';
 export type { ControllerLinkOptions } from './controller-link.js';
 export { busErrorCode, inferenceReply, planAppliedEvent } from './bus-adapter.js';
 export type { InferenceHandler, PlanAppliedDetails, BusEventSinkOptions } from './bus-adapter.js';
-export { grpcStatusName, INFERENCE_ERROR_CODES } from './errors.js';
+export { grpcStatusName, INFERENCE_FAILURE_CODES } from './errors.js';
 
 export { InterleavingScheduler, Fifo } from './policy.js';
 export type { QueuedRequest, TimeEstimates, Decision, DecisionReason, SchedulerStream } from './policy.js';
 export { LatencyRecorder, RateMeter, Ewma, Timeline } from './stats.js';
 export type { TimelinePoint } from './stats.js';
-export { RateWatcher, withRates, planFromFront, FrontReplanner } from './replan.js';
-export type { RateWatchOptions, RateCheck, ProfiledMode, FrontPlan } from './replan.js';
+export { RateWatcher, withRates } from './replan.js';
+export type { RateWatchOptions, RateCheck } from './replan.js';
 export { simulate } from './simulate.js';
 export type { SimulationOptions, SimulationReport, SimulatedStreamReport } from './simulate.js';
 export { seededRandom, streamArrivals, mergeArrivals, traceArrivals, constantRates, parseRateTrace, parseArrivalTimes } from './arrivals.js';
