@@ -115,6 +115,16 @@ describe('fulcrum serve all + solve --remote', () => {
     assert.match(anonymous.stderr, /--token/);
     const bad = await cli('solve', '--remote', address, '--token', 'serve-test-token', ...problem, '--profiles', 'x.csv');
     assert.equal(bad.code, 2);
+    // The token from the environment, as the examples take it.
+    process.env['FULCRUM_TOKEN'] = 'serve-test-token';
+    try {
+      const fromEnv = await cli('solve', '--remote', address, ...problem);
+      assert.equal(fromEnv.code, 0, fromEnv.stderr);
+      const local = await cli('solve', ...problem, '--json');
+      assert.equal(local.code, 0, 'FULCRUM_TOKEN does not make a local solve a usage error');
+    } finally {
+      delete process.env['FULCRUM_TOKEN'];
+    }
   });
 });
 

@@ -147,7 +147,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--json', 'print the result as JSON')
     .option('--remote <host:port>', 'solve on a running optimizer service (fulcrum serve) instead of in this process')
-    .option('--token <token>', 'with --remote: the bearer token the optimizer requires')
+    .addOption(new Option('--token <token>', 'with --remote: the bearer token the optimizer requires').env('FULCRUM_TOKEN'))
     .option('--tls', 'with --remote: connect with TLS (system roots)')
     .option('--tls-ca <file>', "with --remote: TLS, the optimizer's certificate signed by this CA")
     .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n  fulcrum solve --remote 127.0.0.1:50054 --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n')
@@ -174,7 +174,8 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
         ? o.stream!.map(parseStream).map((s) => ({ ...s, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }))
         : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
       if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
-      if (o.token !== undefined || o.tls || o.tlsCa !== undefined) throw new UsageError(`${o.token !== undefined ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
+      const tokenGiven = o.token !== undefined && cmd.getOptionValueSource('token') === 'cli'; // FULCRUM_TOKEN in the environment is for --remote only
+      if (tokenGiven || o.tls || o.tlsCa !== undefined) throw new UsageError(`${tokenGiven ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
       const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli');
       let problem: Problem;
       try {
