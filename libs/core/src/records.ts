@@ -5,11 +5,8 @@
 import type { PowerMode } from './power-mode.js';
 import type { WorkloadKind } from './workloads.js';
 
-/**
- * One profiled (mode, workload, batch size) measurement. Key: (device, softwareStack, workload,
- * kind, batchSize, mode).
- */
-export interface ProfileResult {
+/** What identifies one profile result: device, software stack, workload, kind, batch size and mode. */
+export interface ProfileKey {
   readonly device: string;
   /** Software stack version (JetPack / framework / model build); stacks are never mixed. */
   readonly softwareStack: string;
@@ -18,6 +15,13 @@ export interface ProfileResult {
   /** Minibatch size, samples. */
   readonly batchSize: number;
   readonly mode: PowerMode;
+}
+
+/**
+ * One profiled (mode, workload, batch size) measurement. Key: (device, softwareStack, workload,
+ * kind, batchSize, mode).
+ */
+export interface ProfileResult extends ProfileKey {
   /** Mean time per minibatch over the measured window, milliseconds. */
   readonly timeMs: number;
   /** Mean board power over the measured window, watts. */
@@ -41,16 +45,6 @@ export interface RunPlan {
   readonly predictedTrainThroughputSamplesPerS?: number | undefined;
   /** Which strategy produced it, e.g. "als", "gmd", "manual". */
   readonly strategy?: string | undefined;
-}
-
-/** What identifies one stored profile result. */
-export interface ProfileKey {
-  readonly device: string;
-  readonly softwareStack: string;
-  readonly workload: string;
-  readonly kind: WorkloadKind;
-  readonly batchSize: number;
-  readonly mode: PowerMode;
 }
 
 /** Narrows a query of stored results; every field is optional and they combine with AND. */

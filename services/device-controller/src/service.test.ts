@@ -13,7 +13,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ORIN_AGX, type PowerMode } from '@fulcrum/core';
 import { PROFILE_CSV_HEADER, createVirtualDevice } from '@fulcrum/devices';
 import { ActivityState, activitySubject, connectNatsBus, createInProcessBus, powerSubject, type EventBus, type ExecutorActivity } from '@fulcrum/bus';
-import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { natsFixture } from '@fulcrum/bus/testing';
 import { device as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
 import { LocalKnobDriver } from './driver.js';
@@ -333,22 +333,14 @@ describe('device-controller service as a process', () => {
 });
 
 describe('device-controller service over NATS', () => {
-  let nats: NatsServer;
-  const natsCleanups: Array<() => Promise<void>> = [];
-  before(async () => {
-    nats = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of natsCleanups.reverse()) await c();
-    await nats.stop();
-  });
+  const nats = natsFixture();
 
   it('follows an executor activity published from another connection', async () => {
     const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, nats: { url: nats.url }, noise: 0 }), { logger: quiet });
-    natsCleanups.push(() => svc.close(200));
+    nats.defer(() => svc.close(200));
     assert.equal(svc.bus.backend, 'nats');
     const executorSide = await connectNatsBus({ url: nats.url });
-    natsCleanups.push(() => executorSide.close());
+    nats.defer(() => executorSide.close());
     const c = client(svc);
     const idle = meanPower(await telemetry(c, 2));
     await publishActivity(executorSide, 'orin-agx', { state: ActivityState.INFER, workload: 'yolov8n', batchSize: 8, stream: 'cam' });

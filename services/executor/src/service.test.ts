@@ -8,7 +8,7 @@ import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus/internal';
-import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { natsFixture } from '@fulcrum/bus/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
@@ -321,23 +321,15 @@ describe('executor service auth', () => {
 });
 
 describe('executor service over NATS', () => {
-  let nats: NatsServer;
-  const natsCleanups: Array<() => Promise<void>> = [];
-  before(async () => {
-    nats = await startNatsServer();
-  });
-  after(async () => {
-    for (const c of natsCleanups.reverse()) await c();
-    await nats.stop();
-  });
+  const nats = natsFixture();
 
   it('answers inference requests on fulcrum.<device>.infer.<stream>, and garbage with an explicit invalid error', async () => {
     // No controller: the plan's mode is used as is.
     const svc = await startExecutorService(executorServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 100, nats: { url: nats.url } }), { logger: quiet });
-    natsCleanups.push(() => svc.close(100));
+    nats.defer(() => svc.close(100));
     assert.equal(svc.bus.backend, 'nats');
     const app = await connectNatsBus({ url: nats.url });
-    natsCleanups.push(() => app.close());
+    nats.defer(() => app.close());
     const before = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'early' }, { timeoutMs: 2000 });
     assert.ok(isErrorReply(before) && before.error.code === 'unavailable', 'no plan yet');
     await applyPlan(client(svc), { problem: problem(), plan: plan() });
