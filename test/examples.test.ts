@@ -93,7 +93,7 @@ describe('examples', () => {
       4,
     );
     const at = (service: string) => board.find((r) => r.service === service)!.address;
-    [workstation] = await serve(
+    const optimizers = await serve(
       [
         'optimizer',
         '--nats',
@@ -111,6 +111,7 @@ describe('examples', () => {
       ],
       1,
     );
+    workstation = optimizers[0]!;
   });
 
   after(async () => {
