@@ -3,7 +3,8 @@
  *
  * Main entry points:
  * - power modes (`PowerMode`, `formatPowerMode`, `parsePowerMode`) on a device's grids
- *   (`DEVICES`, `getDevice`, `getGrid`, `enumerateModes`) and the workloads (`getWorkload`);
+ *   (`DEVICES`, `getDevice`, `getGrid`, `enumerateModes`) and the workloads (`getWorkload`), or
+ *   any catalog of them (`Catalog`: `BUILTIN_CATALOG`, extended with a user's by `catalogWith`);
  * - a problem (`validateProblem`: training workload, inference streams with rates and latency
  *   budgets, a power budget), the model's verdict on an operating point (`evaluate`), and the
  *   best batch sizes on one mode (`bestBatchSizes`);
@@ -32,7 +33,9 @@ export {
   maxMode,
 } from './devices.js';
 export type { DeviceSpec, PowerModeGrid, PowerPreset } from './devices.js';
-export { WORKLOADS, WORKLOAD_KINDS, workloadIds, getWorkload } from './workloads.js';
+export { WORKLOADS, WORKLOAD_KINDS, NAME_RULE, workloadIds, getWorkload } from './workloads.js';
+export { BUILTIN_CATALOG, catalogWith, userWorkload } from './catalog.js';
+export type { Catalog } from './catalog.js';
 export type { WorkloadDescriptor, WorkloadKind } from './workloads.js';
 export { POWER_SEMANTICS, evaluate, assertOperatingPoint, compareEvaluations } from './model.js';
 export type {

@@ -5,6 +5,6 @@
 export * from './index.js';
 export { describeValue, requirePositive, requireNonNegative, requirePositiveInteger } from './errors.js';
 export { dominatesOrEquals } from './power-mode.js';
-export { parseWorkloadKind } from './workloads.js';
+export { parseWorkloadKind, requireName } from './workloads.js';
 export { streamUtilization, totalUtilization, worstCaseLatencyS, trainThroughputSamplesPerS, powerDrawW } from './model.js';
 export { parsePowerSemantics, validateBatchSizes } from './problem.js';

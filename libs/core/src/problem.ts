@@ -1,6 +1,5 @@
 import { ValidationError, describeValue, requirePositive, requirePositiveInteger } from './errors.js';
-import { getDevice } from './devices.js';
-import { getWorkload } from './workloads.js';
+import { BUILTIN_CATALOG, type Catalog } from './catalog.js';
 import { POWER_SEMANTICS, type PowerSemantics } from './model.js';
 
 export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
@@ -54,11 +53,15 @@ export function validateBatchSizes(value: readonly unknown[] | undefined, field:
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-/** Checks every field and fills defaults; throws a ValidationError naming the first bad field. */
-export function validateProblem(input: ProblemInput): Problem {
-  const device = getDevice(input.device ?? 'orin-agx', 'device').id;
+/**
+ * Checks every field and fills defaults; throws a ValidationError naming the first bad field.
+ * Device and workload names are looked up in `catalog` (default: Fulcrum's built-in boards and
+ * workloads; a profile table's catalog adds the device and workloads it names).
+ */
+export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_CATALOG): Problem {
+  const device = catalog.device(input.device ?? 'orin-agx', 'device').id;
   if (input.trainWorkload === undefined) throw new ValidationError('trainWorkload', 'is required');
-  const train = getWorkload(input.trainWorkload, 'trainWorkload');
+  const train = catalog.workload(input.trainWorkload, 'trainWorkload');
   const trainBatchSize =
     input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requirePositiveInteger('trainBatchSize', input.trainBatchSize);
   const powerBudgetW = requirePositive('powerBudgetW', input.powerBudgetW);
@@ -76,7 +79,7 @@ export function validateProblem(input: ProblemInput): Problem {
     if (s.workload === undefined) throw new ValidationError(`${f}.workload`, 'is required');
     return {
       name,
-      workload: getWorkload(s.workload, `${f}.workload`).id,
+      workload: catalog.workload(s.workload, `${f}.workload`).id,
       arrivalRatePerS: requirePositive(`${f}.arrivalRatePerS`, s.arrivalRatePerS),
       latencyBudgetS: requirePositive(`${f}.latencyBudgetS`, s.latencyBudgetS),
       candidateBatchSizes: validateBatchSizes(s.candidateBatchSizes, `${f}.candidateBatchSizes`),

@@ -10,10 +10,12 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['train', 'infer'];
 export interface WorkloadDescriptor {
   readonly id: string;
   readonly displayName: string;
-  readonly domain: 'vision' | 'detection' | 'nlp' | 'sequence';
-  /** One sample's input, e.g. `3×224×224 image` or `128 tokens`. */
-  readonly input: string;
-  readonly paramsMillions: number;
+  /** Absent for a user's workload (one named only in a profile table): Fulcrum does not need it. */
+  readonly domain?: 'vision' | 'detection' | 'nlp' | 'sequence';
+  /** One sample's input, e.g. `3×224×224 image` or `128 tokens`; absent for a user's workload. */
+  readonly input?: string;
+  /** Absent for a user's workload. */
+  readonly paramsMillions?: number;
   /** The training minibatch size bT used when a problem does not give one. */
   readonly defaultTrainBatchSize: number;
 }
@@ -39,6 +41,17 @@ export function getWorkload(id: string, field = 'workload'): WorkloadDescriptor 
     throw new ValidationError(field, `unknown workload ${describeValue(id)}; known workloads: ${workloadIds().join(', ')}`);
   }
   return workload;
+}
+
+/** What a device or workload name may be: letters, digits, `_`, `.` and `-`, 1–64 characters. */
+export const NAME_RULE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Throws a ValidationError unless `name` follows NAME_RULE. */
+export function requireName(field: string, name: unknown, what = 'name'): string {
+  if (typeof name !== 'string' || !NAME_RULE.test(name)) {
+    throw new ValidationError(field, `${what} must be 1–64 letters, digits, '_', '.' or '-', got ${describeValue(name)}`);
+  }
+  return name;
 }
 
 export function parseWorkloadKind(text: string, field = 'kind'): WorkloadKind {
