@@ -5,18 +5,19 @@
  * in this CSV schema and so becomes a `table` backend.
  */
 import {
+  BUILTIN_CATALOG,
   ValidationError,
   assertOnGrid,
   formatPowerMode,
-  getWorkload,
   getGrid,
+  type Catalog,
   type DeviceSpec,
   type Measurement,
   type PowerMode,
   type PowerModeGrid,
   type WorkloadKind,
 } from '@fulcrum/core';
-import { describeValue, requirePositiveInteger } from '@fulcrum/core/internal';
+import { describeValue, requireName, requirePositiveInteger } from '@fulcrum/core/internal';
 import type { GridIndex } from './grid-index.js';
 
 export type BackendType = 'virtual' | 'table';
@@ -64,6 +65,11 @@ export interface DeviceBackend {
   readonly seed: number;
   /** The workloads this backend can answer for. */
   workloads(): readonly string[];
+  /**
+   * The devices and workloads a problem on this backend may name: the built-in catalog for the
+   * virtual Jetson; for a table, that plus the table's own device and workloads.
+   */
+  readonly catalog: Catalog;
   /** Whether `measure`/`groundTruth` can answer this query (false for modes a table lacks). */
   has(query: ProfileQuery): boolean;
   /** One measurement, with seeded noise. Throws ValidationError on bad input, NotInTableError on a table miss. */
@@ -98,9 +104,9 @@ export function describeQuery(q: ProfileQuery): string {
   return `${q.workload} ${q.kind} batch ${q.batchSize} on mode ${formatPowerMode(q.mode)}`;
 }
 
-/** The batch size a training query uses when none is given: the workload's bT. */
-export function defaultTrainBatchSize(workload: string): number {
-  return getWorkload(workload).defaultTrainBatchSize;
+/** The batch size a training query uses when none is given: the workload's bT (in `catalog`, default the built-in one). */
+export function defaultTrainBatchSize(workload: string, catalog: Catalog = BUILTIN_CATALOG): number {
+  return catalog.workload(workload).defaultTrainBatchSize;
 }
 
 /** Converts to core's units (seconds) for the SPEC §2 formulas. */
@@ -114,9 +120,13 @@ export function resolveGrid(device: DeviceSpec, grid: PowerModeGrid | string | u
   return grid;
 }
 
-/** Validates a query against a device: known workload and kind, positive integer batch, mode on the grid. */
-export function validateQuery(device: DeviceSpec, q: ProfileQuery): void {
-  getWorkload(q.workload, 'workload');
+/**
+ * Validates a query against a device: a workload known to `catalog` (without one, any name that
+ * follows the name rule, as in a profile table), a kind, a positive integer batch, a mode on the grid.
+ */
+export function validateQuery(device: DeviceSpec, q: ProfileQuery, catalog?: Catalog): void {
+  if (catalog) catalog.workload(q.workload, 'workload');
+  else requireName('workload', q.workload, 'a workload name');
   if (q.kind !== 'train' && q.kind !== 'infer') throw new ValidationError('kind', `must be "train" or "infer", got ${describeValue(q.kind)}`);
   requirePositiveInteger('batchSize', q.batchSize);
   assertOnGrid(q.mode, device.grid, device.id, 'mode');

@@ -2,7 +2,23 @@
  * Profile tables: measured or synthetic (mode, workload, kind, batch) → time and power, one row per
  * key (SPEC §3), and the backend that answers only the modes its table holds.
  */
-import { formatPowerMode, getDevice, gridNames, getGrid, type DeviceSpec, type PowerMode, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
+import {
+  BUILTIN_CATALOG,
+  ValidationError,
+  catalogWith,
+  formatPowerMode,
+  gridNames,
+  getGrid,
+  userWorkload,
+  POWER_MODE_KNOBS,
+  type Catalog,
+  type DeviceSpec,
+  type PowerMode,
+  type PowerModeGrid,
+  type WorkloadDescriptor,
+  type WorkloadKind,
+} from '@fulcrum/core';
+import { describeValue, requireName } from '@fulcrum/core/internal';
 import {
   NotInTableError,
   describeQuery,
@@ -65,16 +81,60 @@ export class DuplicateRowError extends Error {
 
 const groupKey = (workload: string, kind: WorkloadKind, batchSize: number): string => `${workload}|${kind}|${batchSize}`;
 
-/** An in-memory profile table for one device. Rows are validated against the device's grid. */
+/**
+ * An in-memory profile table for one device. For a device the catalog knows (a built-in board),
+ * rows are validated against its grid. Any other device name (the name rule: `[A-Za-z0-9_.-]{1,64}`)
+ * is the user's own board: its grid is the per-knob distinct levels of the modes the table holds,
+ * growing as rows are added, with no sub-grids and no presets. Workload names are free (the same rule).
+ */
 export class ProfileTable {
-  readonly device: DeviceSpec;
-  private readonly index: GridIndex;
+  /** True when the device is not in the catalog, so the table's rows define its grid. */
+  readonly ownGrid: boolean;
+  readonly deviceId: string;
+  private spec: DeviceSpec;
+  private index: GridIndex;
   private readonly groups = new Map<string, Group>();
   private count = 0;
 
-  constructor(deviceId: string) {
-    this.device = getDevice(deviceId);
-    this.index = gridIndex(this.device.grid);
+  constructor(
+    deviceId: string,
+    private readonly base: Catalog = BUILTIN_CATALOG,
+  ) {
+    this.ownGrid = !base.deviceIds().includes(deviceId);
+    this.deviceId = deviceId;
+    if (this.ownGrid) {
+      requireName('device', deviceId, 'a device name');
+      this.spec = ownDevice(deviceId, { cores: [], cpuMhz: [], gpuMhz: [], emcMhz: [] });
+    } else {
+      this.spec = base.device(deviceId);
+    }
+    this.index = gridIndex(this.spec.grid);
+  }
+
+  /** The device: the catalog's, or (for a device of its own) one whose grid is the table's modes so far. */
+  get device(): DeviceSpec {
+    return this.spec;
+  }
+
+  /**
+   * The base catalog plus this table's device (when it is its own) and its workloads. A workload
+   * the base does not know gets bT = the table's training batch size when it has exactly one, the
+   * smallest when it has several, 1 when the table only serves it; a known one keeps its descriptor.
+   */
+  catalog(): Catalog {
+    const workloads: WorkloadDescriptor[] = this.workloads().map((w) => {
+      const bt = this.batchSizes(w, 'train');
+      return userWorkload(w, bt[0] ?? 1);
+    });
+    return catalogWith(this.base, { devices: this.ownGrid ? [this.spec] : [], workloads });
+  }
+
+  /** The training batch size bT a benchmark or plan on this table uses for `workload` (undefined when it has no training rows). */
+  trainBatchSize(workload: string): number | undefined {
+    const bt = this.batchSizes(workload, 'train');
+    if (bt.length <= 1) return bt[0];
+    const known = this.base.workloadIds().includes(workload) ? this.base.workload(workload).defaultTrainBatchSize : undefined;
+    return known !== undefined && bt.includes(known) ? known : bt[0];
   }
 
   get size(): number {
@@ -83,6 +143,8 @@ export class ProfileTable {
 
   /** Adds one row; throws ValidationError for a bad row and DuplicateRowError for a repeated key. */
   add(row: ProfileRow, origin?: number): void {
+    if (row.device !== this.deviceId) throw new ValidationError('device', `${describeValue(row.device)} differs from the table's device ${describeValue(this.deviceId)}`);
+    if (this.ownGrid) this.extendGrid(row);
     validateQuery(this.device, row);
     const key = groupKey(row.workload, row.kind, row.batchSize);
     let g = this.groups.get(key);
@@ -99,6 +161,35 @@ export class ProfileTable {
     g.powerW.push(row.powerW);
     g.origin.push(origin);
     this.count++;
+  }
+
+  /** A device of its own: adds the row's knob levels its grid lacks, and re-indexes the rows held. */
+  private extendGrid(row: ProfileRow): void {
+    if (this.index.indexOf(row.mode) >= 0) return;
+    for (const knob of POWER_MODE_KNOBS) {
+      const v = row.mode[knob];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (knob === 'cores' && !Number.isInteger(v))) {
+        throw new ValidationError(`mode.${knob}`, `must be a positive ${knob === 'cores' ? 'integer' : 'number'}, got ${describeValue(v)}`);
+      }
+    }
+    const old = this.index;
+    const grid = Object.fromEntries(
+      POWER_MODE_KNOBS.map((knob) => {
+        const values = [...old.grid[knob]];
+        if (!values.some((x) => Math.abs(x - row.mode[knob]) <= 1e-6)) values.push(row.mode[knob]);
+        return [knob, values.sort((a, b) => a - b)];
+      }),
+    ) as unknown as PowerModeGrid;
+    this.spec = ownDevice(this.deviceId, grid);
+    this.index = gridIndex(grid);
+    for (const g of this.groups.values()) {
+      g.slots.clear();
+      g.modeIndex.forEach((mi, slot) => {
+        const moved = this.index.indexOf(old.modeAt(mi));
+        g.modeIndex[slot] = moved;
+        g.slots.set(moved, slot);
+      });
+    }
   }
 
   get(workload: string, kind: WorkloadKind, batchSize: number, mode: PowerMode): ProfileSample | undefined {
@@ -162,6 +253,11 @@ export class ProfileTable {
   }
 }
 
+/** A user's board: its id as its name, the grid its table's modes span, no sub-grids or presets. */
+function ownDevice(id: string, grid: PowerModeGrid): DeviceSpec {
+  return { id, displayName: id, grid, subGrids: {}, presets: [], notes: 'a device of its own: its grid is the per-knob levels of the modes its profile table holds' };
+}
+
 export interface TableBackendOptions {
   /** Extra noise on `measure` (default 0: the table already holds measurements). */
   readonly noise?: number;
@@ -177,6 +273,7 @@ export class TableBackend implements DeviceBackend {
   readonly noise: number;
   readonly seed: number;
   readonly name: string;
+  readonly catalog: Catalog;
   private readonly cache = new WeakMap<PowerModeGrid, Map<string, GroundTruthTable>>();
 
   constructor(
@@ -184,6 +281,7 @@ export class TableBackend implements DeviceBackend {
     options: TableBackendOptions = {},
   ) {
     this.device = table.device;
+    this.catalog = table.catalog();
     this.noise = validateNoise(options.noise ?? 0);
     this.seed = validateSeed(options.seed ?? 1);
     this.name = options.name ?? 'profile table';

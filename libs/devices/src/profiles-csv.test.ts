@@ -76,7 +76,7 @@ describe('profile CSV', () => {
     await rejects(row(`orin-agx,resnet50,infer,8,${MODE},3,-40`), 3, /power_w must be a positive power/);
     await rejects(row(`orin-agx,resnet50,serve,8,${MODE},3,40`), 3, /unknown kind "serve"/);
     await rejects(row(`orin-agx,resnet50,infer,8,${MODE},21,41`), 3, /duplicate key resnet50 infer batch 8 on mode 12,2201.6,1300.5,3199 \(first given on line 2\)/);
-    await rejects(row(`orin-agx,gpt,infer,8,${MODE},3,40`), 3, /unknown workload "gpt"/);
+    await rejects(row(`orin-agx,g pt,infer,8,${MODE},3,40`), 3, /workload: a workload name must be 1–64 letters, digits, '_', '.' or '-', got "g pt"/);
     await rejects(row(`orin-agx,resnet50,infer,2.5,${MODE},3,40`), 3, /batch_size must be a positive integer/);
     await rejects(row(`orin-agx,resnet50,infer,8,12,2201.6,1000,3199,3,40`), 3, /gpuMhz.*not on the orin-agx grid/);
     await rejects(row(`agx-xavier,resnet50,infer,8,${MODE},3,40`), 3, /one table holds one device/);
@@ -84,7 +84,7 @@ describe('profile CSV', () => {
     await rejects(row(`orin-agx,resnet50,infer,8,${MODE},,40`), 3, /time_ms is empty/);
     await rejects(`device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms\n`, 1, /missing column power_w in the header/);
     await rejects(`${PROFILE_CSV_HEADER},extra\n`, 1, /unknown column "extra"/);
-    await rejects(`${PROFILE_CSV_HEADER}\nnano9,resnet50,infer,8,${MODE},3,40\n`, 2, /unknown device "nano9"/);
+    await rejects(`${PROFILE_CSV_HEADER}\nnano 9,resnet50,infer,8,${MODE},3,40\n`, 2, /a device name must be .*got "nano 9"/);
     await rejects(`${PROFILE_CSV_HEADER}\n`, 2, /no rows/);
     await rejects('', 1, /empty file/);
     await rejects(`${PROFILE_CSV_HEADER}\norin-agx,"resnet50,infer,8\n`, 2, /malformed CSV/);

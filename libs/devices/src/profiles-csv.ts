@@ -112,7 +112,7 @@ export async function exportProfiles(backend: DeviceBackend, out: Writable, opti
   const batchSizes = options.batchSizes ?? DEFAULT_EXPORT_BATCH_SIZES;
   const blocks: [string, WorkloadKind, number][] = [];
   for (const w of workloads) {
-    if (kinds.includes('train')) blocks.push([w, 'train', defaultTrainBatchSize(w)]);
+    if (kinds.includes('train')) blocks.push([w, 'train', defaultTrainBatchSize(w, backend.catalog)]);
     if (kinds.includes('infer')) for (const b of batchSizes) blocks.push([w, 'infer', b]);
   }
   const w = new ChunkWriter(out);

@@ -2,7 +2,7 @@
  * The virtual Jetson backend: the calibrated physics model (physics.ts) for a device, with seeded
  * measurement noise and cached ground-truth tables over grids.
  */
-import { getDevice, getWorkload, workloadIds, ValidationError, type DeviceSpec, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
+import { BUILTIN_CATALOG, getDevice, getWorkload, workloadIds, ValidationError, type DeviceSpec, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
 import {
   resolveGrid,
   validateQuery,
@@ -47,6 +47,8 @@ export class VirtualDevice implements DeviceBackend {
   readonly physics: DevicePhysics;
   readonly noise: number;
   readonly seed: number;
+  /** The built-in boards and workloads: the model knows only those. */
+  readonly catalog = BUILTIN_CATALOG;
   private readonly constants: Readonly<Record<string, WorkloadConstants>>;
   private readonly compiled = new Map<string, CompiledWorkpiece>();
   private readonly tables = new WeakMap<PowerModeGrid, Map<string, GroundTruthTable>>();
@@ -87,7 +89,7 @@ export class VirtualDevice implements DeviceBackend {
 
   has(query: ProfileQuery): boolean {
     try {
-      validateQuery(this.device, query);
+      validateQuery(this.device, query, BUILTIN_CATALOG);
       return true;
     } catch {
       return false;
@@ -95,7 +97,7 @@ export class VirtualDevice implements DeviceBackend {
   }
 
   groundTruth(query: ProfileQuery): ProfileSample {
-    validateQuery(this.device, query);
+    validateQuery(this.device, query, BUILTIN_CATALOG);
     return this.compile(query.workload, query.kind, query.batchSize).evaluateMode(query.mode);
   }
 
@@ -131,8 +133,8 @@ export class VirtualDevice implements DeviceBackend {
   private buildTable(workload: string, kind: WorkloadKind, batchSize: number, grid: PowerModeGrid, repeat: number | undefined): GroundTruthTable {
     const index = gridIndex(grid);
     // Validate once: the grid's corners are on the device grid and the query is well-formed.
-    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) });
-    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) });
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) }, BUILTIN_CATALOG);
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) }, BUILTIN_CATALOG);
     const c = this.compile(workload, kind, batchSize);
     const timeMs = new Float64Array(index.size);
     const powerW = new Float64Array(index.size);
