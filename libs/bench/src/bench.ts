@@ -4,10 +4,24 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ProfileTable, TableBackend } from '@fulcrum/devices';
 import { getStrategy, type SafetyMargins } from '@fulcrum/strategies';
 import { openBackend, type BackendSpec } from './backend-spec.js';
 import { runKey, type KeyResult } from './engine.js';
-import { configsPerKey, sweepDefinition, type KeySpec, type SweepDefinition, type SweepName, type SweepPart } from './sweep.js';
+import { configsPerKey, sweepDefinition, type KeySpec, type SweepDefinition, type SweepName, type SweepPart, type SweepWorkloads } from './sweep.js';
+
+/**
+ * What a profile table can be benchmarked on: the workloads it trains and those it serves (in the
+ * table's order), bT per trained workload (`ProfileTable.trainBatchSize`), and the inference batch
+ * sizes every served workload has.
+ */
+export function tableSweepWorkloads(table: ProfileTable): SweepWorkloads {
+  const all = table.workloads();
+  const train = all.filter((w) => table.batchSizes(w, 'train').length > 0);
+  const infer = all.filter((w) => table.batchSizes(w, 'infer').length > 0);
+  const shared = infer.map((w) => table.batchSizes(w, 'infer')).reduce<number[] | undefined>((acc, b) => (acc ? acc.filter((x) => b.includes(x)) : b), undefined) ?? [];
+  return { train, infer, trainBatchSize: Object.fromEntries(train.map((w) => [w, table.trainBatchSize(w)!])), candidateBatchSizes: shared };
+}
 
 export interface BenchOptions {
   readonly backend: BackendSpec;
@@ -41,7 +55,8 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const started = performance.now();
   const strategies = options.strategies.map((n) => getStrategy(n, 'strategies'));
   const backend = await openBackend(options.backend);
-  const workloads = [...(backend.source.workloads())];
+  const source = backend.source;
+  const workloads = source.type === 'table' ? tableSweepWorkloads((source as TableBackend).table) : [...source.workloads()];
   const sweep = typeof options.sweep === 'string' ? sweepDefinition(options.sweep, workloads) : options.sweep;
   const tasks: KeyTask[] = sweep.parts.flatMap((part) => part.keys.map((spec) => ({ part, spec })));
   const total = sweep.parts.reduce((n, p) => n + p.keys.length * configsPerKey(p), 0);

@@ -9,11 +9,11 @@
  * The per-key engine, the sweep's key and configuration enumeration, the backend opener and the
  * progress bar are in `@fulcrum/bench/internal`.
  */
-export { runBench } from './bench.js';
+export { runBench, tableSweepWorkloads } from './bench.js';
 export type { BenchOptions, BenchRun } from './bench.js';
 export type { KeyResult, StrategyColumns } from './engine.js';
 export type { BackendSpec } from './backend-spec.js';
 export { SWEEP_NAMES, sweepDefinition } from './sweep.js';
-export type { SweepName, SweepDefinition, SweepPart, KeySpec } from './sweep.js';
+export type { SweepName, SweepDefinition, SweepPart, KeySpec, SweepWorkloads } from './sweep.js';
 export { summarize, formatSummary, benchJson, writePlots } from './report.js';
 export type { StrategySummary, BenchSummary } from './report.js';

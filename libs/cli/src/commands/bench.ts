@@ -79,7 +79,10 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
           ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
         });
       } catch (err) {
-        throw asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : undefined));
+        const usage = asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : f === 'workloads' ? `--profiles ${o.profiles}` : undefined));
+        // A table the sweep cannot use (e.g. no mode holds both a trained and a served workload): one line, no stack.
+        if (o.profiles !== undefined && !(usage instanceof UsageError) && usage instanceof Error) throw new UsageError(`--profiles ${o.profiles}: ${usage.message}`);
+        throw usage;
       } finally {
         progress?.stop();
       }

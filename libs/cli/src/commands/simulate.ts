@@ -160,7 +160,8 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       '\nExample:\n  fulcrum simulate --profile orin.csv --train-workload resnet18 --power 40 \\\n' +
         '      --stream name=cam,workload=mobilenet,latency=0.5 --trace rates.csv --duration 3600 --timeline timeline.csv\n',
     )
-    .action(async (o: SimulateOptions) => {
+    .action(async (o: SimulateOptions, cmd: Command) => {
+      const deviceGiven = cmd.getOptionValueSource('device') === 'cli';
       const specs = o.stream.map(parseSimStream);
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       let table: ProfileTable | undefined;
@@ -188,7 +189,8 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       let problem: Problem;
       try {
         problem = validateProblem({
-          device: o.device,
+          // A table of a device of its own: its device, unless --device says otherwise.
+          device: table?.ownGrid && !deviceGiven ? table.deviceId : o.device,
           trainWorkload: o.trainWorkload,
           ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}),
           powerBudgetW: o.power,
@@ -200,7 +202,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
             latencyBudgetS: s.latency,
             ...(s.batches ? { candidateBatchSizes: s.batches } : {}),
           })),
-        });
+        }, table?.catalog());
       } catch (err) {
         throw asUsageError(err, (field) =>
           field === 'device' ? '--device' : field === 'trainWorkload' ? '--train-workload' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds } from '@fulcrum/devices';
+import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds, type ProfileTable, type TableBackend } from '@fulcrum/devices';
 import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strategyNames, type Plan } from '@fulcrum/strategies';
 import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
@@ -85,6 +85,22 @@ export async function openSolveBackend(o: { device?: string; profiles?: string; 
     return fromDeviceBackend(createTableBackend(table, { name: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }));
   }
   return fromDeviceBackend(createVirtualDevice(o.device ?? 'orin-agx', { noise: o.noise, seed: o.seed }));
+}
+
+/** The table has training rows for the problem's bT and inference rows for every stream's workload. */
+function checkTableHolds(table: ProfileTable, description: string, problem: Problem, multi: boolean): void {
+  const trained = table.batchSizes(problem.trainWorkload, 'train');
+  if (!trained.includes(problem.trainBatchSize)) {
+    throw new UsageError(
+      trained.length === 0
+        ? `--train: ${description} has no training rows for ${problem.trainWorkload}${table.workloads().some((w) => table.batchSizes(w, 'train').length > 0) ? ` (it trains ${table.workloads().filter((w) => table.batchSizes(w, 'train').length > 0).join(', ')})` : ''}`
+        : `--train-batch: ${description} has no ${problem.trainWorkload} training rows at batch ${problem.trainBatchSize} (it has ${trained.join(', ')})`,
+    );
+  }
+  for (const s of problem.streams) {
+    const served = table.batchSizes(s.workload, 'infer');
+    if (served.length === 0) throw new UsageError(`${multi ? '--stream' : '--infer'}: ${description} has no inference rows for ${s.workload}`);
+  }
 }
 
 export interface SolveReport {
@@ -179,15 +195,23 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli');
       let problem: Problem;
       try {
-        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams });
+        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams }, backend.source.catalog);
       } catch (err) {
         throw asUsageError(err, (f) => flagFor(f, multi));
       }
       for (const w of [problem.trainWorkload, ...problem.streams.map((s) => s.workload)]) {
         if (!backend.source.workloads().includes(w)) throw new UsageError(`${w === problem.trainWorkload ? '--train' : multi ? '--stream' : '--infer'}: ${backend.source.description} has no profiles for ${w}`);
       }
+      if (backend.source.type === 'table') checkTableHolds((backend.source as TableBackend).table, backend.source.description, problem, multi);
       const planner = new Planner(backend, { seed: o.seed });
-      const plan = planner.solveSync(strategy, problem);
+      let plan: Plan;
+      try {
+        plan = planner.solveSync(strategy, problem);
+      } catch (err) {
+        // A table whose rows cannot host the problem (e.g. no mode holds both kinds): one line, no stack.
+        if (o.profiles !== undefined && err instanceof Error) throw new UsageError(`--profiles ${o.profiles}: ${err.message}`);
+        throw err;
+      }
       const report: SolveReport = {
         strategy: strategy.name,
         backend: backend.source.description,

@@ -1,0 +1,112 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './program.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const HEADER = 'device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w';
+
+/**
+ * A board and workloads Fulcrum has never seen, on a 2×2×3×2 grid: `my-trainer` is only trained
+ * (bT 12, not any built-in workload's), `my-detector` only served.
+ */
+function myOrinCsv(): string {
+  const lines = [HEADER];
+  for (const cores of [4, 8])
+    for (const cpu of [1000, 2000])
+      for (const gpu of [300, 600, 900])
+        for (const emc of [2000, 3000]) {
+          const speed = (gpu / 900) * 0.7 + (emc / 3000) * 0.2 + (cpu / 2000) * 0.05 + (cores / 8) * 0.05;
+          const power = 5 + gpu / 100 + emc / 1000 + cpu / 1000 + cores / 4;
+          lines.push(`my-orin,my-trainer,train,12,${cores},${cpu},${gpu},${emc},${(200 / speed).toFixed(3)},${power.toFixed(3)}`);
+          for (const b of [1, 2, 4, 8, 16, 32, 64]) lines.push(`my-orin,my-detector,infer,${b},${cores},${cpu},${gpu},${emc},${((5 + 2 * b) / speed).toFixed(3)},${(power * 0.8).toFixed(3)}`);
+        }
+  return lines.join('\n') + '\n';
+}
+
+const MODES = new Set<string>();
+for (const cores of [4, 8]) for (const cpu of [1000, 2000]) for (const gpu of [300, 600, 900]) for (const emc of [2000, 3000]) MODES.add(`${cores},${cpu},${gpu},${emc}`);
+
+describe('a profile table of a device and workloads Fulcrum has never seen', () => {
+  let dir = '';
+  let csv = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fulcrum-own-'));
+    csv = join(dir, 'T.csv');
+    await writeFile(csv, myOrinCsv());
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('solve finds a feasible plan on one of the table’s modes, bT from the table', async () => {
+    const r = await cli('solve', '--profiles', csv, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.problem.device, 'my-orin');
+    assert.equal(out.problem.trainBatchSize, 12);
+    assert.equal(out.plan.feasible, true);
+    assert.ok(MODES.has(out.plan.mode), out.plan.mode);
+    assert.ok(out.plan.powerW <= 18);
+    assert.equal(out.groundTruth.feasible, true);
+    // A workload the table only serves cannot be trained.
+    const wrong = await cli('solve', '--profiles', csv, '--train', 'my-detector', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18');
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--train: table .*T\.csv .* has no training rows for my-detector \(it trains my-trainer\)/);
+    assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
+  });
+
+  for (const sweep of ['quick', 'paper'] as const) {
+    it(`bench --sweep ${sweep} draws keys from what the table trains and serves`, async () => {
+      const json = join(dir, `${sweep}.json`);
+      const r = await cli('bench', '--profiles', csv, '--sweep', sweep, '--workers', '1', '--no-progress', '--json', json);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /│ oracle +│ 100\.0 +│ 1\.000 /);
+      assert.match(r.stdout, /│ gmd /);
+      const out = JSON.parse(await readFile(json, 'utf8'));
+      const keys = out.keys.map((k: { train: string; infer: string[] }) => `${k.train}>${k.infer.join('+')}`);
+      for (const k of keys) assert.match(k, /^my-trainer>my-detector(\+my-detector)?$/);
+      assert.ok(keys.includes('my-trainer>my-detector+my-detector'), 'a two-stream key');
+      assert.equal(out.summary.configurations, sweep === 'quick' ? 108 : 16 ** 3 + 4 ** 3);
+    });
+  }
+
+  it('a bad row is one line naming the file, line and field (exit 2)', async () => {
+    const bad = join(dir, 'bad.csv');
+    const lines = myOrinCsv().split('\n');
+    lines[3] = lines[3]!.replace('my-detector', 'my detector');
+    await writeFile(bad, lines.join('\n'));
+    for (const argv of [
+      ['solve', '--profiles', bad, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18'],
+      ['bench', '--profiles', bad, '--sweep', 'quick', '--workers', '1', '--no-progress'],
+    ]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, argv[0]);
+      assert.match(r.stderr, /bad\.csv line 4: workload: a workload name must be .*got "my detector"/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('a table that serves nothing cannot be benchmarked: one line, exit 2', async () => {
+    const trainOnly = join(dir, 'train-only.csv');
+    await writeFile(trainOnly, myOrinCsv().split('\n').filter((l) => !l.includes(',infer,')).join('\n'));
+    const r = await cli('bench', '--profiles', trainOnly, '--sweep', 'quick', '--workers', '1', '--no-progress');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /nothing is served/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+
+  it('a known board’s row off its grid is still refused', async () => {
+    const off = join(dir, 'off.csv');
+    await writeFile(off, `${HEADER}\norin-agx,my-detector,infer,8,12,2201.6,1000,3199,3,40\n`);
+    const r = await cli('solve', '--profiles', off, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /off\.csv line 2: mode\.gpuMhz: 1000 is not on the orin-agx grid/);
+  });
+});
