@@ -62,6 +62,14 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
     assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
   });
 
+  it('simulate runs the table’s device and workloads', async () => {
+    const r = await cli('simulate', '--profile', csv, '--train-workload', 'my-trainer', '--power', '18', '--stream', 'name=cam,workload=my-detector,latency=1,rate=5', '--duration', '60');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /mode (\d+,\d+,\d+,\d+)/);
+    assert.ok(MODES.has(/mode (\d+,\d+,\d+,\d+)/.exec(r.stdout)![1]!));
+    assert.match(r.stdout, /every request answered: yes/);
+  });
+
   for (const sweep of ['quick', 'paper'] as const) {
     it(`bench --sweep ${sweep} draws keys from what the table trains and serves`, async () => {
       const json = join(dir, `${sweep}.json`);
