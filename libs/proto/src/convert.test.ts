@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ValidationError } from '@fulcrum/core';
+import { BUILTIN_CATALOG, DEVICES, ValidationError, catalogWith, userWorkload } from '@fulcrum/core';
 import {
   costFromProto,
   deviceInfoFromProto,
@@ -71,6 +71,17 @@ test('problem errors name the field under problem.', () => {
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, arrivalRatePerS: -1 }] })), 'problem.streams[0].arrivalRatePerS');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'resnet18', kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN } }] })), 'problem.streams[0].workload.kind');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [proto.streams[0]!, proto.streams[0]!] })), 'problem.streams[1].name');
+});
+
+test('a problem may name the devices and workloads of the catalog given (default: the built-in ones)', () => {
+  const own = { ...proto, device: 'my-orin', trainWorkload: { name: 'my-trainer', kind: 0 } };
+  assert.equal(field(() => problemFromProto(own)), 'problem.device');
+  const catalog = catalogWith(BUILTIN_CATALOG, { devices: [{ ...DEVICES[0]!, id: 'my-orin', displayName: 'my-orin' }], workloads: [userWorkload('my-trainer', 12)] });
+  const p = problemFromProto(own, { catalog });
+  assert.equal(p.device, 'my-orin');
+  assert.equal(p.trainWorkload, 'my-trainer');
+  assert.equal(p.trainBatchSize, 12, "train_batch_size 0: the catalog's bT");
+  assert.equal(field(() => problemFromProto({ ...own, trainWorkload: { name: 'nope', kind: 0 } }, { catalog })), 'problem.trainWorkload.name');
 });
 
 test('a plan gives batch sizes, predicted times and a plan id; mismatches name the field', () => {

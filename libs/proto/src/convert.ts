@@ -13,6 +13,8 @@
  * never filled in.
  */
 import {
+  BUILTIN_CATALOG,
+  type Catalog,
   ValidationError,
   isValidationError,
   validateProblem,
@@ -221,6 +223,8 @@ export interface ProblemFromProtoOptions {
   readonly defaultDevice?: string | undefined;
   /** GetParetoFront: an unset (0) power or latency budget means "no budget". */
   readonly budgetsOptional?: boolean | undefined;
+  /** The devices and workloads the problem may name; default the built-in ones (`BUILTIN_CATALOG`). */
+  readonly catalog?: Catalog | undefined;
 }
 
 /** No budget: large enough never to bind, finite so relative slacks stay numbers. */
@@ -265,7 +269,7 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
     })),
   };
   try {
-    return validateProblem(input);
+    return validateProblem(input, options.catalog ?? BUILTIN_CATALOG);
   } catch (err) {
     if (isValidationError(err)) throw err.renamed(problemField(err.field, prefix));
     throw err;
