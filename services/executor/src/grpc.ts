@@ -69,7 +69,7 @@ function protoField(err: unknown): unknown {
 export function executorGrpcImplementation(node: ExecutorNode, logger?: Logger): pb.ExecutorServer {
   return {
     applyPlan: unary(async (req: pb.ApplyPlanRequest) => {
-      const problem = problemFromProto(req.problem, node.modelDevice ? { defaultDevice: node.modelDevice } : {});
+      const problem = problemFromProto(req.problem, { catalog: node.catalog, ...(node.modelDevice ? { defaultDevice: node.modelDevice } : {}) });
       node.checkProblem(problem);
       const { plan, proto } = planFromProto(req.plan, problem);
       const applied = await node.applyPlan(problem, plan, { record: proto });

@@ -11,7 +11,7 @@
  *   node.status(); await node.close();
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { DEVICES, ValidationError, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
+import { BUILTIN_CATALOG, DEVICES, ValidationError, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
@@ -106,6 +106,8 @@ export class ExecutorNode {
   readonly device: string;
   /** The device problems must be for (the simulated model's, or `device` when it is a known one); undefined: any. */
   readonly modelDevice: string | undefined;
+  /** The devices and workloads problems may name: the simulated model's (a table's own device and workloads), else the built-in ones. */
+  readonly catalog: Catalog;
   readonly engine: MinibatchEngine;
   /** The engine behind the gate: interleaved minibatches and measurements, one at a time. */
   readonly runner: GatedRunner;
@@ -136,6 +138,7 @@ export class ExecutorNode {
     this.#settleS = options.settleS ?? 0;
     this.#logger = logger;
     this.#metrics = metrics;
+    this.catalog = options.model?.catalog ?? BUILTIN_CATALOG;
     this.modelDevice = options.model?.device.id ?? (DEVICES.some((d) => d.id === options.device) ? options.device : undefined);
     this.#activity = bus
       ? new ActivityPublisher({

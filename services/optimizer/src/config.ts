@@ -31,6 +31,13 @@ export const optimizerConfigSchema = z.object({
       seed: z.number().int().min(1).default(1),
     })
     .prefault({}),
+  /**
+   * A profile table (SPEC §3 CSV) of the board the profiler measures, when that board is a table of
+   * a device and workloads of one's own: problems may then name its device (grid: the smallest
+   * covering the table's modes) and workloads (bT: the table's training batch size). Only the
+   * names are taken from it; every measurement still comes from the profiler. Unset: built-in names only.
+   */
+  profiles: z.string().min(1).optional(),
   /** Relative measurement noise the strategies size their safety margins from (2 × this). */
   noiseFraction: z.number().min(0).max(0.5).default(0.025),
   /** Only stored profiles of this software stack are used for fronts and re-plans; unset: the newest stack seen. */

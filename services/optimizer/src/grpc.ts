@@ -31,17 +31,20 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
   return {
     solve: serverStream(async function* (req: optimizer.SolveRequest) {
       checkModeBudget(req.modeBudget);
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
+      const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device });
+      lib.checkProblem(problem);
       const strategy = strategyFromProto(req.strategy, req.modeBudget);
       for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined })) yield solveEventToProto(ev);
     }, logger),
     getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device, budgetsOptional: true });
+      const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device, budgetsOptional: true });
+      lib.checkProblem(problem);
       const front = await lib.paretoFront(problem);
       return optimizer.GetParetoFrontResponse.fromPartial({ points: front.points.map(planToProto), modesConsidered: front.modesConsidered });
     }, logger),
     replan: unary(async (req: optimizer.ReplanRequest) => {
-      const problem = problemFromProto(req.problem, { defaultDevice: defaults.device });
+      const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device });
+      lib.checkProblem(problem);
       const out = await lib.replan({ problem, previousPlanId: req.previousPlanId || undefined, allowProfiling: req.allowProfiling, strategy: strategyFromProto(req.strategy, 0) });
       return optimizer.ReplanResponse.fromPartial({ plan: planToProto(out.plan), cost: costToProto(out.cost), changed: out.changed });
     }, logger),

@@ -11,7 +11,7 @@
  * kept per (strategy, key, seed), as the strategies' Planner does.
  */
 import { status } from '@grpc/grpc-js';
-import { ValidationError, getDevice, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { BUILTIN_CATALOG, ValidationError, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { eventFilter, type ArrivalRatesEvent, type EventBus, type Subscription } from '@fulcrum/bus';
 import {
@@ -129,6 +129,16 @@ export interface OptimizerOptions {
   /** Apply feasible plans by default (Solve, Replan and automatic re-plans). */
   readonly apply?: boolean | undefined;
   readonly defaults: { readonly strategy: string; readonly device: string; readonly seed: number };
+  /**
+   * The devices (their grids) and workloads (their bT) problems may name; default the built-in
+   * ones. A profile table's catalog (`ProfileTable.catalog()`) adds its own device and workloads.
+   */
+  readonly catalog?: Catalog | undefined;
+  /**
+   * Further checks of a request's problem against the board (e.g. that its profile table trains the
+   * training workload at bT and serves every stream's); throws a ValidationError on `problem.…`.
+   */
+  readonly checkProblem?: ((problem: Problem) => void) | undefined;
   /** Relative measurement noise; the strategies' safety margins are twice it. */
   readonly noiseFraction: number;
   /** Stored profiles of this stack only (fronts, re-plans); default the newest stack seen. */
@@ -185,8 +195,14 @@ export class Optimizer {
   /** The plan running on each device, as far as this optimizer knows (applied by it, or seen on plan.applied). */
   private readonly running = new Map<string, string>();
   private readonly subscriptions: Subscription<unknown>[] = [];
+  /** The devices and workloads problems may name (options.catalog, default the built-in ones). */
+  readonly catalog: Catalog;
+  /** options.checkProblem (none: every problem the catalog admits). */
+  readonly checkProblem: (problem: Problem) => void;
 
   constructor(options: OptimizerOptions) {
+    this.checkProblem = options.checkProblem ?? (() => undefined);
+    this.catalog = options.catalog ?? BUILTIN_CATALOG;
     this.options = options;
     this.logger = options.logger;
     this.margins = marginsFor(options.noiseFraction);
@@ -408,7 +424,7 @@ export class Optimizer {
   }
 
   private spaceFor(deviceId: string, gridName: string | undefined): SolverSpace {
-    const device = getDevice(deviceId, 'problem.device');
+    const device = this.catalog.device(deviceId, 'problem.device');
     const name = gridName || 'full';
     const id = `${device.id}|${name}`;
     let ss = this.spaces.get(id);

@@ -5,6 +5,10 @@
  * arrival-rate watcher on the bus.
  */
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
+import { basename } from 'node:path';
+import { ValidationError, type Catalog, type Problem } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
+import { loadProfileTable } from '@fulcrum/devices';
 import { optimizer } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
 import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
@@ -32,6 +36,55 @@ export interface RunningOptimizerService extends RunningService {
 }
 
 /**
+ * The device and workloads of the table at `path`, and nothing else: the profiler's board is that
+ * table, so a problem naming another device or workload is refused here, naming its field. A bad
+ * file names `profiles`.
+ */
+async function tableCatalog(path: string): Promise<{ catalog: Catalog; checkProblem: (problem: Problem) => void }> {
+  let table;
+  try {
+    table = await loadProfileTable(path);
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    throw new ValidationError('profiles', err instanceof Error ? err.message : String(err));
+  }
+  const full = table.catalog();
+  const device = table.summary().device;
+  const workloads = [...table.workloads()];
+  const what = `the profile table ${basename(path)}`;
+  const catalog: Catalog = {
+    device(id, field = 'device') {
+      if (id !== device) throw new ValidationError(field, `unknown device ${describeValue(id)}: this optimizer's board is ${what}'s ${device}`);
+      return full.device(id, field);
+    },
+    workload(id, field = 'workload') {
+      if (!workloads.includes(id)) throw new ValidationError(field, `unknown workload ${describeValue(id)}; ${what} has ${workloads.join(', ')}`);
+      return full.workload(id, field);
+    },
+    deviceIds: () => [device],
+    workloadIds: () => [...workloads],
+  };
+  /** What the table trains and serves, at which batch sizes (fields as the proto nests them). */
+  const checkProblem = (problem: Problem): void => {
+    const trained = table.batchSizes(problem.trainWorkload, 'train');
+    if (trained.length === 0) {
+      const trains = workloads.filter((w) => table.batchSizes(w, 'train').length > 0);
+      throw new ValidationError('problem.trainWorkload.name', `${what} has no training rows for ${problem.trainWorkload} (it trains ${trains.join(', ') || 'nothing'})`);
+    }
+    if (!trained.includes(problem.trainBatchSize)) {
+      throw new ValidationError('problem.trainBatchSize', `${what} trains ${problem.trainWorkload} at batch ${trained.join(', ')}, not ${problem.trainBatchSize}`);
+    }
+    problem.streams.forEach((s, i) => {
+      if (table.batchSizes(s.workload, 'infer').length === 0) {
+        const serves = workloads.filter((w) => table.batchSizes(w, 'infer').length > 0);
+        throw new ValidationError(`problem.streams[${i}].workload.name`, `${what} has no inference rows for ${s.workload} (it serves ${serves.join(', ') || 'nothing'})`);
+      }
+    });
+  };
+  return { catalog, checkProblem };
+}
+
+/**
  * Starts the optimizer service. `config` is parsed with `optimizerConfigSchema` (a partial object
  * works from code: `startOptimizerService({ grpc: { port: 0 }, profiler: { address } }, { logger })`).
  * What it opens (bus, peer clients) it closes on `close()`; what it is given it leaves open.
@@ -50,7 +103,10 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       executorPort = owned;
       cleanup.defer(() => owned.close?.());
     }
+    const table = cfg.profiles ? await tableCatalog(cfg.profiles) : undefined;
     const lib = new Optimizer({
+      catalog: table?.catalog,
+      checkProblem: table?.checkProblem,
       profiler: profilerPort,
       executor: executorPort,
       apply: cfg.executor.apply,

@@ -42,6 +42,12 @@ export const profilerConfigSchema = z.object({
   /** The device-controller and the executor it drives (a measurement run may take minutes on a board). */
   controller: peerConfigSchema({ port: DEFAULT_GRPC_PORTS['device-controller'] }).prefault({}),
   executor: peerConfigSchema({ port: DEFAULT_GRPC_PORTS.executor }).prefault({}),
+  /**
+   * The profile table (SPEC §3 CSV) of the board, when it is a table of a device and workloads of
+   * one's own: requests may then name its workloads (only the names are taken from it; every
+   * measurement still runs on the executor). Unset: built-in workload names only.
+   */
+  profiles: z.string().min(1).optional(),
   /** Software stack part of every profile key; unset: what the controller's GetDeviceInfo reports. */
   softwareStack: z.string().min(1).max(256).optional(),
   protocol: protocolConfigSchema.prefault({}),

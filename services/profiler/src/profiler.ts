@@ -23,7 +23,8 @@ import {
   POWER_MODE_KNOBS,
   ValidationError,
   assertOnGrid,
-  getWorkload,
+  BUILTIN_CATALOG,
+  type Catalog,
   isValidationError,
   type PowerMode,
   type PowerModeGrid,
@@ -73,6 +74,8 @@ export interface ProfilerOptions {
   /** Software stack of the profile key; default: the controller's, else `unknown`. */
   readonly softwareStack?: string | undefined;
   readonly protocol: ProtocolConfig;
+  /** The workloads requests may name; default the built-in ones (a profile table's catalog adds its own). */
+  readonly catalog?: Catalog | undefined;
   /** Re-measurements after the knobs moved or telemetry dropped out. */
   readonly logger: Logger;
   readonly metrics?: ProfilerMetrics | undefined;
@@ -132,8 +135,11 @@ function snapToGrid(mode: PowerMode, grid: PowerModeGrid): PowerMode {
   return snapped;
 }
 
-/** Checks everything that does not need the device (field names as in the proto request). */
-export function validateProfileInput(input: ProfileRequest, defaults: ProtocolConfig): Omit<ValidRequest, 'device' | 'mode'> & { device: string | undefined; mode: PowerMode } {
+/**
+ * Checks everything that does not need the device (field names as in the proto request); workload
+ * names are looked up in `catalog` (default the built-in ones; a table board's adds its own).
+ */
+export function validateProfileInput(input: ProfileRequest, defaults: ProtocolConfig, catalog: Catalog = BUILTIN_CATALOG): Omit<ValidRequest, 'device' | 'mode'> & { device: string | undefined; mode: PowerMode } {
   if (input.device !== undefined && input.device !== '') validateToken('device', input.device);
   if (!input.mode) throw new ValidationError('mode', 'is required');
   for (const k of POWER_MODE_KNOBS) {
@@ -145,7 +151,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
   input.workloads.forEach((w, i) => {
     const f = `workloads[${i}]`;
     if (typeof w.workload !== 'string' || w.workload === '') throw new ValidationError(`${f}.workload`, 'is required');
-    const workload = getWorkload(w.workload, `${f}.workload`).id;
+    const workload = catalog.workload(w.workload, `${f}.workload`).id;
     if (w.kind !== 'train' && w.kind !== 'infer') throw new ValidationError(`${f}.kind`, `must be "train" or "infer", got ${describeValue(w.kind)}`);
     if (!w.batchSizes || w.batchSizes.length === 0) throw new ValidationError(`${f}.batchSizes`, 'must list at least one batch size');
     w.batchSizes.forEach((b, j) => {
@@ -231,7 +237,7 @@ export class Profiler {
   async profile(input: ProfileRequest): Promise<ProfileOutcome> {
     if (this.closed) throw new GrpcStatusError(status.UNAVAILABLE, 'the profiler is shutting down');
     const started = performance.now();
-    const base = validateProfileInput(input, this.options.protocol);
+    const base = validateProfileInput(input, this.options.protocol, this.options.catalog);
     const info = await this.deviceInfo();
     if (base.device !== undefined && base.device !== info.device) {
       throw new ValidationError('device', `this profiler drives ${describeValue(info.device)}, not ${describeValue(base.device)}`);
