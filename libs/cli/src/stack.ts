@@ -15,6 +15,7 @@ import {
 import { executorServiceConfigSchema, startExecutorService, type ExecutorService, type ExecutorServiceConfig } from '@fulcrum/executor';
 import { optimizerConfigSchema, startOptimizerService, type OptimizerConfig, type RunningOptimizerService } from '@fulcrum/optimizer';
 import { profilerConfigSchema, startProfilerService, type ProfilerConfig, type RunningProfilerService } from '@fulcrum/profiler';
+import { loadProfileTable } from '@fulcrum/devices';
 import { ConfigError, loadConfig, type Logger } from '@fulcrum/runtime';
 import {
   SERVICE_NAMES,
@@ -221,6 +222,27 @@ export async function startOneService<N extends ServiceName>(name: N, config: Al
   }
 }
 
+const DEFAULT_DEVICE = deviceControllerServiceConfigSchema.parse({}).device;
+
+/**
+ * The device every service of `serve all` is for: a table board's is the table's own device (a
+ * `--device` other than the default that names another is refused), else `device`.
+ */
+async function boardDevice(c: DeviceControllerServiceConfig): Promise<string> {
+  if (c.backend !== 'table' || !c.profiles) return c.device;
+  let tableDevice: string;
+  try {
+    tableDevice = (await loadProfileTable(c.profiles)).summary().device;
+  } catch (err) {
+    if (err && typeof err === 'object' && 'field' in err) throw err;
+    throw new UsageError(`--profiles: cannot read ${c.profiles}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (c.device !== tableDevice && c.device !== DEFAULT_DEVICE) {
+    throw new UsageError(`--device: the profile table ${c.profiles} is of ${tableDevice}, not ${c.device} (leave --device out on a table board)`);
+  }
+  return tableDevice;
+}
+
 /**
  * All four services in this process over loopback gRPC, sharing one bus (in-process, or NATS when
  * `nats.url` is set): the executor follows the controller, the profiler drives both, the optimizer
@@ -260,8 +282,19 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
     }
   };
   const tokenOf = (cfg: { grpc: { token?: string | undefined } }) => (cfg.grpc.token ? { token: cfg.grpc.token } : {});
-  const device = c.device;
-  const controller = await start('device-controller', () => startDeviceControllerService(c, { logger, bus }));
+  let device: string;
+  try {
+    device = await boardDevice(c);
+  } catch (err) {
+    await close(0);
+    throw startFailure('device-controller', err);
+  }
+  // The profiler and optimizer learn a table board's own device and workloads from its table (whichever flag gave it).
+  const boardProfiles = (cfg: { profiles?: string | undefined }) => {
+    const profiles = cfg.profiles ?? (c.backend === 'table' ? c.profiles : undefined);
+    return profiles ? { profiles } : {};
+  };
+  const controller = await start('device-controller', () => startDeviceControllerService({ ...c, device }, { logger, bus }));
   const executor = await start('executor', () =>
     startExecutorService(
       { ...configs.executor, device, controller: { ...configs.executor.controller, address: controller.address, ...tokenOf(c) } },
@@ -274,6 +307,7 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
         ...configs.profiler,
         controller: { ...configs.profiler.controller, address: controller.address, ...tokenOf(c) },
         executor: { ...configs.profiler.executor, address: executor.address, ...tokenOf(configs.executor) },
+        ...boardProfiles(configs.profiler),
       },
       { logger, bus },
     ),
@@ -285,6 +319,7 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
         profiler: { ...configs.optimizer.profiler, address: profiler.address, ...tokenOf(configs.profiler) },
         executor: { ...configs.optimizer.executor, address: executor.address, apply: true, ...tokenOf(configs.executor) },
         defaults: { ...configs.optimizer.defaults, device },
+        ...boardProfiles(configs.optimizer),
       },
       { logger, bus },
     ),

@@ -8,7 +8,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import Table from 'cli-table3';
-import { formatPowerMode, validateProblem, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { BUILTIN_CATALOG, DEVICES, NAME_RULE, catalogWith, formatPowerMode, userWorkload, validateProblem, type Catalog, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
 import { common, constraintFromProto, optimizer, problemToProto, strategyToProto } from '@fulcrum/proto';
 import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';
@@ -37,6 +37,8 @@ export interface RemoteSolveOptions extends RemoteTarget {
   readonly timeoutS?: number | undefined;
   readonly onProgress?: ((ev: optimizer.ModeProfiled) => void) | undefined;
   readonly onRetry?: ((err: grpc.ServiceError, attempt: number, delayMs: number) => void) | undefined;
+  /** Send no training batch size: the optimizer takes its default bT for the workload (a table's own workload's). */
+  readonly optimizerTrainBatchSize?: boolean | undefined;
 }
 
 export interface RemoteSolveResult {
@@ -97,7 +99,9 @@ function solveOnce(client: optimizer.OptimizerClient, req: optimizer.SolveReques
  */
 export async function solveRemote(problem: Problem, options: RemoteSolveOptions): Promise<RemoteSolveResult> {
   const { strategy, modeBudget } = remoteStrategy(options.strategy);
-  const req = optimizer.SolveRequest.fromPartial({ problem: problemToProto(problem), strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '' });
+  const proto = problemToProto(problem);
+  if (options.optimizerTrainBatchSize) proto.trainBatchSize = 0;
+  const req = optimizer.SolveRequest.fromPartial({ problem: proto, strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '' });
   const conn = optimizerConnection(options, options);
   let attempts = 0;
   try {
@@ -301,11 +305,26 @@ export interface RemoteSolveCommandOptions {
   readonly json?: boolean | undefined;
 }
 
+/**
+ * What a remote problem may name: the built-in devices and workloads, and any other name that
+ * follows the name rule (a board's own, from its profile table): the optimizer knows its board and
+ * refuses a name it does not have (INVALID_ARGUMENT naming the field, exit 2 here).
+ */
+function remoteCatalog(device: string | undefined, workloads: readonly unknown[]): Catalog {
+  const own = (name: unknown): name is string => typeof name === 'string' && NAME_RULE.test(name);
+  const template = DEVICES[0]!;
+  return catalogWith(BUILTIN_CATALOG, {
+    devices: own(device) ? [{ ...template, id: device, displayName: device, presets: [], notes: 'a board of its own (the optimizer knows its grid)' }] : [],
+    workloads: workloads.filter(own).map((w) => userWorkload(w, 1)),
+  });
+}
+
 /** `fulcrum solve --remote …`: validates the problem here (exit 2 naming the flag), solves there. */
 export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fieldToFlag: (field: string) => string | undefined): Promise<void> {
   if (o.profiles !== undefined) throw new UsageError('--profiles: with --remote the optimizer profiles through its profiler; a profile table is for a local solve');
   if (o.noiseGiven) throw new UsageError('--noise: with --remote the board (or its virtual model) is the services\'; noise is for a local solve');
   if (!/^[^\s:]+:\d{1,5}$/.test(o.remote) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(o.remote)) throw new UsageError(`--remote: expected HOST:PORT, got ${JSON.stringify(o.remote)}`);
+  const catalog = remoteCatalog(o.device, [o.train, ...o.streams.map((s) => (s && typeof s === 'object' ? (s as { workload?: unknown }).workload : undefined))]);
   let problem: Problem;
   try {
     problem = validateProblem({
@@ -315,10 +334,12 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
       powerBudgetW: o.power,
       powerSemantics: o.semantics,
       streams: o.streams as never,
-    });
+    }, catalog);
   } catch (err) {
     throw asUsageError(err, fieldToFlag);
   }
+  // A workload of the board's own: its bT is the optimizer's to know (from the board's profile table).
+  const optimizerTrainBatchSize = !o.trainBatch && !BUILTIN_CATALOG.workloadIds().includes(problem.trainWorkload);
   const progress = progressReporter(io, { tty: Boolean(process.stderr.isTTY), expected: expectedModes(o.strategy) });
   let result: RemoteSolveResult;
   try {
@@ -331,9 +352,15 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
       ...(o.seedGiven ? { seed: o.seed } : {}),
       onProgress: progress.onProgress,
       onRetry: progress.onRetry,
+      optimizerTrainBatchSize,
     });
   } finally {
     progress.finish();
+  }
+  if (optimizerTrainBatchSize) {
+    // The bT the optimizer used: its training measurements' batch size.
+    const trained = result.modes.flatMap((m) => m.results).find((r) => r.workload === problem.trainWorkload && r.kind === common.WorkloadKind.WORKLOAD_KIND_TRAIN);
+    if (trained) problem = { ...problem, trainBatchSize: trained.batchSize };
   }
   const report = remoteReport(problem, o.strategy, o.remote, result);
   io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatRemoteReport(report));
