@@ -3,37 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './program.js';
+import { MY_ORIN_MODES as MODES, PROFILE_CSV_HEADER as HEADER, cli, myOrinCsv } from './test-support.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-  return { code, stdout, stderr };
-}
-
-const HEADER = 'device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w';
-
-/**
- * A board and workloads Fulcrum has never seen, on a 2×2×3×2 grid: `my-trainer` is only trained
- * (bT 12, not any built-in workload's), `my-detector` only served.
- */
-function myOrinCsv(): string {
-  const lines = [HEADER];
-  for (const cores of [4, 8])
-    for (const cpu of [1000, 2000])
-      for (const gpu of [300, 600, 900])
-        for (const emc of [2000, 3000]) {
-          const speed = (gpu / 900) * 0.7 + (emc / 3000) * 0.2 + (cpu / 2000) * 0.05 + (cores / 8) * 0.05;
-          const power = 5 + gpu / 100 + emc / 1000 + cpu / 1000 + cores / 4;
-          lines.push(`my-orin,my-trainer,train,12,${cores},${cpu},${gpu},${emc},${(200 / speed).toFixed(3)},${power.toFixed(3)}`);
-          for (const b of [1, 2, 4, 8, 16, 32, 64]) lines.push(`my-orin,my-detector,infer,${b},${cores},${cpu},${gpu},${emc},${((5 + 2 * b) / speed).toFixed(3)},${(power * 0.8).toFixed(3)}`);
-        }
-  return lines.join('\n') + '\n';
-}
-
-const MODES = new Set<string>();
-for (const cores of [4, 8]) for (const cpu of [1000, 2000]) for (const gpu of [300, 600, 900]) for (const emc of [2000, 3000]) MODES.add(`${cores},${cpu},${gpu},${emc}`);
 
 describe('a profile table of a device and workloads Fulcrum has never seen', () => {
   let dir = '';

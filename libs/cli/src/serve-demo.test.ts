@@ -4,17 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { runCli } from './program.js';
+import { cli } from './test-support.js';
 import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './stack.js';
 import { remoteStrategy as strategyToProto } from './commands/solve-remote.js';
 import { UsageError } from './usage.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 const usage = (pattern: RegExp) => (err: unknown) => {
   assert.ok(err instanceof UsageError, String(err));
