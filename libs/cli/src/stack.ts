@@ -15,7 +15,7 @@ import {
 import { executorServiceConfigSchema, startExecutorService, type ExecutorService, type ExecutorServiceConfig } from '@fulcrum/executor';
 import { optimizerConfigSchema, startOptimizerService, type OptimizerConfig, type RunningOptimizerService } from '@fulcrum/optimizer';
 import { profilerConfigSchema, startProfilerService, type ProfilerConfig, type RunningProfilerService } from '@fulcrum/profiler';
-import { loadProfileTable } from '@fulcrum/devices';
+import { loadProfileTable, type ProfileTable } from '@fulcrum/devices';
 import { ConfigError, loadConfig, type Logger } from '@fulcrum/runtime';
 import {
   SERVICE_NAMES,
@@ -225,22 +225,24 @@ export async function startOneService<N extends ServiceName>(name: N, config: Al
 const DEFAULT_DEVICE = deviceControllerServiceConfigSchema.parse({}).device;
 
 /**
- * The device every service of `serve all` is for: a table board's is the table's own device (a
- * `--device` other than the default that names another is refused), else `device`.
+ * The device every service of `serve all` is for, and a table board's table, read once for the
+ * services that need it: a table board's device is the table's own (a `--device` other than the
+ * default that names another is refused), else `device`.
  */
-async function boardDevice(c: DeviceControllerServiceConfig): Promise<string> {
-  if (c.backend !== 'table' || !c.profiles) return c.device;
-  let tableDevice: string;
+async function boardOf(c: DeviceControllerServiceConfig): Promise<{ device: string; table?: ProfileTable | undefined }> {
+  if (c.backend !== 'table' || !c.profiles) return { device: c.device };
+  let table: ProfileTable;
   try {
-    tableDevice = (await loadProfileTable(c.profiles)).summary().device;
+    table = await loadProfileTable(c.profiles);
   } catch (err) {
     if (err && typeof err === 'object' && 'field' in err) throw err;
     throw new UsageError(`--profiles: cannot read ${c.profiles}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  const tableDevice = table.summary().device;
   if (c.device !== tableDevice && c.device !== DEFAULT_DEVICE) {
     throw new UsageError(`--device: the profile table ${c.profiles} is of ${tableDevice}, not ${c.device} (leave --device out on a table board)`);
   }
-  return tableDevice;
+  return { device: tableDevice, table };
 }
 
 /**
@@ -282,18 +284,21 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
     }
   };
   const tokenOf = (cfg: { grpc: { token?: string | undefined } }) => (cfg.grpc.token ? { token: cfg.grpc.token } : {});
-  let device: string;
+  let board: Awaited<ReturnType<typeof boardOf>>;
   try {
-    device = await boardDevice(c);
+    board = await boardOf(c);
   } catch (err) {
     await close(0);
     throw startFailure('device-controller', err);
   }
-  // The profiler and optimizer learn a table board's own device and workloads from its table (whichever flag gave it).
+  const device = board.device;
+  // The profiler and optimizer learn a table board's own device and workloads from its table
+  // (whichever flag gave it), the one read above unless they were given another file.
   const boardProfiles = (cfg: { profiles?: string | undefined }) => {
     const profiles = cfg.profiles ?? (c.backend === 'table' ? c.profiles : undefined);
     return profiles ? { profiles } : {};
   };
+  const boardTable = (cfg: { profiles?: string | undefined }) => (board.table && (cfg.profiles ?? c.profiles) === c.profiles ? { boardTable: board.table } : {});
   const controller = await start('device-controller', () => startDeviceControllerService({ ...c, device }, { logger, bus }));
   const executor = await start('executor', () =>
     startExecutorService(
@@ -309,7 +314,7 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
         executor: { ...configs.profiler.executor, address: executor.address, ...tokenOf(configs.executor) },
         ...boardProfiles(configs.profiler),
       },
-      { logger, bus },
+      { logger, bus, ...boardTable(configs.profiler) },
     ),
   );
   const optimizer = await start('optimizer', () =>
@@ -321,7 +326,7 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
         defaults: { ...configs.optimizer.defaults, device },
         ...boardProfiles(configs.optimizer),
       },
-      { logger, bus },
+      { logger, bus, ...boardTable(configs.optimizer) },
     ),
   );
   return {

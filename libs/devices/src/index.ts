@@ -33,6 +33,7 @@ export {
   exportProfiles,
   readProfileCsv,
   loadProfileTable,
+  loadProfileTableSetting,
 } from './profiles-csv.js';
 export type { ExportOptions, ExportSummary, ReadOptions } from './profiles-csv.js';
 export { GridIndex } from './grid-index.js';

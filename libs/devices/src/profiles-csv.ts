@@ -263,3 +263,16 @@ export async function readProfileCsv(input: Readable | string, options: ReadOpti
 export async function loadProfileTable(path: string): Promise<ProfileTable> {
   return readProfileCsv(createReadStream(path), { source: path });
 }
+
+/**
+ * Reads the profile CSV a setting names (a service's `profiles`): a file that cannot be read is a
+ * ValidationError naming `field`, like a bad row.
+ */
+export async function loadProfileTableSetting(path: string, field = 'profiles'): Promise<ProfileTable> {
+  try {
+    return await loadProfileTable(path);
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    throw new ValidationError(field, err instanceof Error ? err.message : String(err));
+  }
+}

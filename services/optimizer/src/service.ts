@@ -8,7 +8,7 @@ import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { basename } from 'node:path';
 import { ValidationError, type Catalog, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
-import { loadProfileTable } from '@fulcrum/devices';
+import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { optimizer } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
 import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
@@ -27,6 +27,8 @@ export interface OptimizerServiceDeps extends ServiceOptions {
   readonly executor?: PlanExecutorPort | undefined;
   /** Measurement protocol sent with every Profile call (absent: the profiler's own defaults). */
   readonly profileProtocol?: ProfileProtocolOverrides | undefined;
+  /** The board's profile table, already read (`serve all` reads it once for every service); else read from `profiles`. */
+  readonly boardTable?: ProfileTable | undefined;
 }
 
 export interface RunningOptimizerService extends RunningService {
@@ -36,18 +38,11 @@ export interface RunningOptimizerService extends RunningService {
 }
 
 /**
- * The device and workloads of the table at `path`, and nothing else: the profiler's board is that
- * table, so a problem naming another device or workload is refused here, naming its field. A bad
- * file names `profiles`.
+ * The device and workloads of the board's table (read from `path`), and nothing else: the
+ * profiler's board is that table, so a problem naming another device or workload is refused here,
+ * naming its field.
  */
-async function tableCatalog(path: string): Promise<{ catalog: Catalog; checkProblem: (problem: Problem) => void }> {
-  let table;
-  try {
-    table = await loadProfileTable(path);
-  } catch (err) {
-    if (err instanceof ValidationError) throw err;
-    throw new ValidationError('profiles', err instanceof Error ? err.message : String(err));
-  }
+function tableCatalog(table: ProfileTable, path: string): { catalog: Catalog; checkProblem: (problem: Problem) => void } {
   const full = table.catalog();
   const device = table.summary().device;
   const workloads = [...table.workloads()];
@@ -103,7 +98,8 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       executorPort = owned;
       cleanup.defer(() => owned.close?.());
     }
-    const table = cfg.profiles ? await tableCatalog(cfg.profiles) : undefined;
+    const boardTable = deps.boardTable ?? (cfg.profiles ? await loadProfileTableSetting(cfg.profiles) : undefined);
+    const table = boardTable ? tableCatalog(boardTable, cfg.profiles ?? boardTable.summary().device) : undefined;
     const lib = new Optimizer({
       catalog: table?.catalog,
       checkProblem: table?.checkProblem,

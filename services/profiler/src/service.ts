@@ -3,8 +3,8 @@
  * and the `Profiler` library on a cleanup stack, served by the gRPC adapter (grpc.ts) through
  * runtime's `openService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
  */
-import { ValidationError, type Catalog } from '@fulcrum/core';
-import { loadProfileTable } from '@fulcrum/devices';
+import { ValidationError } from '@fulcrum/core';
+import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
 import { profiler } from '@fulcrum/proto';
@@ -24,6 +24,8 @@ export interface ProfilerServiceDeps extends ServiceOptions {
   /** In-process peers (an embedding program); else gRPC clients from `controller.*` / `executor.*`. */
   readonly controller?: DeviceControllerPort | undefined;
   readonly executor?: ExecutorPort | undefined;
+  /** The board's profile table, already read (`serve all` reads it once for every service); else read from `profiles`. */
+  readonly boardTable?: ProfileTable | undefined;
 }
 
 export interface RunningProfilerService extends RunningService {
@@ -38,16 +40,6 @@ export interface RunningProfilerService extends RunningService {
  * works from code: `startProfilerService({ grpc: { port: 0 }, controller: { address } }, { logger })`).
  * What it opens (bus, store, peer clients) it closes on `close()`; what it is given it leaves open.
  */
-/** The built-in workloads and those of the table at `path`; a bad file names `profiles`. */
-async function tableCatalog(path: string): Promise<Catalog> {
-  try {
-    return (await loadProfileTable(path)).catalog();
-  } catch (err) {
-    if (err instanceof ValidationError) throw err;
-    throw new ValidationError('profiles', err instanceof Error ? err.message : String(err));
-  }
-}
-
 export async function startProfilerService(config: ProfilerConfigInput | ProfilerConfig, deps: ProfilerServiceDeps): Promise<RunningProfilerService> {
   const cfg = profilerConfigSchema.parse(config);
   return openService('profiler', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
@@ -68,7 +60,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
     const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, logger, onRetry });
     if (!deps.executor) cleanup.defer(() => executorPort.close?.());
     const lib = new Profiler({
-      ...(cfg.profiles ? { catalog: await tableCatalog(cfg.profiles) } : {}),
+      ...(deps.boardTable || cfg.profiles ? { catalog: (deps.boardTable ?? (await loadProfileTableSetting(cfg.profiles!))).catalog() } : {}),
       controller,
       executor: executorPort,
       store,
