@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { cli } from './test-support.js';
-import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, startAllServices, type RunningServices } from './stack.js';
+import { cli, startLocalServices } from './test-support.js';
+import { ALL_DEFAULTS, loadAllConfigs, loadServeConfig, type RunningServices } from './stack.js';
 import { remoteStrategy as strategyToProto } from './commands/solve-remote.js';
 import { UsageError } from './usage.js';
 
@@ -79,12 +78,7 @@ describe('fulcrum serve all + solve --remote', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-serve-'));
-    const local = { 'grpc.port': 0, 'metrics.port': -1 };
-    const configs = loadAllConfigs(['--grpc.token=serve-test-token'], {}, {
-      env: {},
-      defaults: { 'device-controller': local, executor: local, profiler: { ...local, 'store.path': join(dir, 'p.db') }, optimizer: local },
-    });
-    running = await startAllServices(configs, pino({ level: 'silent' }));
+    running = await startLocalServices(['--grpc.token=serve-test-token'], dir);
     address = running.optimizer!.address;
   });
   after(async () => {

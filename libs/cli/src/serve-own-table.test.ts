@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { MY_ORIN_MODES as MODES, cli, myOrinCsv } from './test-support.js';
+import { MY_ORIN_MODES as MODES, cli, myOrinCsv, startLocalServices } from './test-support.js';
 import { loadAllConfigs, startAllServices, type RunningServices } from './stack.js';
 import { UsageError } from './usage.js';
 
@@ -21,13 +21,8 @@ describe('fulcrum serve all --backend table on a device and workloads of one’s
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-serve-own-'));
     csv = join(dir, 'T.csv');
     writeFileSync(csv, myOrinCsv());
-    const local = { 'grpc.port': 0, 'metrics.port': -1 };
     // No --device: the device-controller's and executor's device is the table's.
-    const configs = loadAllConfigs(['--grpc.token=own-table-token', '--backend=table', `--profiles=${csv}`], {}, {
-      env: {},
-      defaults: { 'device-controller': local, executor: local, profiler: { ...local, 'store.path': join(dir, 'p.db') }, optimizer: local },
-    });
-    running = await startAllServices(configs, pino({ level: 'silent' }));
+    running = await startLocalServices(['--grpc.token=own-table-token', '--backend=table', `--profiles=${csv}`], dir);
     address = running.optimizer!.address;
   });
   after(async () => {

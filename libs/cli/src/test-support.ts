@@ -1,8 +1,12 @@
 /**
  * What the CLI's tests share (not part of the CLI): the CLI run in this process with its output
- * captured, and a profile table of a board and workloads Fulcrum has never seen.
+ * captured, the four services started in this process, and a profile table of a board and
+ * workloads Fulcrum has never seen.
  */
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { runCli } from './program.js';
+import { loadAllConfigs, startAllServices, type RunningServices } from './stack.js';
 
 /** `fulcrum …` in this process; its exit code and what it printed. */
 export async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -38,3 +42,17 @@ export function myOrinCsv(): string {
 export const MY_ORIN_MODES: ReadonlySet<string> = new Set(
   LEVELS.cores.flatMap((c) => LEVELS.cpuMhz.flatMap((cpu) => LEVELS.gpuMhz.flatMap((g) => LEVELS.emcMhz.map((e) => `${c},${cpu},${g},${e}`)))),
 );
+
+/**
+ * The four services in this process as `fulcrum serve all ARGV` would start them, on free
+ * loopback ports with no metrics listeners, nothing from FULCRUM_* env, and the profiles in
+ * `dir/p.db`. Close with `close(0)`.
+ */
+export async function startLocalServices(argv: readonly string[], dir: string): Promise<RunningServices> {
+  const local = { 'grpc.port': 0, 'metrics.port': -1 };
+  const configs = loadAllConfigs(argv, {}, {
+    env: {},
+    defaults: { 'device-controller': local, executor: local, profiler: { ...local, 'store.path': join(dir, 'p.db') }, optimizer: local },
+  });
+  return startAllServices(configs, pino({ level: 'silent' }));
+}
