@@ -11,7 +11,7 @@
  *   node.status(); await node.close();
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { BUILTIN_CATALOG, DEVICES, ValidationError, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
+import { BUILTIN_CATALOG, ValidationError, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
@@ -139,7 +139,7 @@ export class ExecutorNode {
     this.#logger = logger;
     this.#metrics = metrics;
     this.catalog = options.model?.catalog ?? BUILTIN_CATALOG;
-    this.modelDevice = options.model?.device.id ?? (DEVICES.some((d) => d.id === options.device) ? options.device : undefined);
+    this.modelDevice = options.model?.device.id ?? (this.catalog.deviceIds().includes(options.device) ? options.device : undefined);
     this.#activity = bus
       ? new ActivityPublisher({
           publish: (a) => bus.publish(activitySubject(this.device), { ...a, measuredAt: new Date().toISOString() }),
@@ -206,7 +206,7 @@ export class ExecutorNode {
         this.engine.check({ workload: s.workload, kind: 'infer', batchSize: plan.batchSizes[s.name] ?? 1, mode }, { workload: `problem.streams[${i}].workload`, mode: 'plan.mode' }),
       );
       if (!this.controller && !this.#model && this.modelDevice) {
-        const spec = DEVICES.find((d) => d.id === this.modelDevice)!;
+        const spec = this.catalog.device(this.modelDevice);
         assertOnGrid(mode, spec.grid, spec.id, 'plan.mode');
       }
     }
