@@ -1,0 +1,9 @@
+/**
+ * @fulcrum/workloads — workload folders (docs/WORKLOADS.md): the manifest, the folder loader, the
+ * content hash, and the one open registry of built-in and user workloads.
+ */
+export { INPUT_DTYPES, MANIFEST_LIMITS, TRAINING_COST_FACTOR, parseManifest, checkManifest } from './manifest.js';
+export type { InputDtype, WorkloadManifest, WorkloadCostSpec } from './manifest.js';
+export { MANIFEST_FILES, FOLDER_LIMITS, loadWorkloadFolder, findWorkloadFolders, isWorkloadFolder, contentHash } from './folder.js';
+export type { WorkloadFolder } from './folder.js';
+export { BUILTIN_WORKLOADS_DIR, WorkloadRegistry, builtinWorkloadFolders, descriptorOf, parseWorkloadPaths } from './registry.js';
