@@ -7,9 +7,10 @@
  *   npx tsx examples/embed-executor/main.ts                 # a virtual Orin AGX, 50× faster than real time
  *   FULCRUM_RUNNER=host npx tsx examples/embed-executor/main.ts   # real PyTorch workers on this host (CUDA when it has one)
  *
- * The host runner trains and infers with a small built-in CNN standing in for ResNet-18 and
- * MobileNet, in real time: on a CPU-only machine every frame misses the 0.5 s budget, which the
- * program reports (a plan is for a board).
+ * The host runner trains the real ResNet-18 and serves the real MobileNetV2 (Fulcrum's built-in
+ * workload folders, libs/workloads/builtin; add your own with WorkloadRegistry.load([dir])) in real
+ * time: on a CPU-only machine most frames miss the 0.5 s budget, which the program reports (a plan
+ * is for a board).
  *
  * Environment: FULCRUM_RUNNER (`simulated` or `host`), FULCRUM_FRAMES (default 60),
  * FULCRUM_RATE (frames per second of the camera, default 20).
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { validateProblem, type PowerMode } from '@fulcrum/core';
 import { createBackend } from '@fulcrum/devices';
 import { ExecutorNode, HostEngine, RealClock, ScaledClock, SimulatedEngine, isInferenceError, type InferOutcome } from '@fulcrum/executor';
+import { WorkloadRegistry } from '@fulcrum/workloads';
 
 const env = process.env;
 const frames = Number(env['FULCRUM_FRAMES'] ?? 60);
@@ -37,18 +39,18 @@ const mode: PowerMode = { cores: 8, cpuMhz: 1728, gpuMhz: 624.75, emcMhz: 3199 }
 // The node runs minibatches on an engine: a virtual board on a faster clock, or real PyTorch workers.
 const model = host ? undefined : createBackend({ type: 'virtual', device: 'orin-agx', seed: 7 });
 const clock = host ? new RealClock() : new ScaledClock(50);
-const engine = model ? new SimulatedEngine(model, clock, 'example-virtual-orin', mode) : new HostEngine({ threads: 1, device: 'auto' });
+const engine = model ? new SimulatedEngine(model, clock, 'example-virtual-orin', mode) : new HostEngine({ registry: WorkloadRegistry.builtin(), threads: 1, device: 'auto' });
 const node = new ExecutorNode({ device: 'orin-agx', engine, clock, model });
 
 try {
   const applied = await node.applyPlan(problem, { planId: 'example-1', mode, batchSizes: { cam: 2 }, strategy: 'manual' });
-  console.log(`plan ${applied.plan.planId} applied: ${engine.name}${host ? ' (the built-in stand-in CNN)' : ''}, batch ${applied.plan.batchSizes['cam']} for cam`);
+  console.log(`plan ${applied.plan.planId} applied: ${engine.name}, batch ${applied.plan.batchSizes['cam']} for cam`);
 
   // The pipeline: frames arrive at the camera's rate (on the node's clock); each is one request.
   const replies: Promise<InferOutcome | Error>[] = [];
   for (let i = 0; i < frames; i++) {
-    // A 3×32×32 image (what the built-in stand-in model takes; a simulated board ignores it).
-    const frame = Array.from({ length: 3 }, (_, c) => Array.from({ length: 32 }, (_, y) => Array.from({ length: 32 }, (_, x) => ((x + y + c + i) % 16) / 16)));
+    // A 3×224×224 image, flattened (what MobileNetV2 takes; a simulated board ignores it).
+    const frame = Float32Array.from({ length: 3 * 224 * 224 }, (_, k) => ((k + i) % 16) / 16);
     replies.push(node.infer('cam', frame, `frame-${i}`).catch((err: Error) => err));
     await sleep(1000 / ratePerS / clock.scale);
   }

@@ -1,3 +1,4 @@
+import { ValidationError } from '@fulcrum/core';
 import { Command, CommanderError } from 'commander';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerDeviceJetsonCommands } from './commands/device-jetson.js';
@@ -9,6 +10,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerWorkloadCommands } from './commands/workload.js';
 import { processIo, type CliIo } from './io.js';
 import { CommandError, UsageError } from './usage.js';
 
@@ -30,6 +32,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerProfilesCommands(program, io);
   registerServeCommand(program, io);
   registerDemoCommand(program, io);
+  registerWorkloadCommands(program, io);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
@@ -44,6 +47,11 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     if (err instanceof CommanderError) {
       // Help and version exit 0; every parse error (unknown flag, bad value, missing flag) is a usage error.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof ValidationError) {
+      // Bad input that a library caught (a manifest, a table): a usage error naming the field.
+      io.stderr(`fulcrum: ${err.message}\n`);
+      return 2;
     }
     if (err instanceof UsageError || err instanceof CommandError) {
       io.stderr(`fulcrum: ${err.message}\n`);

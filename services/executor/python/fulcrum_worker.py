@@ -1,167 +1,282 @@
 #!/usr/bin/env python3
-"""Fulcrum minibatch worker: a long-lived PyTorch process driven over stdio by the executor.
+"""Fulcrum minibatch worker: a long-lived PyTorch process that drives one workload folder.
+
+The workload folder (docs/WORKLOADS.md) holds fulcrum.yaml and a module defining
+`class FulcrumWorkload` with setup(ctx), train_batch(b), train_step(batch), infer(inputs) and
+optional state_dict()/load_state_dict(state). The runtime owns the loop; the workload owns one
+step. The executor drives this process over stdio, one minibatch at a time.
 
 Protocol: JSON lines. Each request on stdin is one object with an integer "id" and an "op"; each
 reply on stdout is one object with the same "id" and "ok": true plus results, or "ok": false and
-"error". stdout carries nothing else (logs go to stderr). One request at a time: the executor never
-overlaps minibatches.
+"error". stdout carries nothing else (prints from the workload go to stderr). One request at a
+time.
 
 ops:
-  hello                                  -> device, torch version, pid, threads
-  init   {train: {...}, infer: {...}}    -> builds the models; see build_model for the options
-  train  {batch_size}                    -> one SGD step on generated data; time_s, loss
-  infer  {stream, batch_size, inputs?}   -> one forward pass; time_s, outputs [{class_index, score}]
-  export_onnx {path, stream?}            -> writes the inference model as ONNX (dynamic batch)
-  shutdown                               -> replies, then exits 0
+  hello                                   -> device, torch version, pid, threads
+  init {workload: {name, folder, module, manifest, kinds, hash}, seed, checkpoint?: {path,
+        every_steps, every_s}}            -> imports the module, setup(ctx), loads the checkpoint;
+                                             step, resumed (bool), checkpoint_error (str|null)
+  train {batch_size}                      -> train_batch then train_step: time_s (the step, GPU
+                                             synchronised), load_s (data loading), loss, step,
+                                             metrics, checkpoint (saved this time: path) or null
+  infer {batch_size, inputs?}             -> infer on inputs [b, *shape] (generated when absent):
+                                             time_s, outputs (one per sample)
+  checkpoint                              -> saves now (if the workload has state_dict)
+  shutdown                                -> saves a checkpoint if training ran since the last
+                                             one, replies, exits 0
 
 Every minibatch is timed here with time.perf_counter(), after torch.cuda.synchronize() on CUDA,
 so the time excludes the pipe and JSON and includes all queued GPU work.
 """
+import importlib.util
 import json
+import math
 import os
 import sys
 import time
 import traceback
+import types
 
+import numpy as np
 import torch
-import torch.nn as nn
+
+CHECKPOINT_FORMAT = "fulcrum-checkpoint-1"
+# A reply larger than this is refused: infer results should be small per sample.
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+DTYPES = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "int32": np.int32, "uint8": np.uint8}
 
 
 def log(msg):
     print(f"[fulcrum-worker {os.getpid()}] {msg}", file=sys.stderr, flush=True)
 
 
-class SmallCnn(nn.Module):
-    """A small CNN for 3xHxW images: two conv blocks and a linear head."""
+def to_json_value(value):
+    """A per-sample result as JSON: tensors and arrays become lists, numbers stay numbers."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    def __init__(self, classes=10, width=16):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )
-        self.head = nn.Linear(2 * width, classes)
 
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-def build_model(spec):
-    name = spec.get("model", "cnn")
-    classes = int(spec.get("classes", 10))
-    if name == "cnn":
-        return SmallCnn(classes=classes, width=int(spec.get("width", 16)))
-    if name == "resnet18":
-        import torchvision  # only when asked for: Debian's python3-torch does not bring it
-
-        return torchvision.models.resnet18(num_classes=classes)
-    raise ValueError(f"unknown model {name!r} (known: cnn, resnet18)")
+def per_sample(result, batch_size):
+    """Splits infer's result into one JSON value per sample (checks there are batch_size)."""
+    if isinstance(result, torch.Tensor):
+        result = result.detach().float().cpu().numpy() if result.dtype in (torch.float16, torch.bfloat16) else result.detach().cpu().numpy()
+    if isinstance(result, np.ndarray):
+        if result.ndim == 0 or result.shape[0] != batch_size:
+            raise ValueError(f"infer returned an array of shape {list(result.shape)} for a batch of {batch_size} (the first dimension must be the batch)")
+        if result.ndim == 2 and np.issubdtype(result.dtype, np.floating):
+            # [b, classes]: the arg-max class and its softmax probability per sample.
+            shifted = result - result.max(axis=1, keepdims=True)
+            probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+            index = result.argmax(axis=1)
+            return [{"classIndex": int(i), "score": float(probs[k, i])} for k, i in enumerate(index)]
+        return [to_json_value(row) for row in result]
+    if isinstance(result, (list, tuple)):
+        if len(result) != batch_size:
+            raise ValueError(f"infer returned {len(result)} results for a batch of {batch_size}")
+        return [to_json_value(r) for r in result]
+    raise ValueError(f"infer returned a {type(result).__name__}; return a tensor, an array or a list with one result per sample")
 
 
 class Worker:
     def __init__(self):
-        self.device = torch.device("cuda" if torch.cuda.is_available() and os.environ.get("FULCRUM_WORKER_DEVICE") != "cpu" else "cpu")
+        want_cpu = os.environ.get("FULCRUM_WORKER_DEVICE") == "cpu"
+        self.device = "cuda" if torch.cuda.is_available() and not want_cpu else "cpu"
         threads = os.environ.get("FULCRUM_WORKER_THREADS")
         if threads:
             torch.set_num_threads(int(threads))
-        self.train_spec = None
-        self.model = None
-        self.optimizer = None
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.infer_models = {}
-        self.infer_specs = {}
-        self.generator = torch.Generator().manual_seed(0)
+        self.workload = None
+        self.spec = None
+        self.step = 0
+        self.checkpoint = None
+        self.last_saved_step = 0
+        self.last_saved_at = time.monotonic()
+        self.rng = np.random.default_rng(0)
 
     def sync(self):
-        if self.device.type == "cuda":
+        if self.device == "cuda":
             torch.cuda.synchronize()
 
-    def shape(self, spec):
-        return [int(v) for v in spec.get("input", [3, 32, 32])]
-
     def op_hello(self, req):
-        return {
-            "device": str(self.device),
-            "cuda": self.device.type == "cuda",
-            "torch": torch.__version__,
-            "pid": os.getpid(),
-            "threads": torch.get_num_threads(),
-        }
+        return {"device": self.device, "cuda": self.device == "cuda", "torch": torch.__version__, "pid": os.getpid(), "threads": torch.get_num_threads()}
 
     def op_init(self, req):
-        torch.manual_seed(int(req.get("seed", 0)))
-        train = req.get("train")
-        if train:
-            self.train_spec = train
-            self.model = build_model(train).to(self.device).train()
-            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=float(train.get("lr", 0.01)), momentum=0.9)
-        for stream, spec in (req.get("infer") or {}).items():
-            self.infer_specs[stream] = spec
-            self.infer_models[stream] = build_model(spec).to(self.device).eval()
-        return {"train": bool(train), "streams": sorted(self.infer_models)}
+        spec = req["workload"]
+        seed = int(req.get("seed", 0))
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        folder = spec["folder"]
+        path = os.path.join(folder, spec.get("module") or "workload.py")
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        mod_name = "fulcrum_workload_" + "".join(c if c.isalnum() else "_" for c in spec["name"])
+        module_spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[mod_name] = module
+        module_spec.loader.exec_module(module)
+        cls = getattr(module, "FulcrumWorkload", None)
+        if cls is None:
+            raise ValueError(f"{path} defines no class FulcrumWorkload")
+        kinds = set(spec.get("kinds") or ["train", "infer"])
+        needed = (["train_batch", "train_step"] if "train" in kinds else []) + (["infer"] if "infer" in kinds else [])
+        missing = [m for m in ["setup"] + needed if not callable(getattr(cls, m, None))]
+        if missing:
+            raise ValueError(f"{path}: FulcrumWorkload has no {', '.join(missing)}")
+        ctx = types.SimpleNamespace(device=self.device, folder=folder, seed=seed, manifest=spec.get("manifest") or {}, kinds=kinds)
+        self.workload = cls()
+        self.workload.setup(ctx)
+        self.spec = spec
+        self.checkpoint = req.get("checkpoint") if "train" in kinds else None
+        resumed, error = self.load_checkpoint()
+        return {"name": spec["name"], "step": self.step, "resumed": resumed, "checkpoint_error": error, "checkpoints": self.checkpoints_enabled()}
+
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def checkpoints_enabled(self):
+        return bool(self.checkpoint) and callable(getattr(self.workload, "state_dict", None))
+
+    def load_checkpoint(self):
+        """(resumed, error): a missing file starts fresh quietly; a bad one is set aside and reported."""
+        if not self.checkpoints_enabled():
+            return False, None
+        path = self.checkpoint["path"]
+        if not os.path.exists(path):
+            return False, None
+        try:
+            data = torch.load(path, map_location=self.device)
+            if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError("not a Fulcrum checkpoint")
+            if not callable(getattr(self.workload, "load_state_dict", None)):
+                raise ValueError("the workload has state_dict but no load_state_dict")
+            self.workload.load_state_dict(data["state"])
+            self.step = int(data["step"])
+            self.last_saved_step = self.step
+            log(f"resumed {self.spec['name']} from {path} at step {self.step}")
+            return True, None
+        except Exception as exc:  # corrupt, truncated, or from another version: fresh start, said out loud
+            aside = f"{path}.corrupt-{int(time.time())}"
+            try:
+                os.replace(path, aside)
+            except OSError:
+                aside = None
+            message = f"checkpoint {path} could not be loaded ({type(exc).__name__}: {exc}); training starts fresh" + (f"; the file was moved to {aside}" if aside else "")
+            log(message)
+            self.step = 0
+            return False, message
+
+    def save_checkpoint(self):
+        if not self.checkpoints_enabled():
+            return None
+        path = self.checkpoint["path"]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        data = {"format": CHECKPOINT_FORMAT, "workload": self.spec["name"], "hash": self.spec.get("hash"), "step": self.step, "saved_at": time.time(), "state": self.workload.state_dict()}
+        with open(tmp, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic: a reader sees the old file or the new one, never half
+        self.last_saved_step = self.step
+        self.last_saved_at = time.monotonic()
+        return path
+
+    def checkpoint_due(self):
+        if not self.checkpoints_enabled() or self.step == self.last_saved_step:
+            return False
+        every_steps = int(self.checkpoint.get("every_steps") or 0)
+        every_s = float(self.checkpoint.get("every_s") or 0)
+        if every_steps > 0 and self.step - self.last_saved_step >= every_steps:
+            return True
+        return every_s > 0 and time.monotonic() - self.last_saved_at >= every_s
+
+    # ---- minibatches -------------------------------------------------------------------------
+
+    def require(self, kind):
+        if self.workload is None:
+            raise ValueError("no workload (send init first)")
+        if kind not in (self.spec.get("kinds") or ["train", "infer"]):
+            raise ValueError(f"workload {self.spec['name']} is not set up for {kind} (its manifest has no {kind}: section)")
 
     def op_train(self, req):
-        if self.model is None:
-            raise ValueError("train: no training model (send init with 'train' first)")
+        self.require("train")
         b = int(req["batch_size"])
-        classes = int(self.train_spec.get("classes", 10))
-        x = torch.randn([b] + self.shape(self.train_spec), generator=self.generator).to(self.device)
-        y = torch.randint(0, classes, (b,), generator=self.generator).to(self.device)
-        self.sync()
         t0 = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(self.model(x), y)
-        loss.backward()
-        self.optimizer.step()
+        batch = self.workload.train_batch(b)
         self.sync()
         t1 = time.perf_counter()
-        return {"time_s": t1 - t0, "loss": float(loss.item())}
+        result = self.workload.train_step(batch)
+        self.sync()
+        t2 = time.perf_counter()
+        if not isinstance(result, dict) or "loss" not in result:
+            raise ValueError("train_step must return a dict with 'loss'")
+        self.step += 1
+        metrics = {}
+        for k, v in result.items():
+            if isinstance(v, torch.Tensor):
+                v = v.detach().float().cpu().item() if v.numel() == 1 else None
+            if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)):
+                metrics[str(k)] = float(v)
+        saved = self.save_checkpoint() if self.checkpoint_due() else None
+        return {"time_s": t2 - t1, "load_s": t1 - t0, "loss": metrics.get("loss"), "step": self.step, "metrics": metrics, "checkpoint": saved}
+
+    def make_inputs(self, b):
+        infer = (self.spec.get("manifest") or {}).get("infer") or {}
+        spec = infer.get("input") or {}
+        shape = [int(v) for v in spec.get("shape") or [3, 32, 32]]
+        dtype = spec.get("dtype") or "float32"
+        sample = getattr(self.workload, "sample_inputs", None)
+        if callable(sample):
+            return sample(b)
+        if dtype in ("float32", "float16"):
+            return self.rng.standard_normal([b] + shape).astype(DTYPES[dtype])
+        return self.rng.integers(0, 100, size=[b] + shape).astype(DTYPES[dtype])
 
     def op_infer(self, req):
-        stream = req.get("stream")
-        model = self.infer_models.get(stream)
-        if model is None:
-            raise ValueError(f"infer: unknown stream {stream!r} (init knows {sorted(self.infer_models)})")
-        spec = self.infer_specs[stream]
+        self.require("infer")
         inputs = req.get("inputs")
         b = int(req.get("batch_size") or (len(inputs) if inputs else 1))
-        shape = self.shape(spec)
         if inputs and all(v is not None for v in inputs):
-            x = torch.tensor(inputs, dtype=torch.float32).reshape([len(inputs)] + shape)
+            infer = (self.spec.get("manifest") or {}).get("infer") or {}
+            spec = infer.get("input") or {}
+            dtype = DTYPES.get(spec.get("dtype") or "float32", np.float32)
+            x = np.asarray(inputs, dtype=dtype)
+            if spec.get("shape"):
+                want = int(np.prod(spec["shape"]))
+                if x.size != len(inputs) * want:
+                    raise ValueError(f"each input must hold {want} values (shape {spec['shape']}), got {x.size // max(1, len(inputs))}")
+                x = x.reshape([len(inputs)] + [int(v) for v in spec["shape"]])
+            b = len(inputs)
         else:
-            x = torch.randn([b] + shape, generator=self.generator)
-        x = x.to(self.device)
+            x = self.make_inputs(b)
         self.sync()
         t0 = time.perf_counter()
         with torch.no_grad():
-            logits = model(x)
-            probs = torch.softmax(logits, dim=1)
-            score, index = probs.max(dim=1)
+            result = self.workload.infer(x)
         self.sync()
         t1 = time.perf_counter()
-        outputs = [{"class_index": int(i), "score": float(s)} for i, s in zip(index.tolist(), score.tolist())]
-        return {"time_s": t1 - t0, "outputs": outputs}
+        return {"time_s": t1 - t0, "outputs": per_sample(result, b)}
 
-    def op_export_onnx(self, req):
-        stream = req.get("stream")
-        if stream is not None:
-            model, spec = self.infer_models[stream], self.infer_specs[stream]
-        else:
-            spec = req.get("model_spec") or {"model": "cnn"}
-            model = build_model(spec).eval()
-        model = model.to("cpu").eval()
-        dummy = torch.randn([1] + self.shape(spec))
-        torch.onnx.export(
-            model, dummy, req["path"], input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13,
-        )
-        model.to(self.device)
-        return {"path": req["path"], "input": self.shape(spec)}
+    def op_checkpoint(self, req):
+        return {"path": self.save_checkpoint(), "step": self.step}
+
+    def on_shutdown(self):
+        if self.workload is not None and self.checkpoints_enabled() and self.step != self.last_saved_step:
+            path = self.save_checkpoint()
+            log(f"saved checkpoint {path} at step {self.step}")
 
 
 def main():
-    # The protocol owns the original stdout; anything a library prints goes to stderr instead.
+    # The protocol owns the original stdout; anything the workload prints goes to stderr instead.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -177,6 +292,10 @@ def main():
             req_id = req.get("id")
             op = req.get("op")
             if op == "shutdown":
+                try:
+                    worker.on_shutdown()
+                except Exception:
+                    log(traceback.format_exc())
                 out.write(json.dumps({"id": req_id, "ok": True}) + "\n")
                 out.flush()
                 return 0
@@ -185,11 +304,15 @@ def main():
                 raise ValueError(f"unknown op {op!r}")
             reply = {"id": req_id, "ok": True}
             reply.update(handler(req))
+            text = json.dumps(reply)
+            if len(text) > MAX_REPLY_BYTES:
+                raise ValueError(f"the reply to {op} is {len(text)} bytes, over the {MAX_REPLY_BYTES}-byte limit (return smaller per-sample results)")
         except Exception as exc:  # the worker answers every request; a bad one does not kill it
             log(traceback.format_exc())
-            reply = {"id": req_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply) + "\n")
+            text = json.dumps({"id": req_id, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        out.write(text + "\n")
         out.flush()
+    worker.on_shutdown()
     return 0
 
 

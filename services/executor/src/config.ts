@@ -4,18 +4,18 @@
  * device-controller as a peer section, plus the runner (simulated device or host PyTorch) and the
  * interleaving runtime's limits.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_GRPC_PORTS, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 
-const modelSpecSchema = z.object({
-  model: z.string().min(1).default('cnn'),
-  input: z.array(z.number().int().positive()).optional(),
-  classes: z.number().int().positive().optional(),
-  width: z.number().int().positive().optional(),
-  lr: z.number().positive().optional(),
-});
+/** Where checkpoints go by default: $XDG_STATE_HOME/fulcrum/checkpoints, else ~/.local/state/fulcrum/checkpoints. */
+export function defaultCheckpointDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return join(env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'fulcrum', 'checkpoints');
+}
 
 /** The interleaving runtime's limits (the config's `executor` section; `ExecutorNode`'s `limits`). */
 export const executorLimitsSchema = z.object({
@@ -76,8 +76,22 @@ export const executorServiceConfigSchema = z.object({
       python: z.string().min(1).optional(),
       threads: z.number().int().min(1).default(1),
       device: z.enum(['cpu', 'auto']).default('auto'),
-      /** Model per workload name (JSON in env); a workload not listed runs the built-in CNN. */
-      models: z.record(z.string(), modelSpecSchema).default({}),
+      /** Serve inference with onnxruntime-node where a workload folder has infer.onnx (else its Python infer). */
+      onnx: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** Workload folders joining the built-in ones (also FULCRUM_WORKLOADS); the host runner runs only these. */
+  workloads: workloadsConfigSchema,
+  /** host: training checkpoints (atomic; resumed after a worker crash or an executor restart). */
+  checkpoints: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Default $XDG_STATE_HOME/fulcrum/checkpoints (~/.local/state/fulcrum/checkpoints). */
+      dir: z.string().min(1).optional(),
+      /** Save every this many training steps; 0 = not by steps. */
+      everySteps: z.number().int().min(0).default(100),
+      /** Save every this many seconds; 0 = not by time. */
+      everyS: z.number().min(0).default(60),
     })
     .prefault({}),
   executor: executorLimitsSchema.prefault({}),

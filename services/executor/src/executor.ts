@@ -113,6 +113,9 @@ export class Executor {
   private readonly trainMinibatchLimit: number;
   private trainingEnabled: boolean;
   private readonly trainTime = new Ewma();
+  private readonly trainLoad = new Ewma();
+  private lastTrainLoss: number | undefined;
+  private lastTrainStep: number | undefined;
   private readonly decisionUs = new LatencyRecorder();
 
   private state: ExecutorState = 'idle';
@@ -282,6 +285,9 @@ export class Executor {
       trainMinibatchesTotal: this.trainMinibatchesTotal,
       trainFailures: this.trainFailures,
       measuredTrainTimeS: this.trainTime.get() ?? 0,
+      measuredTrainLoadS: this.trainLoad.get() ?? 0,
+      ...(this.lastTrainLoss !== undefined ? { trainLoss: this.lastTrainLoss } : {}),
+      ...(this.lastTrainStep !== undefined ? { trainStep: this.lastTrainStep } : {}),
       utilization: this.inferBusyS / sincePlanS,
       workerCrashes: this.workerCrashes,
       // The recorder works in seconds; here one "second" is one microsecond of decision time.
@@ -381,6 +387,9 @@ export class Executor {
     try {
       const result = await this.runner.runTraining(bT);
       this.trainTime.add(result.timeS);
+      if (result.loadS !== undefined) this.trainLoad.add(result.loadS);
+      if (result.loss !== undefined && Number.isFinite(result.loss)) this.lastTrainLoss = result.loss;
+      if (result.step !== undefined) this.lastTrainStep = result.step;
       this.trainMinibatches++;
       this.trainMinibatchesTotal++;
       this.trainSamples += bT;

@@ -1,24 +1,25 @@
 /**
- * A real run on this host (`fulcrum run`): the PyTorch worker trains a small CNN on generated data,
- * onnxruntime-node serves each stream from an ONNX export of the worker's inference model, and
- * requests arrive from a generator in real time. The report sets measured latencies beside the
+ * A real run on this host (`fulcrum run`): the host engine trains one workload folder's model in a
+ * PyTorch worker (its own `train_batch` + `train_step`) while each stream is served by its workload's
+ * `infer` (Python) or its ONNX file (onnxruntime-node), one minibatch at a time, and requests arrive
+ * from a generator in real time. The report sets measured latencies beside the
  * SPEC §2 bound computed from the minibatch times the workers measured during the run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from '@fulcrum/runtime';
+import type { WorkloadRegistry } from '@fulcrum/workloads';
 import { constantRates, traceArrivals, type ArrivalProcess } from './arrivals.js';
 import { RealClock } from './clock.js';
 import { Executor, type InferOutcome } from './executor.js';
 import { isInferenceError } from './errors.js';
-import { composeRunners } from './runners/compose.js';
-import { OnnxRunner } from './runners/onnx.js';
-import { PythonWorker, type ModelSpec, type WorkerInfo } from './runners/python.js';
+import { ValidationError } from '@fulcrum/core';
+import type { WorkerInfo } from './runners/python.js';
+import { GatedRunner, HostEngine, type HostCheckpoints } from './service-runner.js';
 import type { ExecutorEventSink, ExecutorStatus, InferenceBatchResult, LatencySummary, MinibatchRunner, TrainingResult } from './types.js';
 
 export interface HostRunStream {
   readonly name: string;
+  /** The workload (folder name in the registry) that serves this stream. */
+  readonly workload: string;
   readonly arrivalRatePerS: number;
   readonly latencyBudgetS: number;
   readonly batchSize: number;
@@ -26,12 +27,22 @@ export interface HostRunStream {
 
 export interface HostRunOptions {
   readonly streams: readonly HostRunStream[];
-  readonly trainBatchSize: number;
+  /** The workloads this host can run. */
+  readonly registry: WorkloadRegistry;
+  /** The workload to train. */
+  readonly trainWorkload: string;
+  /** bT; default the manifest's train.batch_size. */
+  readonly trainBatchSize?: number;
   readonly durationS: number;
   readonly process?: ArrivalProcess;
   readonly seed?: number;
-  readonly trainModel?: ModelSpec;
-  readonly inferModel?: ModelSpec;
+  /** Training checkpoints (default none). */
+  readonly checkpoints?: HostCheckpoints | false;
+  /** Serve with onnxruntime where a folder has infer.onnx (default true). */
+  readonly onnx?: boolean;
+  readonly device?: 'cpu' | 'auto';
+  /** Called when the clock starts (after warm-up), with the engine (tests kill a worker through it). */
+  readonly onStarted?: (engine: HostEngine) => void;
   /** torch threads in the worker and onnxruntime intra-op threads. Default 1 each. */
   readonly threads?: number;
   readonly python?: string;
@@ -52,6 +63,9 @@ export interface TimeStats {
 
 export interface HostRunStreamReport {
   readonly stream: string;
+  readonly workload: string;
+  /** What served it: onnxruntime (the folder's ONNX file) or python-torch (its infer). */
+  readonly runner: 'onnxruntime' | 'python-torch';
   readonly plannedRatePerS: number;
   readonly batchSize: number;
   readonly latencyBudgetS: number;
@@ -71,8 +85,25 @@ export interface HostRunStreamReport {
   readonly meanServiceS: number;
 }
 
+export interface HostRunTraining {
+  readonly workload: string;
+  readonly batchSize: number;
+  /** Worker step count before the first and after the last step of the run. */
+  readonly firstStep: number;
+  readonly lastStep: number;
+  readonly stepsRun: number;
+  readonly firstLoss: number | undefined;
+  readonly lastLoss: number | undefined;
+  /** Data loading (train_batch) time per step, kept apart from tT. */
+  readonly loadTime: TimeStats;
+  /** Each worker start: the step it started at and whether it resumed from a checkpoint. */
+  readonly starts: ReadonlyArray<{ readonly step: number; readonly resumed: boolean; readonly checkpointError: string | null }>;
+  readonly checkpoints: boolean;
+}
+
 export interface HostRunReport {
   readonly worker: WorkerInfo;
+  readonly training: HostRunTraining;
   readonly durationS: number;
   readonly process: ArrivalProcess;
   readonly trainTime: TimeStats;
@@ -96,6 +127,9 @@ function stats(values: number[]): TimeStats {
 class RecordingRunner implements MinibatchRunner {
   readonly name: string;
   readonly trainTimes: number[] = [];
+  readonly loadTimes: number[] = [];
+  readonly losses: number[] = [];
+  readonly steps: number[] = [];
   readonly inferTimes = new Map<string, number[]>();
   recording = false;
   constructor(private readonly inner: MinibatchRunner) {
@@ -103,7 +137,12 @@ class RecordingRunner implements MinibatchRunner {
   }
   async runTraining(b: number): Promise<TrainingResult> {
     const r = await this.inner.runTraining(b);
-    if (this.recording) this.trainTimes.push(r.timeS);
+    if (this.recording) {
+      this.trainTimes.push(r.timeS);
+      if (r.loadS !== undefined) this.loadTimes.push(r.loadS);
+      if (r.loss !== undefined) this.losses.push(r.loss);
+      if (r.step !== undefined) this.steps.push(r.step);
+    }
     return r;
   }
   async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
@@ -122,47 +161,60 @@ class RecordingRunner implements MinibatchRunner {
 
 export async function runOnHost(options: HostRunOptions): Promise<HostRunReport> {
   const threads = options.threads ?? 1;
-  const trainModel = options.trainModel ?? { model: 'cnn', input: [3, 32, 32], classes: 10, width: 16 };
-  const inferModel = options.inferModel ?? trainModel;
-  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-run-'));
-  const worker = new PythonWorker({
-    train: trainModel,
-    infer: Object.fromEntries(options.streams.map((s) => [s.name, inferModel])),
+  const registry = options.registry;
+  const trainFolder = registry.get(options.trainWorkload, 'train');
+  if (!trainFolder.manifest.train) throw new ValidationError('train', `workload ${JSON.stringify(options.trainWorkload)} cannot be trained: its manifest (${trainFolder.manifestPath}) has no train: section`);
+  const trainBatchSize = options.trainBatchSize ?? trainFolder.manifest.train.batchSize;
+  options.streams.forEach((s, i) => {
+    const f = registry.get(s.workload, `streams[${i}].workload`);
+    if (!f.manifest.infer) throw new ValidationError(`streams[${i}].workload`, `workload ${JSON.stringify(s.workload)} cannot be served: its manifest (${f.manifestPath}) has no infer: section`);
+  });
+  const starts: Array<{ step: number; resumed: boolean; checkpointError: string | null }> = [];
+  let trainInfo: WorkerInfo | undefined;
+  const engine = new HostEngine({
+    registry,
     threads,
     ...(options.python ? { python: options.python } : {}),
+    ...(options.device ? { device: options.device } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+    ...(options.onnx !== undefined ? { onnx: options.onnx } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    onWorkerReady: (workload, info) => {
+      if (workload !== options.trainWorkload) return;
+      trainInfo = info;
+      starts.push({ step: info.step, resumed: info.resumed, checkpointError: info.checkpointError });
+    },
   });
-  let runner: RecordingRunner | undefined;
+  const gated = new GatedRunner(engine, undefined);
+  gated.setProblem({ trainWorkload: options.trainWorkload, streams: options.streams.map((s) => ({ name: s.name, workload: s.workload })) });
+  const runner = new RecordingRunner(gated);
   try {
-    const info = await worker.start();
-    const models: Record<string, { path: string; inputShape: number[] }> = {};
-    for (const s of options.streams) {
-      const path = join(dir, `${s.name}.onnx`);
-      const exported = await worker.exportOnnx(path, { stream: s.name });
-      models[s.name] = { path, inputShape: exported.input };
-    }
-    const onnx = await OnnxRunner.create({ models, intraOpThreads: threads });
-    runner = new RecordingRunner(composeRunners({ training: worker, inference: onnx }));
+    await engine.prepare(options.trainWorkload, ['train']);
+    for (const s of options.streams) await engine.prepare(s.workload, ['infer']);
     // Warm up, and take first times for the plan's predictions (the deadline rule needs them).
     const warm = options.warmupMinibatches ?? 3;
     let trainTimeS = 0;
     const inferTimeS: Record<string, number> = {};
-    for (let i = 0; i < warm; i++) trainTimeS = (await runner.runTraining(options.trainBatchSize)).timeS;
+    for (let i = 0; i < warm; i++) trainTimeS = (await runner.runTraining(trainBatchSize)).timeS;
     for (const s of options.streams) {
       for (let i = 0; i < warm; i++) inferTimeS[s.name] = (await runner.runInference(s.name, new Array(s.batchSize).fill(undefined))).timeS;
     }
+    const firstStep = engine.workerOf(options.trainWorkload)?.info?.step ?? 0;
+    const stepBeforeRun = runner.steps.length ? runner.steps[runner.steps.length - 1]! : firstStep;
     runner.recording = true;
     const clock = new RealClock();
     const executor = new Executor({
       runner,
       clock,
-      problem: { trainBatchSize: options.trainBatchSize, streams: options.streams.map((s) => ({ name: s.name, arrivalRatePerS: s.arrivalRatePerS, latencyBudgetS: s.latencyBudgetS })) },
+      problem: { trainBatchSize, streams: options.streams.map((s) => ({ name: s.name, arrivalRatePerS: s.arrivalRatePerS, latencyBudgetS: s.latencyBudgetS })) },
       plan: { planId: 'host-run', batchSizes: Object.fromEntries(options.streams.map((s) => [s.name, s.batchSize])), trainTimeS, inferTimeS, strategy: 'manual' },
       ...(options.events ? { events: options.events } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       timelineBucketS: options.timelineBucketS ?? Math.max(0.5, options.durationS / 60),
     });
     executor.start();
+    options.onStarted?.(engine);
     const process = options.process ?? 'poisson';
     const arrivals = traceArrivals(constantRates(Object.fromEntries(options.streams.map((s) => [s.name, s.arrivalRatePerS]))), {
       process,
@@ -190,6 +242,8 @@ export async function runOnHost(options: HostRunOptions): Promise<HostRunReport>
       const fill = (s.batchSize - 1) / s.arrivalRatePerS;
       return {
         stream: s.name,
+        workload: s.workload,
+        runner: engine.servesWithOnnx(s.workload) ? ('onnxruntime' as const) : ('python-torch' as const),
         plannedRatePerS: s.arrivalRatePerS,
         batchSize: s.batchSize,
         latencyBudgetS: s.latencyBudgetS,
@@ -210,21 +264,31 @@ export async function runOnHost(options: HostRunOptions): Promise<HostRunReport>
     const allAnswered =
       failedOther === 0 && streams.every((s) => s.sent === s.completed + Object.values(s.failed).reduce((a, b) => a + b, 0));
     return {
-      worker: info,
+      worker: trainInfo!,
+      training: {
+        workload: options.trainWorkload,
+        batchSize: trainBatchSize,
+        firstStep: stepBeforeRun,
+        lastStep: runner.steps.length ? runner.steps[runner.steps.length - 1]! : stepBeforeRun,
+        stepsRun: runner.steps.length,
+        firstLoss: runner.losses[0],
+        lastLoss: runner.losses[runner.losses.length - 1],
+        loadTime: stats(runner.loadTimes),
+        starts,
+        checkpoints: trainInfo?.checkpoints ?? false,
+      },
       durationS: options.durationS,
       process,
       trainTime,
       streams,
       trainThroughputSamplesPerS: status.trainThroughputSamplesPerS,
-      formulaTrainThroughputSamplesPerS: trainTime.meanS > 0 ? (Math.max(0, 1 - rho) * options.trainBatchSize) / trainTime.meanS : 0,
+      formulaTrainThroughputSamplesPerS: trainTime.meanS > 0 ? (Math.max(0, 1 - rho) * trainBatchSize) / trainTime.meanS : 0,
       utilization: status.utilization,
       allAnswered,
       status,
       timeline: executor.timelinePoints(),
     };
   } finally {
-    if (runner) await runner.close();
-    else await worker.close();
-    rmSync(dir, { recursive: true, force: true });
+    await runner.close();
   }
 }

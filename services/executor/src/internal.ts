@@ -32,7 +32,7 @@ export type { Arrival, RateSegment, RateTrace, ArrivalProcess } from './arrivals
 export { runScaled } from './scaled-run.js';
 export type { ScaledRunOptions } from './scaled-run.js';
 export { runOnHost } from './host-run.js';
-export type { HostRunOptions, HostRunReport, HostRunStream, HostRunStreamReport, TimeStats } from './host-run.js';
+export type { HostRunOptions, HostRunReport, HostRunStream, HostRunStreamReport, HostRunTraining, TimeStats } from './host-run.js';
 export { profiledModes, tableTimeSource } from './profile-table.js';
 export { backendTimeSource, backendModes } from './devices-adapter.js';
 export { alsFront } from './strategies-adapter.js';

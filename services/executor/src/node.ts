@@ -306,7 +306,7 @@ export class ExecutorNode {
         this.runner.setMode(mode);
       }
       const r = await this.runner.measure({ ...run, activityLeadMs: this.limits.measurementLeadMs });
-      const softwareStack = await this.engine.softwareStack();
+      const softwareStack = await this.engine.softwareStack(workload);
       this.#metrics?.measurements.inc({ outcome: 'ok' });
       return { minibatchTimesMs: r.minibatchTimesMs, windowStartMs: r.windowStart.getTime(), windowEndMs: r.windowEnd.getTime(), softwareStack, runner: this.engine.name };
     } catch (err) {

@@ -19,7 +19,10 @@ import { isNotInTableError, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
 import { IDLE, type ActivityPublisher } from './activity.js';
 import type { Clock } from './clock.js';
-import { PythonWorker, type ModelSpec } from './runners/python.js';
+import { join } from 'node:path';
+import type { WorkloadFolder, WorkloadRegistry } from '@fulcrum/workloads';
+import { OnnxRunner } from './runners/onnx.js';
+import { PythonWorker, defaultPython, workerWorkloadOf, type WorkerInfo } from './runners/python.js';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from './types.js';
 
 export interface EngineQuery {
@@ -34,7 +37,7 @@ export interface EngineQuery {
 export interface MinibatchEngine {
   /** e.g. "simulated", "python-torch". */
   readonly name: string;
-  run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<{ timeS: number; outputs: readonly unknown[] }>;
+  run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<EngineResult>;
   /** The power mode minibatch times belong to (the simulated device's times depend on it). */
   setMode(mode: PowerMode | undefined): void;
   readonly mode: PowerMode | undefined;
@@ -43,8 +46,19 @@ export interface MinibatchEngine {
    * workload it does not know, `fields.mode` (+ `.<knob>` off the grid) for a mode it cannot run it at.
    */
   check(query: EngineQuery, fields: { readonly workload: string; readonly mode?: string }): void;
-  softwareStack(): Promise<string>;
+  /** The software stack of measurements of `workload` (a real host adds the workload folder's hash). */
+  softwareStack(workload?: string): Promise<string>;
   close(): Promise<void>;
+}
+
+/** One minibatch's result: its time, one output per input, and for training what the worker said. */
+export interface EngineResult {
+  readonly timeS: number;
+  readonly outputs: readonly unknown[];
+  /** Training: data loading time before the step, s. */
+  readonly loadS?: number;
+  readonly loss?: number;
+  readonly step?: number;
 }
 
 /**
@@ -102,70 +116,158 @@ export class SimulatedEngine implements MinibatchEngine {
 }
 
 export interface HostEngineOptions {
-  /** Model per workload name; a workload not listed runs the built-in CNN. */
-  readonly models?: Readonly<Record<string, ModelSpec>>;
+  /** The workloads this host can run (built-in folders plus the user's); nothing else runs. */
+  readonly registry: WorkloadRegistry;
   readonly python?: string | undefined;
   readonly threads?: number;
   readonly device?: 'cpu' | 'auto';
+  /** Serve inference with onnxruntime-node where the folder has `infer.onnx` (default true). */
+  readonly onnx?: boolean;
+  /** Training checkpoints: folder and cadence; `false` for none. Default none. */
+  readonly checkpoints?: HostCheckpoints | false;
   readonly logger?: Logger | undefined;
+  /** The engine's software stack; default `python-torch-<version>-<cpu|cuda>`. */
   readonly softwareStack?: string | undefined;
+  readonly seed?: number;
+  /** Called when a worker (re)starts: its step and whether it resumed from a checkpoint. */
+  readonly onWorkerReady?: (workload: string, info: WorkerInfo) => void;
+}
+
+export interface HostCheckpoints {
+  /** Folder of the checkpoint files (`<name>-<hash12>.pt`). */
+  readonly dir: string;
+  readonly everySteps: number;
+  readonly everyS: number;
+}
+
+/** `<name>@<first 12 hex digits of the folder's content hash>`: a workload's part of a software stack. */
+export function workloadStackTag(folder: WorkloadFolder): string {
+  return `${folder.manifest.name}@${folder.contentHash().slice(0, 12)}`;
 }
 
 /**
- * The host's real workers: one long-lived PyTorch worker per workload (started on first use), with
- * the workload's model (`models`) or the built-in CNN as a stand-in. Workers time each minibatch
- * themselves. The power mode is the board's business (the device-controller); times here do not
- * depend on it.
+ * The host's real workers for the registry's workload folders: one long-lived PyTorch worker per
+ * workload (started on first use) running the folder's `workload.py`, and an onnxruntime session
+ * for inference where the folder has an ONNX model. A workload the registry does not hold is
+ * refused by name; there is no stand-in. Workers time each minibatch themselves. The power mode is
+ * the board's business (the device-controller); times here do not depend on it.
  */
 export class HostEngine implements MinibatchEngine {
   readonly name = 'python-torch';
   mode: PowerMode | undefined;
   private readonly workers = new Map<string, PythonWorker>();
+  private readonly onnx = new Map<string, Promise<OnnxRunner>>();
+  private info: WorkerInfo | undefined;
 
-  constructor(private readonly options: HostEngineOptions = {}) {}
+  constructor(private readonly options: HostEngineOptions) {}
+
+  get registry(): WorkloadRegistry {
+    return this.options.registry;
+  }
 
   setMode(mode: PowerMode | undefined): void {
     if (mode) this.mode = mode;
   }
 
   check(query: EngineQuery, fields: { readonly workload: string }): void {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/u.test(query.workload)) throw new ValidationError(fields.workload, `must be 1–64 letters, digits, '.', '-' or '_', got ${JSON.stringify(query.workload)}`);
+    const folder = this.options.registry.get(query.workload, fields.workload);
+    const m = folder.manifest;
+    if (query.kind === 'train' && !m.train) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be trained: its manifest (${folder.manifestPath}) has no train: section`);
+    if (query.kind === 'infer' && !m.infer) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be served: its manifest (${folder.manifestPath}) has no infer: section`);
+  }
+
+  /** Whether `workload`'s inference runs on onnxruntime (its folder has infer.onnx). */
+  servesWithOnnx(workload: string): boolean {
+    return this.options.onnx !== false && !!this.options.registry.get(workload).onnxPath;
   }
 
   private worker(workload: string): PythonWorker {
     let w = this.workers.get(workload);
     if (!w) {
-      const spec = this.options.models?.[workload] ?? { model: 'cnn' };
+      const folder = this.options.registry.get(workload);
+      const ww = workerWorkloadOf(folder);
+      const cp = this.options.checkpoints;
       w = new PythonWorker({
-        train: spec,
-        infer: { [workload]: spec },
+        workload: ww,
         threads: this.options.threads ?? 1,
+        ...(this.options.seed !== undefined ? { seed: this.options.seed } : {}),
+        ...(cp && folder.manifest.train ? { checkpoint: { path: join(cp.dir, `${workload}-${ww.hash!.slice(0, 12)}.pt`), everySteps: cp.everySteps, everyS: cp.everyS } } : {}),
         ...(this.options.python ? { python: this.options.python } : {}),
         ...(this.options.device ? { device: this.options.device } : {}),
         ...(this.options.logger ? { logger: this.options.logger } : {}),
+        onReady: (info) => {
+          this.info = info;
+          this.options.onWorkerReady?.(workload, info);
+        },
       });
       this.workers.set(workload, w);
     }
     return w;
   }
 
-  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<{ timeS: number; outputs: readonly unknown[] }> {
-    const w = this.worker(workload);
-    if (kind === 'train') return { ...(await w.runTraining(batchSize)), outputs: [] };
-    const r = await w.runInference(workload, inputs ?? new Array<unknown>(batchSize).fill(undefined));
+  private onnxRunner(workload: string): Promise<OnnxRunner> {
+    let r = this.onnx.get(workload);
+    if (!r) {
+      const folder = this.options.registry.get(workload);
+      const shape = folder.manifest.infer?.input?.shape;
+      r = OnnxRunner.create({ models: { [workload]: { path: folder.onnxPath!, ...(shape ? { inputShape: shape } : {}) } }, intraOpThreads: this.options.threads ?? 1 });
+      r.catch(() => this.onnx.delete(workload));
+      this.onnx.set(workload, r);
+    }
+    return r;
+  }
+
+  /** The Python worker of a workload, if started (tests and operators: kill it, read its step). */
+  workerOf(workload: string): PythonWorker | undefined {
+    return this.workers.get(workload);
+  }
+
+  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<{ timeS: number; outputs: readonly unknown[]; loadS?: number; loss?: number; step?: number }> {
+    this.check({ workload, kind, batchSize }, { workload: 'workload' });
+    if (kind === 'train') {
+      const r = await this.worker(workload).runTraining(batchSize);
+      return { timeS: r.timeS, outputs: [], ...(r.loadS !== undefined ? { loadS: r.loadS } : {}), ...(r.loss !== undefined ? { loss: r.loss } : {}), ...(r.step !== undefined ? { step: r.step } : {}) };
+    }
+    const given = inputs ?? new Array<unknown>(batchSize).fill(undefined);
+    if (this.servesWithOnnx(workload)) {
+      const r = await (await this.onnxRunner(workload)).runInference(workload, given);
+      return { timeS: r.timeS, outputs: r.outputs };
+    }
+    const r = await this.worker(workload).runInference(workload, given);
     return { timeS: r.timeS, outputs: r.outputs };
   }
 
-  async softwareStack(): Promise<string> {
-    if (this.options.softwareStack) return this.options.softwareStack;
-    const first = this.workers.values().next().value as PythonWorker | undefined;
-    const info = first?.info ?? (await (first ?? this.worker('cnn')).start());
-    return `python-torch-${info.torch}-${info.cuda ? 'cuda' : info.device}`;
+  /** Opens what a workload needs before its first minibatch (worker, ONNX session); errors name the workload. */
+  async prepare(workload: string, kinds: readonly WorkloadKind[]): Promise<void> {
+    if (kinds.includes('train') || (kinds.includes('infer') && !this.servesWithOnnx(workload))) await this.worker(workload).start();
+    if (kinds.includes('infer') && this.servesWithOnnx(workload)) await this.onnxRunner(workload);
+  }
+
+  async softwareStack(workload?: string): Promise<string> {
+    let base = this.options.softwareStack;
+    if (!base) {
+      const info = this.info ?? (this.workers.size ? await this.workers.values().next().value!.start() : await probeTorch(this.options.python));
+      base = `python-torch-${info.torch}-${info.cuda ? 'cuda' : info.device}`;
+    }
+    return workload && this.options.registry.has(workload) ? `${base}+${workloadStackTag(this.options.registry.get(workload))}` : base;
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.close()));
+    for (const r of this.onnx.values()) await r.then((x) => x.close()).catch(() => undefined);
   }
+}
+
+/** torch's version and device, asked of the Python without a workload (one short process). */
+async function probeTorch(python: string | undefined): Promise<{ torch: string; cuda: boolean; device: string }> {
+  const { execFile } = await import('node:child_process');
+  const py = python ?? defaultPython();
+  return new Promise((resolve, reject) => {
+    execFile(py, ['-c', 'import json,torch;c=torch.cuda.is_available();print(json.dumps({"torch":torch.__version__,"cuda":c,"device":"cuda" if c else "cpu"}))'], { timeout: 60_000 }, (err, stdout) => {
+      if (err) reject(new Error(`could not ask ${py} for torch's version: ${err.message.split('\n')[0]}`));
+      else resolve(JSON.parse(stdout.trim()) as { torch: string; cuda: boolean; device: string });
+    });
+  });
 }
 
 /** Serializes async work: each `run` starts after the previous one settled. */
@@ -224,7 +326,7 @@ export class GatedRunner implements MinibatchRunner {
   }
 
   /** The problem whose workloads the interleaving minibatches run (set when its plan takes effect). */
-  setProblem(problem: Pick<Problem, 'trainWorkload' | 'streams'>): void {
+  setProblem(problem: { readonly trainWorkload: string; readonly streams: ReadonlyArray<{ readonly name: string; readonly workload: string }> }): void {
     this.trainWorkload = problem.trainWorkload;
     this.streamWorkloads.clear();
     for (const s of problem.streams) this.streamWorkloads.set(s.name, s.workload);
@@ -242,7 +344,7 @@ export class GatedRunner implements MinibatchRunner {
       try {
         const r = await this.engine.run(workload, 'train', batchSize);
         this.onMinibatch?.('train', r.timeS);
-        return { timeS: r.timeS };
+        return { timeS: r.timeS, loadS: r.loadS, loss: r.loss, step: r.step };
       } finally {
         this.activity?.idleSoon();
       }

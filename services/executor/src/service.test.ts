@@ -3,12 +3,17 @@
 // nats-server for inference requests and garbage on the infer subject.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus/internal';
 import { natsFixture } from '@fulcrum/bus/testing';
+import { contentHash } from '@fulcrum/workloads';
+import { writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
@@ -297,7 +302,7 @@ describe('executor service config', () => {
         FULCRUM_CONTROLLER__ADDRESS: '127.0.0.1:50051',
         FULCRUM_CONTROLLER__TOKEN: 'abcdefgh12',
         FULCRUM_NATS__URL: 'nats://127.0.0.1:4222',
-        FULCRUM_HOST__MODELS: '{"resnet18":{"model":"resnet18"}}',
+        FULCRUM_WORKLOADS__PATHS: '/opt/a,/opt/b',
       },
     });
     assert.equal(config.runner, 'host');
@@ -305,7 +310,7 @@ describe('executor service config', () => {
     assert.equal(config.controller.address, '127.0.0.1:50051');
     assert.equal(config.controller.attempts, 3);
     assert.equal(config.nats.url, 'nats://127.0.0.1:4222');
-    assert.deepEqual(config.host.models, { resnet18: { model: 'resnet18' } });
+    assert.deepEqual(config.workloads.paths, ['/opt/a', '/opt/b']);
     assert.throws(() => loadExecutorServiceConfig({ env: { FULCRUM_TIME_SCALE: '-1' } }), /timeScale from env FULCRUM_TIME_SCALE/);
     assert.equal(executorServiceConfig().runner, 'simulated');
   });
@@ -353,12 +358,18 @@ describe('executor service over NATS', () => {
 });
 
 describe('executor service on the host runner (real PyTorch)', () => {
-  it('runs a measurement on a PyTorch worker and reports its stack', async () => {
-    const svc = await executorService({ runner: 'host', timeScale: 1, host: { device: 'cpu', models: { resnet18: { model: 'cnn', width: 8 } } } });
-    const r = await runMeasurement(client(svc), { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 4, warmupMinibatches: 1, measuredMinibatches: 3 }, 120_000);
+  it("runs a measurement of a user's workload folder on a PyTorch worker, its stack naming the folder's hash; an unknown workload is refused by name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-exec-wl-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const folder = writeTinyWorkload(join(dir, 'my-mlp'), { name: 'my-mlp' });
+    const svc = await executorService({ runner: 'host', timeScale: 1, host: { device: 'cpu' }, workloads: { paths: [folder] }, checkpoints: { enabled: false } });
+    const r = await runMeasurement(client(svc), { workload: { name: 'my-mlp', kind: TRAIN }, batchSize: 4, warmupMinibatches: 1, measuredMinibatches: 3 }, 120_000);
     assert.equal(r.runner, 'python-torch');
     assert.equal(r.minibatchTimesMs.length, 3);
     assert.ok(r.minibatchTimesMs.every((t) => t > 0));
-    assert.match(r.softwareStack, /^python-torch-.+-cpu$/);
+    assert.match(r.softwareStack, new RegExp(`^python-torch-.+-cpu\\+my-mlp@${contentHash(folder).slice(0, 12)}$`));
+    const err = await grpcError(runMeasurement(client(svc), { workload: { name: 'their-model', kind: TRAIN }, batchSize: 4, warmupMinibatches: 0, measuredMinibatches: 1 }));
+    assert.equal(err.code, status.INVALID_ARGUMENT);
+    assert.match(err.details, /unknown workload "their-model"; known workloads: .*my-mlp/);
   });
 });

@@ -22,12 +22,13 @@ import { executor as pb } from '@fulcrum/proto';
 import type { Logger, RunningService } from '@fulcrum/runtime';
 import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { RealClock, ScaledClock, type Clock } from './clock.js';
-import { executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
+import { defaultCheckpointDir, executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { DeviceControllerLink } from './controller-link.js';
 import type { InferOutcome, Executor } from './executor.js';
 import { EXECUTOR_SERVICE_NAME, executorGrpcImplementation } from './grpc.js';
 import { createExecutorServiceMetrics } from './metrics.js';
 import { ExecutorNode } from './node.js';
+import { openWorkloadRegistry } from '@fulcrum/workloads';
 import { GatedRunner, HostEngine, SimulatedEngine, type MinibatchEngine } from './service-runner.js';
 
 export interface ExecutorServiceOptions extends ServiceOptions {
@@ -59,7 +60,17 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
   if (config.runner === 'host') {
     if (config.timeScale !== 1) logger.warn({ timeScale: config.timeScale }, 'timeScale applies to the simulated runner only; the host runs in real time');
     return {
-      engine: new HostEngine({ models: config.host.models, python: config.host.python, threads: config.host.threads, device: config.host.device, logger, softwareStack: config.softwareStack }),
+      engine: new HostEngine({
+        registry: openWorkloadRegistry(config.workloads),
+        python: config.host.python,
+        threads: config.host.threads,
+        device: config.host.device,
+        onnx: config.host.onnx,
+        checkpoints: config.checkpoints.enabled ? { dir: config.checkpoints.dir ?? defaultCheckpointDir(), everySteps: config.checkpoints.everySteps, everyS: config.checkpoints.everyS } : false,
+        seed: config.seed,
+        logger,
+        softwareStack: config.softwareStack,
+      }),
       clock: new RealClock(),
       model: undefined,
     };

@@ -23,8 +23,15 @@ export type ExecutorPlan = RunPlan;
 
 /** One training minibatch, timed by the worker itself. */
 export interface TrainingResult {
+  /** The step itself (GPU time), seconds. */
   readonly timeS: number;
+  /** Data loading before the step (the workload's train_batch), seconds; not part of timeS. */
+  readonly loadS?: number | undefined;
   readonly loss?: number | undefined;
+  /** The worker's training step count after this step (continues across checkpoints). */
+  readonly step?: number | undefined;
+  /** Scalar metrics train_step returned (loss included). */
+  readonly metrics?: Readonly<Record<string, number>> | undefined;
 }
 
 /** One inference minibatch: one output per input, in order, timed by the worker itself. */
@@ -112,6 +119,15 @@ export interface ExecutorStatus {
   readonly trainMinibatchesTotal: number;
   readonly trainFailures: number;
   readonly measuredTrainTimeS: number;
+  /**
+   * Mean data loading time before each training step (the workload's train_batch), s; 0 where the
+   * runner does not report it. Not part of measuredTrainTimeS: a slow loader shows up here.
+   */
+  readonly measuredTrainLoadS: number;
+  /** The last training loss the worker reported. */
+  readonly trainLoss?: number;
+  /** The worker's training step count (continues from a checkpoint after a restart). */
+  readonly trainStep?: number;
   /** Share of time since the plan was applied that inference minibatches took. */
   readonly utilization: number;
   readonly workerCrashes: number;

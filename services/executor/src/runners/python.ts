@@ -1,7 +1,8 @@
 /**
  * The long-lived Python/PyTorch worker (python/fulcrum_worker.py), driven with JSON lines over
- * stdio. It trains a real model on generated data and runs inference, timing each minibatch itself
- * (perf_counter, after cuda.synchronize on CUDA). A crash is detected (process exit or broken
+ * stdio. It imports one workload folder's module (docs/WORKLOADS.md) and runs its training steps
+ * (data loading timed apart) and inference, timing each minibatch itself (perf_counter, after
+ * cuda.synchronize on CUDA), and keeps the training checkpoint. A crash is detected (process exit or broken
  * pipe), reported as a `WorkerCrashedError` to the calls in flight and through `onCrash`, and the
  * worker is restarted (and re-initialised) on the next call.
  */
@@ -9,7 +10,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkloadKind } from '@fulcrum/core';
 import type { Logger } from '@fulcrum/runtime';
+import type { WorkloadFolder } from '@fulcrum/workloads';
 import { WorkerCrashedError } from '../errors.js';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 
@@ -21,23 +24,44 @@ export function defaultPython(env: Readonly<Record<string, string | undefined>> 
   return env['FULCRUM_PYTHON'] || '/usr/bin/python3';
 }
 
-export interface ModelSpec {
-  /** 'cnn' (built in) or 'resnet18' (needs torchvision). */
-  readonly model?: string;
-  /** Per-sample input shape, default [3, 32, 32]. */
-  readonly input?: readonly number[];
-  readonly classes?: number;
-  readonly width?: number;
-  readonly lr?: number;
+/** The workload a worker drives: a workload folder (docs/WORKLOADS.md) and the kinds it runs. */
+export interface WorkerWorkload {
+  readonly name: string;
+  /** Absolute path of the folder. */
+  readonly folder: string;
+  /** The Python module, relative to the folder. */
+  readonly module: string;
+  /** The manifest as parsed (ctx.manifest in the workload). */
+  readonly manifest: Readonly<Record<string, unknown>>;
+  readonly kinds: readonly WorkloadKind[];
+  /** The folder's content hash (kept in checkpoints). */
+  readonly hash?: string;
+}
+
+/** Training checkpoints: saved every `everySteps` steps and every `everyS` seconds, and on a clean stop. */
+export interface CheckpointOptions {
+  /** The checkpoint file (written to a temporary file, then renamed). */
+  readonly path: string;
+  /** 0 = not by steps. */
+  readonly everySteps?: number;
+  /** 0 = not by time. */
+  readonly everyS?: number;
+}
+
+/** The workload's kinds a folder can run, from its manifest. */
+export function workerWorkloadOf(folder: WorkloadFolder, kinds?: readonly WorkloadKind[]): WorkerWorkload {
+  const m = folder.manifest;
+  const has: WorkloadKind[] = [...(m.train ? (['train'] as const) : []), ...(m.infer ? (['infer'] as const) : [])];
+  return { name: m.name, folder: folder.dir, module: m.module, manifest: m.raw, kinds: kinds ?? has, hash: folder.contentHash() };
 }
 
 export interface PythonWorkerOptions {
   readonly python?: string;
   readonly script?: string;
-  /** The training model; omit for an inference-only worker. */
-  readonly train?: ModelSpec;
-  /** Inference models per stream name. */
-  readonly infer?: Readonly<Record<string, ModelSpec>>;
+  /** The workload folder this worker drives. */
+  readonly workload: WorkerWorkload;
+  /** Training checkpoints (a worker that trains and has state_dict); none when absent. */
+  readonly checkpoint?: CheckpointOptions;
   readonly seed?: number;
   /** torch.set_num_threads in the worker. */
   readonly threads?: number;
@@ -46,6 +70,8 @@ export interface PythonWorkerOptions {
   /** Seconds to wait for a reply before the worker counts as hung (killed, restarted). Default 120. */
   readonly replyTimeoutS?: number;
   readonly logger?: Logger;
+  /** Called after each (re)start, with what the worker said about its checkpoint. */
+  readonly onReady?: (info: WorkerInfo) => void;
   /** Called when the worker dies unexpectedly. */
   readonly onCrash?: (error: WorkerCrashedError) => void;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -57,6 +83,14 @@ export interface WorkerInfo {
   readonly torch: string;
   readonly pid: number;
   readonly threads: number;
+  /** The training step the worker is at (resumed from a checkpoint, or 0). */
+  readonly step: number;
+  /** Whether it resumed from a checkpoint. */
+  readonly resumed: boolean;
+  /** Why a checkpoint could not be loaded (training started fresh), if so. */
+  readonly checkpointError: string | null;
+  /** Whether checkpoints are saved (a training worker whose workload has state_dict). */
+  readonly checkpoints: boolean;
 }
 
 interface Pending {
@@ -78,7 +112,7 @@ export class PythonWorker implements MinibatchRunner {
   crashes = 0;
   info: WorkerInfo | undefined;
 
-  constructor(private readonly options: PythonWorkerOptions = {}) {}
+  constructor(private readonly options: PythonWorkerOptions) {}
 
   /** Starts the worker (and initialises its models) if it is not running. */
   start(): Promise<WorkerInfo> {
@@ -116,10 +150,28 @@ export class PythonWorker implements MinibatchRunner {
     });
     proc.on('error', (err) => this.onExit(proc, `could not run ${python}: ${err.message}`));
     proc.on('exit', (code, signal) => this.onExit(proc, signal ? `worker exited with signal ${signal}` : `worker exited with code ${code}`));
-    const info = (await this.request({ op: 'hello' })) as unknown as WorkerInfo;
-    await this.request({ op: 'init', seed: o.seed ?? 0, ...(o.train ? { train: o.train } : {}), infer: o.infer ?? {} });
-    this.info = { device: info.device, cuda: info.cuda, torch: info.torch, pid: info.pid, threads: info.threads };
-    o.logger?.info({ ...this.info, start: this.starts }, 'python worker ready');
+    const hello = await this.request({ op: 'hello' });
+    const w = o.workload;
+    const init = await this.request({
+      op: 'init',
+      seed: o.seed ?? 0,
+      workload: { name: w.name, folder: w.folder, module: w.module, manifest: w.manifest, kinds: w.kinds, hash: w.hash ?? null },
+      ...(o.checkpoint ? { checkpoint: { path: o.checkpoint.path, every_steps: o.checkpoint.everySteps ?? 0, every_s: o.checkpoint.everyS ?? 0 } } : {}),
+    });
+    this.info = {
+      device: hello['device'] as string,
+      cuda: hello['cuda'] as boolean,
+      torch: hello['torch'] as string,
+      pid: hello['pid'] as number,
+      threads: hello['threads'] as number,
+      step: init['step'] as number,
+      resumed: init['resumed'] === true,
+      checkpointError: (init['checkpoint_error'] as string | null) ?? null,
+      checkpoints: init['checkpoints'] === true,
+    };
+    if (this.info.checkpointError) o.logger?.error({ workload: w.name, err: this.info.checkpointError }, 'checkpoint not loaded; training starts fresh');
+    o.logger?.info({ ...this.info, workload: w.name, start: this.starts }, this.info.resumed ? `python worker ready, resumed at step ${this.info.step}` : 'python worker ready');
+    o.onReady?.(this.info);
     return this.info;
   }
 
@@ -181,24 +233,31 @@ export class PythonWorker implements MinibatchRunner {
 
   async runTraining(batchSize: number): Promise<TrainingResult> {
     const r = await this.call({ op: 'train', batch_size: batchSize });
-    return { timeS: r['time_s'] as number, loss: r['loss'] as number };
+    if (typeof r['checkpoint'] === 'string') this.options.logger?.debug({ path: r['checkpoint'], step: r['step'] }, 'checkpoint saved');
+    return {
+      timeS: r['time_s'] as number,
+      loadS: r['load_s'] as number,
+      ...(typeof r['loss'] === 'number' ? { loss: r['loss'] } : {}),
+      step: r['step'] as number,
+      metrics: (r['metrics'] as Record<string, number>) ?? {},
+    };
   }
 
-  async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
+  /** Saves a checkpoint now (the workload must have state_dict); the path, or null. */
+  async saveCheckpoint(): Promise<string | null> {
+    const r = await this.call({ op: 'checkpoint' });
+    return (r['path'] as string | null) ?? null;
+  }
+
+  /** One inference minibatch of the worker's workload (`stream` only names it in errors). */
+  async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const given = inputs.every((x) => Array.isArray(x) || ArrayBuffer.isView(x));
     const r = await this.call({
       op: 'infer',
-      stream,
       batch_size: inputs.length,
       ...(given ? { inputs: inputs.map((x) => Array.from(x as ArrayLike<number>)) } : {}),
     });
     return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[] };
-  }
-
-  /** Exports a stream's inference model (or a fresh model of `spec`) as ONNX with a dynamic batch axis. */
-  async exportOnnx(path: string, source: { stream: string } | { spec: ModelSpec }): Promise<{ path: string; input: number[] }> {
-    const r = await this.call({ op: 'export_onnx', path, ...('stream' in source ? { stream: source.stream } : { model_spec: source.spec }) });
-    return { path: r['path'] as string, input: r['input'] as number[] };
   }
 
   /** Kills the worker process (for tests and operators); the next call restarts it. */

@@ -1,102 +1,172 @@
-// Real workers: PyTorch in the Python worker (/usr/bin/python3 or FULCRUM_PYTHON) and
-// onnxruntime-node on a model the worker exports. Tiny models, a few minibatches.
+// Real workers on a workload folder this test writes itself: PyTorch in the Python worker
+// (/usr/bin/python3 or FULCRUM_PYTHON) importing its workload.py, and onnxruntime-node on an ONNX
+// file exported in the test. Tiny models, a few minibatches.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadWorkloadFolder } from '@fulcrum/workloads';
+import { tinyOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { WorkerCrashedError, InferenceError } from '../errors.js';
 import { Executor, type InferOutcome } from '../executor.js';
 import { composeRunners } from './compose.js';
-import { OnnxRunner } from './onnx.js';
-import { PythonWorker } from './python.js';
+import { OnnxModelError, OnnxRunner } from './onnx.js';
+import { PythonWorker, defaultPython, workerWorkloadOf } from './python.js';
 import type { ExecutorEvent } from '../types.js';
 
-const tiny = { model: 'cnn', input: [3, 16, 16], width: 4, classes: 5 };
 let dir: string;
+let tiny: ReturnType<typeof workerWorkloadOf>;
+
+function exportOnnx(path: string, options: { dynamicBatch?: boolean } = {}): string {
+  execFileSync(defaultPython(), ['-c', tinyOnnxExportScript(path, options)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return path;
+}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fulcrum-workers-'));
+  tiny = workerWorkloadOf(loadWorkloadFolder(writeTinyWorkload(join(dir, 'tiny'), { name: 'tiny' })));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('PythonWorker (real PyTorch)', () => {
-  it('trains and infers, timing each minibatch itself; a bad request is an error, not a crash', async () => {
-    const worker = new PythonWorker({ train: tiny, infer: { cam: tiny }, threads: 1 });
+describe('PythonWorker (real PyTorch, a workload folder)', () => {
+  it("runs the folder's train_batch + train_step and infer, timing each itself; a bad request is an error, not a crash", async () => {
+    const worker = new PythonWorker({ workload: tiny, threads: 1 });
     try {
       const info = await worker.start();
       assert.equal(info.cuda, info.device.startsWith('cuda'));
+      assert.equal(info.step, 0);
       const a = await worker.runTraining(8);
       const b = await worker.runTraining(8);
       assert.ok(a.timeS > 0 && b.timeS > 0);
       assert.ok(Number.isFinite(a.loss));
+      assert.equal(b.step, 2);
+      assert.ok(b.metrics && Number.isFinite(b.metrics['accuracy']), 'train_step metrics besides the loss come back');
       const r = await worker.runInference('cam', [undefined, undefined, undefined]);
       assert.equal(r.outputs.length, 3);
-      const out = r.outputs[0] as { class_index: number; score: number };
-      assert.ok(out.class_index >= 0 && out.class_index < 5 && out.score > 0 && out.score <= 1);
-      const given = await worker.runInference('cam', [new Float32Array(3 * 16 * 16).fill(0.1)]);
+      const out = r.outputs[0] as { classIndex: number; score: number };
+      assert.ok(out.classIndex >= 0 && out.classIndex < 4 && out.score > 0 && out.score <= 1);
+      const given = await worker.runInference('cam', [new Float32Array(16).fill(0.1)]);
       assert.equal(given.outputs.length, 1);
-      await assert.rejects(worker.runInference('nope', [undefined]), /unknown stream/);
+      await assert.rejects(worker.runInference('cam', [new Float32Array(5)]), /each input must hold 16 values/);
       assert.equal(worker.starts, 1);
     } finally {
       await worker.close();
     }
   });
 
-  it('a killed worker fails the call in flight with WorkerCrashedError, is reported, and restarts', async () => {
+  it('times data loading apart from the step: a slow loader shows in loadS, not in timeS', async () => {
+    const slow = workerWorkloadOf(loadWorkloadFolder(writeTinyWorkload(join(dir, 'slow'), { name: 'slow', loadDelayS: 0.2 })));
+    const worker = new PythonWorker({ workload: slow, threads: 1 });
+    try {
+      const r = await worker.runTraining(8);
+      assert.ok(r.loadS! >= 0.2, `loadS ${r.loadS}`);
+      assert.ok(r.timeS < 0.2, `timeS ${r.timeS} excludes the loader`);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a module without FulcrumWorkload, or an inference-only folder asked to train, is refused with a clear message', async () => {
+    const broken = join(dir, 'broken');
+    writeTinyWorkload(broken, { name: 'broken' });
+    writeFileSync(join(broken, 'workload.py'), 'class SomethingElse:\n    pass\n');
+    const w1 = new PythonWorker({ workload: workerWorkloadOf(loadWorkloadFolder(broken)), threads: 1 });
+    await assert.rejects(w1.start(), /defines no class FulcrumWorkload/);
+    await w1.close();
+    const serveOnly = workerWorkloadOf(loadWorkloadFolder(writeTinyWorkload(join(dir, 'serve-only'), { name: 'serve-only', train: false })));
+    const w2 = new PythonWorker({ workload: serveOnly, threads: 1 });
+    try {
+      await assert.rejects(w2.runTraining(4), /is not set up for train/);
+      assert.equal((await w2.runInference('x', [undefined])).outputs.length, 1);
+    } finally {
+      await w2.close();
+    }
+  });
+
+  it('a killed worker fails the call in flight with WorkerCrashedError, restarts, and resumes from its last checkpoint', async () => {
     const crashes: string[] = [];
-    const worker = new PythonWorker({ train: tiny, threads: 1, onCrash: (e) => crashes.push(e.message) });
+    const cp = join(dir, 'cp', 'tiny.pt');
+    const worker = new PythonWorker({ workload: tiny, threads: 1, checkpoint: { path: cp, everySteps: 3 }, onCrash: (e) => crashes.push(e.message) });
     try {
       await worker.start();
       const firstPid = worker.pid;
+      for (let i = 0; i < 7; i++) await worker.runTraining(8); // checkpoints at steps 3 and 6
+      assert.ok(existsSync(cp));
+      assert.deepEqual(readdirSync(join(dir, 'cp')), ['tiny.pt'], 'no temporary file left beside it');
       const inFlight = worker.runTraining(8);
       worker.kill('SIGKILL');
       await assert.rejects(inFlight, (err) => err instanceof WorkerCrashedError && /SIGKILL/.test(err.message));
       assert.equal(crashes.length, 1);
       const again = await worker.runTraining(8);
-      assert.ok(again.timeS > 0);
+      assert.equal(worker.info!.resumed, true);
+      assert.equal(worker.info!.step, 6, 'resumed at the last checkpoint');
+      assert.equal(again.step, 7);
       assert.equal(worker.starts, 2);
       assert.notEqual(worker.pid, firstPid);
     } finally {
       await worker.close();
     }
-  });
-});
-
-describe('OnnxRunner (onnxruntime-node on a model exported by the worker)', () => {
-  it('runs batches of any size and agrees with PyTorch on the class', async () => {
-    const worker = new PythonWorker({ infer: { cam: tiny }, threads: 1 });
-    const path = join(dir, 'cam.onnx');
+    // A clean stop saves: a new worker starts where the last one stopped.
+    const next = new PythonWorker({ workload: tiny, threads: 1, checkpoint: { path: cp, everySteps: 1000 } });
     try {
-      await worker.exportOnnx(path, { stream: 'cam' });
-      assert.ok(existsSync(path));
-      const onnx = await OnnxRunner.create({ models: { cam: { path, inputShape: [3, 16, 16] } } });
-      try {
-        const x = Float32Array.from({ length: 3 * 16 * 16 }, (_, i) => Math.sin(i));
-        const [o1, o4] = [await onnx.runInference('cam', [x]), await onnx.runInference('cam', [x, undefined, undefined, x])];
-        assert.equal(o1.outputs.length, 1);
-        assert.equal(o4.outputs.length, 4);
-        const torch = await worker.runInference('cam', [x]);
-        const t = torch.outputs[0] as { class_index: number; score: number };
-        const o = o1.outputs[0] as { classIndex: number; score: number };
-        assert.equal(o.classIndex, t.class_index);
-        assert.ok(Math.abs(o.score - t.score) < 1e-4);
-        assert.deepEqual(o4.outputs[0], o4.outputs[3]);
-      } finally {
-        await onnx.close();
-      }
+      assert.equal((await next.start()).step, 7);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('a corrupt checkpoint is reported, set aside, and training starts fresh', async () => {
+    const cp = join(dir, 'corrupt', 'tiny.pt');
+    execFileSync('mkdir', ['-p', join(dir, 'corrupt')]);
+    writeFileSync(cp, 'this is not a checkpoint');
+    const worker = new PythonWorker({ workload: tiny, threads: 1, checkpoint: { path: cp, everySteps: 1 } });
+    try {
+      const info = await worker.start();
+      assert.equal(info.resumed, false);
+      assert.equal(info.step, 0);
+      assert.match(info.checkpointError ?? '', /could not be loaded.*starts fresh.*moved to/);
+      assert.ok(readdirSync(join(dir, 'corrupt')).some((f) => f.startsWith('tiny.pt.corrupt-')));
+      assert.equal((await worker.runTraining(4)).step, 1);
     } finally {
       await worker.close();
     }
   });
 });
 
+describe('OnnxRunner (onnxruntime-node on any model file)', () => {
+  it("reads the input's name, shape and dtype from the model, runs batches of any size", async () => {
+    const path = exportOnnx(join(dir, 'tiny.onnx'));
+    const onnx = await OnnxRunner.create({ models: { cam: { path } } });
+    try {
+      assert.deepEqual(onnx.model('cam'), { inputName: 'input', inputShape: [16], inputType: 'float32', outputNames: ['logits'] });
+      const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
+      const [o1, o4] = [await onnx.runInference('cam', [x]), await onnx.runInference('cam', [x, undefined, undefined, x])];
+      assert.equal(o1.outputs.length, 1);
+      assert.equal(o4.outputs.length, 4);
+      assert.deepEqual(o4.outputs[0], o4.outputs[3]);
+      assert.deepEqual(o1.outputs[0], o4.outputs[0]);
+      await assert.rejects(onnx.runInference('cam', [new Float32Array(3)]), /has 3 values, expected 16/);
+    } finally {
+      await onnx.close();
+    }
+  });
+
+  it('refuses a model without a dynamic batch dimension, and a file that is not a model, naming the file', async () => {
+    const fixed = exportOnnx(join(dir, 'fixed.onnx'), { dynamicBatch: false });
+    await assert.rejects(OnnxRunner.create({ models: { cam: { path: fixed } } }), (err) => err instanceof OnnxModelError && /fixed\.onnx: input "input" has a fixed batch dimension 1.*dynamic_axes/.test(err.message));
+    const junk = join(dir, 'junk.onnx');
+    writeFileSync(junk, 'not a model');
+    await assert.rejects(OnnxRunner.create({ models: { cam: { path: junk } } }), (err) => err instanceof OnnxModelError && /junk\.onnx: onnxruntime could not load it/.test(err.message));
+    await assert.rejects(OnnxRunner.create({ models: { cam: { path: exportOnnx(join(dir, 'shape.onnx')), inputShape: [8] } } }), /dimension 1 is 16, but the manifest's infer.input.shape says 8/);
+  });
+});
+
 describe('Executor on real workers (PyTorch training + ONNX inference)', () => {
   it('answers every request, and a worker crash mid-run gives explicit errors, then training resumes', async () => {
-    const path = join(dir, 'run.onnx');
-    const trainer = new PythonWorker({ train: tiny, infer: { cam: tiny }, threads: 1 });
-    await trainer.exportOnnx(path, { stream: 'cam' });
-    const onnx = await OnnxRunner.create({ models: { cam: { path, inputShape: [3, 16, 16] } } });
+    const trainer = new PythonWorker({ workload: tiny, threads: 1 });
+    const onnx = await OnnxRunner.create({ models: { cam: { path: exportOnnx(join(dir, 'run.onnx')) } } });
     const runner = composeRunners({ training: trainer, inference: onnx });
     const events: ExecutorEvent[] = [];
     const executor = new Executor({
@@ -125,6 +195,7 @@ describe('Executor on real workers (PyTorch training + ONNX inference)', () => {
     assert.equal(status.streams[0]!.completed, 40);
     for (const r of ok) assert.ok(r.latencyS >= r.queueS && r.latencyS >= r.minibatchTimeS);
     assert.ok(status.trainMinibatchesTotal > 0);
+    assert.ok(Number.isFinite(status.trainLoss), 'the training loss is in the status');
     assert.ok(trainer.crashes <= 1);
     if (trainer.crashes === 1) assert.ok(events.some((e) => e.type === 'worker.crashed'));
   });
