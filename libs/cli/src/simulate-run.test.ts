@@ -92,28 +92,3 @@ describe('fulcrum simulate', () => {
     assert.match(scale.stderr, /--scale/);
   });
 });
-
-describe('fulcrum run (real PyTorch + onnxruntime workers)', () => {
-  it('answers every request and reports latencies beside the bound from measured minibatch times', async () => {
-    const r = await cli('run', '--rate', '20', '--latency', '0.5', '--batch', '4', '--duration', '2', '--input', '3,16,16', '--json');
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout);
-    assert.equal(out.allAnswered, true);
-    assert.ok(out.streams[0].sent > 0);
-    assert.equal(out.streams[0].completed, out.streams[0].sent);
-    assert.ok(out.trainTime.count > 0);
-    assert.ok(out.streams[0].boundMaxS >= out.streams[0].boundMeanS);
-  });
-
-  it('bad input exits 2 naming the flag', async () => {
-    const a = await cli('run', '--rate', '0');
-    assert.equal(a.code, 2);
-    assert.match(a.stderr, /--rate/);
-    const b = await cli('run', '--stream', 'name=a,rate=1,latency=1');
-    assert.equal(b.code, 2);
-    assert.match(b.stderr, /--stream #1: missing batch/);
-    const c = await cli('run', '--input', '3,32');
-    assert.equal(c.code, 2);
-    assert.match(c.stderr, /--input/);
-  });
-});

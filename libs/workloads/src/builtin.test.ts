@@ -49,7 +49,7 @@ describe('built-in workload folders', () => {
       assert.ok(m.infer.batchSizes.includes(1));
       assert.equal(m.infer.input.dtype, name.startsWith('bert') || name === 'lstm' ? 'int64' : 'float32');
       assert.equal(m.approximation !== undefined, name === 'yolov8n', 'only yolov8n is an approximation');
-      assert.match(readFileSync(folder.modulePath, 'utf8'), /^class FulcrumWorkload\b/m);
+      assert.match(readFileSync(folder.modulePath!, 'utf8'), /^class FulcrumWorkload\b/m);
     });
 
     it(`${name}: its cost is the virtual board's (workload-costs.ts), shared form`, () => {

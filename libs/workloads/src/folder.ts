@@ -28,8 +28,11 @@ export interface WorkloadFolder {
   readonly manifest: WorkloadManifest;
   /** Shipped with Fulcrum (libs/workloads/builtin). */
   readonly builtin: boolean;
-  /** Absolute path of the Python module. */
-  readonly modulePath: string;
+  /**
+   * Absolute path of the Python module; absent only for an inference-only folder served from its
+   * ONNX file with no module in it.
+   */
+  readonly modulePath?: string;
   /** Absolute path of the ONNX file, when the manifest names one. */
   readonly onnxPath?: string;
   /** sha256 of the folder's files (hex); computed on first use. */
@@ -101,8 +104,12 @@ export function loadWorkloadFolder(dir: string, options: { builtin?: boolean } =
   const size = statSync(manifestPath).size;
   if (size > MANIFEST_LIMITS.maxBytes) throw new ValidationError(manifestPath, `is larger than ${MANIFEST_LIMITS.maxBytes} bytes`);
   const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
-  const modulePath = join(abs, manifest.module);
-  if (!existsSync(modulePath)) throw new ValidationError(`${manifestPath}: module`, `${JSON.stringify(manifest.module)} is not in the folder`);
+  let modulePath: string | undefined = join(abs, manifest.module);
+  if (!existsSync(modulePath)) {
+    // An inference-only folder with an ONNX file needs no Python.
+    if (!manifest.train && manifest.infer?.onnx && !manifest.moduleGiven) modulePath = undefined;
+    else throw new ValidationError(`${manifestPath}: module`, `${JSON.stringify(manifest.module)} is not in the folder`);
+  }
   let onnxPath: string | undefined;
   if (manifest.infer?.onnx) {
     onnxPath = join(abs, manifest.infer.onnx);
@@ -114,7 +121,7 @@ export function loadWorkloadFolder(dir: string, options: { builtin?: boolean } =
     manifestPath,
     manifest,
     builtin: options.builtin ?? false,
-    modulePath,
+    ...(modulePath ? { modulePath } : {}),
     ...(onnxPath ? { onnxPath } : {}),
     contentHash: () => (hash ??= contentHash(abs)),
   };

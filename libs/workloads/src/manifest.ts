@@ -91,6 +91,8 @@ export interface WorkloadManifest {
   readonly approximation?: string;
   /** The Python module, relative to the folder. */
   readonly module: string;
+  /** Whether the manifest names the module itself (else `workload.py` by default). */
+  readonly moduleGiven: boolean;
   readonly train?: { readonly batchSize: number; readonly lr?: number };
   readonly infer?: {
     readonly batchSizes: readonly number[];
@@ -161,6 +163,7 @@ export function checkManifest(data: unknown, file = 'fulcrum.yaml'): WorkloadMan
     ...(m.description !== undefined ? { description: m.description } : {}),
     ...(m.approximation !== undefined ? { approximation: m.approximation } : {}),
     module: m.module,
+    moduleGiven: 'module' in (data as Record<string, unknown>),
     ...(m.train ? { train: { batchSize: m.train.batch_size, ...(m.train.lr !== undefined ? { lr: m.train.lr } : {}) } } : {}),
     ...(m.infer
       ? {

@@ -174,6 +174,7 @@ export class HostEngine implements MinibatchEngine {
     const m = folder.manifest;
     if (query.kind === 'train' && !m.train) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be trained: its manifest (${folder.manifestPath}) has no train: section`);
     if (query.kind === 'infer' && !m.infer) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be served: its manifest (${folder.manifestPath}) has no infer: section`);
+    if (query.kind === 'infer' && !folder.modulePath && !this.servesWithOnnx(m.name)) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} has no Python module, and ONNX serving is off`);
   }
 
   /** Whether `workload`'s inference runs on onnxruntime (its folder has infer.onnx). */

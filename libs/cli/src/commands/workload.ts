@@ -61,8 +61,8 @@ export async function checkWorkload(folder: WorkloadFolder, o: CheckOptions): Pr
   const m = folder.manifest;
   const problems: string[] = [];
   const kinds = [...(m.train ? ['train'] : []), ...(m.infer ? ['infer'] : [])];
-  const pythonInfer = !!m.infer && (!folder.onnxPath || !!m.infer);
-  const needPython = !!m.train || pythonInfer;
+  const pythonInfer = !!m.infer && !!folder.modulePath;
+  const needPython = (!!m.train || pythonInfer) && !!folder.modulePath;
   const report: { -readonly [K in keyof CheckReport]: CheckReport[K] } = { name: m.name, folder: folder.dir, contentHash: folder.contentHash(), kinds, infer: [], problems };
   const batches = m.infer ? [...new Set([m.infer.batchSizes[0]!, m.infer.batchSizes[Math.min(1, m.infer.batchSizes.length - 1)]!])] : [];
   let onnx: OnnxRunner | undefined;

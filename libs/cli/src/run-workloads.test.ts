@@ -1,0 +1,102 @@
+// Bring your own model, as a user would: workload folders this test writes itself (not a built-in,
+// not an example) checked, trained and served by `fulcrum workload check` and `fulcrum run`, with
+// real PyTorch workers and a real onnxruntime session.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPython } from '@fulcrum/executor/internal';
+import { tinyOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
+import { cli } from './test-support.js';
+
+let dir: string;
+let models: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fulcrum-byom-'));
+  models = join(dir, 'my-models');
+  writeTinyWorkload(join(models, 'my-trainer'), { name: 'my-trainer' });
+  writeTinyWorkload(join(models, 'my-detector'), { name: 'my-detector', train: false });
+  // An ONNX-served detector: only a manifest and the model file, no Python.
+  const onnxDir = join(models, 'my-onnx-detector');
+  execFileSync('mkdir', ['-p', onnxDir]);
+  execFileSync(defaultPython(), ['-c', tinyOnnxExportScript(join(onnxDir, 'detector.onnx'))], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(join(onnxDir, 'fulcrum.yaml'), 'name: my-onnx-detector\ninfer:\n  onnx: detector.onnx\n  batch_sizes: [1, 2, 4, 8]\n');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('fulcrum workload check', () => {
+  it("imports the user's module in the real worker, runs a training step and inference minibatches, and says it is ready", async () => {
+    const r = await cli('workload', 'check', join(models, 'my-trainer'), '--device', 'cpu', '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.kinds, ['train', 'infer']);
+    assert.ok(Number.isFinite(report.train.loss) && report.train.timeS > 0);
+    assert.deepEqual(report.infer.map((i: { batchSize: number; outputs: number }) => [i.batchSize, i.outputs]), [[1, 1], [2, 2]]);
+    assert.deepEqual(report.problems, []);
+    const onnx = await cli('workload', 'check', join(models, 'my-onnx-detector'));
+    assert.equal(onnx.code, 0, onnx.stderr + onnx.stdout);
+    assert.match(onnx.stdout, /onnx: input "input" \[batch, 16\] float32, dynamic batch/);
+    assert.match(onnx.stdout, /infer \(onnxruntime\): batch 2: 2 results/);
+  });
+
+  it('refuses a bad manifest with exit 2 naming the field', async () => {
+    const bad = (name: string, yaml: string): string => {
+      const d = join(dir, 'bad', name);
+      writeTinyWorkload(d, { name: 'bad' });
+      writeFileSync(join(d, 'fulcrum.yaml'), yaml);
+      return d;
+    };
+    const batch = await cli('workload', 'check', bad('batch', 'name: bad\ninfer:\n  batch_sizes: [1, -4]\n'));
+    assert.equal(batch.code, 2);
+    assert.match(batch.stderr, /fulcrum\.yaml: infer\.batch_sizes\[1\]: .*positive|too small/i);
+    const typo = await cli('workload', 'check', bad('typo', 'name: bad\ntrian:\n  batch_size: 8\n'));
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /fulcrum\.yaml: trian: unknown key/);
+    const name = await cli('workload', 'check', bad('name', 'name: "my model!"\ntrain: {}\n'));
+    assert.equal(name.code, 2);
+    assert.match(name.stderr, /fulcrum\.yaml: name: must be 1–64 letters/);
+    const dtype = await cli('run', '--workloads', bad('dtype', 'name: bad2\ninfer:\n  input: {shape: [4], dtype: complex64}\n'), '--train', 'bad2');
+    assert.equal(dtype.code, 2);
+    assert.match(dtype.stderr, /--workloads: .*fulcrum\.yaml: infer\.input\.dtype/);
+    assert.doesNotMatch(dtype.stderr + batch.stderr + typo.stderr, /\n\s+at /, 'no stack trace');
+  });
+});
+
+describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
+  it("trains the user's model and serves the user's detector: every request answered, the training loss reported", async () => {
+    const r = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=cam,workload=my-detector,rate=20,latency=0.5,batch=4', '--duration', '3', '--device', 'cpu', '--no-checkpoints', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.allAnswered, true);
+    assert.equal(out.streams[0].workload, 'my-detector');
+    assert.equal(out.streams[0].runner, 'python-torch');
+    assert.ok(out.streams[0].sent >= 50);
+    assert.equal(out.streams[0].completed, out.streams[0].sent);
+    assert.equal(out.training.workload, 'my-trainer');
+    assert.ok(out.training.stepsRun > 10);
+    assert.ok(Number.isFinite(out.training.firstLoss) && Number.isFinite(out.training.lastLoss));
+    assert.ok(out.training.lastLoss < out.training.firstLoss, `the model learns: loss ${out.training.firstLoss} → ${out.training.lastLoss}`);
+    assert.ok(out.training.loadTime.count > 0, 'data loading is timed apart');
+  });
+
+  it('serves an ONNX file through the same command, and refuses an unknown workload by name', async () => {
+    const r = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=det,workload=my-onnx-detector,rate=30,latency=0.5,batch=4', '--duration', '2', '--device', 'cpu', '--no-checkpoints', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.allAnswered, true);
+    assert.equal(out.streams[0].runner, 'onnxruntime');
+    assert.equal(out.streams[0].completed, out.streams[0].sent);
+    const unknown = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=x,workload=their-model,rate=1,latency=1,batch=1');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--stream #1 workload: unknown workload "their-model"; known workloads: .*my-detector/);
+    const none = await cli('run', '--stream', 'name=a,workload=resnet18,rate=1,latency=1,batch=1');
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--train: name the workload to train/);
+    const missing = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=a,rate=1,latency=1');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--stream #1: missing batch/);
+  });
+});
