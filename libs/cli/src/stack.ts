@@ -64,10 +64,16 @@ export interface ServeSugar {
   readonly store?: 'sqlite' | 'kv' | undefined;
   /** `--config FILE`: one service's config file. */
   readonly config?: string | undefined;
+  /** `--workloads DIR[,DIR…]`: `workloads.paths` of the executor, profiler and optimizer. */
+  readonly workloads?: string | undefined;
 }
 
 function sugarFlags(target: ServiceName, sugar: ServeSugar): Record<string, string | undefined> {
-  return { 'nats.url': sugar.nats, ...(target === 'profiler' ? { 'store.backend': sugar.store } : {}) };
+  return {
+    'nats.url': sugar.nats,
+    ...(target === 'profiler' ? { 'store.backend': sugar.store } : {}),
+    ...(target !== 'device-controller' ? { 'workloads.paths': sugar.workloads } : {}),
+  };
 }
 
 const asUsage = (err: unknown): unknown => (err instanceof ConfigError ? new UsageError(err.message.replace(/^config: /gm, '')) : err);
@@ -129,7 +135,9 @@ export function loadAllConfigs(
       const ownUnknown = Object.keys(own[name]).filter((f) => unknown.has(f));
       const err = unknownFlagsError(ownUnknown.map((f) => `${name}.${f}`), `not a config key of the ${name}`);
       if (err) throw err;
-      const fill = Object.entries(defaults).filter(([key]) => (first.sources[key]?.layer ?? 'default') === 'default');
+      // The host runner runs in real time: no time-scale default for it.
+      const realTime = name === 'executor' && (first.config as { runner?: string }).runner === 'host';
+      const fill = Object.entries(defaults).filter(([key]) => (first.sources[key]?.layer ?? 'default') === 'default' && !(realTime && key === 'timeScale'));
       configs[name] = fill.length ? loadConfig(SCHEMAS[name], { ...base, flags: { ...Object.fromEntries(fill), ...flags } }).config : first.config;
     } catch (err) {
       const e = asUsage(err);

@@ -88,3 +88,27 @@ export interface ProfileRequest {
   readonly measuredMinibatches?: number | undefined;
   readonly settleS?: number | undefined;
 }
+
+/**
+ * A software stack names the board's stack, and for a user's workload folder also that folder's
+ * content: `<board stack>#<workload>@<hash12>`. Profiles of a changed model get a new stack and
+ * are never mixed with the old ones; `stackBase` is the board's part.
+ */
+export const WORKLOAD_STACK_SEPARATOR = '#';
+
+/** `<base>#<tag>` (tag: `<workload>@<hash12>`), or `base` when there is no tag. */
+export function workloadStack(base: string, tag: string | undefined): string {
+  return tag ? `${stackBase(base)}${WORKLOAD_STACK_SEPARATOR}${tag}` : base;
+}
+
+/** The board's part of a software stack (before `#`). */
+export function stackBase(stack: string): string {
+  const i = stack.indexOf(WORKLOAD_STACK_SEPARATOR);
+  return i < 0 ? stack : stack.slice(0, i);
+}
+
+/** The workload folder's part of a software stack (after `#`), if any. */
+export function stackTag(stack: string): string | undefined {
+  const i = stack.indexOf(WORKLOAD_STACK_SEPARATOR);
+  return i < 0 ? undefined : stack.slice(i + 1);
+}

@@ -6,6 +6,6 @@ export { INPUT_DTYPES, MANIFEST_LIMITS, TRAINING_COST_FACTOR, parseManifest, che
 export type { InputDtype, WorkloadManifest, WorkloadCostSpec } from './manifest.js';
 export { MANIFEST_FILES, FOLDER_LIMITS, loadWorkloadFolder, findWorkloadFolders, isWorkloadFolder, contentHash } from './folder.js';
 export type { WorkloadFolder } from './folder.js';
-export { BUILTIN_WORKLOADS_DIR, WorkloadRegistry, builtinWorkloadFolders, descriptorOf, parseWorkloadPaths } from './registry.js';
+export { BUILTIN_WORKLOADS_DIR, WorkloadRegistry, builtinWorkloadFolders, descriptorOf, parseWorkloadPaths, stackTagOf } from './registry.js';
 export { MAX_WORKLOAD_PATHS, workloadsConfigSchema, workloadPaths, openWorkloadRegistry } from './config.js';
 export type { WorkloadsConfig } from './config.js';

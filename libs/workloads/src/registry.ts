@@ -111,3 +111,11 @@ export class WorkloadRegistry {
     return catalogWith(base, { workloads: this.descriptors() });
   }
 }
+
+/**
+ * `<name>@<first 12 hex digits of the content hash>`: a user's folder's part of a software stack
+ * (`workloadStack` in core); undefined for a built-in folder (shipped with Fulcrum's version).
+ */
+export function stackTagOf(folder: WorkloadFolder): string | undefined {
+  return folder.builtin ? undefined : `${folder.manifest.name}@${folder.contentHash().slice(0, 12)}`;
+}

@@ -138,7 +138,7 @@ export class ExecutorNode {
     this.#settleS = options.settleS ?? 0;
     this.#logger = logger;
     this.#metrics = metrics;
-    this.catalog = options.model?.catalog ?? BUILTIN_CATALOG;
+    this.catalog = options.model?.catalog ?? options.engine.catalog ?? BUILTIN_CATALOG;
     this.modelDevice = options.model?.device.id ?? (this.catalog.deviceIds().includes(options.device) ? options.device : undefined);
     this.#activity = bus
       ? new ActivityPublisher({

@@ -14,13 +14,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActivityState } from '@fulcrum/bus';
-import { ValidationError, assertOnGrid, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
+import { ValidationError, assertOnGrid, workloadStack, type Catalog, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
 import { isNotInTableError, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
 import { IDLE, type ActivityPublisher } from './activity.js';
 import type { Clock } from './clock.js';
 import { join } from 'node:path';
-import type { WorkloadFolder, WorkloadRegistry } from '@fulcrum/workloads';
+import { stackTagOf, type WorkloadRegistry } from '@fulcrum/workloads';
 import { OnnxRunner } from './runners/onnx.js';
 import { PythonWorker, defaultPython, workerWorkloadOf, type WorkerInfo } from './runners/python.js';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from './types.js';
@@ -46,6 +46,8 @@ export interface MinibatchEngine {
    * workload it does not know, `fields.mode` (+ `.<knob>` off the grid) for a mode it cannot run it at.
    */
   check(query: EngineQuery, fields: { readonly workload: string; readonly mode?: string }): void;
+  /** The devices and workloads problems may name on this engine, where it knows better than the built-in list. */
+  readonly catalog?: Catalog;
   /** The software stack of measurements of `workload` (a real host adds the workload folder's hash). */
   softwareStack(workload?: string): Promise<string>;
   close(): Promise<void>;
@@ -140,10 +142,8 @@ export interface HostCheckpoints {
   readonly everyS: number;
 }
 
-/** `<name>@<first 12 hex digits of the folder's content hash>`: a workload's part of a software stack. */
-export function workloadStackTag(folder: WorkloadFolder): string {
-  return `${folder.manifest.name}@${folder.contentHash().slice(0, 12)}`;
-}
+/** A user's folder's part of a software stack (`@fulcrum/workloads`' stackTagOf). */
+export const workloadStackTag = stackTagOf;
 
 /**
  * The host's real workers for the registry's workload folders: one long-lived PyTorch worker per
@@ -164,6 +164,12 @@ export class HostEngine implements MinibatchEngine {
   get registry(): WorkloadRegistry {
     return this.options.registry;
   }
+
+  /** The built-in devices and the registry's workloads (the only ones this engine can run). */
+  get catalog(): Catalog {
+    return (this.#catalog ??= this.options.registry.catalog());
+  }
+  #catalog: Catalog | undefined;
 
   setMode(mode: PowerMode | undefined): void {
     if (mode) this.mode = mode;
@@ -250,7 +256,8 @@ export class HostEngine implements MinibatchEngine {
       const info = this.info ?? (this.workers.size ? await this.workers.values().next().value!.start() : await probeTorch(this.options.python));
       base = `python-torch-${info.torch}-${info.cuda ? 'cuda' : info.device}`;
     }
-    return workload && this.options.registry.has(workload) ? `${base}+${workloadStackTag(this.options.registry.get(workload))}` : base;
+    const folder = workload && this.options.registry.has(workload) ? this.options.registry.get(workload) : undefined;
+    return folder ? workloadStack(base, stackTagOf(folder)) : base;
   }
 
   async close(): Promise<void> {

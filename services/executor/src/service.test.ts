@@ -367,7 +367,7 @@ describe('executor service on the host runner (real PyTorch)', () => {
     assert.equal(r.runner, 'python-torch');
     assert.equal(r.minibatchTimesMs.length, 3);
     assert.ok(r.minibatchTimesMs.every((t) => t > 0));
-    assert.match(r.softwareStack, new RegExp(`^python-torch-.+-cpu\\+my-mlp@${contentHash(folder).slice(0, 12)}$`));
+    assert.match(r.softwareStack, new RegExp(`^python-torch-.+-cpu#my-mlp@${contentHash(folder).slice(0, 12)}$`));
     const err = await grpcError(runMeasurement(client(svc), { workload: { name: 'their-model', kind: TRAIN }, batchSize: 4, warmupMinibatches: 0, measuredMinibatches: 1 }));
     assert.equal(err.code, status.INVALID_ARGUMENT);
     assert.match(err.details, /unknown workload "their-model"; known workloads: .*my-mlp/);

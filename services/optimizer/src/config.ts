@@ -4,6 +4,7 @@
  * may apply plans on, strategy defaults and the automatic re-plan rule.
  */
 import { z } from 'zod';
+import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 
@@ -38,6 +39,8 @@ export const optimizerConfigSchema = z.object({
    * names are taken from it; every measurement still comes from the profiler. Unset: built-in names only.
    */
   profiles: z.string().min(1).optional(),
+  /** Workload folders joining the built-in ones (also FULCRUM_WORKLOADS): problems may name them. */
+  workloads: workloadsConfigSchema,
   /** Relative measurement noise the strategies size their safety margins from (2 × this). */
   noiseFraction: z.number().min(0).max(0.5).default(0.025),
   /** Only stored profiles of this software stack are used for fronts and re-plans; unset: the newest stack seen. */

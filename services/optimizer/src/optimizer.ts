@@ -11,7 +11,7 @@
  * kept per (strategy, key, seed), as the strategies' Planner does.
  */
 import { status } from '@grpc/grpc-js';
-import { BUILTIN_CATALOG, ValidationError, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { BUILTIN_CATALOG, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { eventFilter, type ArrivalRatesEvent, type EventBus, type Subscription } from '@fulcrum/bus';
 import {
@@ -511,13 +511,21 @@ export class Optimizer {
     const table = MeasurementTable.forKey(ss.space.size, key);
     const workloads = [...new Set([problem.trainWorkload, ...problem.streams.map((s) => s.workload)])];
     const results: ProfileResult[] = [];
-    for (const workload of workloads) results.push(...(await allProfiles(this.options.profiler, { device: problem.device, workload, softwareStack: this.options.softwareStack })));
+    for (const workload of workloads) results.push(...(await allProfiles(this.options.profiler, { device: problem.device, workload })));
+    const newest = (rs: readonly ProfileResult[]): ProfileResult | undefined => rs.reduce<ProfileResult | undefined>((a, r) => (!a || r.measuredAt > a.measuredAt ? r : a), undefined);
     const train = results.filter((r) => r.kind === 'train' && r.workload === problem.trainWorkload && r.batchSize === problem.trainBatchSize);
-    // One software stack only: the configured one, else the newest one seen for the training workload.
-    const stack = this.options.softwareStack ?? train.reduce<ProfileResult | undefined>((a, r) => (!a || r.measuredAt > a.measuredAt ? r : a), undefined)?.softwareStack;
-    if (stack === undefined) return { table, modes: [] };
+    // One board stack only: the configured one, else the newest one seen for the training workload.
+    // Within it, one stack per workload (a user's folder adds its content hash): the newest, so the
+    // profiles of a changed model never mix with the old ones.
+    const base = this.options.softwareStack !== undefined ? stackBase(this.options.softwareStack) : (() => { const n = newest(train); return n ? stackBase(n.softwareStack) : undefined; })();
+    if (base === undefined) return { table, modes: [] };
+    const stackOf = new Map<string, string>();
+    for (const w of workloads) {
+      const n = newest(results.filter((r) => r.workload === w && stackBase(r.softwareStack) === base));
+      if (n) stackOf.set(w, n.softwareStack);
+    }
     for (const r of results) {
-      if (r.softwareStack !== stack) continue;
+      if (r.softwareStack !== stackOf.get(r.workload)) continue;
       const m = ss.space.indexOf(r.mode);
       if (m === undefined) continue;
       if (r.kind === 'train') {

@@ -4,6 +4,7 @@
  * `openService` (gRPC + health + reflection + /metrics + /healthz + graceful close), with the
  * arrival-rate watcher on the bus.
  */
+import { openWorkloadRegistry } from '@fulcrum/workloads';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { basename } from 'node:path';
 import { ValidationError, type Catalog, type Problem } from '@fulcrum/core';
@@ -101,7 +102,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
     const boardTable = deps.boardTable ?? (cfg.profiles ? await loadProfileTableSetting(cfg.profiles) : undefined);
     const table = boardTable ? tableCatalog(boardTable, cfg.profiles ?? boardTable.summary().device) : undefined;
     const lib = new Optimizer({
-      catalog: table?.catalog,
+      catalog: table?.catalog ?? openWorkloadRegistry(cfg.workloads).catalog(),
       checkProblem: table?.checkProblem,
       profiler: profilerPort,
       executor: executorPort,

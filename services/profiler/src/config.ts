@@ -4,6 +4,7 @@
  * it drives (device-controller and executor), the software stack and the measurement protocol.
  */
 import { z } from 'zod';
+import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_GRPC_PORTS, grpcConfigSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 import { DEFAULT_SQLITE_PATH } from '@fulcrum/store';
@@ -48,6 +49,8 @@ export const profilerConfigSchema = z.object({
    * measurement still runs on the executor). Unset: built-in workload names only.
    */
   profiles: z.string().min(1).optional(),
+  /** Workload folders joining the built-in ones (also FULCRUM_WORKLOADS): their names may be profiled, their content hash is in their keys' stack. */
+  workloads: workloadsConfigSchema,
   /** Software stack part of every profile key; unset: what the controller's GetDeviceInfo reports. */
   softwareStack: z.string().min(1).max(256).optional(),
   protocol: protocolConfigSchema.prefault({}),

@@ -35,6 +35,9 @@ import {
   type ProfilesPage,
   type ProfilesQuery,
   type WorkloadKind,
+  stackBase,
+  stackTag,
+  workloadStack,
 } from '@fulcrum/core';
 import { describeValue, requireNonNegative, requirePositiveInteger } from '@fulcrum/core/internal';
 import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus/internal';
@@ -76,6 +79,12 @@ export interface ProfilerOptions {
   readonly protocol: ProtocolConfig;
   /** The workloads requests may name; default the built-in ones (a profile table's catalog adds its own). */
   readonly catalog?: Catalog | undefined;
+  /**
+   * A user's workload folder's part of the software stack (`<name>@<hash12>`, `@fulcrum/workloads`'
+   * stackTagOf): keys of that workload use `<stack>#<tag>`, so a changed model never mixes with its
+   * old profiles. Undefined for a workload without a folder of the user's.
+   */
+  readonly workloadTag?: ((workload: string) => string | undefined) | undefined;
   /** Re-measurements after the knobs moved or telemetry dropped out. */
   readonly logger: Logger;
   readonly metrics?: ProfilerMetrics | undefined;
@@ -333,8 +342,13 @@ export class Profiler {
     return run;
   }
 
+  /** The key stack of one workload: the board's, plus the workload folder's tag where it has one. */
+  private stackOf(stack: string, workload: string): string {
+    return workloadStack(stack, this.options.workloadTag?.(workload));
+  }
+
   private keyFor(request: ValidRequest, stack: string, item: Item): ProfileKey {
-    return { device: request.device, softwareStack: stack, workload: item.workload, kind: item.kind, batchSize: item.batchSize, mode: request.mode };
+    return { device: request.device, softwareStack: this.stackOf(stack, item.workload), workload: item.workload, kind: item.kind, batchSize: item.batchSize, mode: request.mode };
   }
 
   private async lookup(request: ValidRequest, stack: string): Promise<{ found: Map<string, ProfileResult>; missing: Item[] }> {
@@ -442,13 +456,21 @@ export class Profiler {
         this.options.metrics?.powerFallbacks.inc({ method: power.method });
         this.logger.debug({ item: itemId(item), method: power.method, samples: power.samples, windowMs: out.windowEndMs - out.windowStartMs }, 'power from the fallback');
       }
-      if (out.softwareStack && out.softwareStack !== stack && !this.warnedStack) {
+      const ours = this.options.workloadTag?.(item.workload);
+      const theirs = out.softwareStack ? stackTag(out.softwareStack) : undefined;
+      if (ours && theirs && ours !== theirs) {
+        throw new GrpcStatusError(
+          status.FAILED_PRECONDITION,
+          `the executor runs workload folder ${theirs}, the profiler's is ${ours}: the two copies of ${item.workload} differ (give both the same --workloads folder)`,
+        );
+      }
+      if (out.softwareStack && stackBase(out.softwareStack) !== stack && !this.warnedStack) {
         this.warnedStack = true;
         this.logger.warn({ executor: out.softwareStack, profileKey: stack }, 'the executor reports a different software stack than the profile keys use; set softwareStack to the one that runs');
       }
       const result: ProfileResult = {
         device: request.device,
-        softwareStack: stack,
+        softwareStack: this.stackOf(stack, item.workload),
         workload: item.workload,
         kind: item.kind,
         batchSize: item.batchSize,

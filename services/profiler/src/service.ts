@@ -3,6 +3,8 @@
  * and the `Profiler` library on a cleanup stack, served by the gRPC adapter (grpc.ts) through
  * runtime's `openService` (gRPC + health + reflection + /metrics + /healthz + graceful close).
  */
+import { BUILTIN_CATALOG } from '@fulcrum/core';
+import { openWorkloadRegistry, stackTagOf } from '@fulcrum/workloads';
 import { ValidationError } from '@fulcrum/core';
 import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
@@ -59,8 +61,11 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
     if (!deps.controller) cleanup.defer(() => controller.close?.());
     const executorPort = deps.executor ?? grpcExecutor({ config: cfg.executor, logger, onRetry });
     if (!deps.executor) cleanup.defer(() => executorPort.close?.());
+    const workloads = openWorkloadRegistry(cfg.workloads);
+    const tableCatalog = deps.boardTable || cfg.profiles ? (deps.boardTable ?? (await loadProfileTableSetting(cfg.profiles!))).catalog() : undefined;
     const lib = new Profiler({
-      ...(deps.boardTable || cfg.profiles ? { catalog: (deps.boardTable ?? (await loadProfileTableSetting(cfg.profiles!))).catalog() } : {}),
+      catalog: workloads.catalog(tableCatalog ?? BUILTIN_CATALOG),
+      workloadTag: (workload) => (workloads.has(workload) ? stackTagOf(workloads.get(workload)) : undefined),
       controller,
       executor: executorPort,
       store,

@@ -18,7 +18,7 @@ import { LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
 import { SERVICE_NAMES, type ServiceName } from '@fulcrum/runtime/internal';
 import type { CliIo } from '../io.js';
 import { loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
-import { UsageError, oneOf } from '../usage.js';
+import { UsageError, collect, oneOf } from '../usage.js';
 
 export const SERVE_TARGETS = [...SERVICE_NAMES, 'all'] as const;
 export type ServeTarget = (typeof SERVE_TARGETS)[number];
@@ -27,6 +27,7 @@ interface ServeOptions {
   nats?: string;
   store?: 'sqlite' | 'kv';
   config?: string;
+  workloads?: string[];
   logLevel?: string;
   json?: boolean;
 }
@@ -57,6 +58,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--nats <url>', 'events (and profiles with --store kv) over NATS; default an in-process bus')
     .addOption(new Option('--store <backend>', 'profile store of the profiler: sqlite (a file, default) or kv (JetStream KV, needs --nats)').argParser(oneOf(['sqlite', 'kv'] as const)))
     .option('--config <file>', "a service's config file (JSON or YAML); in all: --<service>.config FILE")
+    .option('--workloads <dirs>', 'workload folders (docs/WORKLOADS.md), comma-separated or repeated: the executor runs them, the profiler and optimizer take their names (workloads.paths; also $FULCRUM_WORKLOADS)', collect)
     .addOption(new Option('--log-level <level>', 'log level (default FULCRUM_LOG_LEVEL, else info)').argParser(oneOf(LOG_LEVELS)))
     .option('--json', 'print one JSON line per service ({service, address, metricsUrl, pid}) instead of text')
     .allowUnknownOption()
@@ -74,12 +76,13 @@ settle 0.1 s, 1 warm-up + 5 measured minibatches, executor time scale 20 (the vi
 Examples:
   fulcrum serve all
   fulcrum serve all --nats nats://127.0.0.1:4222 --store kv
+  fulcrum serve all --workloads ./my-models --executor.runner=host    # your own models on this host's PyTorch
   fulcrum serve profiler --nats nats://127.0.0.1:4222 --store kv --controller.address=10.0.0.5:50051 --grpc.token=$TOKEN
 `,
     )
     .action(async (target: ServeTarget, o: ServeOptions, cmd: Command) => {
       const argv = cmd.args.slice(1);
-      const sugar: ServeSugar = { nats: o.nats, store: o.store, config: o.config };
+      const sugar: ServeSugar = { nats: o.nats, store: o.store, config: o.config, workloads: o.workloads?.join(',') };
       const configs = target === 'all' ? loadAllConfigs(argv, sugar) : undefined;
       const single = target === 'all' ? undefined : loadServeConfig(target, argv, sugar);
       let logger: Logger;
