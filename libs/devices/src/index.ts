@@ -19,6 +19,7 @@ export { createBackend } from './create.js';
 export type { BackendConfig } from './create.js';
 export { VirtualDevice, createVirtualDevice } from './virtual.js';
 export type { VirtualDeviceOptions } from './virtual.js';
+export type { VirtualWorkloadSpec, MinibatchCostLine, ComputeClass } from './user-workloads.js';
 export { virtualDeviceIds } from './device-physics.js';
 export { DEFAULT_NOISE, DEFAULT_SEED } from './noise.js';
 export { ProfileTable, TableBackend, createTableBackend, DuplicateRowError } from './profile-table.js';

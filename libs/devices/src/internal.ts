@@ -13,8 +13,21 @@ export type { DevicePhysics, WorkloadConstants, Workpiece, ModelOutput } from '.
 export { ORIN_AGX_PHYSICS, AGX_XAVIER_PHYSICS, DEVICE_PHYSICS, getDevicePhysics } from './device-physics.js';
 export { WORKLOAD_COSTS, TRAINING_COST_FACTOR, getWorkloadCost, minibatchCost } from './workload-costs.js';
 export type { WorkloadCost } from './workload-costs.js';
+export { countResNet, countVgg16, countBert } from './analytical.js';
+export type { LayerCount } from './analytical.js';
 export { workloadConstants, BORROWED, LOAD_MS_PER_SAMPLE } from './workload-constants.js';
 export type { Borrowing } from './workload-constants.js';
+export {
+  COMPUTE_CLASSES,
+  CALIBRATED_OPERATORS,
+  CALIBRATED_CLASSES,
+  INTENSITY_BATCH_SIZES,
+  checkUserWorkload,
+  chooseBorrowing,
+  lineCost,
+  userWorkloadConstants,
+} from './user-workloads.js';
+export type { UserWorkload, BorrowChoice } from './user-workloads.js';
 export {
   CALIBRATION_TOLERANCE,
   CALIBRATION_MIN_BATCH,

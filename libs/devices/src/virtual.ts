@@ -2,7 +2,7 @@
  * The virtual Jetson backend: the calibrated physics model (physics.ts) for a device, with seeded
  * measurement noise and cached ground-truth tables over grids.
  */
-import { BUILTIN_CATALOG, getDevice, getWorkload, workloadIds, ValidationError, type DeviceSpec, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
+import { BUILTIN_CATALOG, catalogWith, getDevice, workloadIds, ValidationError, type Catalog, type DeviceSpec, type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
 import {
   resolveGrid,
   validateQuery,
@@ -18,6 +18,7 @@ import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed } from '
 import { CompiledWorkpiece, type DevicePhysics, type WorkloadConstants } from './physics.js';
 import { getWorkloadCost, minibatchCost } from './workload-costs.js';
 import { workloadConstants } from './workload-constants.js';
+import { checkUserWorkload, lineCost, userWorkloadConstants, type UserWorkload, type VirtualWorkloadSpec } from './user-workloads.js';
 
 export interface VirtualDeviceOptions {
   /** Relative spread of measurements; default DEFAULT_NOISE (2.5%); 0 = exact. */
@@ -27,6 +28,12 @@ export interface VirtualDeviceOptions {
   readonly physics?: DevicePhysics;
   /** Replace some workloads' constants. */
   readonly constants?: Readonly<Record<string, WorkloadConstants>>;
+  /**
+   * Workloads to simulate besides the built-in ones, from their FLOPs and bytes (a user's workload
+   * folders; see user-workloads.ts). Their constants are borrowed from the closest calibrated
+   * workload. An id the built-in catalog has is skipped (a built-in keeps its calibrated costs).
+   */
+  readonly workloads?: readonly VirtualWorkloadSpec[];
 }
 
 export function validateNoise(noise: number, field = 'noise'): number {
@@ -47,9 +54,10 @@ export class VirtualDevice implements DeviceBackend {
   readonly physics: DevicePhysics;
   readonly noise: number;
   readonly seed: number;
-  /** The built-in boards and workloads: the model knows only those. */
-  readonly catalog = BUILTIN_CATALOG;
+  /** The built-in boards and workloads, plus the workloads given in `options.workloads`. */
+  readonly catalog: Catalog;
   private readonly constants: Readonly<Record<string, WorkloadConstants>>;
+  private readonly user = new Map<string, UserWorkload>();
   private readonly compiled = new Map<string, CompiledWorkpiece>();
   private readonly tables = new WeakMap<PowerModeGrid, Map<string, GroundTruthTable>>();
 
@@ -58,7 +66,19 @@ export class VirtualDevice implements DeviceBackend {
     this.physics = options.physics ?? getDevicePhysics(deviceId);
     this.noise = validateNoise(options.noise ?? DEFAULT_NOISE);
     this.seed = validateSeed(options.seed ?? DEFAULT_SEED);
-    this.constants = { ...Object.fromEntries(workloadIds().map((w) => [w, workloadConstants(w)])), ...options.constants };
+    const builtin = new Set(workloadIds());
+    (options.workloads ?? []).forEach((spec, i) => {
+      const u = checkUserWorkload(spec, `workloads[${i}]`);
+      if (builtin.has(u.spec.id)) return;
+      if (this.user.has(u.spec.id)) throw new ValidationError(`workloads[${i}].id`, `names workload ${JSON.stringify(u.spec.id)} twice`);
+      this.user.set(u.spec.id, u);
+    });
+    this.catalog = this.user.size > 0 ? catalogWith(BUILTIN_CATALOG, { workloads: [...this.user.values()].map((u) => u.descriptor) }) : BUILTIN_CATALOG;
+    this.constants = {
+      ...Object.fromEntries(workloadIds().map((w) => [w, workloadConstants(w)])),
+      ...Object.fromEntries([...this.user.values()].map((u) => [u.spec.id, userWorkloadConstants(u)])),
+      ...options.constants,
+    };
   }
 
   get description(): string {
@@ -66,13 +86,24 @@ export class VirtualDevice implements DeviceBackend {
   }
 
   workloads(): readonly string[] {
-    return workloadIds();
+    return [...workloadIds(), ...this.user.keys()];
+  }
+
+  /** Whether `workload` is one of `options.workloads` (simulated from its given costs). */
+  isUserWorkload(workload: string): boolean {
+    return this.user.has(workload);
   }
 
   /** The constants used for a workload (fitted or borrowed; see `provenance`). */
   workloadConstants(workload: string): WorkloadConstants {
-    getWorkload(workload);
+    this.catalog.workload(workload);
     return this.constants[workload]!;
+  }
+
+  /** FLOPs and bytes of one minibatch. */
+  minibatchCost(workload: string, kind: WorkloadKind, batchSize: number): { flops: number; bytes: number } {
+    const u = this.user.get(workload);
+    return u ? lineCost(u.lines[kind], batchSize) : minibatchCost(getWorkloadCost(workload), kind, batchSize);
   }
 
   /** The mode-independent part of the model for one (workload, kind, batch), cached. */
@@ -81,7 +112,7 @@ export class VirtualDevice implements DeviceBackend {
     let c = this.compiled.get(key);
     if (!c) {
       const constants = this.workloadConstants(workload);
-      c = new CompiledWorkpiece(this.physics, { ...minibatchCost(getWorkloadCost(workload), kind, batchSize), batchSize, kind, constants });
+      c = new CompiledWorkpiece(this.physics, { ...this.minibatchCost(workload, kind, batchSize), batchSize, kind, constants });
       this.compiled.set(key, c);
     }
     return c;
@@ -89,7 +120,7 @@ export class VirtualDevice implements DeviceBackend {
 
   has(query: ProfileQuery): boolean {
     try {
-      validateQuery(this.device, query, BUILTIN_CATALOG);
+      validateQuery(this.device, query, this.catalog);
       return true;
     } catch {
       return false;
@@ -97,7 +128,7 @@ export class VirtualDevice implements DeviceBackend {
   }
 
   groundTruth(query: ProfileQuery): ProfileSample {
-    validateQuery(this.device, query, BUILTIN_CATALOG);
+    validateQuery(this.device, query, this.catalog);
     return this.compile(query.workload, query.kind, query.batchSize).evaluateMode(query.mode);
   }
 
@@ -133,8 +164,8 @@ export class VirtualDevice implements DeviceBackend {
   private buildTable(workload: string, kind: WorkloadKind, batchSize: number, grid: PowerModeGrid, repeat: number | undefined): GroundTruthTable {
     const index = gridIndex(grid);
     // Validate once: the grid's corners are on the device grid and the query is well-formed.
-    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) }, BUILTIN_CATALOG);
-    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) }, BUILTIN_CATALOG);
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) }, this.catalog);
+    validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) }, this.catalog);
     const c = this.compile(workload, kind, batchSize);
     const timeMs = new Float64Array(index.size);
     const powerW = new Float64Array(index.size);
