@@ -3,10 +3,13 @@
  * their manifests load; digits-classifier's workload.py trains (loss falls, held-out accuracy well
  * above chance), serves every manifest batch size and resumes from its state_dict where it left
  * off; digits-onnx's model.onnx, run by onnxruntime-node, answers the class its Python path
- * (workload.py on weights.pt) answers, on real held-out digits.
+ * (workload.py on weights.pt) answers, on real held-out digits; and the README's commands
+ * (`fulcrum workload check` on both folders, `fulcrum run` training one while serving the other)
+ * succeed.
  *
- * The Python side runs on /usr/bin/python3 (or FULCRUM_PYTHON) with torch and scikit-learn,
- * driven through a small harness that calls the module as docs/WORKLOADS.md says the worker does.
+ * The Python side runs on /usr/bin/python3 (or FULCRUM_PYTHON) with torch and scikit-learn: driven
+ * through a small harness that calls the module as docs/WORKLOADS.md says the worker does, and
+ * through the CLI's real worker.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
+import { runCli } from '@fulcrum/cli';
 import { loadWorkloadFolder, type WorkloadFolder } from '@fulcrum/workloads';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -121,6 +125,14 @@ function harness(folder: WorkloadFolder, steps: number): Promise<HarnessOut> {
   });
 }
 
+/** `fulcrum …` in this process; its exit code and what it printed. */
+async function fulcrum(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
 function accuracy(predicted: readonly number[], labels: readonly number[]): number {
   return predicted.filter((p, i) => p === labels[i]).length / labels.length;
 }
@@ -195,5 +207,49 @@ describe('example workload folders (examples/workloads)', () => {
     } finally {
       await session.release();
     }
+  });
+
+  describe("the README's commands", () => {
+    it('fulcrum workload check: both folders pass (one training step, Python and ONNX inference agreeing)', async () => {
+      const python = ['--python', PYTHON, '--device', 'cpu', '--json'];
+      const c = await fulcrum('workload', 'check', join(EXAMPLES, 'digits-classifier'), ...python);
+      assert.equal(c.code, 0, c.stderr + c.stdout);
+      const cr = JSON.parse(c.stdout);
+      assert.deepEqual(cr.problems, []);
+      assert.deepEqual(cr.kinds, ['train', 'infer']);
+      assert.ok(Number.isFinite(cr.train.loss), `loss ${cr.train.loss}`);
+      for (const i of cr.infer) assert.equal(i.outputs, i.batchSize);
+
+      const o = await fulcrum('workload', 'check', join(EXAMPLES, 'digits-onnx'), ...python);
+      assert.equal(o.code, 0, o.stderr + o.stdout);
+      const or = JSON.parse(o.stdout);
+      assert.deepEqual(or.problems, []);
+      assert.deepEqual(or.kinds, ['infer']);
+      assert.deepEqual(or.onnx, { inputName: 'input', inputShape: [1, 8, 8], inputType: 'float32' });
+      assert.deepEqual(new Set(or.infer.map((i: { runner: string }) => i.runner)), new Set(['python-torch', 'onnxruntime']));
+      assert.ok(or.agreement.of > 0 && or.agreement.same === or.agreement.of, `python vs onnx: ${JSON.stringify(or.agreement)}`);
+    });
+
+    it('fulcrum run: trains digits-classifier while onnxruntime serves digits-onnx; every request answered, the loss reported and falling', async () => {
+      const r = await fulcrum(
+        'run', '--workloads', EXAMPLES, '--train', 'digits-classifier',
+        '--stream', 'name=cam,workload=digits-onnx,rate=20,latency=0.2,batch=4',
+        '--duration', '5', '--python', PYTHON, '--device', 'cpu', '--no-checkpoints', '--json',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.allAnswered, true);
+      const [cam] = out.streams;
+      assert.equal(cam.workload, 'digits-onnx');
+      assert.equal(cam.runner, 'onnxruntime');
+      assert.ok(cam.sent >= 90, `sent ${cam.sent} in 5 s at 20/s`);
+      assert.equal(cam.completed, cam.sent);
+      assert.deepEqual(cam.failed, {});
+      assert.equal(out.training.workload, 'digits-classifier');
+      assert.equal(out.training.batchSize, 32);
+      assert.ok(out.training.stepsRun > 20, `steps ${out.training.stepsRun}`);
+      assert.ok(Number.isFinite(out.training.firstLoss) && Number.isFinite(out.training.lastLoss));
+      assert.ok(out.training.lastLoss < out.training.firstLoss / 2, `loss ${out.training.firstLoss} → ${out.training.lastLoss}`);
+    });
   });
 });
