@@ -9,3 +9,7 @@ export type { WorkloadFolder } from './folder.js';
 export { BUILTIN_WORKLOADS_DIR, WorkloadRegistry, builtinWorkloadFolders, descriptorOf, parseWorkloadPaths, stackTagOf } from './registry.js';
 export { MAX_WORKLOAD_PATHS, workloadsConfigSchema, workloadPaths, openWorkloadRegistry } from './config.js';
 export type { WorkloadsConfig } from './config.js';
+export { ONNX_COST_LIMITS, countOnnxCost, onnxDtypeName } from './onnx-cost.js';
+export type { OnnxCost, OnnxCountOptions, OnnxComputeClass } from './onnx-cost.js';
+export { virtualWorkloadOf, virtualWorkloadsOf, inspectWorkload, formatInspection } from './virtual-cost.js';
+export type { WorkloadInspection, InspectOptions, KindCost, VirtualEstimate, CostOrigin } from './virtual-cost.js';
