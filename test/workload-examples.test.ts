@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { runCli } from '@fulcrum/cli';
-import { loadWorkloadFolder, type WorkloadFolder } from '@fulcrum/workloads';
+import { inspectWorkload, loadWorkloadFolder, type WorkloadFolder } from '@fulcrum/workloads';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const EXAMPLES = join(root, 'examples', 'workloads');
@@ -163,6 +163,16 @@ describe('example workload folders (examples/workloads)', () => {
     assert.equal(onnx.onnxPath, join(EXAMPLES, 'digits-onnx', 'model.onnx'));
     assert.deepEqual(onnx.manifest.infer?.batchSizes, [1, 2, 4, 8, 16]);
     assert.match(classifier.contentHash(), /^[0-9a-f]{64}$/);
+  });
+
+  it("digits-classifier's hand-counted cost: equals what the virtual board counts on digits-onnx's model.onnx (the same network)", () => {
+    const byHand = inspectWorkload(classifier);
+    const counted = inspectWorkload(onnx);
+    assert.equal(byHand.origin, 'manifest');
+    assert.equal(counted.origin, 'onnx');
+    assert.deepEqual(counted.onnx?.uncounted, []);
+    assert.equal(counted.onnx?.batchDynamic, true);
+    assert.deepEqual(counted.cost, byHand.cost);
   });
 
   it('digits-classifier: train_batch + train_step learn the digits, infer serves every batch size, state_dict resumes where it left off', () => {
