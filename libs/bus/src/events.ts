@@ -334,6 +334,7 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     opt(o, 'mode', '', powerMode);
     nonNegative('trainThroughputSamplesPerS', o['trainThroughputSamplesPerS']);
     nonNegative('utilization', o['utilization']);
+    for (const key of ['trainTimeS', 'trainLoadS', 'trainStep']) opt(o, key, '', nonNegative);
     each(o, 'streams', (s, p) => {
       validateToken(`${p}stream`, s['stream']);
       opt(s, 'batchSize', p, positiveInteger);

@@ -28,6 +28,7 @@ ops:
 Every minibatch is timed here with time.perf_counter(), after torch.cuda.synchronize() on CUDA,
 so the time excludes the pipe and JSON and includes all queued GPU work.
 """
+import glob
 import importlib.util
 import json
 import math
@@ -150,6 +151,13 @@ class Worker:
         if not self.checkpoints_enabled():
             return False, None
         path = self.checkpoint["path"]
+        # A worker killed while saving leaves its temporary file behind: never read, removed here.
+        for stale in glob.glob(glob.escape(path) + ".tmp-*"):
+            try:
+                os.remove(stale)
+                log(f"removed {stale}, left by a worker stopped while saving")
+            except OSError:
+                pass
         if not os.path.exists(path):
             return False, None
         try:

@@ -172,6 +172,10 @@ export function busEventSink(bus: EventBus, device: string, options: BusEventSin
             trainThroughputSamplesPerS: s.trainThroughputSamplesPerS,
             utilization: Math.min(1, s.utilization),
             streams: s.streams.map(streamSummary),
+            trainTimeS: s.measuredTrainTimeS,
+            trainLoadS: s.measuredTrainLoadS,
+            ...(s.trainLoss !== undefined ? { trainLoss: s.trainLoss } : {}),
+            ...(s.trainStep !== undefined ? { trainStep: s.trainStep } : {}),
           }),
           e.type,
         );

@@ -35,6 +35,10 @@ export function statusToProto(s: ExecutorNodeStatus): pb.StatusResponse {
     trainThroughputSamplesPerS: e.trainThroughputSamplesPerS,
     trainMinibatches: e.trainMinibatches,
     utilization: Math.min(1, e.utilization),
+    trainTimeS: e.measuredTrainTimeS,
+    trainLoadS: e.measuredTrainLoadS,
+    ...(e.trainLoss !== undefined ? { trainLoss: e.trainLoss } : {}),
+    ...(e.trainStep !== undefined ? { trainStep: e.trainStep } : {}),
     verdict: {
       feasible: s.violations.length === 0,
       violations: s.violations.map((v) => ({ constraint: constraintToProto(v.constraint), stream: v.stream ?? '', value: v.value, limit: v.limit })),
