@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stackBase, stackTag } from '@fulcrum/core';
-import { contentHash } from '@fulcrum/workloads';
+import { createVirtualDevice } from '@fulcrum/devices';
+import { WorkloadRegistry, contentHash, virtualWorkloadsOf } from '@fulcrum/workloads';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { cli, startLocalServices } from './test-support.js';
 import type { RunningServices } from './stack.js';
@@ -57,5 +58,40 @@ describe('fulcrum serve all --workloads on the host engine + solve --remote', ()
     const r = await cli('solve', '--remote', address, '--train', 'my-trainer', '--infer', 'their-model', '--rate', '10', '--latency', '0.5', '--power', '60');
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /problem\.streams\[0\]\.workload\.name: unknown workload "their-model"; known workloads: .*my-detector/);
+  });
+});
+
+describe('fulcrum serve all --workloads on the virtual board + solve --remote', () => {
+  let dir: string;
+  let models: string;
+  let running: RunningServices;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-serve-wl-virtual-'));
+    models = join(dir, 'my-models');
+    writeTinyWorkload(join(models, 'my-trainer'), { name: 'my-trainer' });
+    writeTinyWorkload(join(models, 'my-detector'), { name: 'my-detector', train: false });
+    running = await startLocalServices([`--workloads.paths=${models}`], dir);
+  });
+  after(async () => {
+    await running?.close(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("plans for the user's workloads from their cost: sections on the virtual Orin AGX, and the controller's power follows them", async () => {
+    const r = await cli('solve', '--remote', running.optimizer!.address, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '50', '--latency', '0.1', '--power', '20', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.plan.feasible, true, JSON.stringify(out.plan));
+    assert.ok(out.plan.powerW <= 20);
+    const page = await running.profiler!.profiler.getProfiles({ workload: 'my-trainer', kind: 'train' });
+    assert.ok(page.results.length >= 1);
+    // The controller's power while the user's model trains is the virtual model of that workload
+    // (from its cost: section), not idle power: within the board's noise of the noise-free model.
+    const model = createVirtualDevice('orin-agx', { noise: 0, workloads: virtualWorkloadsOf(WorkloadRegistry.load([models]).userFolders()) });
+    for (const p of page.results) {
+      const truth = model.groundTruth({ mode: p.mode, workload: 'my-trainer', kind: 'train', batchSize: p.batchSize }).powerW;
+      assert.ok(Math.abs(p.powerW - truth) / truth < 0.1, `measured ${p.powerW.toFixed(2)} W vs model ${truth.toFixed(2)} W at ${JSON.stringify(p.mode)}`);
+    }
   });
 });

@@ -64,7 +64,7 @@ export interface ServeSugar {
   readonly store?: 'sqlite' | 'kv' | undefined;
   /** `--config FILE`: one service's config file. */
   readonly config?: string | undefined;
-  /** `--workloads DIR[,DIR…]`: `workloads.paths` of the executor, profiler and optimizer. */
+  /** `--workloads DIR[,DIR…]`: every service's `workloads.paths`. */
   readonly workloads?: string | undefined;
 }
 
@@ -72,7 +72,7 @@ function sugarFlags(target: ServiceName, sugar: ServeSugar): Record<string, stri
   return {
     'nats.url': sugar.nats,
     ...(target === 'profiler' ? { 'store.backend': sugar.store } : {}),
-    ...(target !== 'device-controller' ? { 'workloads.paths': sugar.workloads } : {}),
+    'workloads.paths': sugar.workloads,
   };
 }
 

@@ -11,5 +11,5 @@ export { MAX_WORKLOAD_PATHS, workloadsConfigSchema, workloadPaths, openWorkloadR
 export type { WorkloadsConfig } from './config.js';
 export { ONNX_COST_LIMITS, countOnnxCost, onnxDtypeName } from './onnx-cost.js';
 export type { OnnxCost, OnnxCountOptions, OnnxComputeClass } from './onnx-cost.js';
-export { virtualWorkloadOf, virtualWorkloadsOf, inspectWorkload, formatInspection } from './virtual-cost.js';
+export { virtualWorkloadOf, virtualWorkloadsOf, simulatableWorkloads, inspectWorkload, formatInspection } from './virtual-cost.js';
 export type { WorkloadInspection, InspectOptions, KindCost, VirtualEstimate, CostOrigin } from './virtual-cost.js';

@@ -361,3 +361,21 @@ export function formatInspection(ins: WorkloadInspection): string {
   }
   return out.join('\n');
 }
+
+/**
+ * `virtualWorkloadOf` for each user folder the virtual board can simulate; a folder it cannot
+ * (no `cost:` and no countable ONNX graph) is left out and reported through `onSkip` — a service
+ * keeps running the others (the host engine still runs it for real).
+ */
+export function simulatableWorkloads(folders: readonly WorkloadFolder[], onSkip?: (folder: WorkloadFolder, reason: string) => void): VirtualWorkloadSpec[] {
+  const out: VirtualWorkloadSpec[] = [];
+  for (const f of folders) {
+    if (f.builtin) continue;
+    try {
+      out.push(virtualWorkloadOf(f));
+    } catch (err) {
+      onSkip?.(f, err instanceof Error ? err.message : String(err));
+    }
+  }
+  return out;
+}

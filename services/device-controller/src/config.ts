@@ -16,6 +16,7 @@
  * FULCRUM_NATS__URL, `telemetry.publishIntervalMs` → FULCRUM_TELEMETRY__PUBLISH_INTERVAL_MS.
  */
 import { z } from 'zod';
+import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema } from '@fulcrum/runtime/internal';
@@ -82,6 +83,8 @@ export const deviceControllerNodeConfigSchema = deviceControllerConfigSchema.ext
   initialMode: z.string().min(1).optional(),
   /** Reported in GetDeviceInfo; default `fulcrum-virtual-<device>-seed<seed>`, `fulcrum-table-<file>`, `jetson-<board>`. */
   softwareStack: z.string().min(1).optional(),
+  /** virtual: user workload folders (also FULCRUM_WORKLOADS) the board's power model follows, from their cost: or ONNX graph. */
+  workloads: workloadsConfigSchema,
   telemetry: z
     .object({
       /** StreamTelemetry interval when the request says 0, ms. */

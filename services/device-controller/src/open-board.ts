@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { ValidationError, formatPowerMode, parsePowerMode, type PowerMode } from '@fulcrum/core';
 import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
+import { openWorkloadRegistry, simulatableWorkloads } from '@fulcrum/workloads';
 import type { DeviceControlBackend } from './backend.js';
 import type { DeviceControllerConfig, DeviceControllerNodeConfig } from './config.js';
 import { JetsonController } from './controller.js';
@@ -38,7 +39,10 @@ export async function openBoard(config: DeviceControllerNodeConfig, logger: Logg
     if (!config.profiles) throw new ValidationError('profiles', 'backend table needs a profile CSV (--profiles, FULCRUM_PROFILES)');
     model = createBackend({ type: 'table', table: await loadProfileTable(config.profiles), name: basename(config.profiles) });
   } else {
-    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}) });
+    const workloads = simulatableWorkloads(openWorkloadRegistry(config.workloads).userFolders(), (f, reason) =>
+      logger.warn({ workload: f.manifest.name, reason }, 'the virtual board cannot model this workload folder; its activity reads as idle power'),
+    );
+    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
   }
   const backend = new ModelControlBackend(model, {
     hardCapW: config.hardCapW,

@@ -28,7 +28,7 @@ import type { InferOutcome, Executor } from './executor.js';
 import { EXECUTOR_SERVICE_NAME, executorGrpcImplementation } from './grpc.js';
 import { createExecutorServiceMetrics } from './metrics.js';
 import { ExecutorNode } from './node.js';
-import { openWorkloadRegistry } from '@fulcrum/workloads';
+import { openWorkloadRegistry, simulatableWorkloads } from '@fulcrum/workloads';
 import { GatedRunner, HostEngine, SimulatedEngine, type MinibatchEngine } from './service-runner.js';
 
 export interface ExecutorServiceOptions extends ServiceOptions {
@@ -82,7 +82,10 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
     model = createBackend({ type: 'table', table: await loadProfileTable(config.profiles), name: basename(config.profiles), ...(config.noise !== undefined ? { noise: config.noise } : {}), seed: config.seed });
     stack = config.softwareStack ?? `fulcrum-table-${basename(config.profiles)}`;
   } else {
-    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}) });
+    const workloads = simulatableWorkloads(openWorkloadRegistry(config.workloads).userFolders(), (f, reason) =>
+      logger.warn({ workload: f.manifest.name, reason }, 'the virtual board cannot simulate this workload folder; it is left out'),
+    );
+    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
     stack = config.softwareStack ?? `fulcrum-virtual-${model.device.id}-seed${config.seed}`;
   }
   const initial = config.initialMode ? resolveMode(config.initialMode, model.device.id, 'initialMode') : model.device.presets.find((p) => p.name === 'MAXN')?.mode;
