@@ -5,10 +5,13 @@
  * counts checked. `fulcrum workload inspect DIR` prints the virtual board's estimate for it.
  * `fulcrum workload list` shows the registry.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '@fulcrum/core';
 import { OnnxModelError, OnnxRunner, PythonWorker, workerWorkloadOf, type WorkerInfo } from '@fulcrum/executor';
-import { loadWorkloadFolder, type WorkloadFolder } from '@fulcrum/workloads';
+import { virtualDeviceIds } from '@fulcrum/devices';
+import { formatInspection, inspectWorkload, isWorkloadFolder, loadWorkloadFolder, type WorkloadFolder, type WorkloadInspection } from '@fulcrum/workloads';
 import type { CliIo } from '../io.js';
 import { CommandError, UsageError, oneOf, positiveInteger } from '../usage.js';
 import { addWorkloadsOption, openRegistry } from '../workloads.js';
@@ -38,8 +41,15 @@ function loadFolder(dir: string): WorkloadFolder {
   try {
     return loadWorkloadFolder(dir);
   } catch (err) {
-    if (err instanceof ValidationError) throw new UsageError(err.message);
-    throw err;
+    if (!(err instanceof ValidationError)) throw err;
+    // A folder of workload folders (what --workloads takes) is not one: name the ones in it.
+    let subs: string[] = [];
+    try {
+      subs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && isWorkloadFolder(join(dir, e.name))).map((e) => join(dir, e.name)).sort();
+    } catch {
+      // not a readable folder: the loader's message says why
+    }
+    throw new UsageError(subs.length && !isWorkloadFolder(dir) ? `${err.message} (it holds workload folders: give one of ${subs.join(', ')})` : err.message);
   }
 }
 
@@ -176,6 +186,29 @@ export function registerWorkloadCommands(program: Command, io: CliIo): void {
       const report = await checkWorkload(folder, o);
       io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatCheck(report));
       if (report.problems.length) throw new CommandError(`${folder.manifest.name}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} (listed above)`);
+    });
+  workload
+    .command('inspect')
+    .description(
+      "Show a workload folder's FLOPs and bytes per minibatch (from the manifest's cost: section, else counted on its ONNX graph: an estimate), " +
+        "where they come from, and the virtual board's estimated minibatch times and powers (a model's prediction, not a measurement)",
+    )
+    .argument('<dir>', 'the workload folder')
+    .addOption(new Option('--device <id>', `the virtual board of the estimate (${virtualDeviceIds().join(', ')})`).default('orin-agx'))
+    .option('--preset <name>', "the board's power preset of the estimate (e.g. MAXN, 30W)", 'MAXN')
+    .option('--json', 'print the inspection as JSON')
+    .addHelpText('after', '\nExamples:\n  fulcrum workload inspect examples/workloads/digits-onnx\n  fulcrum workload inspect ./my-model --device orin-nano --preset 15W --json\n')
+    .action((dir: string, o: { device: string; preset: string; json?: boolean }) => {
+      if (!virtualDeviceIds().includes(o.device)) throw new UsageError(`--device: unknown virtual device ${JSON.stringify(o.device)}; known: ${virtualDeviceIds().join(', ')}`);
+      const folder = loadFolder(dir);
+      let inspection: WorkloadInspection;
+      try {
+        inspection = inspectWorkload(folder, { device: o.device, preset: o.preset });
+      } catch (err) {
+        if (err instanceof ValidationError) throw new UsageError(err.field === 'preset' ? `--preset: ${err.reason}` : err.field === 'device' ? `--device: ${err.reason}` : err.message);
+        throw err;
+      }
+      io.stdout(o.json ? JSON.stringify(inspection, null, 2) + '\n' : formatInspection(inspection) + '\n');
     });
   addWorkloadsOption(
     workload
