@@ -31,7 +31,7 @@ describe('validateProblem', () => {
     assert.deepEqual(p.streams[0]!.candidateBatchSizes, [2, 4, 8]);
   });
   it('rejects an unknown device', () => fails({ ...base, device: 'tx2' }, 'device', /unknown device "tx2"; known devices: orin-agx/));
-  it('rejects an unknown training workload', () => fails({ ...base, trainWorkload: 'gpt5' }, 'trainWorkload', /unknown workload "gpt5"; known workloads: mobilenet, resnet18/));
+  it('rejects an unknown training workload', () => fails({ ...base, trainWorkload: 'gpt5' }, 'trainWorkload', /unknown workload "gpt5"; known workloads: bert-base, bert-large, lstm, mobilenet, resnet18/));
   it('rejects an unknown inference workload', () =>
     fails({ ...base, streams: [{ ...base.streams![0]!, workload: 'resnet-50' }] }, 'streams[0].workload', /unknown workload "resnet-50"/));
   it('rejects a non-positive power budget', () => {

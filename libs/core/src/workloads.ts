@@ -1,4 +1,5 @@
 import { ValidationError, describeValue } from './errors.js';
+import { BUILTIN_WORKLOAD_DESCRIPTORS } from './gen/builtin-workloads.js';
 
 export type WorkloadKind = 'train' | 'infer';
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['train', 'infer'];
@@ -10,26 +11,18 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['train', 'infer'];
 export interface WorkloadDescriptor {
   readonly id: string;
   readonly displayName: string;
-  /** Absent for a user's workload (one named only in a profile table): Fulcrum does not need it. */
-  readonly domain?: 'vision' | 'detection' | 'nlp' | 'sequence';
-  /** One sample's input, e.g. `3×224×224 image` or `128 tokens`; absent for a user's workload. */
+  /** One sample's input, e.g. `3×224×224 float32` (a folder's infer.input); absent for a table's workload. */
   readonly input?: string;
-  /** Absent for a user's workload. */
-  readonly paramsMillions?: number;
   /** The training minibatch size bT used when a problem does not give one. */
   readonly defaultTrainBatchSize: number;
 }
 
-export const WORKLOADS: readonly WorkloadDescriptor[] = [
-  { id: 'mobilenet', displayName: 'MobileNetV2', domain: 'vision', input: '3×224×224 image', paramsMillions: 3.5, defaultTrainBatchSize: 32 },
-  { id: 'resnet18', displayName: 'ResNet-18', domain: 'vision', input: '3×224×224 image', paramsMillions: 11.7, defaultTrainBatchSize: 32 },
-  { id: 'resnet50', displayName: 'ResNet-50', domain: 'vision', input: '3×224×224 image', paramsMillions: 25.6, defaultTrainBatchSize: 16 },
-  { id: 'vgg16', displayName: 'VGG-16', domain: 'vision', input: '3×224×224 image', paramsMillions: 138.4, defaultTrainBatchSize: 16 },
-  { id: 'yolov8n', displayName: 'YOLOv8n', domain: 'detection', input: '3×640×640 image', paramsMillions: 3.2, defaultTrainBatchSize: 8 },
-  { id: 'bert-base', displayName: 'BERT-base', domain: 'nlp', input: '128 tokens', paramsMillions: 110, defaultTrainBatchSize: 16 },
-  { id: 'bert-large', displayName: 'BERT-large', domain: 'nlp', input: '128 tokens', paramsMillions: 340, defaultTrainBatchSize: 8 },
-  { id: 'lstm', displayName: 'LSTM (2 layers)', domain: 'sequence', input: '32-step sequence', paramsMillions: 20, defaultTrainBatchSize: 32 },
-];
+/**
+ * Fulcrum's built-in workloads: generated at build time from the built-in workload folders'
+ * manifests (libs/workloads/builtin/<name>/fulcrum.yaml, the one list of them), sorted by name.
+ * A user's folders join them through `@fulcrum/workloads`' registry.
+ */
+export const WORKLOADS: readonly WorkloadDescriptor[] = BUILTIN_WORKLOAD_DESCRIPTORS;
 
 export function workloadIds(): string[] {
   return WORKLOADS.map((w) => w.id);

@@ -1,7 +1,7 @@
 """A 2-layer LSTM word-level language model: the structure of Pagoda's LSTM (dream-lab/pagoda,
 src/analysis/create_onnx_models.ipynb: vocabulary 29423, embedding -> 2-layer LSTM -> linear decoder
-tied to the embedding, dropout 0.2, sequences of 32 tokens) at width 512 instead of Pagoda's 256,
-which gives the ~20 M parameters of Fulcrum's LSTM (19.3 M; Pagoda's width-256 model has 8.6 M).
+tied to the embedding, dropout 0.2, sequences of 32 tokens) at Pagoda's width 256: 8.6 M parameters,
+the model whose published FLOPs and bytes the virtual board is calibrated on (the manifest's cost:).
 Randomly initialised; trained on synthetic token sequences (next-token cross-entropy, Adam, gradient
 norm clipped at 0.25) and served as next-token logits. A Fulcrum workload folder (docs/WORKLOADS.md).
 """
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-VOCAB, WIDTH, LAYERS, DROPOUT, SEQUENCE = 29423, 512, 2, 0.2, 32
+VOCAB, WIDTH, LAYERS, DROPOUT, SEQUENCE = 29423, 256, 2, 0.2, 32
 
 
 class WordLSTM(nn.Module):
