@@ -5,13 +5,14 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds, type ProfileTable, type TableBackend } from '@fulcrum/devices';
+import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds, type ProfileTable, type TableBackend, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strategyNames, type Plan } from '@fulcrum/strategies';
 import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
+import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SolveOptions {
   device?: string;
@@ -33,6 +34,7 @@ interface SolveOptions {
   token?: string;
   tls?: boolean;
   tlsCa?: string;
+  workloads?: string[];
 }
 
 const STREAM_KEYS = ['name', 'workload', 'rate', 'latency'] as const;
@@ -73,7 +75,11 @@ function flagFor(field: string, multi: boolean): string | undefined {
   return { workload: '--infer', arrivalRatePerS: '--rate', latencyBudgetS: '--latency', candidateBatchSizes: '--batch-sizes', name: '--stream' }[m[2]!];
 }
 
-export async function openSolveBackend(o: { device?: string; profiles?: string; noise: number; seed: number }, noiseGiven: boolean) {
+/**
+ * The virtual board (with the user's workloads `workloads`, from `userVirtualWorkloads`) or the
+ * profile table of `--profiles` (its own workloads: `workloads` adds nothing to a table).
+ */
+export async function openSolveBackend(o: { device?: string; profiles?: string; noise: number; seed: number }, noiseGiven: boolean, workloads: readonly VirtualWorkloadSpec[] = []) {
   if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device (virtual device) or --profiles (a profile table), not both');
   if (o.profiles !== undefined) {
     let table;
@@ -84,7 +90,7 @@ export async function openSolveBackend(o: { device?: string; profiles?: string; 
     }
     return fromDeviceBackend(createTableBackend(table, { name: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }));
   }
-  return fromDeviceBackend(createVirtualDevice(o.device ?? 'orin-agx', { noise: o.noise, seed: o.seed }));
+  return fromDeviceBackend(createVirtualDevice(o.device ?? 'orin-agx', { noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) }));
 }
 
 /** The table has training rows for the problem's bT and inference rows for every stream's workload. */
@@ -144,12 +150,14 @@ function formatReport(r: SolveReport): string {
 }
 
 export function registerSolveCommand(program: Command, io: CliIo): void {
-  program
-    .command('solve')
-    .description('Find a plan (power mode and inference batch sizes) for one problem with one strategy, profiling a virtual device or a profile table.')
-    .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
-    .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV) instead of a virtual device')
-    .requiredOption('--train <workload>', 'training workload')
+  addWorkloadsOption(
+    program
+      .command('solve')
+      .description('Find a plan (power mode and inference batch sizes) for one problem with one strategy, profiling a virtual device or a profile table.')
+      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+      .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV) instead of a virtual device'),
+  )
+    .requiredOption('--train <workload>', 'training workload (a built-in or one of --workloads)')
     .option('--train-batch <n>', "training minibatch size bT (default: the workload's)", positiveInteger)
     .option('--infer <workload>', 'one stream: inference workload')
     .option('--rate <per_s>', 'one stream: arrival rate λ (requests/s)', positiveNumber)
@@ -166,7 +174,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--token <token>', 'with --remote: the bearer token the optimizer requires').env('FULCRUM_TOKEN'))
     .option('--tls', 'with --remote: connect with TLS (system roots)')
     .option('--tls-ca <file>', "with --remote: TLS, the optimizer's certificate signed by this CA")
-    .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n  fulcrum solve --remote 127.0.0.1:50054 --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n')
+    .addHelpText('after', '\nExamples:\n  fulcrum solve --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --train bert-base --stream workload=mobilenet,rate=20,latency=0.4 --stream workload=yolov8n,rate=5,latency=1 --power 30 --strategy als-50 --json\n  fulcrum solve --remote 127.0.0.1:50054 --train resnet18 --infer mobilenet --rate 30 --latency 0.5 --power 25\n  fulcrum solve --workloads examples/workloads --train digits-classifier --infer digits-onnx --rate 20 --latency 0.2 --power 20\n')
     .action(async (o: SolveOptions, cmd: Command) => {
       let strategy;
       try {
@@ -189,18 +197,38 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       const streams = multi
         ? o.stream!.map(parseStream).map((s) => ({ ...s, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }))
         : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
+      if (o.remote !== undefined && o.workloads?.length) throw new UsageError('--workloads: with --remote the optimizer solves with the workloads it was started with (fulcrum serve … --workloads DIR)');
       if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
       const tokenGiven = o.token !== undefined && cmd.getOptionValueSource('token') === 'cli'; // FULCRUM_TOKEN in the environment is for --remote only
       if (tokenGiven || o.tls || o.tlsCa !== undefined) throw new UsageError(`${tokenGiven ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
-      const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli');
+      const registry = openRegistry(o.workloads);
+      let userWorkloads: VirtualWorkloadSpec[] = [];
+      let problemStreams: typeof streams = streams;
+      if (o.profiles === undefined) {
+        // The virtual board: the user's folders the problem names become workloads of the board.
+        checkWorkloadKind(registry, o.train, 'train', '--train');
+        streams.forEach((s, i) => s.workload !== undefined && checkWorkloadKind(registry, s.workload, 'infer', multi ? `--stream #${i + 1}` : '--infer'));
+        userWorkloads = userVirtualWorkloads(registry, [o.train, ...streams.flatMap((s) => (s.workload !== undefined ? [s.workload] : []))]);
+        // A user's workload is served at its manifest's batch sizes (infer.batch_sizes) unless --batch-sizes says otherwise.
+        if (!o.batchSizes) {
+          problemStreams = streams.map((s) => {
+            const f = registry.userFolders().find((x) => x.manifest.name === s.workload);
+            return f?.manifest.infer ? { ...s, candidateBatchSizes: [...f.manifest.infer.batchSizes] } : s;
+          });
+        }
+      }
+      const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli', userWorkloads);
       let problem: Problem;
       try {
-        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams }, backend.source.catalog);
+        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams: problemStreams }, registry.catalog(backend.source.catalog));
       } catch (err) {
         throw asUsageError(err, (f) => flagFor(f, multi));
       }
       for (const w of [problem.trainWorkload, ...problem.streams.map((s) => s.workload)]) {
-        if (!backend.source.workloads().includes(w)) throw new UsageError(`${w === problem.trainWorkload ? '--train' : multi ? '--stream' : '--infer'}: ${backend.source.description} has no profiles for ${w}`);
+        if (!backend.source.workloads().includes(w)) {
+          const added = registry.userFolders().some((f) => f.manifest.name === w) ? ' (--workloads adds no workloads to a profile table: its rows decide)' : '';
+          throw new UsageError(`${w === problem.trainWorkload ? '--train' : multi ? '--stream' : '--infer'}: ${backend.source.description} has no profiles for ${w}${added}`);
+        }
       }
       if (backend.source.type === 'table') checkTableHolds((backend.source as TableBackend).table, backend.source.description, problem, multi);
       const planner = new Planner(backend, { seed: o.seed });
