@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { createVirtualDevice, loadProfileTable, type ProfileTable } from '@fulcrum/devices';
+import { createVirtualDevice, loadProfileTable, type ProfileTable, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import {
   FrontReplanner,
   alsFront,
@@ -24,6 +24,7 @@ import {
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SimulateOptions {
   profile?: string;
@@ -47,6 +48,7 @@ interface SimulateOptions {
   timeline?: string;
   plot?: string;
   json?: boolean;
+  workloads?: string[];
 }
 
 const STREAM_KEYS = ['name', 'workload', 'rate', 'latency', 'batches'] as const;
@@ -127,19 +129,20 @@ export function formatSimulationReport(r: SimulationReport, mode: string): strin
 }
 
 export function registerSimulateCommand(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('simulate')
     .description(
       'Simulate the executor on the virtual Jetson (@fulcrum/devices) or on a profile table (SPEC §3 CSV): arrivals at constant rates or from a rate trace, ' +
         'the SPEC §2 policy with the deadline rule, re-planning from the table’s modes when rates move. Event-driven by default (hours in seconds); ' +
         '--scale N runs the real executor on a clock N× faster than the host.',
     )
-    .option('--profile <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device')
+    .option('--profile <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device');
+  addWorkloadsOption(command)
     .addOption(new Option('--front <als|grid>', 'virtual device: plan among the modes ALS profiles (als) or among every mode of --grid (grid)').argParser(oneOf(['als', 'grid'] as const)).default('als'))
     .addOption(new Option('--als-budget <modes>', 'modes ALS profiles (50–150)').argParser(positiveInteger).default(100))
     .option('--grid <name>', 'with --front grid: the (sub-)grid profiled once and planned from (441, 4368, full)', '441')
     .addOption(new Option('--device <id>', `device of the table rows to use (${deviceIds().join(', ')})`).default('orin-agx'))
-    .requiredOption('--train-workload <id>', 'training workload (as in the table)')
+    .requiredOption('--train-workload <id>', 'training workload (as in the table; on the virtual device a built-in or one of --workloads)')
     .option('--train-batch <n>', 'training minibatch size bT (default: the workload’s)', positiveInteger)
     .requiredOption('--power <w>', 'power budget P in watts', positiveNumber)
     .addOption(new Option('--semantics <peak|average>', 'how power is judged').argParser(oneOf(POWER_SEMANTICS)).default('peak'))
@@ -158,7 +161,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     .addHelpText(
       'after',
       '\nExample:\n  fulcrum simulate --profile orin.csv --train-workload resnet18 --power 40 \\\n' +
-        '      --stream name=cam,workload=mobilenet,latency=0.5 --trace rates.csv --duration 3600 --timeline timeline.csv\n',
+        '      --stream name=cam,workload=mobilenet,latency=0.5 --trace rates.csv --duration 3600 --timeline timeline.csv\n' +
+        '  fulcrum simulate --workloads examples/workloads --train-workload digits-classifier --power 20 \\\n' +
+        '      --stream name=cam,workload=digits-onnx,rate=20,latency=0.2 --duration 600\n',
     )
     .action(async (o: SimulateOptions, cmd: Command) => {
       const deviceGiven = cmd.getOptionValueSource('device') === 'cli';
@@ -186,6 +191,19 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         if (missing) throw new UsageError(`--stream ${missing.name}: give rate=... or a --trace`);
         trace = constantRates(Object.fromEntries(specs.map((s) => [s.name, s.rate!])));
       }
+      const registry = openRegistry(o.workloads);
+      let userWorkloads: VirtualWorkloadSpec[] = [];
+      if (!table) {
+        // The virtual Jetson: the user's folders the problem names become workloads of the board,
+        // each served at its manifest's batch sizes unless batches= says otherwise.
+        checkWorkloadKind(registry, o.trainWorkload, 'train', '--train-workload');
+        specs.forEach((s) => checkWorkloadKind(registry, s.workload, 'infer', `--stream ${s.name}`));
+        userWorkloads = userVirtualWorkloads(registry, [o.trainWorkload, ...specs.map((s) => s.workload)]);
+        for (const s of specs) {
+          const f = registry.userFolders().find((x) => x.manifest.name === s.workload);
+          if (!s.batches && f?.manifest.infer) s.batches = [...f.manifest.infer.batchSizes];
+        }
+      }
       let problem: Problem;
       try {
         problem = validateProblem({
@@ -202,7 +220,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
             latencyBudgetS: s.latency,
             ...(s.batches ? { candidateBatchSizes: s.batches } : {}),
           })),
-        }, table?.catalog());
+        }, table ? table.catalog() : registry.catalog());
       } catch (err) {
         throw asUsageError(err, (field) =>
           field === 'device' ? '--device' : field === 'trainWorkload' ? '--train-workload' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
@@ -219,7 +237,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       } else {
         // The virtual Jetson: the grid's modes are profiled once (with the model's seeded noise) and
         // every plan and re-plan is chosen among them; minibatches run at the noise-free times.
-        const device = createVirtualDevice(problem.device, { seed: o.seed });
+        const device = createVirtualDevice(problem.device, { seed: o.seed, ...(userWorkloads.length ? { workloads: userWorkloads } : {}) });
         if (o.front === 'als') {
           const profiled = alsFront(device, problem, { budget: o.alsBudget, seed: o.seed });
           front = profiled.modes;
