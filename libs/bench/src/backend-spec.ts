@@ -1,9 +1,17 @@
 /** What backend a benchmark runs on, in a form a worker thread can rebuild. */
-import { createVirtualDevice, loadProfileTable, createTableBackend } from '@fulcrum/devices';
+import { createVirtualDevice, loadProfileTable, createTableBackend, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { fromDeviceBackend, type DeviceProfileBackend } from '@fulcrum/strategies';
 
 export type BackendSpec =
-  | { readonly type: 'virtual'; readonly device: string; readonly noise?: number; readonly seed?: number; readonly grid?: string }
+  | {
+      readonly type: 'virtual';
+      readonly device: string;
+      readonly noise?: number;
+      readonly seed?: number;
+      readonly grid?: string;
+      /** User workloads the virtual board simulates from their costs (plain data: it crosses to the worker threads). */
+      readonly workloads?: readonly VirtualWorkloadSpec[];
+    }
   | { readonly type: 'table'; readonly path: string; readonly noise?: number; readonly seed?: number };
 
 export async function openBackend(spec: BackendSpec): Promise<DeviceProfileBackend> {
@@ -11,6 +19,7 @@ export async function openBackend(spec: BackendSpec): Promise<DeviceProfileBacke
     const device = createVirtualDevice(spec.device, {
       ...(spec.noise !== undefined ? { noise: spec.noise } : {}),
       ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+      ...(spec.workloads?.length ? { workloads: spec.workloads } : {}),
     });
     return fromDeviceBackend(device, spec.grid !== undefined ? { grid: spec.grid } : {});
   }

@@ -4,7 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ProfileTable, TableBackend } from '@fulcrum/devices';
+import { ValidationError, workloadIds } from '@fulcrum/core';
+import type { DeviceBackend, ProfileTable, TableBackend } from '@fulcrum/devices';
 import { getStrategy, type SafetyMargins } from '@fulcrum/strategies';
 import { openBackend, type BackendSpec } from './backend-spec.js';
 import { runKey, type KeyResult } from './engine.js';
@@ -23,10 +24,45 @@ export function tableSweepWorkloads(table: ProfileTable): SweepWorkloads {
   return { train, infer, trainBatchSize: Object.fromEntries(train.map((w) => [w, table.trainBatchSize(w)!])), candidateBatchSizes: shared };
 }
 
+/**
+ * What a named sweep draws its keys from on `source`: a table's trained and served workloads, or
+ * every workload of the virtual board (its user workloads with their bT, which the built-in
+ * catalog does not know), narrowed to `train` / `infer` when given.
+ */
+function sweepWorkloadsOf(source: DeviceBackend, options: Pick<BenchOptions, 'train' | 'infer'>): readonly string[] | SweepWorkloads {
+  const all: SweepWorkloads =
+    source.type === 'table'
+      ? tableSweepWorkloads((source as TableBackend).table)
+      : {
+          train: [...source.workloads()],
+          infer: [...source.workloads()],
+          trainBatchSize: Object.fromEntries(source.workloads().filter((w) => !workloadIds().includes(w)).map((w) => [w, source.catalog.workload(w).defaultTrainBatchSize])),
+        };
+  if (!options.train && !options.infer) return source.type === 'table' || Object.keys(all.trainBatchSize ?? {}).length > 0 ? all : all.train;
+  const pick = (field: 'train' | 'infer', names: readonly string[] | undefined): readonly string[] => {
+    if (!names) return all[field];
+    if (names.length === 0) throw new ValidationError(field, 'names no workload');
+    for (const n of names) {
+      if (!all[field].includes(n)) {
+        throw new ValidationError(field, `${source.description} ${field === 'train' ? 'trains' : 'serves'} no workload ${JSON.stringify(n)}; it ${field === 'train' ? 'trains' : 'serves'} ${all[field].join(', ') || 'none'}`);
+      }
+    }
+    return [...new Set(names)];
+  };
+  return { ...all, train: pick('train', options.train), infer: pick('infer', options.infer) };
+}
+
 export interface BenchOptions {
   readonly backend: BackendSpec;
   readonly strategies: readonly string[];
   readonly sweep: SweepName | SweepDefinition;
+  /**
+   * With a named sweep: the workloads its keys train (default: every one the backend trains) and
+   * serve (default: every one it serves). A name the backend cannot train or serve is a
+   * ValidationError on `train` / `infer`.
+   */
+  readonly train?: readonly string[];
+  readonly infer?: readonly string[];
   /** Worker threads; 1 runs in this thread. Default: the machine's parallelism (at most the keys). */
   readonly workers?: number;
   readonly margins?: SafetyMargins;
@@ -56,8 +92,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const strategies = options.strategies.map((n) => getStrategy(n, 'strategies'));
   const backend = await openBackend(options.backend);
   const source = backend.source;
-  const workloads = source.type === 'table' ? tableSweepWorkloads((source as TableBackend).table) : [...source.workloads()];
-  const sweep = typeof options.sweep === 'string' ? sweepDefinition(options.sweep, workloads) : options.sweep;
+  const sweep = typeof options.sweep === 'string' ? sweepDefinition(options.sweep, sweepWorkloadsOf(source, options)) : options.sweep;
   const tasks: KeyTask[] = sweep.parts.flatMap((part) => part.keys.map((spec) => ({ part, spec })));
   const total = sweep.parts.reduce((n, p) => n + p.keys.length * configsPerKey(p), 0);
   let done = 0;

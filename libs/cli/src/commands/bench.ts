@@ -6,13 +6,14 @@ import { existsSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_NOISE, DEFAULT_SEED, virtualDeviceIds } from '@fulcrum/devices';
+import { DEFAULT_NOISE, DEFAULT_SEED, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, formatSummary, runBench, summarize, writePlots, type BackendSpec, type SweepName } from '@fulcrum/bench';
 import { createProgress } from '@fulcrum/bench/internal';
 import { getStrategy, strategyNames } from '@fulcrum/strategies';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
 import { parseNoise, parseSeed } from '../parse.js';
+import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 export const DEFAULT_BENCH_STRATEGIES = ['oracle', 'gmd', 'als-50', 'als-100', 'als-150', 'random-15', 'random-50', 'random-150', 'powertrain-50', 'bo-15', 'maxn', 'best-preset'];
 
@@ -27,6 +28,9 @@ interface BenchCliOptions {
   noise: number;
   seed: number;
   progress: boolean;
+  workloads?: string[];
+  train?: string[];
+  infer?: string[];
 }
 
 function strategyList(text: string): string[] {
@@ -42,11 +46,15 @@ function strategyList(text: string): string[] {
 }
 
 export function registerBenchCommand(program: Command, io: CliIo): void {
-  program
-    .command('bench')
-    .description('Sweep problem configurations and score strategies against the exhaustive oracle on the noise-free ground truth (SPEC §7).')
-    .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
-    .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV): budgets and rates come from its own ranges')
+  addWorkloadsOption(
+    program
+      .command('bench')
+      .description('Sweep problem configurations and score strategies against the exhaustive oracle on the noise-free ground truth (SPEC §7).')
+      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+      .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV): budgets and rates come from its own ranges'),
+  )
+    .option('--train <a,b,...>', "the workloads the sweep's keys train (default: every one; with --workloads on the virtual device, those of your folders that train)", commaList((s) => s))
+    .option('--infer <a,b,...>', "the workloads the sweep's keys serve (default: every one; with --workloads on the virtual device, those of your folders that serve)", commaList((s) => s))
     .addOption(new Option('--strategies <a,b,...>', `strategies to run (${strategyNames().join(', ')})`).argParser(strategyList).default(DEFAULT_BENCH_STRATEGIES, 'all'))
     .addOption(new Option('--sweep <quick|paper>', 'quick: 108 configurations (CI); paper: 266,240 over 16 workload variants').argParser(oneOf(SWEEP_NAMES)).default('quick'))
     .option('--json <out.json>', 'write every configuration and the summary as JSON')
@@ -55,15 +63,38 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--noise <x>', 'measurement noise of the virtual device (a table: 0 unless given)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise and strategy seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--no-progress', 'no progress bar or progress log lines')
-    .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n')
+    .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n  fulcrum bench --workloads examples/workloads --train digits-classifier --infer digits-onnx --strategies oracle,gmd,als-50\n')
     .action(async (o: BenchCliOptions, cmd: Command) => {
       if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device or --profiles, not both');
       if (o.profiles !== undefined && !existsSync(o.profiles)) throw new UsageError(`--profiles: no such file ${o.profiles}`);
       const noiseGiven = cmd.getOptionValueSource('noise') === 'cli';
+      const registry = openRegistry(o.workloads);
+      let train = o.train;
+      let infer = o.infer;
+      let workloads: VirtualWorkloadSpec[] = [];
+      if (o.profiles === undefined) {
+        // The virtual board: the user's folders become workloads of the board; without --train /
+        // --infer the sweep draws from them (from every workload for a kind none of them has).
+        for (const [names, kind, flag] of [[train, 'train', '--train'], [infer, 'infer', '--infer']] as const) {
+          for (const w of names ?? []) {
+            if (!registry.has(w)) throw new UsageError(`${flag}: unknown workload ${JSON.stringify(w)}; known workloads: ${registry.names().join(', ')} (add your own with --workloads DIR)`);
+            checkWorkloadKind(registry, w, kind, flag);
+          }
+        }
+        const user = registry.userFolders();
+        if (user.length > 0) {
+          const names = (kind: 'train' | 'infer', folders: typeof user): string[] => folders.filter((f) => f.manifest[kind]).map((f) => f.manifest.name);
+          const userTrain = names('train', user);
+          const userInfer = names('infer', user);
+          train ??= userTrain.length ? userTrain : names('train', registry.folders());
+          infer ??= userInfer.length ? userInfer : names('infer', registry.folders());
+        }
+        if (train || infer) workloads = userVirtualWorkloads(registry, [...(train ?? []), ...(infer ?? [])]);
+      }
       const backend: BackendSpec =
         o.profiles !== undefined
           ? { type: 'table', path: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }
-          : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed };
+          : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) };
       if (backend.type === 'virtual' && !virtualDeviceIds().includes(backend.device)) {
         throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}`);
       }
@@ -74,12 +105,14 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
           backend,
           strategies: o.strategies,
           sweep: o.sweep,
+          ...(train ? { train } : {}),
+          ...(infer ? { infer } : {}),
           ...(o.workers ? { workers: o.workers } : {}),
           seed: o.seed,
           ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
         });
       } catch (err) {
-        const usage = asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : f === 'workloads' ? `--profiles ${o.profiles}` : undefined));
+        const usage = asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : f === 'train' ? '--train' : f === 'infer' ? '--infer' : f === 'workloads' ? `--profiles ${o.profiles}` : undefined));
         // A table the sweep cannot use (e.g. no mode holds both a trained and a served workload): one line, no stack.
         if (o.profiles !== undefined && !(usage instanceof UsageError) && usage instanceof Error) throw new UsageError(`--profiles ${o.profiles}: ${usage.message}`);
         throw usage;
