@@ -26,6 +26,7 @@ import { GrpcConnection, LOG_LEVELS, createLogger, type Logger } from '@fulcrum/
 import type { CliIo } from '../io.js';
 import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
+import { addWorkloadsOption, openRegistry, workloadPathsOf } from '../workloads.js';
 import { expectedModes, progressReporter, remoteReport, remoteStrategy, solveRemote, type RemoteSolveReport } from './solve-remote.js';
 
 /** The example: ResNet-18 training next to a 30 req/s MobileNet camera stream, 0.5 s budget, 25 W. */
@@ -50,6 +51,8 @@ export interface DemoOptions {
   readonly onProgress?: Parameters<typeof solveRemote>[1]['onProgress'];
   /** What the demo is doing now, one line at a time. */
   readonly onStep?: (text: string) => void;
+  /** Workload folders (or folders of them) the services take besides the built-in ones (`workloads.paths`). */
+  readonly workloads?: readonly string[];
 }
 
 export interface DemoStreamReport {
@@ -108,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   // Free loopback ports, no metrics listeners, nothing from FULCRUM_* env: the demo never collides
   // with services already running on this machine.
   const local = { 'grpc.port': 0, 'grpc.host': '127.0.0.1', 'metrics.port': -1 };
-  const configs = loadAllConfigs([], {}, {
+  const configs = loadAllConfigs([], options.workloads?.length ? { workloads: options.workloads.join(',') } : {}, {
     env: {},
     defaults: {
       'device-controller': { ...local, 'telemetry.publishIntervalMs': 100, ...(options.seed !== undefined ? { seed: options.seed } : {}) },
@@ -286,12 +289,15 @@ interface DemoCliOptions {
   seed?: number;
   logLevel?: string;
   json?: boolean;
+  workloads?: string[];
 }
 
 export function registerDemoCommand(program: Command, io: CliIo): void {
-  program
-    .command('demo')
-    .description('Fulcrum end to end on a virtual Jetson Orin AGX: the four services in this process, a GMD solve through them, the plan run by the executor.')
+  addWorkloadsOption(
+    program
+      .command('demo')
+      .description('Fulcrum end to end on a virtual Jetson Orin AGX: the four services in this process, a GMD solve through them, the plan run by the executor.'),
+  )
     .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(40))
     .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(4))
     .addOption(new Option('--strategy <name>', 'strategy (gmd, als-50, random-15, maxn, best-preset, …)').default('gmd'))
@@ -302,6 +308,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .action(async (o: DemoCliOptions) => {
       if (o.timeScale > 200) throw new UsageError('--time-scale: at most 200 (host timers are ~1 ms coarse: faster would distort latencies)');
       remoteStrategy(o.strategy); // a strategy the optimizer cannot run is a usage error before anything starts
+      openRegistry(o.workloads); // so is a bad workload folder: the services take the same paths (workloads.paths)
+      const workloads = workloadPathsOf(o.workloads);
       const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
       const tty = Boolean(process.stderr.isTTY) && !o.json;
       const progress = progressReporter(io, { tty, expected: expectedModes(o.strategy) });
@@ -310,6 +318,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         timeScale: o.timeScale,
         strategy: o.strategy,
         storePath: o.storePath,
+        ...(workloads.length ? { workloads } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         logger,
         onProgress: o.json ? undefined : progress.onProgress,
