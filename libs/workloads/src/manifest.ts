@@ -36,6 +36,12 @@ const costPart = z.strictObject({
   flops_per_batch: z.number().min(0).optional(),
   param_bytes: z.number().min(0).optional(),
 });
+/** What the virtual board borrows constants by: the operator count (≈ kernels) and what carries the FLOPs. */
+export const COMPUTE_CLASSES = ['conv', 'matmul', 'recurrent'] as const;
+const costShape = {
+  operators: z.number().int().positive().max(1_000_000).optional(),
+  compute_class: z.enum(COMPUTE_CLASSES).optional(),
+};
 const relativeFile = z
   .string()
   .min(1)
@@ -68,8 +74,8 @@ export const manifestSchema = z.strictObject({
     .optional(),
   cost: z
     .union([
-      costPart,
-      z.strictObject({ train: costPart.optional(), infer: costPart.optional() }),
+      costPart.extend(costShape),
+      z.strictObject({ train: costPart.optional(), infer: costPart.optional(), ...costShape }),
     ])
     .optional(),
 });
@@ -100,8 +106,17 @@ export interface WorkloadManifest {
     readonly onnx?: string;
     readonly input?: { readonly shape: readonly number[]; readonly dtype: InputDtype };
   };
-  /** FLOPs/bytes for the virtual board, per kind (a shared `cost:` is inference; training 3× it). */
-  readonly cost?: { readonly train?: WorkloadCostSpec; readonly infer?: WorkloadCostSpec };
+  /**
+   * FLOPs/bytes for the virtual board, per kind (a shared `cost:` is inference; training 3× it),
+   * and optionally the operator count of one inference pass and the compute class (what the
+   * virtual board borrows its constants by; else counted on the ONNX graph, if any).
+   */
+  readonly cost?: {
+    readonly train?: WorkloadCostSpec;
+    readonly infer?: WorkloadCostSpec;
+    readonly operators?: number;
+    readonly computeClass?: (typeof COMPUTE_CLASSES)[number];
+  };
   /** The manifest as parsed (snake_case), handed to the Python module as ctx.manifest. */
   readonly raw: Readonly<Record<string, unknown>>;
 }
@@ -154,8 +169,11 @@ export function checkManifest(data: unknown, file = 'fulcrum.yaml'): WorkloadMan
       cost = { infer: c, train: { flopsPerSample: f * c.flopsPerSample, bytesPerSample: f * c.bytesPerSample, flopsPerBatch: f * c.flopsPerBatch, paramBytes: f * c.paramBytes } };
     } else {
       const per = m.cost as { train?: z.output<typeof costPart>; infer?: z.output<typeof costPart> };
+      if (!per.train && !per.infer) throw new ValidationError(`${file}: cost`, 'needs flops_per_sample and bytes_per_sample (shared), or a train: or infer: part');
       cost = { ...(per.train ? { train: costFrom(per.train) } : {}), ...(per.infer ? { infer: costFrom(per.infer) } : {}) };
     }
+    const shape = m.cost as { operators?: number; compute_class?: (typeof COMPUTE_CLASSES)[number] };
+    cost = { ...cost, ...(shape.operators !== undefined ? { operators: shape.operators } : {}), ...(shape.compute_class ? { computeClass: shape.compute_class } : {}) };
   }
   return {
     name: m.name,

@@ -62,8 +62,8 @@ function costsOf(folder: WorkloadFolder): Costs {
     const spec: VirtualWorkloadSpec = {
       ...base,
       cost: { ...(m.cost.train ? { train: lineOf(m.cost.train) } : {}), ...(m.cost.infer ? { infer: lineOf(m.cost.infer) } : {}) },
-      ...(onnx ? { operators: onnx.operators } : {}),
-      ...(onnx?.computeClass ? { computeClass: onnx.computeClass } : {}),
+      ...(m.cost.operators ?? onnx?.operators ? { operators: (m.cost.operators ?? onnx?.operators)! } : {}),
+      ...(m.cost.computeClass ?? onnx?.computeClass ? { computeClass: (m.cost.computeClass ?? onnx?.computeClass)! } : {}),
       source: `from ${folder.manifestPath}'s cost: section`,
     };
     return { spec, origin: 'manifest', ...(onnx ? { onnx } : {}), ...(onnxError ? { onnxError } : {}) };
