@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { MY_ORIN_MODES as MODES, cli, myOrinCsv, startLocalServices } from './test-support.js';
-import { loadAllConfigs, startAllServices, type RunningServices } from './stack.js';
+import { loadAllConfigs, loadServeConfig, startAllServices, startOneService, type RunningServices } from './stack.js';
 import { UsageError } from './usage.js';
 
 
@@ -63,6 +63,21 @@ describe('fulcrum serve all --backend table on a device and workloads of one’s
       assert.match(r.stderr.trim(), pattern);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
+  });
+
+  it('one service alone on the table takes the table’s device; an explicit other device, even orin-agx, is refused', async () => {
+    const executor = await startOneService('executor', loadServeConfig('executor', ['--backend=table', `--profiles=${csv}`, '--grpc.port=0', '--metrics.port=-1'], {}, {}), pino({ level: 'silent' }));
+    try {
+      assert.equal(executor.executor!.device, 'my-orin');
+    } finally {
+      await executor.close(0);
+    }
+    const configs = loadAllConfigs(['--backend=table', `--profiles=${csv}`, '--device=orin-agx', '--grpc.port=0', '--metrics.port=-1'], {}, { env: {}, defaults: { profiler: { 'store.path': join(dir, 'r.db') } } });
+    await assert.rejects(startAllServices(configs, pino({ level: 'silent' })), /--device: the profile table .*T\.csv is of my-orin, not orin-agx/);
+    await assert.rejects(
+      startOneService('executor', loadServeConfig('executor', ['--backend=table', `--profiles=${csv}`, '--device=orin-agx', '--grpc.port=0', '--metrics.port=-1'], {}, {}), pino({ level: 'silent' })),
+      /device: the profile table T\.csv is of my-orin, not orin-agx/,
+    );
   });
 
   it('serve all refuses a --device that is not the table’s', async () => {

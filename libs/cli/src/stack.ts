@@ -230,7 +230,6 @@ export async function startOneService<N extends ServiceName>(name: N, config: Al
   }
 }
 
-const DEFAULT_DEVICE = deviceControllerServiceConfigSchema.parse({}).device;
 
 /**
  * The device every service of `serve all` is for, and a table board's table, read once for the
@@ -238,7 +237,7 @@ const DEFAULT_DEVICE = deviceControllerServiceConfigSchema.parse({}).device;
  * default that names another is refused), else `device`.
  */
 async function boardOf(c: DeviceControllerServiceConfig): Promise<{ device: string; table?: ProfileTable | undefined }> {
-  if (c.backend !== 'table' || !c.profiles) return { device: c.device };
+  if (c.backend !== 'table' || !c.profiles) return { device: c.device ?? 'orin-agx' };
   let table: ProfileTable;
   try {
     table = await loadProfileTable(c.profiles);
@@ -247,7 +246,7 @@ async function boardOf(c: DeviceControllerServiceConfig): Promise<{ device: stri
     throw new UsageError(`--profiles: cannot read ${c.profiles}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const tableDevice = table.summary().device;
-  if (c.device !== tableDevice && c.device !== DEFAULT_DEVICE) {
+  if (c.device !== undefined && c.device !== tableDevice) {
     throw new UsageError(`--device: the profile table ${c.profiles} is of ${tableDevice}, not ${c.device} (leave --device out on a table board)`);
   }
   return { device: tableDevice, table };

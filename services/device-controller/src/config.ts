@@ -69,8 +69,11 @@ export function loadDeviceControllerConfig(options: LoadConfigOptions = {}): Loa
 
 /** A running controller node (`DeviceControllerNode`): the library's keys plus the board and its telemetry. */
 export const deviceControllerNodeConfigSchema = deviceControllerConfigSchema.extend({
-  /** Device id: the bus subjects' `<device>` and, for `virtual`, the model (orin-agx, agx-xavier). */
-  device: z.string().min(1).default('orin-agx'),
+  /**
+   * Device id: the bus subjects' `<device>` and, for `virtual`, the model (orin-agx, agx-xavier).
+   * Unset: a table board's own device (a different one is refused), else orin-agx.
+   */
+  device: z.string().min(1).optional(),
   backend: z.enum(['virtual', 'table', 'jetson']).default('virtual'),
   /** SPEC §3 profile CSV: the board for `table`; known power per mode for the cap on `jetson` (unless `jetson.profile`). */
   profiles: z.string().min(1).optional(),

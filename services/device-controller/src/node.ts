@@ -113,7 +113,7 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
     this.#logger = options.logger;
     this.#bus = options.bus;
     this.#metrics = options.metrics;
-    this.device = config.device;
+    this.device = config.device ?? board.device ?? 'orin-agx';
     this.backend = board.backend;
     this.initialMode = board.initialMode;
     this.softwareStack = board.softwareStack;

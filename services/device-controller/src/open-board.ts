@@ -18,6 +18,8 @@ export interface Board {
   readonly backend: DeviceControlBackend;
   readonly initialMode: PowerMode;
   readonly softwareStack: string;
+  /** virtual/table: the model's device (a table's own device id). */
+  readonly device?: string;
   /** jetson: whether start found an earlier session's state file (a crash) and restored it first. */
   readonly recovered?: boolean;
   /** virtual/table: what the executor runs now (their power follows it). */
@@ -38,11 +40,14 @@ export async function openBoard(config: DeviceControllerNodeConfig, logger: Logg
   if (config.backend === 'table') {
     if (!config.profiles) throw new ValidationError('profiles', 'backend table needs a profile CSV (--profiles, FULCRUM_PROFILES)');
     model = createBackend({ type: 'table', table: await loadProfileTable(config.profiles), name: basename(config.profiles) });
+    if (config.device !== undefined && config.device !== model.device.id) {
+      throw new ValidationError('device', `the profile table ${basename(config.profiles)} is of ${model.device.id}, not ${config.device} (leave device out on a table board)`);
+    }
   } else {
     const workloads = simulatableWorkloads(openWorkloadRegistry(config.workloads).userFolders(), (f, reason) =>
       logger.warn({ workload: f.manifest.name, reason }, 'the virtual board cannot model this workload folder; its activity reads as idle power'),
     );
-    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
+    model = createBackend({ type: 'virtual', device: config.device ?? 'orin-agx', seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
   }
   const backend = new ModelControlBackend(model, {
     hardCapW: config.hardCapW,
@@ -53,6 +58,7 @@ export async function openBoard(config: DeviceControllerNodeConfig, logger: Logg
   });
   return {
     backend,
+    device: model.device.id,
     initialMode: backend.initialMode,
     softwareStack: config.softwareStack ?? (config.backend === 'table' ? `fulcrum-table-${basename(config.profiles!)}` : `fulcrum-virtual-${model.device.id}-seed${config.seed}`),
     setActivity: (a) => backend.setActivity(a),

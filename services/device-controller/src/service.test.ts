@@ -296,7 +296,7 @@ describe('device-controller service config', () => {
     assert.equal(config.telemetry.publishIntervalMs, 0);
     assert.equal(config.jetson.telemetryIntervalMs, 1000, 'the library sections keep their defaults');
     assert.throws(() => loadDeviceControllerServiceConfig({ env: { FULCRUM_BACKEND: 'fpga' } }), /backend from env FULCRUM_BACKEND/);
-    assert.equal(deviceControllerServiceConfig().device, 'orin-agx');
+    assert.equal(deviceControllerServiceConfig().device, undefined, 'unset: a table board’s own device, else orin-agx (open-board.ts)');
   });
 });
 

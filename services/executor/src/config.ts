@@ -44,8 +44,11 @@ export type ExecutorLimits = z.output<typeof executorLimitsSchema>;
  */
 export const executorServiceConfigSchema = z.object({
   logLevel: logLevelSchema,
-  /** Device id: the bus subjects' `<device>`, the problems' device, and the simulated model (orin-agx, agx-xavier). */
-  device: z.string().min(1).default('orin-agx'),
+  /**
+   * Device id: the bus subjects' `<device>`, the problems' device, and the simulated model (orin-agx,
+   * agx-xavier). Unset: a table backend's own device (a different one is refused), else orin-agx.
+   */
+  device: z.string().min(1).optional(),
   grpc: grpcConfigSchema.prefault({}),
   metrics: metricsConfigSchema.prefault({}),
   nats: natsConfigSchema.prefault({}),

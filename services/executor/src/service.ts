@@ -80,12 +80,15 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
   if (config.backend === 'table') {
     if (!config.profiles) throw new ValidationError('profiles', 'backend table needs a profile CSV (--profiles, FULCRUM_PROFILES)');
     model = createBackend({ type: 'table', table: await loadProfileTable(config.profiles), name: basename(config.profiles), ...(config.noise !== undefined ? { noise: config.noise } : {}), seed: config.seed });
+    if (config.device !== undefined && config.device !== model.device.id) {
+      throw new ValidationError('device', `the profile table ${basename(config.profiles)} is of ${model.device.id}, not ${config.device} (leave device out on a table backend)`);
+    }
     stack = config.softwareStack ?? `fulcrum-table-${basename(config.profiles)}`;
   } else {
     const workloads = simulatableWorkloads(openWorkloadRegistry(config.workloads).userFolders(), (f, reason) =>
       logger.warn({ workload: f.manifest.name, reason }, 'the virtual board cannot simulate this workload folder; it is left out'),
     );
-    model = createBackend({ type: 'virtual', device: config.device, seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
+    model = createBackend({ type: 'virtual', device: config.device ?? 'orin-agx', seed: config.seed, ...(config.noise !== undefined ? { noise: config.noise } : {}), workloads });
     stack = config.softwareStack ?? `fulcrum-virtual-${model.device.id}-seed${config.seed}`;
   }
   const initial = config.initialMode ? resolveMode(config.initialMode, model.device.id, 'initialMode') : model.device.presets.find((p) => p.name === 'MAXN')?.mode;
@@ -105,22 +108,23 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
     const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
     const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
     const { engine, clock, model } = await openEngine(cfg, logger);
+    const device = cfg.device ?? model?.device.id ?? 'orin-agx';
     cleanup.defer(() => (node ? node.close() : engine.close())); // the node closes its engine
     const link = cfg.controller.address
       ? new DeviceControllerLink({ config: { ...cfg.controller, address: cfg.controller.address }, logger, onFailure: (method) => metrics.controllerFailures.inc({ method }) })
       : undefined;
     if (link) cleanup.defer(() => link.close());
-    const lib = new ExecutorNode({ device: cfg.device, engine, clock, model, controller: link, settleS: cfg.controller.settleS, bus, logger, metrics, limits: cfg.executor });
+    const lib = new ExecutorNode({ device, engine, clock, model, controller: link, settleS: cfg.controller.settleS, bus, logger, metrics, limits: cfg.executor });
     node = lib;
     const running = await serve({ name: EXECUTOR_SERVICE_NAME, definition: pb.ExecutorService, implementation: executorGrpcImplementation(lib, logger) as never });
     logger.info(
-      { device: cfg.device, runner: engine.name, timeScale: clock.scale, controller: cfg.controller.address ?? null, address: running.address, metrics: running.metricsUrl, bus: bus.backend },
+      { device, runner: engine.name, timeScale: clock.scale, controller: cfg.controller.address ?? null, address: running.address, metrics: running.metricsUrl, bus: bus.backend },
       'executor ready',
     );
     const service: ExecutorService = {
       ...running,
       close: running.close,
-      device: cfg.device,
+      device,
       bus,
       node: lib,
       get executor() {
