@@ -180,4 +180,19 @@ describe('--workloads on the virtual board', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^fulcrum: --workloads: .*missing: no such folder\n$/);
   });
+
+  it("demo --train/--infer runs the user's workloads end to end through the services; half a pair or a wrong kind exits 2", async () => {
+    const r = await cli('demo', '--workloads', models, '--train', 'tiny-trainer', '--infer', 'tiny-onnx', '--rate', '20', '--latency', '0.2', '--power', '20', '--duration-s', '4', '--time-scale', '4', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.solve.plan.feasible, true);
+    assert.ok(out.run.streams[0].sent > 0);
+    assert.equal(out.run.streams[0].answered, out.run.streams[0].sent);
+    const half = await cli('demo', '--workloads', models, '--train', 'tiny-trainer');
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /^fulcrum: --infer: give --train and --infer together/);
+    const kind = await cli('demo', '--workloads', models, '--train', 'tiny-onnx', '--infer', 'tiny-onnx');
+    assert.equal(kind.code, 2);
+    assert.match(kind.stderr, /^fulcrum: --train: workload "tiny-onnx" has no train: section/);
+  });
 });

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { eventFilter, inferSubject, isErrorReply, powerSubject } from '@fulcrum/bus';
-import { validateProblem, type Problem } from '@fulcrum/core';
+import { validateProblem, type Catalog, type Problem } from '@fulcrum/core';
 import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
 import { GrpcConnection, LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
@@ -53,6 +53,16 @@ export interface DemoOptions {
   readonly onStep?: (text: string) => void;
   /** Workload folders (or folders of them) the services take besides the built-in ones (`workloads.paths`). */
   readonly workloads?: readonly string[];
+  /** The catalog the given problem's workloads are checked against (the registry's). */
+  readonly catalog?: Catalog;
+  /** The problem instead of DEMO_PROBLEM's (e.g. the user's workloads); checked by the optimizer's catalog. */
+  readonly problem?: {
+    readonly trainWorkload: string;
+    readonly inferWorkload: string;
+    readonly arrivalRatePerS: number;
+    readonly latencyBudgetS: number;
+    readonly powerBudgetW: number;
+  };
 }
 
 export interface DemoStreamReport {
@@ -105,7 +115,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const timeScale = options.timeScale ?? 10;
   const durationS = options.durationS ?? 60;
   const step = options.onStep ?? (() => undefined);
-  const problem: Problem = validateProblem({ ...DEMO_PROBLEM, streams: DEMO_PROBLEM.streams.map((s) => ({ ...s })) });
+  const given = options.problem;
+  const problem: Problem = given
+    ? validateProblem(
+        {
+          device: DEMO_PROBLEM.device,
+          trainWorkload: given.trainWorkload,
+          powerBudgetW: given.powerBudgetW,
+          streams: [{ name: 'cam', workload: given.inferWorkload, arrivalRatePerS: given.arrivalRatePerS, latencyBudgetS: given.latencyBudgetS }],
+        },
+        options.catalog,
+      )
+    : validateProblem({ ...DEMO_PROBLEM, streams: DEMO_PROBLEM.streams.map((s) => ({ ...s })) });
   const tempDir = options.storePath ? undefined : mkdtempSync(join(tmpdir(), 'fulcrum-demo-'));
   const storePath = options.storePath ?? join(tempDir!, 'profiles.db');
   // Free loopback ports, no metrics listeners, nothing from FULCRUM_* env: the demo never collides
@@ -282,6 +303,11 @@ export function formatDemoReport(r: DemoReport): string {
 }
 
 interface DemoCliOptions {
+  train?: string;
+  infer?: string;
+  rate: number;
+  latency: number;
+  power: number;
   durationS: number;
   timeScale: number;
   strategy: string;
@@ -298,6 +324,11 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       .command('demo')
       .description('Fulcrum end to end on a virtual Jetson Orin AGX: the four services in this process, a GMD solve through them, the plan run by the executor.'),
   )
+    .option('--train <workload>', 'train this workload instead of resnet18 (a built-in or one of --workloads; with --infer)')
+    .option('--infer <workload>', 'serve the camera stream with this workload instead of mobilenet (with --train)')
+    .addOption(new Option('--rate <per_s>', 'with --train/--infer: the stream\'s arrival rate').argParser(positiveNumber).default(30))
+    .addOption(new Option('--latency <s>', 'with --train/--infer: the stream\'s latency budget').argParser(positiveNumber).default(0.5))
+    .addOption(new Option('--power <W>', 'with --train/--infer: the power budget').argParser(positiveNumber).default(25))
     .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(40))
     .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(4))
     .addOption(new Option('--strategy <name>', 'strategy (gmd, als-50, random-15, maxn, best-preset, …)').default('gmd'))
@@ -308,7 +339,19 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .action(async (o: DemoCliOptions) => {
       if (o.timeScale > 200) throw new UsageError('--time-scale: at most 200 (host timers are ~1 ms coarse: faster would distort latencies)');
       remoteStrategy(o.strategy); // a strategy the optimizer cannot run is a usage error before anything starts
-      openRegistry(o.workloads); // so is a bad workload folder: the services take the same paths (workloads.paths)
+      const registry = openRegistry(o.workloads); // so is a bad workload folder: the services take the same paths (workloads.paths)
+      if ((o.train === undefined) !== (o.infer === undefined)) throw new UsageError(`${o.train === undefined ? '--train' : '--infer'}: give --train and --infer together (the demo's problem is one training workload and one stream)`);
+      if (o.train !== undefined) {
+        for (const [flag, name, kind] of [['--train', o.train, 'train'], ['--infer', o.infer!, 'infer']] as const) {
+          let f;
+          try {
+            f = registry.get(name, flag);
+          } catch (err) {
+            throw new UsageError((err as Error).message);
+          }
+          if (kind === 'train' ? !f.manifest.train : !f.manifest.infer) throw new UsageError(`${flag}: workload ${JSON.stringify(name)} has no ${kind}: section in ${f.manifestPath}`);
+        }
+      }
       const workloads = workloadPathsOf(o.workloads);
       const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
       const tty = Boolean(process.stderr.isTTY) && !o.json;
@@ -319,6 +362,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         strategy: o.strategy,
         storePath: o.storePath,
         ...(workloads.length ? { workloads } : {}),
+        ...(o.train !== undefined ? { problem: { trainWorkload: o.train, inferWorkload: o.infer!, arrivalRatePerS: o.rate, latencyBudgetS: o.latency, powerBudgetW: o.power }, catalog: registry.catalog() } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         logger,
         onProgress: o.json ? undefined : progress.onProgress,
