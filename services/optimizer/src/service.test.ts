@@ -199,7 +199,8 @@ describe('optimizer service over the profiler, device-controller and executor se
   });
 
   it('an infeasible problem completes with feasible = false and the binding constraint, not an error', async () => {
-    const events = await solve(c, { problem: { ...PROBLEM, powerBudgetW: 2 } });
+    // Latency cannot bind here (a 1000 s budget), whatever modes the search saw: power must.
+    const events = await solve(c, { problem: { ...PROBLEM, powerBudgetW: 2, streams: [{ ...PROBLEM.streams[0]!, latencyBudgetS: 1000 }] } });
     const plan = completedOf(events).plan!;
     assert.equal(plan.feasible, false);
     assert.equal(plan.bindingConstraint, common.Constraint.CONSTRAINT_POWER);
