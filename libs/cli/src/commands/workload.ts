@@ -226,6 +226,7 @@ export function registerWorkloadCommands(program: Command, io: CliIo): void {
       ...(f.manifest.approximation ? { approximation: f.manifest.approximation } : {}),
     }));
     if (o.json) io.stdout(JSON.stringify(rows, null, 2) + '\n');
-    else for (const r of rows) io.stdout(`${r.name.padEnd(20)} ${r.kinds.padEnd(22)} ${r.builtin ? 'built-in' : r.folder}${r.approximation ? `  (approximation: ${r.approximation})` : ''}\n`);
+    // The approximation's first sentence here; the whole text in --json and the manifest.
+    else for (const r of rows) io.stdout(`${r.name.padEnd(20)} ${r.kinds.padEnd(22)} ${r.builtin ? 'built-in' : r.folder}${r.approximation ? `  (an approximation: ${r.approximation.split(/(?<=[.:;])\s/)[0]!.replace(/[.:;]$/, '')})` : ''}\n`);
   });
 }
