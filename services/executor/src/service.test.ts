@@ -372,4 +372,32 @@ describe('executor service on the host runner (real PyTorch)', () => {
     assert.equal(err.code, status.INVALID_ARGUMENT);
     assert.match(err.details, /unknown workload "their-model"; known workloads: .*my-mlp/);
   });
+
+  it("an executor restart resumes the user's training from the checkpoint its stop saved (the step count continues), reported in Status", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-exec-restart-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const folder = writeTinyWorkload(join(dir, 'my-mlp'), { name: 'my-mlp', loadDelayS: 0.002 });
+    const config: ExecutorServiceConfigInput = { runner: 'host', timeScale: 1, host: { device: 'cpu' }, workloads: { paths: [folder] }, checkpoints: { dir: join(dir, 'cp'), everySteps: 0, everyS: 0 } };
+    const own = problem({ trainWorkload: { name: 'my-mlp', kind: TRAIN }, trainBatchSize: 8, streams: [{ name: 'cam', workload: { name: 'my-mlp', kind: INFER }, arrivalRatePerS: 5, latencyBudgetS: 1, candidateBatchSizes: [] }] });
+    const stepsAfter = async (svc: ExecutorService, least: number): Promise<pb.StatusResponse> => {
+      for (let i = 0; i < 200; i++) {
+        const st = await getStatus(client(svc));
+        if ((st.trainStep ?? 0) >= least) return st;
+        await sleep(50);
+      }
+      throw new Error(`training did not reach step ${least}`);
+    };
+    const first = await executorService(config);
+    await applyPlan(client(first), { problem: own, plan: plan() });
+    const before = await stepsAfter(first, 20);
+    assert.ok(before.trainLoadS >= 0.002, `data loading reported apart: ${before.trainLoadS} s`);
+    assert.ok(Number.isFinite(before.trainLoss));
+    await first.close(100); // a clean stop saves the checkpoint (no periodic saves configured)
+    const stoppedAt = first.node.status().executor?.trainStep ?? 0;
+    assert.ok(stoppedAt >= 20);
+    const second = await executorService(config);
+    await applyPlan(client(second), { problem: own, plan: plan() });
+    const after2 = await stepsAfter(second, stoppedAt + 1);
+    assert.ok((after2.trainStep ?? 0) > stoppedAt, `resumed past step ${stoppedAt}: ${after2.trainStep}`);
+  });
 });
