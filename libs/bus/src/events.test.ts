@@ -103,7 +103,7 @@ test('a wrong JSON type, a missing required field and a value out of range are M
   // Missing required fields.
   const { measuredAt: _m, ...noTime } = status;
   rejects(() => decodeEvent('executor.status', JSON.stringify(noTime), s), 'measuredAt', /is required/);
-  rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, streams: [{ queueDepth: 1 }] }), s), 'streams[0].stream', /must be 1–64 characters/);
+  rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, streams: [{ queueDepth: 1 }] }), s), 'streams[0].stream', /must be 1–64 letters, digits, '-' or '_', starting with a letter or digit/);
   const { mode: _mode, ...noMode } = profile;
   rejects(() => decodeEvent('profile.completed', JSON.stringify(noMode)), 'mode', /is required/);
   // Out of range (the meaning-level checks).

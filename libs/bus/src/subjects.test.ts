@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ValidationError } from '@fulcrum/core';
+import fc from 'fast-check';
+import { ValidationError, validateProblem } from '@fulcrum/core';
 import {
   arrivalsRateSubject,
   eventFilter,
@@ -38,7 +39,7 @@ test('tokens with dots, spaces, wildcards or nothing are rejected naming the fie
     assert.throws(() => powerSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'device', bad);
     assert.throws(() => inferSubject('ok', bad), (err: unknown) => err instanceof ValidationError && err.field === 'stream', bad);
   }
-  assert.throws(() => validateToken('device', 42), /device: must be 1–64 characters .* got 42/);
+  assert.throws(() => validateToken('device', 42), /device: a subject token must be 1–64 letters, digits, '-' or '_', starting with a letter or digit .* got 42/);
   assert.throws(() => eventFilter('bogus' as 'power'), /kind: must be one of arrivals.rate, profile.completed, plan.applied, power, activity, executor.status/);
 });
 
@@ -74,4 +75,32 @@ test('KV keys: validation and a reversible token encoding', () => {
   assert.equal(decodeKeyToken(token), text);
   assert.equal(encodeKeyToken('12,2201.6'), '12=2C2201=2E6');
   validateKey(`orin.${token}`);
+});
+
+test('one name rule: a stream name the problem validator accepts is exactly one the bus can carry as a subject token (issue 14, 4)', () => {
+  const base = { device: 'orin-agx', trainWorkload: 'resnet18', powerBudgetW: 30 };
+  const problemAccepts = (name: string): boolean => {
+    try {
+      validateProblem({ ...base, streams: [{ name, workload: 'mobilenet', arrivalRatePerS: 10, latencyBudgetS: 0.5 }] });
+      return true;
+    } catch (err) {
+      if (!(err instanceof ValidationError) || err.field !== 'streams[0].name') throw err;
+      return false;
+    }
+  };
+  const busAccepts = (name: string): boolean => {
+    try {
+      inferSubject('orin-agx', name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const chars = fc.constantFrom(...'aZ09_-.* >é\t'.split(''));
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: chars, maxLength: 70 }), fc.string({ maxLength: 70 }), fc.constantFrom('', '_cam', '-cam', 'x'.repeat(64), 'x'.repeat(65), 'cam')), (name) => {
+      assert.equal(problemAccepts(name), busAccepts(name), JSON.stringify(name));
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -4,6 +4,7 @@
  * Subjects are built only from validated tokens, so a device or stream name can never smuggle a
  * dot (an extra subject level) or a wildcard (`*`, `>`) into a publish.
  */
+import { TOKEN_RULE, requireToken } from '@fulcrum/core';
 import { ValidationError, describeValue } from '@fulcrum/core/internal';
 
 export const SUBJECT_PREFIX = 'fulcrum';
@@ -18,21 +19,15 @@ export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied'
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /**
- * Device and stream names as they appear in subjects. Deliberately narrower than what NATS
- * accepts (no dots, spaces, wildcards, or anything a JetStream stream name cannot hold), so the
- * same name also works in a JetStream stream name and a KV key.
+ * Device and stream names as they appear in subjects: core's TOKEN_RULE (the one rule the problem
+ * validator and the catalog check too). Deliberately narrower than what NATS accepts (no dots,
+ * spaces, wildcards), so the same name also works in a JetStream stream name and a KV key.
  */
-const TOKEN_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const TOKEN_RE = TOKEN_RULE;
 
 /** Checks one subject token (a device or stream name) and returns it; throws `ValidationError(field, …)`. */
 export function validateToken(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !TOKEN_RE.test(value)) {
-    throw new ValidationError(
-      field,
-      `must be 1–64 characters of letters, digits, '-' or '_', starting with a letter or digit (no dots, spaces or wildcards), got ${describeValue(value)}`,
-    );
-  }
-  return value;
+  return requireToken(field, value, 'a subject token');
 }
 
 /** A concrete subject of a broadcast event, e.g. `fulcrum.orin-1.power`. */

@@ -5,7 +5,7 @@
  */
 import { ValidationError, describeValue, requirePositiveInteger } from './errors.js';
 import { DEVICES, type DeviceSpec } from './devices.js';
-import { WORKLOADS, requireName, type WorkloadDescriptor } from './workloads.js';
+import { WORKLOADS, requireName, requireToken, type WorkloadDescriptor } from './workloads.js';
 
 export interface Catalog {
   /** The device's spec; a ValidationError on `field` naming the known devices otherwise. */
@@ -61,7 +61,8 @@ export function catalogWith(base: Catalog, extra: { devices?: readonly DeviceSpe
   const devices = base.deviceIds().map((id) => base.device(id));
   const workloads = base.workloadIds().map((id) => base.workload(id));
   for (const d of extra.devices ?? []) {
-    requireName('device', d.id, 'a device name');
+    // Device names become subject tokens (fulcrum.<device>.…): the bus's rule.
+    requireToken('device', d.id, 'a device name');
     if (!devices.some((x) => x.id === d.id)) devices.push(d);
   }
   for (const w of extra.workloads ?? []) {

@@ -25,9 +25,15 @@ export function isValidationError(err: unknown): err is ValidationError {
   return err instanceof ValidationError;
 }
 
-/** Shows a value in an error message the way a user typed it. */
+/** At most this many characters of a bad value are quoted in an error (a 10 MB value stays out of logs and headers). */
+export const MAX_QUOTED_CHARS = 64;
+
+/** Shows a value in an error message the way a user typed it; a long one as its first characters and its length. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    if (value.length <= MAX_QUOTED_CHARS) return JSON.stringify(value);
+    return `${JSON.stringify(value.slice(0, MAX_QUOTED_CHARS))}… (${value.length} characters)`;
+  }
   if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
   if (value === undefined) return 'nothing';
   return String(value);

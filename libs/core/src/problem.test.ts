@@ -55,6 +55,12 @@ describe('validateProblem', () => {
     const s = base.streams![0]!;
     fails({ ...base, streams: [s, { ...s }] }, 'streams[1].name', /duplicate stream name "cam"/);
     fails({ ...base, streams: [{ ...s, name: 'a.b' }] }, 'streams[0].name', /letters, digits/);
+    // Issue 14 (4): the problem validator and the bus share one rule (TOKEN_RULE): what the bus
+    // cannot carry as a subject token is refused here, not applied and then never published.
+    for (const name of ['_cam', '-cam', '', 'x'.repeat(65), 'cam*', 'cam>']) {
+      fails({ ...base, streams: [{ ...s, name }] }, 'streams[0].name', /a stream name must be 1–64 letters, digits, '-' or '_', starting with a letter or digit/);
+    }
+    for (const name of ['cam', 'Cam_2', '0-front', 'x'.repeat(64)]) assert.doesNotThrow(() => validateProblem({ ...base, streams: [{ ...s, name }] }), name);
   });
 });
 

@@ -1,6 +1,7 @@
 import { ValidationError, describeValue, requirePositive, requirePositiveInteger } from './errors.js';
 import { BUILTIN_CATALOG, type Catalog } from './catalog.js';
 import { POWER_SEMANTICS, type PowerSemantics } from './model.js';
+import { requireToken } from './workloads.js';
 
 export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 
@@ -70,10 +71,8 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
   const streams = (input.streams ?? []).map((s, i): InferenceStream => {
     const f = `streams[${i}]`;
     const name = s.name ?? `stream${i}`;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
-      // Stream names become NATS subject tokens, so they must not contain dots, spaces or wildcards.
-      throw new ValidationError(`${f}.name`, `must be letters, digits, '-' or '_', got ${describeValue(name)}`);
-    }
+    // Stream names become NATS subject tokens: the bus's rule (TOKEN_RULE), checked here once.
+    requireToken(`${f}.name`, name, 'a stream name');
     if (seen.has(name)) throw new ValidationError(`${f}.name`, `duplicate stream name ${describeValue(name)}`);
     seen.add(name);
     if (s.workload === undefined) throw new ValidationError(`${f}.workload`, 'is required');

@@ -36,8 +36,24 @@ export function getWorkload(id: string, field = 'workload'): WorkloadDescriptor 
   return workload;
 }
 
-/** What a device or workload name may be: letters, digits, `_`, `.` and `-`, 1–64 characters. */
+/** What a workload name may be: letters, digits, `_`, `.` and `-`, 1–64 characters. */
 export const NAME_RULE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * What a name that becomes a NATS subject token may be — devices, streams (and boards): 1–64
+ * letters, digits, `-` or `_`, starting with a letter or digit; no dots, spaces or wildcards, so
+ * the same name also works in a JetStream stream name and a KV key. The bus checks subjects with
+ * this rule, the problem validator and the catalog check names with it: one rule.
+ */
+export const TOKEN_RULE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Throws a ValidationError unless `name` follows TOKEN_RULE. */
+export function requireToken(field: string, name: unknown, what = 'a name'): string {
+  if (typeof name !== 'string' || !TOKEN_RULE.test(name)) {
+    throw new ValidationError(field, `${what} must be 1–64 letters, digits, '-' or '_', starting with a letter or digit (no dots, spaces or wildcards), got ${describeValue(name)}`);
+  }
+  return name;
+}
 
 /** Throws a ValidationError unless `name` follows NAME_RULE. */
 export function requireName(field: string, name: unknown, what = 'name'): string {

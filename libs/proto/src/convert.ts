@@ -261,7 +261,8 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
     powerBudgetW: loose && problem.powerBudgetW === 0 ? UNBOUNDED : problem.powerBudgetW,
     powerSemantics: semantics,
     streams: problem.streams.map((s) => ({
-      ...(s.name ? { name: s.name } : {}),
+      // Required on the wire: an empty name is refused, not turned into `stream<i>`.
+      name: s.name,
       ...(s.workload?.name ? { workload: s.workload.name } : {}),
       arrivalRatePerS: s.arrivalRatePerS,
       latencyBudgetS: loose && s.latencyBudgetS === 0 ? UNBOUNDED : s.latencyBudgetS,

@@ -148,6 +148,20 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.equal((await getStatus(c)).state, pb.State.STATE_IDLE, 'nothing was applied');
   });
 
+  it('refuses stream names the bus cannot carry — empty, _cam, -cam, 100,000 characters — with a short error, and the channel keeps working (issue 14, 4 and 5)', async () => {
+    const named = (name: string) => problem({ streams: [common.InferenceStream.fromPartial({ name, workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 20, latencyBudgetS: 0.6 })] });
+    for (const name of ['', '_cam', '-cam', 'x'.repeat(100_000)]) {
+      const err = await grpcError(applyPlan(c, { problem: named(name), plan: plan({ streams: [{ stream: name, batchSize: 4, predictedLatencyS: 0, utilization: 0 }] }) }));
+      assert.equal(err.code, status.INVALID_ARGUMENT, `${name.slice(0, 10)}: ${err.details.slice(0, 200)}`);
+      assert.equal(errorField(err), 'problem.streams[0].name');
+      assert.match(err.details, /a stream name must be 1–64 letters, digits, '-' or '_', starting with a letter or digit/);
+      assert.ok(err.details.length < 400, `a short message, not the value: ${err.details.length} characters`);
+    }
+    assert.match((await grpcError(applyPlan(c, { problem: named('x'.repeat(100_000)), plan: plan() }))).details, /"x{64}"… \(100000 characters\)/);
+    // The same channel answers the next call at once.
+    assert.equal((await getStatus(c)).state, pb.State.STATE_IDLE);
+  });
+
   it('applies a plan through the controller, publishes plan.applied and reports Status', async () => {
     const seen: PlanAppliedEvent[] = [];
     const sub = bus.subscribe(eventFilter('plan.applied', 'orin-agx'), (m) => void seen.push(m.event));
