@@ -3,7 +3,8 @@
  * at a rate that may change over time (a rate trace), or replayed from a trace of arrival times.
  * Seeded, so a scenario replays exactly.
  */
-import { ValidationError } from '@fulcrum/core';
+import { TOKEN_RULE, ValidationError } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 
 export interface Arrival {
   readonly tS: number;
@@ -119,7 +120,7 @@ export function parseRateTrace(text: string, field = 'trace'): RateTrace {
   const trimmed = text.trim();
   const out: Record<string, RateSegment[]> = {};
   const add = (stream: string, startS: number, ratePerS: number, where: string): void => {
-    if (!/^[A-Za-z0-9_-]+$/.test(stream)) throw new ValidationError(field, `${where}: stream name ${JSON.stringify(stream)} must be letters, digits, '-' or '_'`);
+    if (!TOKEN_RULE.test(stream)) throw new ValidationError(field, `${where}: stream name ${describeValue(stream)} must be 1–64 letters, digits, '-' or '_', starting with a letter or digit`);
     if (!Number.isFinite(startS) || startS < 0) throw new ValidationError(field, `${where}: time_s must be a number ≥ 0`);
     if (!Number.isFinite(ratePerS) || ratePerS < 0) throw new ValidationError(field, `${where}: rate_per_s must be a number ≥ 0`);
     (out[stream] ??= []).push({ startS, ratePerS });

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import { ValidationError } from '@fulcrum/core';
+import { ValidationError, requireToken } from '@fulcrum/core';
 import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
@@ -60,7 +60,7 @@ export function parseRunStream(spec: string, index: number, defaultWorkload?: st
     }
   };
   const name = values.get('name') ?? `stream${index}`;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new UsageError(`${flag} name: must be 1–64 letters, digits, '-' or '_' starting with a letter or digit, got ${JSON.stringify(name)}`);
+  asUsage(() => requireToken(`${flag} name`, name, 'a stream name'));
   const workload = values.get('workload') ?? defaultWorkload;
   if (!workload) throw new UsageError(`${flag}: missing workload=... (the workload folder that serves it; or give --infer NAME)`);
   return { name, workload, arrivalRatePerS: num('rate', positiveNumber), latencyBudgetS: num('latency', positiveNumber), batchSize: num('batch', positiveInteger) };
@@ -152,7 +152,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
           names.add(s.name);
         }
       } else {
-        if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(o.streamName)) throw new UsageError(`--stream-name: must be 1–64 letters, digits, '-' or '_' starting with a letter or digit, got ${JSON.stringify(o.streamName)}`);
+        asUsage(() => requireToken('--stream-name', o.streamName, 'a stream name'));
         if (!defaultInfer) throw new UsageError(`--infer: workload ${JSON.stringify(o.train)} cannot be served (no infer: section); name the workload serving the stream with --infer or --stream name=..,workload=..`);
         streams = [{ name: o.streamName, workload: defaultInfer, arrivalRatePerS: o.rate ?? 20, latencyBudgetS: o.latency ?? 0.5, batchSize: o.batch ?? 4 }];
       }
