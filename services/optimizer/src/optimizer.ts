@@ -381,13 +381,19 @@ export class Optimizer {
 
   /**
    * Re-plans when an `arrivals.rate` event shows a stream's rate moved beyond the rule against the
-   * plan it is about — the event's `planId`, else the plan running on the device — when this
-   * optimizer made that plan; at most once per `minIntervalS` per device. Returns the re-plan, or
-   * undefined when the rule did not fire.
+   * plan running on the device (learnt from `plan.applied` and from the plans this optimizer
+   * applied) when this optimizer made that plan; at most once per `minIntervalS` per device.
+   * An event naming another plan — stale, or forged by anyone on the bus — is ignored: it never
+   * puts an older problem back on the board. Returns the re-plan, or undefined when the rule did
+   * not fire.
    */
   async onArrivalRates(device: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<(ReplanOutcome & { moves: RateMove[] }) | undefined> {
-    const planId = event.planId ?? this.running.get(device);
+    const planId = this.running.get(device);
     if (!planId) return undefined;
+    if (event.planId !== undefined && event.planId !== planId) {
+      this.logger.warn({ device, event: event.planId, running: planId }, 'arrivals.rate names a plan that is not the one running on this device (stale or forged); ignored');
+      return undefined;
+    }
     const record: PlanRecord | undefined = this.plans.get(planId);
     if (!record || record.problem.device !== device) return undefined;
     const moved = movedProblem(record.problem, event, rule);

@@ -281,6 +281,26 @@ describe('optimizer service over the profiler, device-controller and executor se
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
     assert.match(metrics, /fulcrum_optimizer_solves_total\{[^}]*strategy="gmd"[^}]*\} [1-9]/);
   });
+
+  it('ignores an arrivals.rate event naming a plan that is not the one running (stale or forged): the old job never comes back (issue 14, 3)', async () => {
+    const replans = async (): Promise<number> =>
+      (await (await fetch(`${opt.metricsUrl}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('fulcrum_optimizer_replans_total{') && l.includes('trigger="arrivals"'))
+        .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    const old = completedOf(await solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 12 }] } })).plan!;
+    assert.ok(await appliedOnExecutor(old.planId));
+    const current = completedOf(await solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 14 }] } })).plan!;
+    assert.ok(await appliedOnExecutor(current.planId));
+    assert.equal(opt.optimizer.runningPlan('orin-agx'), current.planId);
+    const start = await replans();
+    // A stale event naming the older plan, with a rate far off: nothing happens.
+    await bus.publish(arrivalsRateSubject('orin-agx'), { measuredAt: new Date().toISOString(), planId: old.planId, windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: 90, plannedRatePerS: 12 }] });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await replans(), start, 'no re-plan for a plan that does not run');
+    assert.equal(opt.optimizer.runningPlan('orin-agx'), current.planId, 'the running plan stays');
+    assert.ok(await appliedOnExecutor(current.planId), 'the executor still runs the current plan');
+  });
 });
 
 describe('optimizer when the profiler goes away mid-solve', () => {
