@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateProblem, type ProblemInput } from './problem.js';
+import { PROBLEM_LIMITS, validateProblem, type ProblemInput } from './problem.js';
 import { bestBatchSizes, describeBinding } from './plan.js';
 import { ValidationError } from './errors.js';
 
@@ -51,6 +51,17 @@ describe('validateProblem', () => {
     fails({ ...base, trainBatchSize: 0 }, 'trainBatchSize', /positive integer/);
     fails({ ...base, powerSemantics: 'max' }, 'powerSemantics', /must be one of peak, average, got "max"/);
   });
+  it('enforces the documented limits: streams per problem, candidate batch sizes, the largest minibatch (issue 14, 1 and 2)', () => {
+    const s = base.streams![0]!;
+    const many = Array.from({ length: PROBLEM_LIMITS.maxStreams + 1 }, (_, i) => ({ ...s, name: `s${i}` }));
+    fails({ ...base, streams: many }, 'streams', /has 33 streams; at most 32 per problem/);
+    assert.equal(validateProblem({ ...base, streams: many.slice(0, PROBLEM_LIMITS.maxStreams) }).streams.length, PROBLEM_LIMITS.maxStreams);
+    fails({ ...base, trainBatchSize: 65_536 }, 'trainBatchSize', /must be at most 4096 \(the largest minibatch Fulcrum runs\), got 65536/);
+    fails({ ...base, streams: [{ ...s, candidateBatchSizes: [1, 2 ** 31] }] }, 'streams[0].candidateBatchSizes[1]', /at most 4096/);
+    fails({ ...base, streams: [{ ...s, candidateBatchSizes: Array.from({ length: 33 }, (_, i) => i + 1) }] }, 'streams[0].candidateBatchSizes', /lists 33 batch sizes; at most 32/);
+    assert.equal(validateProblem({ ...base, trainBatchSize: 4096 }).trainBatchSize, 4096);
+  });
+
   it('rejects duplicate and subject-unsafe stream names', () => {
     const s = base.streams![0]!;
     fails({ ...base, streams: [s, { ...s }] }, 'streams[1].name', /duplicate stream name "cam"/);

@@ -5,6 +5,25 @@ import { requireToken } from './workloads.js';
 
 export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 
+/**
+ * Documented limits of one problem, enforced here and so by every service, the bus and the CLI
+ * that validate problems through core (SPEC §2): inference streams per problem, candidate batch
+ * sizes per stream, and the largest minibatch (training or inference) anything may be asked to run
+ * — a minibatch holds the GPU alone, so an unbounded one would stall every stream behind it.
+ */
+export const PROBLEM_LIMITS = {
+  maxStreams: 32,
+  maxCandidateBatchSizes: 32,
+  maxBatchSize: 4096,
+} as const;
+
+/** A batch size (training, inference or a measurement's): a positive integer ≤ PROBLEM_LIMITS.maxBatchSize. */
+export function requireBatchSize(field: string, value: unknown): number {
+  const b = requirePositiveInteger(field, value);
+  if (b > PROBLEM_LIMITS.maxBatchSize) throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxBatchSize} (the largest minibatch Fulcrum runs), got ${b}`);
+  return b;
+}
+
 export interface InferenceStream {
   readonly name: string;
   readonly workload: string;
@@ -50,7 +69,8 @@ export function parsePowerSemantics(value: unknown, field = 'powerSemantics'): P
 export function validateBatchSizes(value: readonly unknown[] | undefined, field: string): number[] {
   if (value === undefined) return [...DEFAULT_CANDIDATE_BATCH_SIZES];
   if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, 'must list at least one batch size');
-  const sizes = value.map((b, i) => requirePositiveInteger(`${field}[${i}]`, b));
+  if (value.length > PROBLEM_LIMITS.maxCandidateBatchSizes) throw new ValidationError(field, `lists ${value.length} batch sizes; at most ${PROBLEM_LIMITS.maxCandidateBatchSizes}`);
+  const sizes = value.map((b, i) => requireBatchSize(`${field}[${i}]`, b));
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
@@ -64,10 +84,11 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
   if (input.trainWorkload === undefined) throw new ValidationError('trainWorkload', 'is required');
   const train = catalog.workload(input.trainWorkload, 'trainWorkload');
   const trainBatchSize =
-    input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requirePositiveInteger('trainBatchSize', input.trainBatchSize);
+    input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requireBatchSize('trainBatchSize', input.trainBatchSize);
   const powerBudgetW = requirePositive('powerBudgetW', input.powerBudgetW);
   const powerSemantics = parsePowerSemantics(input.powerSemantics);
   const seen = new Set<string>();
+  if ((input.streams?.length ?? 0) > PROBLEM_LIMITS.maxStreams) throw new ValidationError('streams', `has ${input.streams!.length} streams; at most ${PROBLEM_LIMITS.maxStreams} per problem`);
   const streams = (input.streams ?? []).map((s, i): InferenceStream => {
     const f = `streams[${i}]`;
     const name = s.name ?? `stream${i}`;

@@ -14,6 +14,7 @@
  */
 import {
   BUILTIN_CATALOG,
+  requireBatchSize,
   type Catalog,
   ValidationError,
   isValidationError,
@@ -359,7 +360,7 @@ export function planFromProto(p: common.Plan | undefined, problem: Problem, fiel
       throw new ValidationError(`${f}.stream`, `${describeValue(s.stream)} is not a stream of the problem (its streams: ${[...problemStreams.keys()].map((n) => JSON.stringify(n)).join(', ') || 'none'})`);
     }
     if (batchSizes[s.stream] !== undefined) throw new ValidationError(`${f}.stream`, `stream ${describeValue(s.stream)} is planned twice`);
-    batchSizes[s.stream] = positiveInt(s.batchSize, `${f}.batchSize`);
+    batchSizes[s.stream] = requireBatchSize(`${f}.batchSize`, s.batchSize);
     nonNegative(s.utilization, `${f}.utilization`);
     if (s.utilization > 0) inferTimeS[s.stream] = (s.utilization * s.batchSize) / ps.arrivalRatePerS;
   });
@@ -536,7 +537,7 @@ export function measurementRunFromProto(req: executor.RunMeasurementRequest): Me
   return {
     workload: text(req.workload?.name ?? '', 'workload.name'),
     kind: workloadKindFromProto(req.workload?.kind, 'workload.kind'),
-    batchSize: positiveInt(req.batchSize, 'batchSize'),
+    batchSize: requireBatchSize('batchSize', req.batchSize),
     warmupMinibatches: req.warmupMinibatches,
     measuredMinibatches: positiveInt(req.measuredMinibatches, 'measuredMinibatches'),
   };

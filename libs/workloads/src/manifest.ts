@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { ValidationError, NAME_RULE } from '@fulcrum/core';
+import { ValidationError, NAME_RULE, PROBLEM_LIMITS } from '@fulcrum/core';
 
 /** Input dtypes the workers can generate and onnxruntime can feed. */
 export const INPUT_DTYPES = ['float32', 'float16', 'int64', 'int32', 'uint8'] as const;
@@ -20,8 +20,8 @@ export const MANIFEST_LIMITS = {
   maxBytes: 64 * 1024,
   /** Candidate inference batch sizes. */
   maxBatchSizes: 64,
-  /** Largest batch size a manifest may name. */
-  maxBatchSize: 65_536,
+  /** Largest batch size a manifest may name (core's PROBLEM_LIMITS.maxBatchSize). */
+  maxBatchSize: PROBLEM_LIMITS.maxBatchSize,
   /** Dimensions of one sample. */
   maxInputRank: 8,
   /** Values in one sample. */

@@ -162,6 +162,13 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.equal((await getStatus(c)).state, pb.State.STATE_IDLE);
   });
 
+  it('refuses a minibatch larger than the documented limit before it can hold the GPU (issue 14, 2)', async () => {
+    await invalid(runMeasurement(c, { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 2 ** 31 - 1, warmupMinibatches: 0, measuredMinibatches: 1 }), 'batchSize', /must be at most 4096/);
+    await invalid(applyPlan(c, { problem: problem({ trainBatchSize: 65_536 }), plan: plan() }), 'problem.trainBatchSize', /must be at most 4096/);
+    await invalid(applyPlan(c, { problem: problem(), plan: plan({ streams: [{ stream: 'cam', batchSize: 100_000, predictedLatencyS: 0, utilization: 0 }] }) }), 'plan.streams[0].batchSize', /must be at most 4096/);
+    assert.equal((await getStatus(c)).state, pb.State.STATE_IDLE, 'nothing ran');
+  });
+
   it('applies a plan through the controller, publishes plan.applied and reports Status', async () => {
     const seen: PlanAppliedEvent[] = [];
     const sub = bus.subscribe(eventFilter('plan.applied', 'orin-agx'), (m) => void seen.push(m.event));

@@ -251,6 +251,12 @@ describe('optimizer service over the profiler, device-controller and executor se
     await assert.rejects(solve(c, { problem: PROBLEM, grid: '99' }), invalid('grid'));
     await assert.rejects(solve(c, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_ORACLE }), invalid('strategy'));
     await assert.rejects(solve(c, { problem: undefined }), invalid('problem'));
+    // Issue 14 (1): a 5,000-stream problem is refused at the door, before any cache is built for it.
+    const many = Array.from({ length: 5000 }, (_, i) => ({ ...PROBLEM.streams[0]!, name: `s${i}` }));
+    const rssBefore = process.memoryUsage().rss;
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, streams: many } }), invalid('problem.streams'));
+    assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no per-stream caches were built');
+    await assert.rejects(solve(c, { problem: { ...PROBLEM, trainBatchSize: 65_536 } }), invalid('problem.trainBatchSize'));
     await assert.rejects(replan(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, latencyBudgetS: -1 }] } }), invalid('problem.streams[0].latencyBudgetS'));
   });
 

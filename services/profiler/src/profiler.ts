@@ -35,6 +35,7 @@ import {
   type ProfilesPage,
   type ProfilesQuery,
   type WorkloadKind,
+  requireBatchSize,
   stackBase,
   stackTag,
   workloadStack,
@@ -164,8 +165,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     if (w.kind !== 'train' && w.kind !== 'infer') throw new ValidationError(`${f}.kind`, `must be "train" or "infer", got ${describeValue(w.kind)}`);
     if (!w.batchSizes || w.batchSizes.length === 0) throw new ValidationError(`${f}.batchSizes`, 'must list at least one batch size');
     w.batchSizes.forEach((b, j) => {
-      const batchSize = requirePositiveInteger(`${f}.batchSizes[${j}]`, b);
-      if (batchSize > 65_536) throw new ValidationError(`${f}.batchSizes[${j}]`, `must be at most 65536, got ${batchSize}`);
+      const batchSize = requireBatchSize(`${f}.batchSizes[${j}]`, b);
       entries.push({ workload, kind: w.kind, batchSize });
     });
   });
