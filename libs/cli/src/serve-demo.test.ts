@@ -58,6 +58,10 @@ describe('fulcrum serve: configuration', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown flag --bogus/);
     assert.equal((await cli('serve', 'toaster')).code, 2);
+    // Issue 14: a refused non-loopback bind is bad input (exit 2, so systemd does not restart it in a loop).
+    const bind = await cli('serve', 'executor', '--grpc.host=0.0.0.0', '--grpc.port=0', '--metrics.port=-1');
+    assert.equal(bind.code, 2, bind.stderr);
+    assert.match(bind.stderr, /^fulcrum: executor: grpc\.host: refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
   });
 
   it('solve --remote maps strategy names onto the proto, and refuses the oracle', () => {

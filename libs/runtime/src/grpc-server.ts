@@ -1,3 +1,4 @@
+import { ValidationError } from '@fulcrum/core';
 import {
   Server,
   ServerCredentials,
@@ -82,6 +83,36 @@ export function hasBearerToken(metadata: Metadata, token: string): boolean {
 
 const UNAUTHENTICATED = { code: status.UNAUTHENTICATED, details: 'missing or invalid bearer token (send "authorization: Bearer <token>")' };
 
+/** A request the generated decoder refused (e.g. a uint64 over 2⁵³, which ts-proto's numbers cannot hold). */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * The definition with each request decoder made total: grpc-js answers INTERNAL when a decoder
+ * throws; here the failure reaches the guard, which answers INVALID_ARGUMENT saying why.
+ */
+function decodingDefinition(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [method, def] of Object.entries(definition)) {
+    out[method] = {
+      ...def,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return def.requestDeserialize(bytes);
+        } catch (err) {
+          return new UndecodableRequest(String((err as Error)?.message ?? err).slice(0, 200));
+        }
+      },
+    };
+  }
+  return out as ServiceDefinition;
+}
+
+function undecodable(request: unknown): { code: status; details: string } | undefined {
+  return request instanceof UndecodableRequest ? { code: status.INVALID_ARGUMENT, details: `the request cannot be decoded: ${request.reason}` } : undefined;
+}
+
 /** Wraps every handler with the token check and the error mapping. */
 function guard(binding: GrpcServiceBinding, token: string | undefined, logger: Logger | undefined): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {};
@@ -92,6 +123,8 @@ function guard(binding: GrpcServiceBinding, token: string | undefined, logger: L
     if (def.responseStream) {
       guarded[method] = ((call: ServerWritableStream<unknown, unknown>) => {
         if (token && !hasBearerToken(call.metadata, token)) return void call.emit('error', UNAUTHENTICATED);
+        const bad = undecodable(call.request);
+        if (bad) return void call.emit('error', bad);
         try {
           (handler as handleServerStreamingCall<unknown, unknown>)(call);
         } catch (err) {
@@ -102,6 +135,8 @@ function guard(binding: GrpcServiceBinding, token: string | undefined, logger: L
     } else {
       guarded[method] = ((call: ServerUnaryCall<unknown, unknown>, callback: Parameters<handleUnaryCall<unknown, unknown>>[1]) => {
         if (token && !hasBearerToken(call.metadata, token)) return callback(UNAUTHENTICATED);
+        const bad = undecodable(call.request);
+        if (bad) return callback(bad);
         try {
           (handler as handleUnaryCall<unknown, unknown>)(call, callback);
         } catch (err) {
@@ -167,8 +202,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host) && !(options.tls && options.token)) {
     if (!options.allowPlaintextNetwork) {
-      throw new Error(
-        `grpc: refusing to listen on ${host}: serving beyond loopback needs both TLS (cert and key) and a bearer token ` +
+      throw new ValidationError(
+        'grpc.host',
+        `refusing to listen on ${host}: serving beyond loopback needs both TLS (cert and key) and a bearer token ` +
           '(or grpc.allowPlaintextNetwork for a private network you trust)',
       );
     }
@@ -180,7 +216,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   health.addToServer(server);
   if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(server);
   for (const binding of options.services) {
-    server.addService(binding.definition, guard(binding, options.token, options.logger));
+    server.addService(decodingDefinition(binding.definition), guard(binding, options.token, options.logger));
     health.setStatus(binding.name, 'SERVING');
   }
   const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;

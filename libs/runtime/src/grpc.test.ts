@@ -1,3 +1,4 @@
+import { ValidationError } from '@fulcrum/core';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -126,7 +127,12 @@ describe('gRPC server helpers', () => {
 
 describe('gRPC listening rules and TLS', () => {
   it('refuses a non-loopback address without TLS and a token', async () => {
-    await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0' }), /refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
+    // A ValidationError naming grpc.host: a setting that cannot work (exit 2, not a restart loop).
+    await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0' }), (err: unknown) => {
+      assert.ok(err instanceof ValidationError && err.field === 'grpc.host', String(err));
+      assert.match(err.message, /refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
+      return true;
+    });
     await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0', token: 'x' }), /needs both TLS/);
     const opted = await startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0', allowPlaintextNetwork: true });
     assert.ok(opted.port > 0);

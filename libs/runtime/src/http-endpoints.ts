@@ -1,3 +1,4 @@
+import { isLoopbackHost } from './grpc-server.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -56,6 +57,10 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
   options.logger?.info({ host, port }, 'metrics and health endpoints listening');
+  if (!isLoopbackHost(host)) {
+    // /metrics has no authentication: say so when it is reachable from elsewhere.
+    options.logger?.warn({ host, port }, `serving /metrics and /healthz on ${host} without authentication: anyone who reaches port ${port} reads them (bind metrics.host to loopback, or firewall it)`);
+  }
   return {
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

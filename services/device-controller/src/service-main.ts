@@ -10,6 +10,7 @@
  * stdout when ready (`{"service":"device-controller","address":…,"metricsUrl":…,"pid":…}`);
  * SIGTERM/SIGINT restore the mode found at start, then exit 0. Bad configuration exits 2.
  */
+import { isValidationError } from '@fulcrum/core';
 import { createLogger } from '@fulcrum/runtime';
 import { parseServiceFlags } from '@fulcrum/runtime/internal';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig } from './config.js';
@@ -31,5 +32,7 @@ try {
   process.stdout.write(`${JSON.stringify({ service: svc.name, address: svc.address, metricsUrl: svc.metricsUrl ?? null, pid: process.pid })}\n`);
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
-  process.exit(1);
+  // A setting that cannot work (e.g. a non-loopback bind without TLS and a token) is exit 2: the
+  // systemd units' RestartPreventExitStatus=2 then stops instead of restarting in a loop.
+  process.exit(isValidationError(err) ? 2 : 1);
 }

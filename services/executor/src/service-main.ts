@@ -7,6 +7,7 @@
  * (`{"service":"executor","address":…,"metricsUrl":…,"pid":…}`); SIGTERM/SIGINT drain and exit 0.
  * Bad configuration exits 2.
  */
+import { isValidationError } from '@fulcrum/core';
 import { createLogger } from '@fulcrum/runtime';
 import { parseServiceFlags } from '@fulcrum/runtime/internal';
 import { executorServiceConfigSchema, type ExecutorServiceConfig } from './config.js';
@@ -27,5 +28,7 @@ try {
   process.stdout.write(`${JSON.stringify({ service: svc.name, address: svc.address, metricsUrl: svc.metricsUrl ?? null, pid: process.pid })}\n`);
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
-  process.exit(1);
+  // A setting that cannot work (e.g. a non-loopback bind without TLS and a token) is exit 2: the
+  // systemd units' RestartPreventExitStatus=2 then stops instead of restarting in a loop.
+  process.exit(isValidationError(err) ? 2 : 1);
 }

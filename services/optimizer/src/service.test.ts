@@ -257,6 +257,8 @@ describe('optimizer service over the profiler, device-controller and executor se
     await assert.rejects(solve(c, { problem: { ...PROBLEM, streams: many } }), invalid('problem.streams'));
     assert.ok(process.memoryUsage().rss - rssBefore < 200 * 1024 * 1024, 'no per-stream caches were built');
     await assert.rejects(solve(c, { problem: { ...PROBLEM, trainBatchSize: 65_536 } }), invalid('problem.trainBatchSize'));
+    // A uint64 the generated decoder cannot hold as a number: INVALID_ARGUMENT saying so, not INTERNAL.
+    await assert.rejects(solve(c, { problem: PROBLEM, seed: 2 ** 53 }), (err: grpc.ServiceError) => err.code === grpc.status.INVALID_ARGUMENT && /the request cannot be decoded: .*MAX_SAFE_INTEGER|cannot be decoded/.test(err.details));
     await assert.rejects(replan(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, latencyBudgetS: -1 }] } }), invalid('problem.streams[0].latencyBudgetS'));
   });
 
