@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -161,5 +161,27 @@ describe('fulcrum device info|set|restore --backend jetson against FULCRUM_SYSFS
     const r = await inProcess('device', 'fake-sysfs', '--out', repoRoot);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--out: .* is not empty and is not a fake sysfs tree/);
+    // Issue 14: a marker file of that name is not enough (one holding {} used to get the folder emptied).
+    const victim = mkdtempSync(join(tmpdir(), 'fulcrum-not-a-tree-'));
+    try {
+      writeFileSync(join(victim, '.fulcrum-fake-sysfs.json'), '{}');
+      writeFileSync(join(victim, 'precious.txt'), 'keep me');
+      const a = await inProcess('device', 'fake-sysfs', '--out', victim);
+      assert.equal(a.code, 2);
+      assert.match(a.stderr, /not a fake sysfs tree \(it holds "precious\.txt", which the generator never writes\)/);
+      rmSync(join(victim, 'precious.txt'));
+      mkdirSync(join(victim, 'sys'));
+      writeFileSync(join(victim, 'sys', 'precious.txt'), 'keep me too');
+      const b = await inProcess('device', 'fake-sysfs', '--out', victim);
+      assert.equal(b.code, 2);
+      assert.match(b.stderr, /was not written by the generator/);
+      assert.equal(readFileSync(join(victim, 'sys', 'precious.txt'), 'utf8'), 'keep me too', 'nothing deleted');
+      // A tree the generator wrote is replaced.
+      rmSync(victim, { recursive: true, force: true });
+      assert.equal((await inProcess('device', 'fake-sysfs', '--out', victim)).code, 0);
+      assert.equal((await inProcess('device', 'fake-sysfs', '--out', victim)).code, 0);
+    } finally {
+      rmSync(victim, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './test-support.js';
@@ -69,6 +69,19 @@ describe('fulcrum profiles', () => {
     assert.equal(s.rows, 441 * 10);
     const human = await cli('profiles', 'import', file);
     assert.match(human.stdout, /modes: +441 \(exactly the 441 grid\)/);
+  });
+
+  it('export --out replaces a symlink at that path instead of overwriting its target, and leaves no temporary file (issue 14)', async () => {
+    const target = join(dir, 'precious.txt');
+    writeFileSync(target, 'keep me\n');
+    const link = join(dir, 'link.csv');
+    symlinkSync(target, link);
+    const e = await cli('profiles', 'export', '--grid', '441', '--workloads', 'lstm', '--batch-sizes', '1', '--kinds', 'infer', '--out', link);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(readFileSync(target, 'utf8'), 'keep me\n', 'the symlink target is untouched');
+    assert.ok(!lstatSync(link).isSymbolicLink(), 'the export is a new file at --out');
+    assert.equal(readFileSync(link, 'utf8').trim().split('\n').length, 1 + 441);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
   });
 
   it('--noise 0 exports the ground truth; a bad --noise, --grid or workload is a usage error', async () => {

@@ -156,6 +156,27 @@ export interface FakeSysfsTree {
   readonly files: number;
 }
 
+/** What a generated tree holds at its top: the marker and these folders. */
+const TREE_TOP = new Set([FAKE_SYSFS_MARKER, 'sys', 'proc']);
+
+async function assertFakeTree(root: string, entries: readonly string[]): Promise<void> {
+  const refuse = (why: string): never => {
+    throw new Error(`${root} is not empty and is not a fake sysfs tree (${why}); refusing to write into it`);
+  };
+  if (!entries.includes(FAKE_SYSFS_MARKER)) refuse(`no ${FAKE_SYSFS_MARKER}`);
+  const other = entries.find((e) => !TREE_TOP.has(e));
+  if (other) refuse(`it holds ${JSON.stringify(other)}, which the generator never writes`);
+  let marker: Partial<FakeSysfsMarker>;
+  try {
+    marker = JSON.parse(await readFile(join(root, FAKE_SYSFS_MARKER), 'utf8')) as Partial<FakeSysfsMarker>;
+  } catch {
+    return refuse(`${FAKE_SYSFS_MARKER} is not the generator's JSON`);
+  }
+  if (!FAKE_BOARDS.includes(marker.board as FakeBoardId) || typeof marker.note !== 'string' || !marker.note.startsWith('Fake Jetson sysfs tree written by Fulcrum')) {
+    refuse(`${FAKE_SYSFS_MARKER} was not written by the generator`);
+  }
+}
+
 /** Writes a fake sysfs tree of a Jetson board under `out`. */
 export async function generateFakeSysfs(options: GenerateFakeSysfsOptions): Promise<FakeSysfsTree> {
   const spec = SPECS[options.board];
@@ -163,7 +184,9 @@ export async function generateFakeSysfs(options: GenerateFakeSysfsOptions): Prom
   const root = resolve(options.out);
   if (existsSync(root)) {
     const entries = await readdir(root);
-    if (entries.length && !entries.includes(FAKE_SYSFS_MARKER)) throw new Error(`${root} is not empty and is not a fake sysfs tree; refusing to write into it`);
+    // Only a tree this generator wrote is replaced: its marker (a real one, not any file of that
+    // name) and nothing beside it but the folders it writes. Anything else: refuse, delete nothing.
+    if (entries.length) await assertFakeTree(root, entries);
     for (const e of entries) await rm(join(root, e), { recursive: true, force: true });
   }
   let files = 0;

@@ -2,7 +2,8 @@
  * `fulcrum profiles export` — a device backend's profiles as the SPEC §3 CSV (stdout or --out).
  * `fulcrum profiles import FILE` — validate a profile CSV and summarise it.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
@@ -75,7 +76,17 @@ export function registerProfilesCommands(program: Command, io: CliIo): void {
         throw asUsageError(err);
       }
       const backend = createVirtualDevice(o.device, { noise: o.noise, seed: o.seed });
-      const out = o.out ? createWriteStream(o.out) : ioWritable(io.stdout);
+      // --out: written to a new temporary file beside it, then renamed over it — atomic (no half
+      // file on failure), and a symlink at --out is replaced, never followed to overwrite its target.
+      const tmp = o.out ? join(dirname(resolve(o.out)), `.${basename(o.out)}.tmp-${process.pid}`) : undefined;
+      const out = tmp ? createWriteStream(tmp, { flags: 'wx', mode: 0o644 }) : ioWritable(io.stdout);
+      if (tmp) {
+        try {
+          await once(out, 'open');
+        } catch (err) {
+          throw new UsageError(`--out: cannot write beside ${o.out}: ${(err as Error).message}`);
+        }
+      }
       const started = Date.now();
       let lastReport = started;
       const result = await exportProfiles(backend, out, {
@@ -92,7 +103,15 @@ export function registerProfilesCommands(program: Command, io: CliIo): void {
         },
       });
       out.end();
-      if (o.out) await once(out, 'finish');
+      if (tmp) {
+        try {
+          await once(out, 'finish');
+          renameSync(tmp, o.out!);
+        } catch (err) {
+          rmSync(tmp, { force: true });
+          throw err;
+        }
+      }
       if (o.out || (o.progress !== false && result.rows >= 200_000)) {
         io.stderr(`fulcrum: ${result.rows.toLocaleString('en-US')} rows (${result.modes} modes × ${result.blocks} workload/batch blocks) in ${((Date.now() - started) / 1000).toFixed(2)} s${o.out ? ` → ${o.out}` : ''}\n`);
       }
