@@ -137,6 +137,11 @@ describe('jetson helper over a real Unix socket (in-process server)', () => {
     assert.deepEqual(await snapshotKnobFiles(root, driver.board), original, 'nothing was written');
     const long = await rawExchange(socketPath, ['x'.repeat(20_000)], 1);
     assert.equal(long[0]!['error'].code, 'BAD_REQUEST');
+    assert.match(long[0]!['error'].message, /request longer than 16384 bytes/);
+    // Issue 14: a well-formed request over the limit that arrives with its newline (one chunk) is
+    // refused for its length too, not parsed.
+    const padded = await rawExchange(socketPath, [JSON.stringify({ id: 7, op: 'ping', pad: 'x'.repeat(20_000) })], 1);
+    assert.match(padded[0]!['error'].message, /request longer than 16384 bytes/);
   });
 
   it('turns errors back into the local ones: off-grid, power cap, permission, mismatch', async () => {

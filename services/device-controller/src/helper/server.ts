@@ -122,18 +122,22 @@ export async function startJetsonHelper(options: JetsonHelperOptions): Promise<J
     const reply = (response: HelperResponse): void => {
       if (!socket.destroyed) socket.write(JSON.stringify(response) + '\n');
     };
+    const tooLong = (): void => {
+      reply({ id: 0, ok: false, error: { code: 'BAD_REQUEST', message: `request longer than ${MAX_REQUEST_BYTES} bytes` } });
+      socket.end();
+      buffer = '';
+    };
     socket.on('data', (chunk: string) => {
+      if (socket.writableEnded) return;
       buffer += chunk;
-      if (Buffer.byteLength(buffer) > MAX_REQUEST_BYTES && !buffer.includes('\n')) {
-        reply({ id: 0, ok: false, error: { code: 'BAD_REQUEST', message: `request longer than ${MAX_REQUEST_BYTES} bytes` } });
-        socket.end();
-        buffer = '';
-        return;
-      }
       let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl).trim();
+        // Every line is held to the limit, complete or not: a long line that arrives with its
+        // newline in the same chunk is refused like one still waiting for it.
+        const raw = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
+        if (Buffer.byteLength(raw) > MAX_REQUEST_BYTES) return tooLong();
+        const line = raw.trim();
         if (!line) continue;
         queue = queue.then(async () => {
           let request: HelperRequest;
@@ -151,6 +155,7 @@ export async function startJetsonHelper(options: JetsonHelperOptions): Promise<J
           }
         });
       }
+      if (Buffer.byteLength(buffer) > MAX_REQUEST_BYTES) tooLong();
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
