@@ -90,6 +90,17 @@ describe('profile CSV', () => {
     await rejects(`${PROFILE_CSV_HEADER}\norin-agx,"resnet50,infer,8\n`, 2, /malformed CSV/);
   });
 
+  it('an error about a huge header or binary garbage stays short (issue 14): a prefix of the value, never all of it', async () => {
+    const huge = 'x'.repeat(300 * 1024);
+    for (const text of [`${PROFILE_CSV_HEADER},${huge}\n`, `${PROFILE_CSV_HEADER.replace('power_w', 'time_ms')}${huge}\n`, `"${huge}`, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)).toString('latin1')]) {
+      await assert.rejects(readProfileCsv(text, { source: 'bad.csv' }), (err: unknown) => {
+        assert.ok(err instanceof ProfileCsvError, String(err));
+        assert.ok(err.message.length < 600, `${err.message.length} characters: ${err.message.slice(0, 120)}`);
+        return true;
+      });
+    }
+  });
+
   it('reads columns in any order, CRLF line ends and a BOM', async () => {
     const text = '\uFEFFkind,workload,device,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,power_w,time_ms\r\ninfer,lstm,orin-agx,4,12,2201.6,1300.5,3199,30.487,1.522864\r\n';
     const [r] = [...(await readProfileCsv(text)).rows()];

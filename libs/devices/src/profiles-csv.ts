@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { Readable, type Writable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import {
   ValidationError,
   formatPowerMode,
@@ -63,6 +63,14 @@ class ChunkWriter {
     this.length = 0;
     if (!this.out.write(chunk)) await once(this.out, 'drain');
   }
+}
+
+/** At most this many characters of a parser's message (it may quote a whole field). */
+const MAX_MESSAGE_CHARS = 200;
+
+function shortMessage(message: string): string {
+  const clean = message.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, '?');
+  return clean.length <= MAX_MESSAGE_CHARS ? clean : `${clean.slice(0, MAX_MESSAGE_CHARS)}… (${clean.length} characters)`;
 }
 
 /** Writes the header and every row; resolves with the number of rows. */
@@ -205,7 +213,7 @@ function checkHeader(cells: Cells, source: string): Map<string, number> {
     if (!(PROFILE_CSV_COLUMNS as readonly string[]).includes(name)) {
       throw new ProfileCsvError(source, 1, `unknown column ${describeValue(name)} in the header; expected ${PROFILE_CSV_HEADER}`);
     }
-    if (columns.has(name)) throw new ProfileCsvError(source, 1, `column ${name} appears twice in the header`);
+    if (columns.has(name)) throw new ProfileCsvError(source, 1, `column ${describeValue(name)} appears twice in the header`);
     columns.set(name, i);
   });
   const missing = PROFILE_CSV_COLUMNS.filter((c) => !columns.has(c));
@@ -249,7 +257,8 @@ export async function readProfileCsv(input: Readable | string, options: ReadOpti
   } catch (err) {
     if (err instanceof ProfileCsvError) throw err;
     const e = err as { code?: string; lines?: number; message?: string };
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) throw new ProfileCsvError(source, e.lines ?? 0, `malformed CSV: ${e.message}`);
+    // The parser's message may quote the offending field whole (a 10 MB line, binary garbage): keep a short prefix.
+    if (err instanceof CsvError || (typeof e.code === 'string' && e.code.startsWith('CSV_'))) throw new ProfileCsvError(source, e.lines ?? 0, `malformed CSV: ${shortMessage(String(e.message))}`);
     throw err;
   } finally {
     if (typeof input !== 'string') stream.destroy();
