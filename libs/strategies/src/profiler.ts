@@ -3,6 +3,7 @@
  * front of a board) measures one mode for one profile key; a `ProfileCache` keeps every result, so
  * a mode is profiled at most once per key (SPEC §4), however many strategies and problems ask.
  */
+import { LRUCache } from 'lru-cache';
 import type { PowerPreset } from '@fulcrum/core';
 import type { ModeSpace } from './space.js';
 import { MeasurementTable, tableKeyText, type ModeMeasurement, type TableKey } from './table.js';
@@ -83,15 +84,26 @@ export class ProfileCache {
 
 /**
  * The `ProfileCache`s and ground truths of one backend, by key (in memory; @fulcrum/store's
- * `ProfileStore` is the persistent store of profile results).
+ * `ProfileStore` is the persistent store of profile results). `maxKeys` bounds them (least
+ * recently used keys go first; a long-lived service sets it so memory stays flat over any number
+ * of distinct problems — an evicted key's profiles come back from the store, unmeasured).
+ * Unbounded by default (the bench walks its keys and forgets each itself).
  */
 export class BackendCaches {
   readonly backend: ProfileBackend;
-  private readonly caches = new Map<string, ProfileCache>();
-  private readonly truths = new Map<string, MeasurementTable>();
+  private readonly caches: Map<string, ProfileCache> | LRUCache<string, ProfileCache>;
+  private readonly truths: Map<string, MeasurementTable> | LRUCache<string, MeasurementTable>;
 
-  constructor(backend: ProfileBackend) {
+  constructor(backend: ProfileBackend, options: { readonly maxKeys?: number } = {}) {
     this.backend = backend;
+    const max = options.maxKeys;
+    this.caches = max ? new LRUCache<string, ProfileCache>({ max }) : new Map();
+    this.truths = max ? new LRUCache<string, MeasurementTable>({ max }) : new Map();
+  }
+
+  /** Keys cached now. */
+  get size(): number {
+    return this.caches.size;
   }
 
   cache(key: TableKey): ProfileCache {

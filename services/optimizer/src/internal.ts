@@ -9,6 +9,7 @@ export { allProfiles } from './ports.js';
 export { RemoteProfileBackend, resolveStrategy } from './strategies.js';
 export type { ModeRecord } from './strategies.js';
 export { PlanRegistry, buildPlan, samePlan } from './plans.js';
+export { CACHE_LIMITS } from './optimizer.js';
 export type { PlanRecord } from './plans.js';
 export { movedProblem } from './replan-rule.js';
 export type { RateRule } from './replan-rule.js';

@@ -10,6 +10,7 @@
  * profiles nothing new. Prepared strategies (ALS's front, random-k's sample, GMD's axis model) are
  * kept per (strategy, key, seed), as the strategies' Planner does.
  */
+import { LRUCache } from 'lru-cache';
 import { status } from '@grpc/grpc-js';
 import { BUILTIN_CATALOG, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
@@ -48,6 +49,14 @@ import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.j
 import { movedProblem, type RateMove, type RateRule } from './replan-rule.js';
 import { RemoteProfileBackend, resolveStrategy, type ProfileProtocolOverrides } from './strategies.js';
 
+
+/**
+ * Documented limits of what the optimizer keeps in memory per device grid: the profile caches of
+ * this many problem keys and this many prepared fronts (strategy × key × seed), least recently used
+ * first out. An evicted key's profiles come back from the profiler's store without measuring; an
+ * evicted front is prepared again from them. Memory stays flat over any number of distinct problems.
+ */
+export const CACHE_LIMITS = { profileKeys: 32, preparedFronts: 32 } as const;
 export interface SolveCost {
   /** Modes the profiler newly measured for this call. */
   readonly modesProfiled: number;
@@ -161,7 +170,7 @@ interface SolverSpace {
   readonly space: ModeSpace;
   readonly backend: RemoteProfileBackend;
   readonly store: BackendCaches;
-  readonly prepared: Map<string, { prepared: PreparedStrategy; modes: number[] }>;
+  readonly prepared: LRUCache<string, { prepared: PreparedStrategy; modes: number[] }>;
 }
 
 /** Per-call bookkeeping of the modes looked at and their cost. */
@@ -429,6 +438,17 @@ export class Optimizer {
     await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
   }
 
+  /** What the optimizer keeps in memory now, summed over device grids (each bounded by CACHE_LIMITS). */
+  cacheStats(): { readonly spaces: number; readonly profileKeys: number; readonly preparedFronts: number; readonly plans: number } {
+    let profileKeys = 0;
+    let preparedFronts = 0;
+    for (const ss of this.spaces.values()) {
+      profileKeys += ss.store.size;
+      preparedFronts += ss.prepared.size;
+    }
+    return { spaces: this.spaces.size, profileKeys, preparedFronts, plans: this.plans.size };
+  }
+
   private spaceFor(deviceId: string, gridName: string | undefined): SolverSpace {
     const device = this.catalog.device(deviceId, 'problem.device');
     const name = gridName || 'full';
@@ -439,7 +459,7 @@ export class Optimizer {
       if (!grid) throw new ValidationError('grid', `unknown grid ${describeValue(name)} for ${device.id}; known: full, ${Object.keys(device.subGrids).join(', ')}`);
       const space = ModeSpace.fromGrid(grid);
       const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol);
-      ss = { id, device, space, backend, store: new BackendCaches(backend), prepared: new Map() };
+      ss = { id, device, space, backend, store: new BackendCaches(backend, { maxKeys: CACHE_LIMITS.profileKeys }), prepared: new LRUCache({ max: CACHE_LIMITS.preparedFronts }) };
       this.spaces.set(id, ss);
     }
     return ss;

@@ -1,0 +1,75 @@
+// Issue 14 (1): the optimizer's memory stays flat over any number of distinct problems — its
+// per-key profile caches and prepared fronts are LRU-bounded (CACHE_LIMITS) — and an evicted key
+// comes back from the profiler's store without measuring anything again.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { type ProfileResult, type ProfileRequest, type ProfilesQuery } from '@fulcrum/core';
+import { createVirtualDevice } from '@fulcrum/devices';
+import { CACHE_LIMITS, Optimizer } from './optimizer.js';
+import type { ProfilerPort } from './ports.js';
+
+/** A profiler over the noise-free virtual Orin AGX that keeps what it measured (like the real store). */
+function storeProfiler(): ProfilerPort & { measured: number } {
+  const device = createVirtualDevice('orin-agx', { noise: 0 });
+  const stored = new Map<string, ProfileResult>();
+  const port = {
+    measured: 0,
+    async profile(input: ProfileRequest) {
+      let fresh = 0;
+      const results = input.workloads.flatMap((w) =>
+        w.batchSizes.map((b) => {
+          const id = `${w.workload}|${w.kind}|${b}|${JSON.stringify(input.mode)}`;
+          let r = stored.get(id);
+          if (!r) {
+            const s = device.groundTruth({ mode: input.mode, workload: w.workload, kind: w.kind, batchSize: b });
+            r = { device: 'orin-agx', softwareStack: 'test', workload: w.workload, kind: w.kind, batchSize: b, mode: input.mode, timeMs: s.timeMs, powerW: s.powerW, measuredAt: new Date().toISOString(), samples: 5 };
+            stored.set(id, r);
+            fresh++;
+          }
+          return r;
+        }),
+      );
+      port.measured += fresh;
+      return { results, cost: { modesProfiled: fresh ? 1 : 0, modesReused: fresh ? 0 : 1, profilingSeconds: fresh } };
+    },
+    async getProfiles(query: ProfilesQuery) {
+      return { results: [...stored.values()].filter((r) => !query.workload || r.workload === query.workload), nextPageToken: '' };
+    },
+  };
+  return port;
+}
+
+async function solve(opt: Optimizer, batches: number[]): Promise<void> {
+  const gen = opt.solve({
+    problem: {
+      device: 'orin-agx',
+      trainWorkload: 'resnet18',
+      trainBatchSize: 32,
+      powerBudgetW: 40,
+      powerSemantics: 'peak',
+      streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 20, latencyBudgetS: 0.5, candidateBatchSizes: batches }],
+    },
+    strategy: 'gmd',
+  });
+  for (;;) if ((await gen.next()).done) return;
+}
+
+describe('optimizer caches', () => {
+  it('stay within CACHE_LIMITS over many distinct problems, and an evicted key is answered from the store without measuring', async () => {
+    const profiler = storeProfiler();
+    const opt = new Optimizer({ profiler, apply: false, defaults: { strategy: 'gmd', device: 'orin-agx', seed: 1 }, noiseFraction: 0, logger: pino({ level: 'silent' }) });
+    const keys = CACHE_LIMITS.profileKeys + 8;
+    // Each problem a distinct key: its own candidate batch sizes.
+    for (let k = 0; k < keys; k++) await solve(opt, [1, 2 + k]);
+    const stats = opt.cacheStats();
+    assert.ok(stats.profileKeys <= CACHE_LIMITS.profileKeys, JSON.stringify(stats));
+    assert.ok(stats.preparedFronts <= CACHE_LIMITS.preparedFronts, JSON.stringify(stats));
+    assert.equal(stats.profileKeys, CACHE_LIMITS.profileKeys, 'full, not emptied');
+    // The first key was evicted long ago: solving it again measures nothing new.
+    const before = profiler.measured;
+    await solve(opt, [1, 2]);
+    assert.equal(profiler.measured, before, 'answered from the stored profiles');
+    await opt.close();
+  });
+});
