@@ -4,6 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { status } from '@grpc/grpc-js';
+import { GrpcStatusError } from '@fulcrum/runtime';
 import { type ProfileResult, type ProfileRequest, type ProfilesQuery } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { CACHE_LIMITS, Optimizer } from './optimizer.js';
@@ -54,6 +56,30 @@ async function solve(opt: Optimizer, batches: number[]): Promise<void> {
   });
   for (;;) if ((await gen.next()).done) return;
 }
+
+describe('Solve cancellation', () => {
+  it('an aborted signal stops the Solve before its next profiling call, with CANCELLED, even while the caller keeps pulling', async () => {
+    const profiler = storeProfiler();
+    const opt = new Optimizer({ profiler, apply: false, defaults: { strategy: 'gmd', device: 'orin-agx', seed: 1 }, noiseFraction: 0, logger: pino({ level: 'silent' }) });
+    const abort = new AbortController();
+    const gen = opt.solve({
+      problem: { device: 'orin-agx', trainWorkload: 'resnet18', trainBatchSize: 32, powerBudgetW: 40, powerSemantics: 'peak', streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 20, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4] }] },
+      strategy: 'als-50',
+      signal: abort.signal,
+    });
+    assert.equal((await gen.next()).done, false, 'a first mode was profiled');
+    abort.abort();
+    const measured = profiler.measured;
+    await assert.rejects(
+      (async () => {
+        for (;;) if ((await gen.next()).done) return;
+      })(),
+      (err: unknown) => err instanceof GrpcStatusError && err.code === status.CANCELLED,
+    );
+    assert.equal(profiler.measured, measured, 'nothing measured after the abort');
+    await opt.close();
+  });
+});
 
 describe('optimizer caches', () => {
   it('stay within CACHE_LIMITS over many distinct problems, and an evicted key is answered from the store without measuring', async () => {

@@ -29,12 +29,20 @@ function checkModeBudget(modeBudget: number): void {
 /** The gRPC implementation over an optimizer. */
 export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: string }, logger?: Logger): optimizer.OptimizerServer {
   return {
-    solve: serverStream(async function* (req: optimizer.SolveRequest) {
+    solve: serverStream(async function* (req: optimizer.SolveRequest, call) {
       checkModeBudget(req.modeBudget);
       const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device });
       lib.checkProblem(problem);
       const strategy = strategyFromProto(req.strategy, req.modeBudget);
-      for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined })) yield solveEventToProto(ev);
+      // A client that cancels (or whose deadline passes) stops the Solve's profiling at once.
+      const abort = new AbortController();
+      const onCancel = (): void => abort.abort();
+      call.once('cancelled', onCancel);
+      try {
+        for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined, signal: abort.signal })) yield solveEventToProto(ev);
+      } finally {
+        call.off('cancelled', onCancel);
+      }
     }, logger),
     getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
       const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device, budgetsOptional: true });

@@ -79,6 +79,8 @@ export interface SolveInput {
   readonly seed?: number | undefined;
   /** Apply the plan on the executor when feasible; default the optimizer's `apply`. */
   readonly apply?: boolean | undefined;
+  /** Aborts the Solve before its next profiling call (the client cancelled or its deadline passed): CANCELLED. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** One mode the strategy looked at. */
@@ -175,6 +177,7 @@ interface SolverSpace {
 
 /** Per-call bookkeeping of the modes looked at and their cost. */
 class Session {
+  constructor(readonly signal?: AbortSignal) {}
   readonly seen = new Set<number>();
   readonly order: number[] = [];
   modesProfiled = 0;
@@ -239,7 +242,7 @@ export class Optimizer {
     const seed = input.seed || this.options.defaults.seed;
     const key = tableKeyOf(problem);
     const keyText = tableKeyText(key);
-    const session = new Session();
+    const session = new Session(input.signal);
     const release = await this.acquire(`${ss.id}|${keyText}`);
     let outcome = 'error';
     try {
@@ -494,6 +497,8 @@ export class Optimizer {
       for (const modeIndex of step.value) {
         if (session.seen.has(modeIndex)) continue;
         const wasCached = cache.has(modeIndex);
+        // A cancelled Solve stops here: no more profiling for a client that went away.
+        if (session.signal?.aborted) throw new GrpcStatusError(status.CANCELLED, 'the Solve was cancelled by its client (or its deadline passed); profiling stopped');
         if (!wasCached) await cache.ensure([modeIndex]);
         session.seen.add(modeIndex);
         session.order.push(modeIndex);

@@ -290,6 +290,25 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.match(metrics, /fulcrum_optimizer_solves_total\{[^}]*strategy="gmd"[^}]*\} [1-9]/);
   });
 
+  it('a Solve its client cancels stops profiling: nothing measured after the cancel settles', async () => {
+    // A problem no key has seen yet (its own candidate batch sizes), so every mode is measured.
+    const fresh = { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, candidateBatchSizes: [3, 5] }] };
+    const call = c.solve(optimizer.SolveRequest.fromPartial({ problem: fresh, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 60 }), new grpc.Metadata());
+    const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+      call.on('error', (err: grpc.ServiceError) => resolve(err));
+      call.on('end', () => resolve(undefined));
+    });
+    await new Promise<void>((resolve) => call.once('data', () => resolve()));
+    call.cancel();
+    const err = await ended;
+    assert.equal(err?.code, grpc.status.CANCELLED);
+    // One profiling call may be in flight at the cancel; after it, nothing more is measured.
+    await new Promise((r) => setTimeout(r, 1500));
+    const settled = await measurements();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await measurements(), settled, 'the cancelled Solve measured nothing more');
+  });
+
   it('ignores an arrivals.rate event naming a plan that is not the one running (stale or forged): the old job never comes back (issue 14, 3)', async () => {
     const replans = async (): Promise<number> =>
       (await (await fetch(`${opt.metricsUrl}/metrics`)).text())
