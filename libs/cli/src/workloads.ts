@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { ValidationError } from '@fulcrum/core';
 import type { VirtualWorkloadSpec } from '@fulcrum/devices';
-import { WorkloadRegistry, parseWorkloadPaths, virtualWorkloadOf } from '@fulcrum/workloads';
-import { UsageError, collect } from './usage.js';
+import { WorkloadRegistry, parseWorkloadPaths, virtualWorkloadOf, workloadPaths } from '@fulcrum/workloads';
+import { UsageError, asUsageError, collect } from './usage.js';
 
 export function addWorkloadsOption(command: Command): Command {
   return command.option('--workloads <dirs>', 'workload folders (docs/WORKLOADS.md), or folders of them, comma-separated or repeated; join the built-in workloads (also $FULCRUM_WORKLOADS)', collect);
@@ -16,7 +16,7 @@ export function addWorkloadsOption(command: Command): Command {
 
 /** The folders `--workloads` and FULCRUM_WORKLOADS name, each once, in order. */
 export function workloadPathsOf(flag: readonly string[] | undefined, env: Readonly<Record<string, string | undefined>> = process.env): string[] {
-  return [...new Set([...parseWorkloadPaths(flag), ...parseWorkloadPaths(env['FULCRUM_WORKLOADS'])])];
+  return workloadPaths({ paths: parseWorkloadPaths(flag) }, env);
 }
 
 /** The registry of the built-in workloads plus `--workloads` and FULCRUM_WORKLOADS; a bad folder is a usage error naming it. */
@@ -54,7 +54,9 @@ export function userVirtualWorkloads(registry: WorkloadRegistry, names?: readonl
  */
 export function checkWorkloadKind(registry: WorkloadRegistry, name: string, kind: 'train' | 'infer', flag: string): void {
   if (!registry.has(name)) return;
-  const f = registry.get(name);
-  if (f.manifest[kind]) return;
-  throw new UsageError(`${flag}: workload ${JSON.stringify(name)} cannot be ${kind === 'train' ? 'trained' : 'served'}: ${f.manifestPath} has no ${kind}: section`);
+  try {
+    registry.require(name, kind, flag);
+  } catch (err) {
+    throw asUsageError(err);
+  }
 }

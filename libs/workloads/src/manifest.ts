@@ -6,13 +6,14 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { ValidationError, NAME_RULE, PROBLEM_LIMITS } from '@fulcrum/core';
+import { TRAINING_COST_FACTOR } from '@fulcrum/devices/internal';
 
 /** Input dtypes the workers can generate and onnxruntime can feed. */
 export const INPUT_DTYPES = ['float32', 'float16', 'int64', 'int32', 'uint8'] as const;
 export type InputDtype = (typeof INPUT_DTYPES)[number];
 
-/** A shared `cost:` is one inference pass; a training minibatch costs this many times as much (Pagoda's model.py). */
-export const TRAINING_COST_FACTOR = 3;
+/** A shared `cost:` is one inference pass; a training minibatch costs TRAINING_COST_FACTOR× as much (the virtual board's, Pagoda's model.py). */
+export { TRAINING_COST_FACTOR };
 
 /** Documented limits of a manifest. */
 export const MANIFEST_LIMITS = {

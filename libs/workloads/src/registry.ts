@@ -3,7 +3,6 @@
  * user's (`--workloads DIR[,DIR…]`, `FULCRUM_WORKLOADS`, `workloads.paths`). Every workload the
  * host engine can run, and every name a problem may use, comes from here (or from a profile table).
  */
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN_CATALOG, ValidationError, catalogWith, type Catalog, type WorkloadDescriptor } from '@fulcrum/core';
@@ -36,17 +35,7 @@ let builtinFolders: WorkloadFolder[] | undefined;
 
 /** The built-in folders (read once). */
 export function builtinWorkloadFolders(): WorkloadFolder[] {
-  if (!builtinFolders) builtinFolders = existsSync(BUILTIN_WORKLOADS_DIR) ? findWorkloadFoldersOrNone(BUILTIN_WORKLOADS_DIR) : [];
-  return builtinFolders;
-}
-
-function findWorkloadFoldersOrNone(dir: string): WorkloadFolder[] {
-  try {
-    return findWorkloadFolders(dir, { builtin: true });
-  } catch (err) {
-    if (err instanceof ValidationError && err.field === dir && /neither a workload folder/.test(err.reason)) return [];
-    throw err;
-  }
+  return (builtinFolders ??= findWorkloadFolders(BUILTIN_WORKLOADS_DIR, { builtin: true }));
 }
 
 export class WorkloadRegistry {
@@ -86,6 +75,16 @@ export class WorkloadRegistry {
   get(name: string, field = 'workload'): WorkloadFolder {
     const f = this.byName.get(name);
     if (!f) throw new ValidationError(field, `unknown workload ${describeValue(name)}; known workloads: ${this.names().join(', ') || '(none)'} (add a folder with --workloads DIR)`);
+    return f;
+  }
+
+  /**
+   * The folder of `name`, which must have a `train:` (kind train) or `infer:` (kind infer) section;
+   * a ValidationError on `field` otherwise (unknown workload, or a kind its manifest lacks).
+   */
+  require(name: string, kind: 'train' | 'infer', field = 'workload'): WorkloadFolder {
+    const f = this.get(name, field);
+    if (!f.manifest[kind]) throw new ValidationError(field, `workload ${JSON.stringify(name)} cannot be ${kind === 'train' ? 'trained' : 'served'}: ${f.manifestPath} has no ${kind}: section`);
     return f;
   }
 

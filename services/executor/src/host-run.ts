@@ -11,7 +11,6 @@ import { constantRates, traceArrivals, type ArrivalProcess } from './arrivals.js
 import { RealClock } from './clock.js';
 import { Executor, type InferOutcome } from './executor.js';
 import { isInferenceError } from './errors.js';
-import { ValidationError } from '@fulcrum/core';
 import type { WorkerInfo } from './runners/python.js';
 import { GatedRunner, HostEngine, type HostCheckpoints } from './service-runner.js';
 import type { ExecutorEventSink, ExecutorStatus, InferenceBatchResult, LatencySummary, MinibatchRunner, TrainingResult } from './types.js';
@@ -162,13 +161,9 @@ class RecordingRunner implements MinibatchRunner {
 export async function runOnHost(options: HostRunOptions): Promise<HostRunReport> {
   const threads = options.threads ?? 1;
   const registry = options.registry;
-  const trainFolder = registry.get(options.trainWorkload, 'train');
-  if (!trainFolder.manifest.train) throw new ValidationError('train', `workload ${JSON.stringify(options.trainWorkload)} cannot be trained: its manifest (${trainFolder.manifestPath}) has no train: section`);
-  const trainBatchSize = options.trainBatchSize ?? trainFolder.manifest.train.batchSize;
-  options.streams.forEach((s, i) => {
-    const f = registry.get(s.workload, `streams[${i}].workload`);
-    if (!f.manifest.infer) throw new ValidationError(`streams[${i}].workload`, `workload ${JSON.stringify(s.workload)} cannot be served: its manifest (${f.manifestPath}) has no infer: section`);
-  });
+  const trainFolder = registry.require(options.trainWorkload, 'train', 'train');
+  const trainBatchSize = options.trainBatchSize ?? trainFolder.manifest.train!.batchSize;
+  options.streams.forEach((s, i) => registry.require(s.workload, 'infer', `streams[${i}].workload`));
   const starts: Array<{ step: number; resumed: boolean; checkpointError: string | null }> = [];
   let trainInfo: WorkerInfo | undefined;
   const engine = new HostEngine({

@@ -170,16 +170,15 @@ export class HostEngine implements MinibatchEngine {
     return (this.#catalog ??= this.options.registry.catalog());
   }
   #catalog: Catalog | undefined;
+  #torch: Promise<{ torch: string; cuda: boolean; device: string }> | undefined;
 
   setMode(mode: PowerMode | undefined): void {
     if (mode) this.mode = mode;
   }
 
   check(query: EngineQuery, fields: { readonly workload: string }): void {
-    const folder = this.options.registry.get(query.workload, fields.workload);
+    const folder = this.options.registry.require(query.workload, query.kind, fields.workload);
     const m = folder.manifest;
-    if (query.kind === 'train' && !m.train) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be trained: its manifest (${folder.manifestPath}) has no train: section`);
-    if (query.kind === 'infer' && !m.infer) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} cannot be served: its manifest (${folder.manifestPath}) has no infer: section`);
     if (query.kind === 'infer' && !folder.modulePath && !this.servesWithOnnx(m.name)) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} has no Python module, and ONNX serving is off`);
   }
 
@@ -253,7 +252,8 @@ export class HostEngine implements MinibatchEngine {
   async softwareStack(workload?: string): Promise<string> {
     let base = this.options.softwareStack;
     if (!base) {
-      const info = this.info ?? (this.workers.size ? await this.workers.values().next().value!.start() : await probeTorch(this.options.python));
+      // An ONNX-only engine has no Python worker: ask the Python once, not at every measurement.
+      const info = this.info ?? (this.workers.size ? await this.workers.values().next().value!.start() : await (this.#torch ??= probeTorch(this.options.python)));
       base = `python-torch-${info.torch}-${info.cuda ? 'cuda' : info.device}`;
     }
     const folder = workload && this.options.registry.has(workload) ? this.options.registry.get(workload) : undefined;

@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import { ValidationError, requireToken } from '@fulcrum/core';
+import { requireToken } from '@fulcrum/core';
 import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
-import { CommandError, UsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { CommandError, UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { addWorkloadsOption, openRegistry } from '../workloads.js';
 
 function nonNegativeInteger(text: string): number {
@@ -137,8 +137,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .action(async (o: RunOptions) => {
       const registry = openRegistry(o.workloads);
       if (!o.train) throw new UsageError(`--train: name the workload to train; known workloads: ${registry.names().join(', ')} (add your own with --workloads DIR)`);
-      const trainFolder = asUsage(() => registry.get(o.train!, '--train'));
-      if (!trainFolder.manifest.train) throw new UsageError(`--train: workload ${JSON.stringify(o.train)} cannot be trained: its manifest (${trainFolder.manifestPath}) has no train: section`);
+      const trainFolder = asUsage(() => registry.require(o.train!, 'train', '--train'));
       const defaultInfer = o.infer ?? (trainFolder.manifest.infer ? o.train : undefined);
       const single = [['rate', '--rate'], ['latency', '--latency'], ['batch', '--batch']] as const;
       let streams: HostRunStream[];
@@ -158,8 +157,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
       }
       streams.forEach((s, i) => {
         const flag = o.stream?.length ? `--stream #${i + 1} workload` : '--infer';
-        const f = asUsage(() => registry.get(s.workload, flag));
-        if (!f.manifest.infer) throw new UsageError(`${flag}: workload ${JSON.stringify(s.workload)} cannot be served: its manifest (${f.manifestPath}) has no infer: section`);
+        asUsage(() => registry.require(s.workload, 'infer', flag));
       });
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       if (!o.json) io.stderr(`fulcrum run: starting the workers (${o.train}${streams.some((s) => s.workload !== o.train) ? ` + ${[...new Set(streams.map((s) => s.workload))].filter((w) => w !== o.train).join(', ')}` : ''}), warming up, then ${o.duration} s of arrivals …\n`);
@@ -196,7 +194,6 @@ function asUsage<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof ValidationError) throw new UsageError(err.message);
-    throw err;
+    throw asUsageError(err);
   }
 }
