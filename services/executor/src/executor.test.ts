@@ -51,6 +51,11 @@ describe('Executor (simulated runner, scaled clock)', () => {
     assert.equal(await codeOf(executor.infer('cam')), 'not-running');
     executor.start();
     assert.equal(await codeOf(executor.infer('nope')), 'unknown-stream');
+    // A 100 KB stream name is quoted short (the message becomes a gRPC status; found by test/fuzz).
+    const long = await executor.infer('\u0000'.repeat(100_000)).then(() => assert.fail('answered'), (err: unknown) => err as InferenceError);
+    assert.equal(long.code, 'unknown-stream');
+    assert.ok(long.message.length < 1000, `${long.message.length} characters`);
+    assert.match(long.message, /100000 characters/);
     // b = 4 never fills with 2 queued; the third is shed.
     const a = executor.infer('cam');
     const b = executor.infer('cam');

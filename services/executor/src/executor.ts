@@ -7,6 +7,7 @@
  *   const result = await executor.infer('cam', input);   // or an InferenceError with a code
  *   await executor.stop();
  */
+import { describeValue } from '@fulcrum/core/internal';
 import type { Logger } from '@fulcrum/runtime';
 import { RealClock, type Clock } from './clock.js';
 import { InferenceError, WorkerCrashedError, type InferenceFailureCode } from './errors.js';
@@ -187,7 +188,7 @@ export class Executor {
     }
     const index = this.scheduler.indexOf(stream);
     if (index === undefined) {
-      return Promise.reject(new InferenceError('unknown-stream', stream, id, `no stream ${JSON.stringify(stream)} in the running plan`));
+      return Promise.reject(new InferenceError('unknown-stream', stream, id, `no stream ${describeValue(stream)} in the running plan`));
     }
     const now = this.clock.nowS();
     const s = this.scheduler.streams[index]!;
