@@ -109,6 +109,14 @@ test('a plan gives batch sizes, predicted times and a plan id; mismatches name t
   assert.equal(field(() => planFromProto({ ...plan, streams: [...plan.streams, { stream: 'cam', batchSize: 1, utilization: 0, predictedLatencyS: 0 }] }, problem)), 'plan.streams[2].stream');
   assert.equal(field(() => planFromProto({ ...plan, streams: [{ ...plan.streams[0]!, batchSize: 0 }, plan.streams[1]!] }, problem)), 'plan.streams[0].batchSize');
   assert.equal(field(() => planFromProto({ ...plan, trainTimeMs: -1 }, problem)), 'plan.trainTimeMs');
+  // What the executor reports back must encode (found by test/fuzz): a timestamp past what a Date
+  // holds made every later Status INTERNAL; a 100 KB id or strategy, or a NaN latency, made every
+  // plan.applied and executor.status event unpublishable.
+  assert.equal(field(() => planFromProto({ ...plan, createdAt: new Date(1e13 * 1000) }, problem)), 'plan.createdAt');
+  assert.equal(field(() => planFromProto({ ...plan, planId: 'p'.repeat(100_000) }, problem)), 'plan.planId');
+  assert.equal(field(() => planFromProto({ ...plan, strategy: 's'.repeat(257) }, problem)), 'plan.strategy');
+  assert.equal(field(() => planFromProto({ ...plan, streams: [{ ...plan.streams[0]!, predictedLatencyS: NaN }, plan.streams[1]!] }, problem)), 'plan.streams[0].predictedLatencyS');
+  assert.equal(planFromProto({ ...plan, planId: 'p'.repeat(256), createdAt: new Date(0) }, problem).plan.planId.length, 256);
 });
 
 const RESULT: common.ProfileResult = {

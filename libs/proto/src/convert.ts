@@ -340,9 +340,13 @@ export interface PlanFromProto {
 
 let planCounter = 0;
 
+/** Longest `planId` and `strategy` of a plan (the bus events' limit for a text field). */
+const MAX_PLAN_TEXT = 256;
+
 /**
  * Checks a proto Plan against its (validated) problem: a mode, one positive batch size for every
- * problem stream and none for a stream the problem lacks, non-negative predictions. An empty
+ * problem stream and none for a stream the problem lacks, non-negative predictions, a `planId`
+ * and `strategy` of at most MAX_PLAN_TEXT characters, a valid `createdAt` when set. An empty
  * `planId` gets a fresh one (`plan-<pid>-<n>`; the contract lets the caller leave it to the
  * executor). The per-stream utilisation ρk gives the predicted tI = ρk·bk/λk.
  */
@@ -362,12 +366,19 @@ export function planFromProto(p: common.Plan | undefined, problem: Problem, fiel
     if (batchSizes[s.stream] !== undefined) throw new ValidationError(`${f}.stream`, `stream ${describeValue(s.stream)} is planned twice`);
     batchSizes[s.stream] = requireBatchSize(`${f}.batchSize`, s.batchSize);
     nonNegative(s.utilization, `${f}.utilization`);
+    nonNegative(s.predictedLatencyS, `${f}.predictedLatencyS`);
     if (s.utilization > 0) inferTimeS[s.stream] = (s.utilization * s.batchSize) / ps.arrivalRatePerS;
   });
   const missing = problem.streams.filter((s) => batchSizes[s.name] === undefined).map((s) => s.name);
   if (missing.length) throw new ValidationError(`${field}.streams`, `no batch size for problem stream${missing.length > 1 ? 's' : ''} ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
   for (const key of ['trainTimeMs', 'predictedTrainThroughputSamplesPerS', 'predictedPowerW', 'utilization'] as const) nonNegative(proto[key], `${field}.${key}`);
   constraintFromProto(proto.bindingConstraint, `${field}.bindingConstraint`);
+  // What the executor reports back (Status, plan.applied, executor.status) must encode: a short
+  // id and strategy (the events' limit), a timestamp a Date can hold.
+  for (const key of ['planId', 'strategy'] as const) {
+    if (proto[key].length > MAX_PLAN_TEXT) throw new ValidationError(`${field}.${key}`, `must be at most ${MAX_PLAN_TEXT} characters, got ${proto[key].length}`);
+  }
+  if (proto.createdAt !== undefined) date(proto.createdAt, `${field}.createdAt`);
   const planId = proto.planId || `plan-${process.pid}-${++planCounter}`;
   const plan: RunPlan & { mode: PowerMode } = {
     planId,
