@@ -359,7 +359,19 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     assert.equal(replayed, stored, 'every profile.completed is still in the JetStream stream');
   });
 
-  it('SIGTERM stops every service gracefully (exit 0), the device-controller last', async () => {
+  it('SIGTERM stops every service gracefully (exit 0), the device-controller last — the executor within 5 s even in a 10,000-minibatch measurement (issue 14, 2)', async () => {
+    // A measurement that would hold the GPU for ~2 minutes at time scale 20.
+    const { credentials, options } = security(TOKEN);
+    const client = new executor.ExecutorClient(exec.ready.address, credentials, options);
+    const req = executor.RunMeasurementRequest.fromPartial({ workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 0, measuredMinibatches: 10_000 });
+    const measuring = unaryCall<executor.RunMeasurementResponse>((o, cb) => client.runMeasurement(req, new grpc.Metadata(), o, cb), 300_000).then(
+      () => assert.fail('the measurement should have been stopped'),
+      (err: grpc.ServiceError) => err,
+    );
+    await until('the executor to measure', async () => (await executorStatus()).state === executor.State.STATE_MEASURING);
     for (const p of [opt, prof, exec, controller]) assert.equal(await p.stop(), 0, `fulcrum serve ${p.name}:\n${p.log()}`);
+    const err = await measuring;
+    client.close();
+    assert.ok([grpc.status.UNAVAILABLE, grpc.status.CANCELLED].includes(err.code), `${grpc.status[err.code]}: ${err.details}`);
   });
 });

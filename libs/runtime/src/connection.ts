@@ -76,6 +76,12 @@ function describeFailure(details: string): string {
   return text;
 }
 
+/** The error of a call its caller cancelled: CANCELLED naming the peer and method (not retried, not "unavailable"). */
+function cancelledBy(signal: AbortSignal, peer: string, method: string): GrpcStatusError {
+  const why = signal.reason instanceof Error && signal.reason.name !== 'AbortError' ? `: ${signal.reason.message}` : '';
+  return new GrpcStatusError(status.CANCELLED, `${method} to ${peer} cancelled by its caller${why}`);
+}
+
 export class GrpcConnection<C extends Client> {
   readonly peer: string;
   readonly address: string;
@@ -165,14 +171,29 @@ export class GrpcConnection<C extends Client> {
     }
   }
 
-  /** One unary call with the deadline (`timeoutMs` + `extraMs`), retried per the policy. */
-  unary<Res>(method: string, invoke: UnaryInvoke<C, Res>, call: { readonly timeoutMs?: number; readonly extraMs?: number } = {}): Promise<Res> {
+  /**
+   * One unary call with the deadline (`timeoutMs` + `extraMs`), retried per the policy. `signal`
+   * cancels the call in flight (the peer sees its call cancelled and stops its work) and any
+   * further try: the call fails with CANCELLED, not retried.
+   */
+  unary<Res>(method: string, invoke: UnaryInvoke<C, Res>, call: { readonly timeoutMs?: number; readonly extraMs?: number; readonly signal?: AbortSignal | undefined } = {}): Promise<Res> {
     const timeoutMs = (call.timeoutMs ?? this.timeoutMs) + (call.extraMs ?? 0);
+    const signal = call.signal;
     return this.retrying(
       method,
       (client) =>
         new Promise<Res>((resolve, reject) => {
-          invoke(client, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res as Res)));
+          if (signal?.aborted) return reject(cancelledBy(signal, this.peer, method));
+          const pending = invoke(client, this.metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (err && err.code === status.CANCELLED && signal?.aborted) reject(cancelledBy(signal, this.peer, method));
+            else if (err) reject(err);
+            else resolve(res as Res);
+          }) as { cancel?: () => void } | undefined;
+          function onAbort(): void {
+            pending?.cancel?.();
+          }
+          signal?.addEventListener('abort', onAbort, { once: true });
         }),
     );
   }

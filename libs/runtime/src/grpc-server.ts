@@ -150,6 +150,19 @@ function guard(binding: GrpcServiceBinding, token: string | undefined, logger: L
 }
 
 /**
+ * An AbortSignal that aborts when the server call is cancelled: the client cancelled it, its
+ * deadline passed, or the server is shutting down. Pass it on to the work the call started (a
+ * peer call, a measurement) so that work stops with its caller. `dispose` detaches the listener.
+ */
+export function callSignal(call: { once(event: 'cancelled', fn: () => void): unknown; off(event: 'cancelled', fn: () => void): unknown; readonly cancelled?: boolean }): { readonly signal: AbortSignal; dispose(): void } {
+  const abort = new AbortController();
+  const onCancel = (): void => abort.abort(new Error('the call was cancelled (its client went away or its deadline passed)'));
+  if (call.cancelled) onCancel();
+  else call.once('cancelled', onCancel);
+  return { signal: abort.signal, dispose: () => void call.off('cancelled', onCancel) };
+}
+
+/**
  * A unary handler from an async function: resolves → OK, throws → the mapped status
  * (ValidationError → INVALID_ARGUMENT naming the field).
  */

@@ -20,8 +20,8 @@ export interface ProfileBackend {
    * from it. 0 for an exact source.
    */
   readonly noiseFraction: number;
-  /** Profiles one mode for a key. May be asynchronous (a remote profiler). */
-  measure(key: TableKey, modeIndex: number): ModeMeasurement | Promise<ModeMeasurement>;
+  /** Profiles one mode for a key. May be asynchronous (a remote profiler; `signal` cancels it). */
+  measure(key: TableKey, modeIndex: number, options?: { readonly signal?: AbortSignal | undefined }): ModeMeasurement | Promise<ModeMeasurement>;
   /** Noise-free ground truth over the whole space, where one exists (virtual devices, tables). */
   groundTruth?(key: TableKey): MeasurementTable;
 }
@@ -67,12 +67,12 @@ export class ProfileCache {
     }
   }
 
-  /** Measures the modes not yet in the cache, one at a time (a board has one set of knobs). */
-  async ensure(indices: readonly number[]): Promise<void> {
+  /** Measures the modes not yet in the cache, one at a time (a board has one set of knobs); `signal` cancels a remote measurement. */
+  async ensure(indices: readonly number[], options: { readonly signal?: AbortSignal | undefined } = {}): Promise<void> {
     for (const i of indices) {
       if (this.done[i] === 1) continue;
       this.check(i);
-      const m = await this.backend.measure(this.key, i);
+      const m = await this.backend.measure(this.key, i, options);
       if (this.done[i] !== 1) {
         this.table.set(i, m);
         this.done[i] = 1;

@@ -31,6 +31,12 @@ export const executorLimitsSchema = z.object({
   measurementLeadMs: z.number().int().min(0).default(10),
   /** Warm-up + measured minibatches one RunMeasurement may ask for. */
   maxMeasurementMinibatches: z.number().int().positive().default(10_000),
+  /**
+   * Wall-clock limit of one measurement, s, waiting for the GPU included: past it the measurement
+   * stops (DEADLINE_EXCEEDED) and the running plan's minibatches go on. Its caller's cancellation
+   * or deadline, and the executor's shutdown, stop it too.
+   */
+  maxMeasurementS: z.number().positive().max(3600).default(120),
   /** On close, serve what is queued for at most this long, ms; the rest get `shutdown`. */
   drainTimeoutMs: z.number().int().min(0).default(5000),
 });

@@ -9,7 +9,7 @@ import { describeValue } from '@fulcrum/core/internal';
 import { constraintToProto, executor as pb, planFromProto, problemFromProto } from '@fulcrum/proto';
 import { measurementOutcomeToProto, measurementRunFromProto } from '@fulcrum/proto/internal';
 import { GrpcStatusError, type Logger } from '@fulcrum/runtime';
-import { unary } from '@fulcrum/runtime/internal';
+import { callSignal, unary } from '@fulcrum/runtime/internal';
 import { streamSummary } from './bus-adapter.js';
 import { grpcStatusName, isInferenceError, type InferenceError } from './errors.js';
 import type { ExecutorNode, ExecutorNodeState, ExecutorNodeStatus } from './node.js';
@@ -80,11 +80,15 @@ export function executorGrpcImplementation(node: ExecutorNode, logger?: Logger):
       return pb.ApplyPlanResponse.fromPartial({ planId: applied.plan.planId, mode: applied.record.mode, appliedAt: applied.appliedAt });
     }, logger),
     status: unary(() => statusToProto(node.status()), logger),
-    runMeasurement: unary(async (req: pb.RunMeasurementRequest) => {
+    runMeasurement: unary(async (req: pb.RunMeasurementRequest, call) => {
+      // The caller cancelling (or its deadline passing) stops the measurement and frees the GPU.
+      const cancel = callSignal(call);
       try {
-        return measurementOutcomeToProto(await node.measure(measurementRunFromProto(req)));
+        return measurementOutcomeToProto(await node.measure(measurementRunFromProto(req), { signal: cancel.signal }));
       } catch (err) {
         throw protoField(err);
+      } finally {
+        cancel.dispose();
       }
     }, logger),
     infer: unary(async (req: pb.InferRequest) => {

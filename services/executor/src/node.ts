@@ -25,7 +25,7 @@ import { executorLimitsSchema, type ExecutorLimits } from './config.js';
 import { InferenceError, isInferenceError } from './errors.js';
 import { Executor, type InferOutcome } from './executor.js';
 import type { ExecutorServiceMetrics } from './metrics.js';
-import { GatedRunner, type MinibatchEngine } from './service-runner.js';
+import { GatedRunner, MeasurementAbortedError, type MinibatchEngine } from './service-runner.js';
 import type { ExecutorEventSink, ExecutorPlan, ExecutorStatus } from './types.js';
 
 /** The board's power mode: what `DeviceControllerLink` (gRPC) does, or an in-process board. */
@@ -126,6 +126,8 @@ export class ExecutorNode {
   #applied: (AppliedPlan & { readonly details: PlanAppliedDetails }) | undefined;
   #applyChain: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** Aborted on close: stops every measurement in flight. */
+  readonly #shutdown = new AbortController();
 
   constructor(options: ExecutorNodeOptions) {
     const { bus, logger, metrics } = options;
@@ -285,9 +287,13 @@ export class ExecutorNode {
    * Warm-up + measured minibatches of one (workload, kind, batch size) at the board's mode (the
    * controller's, read first: the profiler switched it), between the running plan's minibatches.
    * A simulated device with no known mode, or without that row in its table: FAILED_PRECONDITION.
+   * It stops early, leaving the GPU to the running plan, when `signal` aborts (its caller cancelled:
+   * CANCELLED), when it has run `limits.maxMeasurementS` wall seconds (DEADLINE_EXCEEDED), or when
+   * the node closes (UNAVAILABLE).
    */
-  async measure(run: MeasurementRun): Promise<MeasurementOutcome> {
+  async measure(run: MeasurementRun, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<MeasurementOutcome> {
     const { workload, kind, batchSize } = run;
+    if (this.#closing || this.#shutdown.signal.aborted) throw new GrpcStatusError(grpcStatus.UNAVAILABLE, 'the executor is closing');
     const max = this.limits.maxMeasurementMinibatches;
     if (run.warmupMinibatches + run.measuredMinibatches > max) {
       throw new ValidationError('measuredMinibatches', `warm-up + measured must be at most ${max}, got ${run.warmupMinibatches + run.measuredMinibatches}`);
@@ -305,7 +311,21 @@ export class ExecutorNode {
         }
         this.runner.setMode(mode);
       }
-      const r = await this.runner.measure({ ...run, activityLeadMs: this.limits.measurementLeadMs });
+      const limitS = this.limits.maxMeasurementS;
+      const timeout = AbortSignal.timeout(limitS * 1000);
+      const signal = AbortSignal.any([this.#shutdown.signal, timeout, ...(options.signal ? [options.signal] : [])]);
+      let r;
+      try {
+        r = await this.runner.measure({ ...run, activityLeadMs: this.limits.measurementLeadMs }, signal);
+      } catch (err) {
+        if (!(err instanceof MeasurementAbortedError)) throw err;
+        const progress = `after ${err.done} of ${err.total} minibatches`;
+        if (this.#shutdown.signal.aborted) throw new GrpcStatusError(grpcStatus.UNAVAILABLE, `measurement stopped ${progress}: the executor is closing`);
+        if (timeout.aborted) {
+          throw new GrpcStatusError(grpcStatus.DEADLINE_EXCEEDED, `measurement stopped ${progress}: it ran past the executor's limit of ${limitS} s (executor.maxMeasurementS); measure fewer minibatches`);
+        }
+        throw new GrpcStatusError(grpcStatus.CANCELLED, `measurement stopped ${progress}: its caller cancelled`);
+      }
       const softwareStack = await this.engine.softwareStack(workload);
       this.#metrics?.measurements.inc({ outcome: 'ok' });
       return { minibatchTimesMs: r.minibatchTimesMs, windowStartMs: r.windowStart.getTime(), windowEndMs: r.windowEnd.getTime(), softwareStack, runner: this.engine.name };
@@ -335,7 +355,13 @@ export class ExecutorNode {
     return (this.#closing ??= this.#close());
   }
 
+  /** Stops every measurement in flight (UNAVAILABLE: the executor is closing) and refuses new ones; the service calls it first on close. */
+  stopMeasurements(): void {
+    this.#shutdown.abort(new Error('the executor is closing'));
+  }
+
   async #close(): Promise<void> {
+    this.stopMeasurements();
     this.#inferService?.stop();
     if (this.#executor) {
       const stopped = this.#executor.stop({ drain: true });

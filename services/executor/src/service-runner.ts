@@ -37,7 +37,11 @@ export interface EngineQuery {
 export interface MinibatchEngine {
   /** e.g. "simulated", "python-torch". */
   readonly name: string;
-  run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<EngineResult>;
+  /**
+   * One minibatch. `signal` may cut it short where the engine can (the simulated device stops
+   * sleeping); a real worker's minibatch runs to its end (its reply timeout bounds it).
+   */
+  run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[], signal?: AbortSignal): Promise<EngineResult>;
   /** The power mode minibatch times belong to (the simulated device's times depend on it). */
   setMode(mode: PowerMode | undefined): void;
   readonly mode: PowerMode | undefined;
@@ -102,11 +106,11 @@ export class SimulatedEngine implements MinibatchEngine {
     }
   }
 
-  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<{ timeS: number; outputs: readonly unknown[] }> {
+  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[], signal?: AbortSignal): Promise<{ timeS: number; outputs: readonly unknown[] }> {
     const mode = this.mode;
     if (!mode) throw new Error('simulated device: no power mode known yet');
     const timeS = this.backend.measure({ mode, workload, kind, batchSize }, { repeat: ++this.repeat }).timeMs / 1000;
-    await this.clock.sleep(timeS);
+    await this.clock.sleep(timeS, signal);
     return { timeS, outputs: (inputs ?? []).map((_, i) => ({ index: i })) };
   }
 
@@ -308,6 +312,18 @@ export interface MeasurementResult {
   readonly mode: PowerMode | undefined;
 }
 
+/** A measurement stopped before its end: `reason` is the abort signal's reason; `done` of `total` minibatches ran. */
+export class MeasurementAbortedError extends Error {
+  override readonly name = 'MeasurementAbortedError';
+  constructor(
+    readonly reason: unknown,
+    readonly done: number,
+    readonly total: number,
+  ) {
+    super(`measurement stopped after ${done} of ${total} minibatches: ${reason instanceof Error ? reason.message : String(reason)}`, { cause: reason });
+  }
+}
+
 /**
  * The `MinibatchRunner` the service's `Executor` drives: stream names → the running problem's
  * workloads, one minibatch at a time through the gate, activity reported around each.
@@ -374,23 +390,43 @@ export class GatedRunner implements MinibatchRunner {
     });
   }
 
-  /** Warm-up + measured minibatches of one query, alone on the GPU (between interleaved minibatches). */
-  async measure(req: MeasurementRequest): Promise<MeasurementResult> {
+  /**
+   * Warm-up + measured minibatches of one query, alone on the GPU (between interleaved
+   * minibatches). `signal` stops it — while it waits for the GPU, between minibatches, and inside a
+   * simulated minibatch — with a MeasurementAbortedError carrying the signal's reason and how far
+   * it got; the GPU is then free for the running plan at once.
+   */
+  async measure(req: MeasurementRequest, signal?: AbortSignal): Promise<MeasurementResult> {
+    const total = req.warmupMinibatches + req.measuredMinibatches;
+    let done = 0;
+    const stopIfAborted = (): void => {
+      if (signal?.aborted) throw new MeasurementAbortedError(signal.reason, done, total);
+    };
+    stopIfAborted();
     this.measuringCount++;
     try {
-      return await this.gate.run(async () => {
+      const turn = this.gate.run(async () => {
+        stopIfAborted();
         const busy = { state: req.kind === 'train' ? ActivityState.TRAIN : ActivityState.INFER, workload: req.workload, batchSize: req.batchSize, measurement: true };
         await this.activity?.now(busy);
         try {
           if (req.activityLeadMs && req.activityLeadMs > 0) await sleep(req.activityLeadMs);
-          for (let i = 0; i < req.warmupMinibatches; i++) await this.engine.run(req.workload, req.kind, req.batchSize);
+          for (let i = 0; i < req.warmupMinibatches; i++) {
+            stopIfAborted();
+            await this.engine.run(req.workload, req.kind, req.batchSize, undefined, signal);
+            done++;
+          }
           const times: number[] = [];
           const windowStart = new Date();
           for (let i = 0; i < req.measuredMinibatches; i++) {
-            const r = await this.engine.run(req.workload, req.kind, req.batchSize);
+            stopIfAborted();
+            const r = await this.engine.run(req.workload, req.kind, req.batchSize, undefined, signal);
+            done++;
             times.push(r.timeS * 1000);
             this.onMinibatch?.('measure', r.timeS);
           }
+          // A minibatch cut short by the signal has no honest time.
+          stopIfAborted();
           const windowEnd = new Date();
           // Timestamps have millisecond resolution: keep announcing the measurement a little past
           // the window's last millisecond so no power sample stamped inside the window reads idle.
@@ -400,6 +436,21 @@ export class GatedRunner implements MinibatchRunner {
           await this.activity?.now(IDLE);
         }
       });
+      if (!signal) return await turn;
+      // Waiting for the GPU behind a long minibatch: answer the abort at once (the queued turn
+      // then finds the signal aborted and gives the GPU straight back).
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new MeasurementAbortedError(signal.reason, done, total));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      turn.catch(() => undefined);
+      aborted.catch(() => undefined);
+      try {
+        return await Promise.race([turn, aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+      }
     } finally {
       this.measuringCount--;
     }

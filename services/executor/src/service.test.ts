@@ -422,3 +422,54 @@ describe('executor service on the host runner (real PyTorch)', () => {
     assert.ok((after2.trainStep ?? 0) > stoppedAt, `resumed past step ${stoppedAt}: ${after2.trainStep}`);
   });
 });
+
+describe('a measurement is bounded: wall-clock limit, caller cancellation, shutdown (issue 14, 2)', () => {
+  // Real time (scale 1): a resnet18 training minibatch is ~0.1–0.2 s, so 10,000 of them would hold
+  // the GPU for about half an hour; each case below must end in a second or two.
+  const huge = { workload: { name: 'resnet18', kind: TRAIN }, batchSize: 32, warmupMinibatches: 0, measuredMinibatches: 10_000 };
+  const MODE = 'MAXN';
+
+  it('stops at executor.maxMeasurementS with DEADLINE_EXCEEDED, and the running plan serves inference again at once', async () => {
+    const svc = await executorService({ timeScale: 1, initialMode: MODE, executor: { maxMeasurementS: 0.5 } });
+    const c = client(svc);
+    await applyPlan(c, { problem: problem(), plan: plan() });
+    const t0 = performance.now();
+    const err = await grpcError(runMeasurement(c, huge, 30_000));
+    const tookS = (performance.now() - t0) / 1000;
+    assert.equal(err.code, status.DEADLINE_EXCEEDED, err.details);
+    assert.match(err.details, /stopped after \d+ of 10000 minibatches: it ran past the executor's limit of 0\.5 s \(executor\.maxMeasurementS\)/);
+    assert.ok(tookS < 2, `stopped after ${tookS.toFixed(2)} s`);
+    assert.equal(svc.runner.measuring, false);
+    const s = await getStatus(c);
+    assert.equal(s.state, pb.State.STATE_RUNNING);
+    const r = await inferCall(c, { stream: 'cam', requestId: 'after-limit', input: Buffer.from('[1]'), contentType: 'application/json' });
+    assert.equal(r.requestId, 'after-limit');
+  });
+
+  it('stops when its client cancels or its deadline passes: the GPU is free within a second', async () => {
+    const svc = await executorService({ timeScale: 1, initialMode: MODE, executor: { maxMeasurementS: 600 } });
+    const c = client(svc);
+    const err = await grpcError(runMeasurement(c, huge, 300));
+    assert.equal(err.code, status.DEADLINE_EXCEEDED);
+    await until('the measurement to stop after its caller left', () => !svc.runner.measuring, 1500);
+    // A second measurement runs at once (nothing still holds the gate).
+    const t0 = performance.now();
+    const ok = await runMeasurement(c, { ...huge, measuredMinibatches: 2 });
+    assert.equal(ok.minibatchTimesMs.length, 2);
+    assert.ok(performance.now() - t0 < 3000);
+  });
+
+  it('stops on close: the call gets UNAVAILABLE and close finishes in bounded time', async () => {
+    const svc = await executorService({ timeScale: 1, initialMode: MODE, executor: { maxMeasurementS: 600 } });
+    const c = client(svc);
+    const pending = grpcError(runMeasurement(c, huge, 60_000));
+    await until('MEASURING', () => svc.runner.measuring);
+    const t0 = performance.now();
+    await svc.close(5000);
+    const closeS = (performance.now() - t0) / 1000;
+    const err = await pending;
+    assert.ok([status.UNAVAILABLE, status.CANCELLED].includes(err.code), `${status[err.code]}: ${err.details}`);
+    if (err.code === status.UNAVAILABLE) assert.match(err.details, /closing/);
+    assert.ok(closeS < 3, `close took ${closeS.toFixed(2)} s`);
+  });
+});

@@ -20,7 +20,7 @@ import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/de
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { executor as pb } from '@fulcrum/proto';
 import type { Logger, RunningService } from '@fulcrum/runtime';
-import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { RealClock, ScaledClock, type Clock } from './clock.js';
 import { defaultCheckpointDir, executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { DeviceControllerLink } from './controller-link.js';
@@ -106,7 +106,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
   return openService('executor', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: ExecutorNode | undefined;
     const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
-    const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
+    const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     const { engine, clock, model } = await openEngine(cfg, logger);
     const device = cfg.device ?? model?.device.id ?? 'orin-agx';
     cleanup.defer(() => (node ? node.close() : engine.close())); // the node closes its engine
@@ -123,7 +123,11 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
     );
     const service: ExecutorService = {
       ...running,
-      close: running.close,
+      // A measurement in flight stops first, so the gRPC grace period is not spent waiting for it.
+      close: (graceMs?: number) => {
+        lib.stopMeasurements();
+        return running.close(graceMs);
+      },
       device,
       bus,
       node: lib,

@@ -499,7 +499,7 @@ export class Optimizer {
         const wasCached = cache.has(modeIndex);
         // A cancelled Solve stops here: no more profiling for a client that went away.
         if (session.signal?.aborted) throw new GrpcStatusError(status.CANCELLED, 'the Solve was cancelled by its client (or its deadline passed); profiling stopped');
-        if (!wasCached) await cache.ensure([modeIndex]);
+        if (!wasCached) await cache.ensure([modeIndex], { signal: session.signal });
         session.seen.add(modeIndex);
         session.order.push(modeIndex);
         const record = ss.backend.record(key, modeIndex);

@@ -17,13 +17,14 @@ import {
   profilesQueryToProto,
   type Cost,
 } from '@fulcrum/proto';
-import { GrpcConnection } from '@fulcrum/runtime';
+import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
 import { connectionOptions, type PeerConfig } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { OptimizerPlan } from './plans.js';
 
 export interface ProfilerPort {
-  profile(input: ProfileRequest): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: Cost }>;
+  /** `signal` cancels the Profile call in flight (the profiler stops measuring). */
+  profile(input: ProfileRequest, options?: { readonly signal?: AbortSignal | undefined }): Promise<{ readonly results: readonly ProfileResult[]; readonly cost: Cost }>;
   getProfiles(query: ProfilesQuery): Promise<ProfilesPage>;
   close?(): void;
 }
@@ -49,13 +50,31 @@ function connect<C extends Client>(Ctor: new (...args: never[]) => C, peer: stri
   });
 }
 
+/**
+ * The profiler refusing a request the optimizer built (INVALID_ARGUMENT on `workloads[0].batchSizes[0]`,
+ * a field of the Profile request, not of the caller's problem): FAILED_PRECONDITION naming the peer,
+ * with the profiler's field in the message only — the Solve's caller never sent that field, so no
+ * error detail points at it (e.g. a profiler whose workloads or limits differ from the optimizer's).
+ */
+function refusedRequest(err: unknown, conn: { readonly peer: string; readonly address: string }): unknown {
+  if (!isServiceError(err) || err.code !== status.INVALID_ARGUMENT) return err;
+  const field = errorField(err);
+  const details = err.details.length > 300 ? `${err.details.slice(0, 300)}…` : err.details;
+  return new GrpcStatusError(status.FAILED_PRECONDITION, `${conn.peer} at ${conn.address} refused the Profile request this optimizer built${field ? ` (its ${field})` : ''}: ${details}; do the profiler and the optimizer have the same workloads and limits?`);
+}
+
 /** The profiler service over gRPC (bounded retry on UNAVAILABLE, then UNAVAILABLE naming it). */
 export function grpcProfiler(options: GrpcPortOptions): ProfilerPort {
   const conn = connect(profiler.ProfilerClient, 'profiler', options);
   return {
-    async profile(input) {
+    async profile(input, options = {}) {
       const req = profileRequestToProto(input);
-      const res = await conn.unary<profiler.ProfileResponse>('Profile', (c, md, o, cb) => c.profile(req, md, o, cb));
+      let res: profiler.ProfileResponse;
+      try {
+        res = await conn.unary<profiler.ProfileResponse>('Profile', (c, md, o, cb) => c.profile(req, md, o, cb), { signal: options.signal });
+      } catch (err) {
+        throw refusedRequest(err, conn);
+      }
       return conn.decode('Profile', () => ({ results: res.results.map((r, i) => profileResultFromProto(r, `results[${i}]`)), cost: costFromProto(res.cost, 'cost') }));
     },
     async getProfiles(query) {

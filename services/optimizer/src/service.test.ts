@@ -388,3 +388,42 @@ describe('optimizer when the profiler goes away mid-solve', () => {
     c.close();
   });
 });
+
+describe('a cancelled Solve stops the measurement in flight, end to end (issue 14, 2)', () => {
+  it('cancel → the optimizer cancels its Profile call → the profiler cancels RunMeasurement → the executor frees the GPU within seconds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-cancel-'));
+    const bus = new InProcessHub().connect();
+    // Real time: one resnet18 training minibatch is ~0.1 s, so the profiler's 5,000-minibatch window
+    // would hold the GPU for minutes if nothing passed the cancellation on.
+    const board = await startBoardServices({ bus, timeScale: 1 });
+    const prof = await startProfilerService(
+      { ...profilerConfig(board, dir), protocol: { settleS: 0.05, warmupMinibatches: 0, measuredMinibatches: 5000, telemetryIntervalMs: 20, measureAttempts: 1 } },
+      { logger, bus },
+    );
+    const opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress), { logger, bus });
+    const c = client(opt.address);
+    try {
+      const call = c.solve(optimizer.SolveRequest.fromPartial({ problem: PROBLEM }), new grpc.Metadata());
+      const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+        call.on('error', (err: grpc.ServiceError) => resolve(err));
+        call.on('end', () => resolve(undefined));
+        call.on('data', () => undefined);
+      });
+      for (let i = 0; i < 500 && !board.executor.runner.measuring; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(board.executor.runner.measuring, 'the executor is measuring for the Solve');
+      call.cancel();
+      assert.equal((await ended)?.code, grpc.status.CANCELLED);
+      const t0 = performance.now();
+      for (let i = 0; i < 150 && board.executor.runner.measuring; i++) await new Promise((r) => setTimeout(r, 20));
+      const freedS = (performance.now() - t0) / 1000;
+      assert.equal(board.executor.runner.measuring, false, `the executor still measures ${freedS.toFixed(1)} s after the cancel`);
+    } finally {
+      c.close();
+      await opt.close(100);
+      await prof.close(100);
+      await board.close();
+      await bus.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -105,7 +105,7 @@ export class RemoteProfileBackend implements ProfileBackend {
     return this.records.get(`${tableKeyText(key)}#${modeIndex}`);
   }
 
-  async measure(key: TableKey, modeIndex: number): Promise<ModeMeasurement> {
+  async measure(key: TableKey, modeIndex: number, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<ModeMeasurement> {
     const mode = this.space.mode(modeIndex);
     const workloads: { workload: string; kind: WorkloadKind; batchSizes: number[] }[] = [{ workload: key.trainWorkload, kind: 'train', batchSizes: [key.trainBatchSize] }];
     for (const s of key.streams) {
@@ -114,7 +114,7 @@ export class RemoteProfileBackend implements ProfileBackend {
       else workloads.push({ workload: s.workload, kind: 'infer', batchSizes: [...s.candidateBatchSizes] });
     }
     const t0 = performance.now();
-    const out = await this.profiler.profile({ device: key.device, mode, workloads, ...this.protocol });
+    const out = await this.profiler.profile({ device: key.device, mode, workloads, ...this.protocol }, options);
     const waitedMs = performance.now() - t0;
     const find = (workload: string, kind: WorkloadKind, batchSize: number) => out.results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
     const asMeasurement = (r: ProfileResult | undefined) => (r ? { timeS: r.timeMs / 1000, powerW: r.powerW } : undefined);

@@ -4,7 +4,7 @@
  */
 import { isValidationError } from '@fulcrum/core';
 import { costToProto, profileRequestFromProto, profileResultToProto, profiler, profilesQueryFromProto } from '@fulcrum/proto';
-import { unary } from '@fulcrum/runtime/internal';
+import { callSignal, unary } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Profiler } from './profiler.js';
 
@@ -21,12 +21,16 @@ function protoField(err: unknown): unknown {
 /** The gRPC implementation over a profiler. */
 export function profilerGrpcImplementation(lib: Profiler, logger?: Logger): profiler.ProfilerServer {
   return {
-    profile: unary(async (req: profiler.ProfileRequest) => {
+    profile: unary(async (req: profiler.ProfileRequest, call) => {
+      // The caller cancelling (or its deadline passing) stops the profiling and the measurement.
+      const cancel = callSignal(call);
       try {
-        const outcome = await lib.profile(profileRequestFromProto(req));
+        const outcome = await lib.profile(profileRequestFromProto(req), { signal: cancel.signal });
         return profiler.ProfileResponse.fromPartial({ results: outcome.results.map(profileResultToProto), cost: costToProto(outcome.cost) });
       } catch (err) {
         throw protoField(err);
+      } finally {
+        cancel.dispose();
       }
     }, logger),
     getProfiles: unary(async (req: profiler.GetProfilesRequest) => {

@@ -66,7 +66,8 @@ export interface DeviceControllerPort {
 export type { MeasurementRun, MeasurementOutcome };
 
 export interface ExecutorPort {
-  runMeasurement(run: MeasurementRun): Promise<MeasurementOutcome>;
+  /** `signal` cancels the measurement (the executor stops it and frees the GPU). */
+  runMeasurement(run: MeasurementRun, options?: { readonly signal?: AbortSignal | undefined }): Promise<MeasurementOutcome>;
   close?(): void;
 }
 
@@ -171,8 +172,8 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
 export function grpcExecutor(options: GrpcPeerOptions): ExecutorPort {
   const conn = peerConnection(executor.ExecutorClient, 'executor', options);
   return {
-    async runMeasurement(run) {
-      const res = await conn.unary<executor.RunMeasurementResponse>('RunMeasurement', (c, md, o, cb) => c.runMeasurement(measurementRunToProto(run), md, o, cb));
+    async runMeasurement(run, options = {}) {
+      const res = await conn.unary<executor.RunMeasurementResponse>('RunMeasurement', (c, md, o, cb) => c.runMeasurement(measurementRunToProto(run), md, o, cb), { signal: options.signal });
       return conn.decode('RunMeasurement', () => measurementOutcomeFromProto(res));
     },
     close: () => conn.close(),

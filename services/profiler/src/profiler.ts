@@ -242,8 +242,13 @@ export class Profiler {
     return (await this.deviceInfo()).softwareStack || 'unknown';
   }
 
-  /** Profiles one mode (see the module comment). Bad input throws a ValidationError naming the field. */
-  async profile(input: ProfileRequest): Promise<ProfileOutcome> {
+  /**
+   * Profiles one mode (see the module comment). Bad input throws a ValidationError naming the field.
+   * `signal` (its caller cancelled, or its deadline passed) stops it — while it queues, between
+   * items, and inside the executor's measurement — with CANCELLED; what it stored stays stored.
+   */
+  async profile(input: ProfileRequest, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<ProfileOutcome> {
+    const signal = options.signal;
     if (this.closed) throw new GrpcStatusError(status.UNAVAILABLE, 'the profiler is shutting down');
     const started = performance.now();
     const base = validateProfileInput(input, this.options.protocol, this.options.catalog);
@@ -262,10 +267,11 @@ export class Profiler {
         outcome = this.answer(request, early.found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
       } else {
         outcome = await this.serialised(async () => {
+          stopIfCancelled(signal);
           await this.flushEvents();
           const { found, missing } = await this.lookup(request, stack);
           if (missing.length === 0) return this.answer(request, found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
-          const seconds = await this.measureMode(request, stack, missing, found);
+          const seconds = await this.measureMode(request, stack, missing, found, signal);
           return this.answer(request, found, new Set(missing.map(itemId)), { modesProfiled: 1, modesReused: 0, profilingSeconds: seconds });
         });
       }
@@ -383,13 +389,14 @@ export class Profiler {
   }
 
   /** Switches once and measures the missing items; returns the profiling seconds. Adds results to `found`. */
-  private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>): Promise<number> {
+  private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>, signal?: AbortSignal): Promise<number> {
     const { controller } = this.options;
     const remaining = [...missing];
     let switched: { mode: PowerMode; switchS: number } | undefined;
     let seconds = 0;
     let failures = 0;
     while (remaining.length > 0) {
+      stopIfCancelled(signal);
       try {
         if (!switched) {
           const t0 = performance.now();
@@ -399,7 +406,7 @@ export class Profiler {
           this.logger.debug({ mode: request.mode, switchS: switched.switchS }, 'switched mode for profiling');
         }
         const item = remaining[0]!;
-        const { result, minibatchS } = await this.measureItem(request, stack, item, switched.mode);
+        const { result, minibatchS } = await this.measureItem(request, stack, item, switched.mode, signal);
         seconds += minibatchS;
         const stored = await this.store(result);
         found.set(itemId(item), stored);
@@ -422,7 +429,7 @@ export class Profiler {
     return seconds;
   }
 
-  private async measureItem(request: ValidRequest, stack: string, item: Item, expectedMode: PowerMode): Promise<{ result: ProfileResult; minibatchS: number }> {
+  private async measureItem(request: ValidRequest, stack: string, item: Item, expectedMode: PowerMode, signal?: AbortSignal): Promise<{ result: ProfileResult; minibatchS: number }> {
     const { controller, executor, protocol } = this.options;
     const intervalMs = protocol.telemetryIntervalMs;
     const telemetry = controller.streamTelemetry(intervalMs);
@@ -432,7 +439,7 @@ export class Profiler {
       if (telemetry.failure) throw new TelemetryLostError(telemetry.failure);
       if (telemetry.samples.length === 0) this.logger.warn({ intervalMs }, 'no telemetry sample yet; measuring anyway');
       const run: MeasurementRun = { ...item, warmupMinibatches: request.warmupMinibatches, measuredMinibatches: request.measuredMinibatches };
-      const out = await executor.runMeasurement(run);
+      const out = await executor.runMeasurement(run, { signal });
       // The sample that closes the window may still be on its way.
       await telemetry.waitUntil(out.windowEndMs, 3 * intervalMs);
       if (telemetry.failure) throw new TelemetryLostError(telemetry.failure);
@@ -514,4 +521,9 @@ export class Profiler {
       this.logger.warn({ err: err instanceof Error ? err.message : String(err), key: describeProfileKey(result) }, 'profile result stored but not published yet; will retry');
     }
   }
+}
+
+/** CANCELLED once the caller's signal has aborted (the Profile call was cancelled or its deadline passed). */
+function stopIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new GrpcStatusError(status.CANCELLED, 'the Profile call was cancelled (its client went away or its deadline passed); profiling stopped');
 }

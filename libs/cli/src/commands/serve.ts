@@ -17,7 +17,7 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
 import { SERVICE_NAMES, type ServiceName } from '@fulcrum/runtime/internal';
 import type { CliIo } from '../io.js';
-import { loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
+import { SHUTDOWN_LIMITS, closeWithin, loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
 import { UsageError, collect, oneOf } from '../usage.js';
 
 export const SERVE_TARGETS = [...SERVICE_NAMES, 'all'] as const;
@@ -97,7 +97,12 @@ Examples:
       if (!o.json) io.stdout(`ready (${target === 'all' || running.services.length > 1 ? 'one process' : running.services[0]!.service}, pid ${process.pid}); stop with Ctrl-C or SIGTERM\n`);
       const got = await signal;
       logger.info({ signal: got }, 'stopping');
-      await running.close();
+      try {
+        await closeWithin('the services', () => running.close(), SHUTDOWN_LIMITS.totalS);
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop incomplete; exiting anyway');
+        process.exitCode = 1;
+      }
       // Everything is closed; should a stray handle keep the process, do not hang on it.
       setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     });
