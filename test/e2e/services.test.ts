@@ -22,6 +22,8 @@ import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'e2e-token-0123456789';
+const NATS_PASS = { controller: 'pw-e2e-controller', executor: 'pw-e2e-executor', profiler: 'pw-e2e-profiler', optimizer: 'pw-e2e-optimizer', board: 'pw-e2e-board', client: 'pw-e2e-client' };
+const NATS_ENV = Object.fromEntries(Object.entries(NATS_PASS).map(([role, pass]) => [`FULCRUM_NATS_${role.toUpperCase()}_PASS`, pass]));
 const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
 const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
 const BATCHES = [1, 4, 16];
@@ -148,7 +150,10 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 describe('the four services as processes over NATS', { timeout: 240_000 }, () => {
   let dir: string;
   let nats: NatsServer;
+  /** The test as the optimizer's NATS user (events, replay) … */
   let bus: EventBus;
+  /** … and as an application (user `client`: inference requests). */
+  let app: EventBus;
   let controller: ServiceProcess;
   let exec: ServiceProcess;
   let prof: ServiceProcess;
@@ -187,18 +192,22 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-e2e-'));
-    nats = await startNatsServer({ storeDir: join(dir, 'nats') });
-    bus = await connectNatsBus({ url: nats.url });
+    // deploy/nats/nats-server.conf: one user per service, each held to its own subjects.
+    nats = await startNatsServer({ storeDir: join(dir, 'nats'), args: ['-c', join(root, 'deploy', 'nats', 'nats-server.conf')], env: NATS_ENV });
+    bus = await connectNatsBus({ url: nats.url, user: 'optimizer', pass: NATS_PASS.optimizer });
+    app = await connectNatsBus({ url: nats.url, user: 'client', pass: NATS_PASS.client });
     const profiles = bus.subscribe(profileCompletedSubject('orin-agx'), (m) => void profileEvents.push(m.event));
     const plans = bus.subscribe(planAppliedSubject('orin-agx'), (m) => void appliedPlans.push(m.event.planId));
     await Promise.all([profiles.ready, plans.ready]);
 
     const common = ['--nats', nats.url, `--grpc.token=${TOKEN}`, '--metrics.port=0'];
+    const natsUser = (role: keyof typeof NATS_PASS) => [`--nats.user=${role}`, `--nats.pass=${NATS_PASS[role]}`];
     const retry = (...peers: string[]) => peers.flatMap((p) => [`--${p}.attempts=3`, `--${p}.initial-backoff-ms=50`, `--${p}.max-backoff-ms=200`]);
-    controller = await serve('device-controller', [...common, '--grpc.port=0', '--telemetry.min-interval-ms=1']);
-    exec = await serve('executor', [...common, '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
+    controller = await serve('device-controller', [...common, ...natsUser('controller'), '--grpc.port=0', '--telemetry.min-interval-ms=1']);
+    exec = await serve('executor', [...common, ...natsUser('executor'), '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
     profilerArgs = [
       ...common,
+      ...natsUser('profiler'),
       '--store',
       'kv',
       `--controller.address=${controller.ready.address}`,
@@ -216,6 +225,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     profilerArgs.push(`--grpc.port=${prof.ready.address.split(':').pop()}`);
     opt = await serve('optimizer', [
       ...common,
+      ...natsUser('optimizer'),
       '--grpc.port=0',
       `--profiler.address=${prof.ready.address}`,
       `--profiler.token=${TOKEN}`,
@@ -234,6 +244,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     }
     for (const child of processes) child.kill('SIGKILL');
     await bus?.close();
+    await app?.close();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -297,9 +308,9 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     const cliBad = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '10', '--latency', '0.5', '--power', '-5');
     assert.equal(cliBad.code, 2);
     // Garbage on the NATS infer subject: an explicit `invalid` reply, and the executor keeps serving.
-    const reply = JSON.parse(Buffer.from(await bus.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not JSON {', { timeoutMs: 5000 })).toString('utf8'));
+    const reply = JSON.parse(Buffer.from(await app.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not JSON {', { timeoutMs: 5000 })).toString('utf8'));
     assert.equal(reply.error?.code, 'invalid', JSON.stringify(reply));
-    const ok = await bus.request(inferSubject('orin-agx', 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
+    const ok = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
     assert.equal(ok.requestId, 'after-garbage');
     assert.ok(!isErrorReply(ok), JSON.stringify(ok));
     // Missing token: UNAUTHENTICATED.

@@ -14,7 +14,7 @@
  * - A core publish that was handed to the socket just before the server died may be lost;
  *   only `profile.completed` is acknowledged by the server.
  */
-import { connect, errors as natsErrors, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, errors as natsErrors, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -29,6 +29,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { readFileSync } from 'node:fs';
 import { ValidationError, describeValue } from '@fulcrum/core/internal';
 import { TypedBus, positiveTimeoutMs, stderrBusLogger, type CommonBusOptions } from './bus.js';
 import { BusError } from './errors.js';
@@ -43,6 +44,10 @@ export interface NatsBusOptions extends CommonBusOptions {
   readonly token?: string | undefined;
   readonly user?: string | undefined;
   readonly pass?: string | undefined;
+  /** A NATS credentials file (JWT + nkey seed); read at connect. */
+  readonly credsFile?: string | undefined;
+  /** TLS: the server's CA, and a client certificate + key where the server asks for one. */
+  readonly tls?: { readonly caFile?: string | undefined; readonly certFile?: string | undefined; readonly keyFile?: string | undefined } | undefined;
   /** Initial connect; default 5000 ms. */
   readonly connectTimeoutMs?: number | undefined;
   /** Pause between reconnect attempts; default 1000 ms. */
@@ -77,6 +82,14 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
   const connectTimeoutMs = positiveTimeoutMs('connectTimeoutMs', options.connectTimeoutMs ?? 5000);
   const reconnectTimeWaitMs = positiveTimeoutMs('reconnectTimeWaitMs', options.reconnectTimeWaitMs ?? 1000);
   const jetStreamTimeoutMs = positiveTimeoutMs('jetStreamTimeoutMs', options.jetStreamTimeoutMs ?? 5000);
+  let creds: Uint8Array | undefined;
+  if (options.credsFile !== undefined) {
+    try {
+      creds = readFileSync(options.credsFile);
+    } catch (err) {
+      throw new ValidationError('nats.credsFile', `cannot read ${describeValue(options.credsFile)}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
+    }
+  }
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -85,6 +98,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       token: options.token,
       user: options.user,
       pass: options.pass,
+      ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
+      ...(options.tls ? { tls: { ...options.tls } } : {}),
       timeout: connectTimeoutMs,
       reconnect: true,
       maxReconnectAttempts: -1,

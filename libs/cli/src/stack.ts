@@ -15,12 +15,14 @@ import {
 import { executorServiceConfigSchema, startExecutorService, type ExecutorService, type ExecutorServiceConfig } from '@fulcrum/executor';
 import { optimizerConfigSchema, startOptimizerService, type OptimizerConfig, type RunningOptimizerService } from '@fulcrum/optimizer';
 import { profilerConfigSchema, startProfilerService, type ProfilerConfig, type RunningProfilerService } from '@fulcrum/profiler';
+import { isValidationError } from '@fulcrum/core';
 import { loadProfileTable, type ProfileTable } from '@fulcrum/devices';
 import { ConfigError, loadConfig, type Logger } from '@fulcrum/runtime';
 import {
   SERVICE_NAMES,
   flagName,
   grpcListenPort,
+  natsBusOptions,
   parseFlagArgs,
   parseServiceFlags,
   unknownFlags,
@@ -253,6 +255,29 @@ async function boardOf(c: DeviceControllerServiceConfig): Promise<{ device: stri
 }
 
 /**
+ * How long stopping may take (SIGTERM/SIGINT): each service's close in `serve all` (then the next
+ * one closes regardless, the device-controller last so it always restores the mode), and the whole
+ * process (then it exits 1 saying what still ran).
+ */
+export const SHUTDOWN_LIMITS = { perServiceS: 10, totalS: 30 } as const;
+
+/** `close()`, or an error naming `what` once `limitS` has passed. */
+export async function closeWithin(what: string, close: () => Promise<void>, limitS: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      close(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not stop within ${limitS} s`)), limitS * 1000);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * All four services in this process over loopback gRPC, sharing one bus (in-process, or NATS when
  * `nats.url` is set): the executor follows the controller, the profiler drives both, the optimizer
  * profiles through the profiler and applies its plans on the executor. Addresses and tokens are
@@ -260,25 +285,30 @@ async function boardOf(c: DeviceControllerServiceConfig): Promise<{ device: stri
  */
 export async function startAllServices(configs: AllConfigs, logger: Logger): Promise<RunningServices> {
   const c = configs['device-controller'];
-  const natsUrl = c.nats.url ?? configs.executor.nats.url ?? configs.profiler.nats.url ?? configs.optimizer.nats.url;
+  // One connection for all four: the first service's nats section that names a URL (credentials with it).
+  const nats = [c, configs.executor, configs.profiler, configs.optimizer].find((x) => x.nats.url)?.nats;
+  const natsUrl = nats?.url;
   let bus: EventBus;
   try {
-    bus = await createEventBus({ natsUrl, logger });
+    bus = await createEventBus({ ...(nats ? natsBusOptions(nats, logger) : {}), logger });
   } catch (err) {
+    if (isValidationError(err)) throw err;
     throw new CommandError(`cannot connect to NATS at ${natsUrl}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const stack: { name: ServiceName; close: (graceMs?: number) => Promise<void> }[] = [];
   let closing: Promise<void> | undefined;
   const close = (graceMs?: number): Promise<void> =>
     (closing ??= (async () => {
+      // Last started first; each bounded, so a service that hangs on close never keeps the
+      // device-controller (closed last) from restoring the board's mode.
       for (const s of stack.reverse()) {
         try {
-          await s.close(graceMs);
+          await closeWithin(s.name, () => s.close(graceMs), SHUTDOWN_LIMITS.perServiceS);
         } catch (err) {
           logger.error({ service: s.name, err: err instanceof Error ? err.message : String(err) }, 'close failed');
         }
       }
-      await bus.close();
+      await closeWithin('bus', () => bus.close(), SHUTDOWN_LIMITS.perServiceS).catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'bus close failed'));
     })());
   const start = async <T extends { close(graceMs?: number): Promise<void> }>(name: ServiceName, fn: () => Promise<T>): Promise<T> => {
     try {

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
+import { isLoopbackHost, startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
+import { ValidationError, describeValue } from '@fulcrum/core/internal';
 import { loadDescriptorSet } from '@fulcrum/proto';
 import { CleanupStack } from './cleanup.js';
 import { LOG_LEVELS, serviceLogger } from './logging.js';
@@ -41,12 +42,84 @@ export type GrpcConfig = z.output<typeof grpcConfigSchema>;
 /** `logLevel`: one of the logger's levels (`FULCRUM_LOG_LEVEL`, `--logLevel`). */
 export const logLevelSchema = z.enum(LOG_LEVELS).default('info');
 
-/** The `nats` section: the NATS URL; unset: an in-process bus (the embedded default). */
-export const natsConfigSchema = z.object({
-  /** e.g. `nats://127.0.0.1:4222`; unset: events go over an in-process bus shared by what runs in this process. */
-  url: z.string().min(1).optional(),
-});
+/**
+ * The `nats` section: the NATS URL and how to authenticate; unset URL: an in-process bus (the
+ * embedded default). Outside loopback a connection needs credentials (`token`, `user` + `pass`, or
+ * `credsFile`) unless `trusted` says the network is private: anyone on an open bus could forge the
+ * events Fulcrum acts on (deploy/nats has a server config with one user per role).
+ */
+export const natsConfigSchema = z
+  .object({
+    /** e.g. `nats://127.0.0.1:4222` (comma-separated for a cluster); unset: events go over an in-process bus shared by what runs in this process. */
+    url: z.string().min(1).optional(),
+    token: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    pass: z.string().min(1).optional(),
+    /** A NATS credentials file (JWT + nkey seed, `nsc generate creds`). */
+    credsFile: z.string().min(1).optional(),
+    /** TLS: the CA that signed the server's certificate; and a client certificate + key where the server asks for one. */
+    tlsCa: z.string().min(1).optional(),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    /** Connect beyond loopback without credentials: only on a private network you trust. */
+    trusted: z.boolean().default(false),
+  })
+  .superRefine((n, ctx) => {
+    if ((n.user === undefined) !== (n.pass === undefined)) ctx.addIssue({ code: 'custom', path: [n.user === undefined ? 'user' : 'pass'], message: 'user and pass go together' });
+    if ((n.tlsCert === undefined) !== (n.tlsKey === undefined)) ctx.addIssue({ code: 'custom', path: [n.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'tlsCert and tlsKey go together' });
+    const ways = [n.token !== undefined, n.user !== undefined, n.credsFile !== undefined].filter(Boolean).length;
+    if (ways > 1) ctx.addIssue({ code: 'custom', path: ['token'], message: 'give one of token, user + pass, credsFile' });
+  });
 export type NatsConfig = z.output<typeof natsConfigSchema>;
+
+/** The hosts of a NATS URL list (`nats://h:4222`, `tls://h`, `h:4222`, comma-separated). */
+export function natsHosts(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => {
+      try {
+        return new URL(/^[a-z]+:\/\//i.test(u) ? u : `nats://${u}`).hostname.replace(/^\[|\]$/g, '');
+      } catch {
+        throw new ValidationError('nats.url', `is not a NATS URL: ${describeValue(u)}`);
+      }
+    });
+}
+
+/**
+ * What a service passes to the bus for its `nats` section (`createEventBus`'s NATS options).
+ * Refuses (ValidationError naming `nats.url`) a server beyond loopback without credentials unless
+ * `nats.trusted`; warns when credentials would cross a network in the clear.
+ */
+export function natsBusOptions(
+  nats: NatsConfig,
+  logger?: { warn(obj: object, msg: string): void },
+): { natsUrl?: string[]; token?: string; user?: string; pass?: string; credsFile?: string; tls?: { caFile?: string; certFile?: string; keyFile?: string } } {
+  if (!nats.url) return {};
+  const urls = nats.url.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const remote = natsHosts(nats.url).filter((h) => !isLoopbackHost(h));
+  const authenticated = Boolean(nats.token || nats.user || nats.credsFile);
+  const tls = nats.tlsCa || nats.tlsCert || urls.some((u) => u.startsWith('tls://'));
+  if (remote.length > 0 && !authenticated) {
+    if (!nats.trusted) {
+      throw new ValidationError(
+        'nats.url',
+        `${describeValue(remote[0])} is beyond loopback and no credentials are set: set nats.token, nats.user + nats.pass or nats.credsFile (deploy/nats), or nats.trusted=true on a private network you trust`,
+      );
+    }
+    logger?.warn({ hosts: remote }, 'connecting to NATS beyond loopback without credentials (nats.trusted)');
+  } else if (remote.length > 0 && !tls) {
+    logger?.warn({ hosts: remote }, 'NATS credentials cross the network in the clear; use tls:// and nats.tlsCa');
+  }
+  return {
+    natsUrl: urls,
+    ...(nats.token ? { token: nats.token } : {}),
+    ...(nats.user ? { user: nats.user, pass: nats.pass! } : {}),
+    ...(nats.credsFile ? { credsFile: nats.credsFile } : {}),
+    ...(nats.tlsCa || nats.tlsCert ? { tls: { ...(nats.tlsCa ? { caFile: nats.tlsCa } : {}), ...(nats.tlsCert ? { certFile: nats.tlsCert, keyFile: nats.tlsKey! } : {}) } } : {}),
+  };
+}
 
 /** The `metrics` section: where /metrics and /healthz listen; port -1 turns them off. */
 export const metricsConfigSchema = z.object({
@@ -129,11 +202,16 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
 /**
  * For a service run as a process: on the first SIGTERM or SIGINT, close it gracefully, then exit
- * 0 (1 when closing failed, e.g. a board that could not be restored).
+ * 0 (1 when closing failed, e.g. a board that could not be restored, or took more than `limitS`).
  */
-export function closeOnSignals(service: { close(): Promise<void> }, logger: Logger): void {
+export function closeOnSignals(service: { close(): Promise<void> }, logger: Logger, limitS = 30): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping');
+    // Bounded: a close that hangs still ends the process (exit 1, saying so).
+    setTimeout(() => {
+      logger.error({ limitS }, 'did not stop in time; exiting');
+      process.exit(1);
+    }, limitS * 1000).unref();
     service.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -11,7 +11,7 @@ import { formatPowerMode, type PowerMode } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { device as pb } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import type { DeviceControlBackend } from './backend.js';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';
 import { DEVICE_CONTROLLER_SERVICE_NAME, deviceControllerGrpcImplementation } from './grpc.js';
@@ -51,7 +51,7 @@ export async function startDeviceControllerService(
   return openService('device-controller', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: DeviceControllerNode | undefined;
     const metrics = createDeviceControllerMetrics(registry, () => node);
-    const bus = await givenOrOpenedBus(options.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
+    const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     const lib = await DeviceControllerNode.open(cfg, { logger, bus, metrics });
     node = lib;
     cleanup.defer(() => lib.close());

@@ -11,6 +11,7 @@ import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal
 import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
+import { writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { startOptimizerService, type RunningOptimizerService } from './service.js';
 import type { OptimizerConfigInput } from './config.js';
 
@@ -417,6 +418,38 @@ describe('a cancelled Solve stops the measurement in flight, end to end (issue 1
       for (let i = 0; i < 150 && board.executor.runner.measuring; i++) await new Promise((r) => setTimeout(r, 20));
       const freedS = (performance.now() - t0) / 1000;
       assert.equal(board.executor.runner.measuring, false, `the executor still measures ${freedS.toFixed(1)} s after the cancel`);
+    } finally {
+      c.close();
+      await opt.close(100);
+      await prof.close(100);
+      await board.close();
+      await bus.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a profiler that refuses the Profile request the optimizer built (issue 14: the batch error that named workloads[0].batchSizes[0])', () => {
+  it("is FAILED_PRECONDITION naming the profiler, with no error detail pointing at a field the Solve's caller never sent", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-refused-'));
+    const bus = new InProcessHub().connect();
+    const board = await startBoardServices({ bus, timeScale: 50 });
+    // The optimizer knows a user's workload folder; the profiler (and the board) do not.
+    const folder = writeTinyWorkload(join(dir, 'their-mlp'), { name: 'their-mlp' });
+    const prof = await startProfilerService(profilerConfig(board, dir), { logger, bus });
+    const opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { workloads: { paths: [folder] } }), { logger, bus });
+    const c = client(opt.address);
+    try {
+      const problem = { ...PROBLEM, trainWorkload: { name: 'their-mlp', kind: TRAIN }, trainBatchSize: 16 };
+      const err = await new Promise<grpc.ServiceError>((resolve, reject) => {
+        const call = c.solve(optimizer.SolveRequest.fromPartial({ problem }), new grpc.Metadata(), { deadline: new Date(Date.now() + 60_000) });
+        call.on('data', () => undefined);
+        call.on('error', resolve);
+        call.on('end', () => reject(new Error('the Solve should have failed')));
+      });
+      assert.equal(err.code, grpc.status.FAILED_PRECONDITION, err.details);
+      assert.match(err.details, /^profiler at 127\.0\.0\.1:\d+ refused the Profile request this optimizer built \(its workloads\[0\]\.workload\.name\): .*unknown workload "their-mlp"/);
+      assert.equal(errorField(err), undefined, 'no field of the Solve request is blamed');
     } finally {
       c.close();
       await opt.close(100);

@@ -12,7 +12,7 @@ import { describeValue } from '@fulcrum/core/internal';
 import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { optimizer } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
 import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
@@ -89,7 +89,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
   const cfg = optimizerConfigSchema.parse(config);
   return openService('optimizer', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createOptimizerMetrics(registry);
-    const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
+    const bus = await givenOrOpenedBus(deps.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, logger, onRetry });
     if (!deps.profiler) cleanup.defer(() => profilerPort.close?.());

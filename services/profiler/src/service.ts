@@ -11,7 +11,7 @@ import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
 import { profiler } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
 import { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 import { createProfilerMetrics } from './metrics.js';
@@ -46,7 +46,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
   const cfg = profilerConfigSchema.parse(config);
   return openService('profiler', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createProfilerMetrics(registry);
-    const bus = await givenOrOpenedBus(deps.bus, { natsUrl: cfg.nats.url, logger }, cleanup);
+    const bus = await givenOrOpenedBus(deps.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     let store = deps.store;
     if (!store) {
       if (cfg.store.backend === 'kv' && bus.backend !== 'nats' && !deps.bus) {

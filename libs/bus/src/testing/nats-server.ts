@@ -25,6 +25,8 @@ export interface NatsServerOptions {
   readonly args?: readonly string[] | undefined;
   /** How long to wait for the server to listen; default 10000 ms. */
   readonly startTimeoutMs?: number | undefined;
+  /** Extra environment for the server (e.g. the passwords a config file reads as `$NAME`). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface NatsServer {
@@ -95,7 +97,7 @@ class RunningNatsServer implements NatsServer {
     const args = ['-a', '127.0.0.1', '-p', String(port ?? -1), '--ports_file_dir', this.#portsDir];
     if (this.#options.jetStream ?? true) args.push('-js', '-sd', this.storeDir);
     args.push(...(this.#options.args ?? []));
-    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(this.#options.env ? { env: { ...process.env, ...this.#options.env } } : {}) });
     this.#child = child;
     const append = (chunk: Buffer): void => {
       this.#log = (this.#log + chunk.toString()).slice(-LOG_LIMIT);
