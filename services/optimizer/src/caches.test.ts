@@ -98,4 +98,23 @@ describe('optimizer caches', () => {
     assert.equal(profiler.measured, before, 'answered from the stored profiles');
     await opt.close();
   });
+  it('keep the Profile answers (the results of ModeProfiled events) of a bounded number of keys, not of every key ever solved', async () => {
+    // The soak (test/soak) found them in a map with an entry per (key, mode) for the process's life.
+    const profiler = storeProfiler();
+    const opt = new Optimizer({ profiler, apply: false, defaults: { strategy: 'gmd', device: 'orin-agx', seed: 1 }, noiseFraction: 0, logger: pino({ level: 'silent' }) });
+    const bound = 2 * CACHE_LIMITS.profileKeys;
+    for (let k = 0; k < bound + 16; k++) await solve(opt, [1, 2 + k]);
+    const stats = opt.cacheStats();
+    assert.equal(stats.recordedKeys, bound, JSON.stringify(stats));
+    // A cached key still reports what the profiler answered for each of its modes.
+    const events = [];
+    const gen = opt.solve({
+      problem: { device: 'orin-agx', trainWorkload: 'resnet18', trainBatchSize: 32, powerBudgetW: 40, powerSemantics: 'peak', streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 20, latencyBudgetS: 0.5, candidateBatchSizes: [1, 2 + bound + 15] }] },
+      strategy: 'gmd',
+    });
+    for await (const ev of gen) events.push(ev);
+    const modes = events.filter((e) => e.type === 'mode');
+    assert.ok(modes.length > 0 && modes.every((e) => e.reused && e.results.length === 3), JSON.stringify(modes.map((e) => e.type === 'mode' && [e.reused, e.results.length])));
+    await opt.close();
+  });
 });

@@ -442,14 +442,16 @@ export class Optimizer {
   }
 
   /** What the optimizer keeps in memory now, summed over device grids (each bounded by CACHE_LIMITS). */
-  cacheStats(): { readonly spaces: number; readonly profileKeys: number; readonly preparedFronts: number; readonly plans: number } {
+  cacheStats(): { readonly spaces: number; readonly profileKeys: number; readonly preparedFronts: number; readonly recordedKeys: number; readonly plans: number } {
     let profileKeys = 0;
     let preparedFronts = 0;
+    let recordedKeys = 0;
     for (const ss of this.spaces.values()) {
       profileKeys += ss.store.size;
       preparedFronts += ss.prepared.size;
+      recordedKeys += ss.backend.recordedKeys;
     }
-    return { spaces: this.spaces.size, profileKeys, preparedFronts, plans: this.plans.size };
+    return { spaces: this.spaces.size, profileKeys, preparedFronts, recordedKeys, plans: this.plans.size };
   }
 
   private spaceFor(deviceId: string, gridName: string | undefined): SolverSpace {
@@ -461,7 +463,8 @@ export class Optimizer {
       const grid = name === 'full' ? device.grid : device.subGrids[name];
       if (!grid) throw new ValidationError('grid', `unknown grid ${describeValue(name)} for ${device.id}; known: full, ${Object.keys(device.subGrids).join(', ')}`);
       const space = ModeSpace.fromGrid(grid);
-      const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol);
+      // The Profile answers of twice as many keys as the caches hold: a cached key always has its own.
+      const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol, { maxKeys: 2 * CACHE_LIMITS.profileKeys });
       ss = { id, device, space, backend, store: new BackendCaches(backend, { maxKeys: CACHE_LIMITS.profileKeys }), prepared: new LRUCache({ max: CACHE_LIMITS.preparedFronts }) };
       this.spaces.set(id, ss);
     }

@@ -3,6 +3,7 @@
  * `random-30`, `powertrain-40`, `bo-20`), and the remote profiler as a strategies
  * `ProfileBackend`: every mode a strategy asks for becomes one Profile call.
  */
+import { LRUCache } from 'lru-cache';
 import { ValidationError, type DeviceSpec, type WorkloadKind } from '@fulcrum/core';
 import {
   DEFAULT_BO_OPTIONS,
@@ -83,11 +84,17 @@ export interface ProfileProtocolOverrides {
  * The profiler service as a strategies backend. The strategies' ProfileCache in front of it asks
  * for a mode at most once per key; the profiler's store makes a mode asked again by another
  * optimizer (or after a restart) cost nothing.
+ *
+ * It keeps the last Profile answer of each mode (`record`: the results a Solve's `ModeProfiled`
+ * event carries, also for a mode answered from the cache) for the `maxKeys` keys used most
+ * recently; the optimizer sets twice its profile-cache bound, so a key whose profiles are cached
+ * keeps its answers while memory stays flat over any number of distinct problems.
  */
 export class RemoteProfileBackend implements ProfileBackend {
   readonly deviceId: string;
   readonly presets: DeviceSpec['presets'];
-  private readonly records = new Map<string, ModeRecord>();
+  /** Per key (its text), per mode index: the last Profile answer. */
+  private readonly records: LRUCache<string, Map<number, ModeRecord>> | Map<string, Map<number, ModeRecord>>;
 
   constructor(
     private readonly profiler: ProfilerPort,
@@ -95,14 +102,21 @@ export class RemoteProfileBackend implements ProfileBackend {
     readonly space: ModeSpace,
     readonly noiseFraction: number,
     private readonly protocol: ProfileProtocolOverrides = {},
+    options: { readonly maxKeys?: number | undefined } = {},
   ) {
     this.deviceId = device.id;
     this.presets = device.presets;
+    this.records = options.maxKeys ? new LRUCache({ max: options.maxKeys }) : new Map();
   }
 
   /** The last Profile answer for a mode of a key. */
   record(key: TableKey, modeIndex: number): ModeRecord | undefined {
-    return this.records.get(`${tableKeyText(key)}#${modeIndex}`);
+    return this.records.get(tableKeyText(key))?.get(modeIndex);
+  }
+
+  /** Keys with answers kept (at most `maxKeys`). */
+  get recordedKeys(): number {
+    return this.records.size;
   }
 
   async measure(key: TableKey, modeIndex: number, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<ModeMeasurement> {
@@ -120,7 +134,10 @@ export class RemoteProfileBackend implements ProfileBackend {
     const asMeasurement = (r: ProfileResult | undefined) => (r ? { timeS: r.timeMs / 1000, powerW: r.powerW } : undefined);
     const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
     const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
-    this.records.set(`${tableKeyText(key)}#${modeIndex}`, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
+    const text = tableKeyText(key);
+    let modes = this.records.get(text);
+    if (!modes) this.records.set(text, (modes = new Map()));
+    modes.set(modeIndex, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
     // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
     const costS = out.cost.profilingSeconds > 0 ? out.cost.profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
     return { training, inference, costS };
