@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { PROBLEM_LIMITS, validateProblem, type ProblemInput } from './problem.js';
 import { bestBatchSizes, describeBinding } from './plan.js';
 import { ValidationError } from './errors.js';
+import { BUILTIN_CATALOG, catalogWith } from './catalog.js';
 
 const base: ProblemInput = {
   device: 'orin-agx',
@@ -60,6 +61,20 @@ describe('validateProblem', () => {
     fails({ ...base, streams: [{ ...s, candidateBatchSizes: [1, 2 ** 31] }] }, 'streams[0].candidateBatchSizes[1]', /at most 4096/);
     fails({ ...base, streams: [{ ...s, candidateBatchSizes: Array.from({ length: 33 }, (_, i) => i + 1) }] }, 'streams[0].candidateBatchSizes', /lists 33 batch sizes; at most 32/);
     assert.equal(validateProblem({ ...base, trainBatchSize: 4096 }).trainBatchSize, 4096);
+  });
+
+  it("enforces a workload's own maximum batch size per kind (its manifest's max_batch_size), defaults included", () => {
+    const catalog = catalogWith(BUILTIN_CATALOG, {
+      workloads: [{ id: 'big-vit', displayName: 'big-vit', defaultTrainBatchSize: 8, maxTrainBatchSize: 16, maxInferBatchSize: 6 }],
+    });
+    const problem = { ...base, trainWorkload: 'big-vit', streams: [{ name: 'cam', workload: 'big-vit', arrivalRatePerS: 5, latencyBudgetS: 1 }] };
+    const check = (input: ProblemInput, field: string, message: RegExp) =>
+      assert.throws(() => validateProblem(input, catalog), (e: unknown) => e instanceof ValidationError && e.field === field && message.test(e.message), field);
+    check({ ...problem, trainBatchSize: 32 }, 'trainBatchSize', /must be at most 16 for big-vit \(its train\.max_batch_size\), got 32/);
+    check({ ...problem, streams: [{ ...problem.streams[0]!, candidateBatchSizes: [2, 8] }] }, 'streams[0].candidateBatchSizes[1]', /at most 6 for big-vit \(its infer\.max_batch_size\), got 8/);
+    // The default candidates keep those the model takes.
+    assert.deepEqual(validateProblem(problem, catalog).streams[0]!.candidateBatchSizes, [1, 2, 4]);
+    assert.equal(validateProblem({ ...problem, trainBatchSize: 16 }, catalog).trainBatchSize, 16);
   });
 
   it('rejects duplicate and subject-unsafe stream names', () => {

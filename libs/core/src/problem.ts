@@ -1,7 +1,7 @@
 import { ValidationError, describeValue, requirePositive, requirePositiveInteger } from './errors.js';
 import { BUILTIN_CATALOG, type Catalog } from './catalog.js';
 import { POWER_SEMANTICS, type PowerSemantics } from './model.js';
-import { requireToken } from './workloads.js';
+import { requireToken, type WorkloadDescriptor } from './workloads.js';
 
 export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 
@@ -17,10 +17,16 @@ export const PROBLEM_LIMITS = {
   maxBatchSize: 4096,
 } as const;
 
-/** A batch size (training, inference or a measurement's): a positive integer ≤ PROBLEM_LIMITS.maxBatchSize. */
-export function requireBatchSize(field: string, value: unknown): number {
+/**
+ * A batch size (training, inference or a measurement's): a positive integer ≤ PROBLEM_LIMITS.maxBatchSize,
+ * and with `workload` and `kind` also ≤ the workload's own maximum for that kind (its manifest's
+ * `train.max_batch_size` / `infer.max_batch_size`: what fits the board's memory).
+ */
+export function requireBatchSize(field: string, value: unknown, workload?: WorkloadDescriptor, kind?: 'train' | 'infer'): number {
   const b = requirePositiveInteger(field, value);
   if (b > PROBLEM_LIMITS.maxBatchSize) throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxBatchSize} (the largest minibatch Fulcrum runs), got ${b}`);
+  const max = workload && kind ? (kind === 'train' ? workload.maxTrainBatchSize : workload.maxInferBatchSize) : undefined;
+  if (max !== undefined && b > max) throw new ValidationError(field, `must be at most ${max} for ${workload!.id} (its ${kind}.max_batch_size), got ${b}`);
   return b;
 }
 
@@ -66,11 +72,17 @@ export function parsePowerSemantics(value: unknown, field = 'powerSemantics'): P
   throw new ValidationError(field, `must be one of ${POWER_SEMANTICS.join(', ')}, got ${describeValue(value)}`);
 }
 
-export function validateBatchSizes(value: readonly unknown[] | undefined, field: string): number[] {
-  if (value === undefined) return [...DEFAULT_CANDIDATE_BATCH_SIZES];
+export function validateBatchSizes(value: readonly unknown[] | undefined, field: string, workload?: WorkloadDescriptor): number[] {
+  if (value === undefined) {
+    const max = workload?.maxInferBatchSize;
+    if (max === undefined) return [...DEFAULT_CANDIDATE_BATCH_SIZES];
+    // The default candidates the workload can take (at least its maximum itself).
+    const fit = DEFAULT_CANDIDATE_BATCH_SIZES.filter((b) => b <= max);
+    return fit.length ? fit : [max];
+  }
   if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, 'must list at least one batch size');
   if (value.length > PROBLEM_LIMITS.maxCandidateBatchSizes) throw new ValidationError(field, `lists ${value.length} batch sizes; at most ${PROBLEM_LIMITS.maxCandidateBatchSizes}`);
-  const sizes = value.map((b, i) => requireBatchSize(`${field}[${i}]`, b));
+  const sizes = value.map((b, i) => requireBatchSize(`${field}[${i}]`, b, workload, 'infer'));
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
@@ -84,7 +96,7 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
   if (input.trainWorkload === undefined) throw new ValidationError('trainWorkload', 'is required');
   const train = catalog.workload(input.trainWorkload, 'trainWorkload');
   const trainBatchSize =
-    input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requireBatchSize('trainBatchSize', input.trainBatchSize);
+    input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requireBatchSize('trainBatchSize', input.trainBatchSize, train, 'train');
   const powerBudgetW = requirePositive('powerBudgetW', input.powerBudgetW);
   const powerSemantics = parsePowerSemantics(input.powerSemantics);
   const seen = new Set<string>();
@@ -97,12 +109,13 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
     if (seen.has(name)) throw new ValidationError(`${f}.name`, `duplicate stream name ${describeValue(name)}`);
     seen.add(name);
     if (s.workload === undefined) throw new ValidationError(`${f}.workload`, 'is required');
+    const workload = catalog.workload(s.workload, `${f}.workload`);
     return {
       name,
-      workload: catalog.workload(s.workload, `${f}.workload`).id,
+      workload: workload.id,
       arrivalRatePerS: requirePositive(`${f}.arrivalRatePerS`, s.arrivalRatePerS),
       latencyBudgetS: requirePositive(`${f}.latencyBudgetS`, s.latencyBudgetS),
-      candidateBatchSizes: validateBatchSizes(s.candidateBatchSizes, `${f}.candidateBatchSizes`),
+      candidateBatchSizes: validateBatchSizes(s.candidateBatchSizes, `${f}.candidateBatchSizes`, workload),
     };
   });
   return { device, trainWorkload: train.id, trainBatchSize, powerBudgetW, powerSemantics, streams };

@@ -15,6 +15,9 @@ export interface WorkloadDescriptor {
   readonly input?: string;
   /** The training minibatch size bT used when a problem does not give one. */
   readonly defaultTrainBatchSize: number;
+  /** The largest training / inference minibatch the model takes (its manifest's `max_batch_size`); default PROBLEM_LIMITS.maxBatchSize. */
+  readonly maxTrainBatchSize?: number;
+  readonly maxInferBatchSize?: number;
 }
 
 /**

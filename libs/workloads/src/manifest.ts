@@ -58,12 +58,16 @@ export const manifestSchema = z.strictObject({
   train: z
     .strictObject({
       batch_size: batchSize.default(32),
+      /** The largest training minibatch the model takes on the target board (memory); problems may not ask more. */
+      max_batch_size: batchSize.optional(),
       lr: z.number().positive().optional(),
     })
     .optional(),
   infer: z
     .strictObject({
       batch_sizes: z.array(batchSize).min(1).max(MANIFEST_LIMITS.maxBatchSizes).default([1, 2, 4, 8, 16]),
+      /** The largest inference minibatch the model takes (memory, or an ONNX export's batch bound). */
+      max_batch_size: batchSize.optional(),
       onnx: relativeFile.optional(),
       input: z
         .strictObject({
@@ -100,9 +104,10 @@ export interface WorkloadManifest {
   readonly module: string;
   /** Whether the manifest names the module itself (else `workload.py` by default). */
   readonly moduleGiven: boolean;
-  readonly train?: { readonly batchSize: number; readonly lr?: number };
+  readonly train?: { readonly batchSize: number; readonly maxBatchSize?: number; readonly lr?: number };
   readonly infer?: {
     readonly batchSizes: readonly number[];
+    readonly maxBatchSize?: number;
     /** The ONNX file, relative to the folder. */
     readonly onnx?: string;
     readonly input?: { readonly shape: readonly number[]; readonly dtype: InputDtype };
@@ -161,6 +166,12 @@ export function checkManifest(data: unknown, file = 'fulcrum.yaml'): WorkloadMan
   if (m.infer && new Set(m.infer.batch_sizes).size !== m.infer.batch_sizes.length) {
     throw new ValidationError(`${file}: infer.batch_sizes`, 'lists a batch size twice');
   }
+  if (m.train?.max_batch_size !== undefined && m.train.batch_size > m.train.max_batch_size) {
+    throw new ValidationError(`${file}: train.batch_size`, `${m.train.batch_size} is over train.max_batch_size ${m.train.max_batch_size}`);
+  }
+  const inferMax = m.infer?.max_batch_size;
+  const overMax = inferMax === undefined ? -1 : m.infer!.batch_sizes.findIndex((b) => b > inferMax);
+  if (overMax >= 0) throw new ValidationError(`${file}: infer.batch_sizes[${overMax}]`, `${m.infer!.batch_sizes[overMax]} is over infer.max_batch_size ${inferMax}`);
   let cost: WorkloadManifest['cost'];
   if (m.cost) {
     if ('flops_per_sample' in m.cost) {
@@ -183,11 +194,14 @@ export function checkManifest(data: unknown, file = 'fulcrum.yaml'): WorkloadMan
     ...(m.approximation !== undefined ? { approximation: m.approximation } : {}),
     module: m.module,
     moduleGiven: 'module' in (data as Record<string, unknown>),
-    ...(m.train ? { train: { batchSize: m.train.batch_size, ...(m.train.lr !== undefined ? { lr: m.train.lr } : {}) } } : {}),
+    ...(m.train
+      ? { train: { batchSize: m.train.batch_size, ...(m.train.max_batch_size !== undefined ? { maxBatchSize: m.train.max_batch_size } : {}), ...(m.train.lr !== undefined ? { lr: m.train.lr } : {}) } }
+      : {}),
     ...(m.infer
       ? {
           infer: {
             batchSizes: [...m.infer.batch_sizes].sort((a, b) => a - b),
+            ...(m.infer.max_batch_size !== undefined ? { maxBatchSize: m.infer.max_batch_size } : {}),
             ...(m.infer.onnx !== undefined ? { onnx: m.infer.onnx } : {}),
             ...(m.infer.input ? { input: { shape: m.infer.input.shape, dtype: m.infer.input.dtype } } : {}),
           },

@@ -28,6 +28,8 @@ export function descriptorOf(folder: WorkloadFolder): WorkloadDescriptor {
     displayName: m.displayName,
     ...(shape ? { input: `${shape.join('×')} ${m.infer!.input!.dtype}` } : {}),
     defaultTrainBatchSize: m.train?.batchSize ?? 32,
+    ...(m.train?.maxBatchSize !== undefined ? { maxTrainBatchSize: m.train.maxBatchSize } : {}),
+    ...(m.infer?.maxBatchSize !== undefined ? { maxInferBatchSize: m.infer.maxBatchSize } : {}),
   };
 }
 

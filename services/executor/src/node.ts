@@ -11,7 +11,7 @@
  *   node.status(); await node.close();
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { BUILTIN_CATALOG, ValidationError, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
+import { BUILTIN_CATALOG, ValidationError, requireBatchSize, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
@@ -299,6 +299,8 @@ export class ExecutorNode {
       throw new ValidationError('measuredMinibatches', `warm-up + measured must be at most ${max}, got ${run.warmupMinibatches + run.measuredMinibatches}`);
     }
     this.engine.check({ workload, kind, batchSize }, { workload: 'workload' });
+    // The workload's own maximum for this kind (its manifest's max_batch_size), where it has one.
+    if (this.catalog.workloadIds().includes(workload)) requireBatchSize('batchSize', batchSize, this.catalog.workload(workload), kind);
     try {
       const mode = this.controller ? await this.controller.getMode() : this.engine.mode;
       if (this.#model) {

@@ -164,8 +164,9 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     const workload = catalog.workload(w.workload, `${f}.workload`).id;
     if (w.kind !== 'train' && w.kind !== 'infer') throw new ValidationError(`${f}.kind`, `must be "train" or "infer", got ${describeValue(w.kind)}`);
     if (!w.batchSizes || w.batchSizes.length === 0) throw new ValidationError(`${f}.batchSizes`, 'must list at least one batch size');
+    const descriptor = catalog.workload(w.workload, `${f}.workload`);
     w.batchSizes.forEach((b, j) => {
-      const batchSize = requireBatchSize(`${f}.batchSizes[${j}]`, b);
+      const batchSize = requireBatchSize(`${f}.batchSizes[${j}]`, b, descriptor, w.kind);
       entries.push({ workload, kind: w.kind, batchSize });
     });
   });
