@@ -54,11 +54,22 @@ export interface TelemetrySample {
  * sysfs; a virtual or table device can implement it over @fulcrum/devices (whose DeviceBackend
  * answers mode × workload → time and power, a different question: it has no knobs to set).
  */
+/** How to switch: the settle wait after it, and what stops that wait. */
+export interface SetModeOptions {
+  /** Wait this long after switching, seconds. */
+  readonly settleS?: number | undefined;
+  /**
+   * Aborted (the caller went away): the settle wait stops and the switch rejects with the
+   * signal's reason; aborted before the switch, nothing is written.
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface DeviceControlBackend {
   readonly kind: DeviceControlInfo['backend'];
   info(): Promise<DeviceControlInfo>;
   getMode(): Promise<PowerMode>;
-  setMode(mode: PowerMode, options?: { readonly settleS?: number }): Promise<ModeSwitch>;
+  setMode(mode: PowerMode, options?: SetModeOptions): Promise<ModeSwitch>;
   sampleTelemetry(): Promise<TelemetrySample>;
   close(): Promise<void>;
 }
@@ -130,12 +141,13 @@ export class JetsonBackend implements DeviceControlBackend {
   }
 
   /** Checks the cap, switches, reads back, then waits `settleS`; reports the measured latency. */
-  async setMode(mode: PowerMode, options: { readonly settleS?: number } = {}): Promise<ModeSwitch> {
+  async setMode(mode: PowerMode, options: SetModeOptions = {}): Promise<ModeSwitch> {
     const settleS = requireNonNegative('settleS', options.settleS ?? 0);
     checkPowerCap(mode, this.options.hardCapW, this.options.knownPowerW);
+    options.signal?.throwIfAborted();
     const started = performance.now();
     const result = await this.driver.apply(mode);
-    if (settleS > 0) await sleep(settleS * 1000);
+    if (settleS > 0) await sleep(settleS * 1000, undefined, options.signal ? { signal: options.signal } : undefined);
     return { mode: result.mode, previousMode: result.previousMode, switchMs: result.switchMs, switchS: (performance.now() - started) / 1000, settleS, writes: result.writes };
   }
 

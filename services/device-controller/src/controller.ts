@@ -1,6 +1,6 @@
 import { parsePowerMode, formatPowerMode, samePowerMode, type PowerMode } from '@fulcrum/core';
 import type { Logger } from '@fulcrum/runtime';
-import { JetsonBackend, type DeviceControlInfo, type ModeSwitch, type TelemetrySample } from './backend.js';
+import { JetsonBackend, type DeviceControlInfo, type ModeSwitch, type SetModeOptions, type TelemetrySample } from './backend.js';
 import type { DeviceControllerConfig } from './config.js';
 import { LocalKnobDriver, type JetsonKnobDriver, type RestoreResult } from './driver.js';
 import { openSysfs } from './fake-sysfs.js';
@@ -99,7 +99,7 @@ export class JetsonController {
     return this.applied;
   }
 
-  async setMode(mode: PowerMode, options: { readonly settleS?: number } = {}): Promise<ModeSwitch> {
+  async setMode(mode: PowerMode, options: SetModeOptions = {}): Promise<ModeSwitch> {
     const result = await this.backend.setMode(mode, options);
     this.applied = result.mode;
     this.options.logger.info(

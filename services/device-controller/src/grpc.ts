@@ -8,7 +8,7 @@ import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { device as pb, powerModeFromProto, powerModeToProto } from '@fulcrum/proto';
 import { deviceInfoToProto } from '@fulcrum/proto/internal';
 import { GrpcStatusError, type Logger } from '@fulcrum/runtime';
-import { serverStream, unary } from '@fulcrum/runtime/internal';
+import { callSignal, serverStream, unary } from '@fulcrum/runtime/internal';
 import { DeviceControlError, type DeviceControlErrorKind } from './errors.js';
 import type { DeviceControllerNode, TelemetryReading } from './node.js';
 
@@ -21,9 +21,11 @@ const STATUS_OF: Record<DeviceControlErrorKind, status> = {
   'permission-denied': status.PERMISSION_DENIED,
 };
 
-/** A domain error as its gRPC status (the rest goes through runtime's mapping). */
+/** A domain error as its gRPC status (the rest goes through runtime's mapping); a call stopped because its caller went away is CANCELLED. */
 export function grpcStatusOf(err: unknown): unknown {
-  return err instanceof DeviceControlError ? new GrpcStatusError(STATUS_OF[err.kind], err.message, err.field) : err;
+  if (err instanceof DeviceControlError) return new GrpcStatusError(STATUS_OF[err.kind], err.message, err.field);
+  if (err instanceof Error && err.name === 'AbortError') return new GrpcStatusError(status.CANCELLED, 'cancelled: the call was cancelled (its client went away or its deadline passed)');
+  return err;
 }
 
 function mapped<T>(fn: () => Promise<T>): Promise<T> {
@@ -62,10 +64,16 @@ export function deviceControllerGrpcImplementation(node: DeviceControllerNode, l
   return {
     getDeviceInfo: unary(async () => pb.GetDeviceInfoResponse.fromPartial({ info: deviceInfoToProto(await node.info()) }), logger),
     setPowerMode: unary(
-      (req: pb.SetPowerModeRequest) =>
+      (req: pb.SetPowerModeRequest, call) =>
         mapped(async () => {
-          const r = await node.setMode(powerModeFromProto(req.mode, 'mode'), { settleS: req.settleS });
-          return pb.SetPowerModeResponse.fromPartial({ mode: powerModeToProto(r.mode), previousMode: powerModeToProto(r.previousMode), switchS: r.switchS });
+          // A caller that goes away (cancel, deadline) stops its settle wait: the next switch does not wait it out.
+          const cancelled = callSignal(call);
+          try {
+            const r = await node.setMode(powerModeFromProto(req.mode, 'mode'), { settleS: req.settleS, signal: cancelled.signal });
+            return pb.SetPowerModeResponse.fromPartial({ mode: powerModeToProto(r.mode), previousMode: powerModeToProto(r.previousMode), switchS: r.switchS });
+          } finally {
+            cancelled.dispose();
+          }
         }),
       logger,
     ),

@@ -46,7 +46,7 @@ export type {
 } from './config.js';
 export type { DeviceControllerMetrics } from './metrics.js';
 export type { DeviceControlErrorKind } from './errors.js';
-export type { DeviceControlBackend, DeviceControlInfo, JetsonBackendOptions, ModeSwitch, TelemetrySample } from './backend.js';
+export type { DeviceControlBackend, DeviceControlInfo, JetsonBackendOptions, ModeSwitch, SetModeOptions, TelemetrySample } from './backend.js';
 export type { ModelActivity, ModelControlBackendOptions } from './model-backend.js';
 export type { JetsonControllerOptions } from './controller.js';
 export type { JetsonKnobDriver, RestoreResult } from './driver.js';

@@ -36,7 +36,7 @@ import {
 import { requireNonNegative } from '@fulcrum/core/internal';
 import { DEFAULT_EXPORT_BATCH_SIZES, VirtualDevice, TableBackend, defaultTrainBatchSize, type DeviceBackend } from '@fulcrum/devices';
 import type { DevicePhysics } from '@fulcrum/devices/internal';
-import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, TelemetrySample } from './backend.js';
+import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, SetModeOptions, TelemetrySample } from './backend.js';
 import { checkPowerCap } from './power-cap.js';
 
 /** What the executor's GPU runs now (the bus's `ExecutorActivity`, read by `modelActivity` in node.ts). */
@@ -193,18 +193,20 @@ export class ModelControlBackend implements DeviceControlBackend {
    * Checks the grid (ValidationError naming `mode.<knob>`) and the hard cap (PowerCapError), then
    * records the mode; switches are serialized. `switchS` includes the settle wait.
    */
-  setMode(mode: PowerMode, options: { readonly settleS?: number } = {}): Promise<ModeSwitch> {
+  setMode(mode: PowerMode, options: SetModeOptions = {}): Promise<ModeSwitch> {
     const run = this.switches.then(async (): Promise<ModeSwitch> => {
       const settleS = requireNonNegative('settleS', options.settleS ?? 0);
       this.validate(mode, 'mode');
       const target = this.snap(mode);
       checkPowerCap(target, this.options.hardCapW, (m) => this.knownPowerW(m));
+      options.signal?.throwIfAborted();
       const started = performance.now();
       const previousMode = this.mode;
       this.mode = target;
       const switchMs = performance.now() - started;
       // Timers may fire a little early by performance.now(): wait until the settle time has passed.
-      for (let left = settleS * 1000; left > 0; left = started + settleS * 1000 - performance.now()) await sleep(left);
+      const wait = options.signal ? { signal: options.signal } : undefined;
+      for (let left = settleS * 1000; left > 0; left = started + settleS * 1000 - performance.now()) await sleep(left, undefined, wait);
       return { mode: target, previousMode, switchMs, switchS: (performance.now() - started) / 1000, settleS, writes: [] };
     });
     this.switches = run.then(

@@ -15,7 +15,7 @@ import { ValidationError, formatPowerMode, type PowerMode } from '@fulcrum/core'
 import { requireNonNegative } from '@fulcrum/core/internal';
 import { ActivityState, activitySubject, powerSubject, type EventBus, type EventSubscription, type ExecutorActivity } from '@fulcrum/bus';
 import type { Logger } from '@fulcrum/runtime';
-import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, TelemetrySample } from './backend.js';
+import type { DeviceControlBackend, DeviceControlInfo, ModeSwitch, SetModeOptions, TelemetrySample } from './backend.js';
 import { deviceControllerNodeConfigSchema, type DeviceControllerNodeConfig, type DeviceControllerNodeConfigInput } from './config.js';
 import { DeviceControlError, toDeviceControlError } from './errors.js';
 import type { DeviceControllerMetrics, DeviceControllerMetricsSource } from './metrics.js';
@@ -188,15 +188,18 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
   /**
    * Switches (one at a time; a failed one does not block the next), reads back, waits `settleS`
    * (0…600 s). Off the grid or a bad settle: ValidationError; over the hard cap, a rejected
-   * write, the helper gone: DeviceControlError.
+   * write, the helper gone: DeviceControlError. `signal` (the caller went away) stops the settle
+   * wait, so the next switch does not wait out a settle nobody waits for; aborted before its
+   * turn, nothing is switched. Either way it rejects with the signal's reason.
    */
-  setMode(mode: PowerMode, options: { readonly settleS?: number | undefined } = {}): Promise<ModeSwitch> {
+  setMode(mode: PowerMode, options: SetModeOptions = {}): Promise<ModeSwitch> {
     const run = this.#switchChain.then(async (): Promise<ModeSwitch> => {
       try {
         this.#checkOpen();
         const settleS = requireNonNegative('settleS', options.settleS ?? 0);
         if (settleS > MAX_SETTLE_S) throw new ValidationError('settleS', `must be at most ${MAX_SETTLE_S} s, got ${settleS}`);
-        const r = await this.backend.setMode(mode, { settleS });
+        options.signal?.throwIfAborted();
+        const r = await this.backend.setMode(mode, { settleS, signal: options.signal });
         this.#metrics?.switches.inc({ outcome: 'ok' });
         this.#metrics?.switchSeconds.observe(r.switchS);
         this.#metrics?.observeMode(r.mode);

@@ -141,6 +141,19 @@ describe('device-controller service, virtual board', () => {
     assert.match(metrics, /fulcrum_device_clock_mhz\{knob="gpu",service="device-controller"\} 420\.75/);
   });
 
+  it('a caller that goes away stops its settle wait: the next switch does not wait out 600 s (found by test/fuzz)', async () => {
+    const svc = await start({});
+    const c = client(svc);
+    // The contract's longest settle, and a client that gives up after 300 ms.
+    const long = unaryCall<pb.SetPowerModeResponse>((o, cb) => c.setPowerMode(pb.SetPowerModeRequest.fromPartial({ mode: MODE_15W, settleS: 600 }), new Metadata(), o, cb), 300);
+    assert.equal((await grpcError(long)).code, status.DEADLINE_EXCEEDED);
+    const started = Date.now();
+    const r = await unaryCall<pb.SetPowerModeResponse>((o, cb) => c.setPowerMode(pb.SetPowerModeRequest.fromPartial({ mode: LOW_GPU }), new Metadata(), o, cb), 5000);
+    assert.ok(Date.now() - started < 2000, `the next switch took ${Date.now() - started} ms`);
+    assert.deepEqual(r.previousMode, MODE_15W, 'the abandoned switch itself was made');
+    assert.deepEqual((await getMode(c)).mode, LOW_GPU);
+  });
+
   it('power follows the executor activity on the bus and the mode: training draws more than idle, and more at a higher GPU clock', async () => {
     const bus = createInProcessBus();
     cleanups.push(() => bus.close());
