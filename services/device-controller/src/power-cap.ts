@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ValidationError, formatPowerMode, powerModeKey, type PowerMode } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 
 /** Watts a mode is known to draw (e.g. measured by the profiler), or undefined when unknown. */
 export type KnownPowerW = (mode: PowerMode) => number | undefined;
@@ -80,7 +81,7 @@ export function parseProfilePower(csv: string, device?: string, source = 'profil
     const mode = { cores: Number(f[col.cores]), cpuMhz: Number(f[col.cpu_mhz]), gpuMhz: Number(f[col.gpu_mhz]), emcMhz: Number(f[col.emc_mhz]) };
     const powerW = Number(f[col.power_w]);
     if (![mode.cores, mode.cpuMhz, mode.gpuMhz, mode.emcMhz, powerW].every(Number.isFinite)) {
-      throw new ValidationError(`${source}: line ${i + 2}`, `not a number in ${JSON.stringify(line)}`);
+      throw new ValidationError(`${source}: line ${i + 2}`, `not a number in ${describeValue(line)}`);
     }
     rows++;
     const key = powerModeKey(mode);

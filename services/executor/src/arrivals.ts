@@ -143,7 +143,7 @@ export function parseRateTrace(text: string, field = 'trace'): RateTrace {
     const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
     const header = lines.shift()?.split(',').map((h) => h.trim());
     if (!header || header.join(',') !== 'time_s,stream,rate_per_s') {
-      throw new ValidationError(field, `expected a CSV header time_s,stream,rate_per_s (or JSON), got ${JSON.stringify(header?.join(',') ?? '')}`);
+      throw new ValidationError(field, `expected a CSV header time_s,stream,rate_per_s (or JSON), got ${describeValue(header?.join(',') ?? '')}`);
     }
     lines.forEach((line, i) => {
       const cells = line.split(',').map((c) => c.trim());
@@ -160,11 +160,11 @@ export function parseRateTrace(text: string, field = 'trace'): RateTrace {
 export function parseArrivalTimes(text: string, field = 'arrivals'): Arrival[] {
   const lines = text.trim().split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   const header = lines.shift()?.split(',').map((h) => h.trim()).join(',');
-  if (header !== 'time_s,stream') throw new ValidationError(field, `expected a CSV header time_s,stream, got ${JSON.stringify(header ?? '')}`);
+  if (header !== 'time_s,stream') throw new ValidationError(field, `expected a CSV header time_s,stream, got ${describeValue(header ?? '')}`);
   const out = lines.map((line, i) => {
     const [t, s] = line.split(',').map((c) => c.trim());
     const tS = Number(t);
-    if (!Number.isFinite(tS) || tS < 0 || !s) throw new ValidationError(field, `line ${i + 2}: expected time_s ≥ 0 and a stream, got ${JSON.stringify(line)}`);
+    if (!Number.isFinite(tS) || tS < 0 || !s) throw new ValidationError(field, `line ${i + 2}: expected time_s ≥ 0 and a stream, got ${describeValue(line)}`);
     return { tS, stream: s };
   });
   return out.sort((a, b) => a.tS - b.tS);

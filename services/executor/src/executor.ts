@@ -26,6 +26,9 @@ import type {
   StreamStatus,
 } from './types.js';
 
+
+/** Streams whose statistics an executor keeps before forgetting those no longer planned. */
+export const STREAM_STATS_LIMIT = 64;
 export interface InferOutcome {
   readonly requestId: string;
   readonly stream: string;
@@ -475,6 +478,7 @@ export class Executor {
       const orphans = this.scheduler.configure(this.schedulerStreams(problem, plan));
       for (const r of orphans) this.failRequest(r, 'unknown-stream', `stream ${r.stream} is not in the new plan`);
       for (const s of problem.streams) this.statsOf(s.name).latency.reset();
+      this.forgetOldStreams(problem);
       if (modeChanged) {
         // Minibatch times belong to a mode; measure afresh and trust the plan's predictions meanwhile.
         this.trainTime.reset();
@@ -496,6 +500,22 @@ export class Executor {
 
   private schedulerStreams(problem: ExecutorProblem, plan: ExecutorPlan): { name: string; latencyBudgetS: number; batchSize: number }[] {
     return problem.streams.map((s) => ({ name: s.name, latencyBudgetS: s.latencyBudgetS, batchSize: plan.batchSizes[s.name] ?? 1 }));
+  }
+
+  /**
+   * Past STREAM_STATS_LIMIT streams with statistics, forgets those the running problem lacks (their
+   * statistics and rate meters): plan after plan with new stream names never grows memory.
+   */
+  private forgetOldStreams(problem: ExecutorProblem): void {
+    if (this.stats.size <= STREAM_STATS_LIMIT) return;
+    const keep = new Set(problem.streams.map((s) => s.name));
+    for (const name of [...this.stats.keys()]) if (!keep.has(name)) this.stats.delete(name);
+    this.rates.retain(keep);
+  }
+
+  /** Streams with statistics right now (tests: the bound holds). */
+  get trackedStreams(): number {
+    return this.stats.size;
   }
 
   private statsOf(stream: string): StreamStats {

@@ -22,11 +22,20 @@ export interface ExecutorServiceMetrics {
   readonly measurements: Counter<'outcome'>;
   /** Failed device-controller calls (each try), by method. */
   readonly controllerFailures: Counter<'method'>;
+  /**
+   * Bounds the `stream` label (STREAM_LABEL_LIMIT): once more streams than that have series, drops
+   * the series of streams not in `current` (the running plan's), so plans with ever new stream
+   * names never grow the scrape without bound. Call when a plan takes effect.
+   */
+  retainStreams(current: readonly string[]): Promise<void>;
 }
+
+/** Distinct `stream` label values kept before the series of streams no longer planned are dropped. */
+export const STREAM_LABEL_LIMIT = 64;
 
 /** `status` gives the running executor's status when the gauges are scraped (undefined before the first plan). */
 export function createExecutorServiceMetrics(registry: Registry, status: () => ExecutorStatus | undefined): ExecutorServiceMetrics {
-  return {
+  const metrics: Omit<ExecutorServiceMetrics, 'retainStreams'> = {
     requests: new Counter({
       name: 'fulcrum_executor_requests_total',
       help: 'Inference requests answered, by stream and outcome (ok, late: a result after its budget, or the error code)',
@@ -63,4 +72,16 @@ export function createExecutorServiceMetrics(registry: Registry, status: () => E
     measurements: new Counter({ name: 'fulcrum_executor_measurements_total', help: 'RunMeasurement calls by outcome', labelNames: ['outcome'], registers: [registry] }),
     controllerFailures: new Counter({ name: 'fulcrum_executor_controller_failures_total', help: 'Failed device-controller calls (each try), by method', labelNames: ['method'], registers: [registry] }),
   };
+  const retainStreams = async (current: readonly string[]): Promise<void> => {
+    const keep = new Set([...current, '_unknown']);
+    const [requests, latency] = await Promise.all([metrics.requests.get(), metrics.latency.get()]);
+    const streams = new Set([...requests.values, ...latency.values].map((v) => String(v.labels['stream'])));
+    if (streams.size <= STREAM_LABEL_LIMIT) return;
+    for (const v of requests.values) {
+      const stream = String(v.labels['stream']);
+      if (!keep.has(stream)) metrics.requests.remove({ stream, outcome: String(v.labels['outcome']) });
+    }
+    for (const stream of streams) if (!keep.has(stream)) metrics.latency.remove({ stream });
+  };
+  return { ...metrics, retainStreams };
 }

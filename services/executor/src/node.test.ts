@@ -9,7 +9,8 @@ import { createBackend } from '@fulcrum/devices';
 import { createInProcessBus, eventFilter, inferSubject, isErrorReply, type PlanAppliedEvent } from '@fulcrum/bus';
 import { ScaledClock } from './clock.js';
 import { isInferenceError } from './errors.js';
-import { createExecutorServiceMetrics } from './metrics.js';
+import { createExecutorServiceMetrics, STREAM_LABEL_LIMIT } from './metrics.js';
+import { STREAM_STATS_LIMIT } from './executor.js';
 import { ExecutorNode } from './node.js';
 import { SimulatedEngine } from './service-runner.js';
 
@@ -24,8 +25,9 @@ function newNode(options: { bus?: ReturnType<typeof createInProcessBus> } = {}) 
   let node: ExecutorNode | undefined;
   const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
   node = new ExecutorNode({ device: 'orin-agx', engine: new SimulatedEngine(model, clock, 'test-stack', MAXN), clock, model, metrics, ...(options.bus ? { bus: options.bus } : {}) });
+  const streamLabels = async (): Promise<number> => new Set([...(await metrics.requests.get()).values, ...(await metrics.latency.get()).values].map((v) => v.labels.stream)).size;
   const answered = async (): Promise<number> => (await metrics.requests.get()).values.filter((v) => v.labels.outcome === 'ok' || v.labels.outcome === 'late').reduce((a, v) => a + v.value, 0);
-  return { node, answered };
+  return { node, answered, streamLabels };
 }
 
 describe('ExecutorNode (embedded, no gRPC)', () => {
@@ -85,5 +87,21 @@ describe('ExecutorNode (embedded, no gRPC)', () => {
     assert.equal(seen[0]!.feasible, undefined, 'a plan from code carries no planner verdict');
     await node.close();
     await bus.close();
+  });
+
+  it('plan after plan with new stream names keeps its statistics, rate meters and metric series bounded (issue 14, soak)', async () => {
+    const { node, streamLabels } = newNode();
+    for (let i = 0; i < STREAM_STATS_LIMIT + 40; i++) {
+      const name = `s${i}`;
+      const p = validateProblem({ ...problem, streams: [{ name, workload: 'mobilenet', arrivalRatePerS: 20, latencyBudgetS: 0.6 }] });
+      await node.applyPlan(p, { planId: `p${i}`, mode: MAXN, batchSizes: { [name]: 1 } });
+      await node.infer(name, [i]);
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the last retainStreams is asynchronous
+    assert.ok(node.executor!.trackedStreams <= STREAM_STATS_LIMIT + 1, `${node.executor!.trackedStreams} streams tracked`);
+    assert.ok((await streamLabels()) <= STREAM_LABEL_LIMIT + 2, `${await streamLabels()} stream label values`);
+    // The running plan's stream is kept and still counted.
+    assert.equal(node.status().executor?.streams[0]?.stream, `s${STREAM_STATS_LIMIT + 39}`);
+    await node.close();
   });
 });

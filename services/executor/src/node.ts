@@ -262,6 +262,7 @@ export class ExecutorNode {
     this.runner.setProblem(entry!.problem);
     this.#applied = { problem: entry!.problem, plan, appliedAt, record: entry!.record, details: { ...entry!.details, appliedAt } };
     this.#metrics?.plansApplied.inc();
+    void this.#metrics?.retainStreams(entry!.problem.streams.map((s) => s.name)).catch(() => undefined);
   }
 
   /**

@@ -58,6 +58,12 @@ export class RateWatcher {
     this.startS = startS;
   }
 
+  /** Forgets the meters and last published rates of streams not in `streams`. */
+  retain(streams: ReadonlySet<string>): void {
+    for (const name of [...this.meters.keys()]) if (!streams.has(name)) this.meters.delete(name);
+    for (const name of [...this.published.keys()]) if (!streams.has(name)) this.published.delete(name);
+  }
+
   private meter(stream: string): RateMeter {
     let m = this.meters.get(stream);
     if (!m) this.meters.set(stream, (m = new RateMeter(this.windowS, this.startS)));

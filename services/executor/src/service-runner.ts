@@ -15,6 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActivityState } from '@fulcrum/bus';
 import { ValidationError, assertOnGrid, workloadStack, type Catalog, type PowerMode, type Problem, type WorkloadKind } from '@fulcrum/core';
+import { describeValue } from '@fulcrum/core/internal';
 import { isNotInTableError, type DeviceBackend } from '@fulcrum/devices';
 import type { Logger } from '@fulcrum/runtime';
 import { IDLE, type ActivityPublisher } from './activity.js';
@@ -93,7 +94,7 @@ export class SimulatedEngine implements MinibatchEngine {
   check(query: EngineQuery, fields: { readonly workload: string; readonly mode?: string }): void {
     const { workload, kind, batchSize, mode } = query;
     if (!this.backend.workloads().includes(workload)) {
-      throw new ValidationError(fields.workload, `unknown workload ${JSON.stringify(workload)} for ${this.backend.description}; known: ${this.backend.workloads().join(', ')}`);
+      throw new ValidationError(fields.workload, `unknown workload ${describeValue(workload)} for ${this.backend.description}; known: ${this.backend.workloads().join(', ')}`);
     }
     if (!mode) return;
     const modeField = fields.mode ?? 'mode';
@@ -183,7 +184,7 @@ export class HostEngine implements MinibatchEngine {
   check(query: EngineQuery, fields: { readonly workload: string }): void {
     const folder = this.options.registry.require(query.workload, query.kind, fields.workload);
     const m = folder.manifest;
-    if (query.kind === 'infer' && !folder.modulePath && !this.servesWithOnnx(m.name)) throw new ValidationError(fields.workload, `workload ${JSON.stringify(m.name)} has no Python module, and ONNX serving is off`);
+    if (query.kind === 'infer' && !folder.modulePath && !this.servesWithOnnx(m.name)) throw new ValidationError(fields.workload, `workload ${describeValue(m.name)} has no Python module, and ONNX serving is off`);
   }
 
   /** Whether `workload`'s inference runs on onnxruntime (its folder has infer.onnx). */

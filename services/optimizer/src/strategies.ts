@@ -27,7 +27,8 @@ import type { ProfileResult } from '@fulcrum/core';
 import type { ProfilerPort } from './ports.js';
 
 const MAX_MODE_BUDGET = 10_000;
-const resolved = new Map<string, Strategy>();
+/** Resolved strategies by name, the most recently used 256 (a `<family>-<modes>` name per budget would otherwise grow without bound). */
+const resolved = new LRUCache<string, Strategy>({ max: 256 });
 
 /** A strategy by registry name or alias (`gmd`, `als`, `als-100`, `random-15`, …) or `<family>-<modes>`. */
 export function resolveStrategy(name: string, field = 'strategy'): Strategy {

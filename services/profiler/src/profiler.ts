@@ -94,6 +94,10 @@ export interface ProfilerOptions {
 }
 
 const MAX_MINIBATCHES = 100_000;
+/** Unpublished profile.completed events kept while the bus is away (the results are in the store regardless). */
+export const MAX_OUTBOX = 10_000;
+/** (workload, batch size) items one Profile request may ask for: a problem's most (1 + 32 streams × 32 sizes), rounded up. */
+export const MAX_PROFILE_ITEMS = 1100;
 const MAX_SETTLE_S = 3600;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -165,6 +169,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     if (w.kind !== 'train' && w.kind !== 'infer') throw new ValidationError(`${f}.kind`, `must be "train" or "infer", got ${describeValue(w.kind)}`);
     if (!w.batchSizes || w.batchSizes.length === 0) throw new ValidationError(`${f}.batchSizes`, 'must list at least one batch size');
     const descriptor = catalog.workload(w.workload, `${f}.workload`);
+    if (entries.length + w.batchSizes.length > MAX_PROFILE_ITEMS) throw new ValidationError(`${f}.batchSizes`, `the request asks for more than ${MAX_PROFILE_ITEMS} (workload, batch size) items`);
     w.batchSizes.forEach((b, j) => {
       const batchSize = requireBatchSize(`${f}.batchSizes[${j}]`, b, descriptor, w.kind);
       entries.push({ workload, kind: w.kind, batchSize });
@@ -518,6 +523,12 @@ export class Profiler {
       });
     } catch (err) {
       this.outbox.push(result);
+      // Bounded while NATS stays away: the oldest events go (their results stay in the store and
+      // in every GetProfiles answer; only the profile.completed event is lost, and said so).
+      if (this.outbox.length > MAX_OUTBOX) {
+        const dropped = this.outbox.splice(0, this.outbox.length - MAX_OUTBOX);
+        this.logger.warn({ dropped: dropped.length, kept: MAX_OUTBOX }, 'too many profile events unpublished; the oldest are dropped (their results are in the store)');
+      }
       this.options.metrics?.publishFailures.inc();
       this.logger.warn({ err: err instanceof Error ? err.message : String(err), key: describeProfileKey(result) }, 'profile result stored but not published yet; will retry');
     }
