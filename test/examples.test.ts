@@ -166,9 +166,9 @@ describe('examples', () => {
     assert.equal(r.stdout.match(/^example-\d+: latency [\d.]+ ms \(queued [\d.]+ ms\) in a batch of \d+$/gm)?.length, 12);
     assert.match(r.stdout, /^12 of 12 answered with a result$/m);
     // A stream nothing serves: every request is counted as answered by no one, with a hint, exit 1.
-    const none = await example('nats-infer', { FULCRUM_NATS: nats.url, FULCRUM_DEVICE: 'orin-nano', FULCRUM_REQUESTS: '3', FULCRUM_RATE: '50' });
+    const none = await example('nats-infer', { FULCRUM_NATS: nats.url, FULCRUM_BOARD: 'nobody-here', FULCRUM_REQUESTS: '3', FULCRUM_RATE: '50' });
     assert.equal(none.code, 1);
     assert.match(none.stdout, /^0 of 3 answered with a result; errors: no-responders ×3$/m);
-    assert.match(none.stdout, /^nothing answers fulcrum\.orin-nano\.infer\.cam: start the board's services/m);
+    assert.match(none.stdout, /^nothing answers fulcrum\.nobody-here\.infer\.cam: start the board's services/m);
   });
 });

@@ -1,12 +1,12 @@
 /**
  * Sending inference requests over NATS, as a camera or microphone pipeline would: requests on
- * `fulcrum.<device>.infer.<stream>` (request/reply), each answered with a result (latency, queue
+ * `fulcrum.<board>.infer.<stream>` (request/reply), each answered with a result (latency, queue
  * time, the batch it ran in) or an explicit error (`deadline`, `shed`, `unavailable`, …).
  *
  *   FULCRUM_NATS=nats://board-1.lab:4222 FULCRUM_STREAM=cam npx tsx examples/nats-infer/main.ts
  *
- * Environment: FULCRUM_NATS (default nats://127.0.0.1:4222), FULCRUM_NATS_TOKEN, FULCRUM_DEVICE
- * (default orin-agx), FULCRUM_STREAM (default cam), FULCRUM_REQUESTS (default 20), FULCRUM_RATE
+ * Environment: FULCRUM_NATS (default nats://127.0.0.1:4222), FULCRUM_NATS_TOKEN, FULCRUM_BOARD
+ * (the board's id; default this host's, as `fulcrum serve` picks it), FULCRUM_STREAM (default cam), FULCRUM_REQUESTS (default 20), FULCRUM_RATE
  * (requests per second, default 10). Exit 0 when every request got a result, 1 otherwise.
  *
  * Latencies are on the executor's clock: on a board, seconds; on a simulated board, device
@@ -14,12 +14,14 @@
  * so requests sent at 10/s here arrive there at 10/s ÷ the time scale.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hostname } from 'node:os';
 import { connectNatsBus, inferSubject, isBusError, isErrorReply, type EventBus, type InferenceReply } from '@fulcrum/bus';
+import { boardIdFrom } from '@fulcrum/core';
 
 const env = process.env;
 const requests = Number(env['FULCRUM_REQUESTS'] ?? 20);
 const ratePerS = Number(env['FULCRUM_RATE'] ?? 10);
-const subject = inferSubject(env['FULCRUM_DEVICE'] ?? 'orin-agx', env['FULCRUM_STREAM'] ?? 'cam');
+const subject = inferSubject(env['FULCRUM_BOARD'] ?? boardIdFrom(hostname()), env['FULCRUM_STREAM'] ?? 'cam');
 
 const natsUrl = env['FULCRUM_NATS'] ?? 'nats://127.0.0.1:4222';
 let bus: EventBus;

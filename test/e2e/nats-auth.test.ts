@@ -26,6 +26,7 @@ const ROLES = ['controller', 'executor', 'profiler', 'optimizer', 'board', 'clie
 const PASS = Object.fromEntries(ROLES.map((r) => [r, `pw-${randomBytes(12).toString('hex')}`])) as Record<(typeof ROLES)[number], string>;
 const quiet = createLogger({ name: 'test', level: 'silent' });
 const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
+const BOARD = 'auth-board';
 const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
 
 describe('NATS with per-role users and subject permissions (deploy/nats/nats-server.conf)', () => {
@@ -41,9 +42,9 @@ describe('NATS with per-role users and subject permissions (deploy/nats/nats-ser
 
   before(async () => {
     nats = await startNatsServer({ args: ['-c', CONF], env: Object.fromEntries(ROLES.map((r) => [`FULCRUM_NATS_${r.toUpperCase()}_PASS`, PASS[r]])) });
-    ctl = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, noise: 0, nats: { url: nats.url, user: 'controller', pass: PASS.controller } }), { logger: quiet });
+    ctl = await startDeviceControllerService(deviceControllerServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: -1 }, noise: 0, nats: { url: nats.url, user: 'controller', pass: PASS.controller } }), { logger: quiet });
     exec = await startExecutorService(
-      executorServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 50, controller: { address: ctl.address }, nats: { url: nats.url, user: 'executor', pass: PASS.executor } }),
+      executorServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 50, controller: { address: ctl.address }, nats: { url: nats.url, user: 'executor', pass: PASS.executor } }),
       { logger: quiet },
     );
     const c = new executor.ExecutorClient(exec.address, clientSecurity().credentials);
@@ -72,7 +73,7 @@ describe('NATS with per-role users and subject permissions (deploy/nats/nats-ser
 
   it('the services run as their own users: an application (user client) gets inference answered over NATS', async () => {
     const app = await bus('client');
-    const reply = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'auth-req-1', input: [1, 2] }, { timeoutMs: 10_000 });
+    const reply = await app.request(inferSubject(BOARD, 'cam'), { requestId: 'auth-req-1', input: [1, 2] }, { timeoutMs: 10_000 });
     assert.ok(!isErrorReply(reply), JSON.stringify(reply));
     assert.equal(reply.requestId, 'auth-req-1');
   });
@@ -84,10 +85,10 @@ describe('NATS with per-role users and subject permissions (deploy/nats/nats-ser
     await sleep(200); // the subscription is live on the server
     const event = (rate: number) => ({ measuredAt: new Date().toISOString(), windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: rate, plannedRatePerS: 20 }] });
     const app = await bus('client');
-    await app.publish(arrivalsRateSubject('orin-agx'), event(999)).catch(() => undefined);
+    await app.publish(arrivalsRateSubject(BOARD), event(999)).catch(() => undefined);
     // Positive control: the same event from the executor's user arrives.
     const executorBus = await bus('executor');
-    await executorBus.publish(arrivalsRateSubject('orin-agx'), event(21));
+    await executorBus.publish(arrivalsRateSubject(BOARD), event(21));
     for (let i = 0; i < 100 && !seen.includes(21); i++) await sleep(20);
     await sleep(200);
     // (The running executor publishes its own measured rates too; the forged 999 never arrives.)

@@ -22,6 +22,8 @@ import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'e2e-token-0123456789';
+/** The board id the controller and executor run as (subjects fulcrum.<board>.…); the device model stays orin-agx. */
+const BOARD = 'e2e-board';
 const NATS_PASS = { controller: 'pw-e2e-controller', executor: 'pw-e2e-executor', profiler: 'pw-e2e-profiler', optimizer: 'pw-e2e-optimizer', board: 'pw-e2e-board', client: 'pw-e2e-client' };
 const NATS_ENV = Object.fromEntries(Object.entries(NATS_PASS).map(([role, pass]) => [`FULCRUM_NATS_${role.toUpperCase()}_PASS`, pass]));
 const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
@@ -196,15 +198,15 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     nats = await startNatsServer({ storeDir: join(dir, 'nats'), args: ['-c', join(root, 'deploy', 'nats', 'nats-server.conf')], env: NATS_ENV });
     bus = await connectNatsBus({ url: nats.url, user: 'optimizer', pass: NATS_PASS.optimizer });
     app = await connectNatsBus({ url: nats.url, user: 'client', pass: NATS_PASS.client });
-    const profiles = bus.subscribe(profileCompletedSubject('orin-agx'), (m) => void profileEvents.push(m.event));
-    const plans = bus.subscribe(planAppliedSubject('orin-agx'), (m) => void appliedPlans.push(m.event.planId));
+    const profiles = bus.subscribe(profileCompletedSubject(BOARD), (m) => void profileEvents.push(m.event));
+    const plans = bus.subscribe(planAppliedSubject(BOARD), (m) => void appliedPlans.push(m.event.planId));
     await Promise.all([profiles.ready, plans.ready]);
 
     const common = ['--nats', nats.url, `--grpc.token=${TOKEN}`, '--metrics.port=0'];
     const natsUser = (role: keyof typeof NATS_PASS) => [`--nats.user=${role}`, `--nats.pass=${NATS_PASS[role]}`];
     const retry = (...peers: string[]) => peers.flatMap((p) => [`--${p}.attempts=3`, `--${p}.initial-backoff-ms=50`, `--${p}.max-backoff-ms=200`]);
-    controller = await serve('device-controller', [...common, ...natsUser('controller'), '--grpc.port=0', '--telemetry.min-interval-ms=1']);
-    exec = await serve('executor', [...common, ...natsUser('executor'), '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
+    controller = await serve('device-controller', [...common, ...natsUser('controller'), `--board=${BOARD}`, '--grpc.port=0', '--telemetry.min-interval-ms=1']);
+    exec = await serve('executor', [...common, ...natsUser('executor'), `--board=${BOARD}`, '--grpc.port=0', '--time-scale=20', `--controller.address=${controller.ready.address}`, `--controller.token=${TOKEN}`]);
     profilerArgs = [
       ...common,
       ...natsUser('profiler'),
@@ -308,9 +310,9 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     const cliBad = await cli('solve', '--remote', opt.ready.address, '--token', TOKEN, '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '10', '--latency', '0.5', '--power', '-5');
     assert.equal(cliBad.code, 2);
     // Garbage on the NATS infer subject: an explicit `invalid` reply, and the executor keeps serving.
-    const reply = JSON.parse(Buffer.from(await app.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not JSON {', { timeoutMs: 5000 })).toString('utf8'));
+    const reply = JSON.parse(Buffer.from(await app.requestRaw(`fulcrum.${BOARD}.infer.cam`, 'this is not JSON {', { timeoutMs: 5000 })).toString('utf8'));
     assert.equal(reply.error?.code, 'invalid', JSON.stringify(reply));
-    const ok = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
+    const ok = await app.request(inferSubject(BOARD, 'cam'), { requestId: 'after-garbage' }, { timeoutMs: 10_000 });
     assert.equal(ok.requestId, 'after-garbage');
     assert.ok(!isErrorReply(ok), JSON.stringify(ok));
     // Missing token: UNAUTHENTICATED.
@@ -365,7 +367,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     // This test's own client reconnects on its own schedule (the CLI's fresh connection may be quicker).
     await until("the test's bus reconnected", () => bus.status() === 'connected');
     let replayed = 0;
-    const replay = bus.replayProfiles('orin-agx', () => void replayed++);
+    const replay = bus.replayProfiles(BOARD, () => void replayed++);
     await replay.closed;
     assert.equal(replayed, stored, 'every profile.completed is still in the JetStream stream');
   });

@@ -79,7 +79,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const device = freshDevice();
       const got: number[] = [];
       const s = sub.subscribe(executorStatusSubject(device), (m) => {
-        assert.equal(m.subject.device, device);
+        assert.equal(m.subject.board, device);
         assert.equal(m.subject.kind, 'executor.status');
         got.push(m.event.streams[0]!.queueDepth);
       });
@@ -90,7 +90,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       assert.deepEqual({ ...s.stats(), lastRejection: undefined }, { received: 5, delivered: 5, rejected: 0, handlerErrors: 0, lastRejection: undefined });
     });
 
-    test('a filter without a device sees every device; the iterator form works and ends on unsubscribe', async (t) => {
+    test('a filter without a board sees every board; the iterator form works and ends on unsubscribe', async (t) => {
       const [pub, sub] = await pair(t);
       const [d1, d2] = [freshDevice(), freshDevice()];
       const s = sub.subscribe(eventFilter('plan.applied'));
@@ -101,7 +101,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       await pub.publish(executorStatusSubject(d1), executorStatus(1)); // another kind: not seen
       const seen: string[] = [];
       for await (const m of s) {
-        seen.push(`${m.subject.device}:${m.event.planId}`);
+        seen.push(`${m.subject.board}:${m.event.planId}`);
         if (seen.length === 2) break; // leaving the loop unsubscribes
       }
       assert.deepEqual(seen, [`${d1}:p1`, `${d2}:p2`]);
@@ -187,14 +187,12 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
         assert.equal(err.field, 'measuredAt');
         return true;
       });
-      await assert.rejects(pub.publish(profileCompletedSubject(device), profile('someone-else', 1)), (err: unknown) => {
-        assert.ok(err instanceof MalformedEventError);
-        assert.equal(err.field, 'device');
-        return true;
-      });
+      // A board publishes the profiles of its device model: the payload's device is the model, not the board.
+      assert.equal((await pub.publish(profileCompletedSubject(device), profile('orin-agx', 1))).durable, true);
+      await assert.rejects(pub.publish(profileCompletedSubject(device), profile('lab.model', 1)), (err: unknown) => err instanceof MalformedEventError && err.field === 'device');
       assert.throws(() => executorStatusSubject('a.b'), ValidationError);
       assert.throws(() => executorStatusSubject('*'), ValidationError);
-      await assert.rejects(pub.publish({ kind: 'executor.status', device, subject: 'fulcrum.other.executor.status' }, executorStatus(1)), ValidationError);
+      await assert.rejects(pub.publish({ kind: 'executor.status', board: device, subject: 'fulcrum.other.executor.status' }, executorStatus(1)), ValidationError);
       await assert.rejects(pub.publishRaw('fulcrum.>', 'x'), ValidationError);
     });
 

@@ -105,17 +105,11 @@ function toBytes(data: Uint8Array | string): Uint8Array {
   return typeof data === 'string' ? new TextEncoder().encode(data) : data;
 }
 
-/** Decodes one broadcast message of `kind`: subject, payload, and for profiles the device match. */
+/** Decodes one broadcast message of `kind`: subject (its board) and payload. */
 function decodeMessage<K extends EventKind>(kind: K, raw: RawMessage): BusMessage<K> {
   const parsed = parseSubject(raw.subject);
   if (parsed.kind !== kind) throw new MalformedEventError(raw.subject, 'subject', `is a ${parsed.kind} subject, expected ${kind}`);
   const event = decodeEvent(kind, raw.data, raw.subject);
-  if (kind === 'profile.completed') {
-    const device = (event as BusEvents['profile.completed']).device;
-    if (device !== parsed.device) {
-      throw new MalformedEventError(raw.subject, 'device', `must be the subject's device ${describeValue(parsed.device)}, got ${describeValue(device)}`);
-    }
-  }
   return { subject: parsed as EventSubject<K>, event, sequence: raw.sequence };
 }
 
@@ -163,23 +157,19 @@ export class TypedBus implements EventBus {
 
   async publish<K extends EventKind>(subject: EventSubject<K>, event: BusEvents[K], options: PublishOptions = {}): Promise<PublishAck> {
     this.#assertOpen();
-    const s = eventSubject(subject.kind, subject.device);
+    const s = eventSubject(subject.kind, subject.board);
     sameFilter(subject, s, 'subject');
-    if (s.kind === 'profile.completed') {
-      const device = (event as BusEvents['profile.completed'] | undefined)?.device;
-      if (device !== s.device) throw new MalformedEventError(s.subject, 'device', `must be the subject's device ${describeValue(s.device)}, got ${describeValue(device)}`);
-    }
     const data = encodeEvent(s.kind, event, s.subject);
     if (s.kind === 'profile.completed') {
       const msgId = options.msgId === undefined ? undefined : validateMsgId(options.msgId);
-      return this.#transport.publishDurable(s.device, s.subject, data, msgId);
+      return this.#transport.publishDurable(s.board, s.subject, data, msgId);
     }
     await this.#transport.publish(s.subject, data);
     return { durable: false };
   }
 
   subscribe<K extends EventKind>(filter: EventFilter<K>, handler?: EventHandler<K>, options: SubscribeOptions = {}): EventSubscription<K> {
-    const f = eventFilter(filter.kind, filter.device ?? undefined);
+    const f = eventFilter(filter.kind, filter.board ?? undefined);
     sameFilter(filter, f, 'filter');
     const queue = options.queue === undefined ? undefined : validateToken('queue', options.queue);
     const kind = f.kind as K;
@@ -191,8 +181,8 @@ export class TypedBus implements EventBus {
     );
   }
 
-  replayProfiles(device: string, handler?: EventHandler<'profile.completed'>, options: ReplayOptions = {}): EventSubscription<'profile.completed'> {
-    const s = profileCompletedSubject(device);
+  replayProfiles(board: string, handler?: EventHandler<'profile.completed'>, options: ReplayOptions = {}): EventSubscription<'profile.completed'> {
+    const s = profileCompletedSubject(board);
     const fromSequence = options.fromSequence ?? 1;
     if (!Number.isSafeInteger(fromSequence) || fromSequence < 1) {
       throw new ValidationError('fromSequence', `must be a positive integer, got ${describeValue(fromSequence)}`);
@@ -202,7 +192,7 @@ export class TypedBus implements EventBus {
       s.subject,
       (raw) => decodeMessage('profile.completed', raw),
       handler,
-      (sink) => this.#transport.replay(s.device, s.subject, fromSequence, follow, sink),
+      (sink) => this.#transport.replay(s.board, s.subject, fromSequence, follow, sink),
     );
   }
 
@@ -235,7 +225,7 @@ export class TypedBus implements EventBus {
 
   async request(subject: InferSubject, request: InferenceRequest, options: RequestOptions = {}): Promise<InferenceReply> {
     this.#assertOpen();
-    const s = inferSubject(subject.device, subject.stream);
+    const s = inferSubject(subject.board, subject.stream);
     sameFilter(subject, s, 'subject');
     const data = encodeInferenceRequest(request, s.subject);
     const timeoutMs = positiveTimeoutMs('timeoutMs', options.timeoutMs ?? this.#requestTimeoutMs);
@@ -248,7 +238,7 @@ export class TypedBus implements EventBus {
   }
 
   serve(filter: InferFilter, handler: InferenceHandler, options: ServeOptions = {}): InferenceService {
-    const f = inferFilter(filter.device ?? undefined, filter.stream ?? undefined);
+    const f = inferFilter(filter.board ?? undefined, filter.stream ?? undefined);
     sameFilter(filter, f, 'filter');
     const queue = options.queue === undefined ? undefined : validateToken('queue', options.queue);
     this.#assertOpen();

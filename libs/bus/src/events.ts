@@ -27,12 +27,12 @@ import { validateToken, type EventKind } from './subjects.js';
 /** `T` with the fields `K` present (the bus rejects a payload without them). */
 type Present<T, K extends keyof T> = T & { readonly [P in K]-?: Exclude<T[P], undefined> };
 
-/** `fulcrum.<device>.arrivals.rate`: the executor's measured arrival rates, published when they move. */
+/** `fulcrum.<board>.arrivals.rate`: the executor's measured arrival rates, published when they move. */
 export type ArrivalRatesEvent = Present<events.ArrivalRatesEvent, 'measuredAt'>;
 export type StreamArrivalRate = events.StreamArrivalRate;
 
 /**
- * `fulcrum.<device>.profile.completed`: one profiled (mode, workload, batch) result — core's
+ * `fulcrum.<board>.profile.completed`: one profiled (mode, workload, batch) result — core's
  * `ProfileResult`, carried as `events.ProfileCompletedEvent` (the same fields, `kind` as text).
  */
 export type ProfileResult = CoreProfileResult;
@@ -41,21 +41,21 @@ type WireProfileResult = Omit<Present<events.ProfileCompletedEvent, 'mode' | 'me
 const profileResultMatchesWire: [CoreProfileResult extends WireProfileResult ? true : never, WireProfileResult extends Omit<CoreProfileResult, 'kind'> ? true : never] = [true, true];
 void profileResultMatchesWire;
 
-/** `fulcrum.<device>.plan.applied`: the plan now running on the device. */
+/** `fulcrum.<board>.plan.applied`: the plan now running on the device. */
 export type PlanAppliedEvent = Present<events.PlanAppliedEvent, 'appliedAt' | 'mode'>;
 export type PlannedStream = events.PlannedStream;
 
-/** `fulcrum.<device>.power`: the device-controller's power telemetry. */
+/** `fulcrum.<board>.power`: the device-controller's power telemetry. */
 export type PowerTelemetryEvent = Present<events.PowerTelemetryEvent, 'measuredAt'>;
 export type RailPower = events.RailPower;
 
-/** `fulcrum.<device>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
+/** `fulcrum.<board>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
 export type ExecutorStatusEvent = Present<events.ExecutorStatusEvent, 'measuredAt'>;
 export type StreamTelemetry = events.StreamTelemetry;
 
 /** What the executor's GPU runs now (`measuredAt` is set when it is published). */
 export type ExecutorActivity = events.ExecutorActivity;
-/** `fulcrum.<device>.activity`: an `ExecutorActivity` with its `measuredAt`. */
+/** `fulcrum.<board>.activity`: an `ExecutorActivity` with its `measuredAt`. */
 export type ExecutorActivityEvent = Present<events.ExecutorActivity, 'measuredAt'>;
 /** `ActivityState.IDLE` (`'ACTIVITY_STATE_IDLE'`), `TRAIN`, `INFER`; `UNSPECIFIED` is rejected. */
 export const ActivityState = events.ActivityState;
@@ -71,7 +71,7 @@ export interface BusEvents {
   'executor.status': ExecutorStatusEvent;
 }
 
-/** A request on `fulcrum.<device>.infer.<stream>` (the stream is in the subject). */
+/** A request on `fulcrum.<board>.infer.<stream>` (the stream is in the subject). */
 export type InferenceRequest = events.InferenceRequest;
 
 /** The result of one inference request. */

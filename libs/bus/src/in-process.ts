@@ -1,7 +1,7 @@
 /**
  * The in-process backend: the embedded default when no NATS URL is configured (one process runs
  * every service). Same semantics as NATS where they make sense — wildcard subjects, queue
- * groups, request/reply with no-responders and timeouts, a per-device durable profile log with
+ * groups, request/reply with no-responders and timeouts, a per-board durable profile log with
  * replay and msgId de-duplication, key-value buckets with revisions and watches — and every
  * payload goes through the same JSON encoding and validation.
  *
@@ -254,12 +254,12 @@ class InProcessTransport implements Transport {
     });
   }
 
-  async publishDurable(_device: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
+  async publishDurable(_board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
     this.#check();
     return this.#hub.publishDurable(subject, data, msgId);
   }
 
-  replay(_device: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
+  replay(_board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
     this.#check();
     const log = this.#hub.log(subject);
     let active = true;

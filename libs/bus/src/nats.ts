@@ -1,6 +1,6 @@
 /**
  * The NATS backend (nats.js v3): core NATS for events and request/reply, a JetStream stream per
- * device for `profile.completed`, JetStream KV for buckets.
+ * board for `profile.completed`, JetStream KV for buckets.
  *
  * Failure behaviour (SPEC §8 — `UNAVAILABLE` with retry, never a hang):
  * - The initial connect fails with `BusError('unavailable')` after `connectTimeoutMs`.
@@ -56,9 +56,9 @@ export interface NatsBusOptions extends CommonBusOptions {
   readonly jetStreamTimeoutMs?: number | undefined;
 }
 
-/** JetStream stream holding one device's `profile.completed` events. */
-export function profileStreamName(device: string): string {
-  return `FULCRUM_PROFILES_${device}`;
+/** JetStream stream holding one board's `profile.completed` events. */
+export function profileStreamName(board: string): string {
+  return `FULCRUM_PROFILES_${board}`;
 }
 
 function describeError(err: unknown): string {
@@ -269,20 +269,20 @@ class NatsTransport implements Transport {
     return this.#jsm;
   }
 
-  /** Creates the device's profile stream unless it exists (once per process, retried after a failure). */
-  #ensureStream(device: string, subject: string): Promise<void> {
-    let ready = this.#streams.get(device);
+  /** Creates the board's profile stream unless it exists (once per process, retried after a failure). */
+  #ensureStream(board: string, subject: string): Promise<void> {
+    let ready = this.#streams.get(board);
     if (!ready) {
       ready = (async () => {
         const jsm = await this.#manager();
-        const name = profileStreamName(device);
+        const name = profileStreamName(board);
         try {
           await jsm.streams.info(name);
         } catch (err) {
           if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
           await jsm.streams.add({
             name,
-            description: `Fulcrum profile.completed events of device ${device}`,
+            description: `Fulcrum profile.completed events of board ${board}`,
             subjects: [subject],
             storage: StorageType.File,
             retention: RetentionPolicy.Limits,
@@ -291,17 +291,17 @@ class NatsTransport implements Transport {
           });
         }
       })().catch((err: unknown) => {
-        this.#streams.delete(device);
-        throw this.#map(err, `the profile stream of ${device}`);
+        this.#streams.delete(board);
+        throw this.#map(err, `the profile stream of ${board}`);
       });
-      this.#streams.set(device, ready);
+      this.#streams.set(board, ready);
     }
     return ready;
   }
 
-  async publishDurable(device: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
+  async publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
     this.#check(`publish on ${subject}`);
-    await this.#ensureStream(device, subject);
+    await this.#ensureStream(board, subject);
     try {
       const ack = await this.#js.publish(subject, data, msgId === undefined ? { timeout: this.#timeoutMs } : { msgID: msgId, timeout: this.#timeoutMs });
       return { durable: true, sequence: ack.seq, duplicate: ack.duplicate };
@@ -313,7 +313,7 @@ class NatsTransport implements Transport {
     }
   }
 
-  replay(device: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
+  replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
     this.#check(`replay of ${subject}`);
     let stopped = false;
     let messages: ConsumerMessages | undefined;
@@ -325,8 +325,8 @@ class NatsTransport implements Transport {
     });
     const ended = (async () => {
       try {
-        await this.#ensureStream(device, subject);
-        const name = profileStreamName(device);
+        await this.#ensureStream(board, subject);
+        const name = profileStreamName(board);
         const jsm = await this.#manager();
         const last = (await jsm.streams.info(name)).state.last_seq;
         if (stopped || (!follow && last < fromSequence)) {

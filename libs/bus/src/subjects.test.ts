@@ -19,14 +19,14 @@ import {
 import { decodeKeyToken, encodeKeyToken, validateKey, validateKeyFilter } from './keys.js';
 
 test('builders produce the SPEC §1 subjects', () => {
-  assert.deepEqual(inferSubject('orin-1', 'cam'), { kind: 'infer', device: 'orin-1', stream: 'cam', subject: 'fulcrum.orin-1.infer.cam' });
+  assert.deepEqual(inferSubject('orin-1', 'cam'), { kind: 'infer', board: 'orin-1', stream: 'cam', subject: 'fulcrum.orin-1.infer.cam' });
   assert.equal(arrivalsRateSubject('orin-1').subject, 'fulcrum.orin-1.arrivals.rate');
   assert.equal(profileCompletedSubject('orin-1').subject, 'fulcrum.orin-1.profile.completed');
   assert.equal(planAppliedSubject('orin-1').subject, 'fulcrum.orin-1.plan.applied');
-  assert.deepEqual(powerSubject('orin_2'), { kind: 'power', device: 'orin_2', subject: 'fulcrum.orin_2.power' });
+  assert.deepEqual(powerSubject('orin_2'), { kind: 'power', board: 'orin_2', subject: 'fulcrum.orin_2.power' });
   assert.equal(activitySubject('orin-1').subject, 'fulcrum.orin-1.activity');
   assert.equal(executorStatusSubject('orin-1').subject, 'fulcrum.orin-1.executor.status');
-  assert.deepEqual(eventFilter('power'), { kind: 'power', device: undefined, subject: 'fulcrum.*.power' });
+  assert.deepEqual(eventFilter('power'), { kind: 'power', board: undefined, subject: 'fulcrum.*.power' });
   assert.equal(eventFilter('activity', 'a').subject, 'fulcrum.a.activity');
   assert.equal(eventFilter('executor.status').subject, 'fulcrum.*.executor.status');
   assert.equal(inferFilter().subject, 'fulcrum.*.infer.*');
@@ -36,7 +36,7 @@ test('builders produce the SPEC §1 subjects', () => {
 
 test('tokens with dots, spaces, wildcards or nothing are rejected naming the field', () => {
   for (const bad of ['', 'a.b', 'a b', '*', '>', 'a*', '-lead', 'x'.repeat(65), 'é']) {
-    assert.throws(() => powerSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'device', bad);
+    assert.throws(() => powerSubject(bad), (err: unknown) => err instanceof ValidationError && err.field === 'board', bad);
     assert.throws(() => inferSubject('ok', bad), (err: unknown) => err instanceof ValidationError && err.field === 'stream', bad);
   }
   assert.throws(() => validateToken('device', 42), /device: a subject token must be 1–64 letters, digits, '-' or '_', starting with a letter or digit .* got 42/);

@@ -1,7 +1,10 @@
 /**
- * SPEC §1 event subjects: `fulcrum.<device>.<kind>` and `fulcrum.<device>.infer.<stream>`.
+ * SPEC §1 event subjects: `fulcrum.<board>.<kind>` and `fulcrum.<board>.infer.<stream>`, keyed by
+ * the board id (one physical board: `--board`, default its host name), not by its device model,
+ * so two boards of one model on one NATS server never collide. A profile.completed event's payload
+ * names the device model its profile belongs to (profiles are shared by every board of a model).
  *
- * Subjects are built only from validated tokens, so a device or stream name can never smuggle a
+ * Subjects are built only from validated tokens, so a board or stream name can never smuggle a
  * dot (an extra subject level) or a wildcard (`*`, `>`) into a publish.
  */
 import { TOKEN_RULE, requireToken } from '@fulcrum/core';
@@ -19,13 +22,13 @@ export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied'
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /**
- * Device and stream names as they appear in subjects: core's TOKEN_RULE (the one rule the problem
+ * Board and stream names as they appear in subjects: core's TOKEN_RULE (the one rule the problem
  * validator and the catalog check too). Deliberately narrower than what NATS accepts (no dots,
  * spaces, wildcards), so the same name also works in a JetStream stream name and a KV key.
  */
 const TOKEN_RE = TOKEN_RULE;
 
-/** Checks one subject token (a device or stream name) and returns it; throws `ValidationError(field, …)`. */
+/** Checks one subject token (a board or stream name) and returns it; throws `ValidationError(field, …)`. */
 export function validateToken(field: string, value: unknown): string {
   return requireToken(field, value, 'a subject token');
 }
@@ -33,14 +36,14 @@ export function validateToken(field: string, value: unknown): string {
 /** A concrete subject of a broadcast event, e.g. `fulcrum.orin-1.power`. */
 export interface EventSubject<K extends EventKind = EventKind> {
   readonly kind: K;
-  readonly device: string;
+  readonly board: string;
   readonly subject: string;
 }
 
-/** A concrete inference subject, `fulcrum.<device>.infer.<stream>`. */
+/** A concrete inference subject, `fulcrum.<board>.infer.<stream>`. */
 export interface InferSubject {
   readonly kind: 'infer';
-  readonly device: string;
+  readonly board: string;
   readonly stream: string;
   readonly subject: string;
 }
@@ -48,20 +51,20 @@ export interface InferSubject {
 export type ParsedSubject = EventSubject | InferSubject;
 
 /**
- * What a subscription listens to: one kind, on one device or on every device (`device`
- * undefined; the subject then has `*` in the device position). Every `EventSubject<K>` is also
+ * What a subscription listens to: one kind, on one board or on every board (`board`
+ * undefined; the subject then has `*` in the board position). Every `EventSubject<K>` is also
  * a filter for exactly that subject.
  */
 export interface EventFilter<K extends EventKind = EventKind> {
   readonly kind: K;
-  readonly device?: string | undefined;
+  readonly board?: string | undefined;
   readonly subject: string;
 }
 
-/** Inference requests one service answers: one device or all, one stream or all. */
+/** Inference requests one service answers: one board or all, one stream or all. */
 export interface InferFilter {
   readonly kind: 'infer';
-  readonly device?: string | undefined;
+  readonly board?: string | undefined;
   readonly stream?: string | undefined;
   readonly subject: string;
 }
@@ -70,57 +73,57 @@ function isEventKind(value: unknown): value is EventKind {
   return (EVENT_KINDS as readonly unknown[]).includes(value);
 }
 
-export function eventSubject<K extends EventKind>(kind: K, device: string): EventSubject<K> {
+export function eventSubject<K extends EventKind>(kind: K, board: string): EventSubject<K> {
   if (!isEventKind(kind)) throw new ValidationError('kind', `must be one of ${EVENT_KINDS.join(', ')}, got ${describeValue(kind)}`);
-  validateToken('device', device);
-  return { kind, device, subject: `${SUBJECT_PREFIX}.${device}.${kind}` };
+  validateToken('board', board);
+  return { kind, board, subject: `${SUBJECT_PREFIX}.${board}.${kind}` };
 }
 
-export function arrivalsRateSubject(device: string): EventSubject<'arrivals.rate'> {
-  return eventSubject('arrivals.rate', device);
+export function arrivalsRateSubject(board: string): EventSubject<'arrivals.rate'> {
+  return eventSubject('arrivals.rate', board);
 }
 
-export function profileCompletedSubject(device: string): EventSubject<'profile.completed'> {
-  return eventSubject('profile.completed', device);
+export function profileCompletedSubject(board: string): EventSubject<'profile.completed'> {
+  return eventSubject('profile.completed', board);
 }
 
-export function planAppliedSubject(device: string): EventSubject<'plan.applied'> {
-  return eventSubject('plan.applied', device);
+export function planAppliedSubject(board: string): EventSubject<'plan.applied'> {
+  return eventSubject('plan.applied', board);
 }
 
-/** `fulcrum.<device>.power`: the device-controller's power telemetry. */
-export function powerSubject(device: string): EventSubject<'power'> {
-  return eventSubject('power', device);
+/** `fulcrum.<board>.power`: the device-controller's power telemetry. */
+export function powerSubject(board: string): EventSubject<'power'> {
+  return eventSubject('power', board);
 }
 
-/** `fulcrum.<device>.activity`: what the executor's GPU runs now. */
-export function activitySubject(device: string): EventSubject<'activity'> {
-  return eventSubject('activity', device);
+/** `fulcrum.<board>.activity`: what the executor's GPU runs now. */
+export function activitySubject(board: string): EventSubject<'activity'> {
+  return eventSubject('activity', board);
 }
 
-/** `fulcrum.<device>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
-export function executorStatusSubject(device: string): EventSubject<'executor.status'> {
-  return eventSubject('executor.status', device);
+/** `fulcrum.<board>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
+export function executorStatusSubject(board: string): EventSubject<'executor.status'> {
+  return eventSubject('executor.status', board);
 }
 
-export function inferSubject(device: string, stream: string): InferSubject {
-  validateToken('device', device);
+export function inferSubject(board: string, stream: string): InferSubject {
+  validateToken('board', board);
   validateToken('stream', stream);
-  return { kind: 'infer', device, stream, subject: `${SUBJECT_PREFIX}.${device}.infer.${stream}` };
+  return { kind: 'infer', board, stream, subject: `${SUBJECT_PREFIX}.${board}.infer.${stream}` };
 }
 
-/** Subscribe to `kind` on `device`, or on every device when `device` is omitted. */
-export function eventFilter<K extends EventKind>(kind: K, device?: string): EventFilter<K> {
-  if (device !== undefined) return eventSubject(kind, device);
+/** Subscribe to `kind` on `board`, or on every board when `board` is omitted. */
+export function eventFilter<K extends EventKind>(kind: K, board?: string): EventFilter<K> {
+  if (board !== undefined) return eventSubject(kind, board);
   if (!isEventKind(kind)) throw new ValidationError('kind', `must be one of ${EVENT_KINDS.join(', ')}, got ${describeValue(kind)}`);
-  return { kind, device: undefined, subject: `${SUBJECT_PREFIX}.*.${kind}` };
+  return { kind, board: undefined, subject: `${SUBJECT_PREFIX}.*.${kind}` };
 }
 
-/** Serve inference requests for `stream` (or every stream) on `device` (or every device). */
-export function inferFilter(device?: string, stream?: string): InferFilter {
-  if (device !== undefined) validateToken('device', device);
+/** Serve inference requests for `stream` (or every stream) on `board` (or every board). */
+export function inferFilter(board?: string, stream?: string): InferFilter {
+  if (board !== undefined) validateToken('board', board);
   if (stream !== undefined) validateToken('stream', stream);
-  return { kind: 'infer', device, stream, subject: `${SUBJECT_PREFIX}.${device ?? '*'}.infer.${stream ?? '*'}` };
+  return { kind: 'infer', board, stream, subject: `${SUBJECT_PREFIX}.${board ?? '*'}.infer.${stream ?? '*'}` };
 }
 
 /**
@@ -130,17 +133,17 @@ export function inferFilter(device?: string, stream?: string): InferFilter {
 export function parseSubject(subject: string, field = 'subject'): ParsedSubject {
   if (typeof subject !== 'string') throw new ValidationError(field, `must be a string, got ${describeValue(subject)}`);
   const tokens = subject.split('.');
-  const expected = `expected ${SUBJECT_PREFIX}.<device>.infer.<stream> or ${SUBJECT_PREFIX}.<device>.{${EVENT_KINDS.join('|')}}, got ${describeValue(subject)}`;
+  const expected = `expected ${SUBJECT_PREFIX}.<board>.infer.<stream> or ${SUBJECT_PREFIX}.<board>.{${EVENT_KINDS.join('|')}}, got ${describeValue(subject)}`;
   if (tokens[0] !== SUBJECT_PREFIX || tokens.length < 3) throw new ValidationError(field, expected);
-  const device = tokens[1]!;
-  if (!TOKEN_RE.test(device)) throw new ValidationError(field, `device ${describeValue(device)} is not a valid token; ${expected}`);
+  const board = tokens[1]!;
+  if (!TOKEN_RE.test(board)) throw new ValidationError(field, `board ${describeValue(board)} is not a valid token; ${expected}`);
   const rest = tokens.slice(2).join('.');
   if (tokens[2] === 'infer' && tokens.length === 4) {
     const stream = tokens[3]!;
     if (!TOKEN_RE.test(stream)) throw new ValidationError(field, `stream ${describeValue(stream)} is not a valid token; ${expected}`);
-    return inferSubject(device, stream);
+    return inferSubject(board, stream);
   }
-  if (isEventKind(rest)) return eventSubject(rest, device);
+  if (isEventKind(rest)) return eventSubject(rest, board);
   throw new ValidationError(field, expected);
 }
 

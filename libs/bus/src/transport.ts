@@ -65,10 +65,10 @@ export interface Transport {
   publish(subject: string, data: Uint8Array): Promise<void>;
   subscribe(pattern: string, queue: string | undefined, sink: MessageSink): TransportSubscription;
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  /** Publish into the device's durable profile stream; resolves once stored. */
-  publishDurable(device: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck>;
-  /** Read the device's durable stream from `fromSequence`; ends when caught up unless `follow`. */
-  replay(device: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription;
+  /** Publish into the board's durable profile stream; resolves once stored. */
+  publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck>;
+  /** Read the board's durable stream from `fromSequence`; ends when caught up unless `follow`. */
+  replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription;
   keyValue(bucket: string, history: number): Promise<RawKeyValue>;
   close(): Promise<void>;
 }

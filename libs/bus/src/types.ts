@@ -27,7 +27,7 @@ export interface PublishOptions {
 }
 
 export interface PublishAck {
-  /** True when the event was stored in the device's durable stream (`profile.completed`). */
+  /** True when the event was stored in the board's durable stream (`profile.completed`). */
   readonly durable: boolean;
   /** Stream sequence of the stored event (durable only). */
   readonly sequence?: number | undefined;
@@ -202,13 +202,13 @@ export interface EventBus {
 
   /**
    * Validates and publishes an event. Core NATS subjects are at-most-once (no subscriber, no
-   * delivery); `profile.completed` is stored in the device's JetStream stream and resolves once
+   * delivery); `profile.completed` is stored in the board's JetStream stream and resolves once
    * stored. Throws `MalformedEventError` for a bad payload, `BusError('unavailable')` while
    * NATS is unreachable, `BusError('closed')` after `close()`.
    */
   publish<K extends EventKind>(subject: EventSubject<K>, event: BusEvents[K], options?: PublishOptions): Promise<PublishAck>;
 
-  /** Subscribe to one kind on one device or all (`eventFilter(kind)`). See `Subscription`. */
+  /** Subscribe to one kind on one board or all (`eventFilter(kind)`). See `Subscription`. */
   subscribe<K extends EventKind>(filter: EventFilter<K>, handler?: EventHandler<K>, options?: SubscribeOptions): EventSubscription<K>;
 
   /**
@@ -221,8 +221,8 @@ export interface EventBus {
   /** Answers inference requests; malformed ones get `{error: {code: 'invalid'}}` without reaching the handler. */
   serve(filter: InferFilter, handler: InferenceHandler, options?: ServeOptions): InferenceService;
 
-  /** Reads `profile.completed` of one device from its durable stream, from the start by default. */
-  replayProfiles(device: string, handler?: EventHandler<'profile.completed'>, options?: ReplayOptions): EventSubscription<'profile.completed'>;
+  /** Reads the `profile.completed` events one board published from its durable stream, from the start by default. */
+  replayProfiles(board: string, handler?: EventHandler<'profile.completed'>, options?: ReplayOptions): EventSubscription<'profile.completed'>;
 
   /** Opens (creating when missing) a key-value bucket. Bucket names are `[-_A-Za-z0-9]+`. */
   keyValue<T>(bucket: string, options: KeyValueOptions<T>): Promise<KeyValueBucket<T>>;

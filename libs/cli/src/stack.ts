@@ -339,7 +339,8 @@ export async function startAllServices(configs: AllConfigs, logger: Logger): Pro
   const controller = await start('device-controller', () => startDeviceControllerService({ ...c, device }, { logger, bus }));
   const executor = await start('executor', () =>
     startExecutorService(
-      { ...configs.executor, device, controller: { ...configs.executor.controller, address: controller.address, ...tokenOf(c) } },
+      // One board: the executor's subjects are the controller's (its activity drives the virtual board's power).
+      { ...configs.executor, device, board: controller.node.board, controller: { ...configs.executor.controller, address: controller.address, ...tokenOf(c) } },
       { logger, bus },
     ),
   );

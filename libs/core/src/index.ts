@@ -33,7 +33,7 @@ export {
   maxMode,
 } from './devices.js';
 export type { DeviceSpec, PowerModeGrid, PowerPreset } from './devices.js';
-export { WORKLOADS, WORKLOAD_KINDS, NAME_RULE, TOKEN_RULE, requireToken, workloadIds, getWorkload } from './workloads.js';
+export { WORKLOADS, WORKLOAD_KINDS, NAME_RULE, TOKEN_RULE, requireToken, boardIdFrom, workloadIds, getWorkload } from './workloads.js';
 export { BUILTIN_CATALOG, catalogWith, userWorkload } from './catalog.js';
 export type { Catalog } from './catalog.js';
 export type { WorkloadDescriptor, WorkloadKind } from './workloads.js';

@@ -58,6 +58,21 @@ export function requireToken(field: string, name: unknown, what = 'a name'): str
   return name;
 }
 
+/**
+ * A board id from a host name (the default board id, SPEC §1): lower case, every character the
+ * token rule refuses (dots of a domain, spaces) becomes `-`, leading `-`/`_` dropped, at most 64
+ * characters; `board` when nothing is left. `jetson-01.lab.local` → `jetson-01-lab-local`.
+ */
+export function boardIdFrom(host: string): string {
+  const id = host
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+/, '')
+    .slice(0, 64)
+    .replace(/[-_]+$/, '');
+  return id === '' ? 'board' : id;
+}
+
 /** Throws a ValidationError unless `name` follows NAME_RULE. */
 export function requireName(field: string, name: unknown, what = 'name'): string {
   if (typeof name !== 'string' || !NAME_RULE.test(name)) {

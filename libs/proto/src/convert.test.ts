@@ -183,10 +183,13 @@ test('measurements: the run and its outcome round-trip; an empty outcome is refu
 
 test('device info and grids round-trip; an empty grid or unknown backend is refused', () => {
   const grid = { cores: [4, 8], cpuMhz: [1000], gpuMhz: [300, 600], emcMhz: [2000] };
-  const info = { device: 'orin-agx', displayName: 'Orin', backend: 'virtual' as const, softwareStack: 'v', grid, modeCount: 4, presets: [{ name: 'MAXN', mode: MAXN, note: 'all on' }], hardCapW: 60, notes: ['a', 'b'] };
+  const info = { board: 'jetson-01', device: 'orin-agx', displayName: 'Orin', backend: 'virtual' as const, softwareStack: 'v', grid, modeCount: 4, presets: [{ name: 'MAXN', mode: MAXN, note: 'all on' }], hardCapW: 60, notes: ['a', 'b'] };
   assert.deepEqual(deviceInfoFromProto(deviceInfoToProto(info)), info);
   assert.equal(field(() => gridFromProto({ ...grid, gpuMhz: [] }, 'info.grid')), 'info.grid.gpuMhz');
   assert.equal(field(() => deviceInfoFromProto({ ...deviceInfoToProto(info), backend: 0 })), 'info.backend');
+  // A board id must be a subject token (it becomes fulcrum.<board>.…).
+  assert.equal(field(() => deviceInfoFromProto({ ...deviceInfoToProto(info), board: '' })), 'info.board');
+  assert.equal(field(() => deviceInfoFromProto({ ...deviceInfoToProto(info), board: 'lab.jetson' })), 'info.board');
   assert.equal(workloadKindFromProto(common.WorkloadKind.WORKLOAD_KIND_INFER, 'k'), 'infer');
 });
 

@@ -15,6 +15,7 @@
 import {
   BUILTIN_CATALOG,
   requireBatchSize,
+  requireToken,
   type Catalog,
   ValidationError,
   isValidationError,
@@ -599,6 +600,8 @@ const BACKEND_TO_PROTO: Record<DeviceBackendKind, device.Backend> = {
 
 /** What a device-controller says about its board. */
 export interface DeviceInfo {
+  /** The board's id (its subjects' token), distinct from the device model. */
+  readonly board: string;
   readonly device: string;
   readonly displayName: string;
   readonly backend: DeviceBackendKind;
@@ -613,6 +616,7 @@ export interface DeviceInfo {
 
 export function deviceInfoToProto(info: DeviceInfo): device.DeviceInfo {
   return device.DeviceInfo.fromPartial({
+    board: info.board,
     device: info.device,
     displayName: info.displayName,
     backend: BACKEND_TO_PROTO[info.backend],
@@ -630,6 +634,7 @@ export function deviceInfoFromProto(info: device.DeviceInfo | undefined, field =
   const backend = (Object.keys(BACKEND_TO_PROTO) as DeviceBackendKind[]).find((k) => BACKEND_TO_PROTO[k] === i.backend);
   if (!backend) throw new ValidationError(`${field}.backend`, `must be BACKEND_JETSON, BACKEND_VIRTUAL or BACKEND_TABLE, got ${enumName(device.Backend, i.backend)}`);
   return {
+    board: requireToken(`${field}.board`, i.board, 'a board id'),
     device: text(i.device, `${field}.device`),
     displayName: i.displayName,
     backend,

@@ -146,6 +146,7 @@ describe('DeviceController over a real @grpc/grpc-js server', () => {
     getDeviceInfo(_call, callback) {
       callback(null, {
         info: {
+          board: 'test-board',
           device: 'orin-agx',
           displayName: 'Jetson Orin AGX (test)',
           backend: device.Backend.BACKEND_VIRTUAL,

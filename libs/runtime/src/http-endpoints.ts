@@ -22,9 +22,9 @@ export interface RunningHttpEndpoints {
 }
 
 /** A metrics registry with Node's default process metrics, labelled with the service. */
-export function createMetricsRegistry(service: string): Registry {
+export function createMetricsRegistry(service: string, labels: Readonly<Record<string, string>> = {}): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels({ service, ...labels });
   collectDefaultMetrics({ register: registry, prefix: 'fulcrum_' });
   return registry;
 }

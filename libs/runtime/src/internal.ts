@@ -23,6 +23,8 @@ export {
   metricsConfigSchema,
   logLevelSchema,
   natsConfigSchema,
+  boardSchema,
+  defaultBoardId,
   natsBusOptions,
   natsHosts,
   grpcListenPort,

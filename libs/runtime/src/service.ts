@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { isLoopbackHost, startGrpcServer, type GrpcServiceBinding, type RunningGrpcServer } from './grpc-server.js';
 import { ValidationError, describeValue } from '@fulcrum/core/internal';
+import { TOKEN_RULE, boardIdFrom } from '@fulcrum/core';
+import { hostname } from 'node:os';
 import { loadDescriptorSet } from '@fulcrum/proto';
 import { CleanupStack } from './cleanup.js';
 import { LOG_LEVELS, serviceLogger } from './logging.js';
@@ -38,6 +40,21 @@ export const grpcConfigSchema = z.object({
   allowPlaintextNetwork: z.boolean().optional(),
 });
 export type GrpcConfig = z.output<typeof grpcConfigSchema>;
+
+/** This host's default board id (SPEC §1): its host name as a subject token (`boardIdFrom`). */
+export function defaultBoardId(host: string = hostname()): string {
+  return boardIdFrom(host);
+}
+
+/**
+ * The `board` key of the device-controller and executor: this board's id, the token of its NATS
+ * subjects and the `board` label of its metrics (distinct from the device model). Default the host name.
+ */
+export const boardSchema = z
+  .string()
+  .regex(TOKEN_RULE, "must be 1–64 letters, digits, '-' or '_', starting with a letter or digit")
+  .optional()
+  .transform((b) => b ?? defaultBoardId());
 
 /** `logLevel`: one of the logger's levels (`FULCRUM_LOG_LEVEL`, `--logLevel`). */
 export const logLevelSchema = z.enum(LOG_LEVELS).default('info');
@@ -255,12 +272,13 @@ export interface ServiceScope {
  */
 export async function openService<S extends { close(): Promise<void> }>(
   name: ServiceName,
-  config: { readonly grpc: GrpcConfig; readonly metrics?: MetricsConfig | undefined },
+  config: { readonly grpc: GrpcConfig; readonly metrics?: MetricsConfig | undefined; readonly board?: string | undefined },
   options: ServiceOptions,
   build: (scope: ServiceScope) => Promise<S>,
 ): Promise<S> {
   const logger = serviceLogger(options.logger, name);
-  const registry = options.registry ?? createMetricsRegistry(name);
+  // A board-side service labels every metric with its board (SPEC §1), so one Prometheus tells boards apart.
+  const registry = options.registry ?? createMetricsRegistry(name, config.board ? { board: config.board } : {});
   const cleanup = new CleanupStack(logger);
   const scope: ServiceScope = {
     logger,

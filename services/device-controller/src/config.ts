@@ -19,7 +19,7 @@ import { z } from 'zod';
 import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
-import { grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema } from '@fulcrum/runtime/internal';
+import { boardSchema, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema } from '@fulcrum/runtime/internal';
 
 /** The controller library, the helper and the CLI's jetson commands. */
 export const deviceControllerConfigSchema = z.object({
@@ -69,8 +69,10 @@ export function loadDeviceControllerConfig(options: LoadConfigOptions = {}): Loa
 
 /** A running controller node (`DeviceControllerNode`): the library's keys plus the board and its telemetry. */
 export const deviceControllerNodeConfigSchema = deviceControllerConfigSchema.extend({
+  /** This board's id (SPEC §1): the bus subjects' `<board>` and the metrics' `board` label; default the host name. */
+  board: boardSchema,
   /**
-   * Device id: the bus subjects' `<device>` and, for `virtual`, the model (orin-agx, agx-xavier).
+   * Device model id: for `virtual`, the model (orin-agx, agx-xavier); reported in GetDeviceInfo.
    * Unset: a table board's own device (a different one is refused), else orin-agx.
    */
   device: z.string().min(1).optional(),
@@ -94,7 +96,7 @@ export const deviceControllerNodeConfigSchema = deviceControllerConfigSchema.ext
       defaultIntervalMs: z.number().int().min(1).default(1000),
       /** Shortest StreamTelemetry interval served, ms (shorter requests are raised to it). */
       minIntervalMs: z.number().int().min(1).default(5),
-      /** Publish power on `fulcrum.<device>.power` this often, ms; 0 = never. */
+      /** Publish power on `fulcrum.<board>.power` this often, ms; 0 = never. */
       publishIntervalMs: z.number().int().min(0).default(1000),
       /** virtual/table: an executor activity not refreshed for this long counts as idle, ms; 0 = never. */
       activityTimeoutMs: z.number().int().min(0).default(5000),

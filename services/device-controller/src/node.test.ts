@@ -26,10 +26,10 @@ describe('DeviceControllerNode', () => {
     let node: DeviceControllerNode | undefined;
     const metrics = createDeviceControllerMetrics(registry, () => node);
     const powers: number[] = [];
-    bus.subscribe(powerSubject('orin-agx'), (m) => {
+    bus.subscribe(powerSubject('test-board'), (m) => {
       powers.push(m.event.powerW ?? 0);
     });
-    node = await DeviceControllerNode.open({ hardCapW: 30, initialMode: '15W', noise: 0, telemetry: { publishIntervalMs: 10 } }, { logger: quiet, bus, metrics });
+    node = await DeviceControllerNode.open({ board: 'test-board', hardCapW: 30, initialMode: '15W', noise: 0, telemetry: { publishIntervalMs: 10 } }, { logger: quiet, bus, metrics });
     assert.deepEqual(node.initialMode, MODE_15W);
     const info = await node.info();
     assert.equal(info.backend, 'virtual');
@@ -50,7 +50,7 @@ describe('DeviceControllerNode', () => {
     assert.match(switches, /outcome="refused"\} 1/);
     assert.match(switches, /outcome="invalid"\} 2/);
 
-    await bus.publish(activitySubject('orin-agx'), { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32, measuredAt: new Date().toISOString() });
+    await bus.publish(activitySubject('test-board'), { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32, measuredAt: new Date().toISOString() });
     await until('the activity', () => (node!.backend as ModelControlBackend).currentActivity().state === 'train');
     const seqs: number[] = [];
     for await (const s of node.telemetry({ intervalMs: 5, maxSamples: 3 })) {

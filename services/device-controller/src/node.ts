@@ -1,7 +1,7 @@
 /**
  * A running device-controller node, usable without gRPC: the board chosen by `backend` (virtual,
  * table or jetson; open-board.ts), the executor's activity followed on the bus (virtual/table:
- * their power follows what the executor runs), power published on `fulcrum.<device>.power` every
+ * their power follows what the executor runs), power published on `fulcrum.<board>.power` every
  * `telemetry.publishIntervalMs`, telemetry as an async iterable of samples, one mode switch at a
  * time with the backends' errors as domain errors (errors.ts), and `close()` restoring the mode
  * found at start.
@@ -34,8 +34,9 @@ export interface DeviceControllerNodeOptions {
   readonly metrics?: DeviceControllerMetrics | undefined;
 }
 
-/** What the node says about its board: the backend's info and the software stack. */
+/** What the node says about its board: its id, the backend's info and the software stack. */
 export interface DeviceControllerInfo extends DeviceControlInfo {
+  readonly board: string;
   readonly softwareStack: string;
 }
 
@@ -86,7 +87,9 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 const ignore = (): void => undefined;
 
 export class DeviceControllerNode implements DeviceControllerMetricsSource {
-  /** The bus subjects' `<device>`. */
+  /** The board's id: the bus subjects' `<board>` (config `board`, default the host name). */
+  readonly board: string;
+  /** The device model (orin-agx, …; a table board's own). */
   readonly device: string;
   readonly backend: DeviceControlBackend;
   /** The mode found at start (restored by close). */
@@ -114,6 +117,7 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
     this.#bus = options.bus;
     this.#metrics = options.metrics;
     this.device = config.device ?? board.device ?? 'orin-agx';
+    this.board = config.board;
     this.backend = board.backend;
     this.initialMode = board.initialMode;
     this.softwareStack = board.softwareStack;
@@ -141,7 +145,7 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
     const bus = this.#bus;
     const setActivity = this.#board.setActivity;
     if (bus && setActivity) {
-      this.#activitySub = bus.subscribe(activitySubject(this.device), (msg) => {
+      this.#activitySub = bus.subscribe(activitySubject(this.board), (msg) => {
         const a = modelActivity(msg.event);
         setActivity(a);
         this.#metrics?.activity.set(a.state === 'idle' ? 0 : 1);
@@ -160,7 +164,7 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
   }
 
   async #publish(s: TelemetrySample): Promise<void> {
-    await this.#bus?.publish(powerSubject(this.device), {
+    await this.#bus?.publish(powerSubject(this.board), {
       measuredAt: s.measuredAt.toISOString(),
       ...(s.mode ? { mode: s.mode } : {}),
       powerW: Math.max(0, s.powerW),
@@ -173,7 +177,7 @@ export class DeviceControllerNode implements DeviceControllerMetricsSource {
   }
 
   async info(): Promise<DeviceControllerInfo> {
-    return { ...(await this.backend.info()), softwareStack: this.softwareStack };
+    return { ...(await this.backend.info()), board: this.board, softwareStack: this.softwareStack };
   }
 
   /** The mode read back (virtual/table: the mode held). */

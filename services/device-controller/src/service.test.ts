@@ -23,6 +23,8 @@ import { startDeviceControllerService, type DeviceControllerService } from './se
 import type { ModelControlBackend } from './model-backend.js';
 import { fakeTree, snapshotKnobFiles, tempDir } from './test-support.js';
 
+/** The board id every controller here runs as (subjects fulcrum.<board>.…). */
+const BOARD = 'test-board';
 const quiet = createLogger({ name: 'test', level: 'silent' });
 const MAXN: PowerMode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
 const MODE_15W: PowerMode = { cores: 4, cpuMhz: 1113.6, gpuMhz: 420.75, emcMhz: 2133 };
@@ -34,7 +36,7 @@ after(async () => {
 });
 
 async function start(input: DeviceControllerServiceConfigInput, bus?: EventBus): Promise<DeviceControllerService> {
-  const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: 0 }, ...input }), { logger: quiet, ...(bus ? { bus } : {}) });
+  const svc = await startDeviceControllerService(deviceControllerServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: 0 }, ...input }), { logger: quiet, ...(bus ? { bus } : {}) });
   cleanups.push(() => svc.close(200));
   return svc;
 }
@@ -90,6 +92,7 @@ describe('device-controller service, virtual board', () => {
     const c = client(svc);
     const { info: i } = await info(c);
     assert.equal(i?.device, 'orin-agx');
+    assert.equal(i?.board, BOARD, 'the board id, apart from the model');
     assert.equal(i?.backend, pb.Backend.BACKEND_VIRTUAL);
     assert.equal(i?.modeCount, 18096);
     assert.deepEqual(i?.grid?.gpuMhz, [...ORIN_AGX.grid.gpuMhz]);
@@ -136,9 +139,9 @@ describe('device-controller service, virtual board', () => {
     assert.ok(r.switchS >= 0.05, `switchS ${r.switchS} includes the settle wait`);
     assert.deepEqual((await getMode(c)).mode, MODE_15W);
     const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
-    assert.match(metrics, /fulcrum_mode_switches_total\{outcome="ok",service="device-controller"\} 1/);
-    assert.match(metrics, /fulcrum_device_power_watts\{service="device-controller"\} \d/);
-    assert.match(metrics, /fulcrum_device_clock_mhz\{knob="gpu",service="device-controller"\} 420\.75/);
+    assert.match(metrics, /fulcrum_mode_switches_total\{outcome="ok",service="device-controller",board="test-board"\} 1/);
+    assert.match(metrics, /fulcrum_device_power_watts\{service="device-controller",board="test-board"\} \d/);
+    assert.match(metrics, /fulcrum_device_clock_mhz\{knob="gpu",service="device-controller",board="test-board"\} 420\.75/);
   });
 
   it('a caller that goes away stops its settle wait: the next switch does not wait out 600 s (found by test/fuzz)', async () => {
@@ -161,7 +164,7 @@ describe('device-controller service, virtual board', () => {
     const c = client(svc);
     const backend = svc.backend as ModelControlBackend;
     const idleMaxn = meanPower(await telemetry(c, 3));
-    await publishActivity(bus, 'orin-agx', { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
+    await publishActivity(bus, BOARD, { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
     await until('the activity to arrive', () => backend.currentActivity().state === 'train');
     const samples = await telemetry(c, 4);
     assert.equal(samples.length, 4);
@@ -174,7 +177,7 @@ describe('device-controller service, virtual board', () => {
     const trainLow = meanPower(await telemetry(c, 3));
     assert.ok(trainMaxn > trainLow + 10, `training at GPU 1300.5 MHz (${trainMaxn.toFixed(1)} W) draws more than at 420.75 MHz (${trainLow.toFixed(1)} W)`);
     assert.ok(trainMaxn > idleMaxn + 20, `training (${trainMaxn.toFixed(1)} W) draws more than idle (${idleMaxn.toFixed(1)} W)`);
-    await publishActivity(bus, 'orin-agx', { state: ActivityState.IDLE });
+    await publishActivity(bus, BOARD, { state: ActivityState.IDLE });
     await until('idle', () => backend.currentActivity().state === 'idle');
     const idleLow = meanPower(await telemetry(c, 2));
     assert.ok(idleLow < trainLow && idleLow < idleMaxn, 'idle power falls with the GPU clock too');
@@ -184,7 +187,7 @@ describe('device-controller service, virtual board', () => {
     const bus = createInProcessBus();
     cleanups.push(() => bus.close());
     const seen: number[] = [];
-    bus.subscribe(powerSubject('orin-agx'), (m) => {
+    bus.subscribe(powerSubject(BOARD), (m) => {
       if (m.event.powerW !== undefined) seen.push(m.event.powerW);
     });
     const svc = await start({ telemetry: { publishIntervalMs: 10 } }, bus);
@@ -259,7 +262,7 @@ describe('device-controller service, table board', () => {
     const capped = await grpcError(setMode(c, MAXN));
     assert.equal(capped.code, status.FAILED_PRECONDITION, 'MAXN is known (from the table) to draw 50 W');
     assert.equal(meanPower(await telemetry(c, 2)), 11, 'idle: the smallest power the table holds at the mode');
-    await publishActivity(bus, 'orin-agx', { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
+    await publishActivity(bus, BOARD, { state: ActivityState.TRAIN, workload: 'resnet18', batchSize: 32 });
     await until('the activity', () => (svc.backend as ModelControlBackend).currentActivity().state === 'train');
     assert.equal(meanPower(await telemetry(c, 2)), 16);
   });
@@ -349,14 +352,14 @@ describe('device-controller service over NATS', () => {
   const nats = natsFixture();
 
   it('follows an executor activity published from another connection', async () => {
-    const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, nats: { url: nats.url }, noise: 0 }), { logger: quiet });
+    const svc = await startDeviceControllerService(deviceControllerServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: -1 }, nats: { url: nats.url }, noise: 0 }), { logger: quiet });
     nats.defer(() => svc.close(200));
     assert.equal(svc.bus.backend, 'nats');
     const executorSide = await connectNatsBus({ url: nats.url });
     nats.defer(() => executorSide.close());
     const c = client(svc);
     const idle = meanPower(await telemetry(c, 2));
-    await publishActivity(executorSide, 'orin-agx', { state: ActivityState.INFER, workload: 'yolov8n', batchSize: 8, stream: 'cam' });
+    await publishActivity(executorSide, BOARD, { state: ActivityState.INFER, workload: 'yolov8n', batchSize: 8, stream: 'cam' });
     await until('the activity over NATS', () => (svc.backend as ModelControlBackend).currentActivity().state === 'infer');
     const busy = meanPower(await telemetry(c, 2));
     assert.ok(busy > idle, `inference (${busy.toFixed(1)} W) draws more than idle (${idle.toFixed(1)} W)`);

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
-import { DEFAULT_GRPC_PORTS, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
+import { DEFAULT_GRPC_PORTS, boardSchema, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
 
 /** Where checkpoints go by default: $XDG_STATE_HOME/fulcrum/checkpoints, else ~/.local/state/fulcrum/checkpoints. */
 export function defaultCheckpointDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -50,9 +50,11 @@ export type ExecutorLimits = z.output<typeof executorLimitsSchema>;
  */
 export const executorServiceConfigSchema = z.object({
   logLevel: logLevelSchema,
+  /** This board's id (SPEC §1): the bus subjects' `<board>` and the metrics' `board` label; default the host name. */
+  board: boardSchema,
   /**
-   * Device id: the bus subjects' `<device>`, the problems' device, and the simulated model (orin-agx,
-   * agx-xavier). Unset: a table backend's own device (a different one is refused), else orin-agx.
+   * Device model id: the problems' device, and the simulated model (orin-agx, agx-xavier). Unset: a
+   * table backend's own device (a different one is refused), else orin-agx.
    */
   device: z.string().min(1).optional(),
   grpc: grpcConfigSchema.prefault({}),

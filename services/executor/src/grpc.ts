@@ -25,11 +25,13 @@ const STATES: Record<ExecutorNodeState, pb.State> = {
 };
 
 /** The node's status as the Status RPC reports it. */
-export function statusToProto(s: ExecutorNodeStatus): pb.StatusResponse {
+export function statusToProto(s: ExecutorNodeStatus, where: { readonly board: string; readonly device: string }): pb.StatusResponse {
   const e = s.executor;
-  if (!e) return pb.StatusResponse.fromPartial({ state: STATES[s.state] });
+  if (!e) return pb.StatusResponse.fromPartial({ state: STATES[s.state], board: where.board, device: where.device });
   return pb.StatusResponse.fromPartial({
     state: STATES[s.state],
+    board: where.board,
+    device: where.device,
     ...(s.applied ? { plan: s.applied.record, planAppliedAt: s.applied.appliedAt } : {}),
     streams: e.streams.map(streamSummary),
     trainThroughputSamplesPerS: e.trainThroughputSamplesPerS,
@@ -77,9 +79,9 @@ export function executorGrpcImplementation(node: ExecutorNode, logger?: Logger):
       node.checkProblem(problem);
       const { plan, proto } = planFromProto(req.plan, problem);
       const applied = await node.applyPlan(problem, plan, { record: proto });
-      return pb.ApplyPlanResponse.fromPartial({ planId: applied.plan.planId, mode: applied.record.mode, appliedAt: applied.appliedAt });
+      return pb.ApplyPlanResponse.fromPartial({ planId: applied.plan.planId, mode: applied.record.mode, appliedAt: applied.appliedAt, board: node.board });
     }, logger),
-    status: unary(() => statusToProto(node.status()), logger),
+    status: unary(() => statusToProto(node.status(), node), logger),
     runMeasurement: unary(async (req: pb.RunMeasurementRequest, call) => {
       // The caller cancelling (or its deadline passing) stops the measurement and frees the GPU.
       const cancel = callSignal(call);

@@ -24,7 +24,7 @@ function newNode(options: { bus?: ReturnType<typeof createInProcessBus> } = {}) 
   const registry = new Registry();
   let node: ExecutorNode | undefined;
   const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
-  node = new ExecutorNode({ device: 'orin-agx', engine: new SimulatedEngine(model, clock, 'test-stack', MAXN), clock, model, metrics, ...(options.bus ? { bus: options.bus } : {}) });
+  node = new ExecutorNode({ board: 'test-board', device: 'orin-agx', engine: new SimulatedEngine(model, clock, 'test-stack', MAXN), clock, model, metrics, ...(options.bus ? { bus: options.bus } : {}) });
   const streamLabels = async (): Promise<number> => new Set([...(await metrics.requests.get()).values, ...(await metrics.latency.get()).values].map((v) => v.labels.stream)).size;
   const answered = async (): Promise<number> => (await metrics.requests.get()).values.filter((v) => v.labels.outcome === 'ok' || v.labels.outcome === 'late').reduce((a, v) => a + v.value, 0);
   return { node, answered, streamLabels };
@@ -72,10 +72,10 @@ describe('ExecutorNode (embedded, no gRPC)', () => {
     const bus = createInProcessBus();
     const { node, answered } = newNode({ bus });
     const seen: PlanAppliedEvent[] = [];
-    const sub = bus.subscribe(eventFilter('plan.applied', 'orin-agx'), (m) => void seen.push(m.event));
+    const sub = bus.subscribe(eventFilter('plan.applied', 'test-board'), (m) => void seen.push(m.event));
     await sub.ready;
     await node.applyPlan(problem, { planId: 'b1', mode: MAXN, batchSizes: { cam: 4 }, strategy: 'manual' });
-    const reply = await bus.request(inferSubject('orin-agx', 'cam'), { requestId: 'q1', input: [1] }, { timeoutMs: 5000 });
+    const reply = await bus.request(inferSubject('test-board', 'cam'), { requestId: 'q1', input: [1] }, { timeoutMs: 5000 });
     assert.ok(!isErrorReply(reply), JSON.stringify(reply));
     await node.infer('cam', [2]);
     assert.equal(await answered(), 2, 'the bus request and the direct call are counted alike');

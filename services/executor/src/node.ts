@@ -3,9 +3,9 @@
  * embeds it. It owns the minibatch engine (behind the one-minibatch-at-a-time gate), the
  * interleaving `Executor` (created by the first plan), the applied and pending plans, and talks to
  * the device-controller when given one; on a bus it publishes `plan.applied`, `arrivals.rate`,
- * `executor.status` and `activity` and answers `fulcrum.<device>.infer.<stream>`.
+ * `executor.status` and `activity` and answers `fulcrum.<board>.infer.<stream>`.
  *
- *   const node = new ExecutorNode({ device: 'orin-agx', engine, clock, bus });
+ *   const node = new ExecutorNode({ board: 'jetson-01', device: 'orin-agx', engine, clock, bus });
  *   await node.applyPlan(problem, { planId: 'p1', mode, batchSizes: { cam: 4 } });
  *   const r = await node.infer('cam', input);
  *   node.status(); await node.close();
@@ -18,6 +18,7 @@ import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/
 import { common, powerModeToProto, runPlanToProto } from '@fulcrum/proto';
 import type { MeasurementOutcome, MeasurementRun } from '@fulcrum/proto/internal';
 import { GrpcStatusError, errorField, isServiceError, type Logger } from '@fulcrum/runtime';
+import { defaultBoardId } from '@fulcrum/runtime/internal';
 import { ActivityPublisher } from './activity.js';
 import { busEventSink, serveInference, type PlanAppliedDetails } from './bus-adapter.js';
 import { RealClock, type Clock } from './clock.js';
@@ -36,7 +37,9 @@ export interface ModeController {
 }
 
 export interface ExecutorNodeOptions {
-  /** Device id: the bus subjects' `<device>`, and the device problems must be for when it is a known one. */
+  /** This board's id: the bus subjects' `<board>`; default the host name (SPEC §1). */
+  readonly board?: string | undefined;
+  /** Device model id: the device problems must be for when it is a known one. */
   readonly device: string;
   /** Runs the minibatches (`SimulatedEngine`, `HostEngine`); the node closes it on close. */
   readonly engine: MinibatchEngine;
@@ -103,6 +106,8 @@ function predictionsOf(record: common.Plan): PlanAppliedDetails {
 }
 
 export class ExecutorNode {
+  /** The board's id: its subjects' `<board>`. */
+  readonly board: string;
   readonly device: string;
   /** The device problems must be for (the simulated model's, or `device` when it is a known one); undefined: any. */
   readonly modelDevice: string | undefined;
@@ -132,6 +137,7 @@ export class ExecutorNode {
   constructor(options: ExecutorNodeOptions) {
     const { bus, logger, metrics } = options;
     this.device = options.device;
+    this.board = options.board ?? defaultBoardId();
     this.engine = options.engine;
     this.controller = options.controller;
     this.limits = executorLimitsSchema.parse(options.limits ?? {});
@@ -144,7 +150,7 @@ export class ExecutorNode {
     this.modelDevice = options.model?.device.id ?? (this.catalog.deviceIds().includes(options.device) ? options.device : undefined);
     this.#activity = bus
       ? new ActivityPublisher({
-          publish: (a) => bus.publish(activitySubject(this.device), { ...a, measuredAt: new Date().toISOString() }),
+          publish: (a) => bus.publish(activitySubject(this.board), { ...a, measuredAt: new Date().toISOString() }),
           minIntervalMs: this.limits.activityIntervalMs,
           heartbeatMs: this.limits.activityHeartbeatMs,
           onError: (err) => logger?.debug({ err: String(err) }, 'publishing the activity failed'),
@@ -153,7 +159,7 @@ export class ExecutorNode {
     this.runner = new GatedRunner(this.engine, this.#activity, (kind) => metrics?.minibatches.inc({ kind }));
     // The executor's events: a plan taking effect (at a minibatch boundary) is recorded first, then all go on the bus.
     const sink = bus
-      ? busEventSink(bus, this.device, { logger, planDetails: (plan) => (this.#applied?.plan.planId === plan.planId ? this.#applied.details : undefined) })
+      ? busEventSink(bus, this.board, { logger, planDetails: (plan) => (this.#applied?.plan.planId === plan.planId ? this.#applied.details : undefined) })
       : undefined;
     this.#events = {
       publish: (e) => {
@@ -161,7 +167,7 @@ export class ExecutorNode {
         sink?.publish(e);
       },
     };
-    this.#inferService = bus && options.serveInference !== false ? serveInference((stream, input, requestId) => this.infer(stream, input, requestId), bus, this.device) : undefined;
+    this.#inferService = bus && options.serveInference !== false ? serveInference((stream, input, requestId) => this.infer(stream, input, requestId), bus, this.board) : undefined;
   }
 
   /** The interleaving runtime, once a plan was applied. */

@@ -26,6 +26,8 @@ const LOW_GPU: PowerMode = { ...MAXN, gpuMhz: 420.75 };
 const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
 const INFER = common.WorkloadKind.WORKLOAD_KIND_INFER;
 const TOKEN = 'executor-token-1';
+/** The board id of every executor here (subjects fulcrum.<board>.…). */
+const BOARD = 'test-board';
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -47,13 +49,13 @@ function plan(overrides: Partial<common.Plan> = {}): common.Plan {
 }
 
 async function controller(bus?: EventBus, port = 0): Promise<DeviceControllerService> {
-  const svc = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port }, metrics: { port: -1 }, noise: 0 }), { logger: quiet, ...(bus ? { bus } : {}) });
+  const svc = await startDeviceControllerService(deviceControllerServiceConfig({ board: BOARD, grpc: { port }, metrics: { port: -1 }, noise: 0 }), { logger: quiet, ...(bus ? { bus } : {}) });
   cleanups.push(() => svc.close(100));
   return svc;
 }
 
 async function executorService(input: ExecutorServiceConfigInput, bus?: EventBus): Promise<ExecutorService> {
-  const svc = await startExecutorService(executorServiceConfig({ grpc: { port: 0 }, metrics: { port: 0 }, timeScale: 100, ...input }), { logger: quiet, ...(bus ? { bus } : {}) });
+  const svc = await startExecutorService(executorServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: 0 }, timeScale: 100, ...input }), { logger: quiet, ...(bus ? { bus } : {}) });
   cleanups.push(() => svc.close(100));
   return svc;
 }
@@ -124,6 +126,7 @@ describe('executor service with a device-controller (in-process bus)', () => {
   it('is idle before a plan: Status IDLE, Infer UNAVAILABLE', async () => {
     const s = await getStatus(c);
     assert.equal(s.state, pb.State.STATE_IDLE);
+    assert.deepEqual([s.board, s.device], [BOARD, 'orin-agx'], 'Status names the board and its model');
     const err = await grpcError(inferCall(c, { stream: 'cam' }));
     assert.equal(err.code, status.UNAVAILABLE);
     assert.match(err.details, /no plan applied yet/);
@@ -171,7 +174,7 @@ describe('executor service with a device-controller (in-process bus)', () => {
 
   it('applies a plan through the controller, publishes plan.applied and reports Status', async () => {
     const seen: PlanAppliedEvent[] = [];
-    const sub = bus.subscribe(eventFilter('plan.applied', 'orin-agx'), (m) => void seen.push(m.event));
+    const sub = bus.subscribe(eventFilter('plan.applied', BOARD), (m) => void seen.push(m.event));
     await sub.ready;
     const r = await applyPlan(c, { problem: problem(), plan: plan({ mode: LOW_GPU }) });
     assert.equal(r.planId, 'p1');
@@ -207,11 +210,11 @@ describe('executor service with a device-controller (in-process bus)', () => {
     assert.equal(s2.plan?.planId, 'p2');
     assert.equal(s2.streams[0]!.batchSize, 8);
     const metrics = (await (await fetch(`${svc.metricsUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('fulcrum_executor_')).join('\n');
-    const answered = [...metrics.matchAll(/fulcrum_executor_requests_total\{stream="cam",outcome="(?:ok|late)",service="executor"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    const answered = [...metrics.matchAll(/fulcrum_executor_requests_total\{stream="cam",outcome="(?:ok|late)",service="executor",board="test-board"\} (\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
     assert.equal(answered, 20, metrics);
     assert.match(metrics, /fulcrum_executor_request_latency_seconds_count\{[^}]*stream="cam"[^}]*\} 20/);
-    assert.match(metrics, /fulcrum_executor_queue_depth\{stream="cam",service="executor"\} \d+/);
-    assert.match(metrics, /fulcrum_executor_plans_applied_total\{service="executor"\} 2/);
+    assert.match(metrics, /fulcrum_executor_queue_depth\{stream="cam",service="executor",board="test-board"\} \d+/);
+    assert.match(metrics, /fulcrum_executor_plans_applied_total\{service="executor",board="test-board"\} 2/);
   });
 
   it('measures at the mode the controller is in: a lower GPU clock gives longer minibatches, as the model says', async () => {
@@ -288,7 +291,7 @@ describe('executor service when the device-controller goes away', () => {
   it('fails a measurement with UNAVAILABLE after bounded retries, keeps serving the plan, and measures again once the controller is back', async () => {
     const bus = createInProcessBus();
     cleanups.push(() => bus.close());
-    const first = await startDeviceControllerService(deviceControllerServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 } }), { logger: quiet, bus });
+    const first = await startDeviceControllerService(deviceControllerServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: -1 } }), { logger: quiet, bus });
     const port = first.port;
     const svc = await executorService({ controller: { address: first.address, attempts: 3, timeoutS: 0.5, initialBackoffMs: 50, maxBackoffMs: 200 } }, bus);
     const c = client(svc);
@@ -306,7 +309,7 @@ describe('executor service when the device-controller goes away', () => {
     assert.equal(served.planId, 'p1', 'still serving the plan it has');
     assert.equal((await getStatus(c)).plan?.planId, 'p1');
     const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
-    assert.match(metrics, /fulcrum_executor_controller_failures_total\{method="GetPowerMode",service="executor"\} [3-9]/);
+    assert.match(metrics, /fulcrum_executor_controller_failures_total\{method="GetPowerMode",service="executor",board="test-board"\} [3-9]/);
 
     await controller(bus, port);
     const back = await runMeasurement(c, req);
@@ -349,31 +352,31 @@ describe('executor service auth', () => {
 describe('executor service over NATS', () => {
   const nats = natsFixture();
 
-  it('answers inference requests on fulcrum.<device>.infer.<stream>, and garbage with an explicit invalid error', async () => {
+  it('answers inference requests on fulcrum.<board>.infer.<stream>, and garbage with an explicit invalid error', async () => {
     // No controller: the plan's mode is used as is.
-    const svc = await startExecutorService(executorServiceConfig({ grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 100, nats: { url: nats.url } }), { logger: quiet });
+    const svc = await startExecutorService(executorServiceConfig({ board: BOARD, grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 100, nats: { url: nats.url } }), { logger: quiet });
     nats.defer(() => svc.close(100));
     assert.equal(svc.bus.backend, 'nats');
     const app = await connectNatsBus({ url: nats.url });
     nats.defer(() => app.close());
-    const before = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'early' }, { timeoutMs: 2000 });
+    const before = await app.request(inferSubject(BOARD, 'cam'), { requestId: 'early' }, { timeoutMs: 2000 });
     assert.ok(isErrorReply(before) && before.error.code === 'unavailable', 'no plan yet');
     await applyPlan(client(svc), { problem: problem(), plan: plan() });
-    const replies = await Promise.all([1, 2, 3, 4].map((i) => app.request(inferSubject('orin-agx', 'cam'), { requestId: `r${i}`, input: [i] }, { timeoutMs: 5000 })));
+    const replies = await Promise.all([1, 2, 3, 4].map((i) => app.request(inferSubject(BOARD, 'cam'), { requestId: `r${i}`, input: [i] }, { timeoutMs: 5000 })));
     for (const [i, r] of replies.entries()) {
       assert.ok(!isErrorReply(r), JSON.stringify(r));
       assert.equal(r.requestId, `r${i + 1}`);
       assert.ok(r.latencyS > 0);
     }
-    const unknown = await app.request(inferSubject('orin-agx', 'lidar'), { requestId: 'x' }, { timeoutMs: 2000 });
+    const unknown = await app.request(inferSubject(BOARD, 'lidar'), { requestId: 'x' }, { timeoutMs: 2000 });
     assert.ok(isErrorReply(unknown) && unknown.error.code === 'shed', 'no plan serves that stream');
-    const garbage = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', 'this is not json', { timeoutMs: 2000 }));
+    const garbage = decodeInferenceReply(await app.requestRaw(`fulcrum.${BOARD}.infer.cam`, 'this is not json', { timeoutMs: 2000 }));
     assert.ok(isErrorReply(garbage));
     assert.equal(garbage.error.code, 'invalid');
-    const badField = decodeInferenceReply(await app.requestRaw('fulcrum.orin-agx.infer.cam', JSON.stringify({ requestId: 42 }), { timeoutMs: 2000 }));
+    const badField = decodeInferenceReply(await app.requestRaw(`fulcrum.${BOARD}.infer.cam`, JSON.stringify({ requestId: 42 }), { timeoutMs: 2000 }));
     assert.ok(isErrorReply(badField) && badField.error.code === 'invalid' && /requestId/.test(badField.error.message));
     // Still serving after the garbage.
-    const after = await app.request(inferSubject('orin-agx', 'cam'), { requestId: 'after' }, { timeoutMs: 5000 });
+    const after = await app.request(inferSubject(BOARD, 'cam'), { requestId: 'after' }, { timeoutMs: 5000 });
     assert.ok(!isErrorReply(after));
   });
 });

@@ -114,7 +114,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
       ? new DeviceControllerLink({ config: { ...cfg.controller, address: cfg.controller.address }, logger, onFailure: (method) => metrics.controllerFailures.inc({ method }) })
       : undefined;
     if (link) cleanup.defer(() => link.close());
-    const lib = new ExecutorNode({ device, engine, clock, model, controller: link, settleS: cfg.controller.settleS, bus, logger, metrics, limits: cfg.executor });
+    const lib = new ExecutorNode({ board: cfg.board, device, engine, clock, model, controller: link, settleS: cfg.controller.settleS, bus, logger, metrics, limits: cfg.executor });
     node = lib;
     const running = await serve({ name: EXECUTOR_SERVICE_NAME, definition: pb.ExecutorService, implementation: executorGrpcImplementation(lib, logger) as never });
     logger.info(

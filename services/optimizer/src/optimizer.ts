@@ -204,7 +204,7 @@ export class Optimizer {
   private readonly spaces = new Map<string, SolverSpace>();
   private readonly locks = new Map<string, Promise<void>>();
   private readonly lastAutoReplan = new Map<string, number>();
-  /** The plan running on each device, as far as this optimizer knows (applied by it, or seen on plan.applied). */
+  /** The plan running on each board, as far as this optimizer knows (applied by it, or seen on plan.applied). */
   private readonly running = new Map<string, string>();
   private readonly subscriptions: Subscription<unknown>[] = [];
   /** The devices and workloads problems may name (options.catalog, default the built-in ones). */
@@ -381,39 +381,39 @@ export class Optimizer {
     }
   }
 
-  /** The plan running on a device as far as this optimizer knows (it applied it, or saw it on `plan.applied`). */
-  runningPlan(device: string): string | undefined {
-    return this.running.get(device);
+  /** The plan running on a board as far as this optimizer knows (it applied it, or saw it on `plan.applied`). */
+  runningPlan(board: string): string | undefined {
+    return this.running.get(board);
   }
 
-  /** Notes that a plan runs on a device (`plan.applied`). */
-  planApplied(device: string, planId: string): void {
-    this.running.set(device, planId);
+  /** Notes that a plan runs on a board (`plan.applied` on `fulcrum.<board>.plan.applied`). */
+  planApplied(board: string, planId: string): void {
+    this.running.set(board, planId);
   }
 
   /**
    * Re-plans when an `arrivals.rate` event shows a stream's rate moved beyond the rule against the
-   * plan running on the device (learnt from `plan.applied` and from the plans this optimizer
-   * applied) when this optimizer made that plan; at most once per `minIntervalS` per device.
+   * plan running on that board (learnt from `plan.applied` and from the plans this optimizer
+   * applied) when this optimizer made that plan; at most once per `minIntervalS` per board.
    * An event naming another plan — stale, or forged by anyone on the bus — is ignored: it never
    * puts an older problem back on the board. Returns the re-plan, or undefined when the rule did
    * not fire.
    */
-  async onArrivalRates(device: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<(ReplanOutcome & { moves: RateMove[] }) | undefined> {
-    const planId = this.running.get(device);
+  async onArrivalRates(board: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<(ReplanOutcome & { moves: RateMove[] }) | undefined> {
+    const planId = this.running.get(board);
     if (!planId) return undefined;
     if (event.planId !== undefined && event.planId !== planId) {
-      this.logger.warn({ device, event: event.planId, running: planId }, 'arrivals.rate names a plan that is not the one running on this device (stale or forged); ignored');
+      this.logger.warn({ board, event: event.planId, running: planId }, 'arrivals.rate names a plan that is not the one running on this board (stale or forged); ignored');
       return undefined;
     }
     const record: PlanRecord | undefined = this.plans.get(planId);
-    if (!record || record.problem.device !== device) return undefined;
+    if (!record) return undefined;
     const moved = movedProblem(record.problem, event, rule);
     if (!moved) return undefined;
     const now = Date.now();
-    if (now - (this.lastAutoReplan.get(device) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
-    this.lastAutoReplan.set(device, now);
-    this.logger.info({ device, planId, moves: moved.moves }, 'arrival rates moved; re-planning');
+    if (now - (this.lastAutoReplan.get(board) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
+    this.lastAutoReplan.set(board, now);
+    this.logger.info({ board, planId, moves: moved.moves }, 'arrival rates moved; re-planning');
     const out = await this.replan({ problem: moved.problem, previousPlanId: planId, allowProfiling: rule.allowProfiling, strategy: record.strategy }, 'arrivals');
     return { ...out, moves: moved.moves };
   }
@@ -423,12 +423,12 @@ export class Optimizer {
    * and re-plans by `rule` (errors are logged, never thrown).
    */
   watchArrivals(bus: EventBus, rule: ArrivalReplanRule): Subscription<unknown>[] {
-    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.device, m.event.planId));
+    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.board, m.event.planId));
     const rates = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
       try {
-        await this.onArrivalRates(m.subject.device, m.event, rule);
+        await this.onArrivalRates(m.subject.board, m.event, rule);
       } catch (err) {
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err), device: m.subject.device }, 'automatic re-plan failed');
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err), board: m.subject.board }, 'automatic re-plan failed');
       }
     });
     this.subscriptions.push(applied, rates);
@@ -592,8 +592,8 @@ export class Optimizer {
       return false;
     }
     try {
-      await executor.applyPlan(problem, plan);
-      this.running.set(problem.device, plan.planId);
+      const { board } = await executor.applyPlan(problem, plan);
+      this.running.set(board, plan.planId);
       this.options.metrics?.plansApplied.inc({ outcome: 'ok' });
       this.logger.info({ planId: plan.planId, mode: plan.mode, batchSizes: plan.batchSizes }, 'plan applied on the executor');
       return true;

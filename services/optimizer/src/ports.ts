@@ -5,7 +5,7 @@
  * has this shape).
  */
 import { status, type Client } from '@grpc/grpc-js';
-import { type Problem, type ProfileRequest, type ProfileResult, type ProfilesPage, type ProfilesQuery } from '@fulcrum/core';
+import { requireToken, type Problem, type ProfileRequest, type ProfileResult, type ProfilesPage, type ProfilesQuery } from '@fulcrum/core';
 import {
   executor,
   costFromProto,
@@ -30,7 +30,8 @@ export interface ProfilerPort {
 }
 
 export interface PlanExecutorPort {
-  applyPlan(problem: Problem, plan: OptimizerPlan): Promise<void>;
+  /** Applies the plan; resolves with the board it now runs on. */
+  applyPlan(problem: Problem, plan: OptimizerPlan): Promise<{ readonly board: string }>;
   close?(): void;
 }
 
@@ -92,7 +93,8 @@ export function grpcPlanExecutor(options: GrpcPortOptions): PlanExecutorPort {
   return {
     async applyPlan(problem, plan) {
       const req = executor.ApplyPlanRequest.fromPartial({ problem: problemToProto(problem), plan: planToProto(plan) });
-      await conn.unary<executor.ApplyPlanResponse>('ApplyPlan', (c, md, o, cb) => c.applyPlan(req, md, o, cb));
+      const res = await conn.unary<executor.ApplyPlanResponse>('ApplyPlan', (c, md, o, cb) => c.applyPlan(req, md, o, cb));
+      return { board: conn.decode('ApplyPlan', () => requireToken('board', res.board, 'a board id')) };
     },
     close: () => conn.close(),
   };

@@ -27,6 +27,8 @@ const PROBLEM = {
   streams: [{ name: 'cam', workload: { name: 'mobilenet', kind: INFER }, arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4, 16] }],
 };
 
+/** The board id of the board services here (startBoardServices' default). */
+const BOARD = 'test-board';
 const FAST_RETRY = { attempts: 3, initialBackoffMs: 50, maxBackoffMs: 200 };
 
 function profilerConfig(board: BoardServices, dir: string, port = 0): ProfilerConfigInput {
@@ -275,13 +277,13 @@ describe('optimizer service over the profiler, device-controller and executor se
     const start = await replans();
     // Like the executor's events: no plan id, the rates over a window.
     const event = (rate: number) => ({ measuredAt: new Date().toISOString(), windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: rate, plannedRatePerS: 10 }] });
-    await bus.publish(arrivalsRateSubject('orin-agx'), event(10.5)); // 5 %: below the 20 % threshold
-    await bus.publish(arrivalsRateSubject('orin-agx'), event(0)); // no traffic: never re-plans
-    await bus.publish(arrivalsRateSubject('orin-agx'), event(80)); // ×8: re-plan
+    await bus.publish(arrivalsRateSubject(BOARD), event(10.5)); // 5 %: below the 20 % threshold
+    await bus.publish(arrivalsRateSubject(BOARD), event(0)); // no traffic: never re-plans
+    await bus.publish(arrivalsRateSubject(BOARD), event(80)); // ×8: re-plan
     for (let i = 0; i < 250 && (await replans()).total === start.total; i++) await new Promise((r) => setTimeout(r, 20));
     const end = await replans();
     assert.equal(end.total - start.total, 1, 'one re-plan, for the move beyond the threshold only');
-    const now = opt.optimizer.runningPlan('orin-agx')!;
+    const now = opt.optimizer.runningPlan(BOARD)!;
     if (end.changed > start.changed) {
       assert.notEqual(now, running.planId);
       assert.ok(await appliedOnExecutor(now), 'the new plan runs on the executor');
@@ -320,13 +322,13 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.ok(await appliedOnExecutor(old.planId));
     const current = completedOf(await solve(c, { problem: { ...PROBLEM, streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 14 }] } })).plan!;
     assert.ok(await appliedOnExecutor(current.planId));
-    assert.equal(opt.optimizer.runningPlan('orin-agx'), current.planId);
+    assert.equal(opt.optimizer.runningPlan(BOARD), current.planId);
     const start = await replans();
     // A stale event naming the older plan, with a rate far off: nothing happens.
-    await bus.publish(arrivalsRateSubject('orin-agx'), { measuredAt: new Date().toISOString(), planId: old.planId, windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: 90, plannedRatePerS: 12 }] });
+    await bus.publish(arrivalsRateSubject(BOARD), { measuredAt: new Date().toISOString(), planId: old.planId, windowS: 10, streams: [{ stream: 'cam', arrivalRatePerS: 90, plannedRatePerS: 12 }] });
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await replans(), start, 'no re-plan for a plan that does not run');
-    assert.equal(opt.optimizer.runningPlan('orin-agx'), current.planId, 'the running plan stays');
+    assert.equal(opt.optimizer.runningPlan(BOARD), current.planId, 'the running plan stays');
     assert.ok(await appliedOnExecutor(current.planId), 'the executor still runs the current plan');
   });
 });

@@ -25,7 +25,9 @@ import type { Logger } from 'pino';
 
 /** The part of the controller's DeviceInfo the profiler uses. */
 export interface ControllerDeviceInfo {
-  /** Device id, e.g. `orin-agx`: the `device` of every profile key. */
+  /** The board's id: profile.completed goes out on `fulcrum.<board>.profile.completed`. */
+  readonly board: string;
+  /** Device model id, e.g. `orin-agx`: the `device` of every profile key (shared by every board of the model). */
   readonly device: string;
   /** Software stack the controller reports (used when the profiler's config sets none). */
   readonly softwareStack: string;
@@ -95,7 +97,7 @@ export function grpcDeviceController(options: GrpcPeerOptions): DeviceController
     async getDeviceInfo() {
       const res = await conn.unary<device.GetDeviceInfoResponse>('GetDeviceInfo', (c, md, o, cb) => c.getDeviceInfo({}, md, o, cb));
       const info = conn.decode('GetDeviceInfo', () => deviceInfoFromProto(res.info));
-      return { device: info.device, softwareStack: info.softwareStack, grid: info.grid };
+      return { board: info.board, device: info.device, softwareStack: info.softwareStack, grid: info.grid };
     },
     async setPowerMode(mode, settleS) {
       // The controller waits out the settle time before it answers: give the deadline that much more.

@@ -323,9 +323,10 @@ export class Profiler {
     const bus = this.options.bus;
     if (!bus || this.outbox.length === 0) return;
     const pending = this.outbox.splice(0);
+    const { board } = await this.deviceInfo();
     for (let i = 0; i < pending.length; i++) {
       try {
-        await bus.publish(profileCompletedSubject(pending[i]!.device), pending[i]!, { msgId: describeProfileKey(pending[i]!) });
+        await bus.publish(profileCompletedSubject(board), pending[i]!, { msgId: describeProfileKey(pending[i]!) });
       } catch {
         this.outbox.push(...pending.slice(i));
         return;
@@ -515,8 +516,9 @@ export class Profiler {
   private async publish(result: ProfileResult): Promise<void> {
     const bus = this.options.bus;
     if (!bus) return;
+    const { board } = await this.deviceInfo();
     try {
-      await withRetry(() => bus.publish(profileCompletedSubject(result.device), result, { msgId: describeProfileKey(result) }), {
+      await withRetry(() => bus.publish(profileCompletedSubject(board), result, { msgId: describeProfileKey(result) }), {
         attempts: 3,
         initialDelayMs: 100,
         retryable: (err) => isBusError(err) && err.retryable,

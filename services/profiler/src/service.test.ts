@@ -72,7 +72,7 @@ describe('profiler service over the real device-controller and executor (in-proc
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
     bus = new InProcessHub().connect();
     board = await startBoardServices({ bus, timeScale: 20 });
-    bus.subscribe(eventFilter('profile.completed'), (m) => void events.push(`${m.subject.device}:${m.event.workload}:${m.event.kind}:b${m.event.batchSize}`));
+    bus.subscribe(eventFilter('profile.completed'), (m) => void events.push(`${m.event.device}:${m.event.workload}:${m.event.kind}:b${m.event.batchSize}`));
     svc = await startProfilerService(testConfig(board, dir), { logger, bus });
     c = client(svc.address);
   });
@@ -114,7 +114,7 @@ describe('profiler service over the real device-controller and executor (in-proc
     for (let i = 0; i < 50 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(events.sort(), ['orin-agx:mobilenet:infer:b1', 'orin-agx:mobilenet:infer:b4', 'orin-agx:resnet18:train:b32']);
     const replayed: number[] = [];
-    for await (const m of bus.replayProfiles('orin-agx')) replayed.push(m.event.batchSize);
+    for await (const m of bus.replayProfiles('test-board')) replayed.push(m.event.batchSize);
     assert.equal(replayed.length, 3, 'profile.completed is durable: a replay finds every result');
   });
 
@@ -276,7 +276,7 @@ describe('profiler service with bearer tokens, on NATS (JetStream events, KV sto
     // Another process sees the stored results on the stream and in the KV bucket.
     const other = await connectNatsBus({ url: nats.url });
     const replayed: string[] = [];
-    for await (const m of other.replayProfiles('orin-agx')) replayed.push(`${m.event.workload}@${m.event.batchSize}`);
+    for await (const m of other.replayProfiles('test-board')) replayed.push(`${m.event.workload}@${m.event.batchSize}`);
     assert.deepEqual(replayed.sort(), ['mobilenet@1', 'mobilenet@4', 'resnet18@32']);
     await other.close();
     const again = await profile(c, REQUEST);

@@ -8,7 +8,7 @@
  *    device-controller + executor), showing each mode profiled;
  * 3. the optimizer applies the plan on the executor, which then runs it for `--duration-s` seconds
  *    of device time on a clock `--time-scale` times faster than real time, serving Poisson arrivals
- *    sent as inference requests on `fulcrum.orin-agx.infer.cam` while training in between;
+ *    sent as inference requests on `fulcrum.<board>.infer.cam` while training in between;
  * 4. prints the plan, its cost (modes profiled, profiling seconds) and what the executor measured
  *    (latency p50/p99/max against the budget, training throughput against the prediction,
  *    requests answered and lost), then stops everything (the controller restores its mode).
@@ -154,7 +154,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const appliedSub = bus.subscribe(eventFilter('plan.applied'), (m) => void applied.add(m.event.planId));
     const powerSamples: number[] = [];
     let sampling = false;
-    const telemetrySub = bus.subscribe(powerSubject(problem.device), (m) => {
+    const board = running.executor!.node.board;
+    const telemetrySub = bus.subscribe(powerSubject(board), (m) => {
       if (sampling) powerSamples.push(m.event.powerW);
     });
     await Promise.all([appliedSub.ready, telemetrySub.ready]);
@@ -197,7 +198,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         const requestId = `demo-${++n}`;
         const budget = problem.streams.find((s) => s.name === a.stream)!.latencyBudgetS;
         replies.push(
-          bus.request(inferSubject(problem.device, a.stream), { requestId }, { timeoutMs: 10_000 }).then(
+          bus.request(inferSubject(board, a.stream), { requestId }, { timeoutMs: 10_000 }).then(
             (reply) => {
               if (isErrorReply(reply)) st.errors[reply.error.code] = (st.errors[reply.error.code] ?? 0) + 1;
               else {

@@ -11,6 +11,8 @@ import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 
 export interface BoardServicesOptions {
+  /** The board id both services run as (default `test-board`). */
+  readonly board?: string | undefined;
   /** Shared by both services (the controller follows the executor's activity on it); default a new in-process hub's bus, closed on close. */
   readonly bus?: EventBus | undefined;
   /** NATS instead of a given bus: both services connect to it. */
@@ -50,7 +52,7 @@ export async function startBoardServices(options: BoardServicesOptions = {}): Pr
   const logger = options.logger ?? pino({ level: 'silent' });
   const ownBus = !options.bus && !options.natsUrl;
   const bus = options.bus ?? (options.natsUrl ? undefined : new InProcessHub().connect());
-  const common = { ...(options.natsUrl ? { nats: { url: options.natsUrl } } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.noise !== undefined ? { noise: options.noise } : {}) };
+  const common = { board: options.board ?? 'test-board', ...(options.natsUrl ? { nats: { url: options.natsUrl } } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.noise !== undefined ? { noise: options.noise } : {}) };
   const startController = (port: number): Promise<DeviceControllerService> =>
     startDeviceControllerService(
       deviceControllerServiceConfig({ grpc: { port, ...(options.token ? { token: options.token } : {}) }, metrics: { port: -1 }, telemetry: { minIntervalMs: 1 }, ...common }),

@@ -17,6 +17,8 @@ import { GrpcStatusError } from '@fulcrum/runtime';
 import { serverStream, startGrpcServer, unary, type RunningGrpcServer } from '@fulcrum/runtime/internal';
 
 export interface VirtualPeersOptions {
+  /** The board id the stand-in controller and executor report (default `test-board`). */
+  readonly board?: string;
   readonly device?: string;
   readonly noise?: number;
   readonly seed?: number;
@@ -68,7 +70,7 @@ export async function startVirtualPeers(options: VirtualPeersOptions = {}): Prom
   const controller: device.DeviceControllerServer = {
     getDeviceInfo: unary(async () =>
       device.GetDeviceInfoResponse.fromPartial({
-        info: deviceInfoToProto({ device: deviceId, displayName: spec.displayName, backend: 'virtual', softwareStack, grid: spec.grid, modeCount: 0, presets: [], hardCapW: 0, notes: ['test double'] }),
+        info: deviceInfoToProto({ board: options.board ?? 'test-board', device: deviceId, displayName: spec.displayName, backend: 'virtual', softwareStack, grid: spec.grid, modeCount: 0, presets: [], hardCapW: 0, notes: ['test double'] }),
       }),
     ),
     setPowerMode: unary(async (req: device.SetPowerModeRequest) => {
@@ -96,7 +98,7 @@ export async function startVirtualPeers(options: VirtualPeersOptions = {}): Prom
       calls.applyPlan++;
       appliedPlans.push(req);
       if (req.plan?.mode) mode = { ...req.plan.mode };
-      return executor.ApplyPlanResponse.fromPartial({ planId: req.plan?.planId ?? '', mode, appliedAt: new Date() });
+      return executor.ApplyPlanResponse.fromPartial({ planId: req.plan?.planId ?? '', mode, appliedAt: new Date(), board: options.board ?? 'test-board' });
     }),
     status: unary(async () => executor.StatusResponse.fromPartial({ state: executor.State.STATE_IDLE })),
     runMeasurement: unary(async (req: executor.RunMeasurementRequest) => {
