@@ -39,6 +39,8 @@ import { common, executor, optimizer } from '@fulcrum/proto';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEVICE = 'orin-agx';
+/** The board id the controller and executor run as: the token of their NATS subjects (SPEC §1). */
+const BOARD = 'soak-board';
 const SERVICES = ['device-controller', 'executor', 'profiler', 'optimizer'] as const;
 type ServiceName = (typeof SERVICES)[number];
 
@@ -445,9 +447,9 @@ async function main(): Promise<number> {
     const commonArgs = ['--nats', nats.url, '--metrics.port=0', '--grpc.port=0'];
     if (o.heapSnapshots) mkdirSync(o.heapSnapshots, { recursive: true });
     const heapDir = o.heapSnapshots ? resolve(o.heapSnapshots) : undefined;
-    const controller = await serve('device-controller', [...commonArgs, '--telemetry.min-interval-ms=1'], heapDir);
+    const controller = await serve('device-controller', [...commonArgs, `--board=${BOARD}`, '--telemetry.min-interval-ms=1'], heapDir);
     procs.push(controller);
-    const exec = await serve('executor', [...commonArgs, `--time-scale=${o.timeScale}`, `--controller.address=${controller.ready.address}`], heapDir);
+    const exec = await serve('executor', [...commonArgs, `--board=${BOARD}`, `--time-scale=${o.timeScale}`, `--controller.address=${controller.ready.address}`], heapDir);
     procs.push(exec);
     const prof = await serve('profiler', [
       ...commonArgs,
@@ -478,14 +480,14 @@ async function main(): Promise<number> {
     /** Measurements started so far (a request whose count changed while it waited met one). */
     let measurements = 0;
     const subs = [
-      bus.subscribe(eventFilter('plan.applied', DEVICE), (m) => {
+      bus.subscribe(eventFilter('plan.applied', BOARD), (m) => {
         applied.push({ planId: m.event.planId, strategy: m.event.strategy ?? '' });
         for (const s of m.event.streams) if (s.latencyBudgetS) budgetS.set(s.stream, s.latencyBudgetS);
       }),
-      bus.subscribe(eventFilter('arrivals.rate', DEVICE), () => void rateEvents++),
+      bus.subscribe(eventFilter('arrivals.rate', BOARD), () => void rateEvents++),
       // Whether a profiler measurement holds the GPU (inference waits for it): the latencies are
       // also given for the requests that met none.
-      bus.subscribe(eventFilter('activity', DEVICE), (m) => {
+      bus.subscribe(eventFilter('activity', BOARD), (m) => {
         const now = m.event.measurement === true;
         if (now && !measuring) measurements++;
         measuring = now;
@@ -573,7 +575,7 @@ async function main(): Promise<number> {
           });
         });
       } else {
-        p = bus!.request(inferSubject(DEVICE, stream), { requestId: id }, { timeoutMs: o.requestTimeoutMs }).then(
+        p = bus!.request(inferSubject(BOARD, stream), { requestId: id }, { timeoutMs: o.requestTimeoutMs }).then(
           (reply) => (isErrorReply(reply) ? req.error(`nats:${reply.error.code}`) : answered(reply.requestId, reply.latencyS)),
           (err: unknown) => req.error(isBusError(err) ? `nats:${err.code}` : `nats:${(err as Error).name}`),
         );
