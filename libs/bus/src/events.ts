@@ -61,8 +61,12 @@ export type ExecutorActivityEvent = Present<events.ExecutorActivity, 'measuredAt
 export const ActivityState = events.ActivityState;
 export type ActivityState = events.ActivityState;
 
+/** `fulcrum.<board>.board.announce`: a board's executor saying who it is. */
+export type BoardAnnounceEvent = Present<events.BoardAnnounceEvent, 'measuredAt'>;
+
 /** Payload type of each broadcast event kind. */
 export interface BusEvents {
+  'board.announce': BoardAnnounceEvent;
   'arrivals.rate': ArrivalRatesEvent;
   'profile.completed': ProfileResult;
   'plan.applied': PlanAppliedEvent;
@@ -328,6 +332,12 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     required('measuredAt', o['measuredAt']);
     activity(o);
   },
+  'board.announce': (o) => {
+    required('measuredAt', o['measuredAt']);
+    validateToken('device', o['device']);
+    text('softwareStack', o['softwareStack']);
+    opt(o, 'planId', '', text);
+  },
   'executor.status': (o) => {
     required('measuredAt', o['measuredAt']);
     opt(o, 'planId', '', text);
@@ -367,6 +377,7 @@ const CONTRACT: { [K in EventKind]: DescMessage } = {
   power: message('PowerTelemetryEvent'),
   activity: message('ExecutorActivity'),
   'executor.status': message('ExecutorStatusEvent'),
+  'board.announce': message('BoardAnnounceEvent'),
 };
 const INFERENCE_REQUEST = message('InferenceRequest');
 const INFERENCE_REPLY = message('InferenceReply');

@@ -18,7 +18,7 @@ export const SUBJECT_PREFIX = 'fulcrum';
  * now (the virtual device-controller follows it), `executor.status` the executor's queues,
  * latencies and throughput.
  */
-export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied', 'power', 'activity', 'executor.status'] as const;
+export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied', 'power', 'activity', 'executor.status', 'board.announce'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /**
@@ -104,6 +104,11 @@ export function activitySubject(board: string): EventSubject<'activity'> {
 /** `fulcrum.<board>.executor.status`: the executor's throughput, GPU share, queues and latencies. */
 export function executorStatusSubject(board: string): EventSubject<'executor.status'> {
   return eventSubject('executor.status', board);
+}
+
+/** `fulcrum.<board>.board.announce`: the board's executor saying who it is (model, stack, address, plan). */
+export function boardAnnounceSubject(board: string): EventSubject<'board.announce'> {
+  return eventSubject('board.announce', board);
 }
 
 export function inferSubject(board: string, stream: string): InferSubject {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerDeviceJetsonCommands } from './commands/device-jetson.js';
 import { registerModelCommand } from './commands/model.js';
+import { registerBoardsCommand } from './commands/boards.js';
 import { registerSolveCommand } from './commands/solve.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerProfilesCommands } from './commands/profiles.js';
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .exitOverride();
   registerModelCommand(program, io);
   registerSolveCommand(program, io);
+  registerBoardsCommand(program, io);
   registerBenchCommand(program, io);
   registerRunCommand(program, io);
   registerSimulateCommand(program, io);

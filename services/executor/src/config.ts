@@ -29,6 +29,8 @@ export const executorLimitsSchema = z.object({
   activityHeartbeatMs: z.number().int().min(0).default(1000),
   /** Before a measurement's first minibatch, wait this long after announcing it, ms. */
   measurementLeadMs: z.number().int().min(0).default(10),
+  /** Announce the board on `fulcrum.<board>.board.announce` this often, s (and at start); 0 = at start only. */
+  announceIntervalS: z.number().min(0).default(10),
   /** Warm-up + measured minibatches one RunMeasurement may ask for. */
   maxMeasurementMinibatches: z.number().int().positive().default(10_000),
   /**
@@ -52,6 +54,11 @@ export const executorServiceConfigSchema = z.object({
   logLevel: logLevelSchema,
   /** This board's id (SPEC §1): the bus subjects' `<board>` and the metrics' `board` label; default the host name. */
   board: boardSchema,
+  /**
+   * host:port an optimizer elsewhere reaches this executor's gRPC at, as announced on
+   * `board.announce`; default the listening address (the host name when listening on 0.0.0.0).
+   */
+  advertiseAddress: z.string().min(1).optional(),
   /**
    * Device model id: the problems' device, and the simulated model (orin-agx, agx-xavier). Unset: a
    * table backend's own device (a different one is refused), else orin-agx.

@@ -27,6 +27,7 @@ import { DeviceControllerLink } from './controller-link.js';
 import type { InferOutcome, Executor } from './executor.js';
 import { EXECUTOR_SERVICE_NAME, executorGrpcImplementation } from './grpc.js';
 import { createExecutorServiceMetrics } from './metrics.js';
+import { BoardAnnouncer, advertisedAddress } from './announce.js';
 import { ExecutorNode } from './node.js';
 import { openWorkloadRegistry, simulatableWorkloads } from '@fulcrum/workloads';
 import { GatedRunner, HostEngine, SimulatedEngine, type MinibatchEngine } from './service-runner.js';
@@ -121,10 +122,25 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
       { device, runner: engine.name, timeScale: clock.scale, controller: cfg.controller.address ?? null, address: running.address, metrics: running.metricsUrl, bus: bus.backend },
       'executor ready',
     );
+    const announcer = new BoardAnnouncer({
+      bus,
+      board: cfg.board,
+      device,
+      executorAddress: advertisedAddress({ host: cfg.grpc.host, port: running.port }, cfg.advertiseAddress),
+      intervalS: cfg.executor.announceIntervalS,
+      softwareStack: () => engine.softwareStack(),
+      state: () => {
+        const s = lib.status();
+        return { state: s.state, planId: s.applied?.plan.planId };
+      },
+      logger,
+    });
+    announcer.start();
     const service: ExecutorService = {
       ...running,
       // A measurement in flight stops first, so the gRPC grace period is not spent waiting for it.
       close: (graceMs?: number) => {
+        announcer.close();
         lib.stopMeasurements();
         return running.close(graceMs);
       },

@@ -2,7 +2,7 @@
  * The optimizer's gRPC adapter (`fulcrum.optimizer.v1.Optimizer`): requests to the `Optimizer`
  * library through the one conversion module of `@fulcrum/proto`, its events and plans back.
  */
-import { ValidationError } from '@fulcrum/core';
+import { ValidationError, requireToken } from '@fulcrum/core';
 import { costToProto, optimizer, planToProto, problemFromProto, profileResultToProto, strategyFromProto } from '@fulcrum/proto';
 import { serverStream, unary } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
@@ -31,7 +31,9 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
   return {
     solve: serverStream(async function* (req: optimizer.SolveRequest, call) {
       checkModeBudget(req.modeBudget);
-      const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device });
+      // A Solve for a board: the problem's device defaults to the board's model.
+      const board = req.board ? lib.board(requireToken('board', req.board, 'a board id')) : undefined;
+      const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: board?.device ?? defaults.device });
       lib.checkProblem(problem);
       const strategy = strategyFromProto(req.strategy, req.modeBudget);
       // A client that cancels (or whose deadline passes) stops the Solve's profiling at once.
@@ -39,11 +41,16 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
       const onCancel = (): void => abort.abort();
       call.once('cancelled', onCancel);
       try {
-        for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined, signal: abort.signal })) yield solveEventToProto(ev);
+        for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined, signal: abort.signal, ...(board ? { board: board.board } : {}) })) yield solveEventToProto(ev);
       } finally {
         call.off('cancelled', onCancel);
       }
     }, logger),
+    listBoards: unary(() =>
+      optimizer.ListBoardsResponse.fromPartial({
+        boards: lib.boards().map((b) => ({ board: b.board, device: b.device, softwareStack: b.softwareStack, executorAddress: b.executorAddress, planId: b.planId ?? '', lastSeen: b.lastSeen, state: b.state })),
+      }),
+    logger),
     getParetoFront: unary(async (req: optimizer.GetParetoFrontRequest) => {
       const problem = problemFromProto(req.problem, { catalog: lib.catalog, defaultDevice: defaults.device, budgetsOptional: true });
       lib.checkProblem(problem);

@@ -79,6 +79,8 @@ export interface SolveInput {
   readonly seed?: number | undefined;
   /** Apply the plan on the executor when feasible; default the optimizer's `apply`. */
   readonly apply?: boolean | undefined;
+  /** Plan for this board (one that announced itself): its executor gets the plan. */
+  readonly board?: string | undefined;
   /** Aborts the Solve before its next profiling call (the client cancelled or its deadline passed): CANCELLED. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -133,10 +135,28 @@ export interface ParetoFront {
   readonly modesConsidered: number;
 }
 
+/** A board as its last `board.announce` described it (the optimizer's registry; `ListBoards`). */
+export interface BoardRecord {
+  readonly board: string;
+  readonly device: string;
+  readonly softwareStack: string;
+  /** Where its executor answers gRPC; '' when not reachable. */
+  readonly executorAddress: string;
+  readonly state: string;
+  /** The plan running there as far as this optimizer knows. */
+  readonly planId: string | undefined;
+  readonly lastSeen: Date;
+}
+
+/** Boards the registry keeps (least recently heard from go first). */
+export const MAX_BOARDS = 1024;
+
 export interface OptimizerOptions {
   readonly profiler: ProfilerPort;
   /** Where plans are applied (ApplyPlan); none: plans are only returned. */
   readonly executor?: PlanExecutorPort | undefined;
+  /** A board's executor, by the address it announced (a Solve for a board applies there); none: boards cannot be planned for by id. */
+  readonly executorAt?: ((address: string) => PlanExecutorPort) | undefined;
   /** Apply feasible plans by default (Solve, Replan and automatic re-plans). */
   readonly apply?: boolean | undefined;
   readonly defaults: { readonly strategy: string; readonly device: string; readonly seed: number };
@@ -207,6 +227,10 @@ export class Optimizer {
   /** The plan running on each board, as far as this optimizer knows (applied by it, or seen on plan.applied). */
   private readonly running = new Map<string, string>();
   private readonly subscriptions: Subscription<unknown>[] = [];
+  /** The boards heard from on `board.announce` (at most MAX_BOARDS). */
+  private readonly boardRegistry = new LRUCache<string, Omit<BoardRecord, 'planId'>>({ max: MAX_BOARDS });
+  /** Executors of boards planned for by id, by address. */
+  private readonly boardExecutors = new LRUCache<string, PlanExecutorPort>({ max: 64, dispose: (port) => port.close?.() });
   /** The devices and workloads problems may name (options.catalog, default the built-in ones). */
   readonly catalog: Catalog;
   /** options.checkProblem (none: every problem the catalog admits). */
@@ -237,6 +261,13 @@ export class Optimizer {
    */
   async *solve(input: SolveInput): AsyncGenerator<SolveEvent, OptimizerPlan, void> {
     const problem = input.problem;
+    const board = input.board === undefined ? undefined : this.board(input.board);
+    if (board && board.device !== problem.device) {
+      throw new ValidationError('problem.device', `board ${describeValue(board.board)} is a ${describeValue(board.device)}, not ${describeValue(problem.device)}`);
+    }
+    if (board && (!board.executorAddress || !this.options.executorAt)) {
+      throw new GrpcStatusError(status.FAILED_PRECONDITION, `board ${describeValue(board.board)} announced no executor address this optimizer can reach`);
+    }
     const strategy = this.strategy(input.strategy);
     const ss = this.spaceFor(problem.device, input.grid);
     const seed = input.seed || this.options.defaults.seed;
@@ -286,7 +317,7 @@ export class Optimizer {
       }
       const plan = buildPlan(problem, prepared.choiceTable ?? cache.table, choice, strategy.name, ss.space);
       this.plans.add({ plan, problem, strategy: strategy.name, grid: input.grid || 'full', seed });
-      const applied = await this.maybeApply(problem, plan, input.apply);
+      const applied = await this.maybeApply(problem, plan, input.apply, board);
       const cost = session.cost();
       outcome = plan.feasible ? 'feasible' : 'infeasible';
       this.logger.info(
@@ -381,6 +412,29 @@ export class Optimizer {
     }
   }
 
+  /** The boards this optimizer has heard from, most recently seen first. */
+  boards(): BoardRecord[] {
+    return [...this.boardRegistry.values()]
+      .map((b) => ({ ...b, planId: this.running.get(b.board) }))
+      .sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
+  }
+
+  /** Notes a board's announcement (`fulcrum.<board>.board.announce`). */
+  boardAnnounced(board: string, event: { readonly device: string; readonly softwareStack: string; readonly executorAddress?: string | undefined; readonly state?: string | undefined; readonly planId?: string | undefined; readonly measuredAt: string }): void {
+    this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date() });
+    if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
+  }
+
+  /** A known board's record; FAILED_PRECONDITION naming the known ones otherwise. */
+  board(board: string): BoardRecord {
+    const b = this.boards().find((x) => x.board === board);
+    if (!b) {
+      const known = this.boards().map((x) => x.board);
+      throw new GrpcStatusError(status.FAILED_PRECONDITION, `board ${describeValue(board)} has not announced itself to this optimizer (is its executor on the same NATS?); known boards: ${known.length ? known.join(', ') : 'none'}`);
+    }
+    return b;
+  }
+
   /** The plan running on a board as far as this optimizer knows (it applied it, or saw it on `plan.applied`). */
   runningPlan(board: string): string | undefined {
     return this.running.get(board);
@@ -419,11 +473,21 @@ export class Optimizer {
   }
 
   /**
-   * Subscribes to `fulcrum.*.plan.applied` (which plan runs where) and `fulcrum.*.arrivals.rate`,
-   * and re-plans by `rule` (errors are logged, never thrown).
+   * Subscribes to `fulcrum.*.board.announce` (the board registry, `boards()`) and
+   * `fulcrum.*.plan.applied` (which plan runs where). The service always watches them.
+   */
+  watchBoards(bus: EventBus): Subscription<unknown>[] {
+    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.board, m.event.planId));
+    const announced = bus.subscribe(eventFilter('board.announce'), (m) => this.boardAnnounced(m.subject.board, m.event));
+    this.subscriptions.push(applied, announced);
+    return [applied, announced];
+  }
+
+  /**
+   * Subscribes to `fulcrum.*.arrivals.rate` and re-plans by `rule` for the plan running on that
+   * board (watch the boards too, `watchBoards`, to know which runs where). Errors are logged, never thrown.
    */
   watchArrivals(bus: EventBus, rule: ArrivalReplanRule): Subscription<unknown>[] {
-    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.board, m.event.planId));
     const rates = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
       try {
         await this.onArrivalRates(m.subject.board, m.event, rule);
@@ -431,13 +495,14 @@ export class Optimizer {
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), board: m.subject.board }, 'automatic re-plan failed');
       }
     });
-    this.subscriptions.push(applied, rates);
-    return [applied, rates];
+    this.subscriptions.push(rates);
+    return [rates];
   }
 
   /** Stops watching arrival rates and waits for running calls on every key. */
   async close(): Promise<void> {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.boardExecutors.clear();
     await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
   }
 
@@ -584,8 +649,17 @@ export class Optimizer {
     return { table, modes };
   }
 
-  private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined): Promise<boolean> {
-    const executor = this.options.executor;
+  /** The executor of a board planned for by id (one connection per address, reused). */
+  private executorOf(board: BoardRecord): PlanExecutorPort | undefined {
+    const make = this.options.executorAt;
+    if (!make || !board.executorAddress) return undefined;
+    let port = this.boardExecutors.get(board.executorAddress);
+    if (!port) this.boardExecutors.set(board.executorAddress, (port = make(board.executorAddress)));
+    return port;
+  }
+
+  private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined, board?: BoardRecord): Promise<boolean> {
+    const executor = board ? this.executorOf(board) : this.options.executor;
     if (!(apply ?? this.options.apply) || !executor) return false;
     if (!plan.feasible) {
       this.logger.warn({ planId: plan.planId, verdict: plan.verdict }, 'not applying an infeasible plan');

@@ -106,6 +106,8 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       checkProblem: table?.checkProblem,
       profiler: profilerPort,
       executor: executorPort,
+      // A Solve for a board applies on the executor it announced, with the executor section's token, TLS and retry.
+      executorAt: (address) => grpcPlanExecutor({ config: { ...cfg.executor, address }, logger, onRetry }),
       apply: cfg.executor.apply,
       defaults: cfg.defaults,
       noiseFraction: cfg.noiseFraction,
@@ -116,6 +118,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
     });
     lib.strategy(); // the configured default strategy must exist
     cleanup.defer(() => lib.close());
+    lib.watchBoards(bus);
     if (cfg.replan.auto) lib.watchArrivals(bus, cfg.replan);
     const running = await serve({ name: OPTIMIZER_SERVICE_NAME, definition: optimizer.OptimizerService, implementation: optimizerGrpcImplementation(lib, cfg.defaults, logger) as never }, { healthy: () => bus.status() !== 'closed' });
     logger.info(

@@ -8,9 +8,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import Table from 'cli-table3';
-import { BUILTIN_CATALOG, DEVICES, NAME_RULE, catalogWith, formatPowerMode, userWorkload, validateProblem, type Catalog, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { BUILTIN_CATALOG, DEVICES, NAME_RULE, TOKEN_RULE, catalogWith, formatPowerMode, userWorkload, validateProblem, type Catalog, type PowerMode, type PowerSemantics, type Problem } from '@fulcrum/core';
 import { common, constraintFromProto, optimizer, problemToProto, strategyToProto } from '@fulcrum/proto';
 import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
+import { describeValue } from '@fulcrum/core/internal';
 import type { CliIo } from '../io.js';
 import { CommandError, UsageError, asUsageError } from '../usage.js';
 
@@ -29,6 +30,10 @@ export interface RemoteSolveOptions extends RemoteTarget {
   readonly strategy: string;
   readonly seed?: number | undefined;
   readonly grid?: string | undefined;
+  /** Plan for this board (one the optimizer has heard from, `fulcrum boards`); the problem's device is then the board's model unless given. */
+  readonly board?: string | undefined;
+  /** Send no device: the optimizer takes the board's model. */
+  readonly boardDevice?: boolean | undefined;
   /** Tries in all while the optimizer answers UNAVAILABLE (the first included); default 4. */
   readonly attempts?: number | undefined;
   /** First backoff, ms (doubles each try, with jitter); default 500. */
@@ -101,7 +106,8 @@ export async function solveRemote(problem: Problem, options: RemoteSolveOptions)
   const { strategy, modeBudget } = remoteStrategy(options.strategy);
   const proto = problemToProto(problem);
   if (options.optimizerTrainBatchSize) proto.trainBatchSize = 0;
-  const req = optimizer.SolveRequest.fromPartial({ problem: proto, strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '' });
+  if (options.boardDevice) proto.device = '';
+  const req = optimizer.SolveRequest.fromPartial({ problem: proto, strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '', board: options.board ?? '' });
   const conn = optimizerConnection(options, options);
   let attempts = 0;
   try {
@@ -131,7 +137,7 @@ export async function solveRemote(problem: Problem, options: RemoteSolveOptions)
 /** grpc-js details without its empty trailers (`… Resolution note: `). */
 const details = (err: { details?: string; message: string }): string => (err.details ?? err.message).replace(/\s*Resolution note:\s*$/u, '');
 
-function remoteError(err: unknown, address: string, attempts: number): Error {
+export function remoteError(err: unknown, address: string, attempts: number): Error {
   if (!(err instanceof GrpcStatusError) && !isServiceError(err)) return err instanceof Error ? err : new Error(String(err));
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
@@ -303,6 +309,7 @@ export interface RemoteSolveCommandOptions {
   readonly seedGiven: boolean;
   readonly noiseGiven: boolean;
   readonly json?: boolean | undefined;
+  readonly board?: string | undefined;
 }
 
 /**
@@ -323,6 +330,7 @@ function remoteCatalog(device: string | undefined, workloads: readonly unknown[]
 export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fieldToFlag: (field: string) => string | undefined): Promise<void> {
   if (o.profiles !== undefined) throw new UsageError('--profiles: with --remote the optimizer profiles through its profiler; a profile table is for a local solve');
   if (o.noiseGiven) throw new UsageError('--noise: with --remote the board (or its virtual model) is the services\'; noise is for a local solve');
+  if (o.board !== undefined && !TOKEN_RULE.test(o.board)) throw new UsageError(`--board: a board id is 1–64 letters, digits, '-' or '_', got ${describeValue(o.board)}`);
   if (!/^[^\s:]+:\d{1,5}$/.test(o.remote) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(o.remote)) throw new UsageError(`--remote: expected HOST:PORT, got ${JSON.stringify(o.remote)}`);
   const catalog = remoteCatalog(o.device, [o.train, ...o.streams.map((s) => (s && typeof s === 'object' ? (s as { workload?: unknown }).workload : undefined))]);
   let problem: Problem;
@@ -353,6 +361,7 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
       onProgress: progress.onProgress,
       onRetry: progress.onRetry,
       optimizerTrainBatchSize,
+      ...(o.board !== undefined ? { board: o.board, boardDevice: o.device === undefined } : {}),
     });
   } finally {
     progress.finish();

@@ -31,6 +31,7 @@ interface SolveOptions {
   seed: number;
   json?: boolean;
   remote?: string;
+  board?: string;
   token?: string;
   tls?: boolean;
   tlsCa?: string;
@@ -171,6 +172,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--json', 'print the result as JSON')
     .option('--remote <host:port>', 'solve on a running optimizer service (fulcrum serve) instead of in this process')
+    .option('--board <id>', "with --remote: plan for this board (fulcrum boards lists them): the problem's device is its model, and the plan goes to its executor")
     .addOption(new Option('--token <token>', 'with --remote: the bearer token the optimizer requires').env('FULCRUM_TOKEN'))
     .option('--tls', 'with --remote: connect with TLS (system roots)')
     .option('--tls-ca <file>', "with --remote: TLS, the optimizer's certificate signed by this CA")
@@ -199,6 +201,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
         : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
       if (o.remote !== undefined && o.workloads?.length) throw new UsageError('--workloads: with --remote the optimizer solves with the workloads it was started with (fulcrum serve … --workloads DIR)');
       if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
+      if (o.board !== undefined) throw new UsageError('--board goes with --remote (a board is planned for by the optimizer that heard from it)');
       const tokenGiven = o.token !== undefined && cmd.getOptionValueSource('token') === 'cli'; // FULCRUM_TOKEN in the environment is for --remote only
       if (tokenGiven || o.tls || o.tlsCa !== undefined) throw new UsageError(`${tokenGiven ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
       const registry = openRegistry(o.workloads);
