@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { BUILTIN_CATALOG, DEVICES, ValidationError, catalogWith, userWorkload } from '@fulcrum/core';
 import {
   costFromProto,
+  frontFromProto,
+  frontToProto,
   deviceInfoFromProto,
   deviceInfoToProto,
   gridFromProto,
@@ -206,4 +208,15 @@ test('a plan made in code round-trips through the proto Plan (tT, tI as ρ, stra
   assert.equal(back.inferTimeS!['mic'], undefined);
   assert.equal(back.strategy, 'manual');
   assert.equal(runPlanToProto(problem, { planId: 'q', batchSizes: {} }).streams.map((s) => s.batchSize).join(), '1,1', 'a stream it does not name runs at 1');
+});
+
+test("a plan's front round-trips and is checked against its problem (issue 15, 3)", () => {
+  const problem = problemFromProto(problemToProto({ device: 'orin-agx', trainWorkload: 'resnet18', trainBatchSize: 32, powerBudgetW: 30, powerSemantics: 'peak', streams: [{ name: 'cam', workload: 'mobilenet', arrivalRatePerS: 10, latencyBudgetS: 0.5, candidateBatchSizes: [1, 4] }] }));
+  const front = [{ mode: MAXN, training: { timeS: 0.2, powerW: 30 }, inference: [{ stream: 'cam', batchSize: 1, timeS: 0.01, powerW: 20 }, { stream: 'cam', batchSize: 4, timeS: 0.03, powerW: 22 }] }];
+  assert.deepEqual(frontFromProto(frontToProto(front), problem), front);
+  const wire = frontToProto(front);
+  assert.equal(field(() => frontFromProto([{ ...wire[0]!, inference: [{ ...wire[0]!.inference[0]!, stream: 'lidar' }] }], problem)), 'front[0].inference[0].stream');
+  assert.equal(field(() => frontFromProto([{ ...wire[0]!, trainTimeS: -1 }], problem)), 'front[0].trainTimeS');
+  assert.equal(field(() => frontFromProto([{ ...wire[0]!, mode: undefined }], problem)), 'front[0].mode');
+  assert.equal(field(() => frontFromProto(Array.from({ length: 65 }, () => wire[0]!), problem)), 'front');
 });

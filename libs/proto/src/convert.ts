@@ -646,3 +646,47 @@ export function deviceInfoFromProto(info: device.DeviceInfo | undefined, field =
     notes: i.notes ? i.notes.split('; ') : [],
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A plan's front (ApplyPlan): the profiled modes it was chosen among
+
+/** One profiled mode of a plan's front: training and per (stream, batch size) inference measurements. */
+export interface FrontModeRecord {
+  readonly mode: PowerMode;
+  readonly training: { readonly timeS: number; readonly powerW: number };
+  readonly inference: readonly { readonly stream: string; readonly batchSize: number; readonly timeS: number; readonly powerW: number }[];
+}
+
+/** At most this many modes travel with a plan (the executor's local re-plans choose among them). */
+export const MAX_FRONT_MODES = 64;
+
+export function frontToProto(front: readonly FrontModeRecord[]): executor.FrontMode[] {
+  return front.map((m) =>
+    executor.FrontMode.fromPartial({
+      mode: powerModeToProto(m.mode),
+      trainTimeS: m.training.timeS,
+      trainPowerW: m.training.powerW,
+      inference: m.inference.map((i) => ({ stream: i.stream, batchSize: i.batchSize, timeS: i.timeS, powerW: i.powerW })),
+    }),
+  );
+}
+
+/** A plan's front, checked against its problem (streams it names, batch sizes, positive times and powers). */
+export function frontFromProto(front: readonly executor.FrontMode[], problem: Problem, field = 'front'): FrontModeRecord[] {
+  if (front.length > MAX_FRONT_MODES) throw new ValidationError(field, `has ${front.length} modes; at most ${MAX_FRONT_MODES}`);
+  const streams = new Set(problem.streams.map((s) => s.name));
+  const maxInference = problem.streams.reduce((a, s) => a + s.candidateBatchSizes.length, 0);
+  return front.map((m, i) => {
+    const f = `${field}[${i}]`;
+    if (m.inference.length > maxInference) throw new ValidationError(`${f}.inference`, `has ${m.inference.length} entries; the problem has ${maxInference} (stream, batch size) pairs`);
+    return {
+      mode: powerModeFromProto(m.mode, `${f}.mode`),
+      training: { timeS: positive(m.trainTimeS, `${f}.trainTimeS`), powerW: positive(m.trainPowerW, `${f}.trainPowerW`) },
+      inference: m.inference.map((x, j) => {
+        const g = `${f}.inference[${j}]`;
+        if (!streams.has(x.stream)) throw new ValidationError(`${g}.stream`, `is not a stream of the problem: ${describeValue(x.stream)}`);
+        return { stream: x.stream, batchSize: requireBatchSize(`${g}.batchSize`, x.batchSize), timeS: positive(x.timeS, `${g}.timeS`), powerW: positive(x.powerW, `${g}.powerW`) };
+      }),
+    };
+  });
+}

@@ -41,6 +41,9 @@ export {
   planToProto,
   planFromProto,
   runPlanToProto,
+  frontToProto,
+  frontFromProto,
+  MAX_FRONT_MODES,
   strategyToProto,
   strategyFromProto,
   constraintToProto,
@@ -58,6 +61,7 @@ export {
 } from './convert.js';
 export type {
   ProblemFromProtoOptions,
+  FrontModeRecord,
   EvaluatedPlan,
   PlanFromProto,
   Cost,

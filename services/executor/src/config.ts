@@ -29,6 +29,11 @@ export const executorLimitsSchema = z.object({
   activityHeartbeatMs: z.number().int().min(0).default(1000),
   /** Before a measurement's first minibatch, wait this long after announcing it, ms. */
   measurementLeadMs: z.number().int().min(0).default(10),
+  /**
+   * After the arrival rates moved, wait this long (wall seconds) for the optimizer's new plan; then,
+   * if none came and the running plan brought its front, re-plan locally from the front.
+   */
+  localReplanAfterS: z.number().positive().default(30),
   /** Announce the board on `fulcrum.<board>.board.announce` this often, s (and at start); 0 = at start only. */
   announceIntervalS: z.number().min(0).default(10),
   /** Warm-up + measured minibatches one RunMeasurement may ask for. */

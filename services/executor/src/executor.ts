@@ -425,7 +425,7 @@ export class Executor {
     for (const s of this.problem.streams) planned[s.name] = s.arrivalRatePerS;
     const check = this.rates.check(now, planned, this.planAppliedAtS);
     if (check.publish) this.publish({ type: 'arrivals.rate', atS: now, windowS: this.rates.windowS, ratesPerS: check.publish, plannedRatesPerS: planned });
-    if (check.replan && this.replanner && !this.replanInFlight && this.pending.length === 0) this.requestReplan(now, check.replan);
+    if (check.replan && this.replanner && (this.replanner.ready?.() ?? true) && !this.replanInFlight && this.pending.length === 0) this.requestReplan(now, check.replan);
     if (this.telemetryIntervalS > 0 && now >= this.nextTelemetryS) {
       this.nextTelemetryS = now + this.telemetryIntervalS;
       const status = this.status();
@@ -455,7 +455,7 @@ export class Executor {
     Promise.resolve()
       .then(() => this.replanner!.replan(request))
       .then(
-        (plan) => this.applyPlan(plan, request.problem),
+        (plan) => (plan ? this.applyPlan(plan, request.problem) : undefined),
         (err) => {
           this.publish({ type: 'replan.failed', atS: this.clock.nowS(), error: (err as Error).message });
           this.logger?.warn({ err: (err as Error).message }, 're-plan failed; keeping the running plan');

@@ -6,7 +6,7 @@
 import { status } from '@grpc/grpc-js';
 import { ValidationError, isValidationError } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
-import { constraintToProto, executor as pb, planFromProto, problemFromProto } from '@fulcrum/proto';
+import { constraintToProto, executor as pb, frontFromProto, planFromProto, problemFromProto } from '@fulcrum/proto';
 import { measurementOutcomeToProto, measurementRunFromProto } from '@fulcrum/proto/internal';
 import { GrpcStatusError, type Logger } from '@fulcrum/runtime';
 import { callSignal, unary } from '@fulcrum/runtime/internal';
@@ -27,11 +27,13 @@ const STATES: Record<ExecutorNodeState, pb.State> = {
 /** The node's status as the Status RPC reports it. */
 export function statusToProto(s: ExecutorNodeStatus, where: { readonly board: string; readonly device: string }): pb.StatusResponse {
   const e = s.executor;
-  if (!e) return pb.StatusResponse.fromPartial({ state: STATES[s.state], board: where.board, device: where.device });
+  const replan = { replanOwner: s.replanOwner, localReplans: s.localReplans };
+  if (!e) return pb.StatusResponse.fromPartial({ state: STATES[s.state], board: where.board, device: where.device, ...replan });
   return pb.StatusResponse.fromPartial({
     state: STATES[s.state],
     board: where.board,
     device: where.device,
+    ...replan,
     ...(s.applied ? { plan: s.applied.record, planAppliedAt: s.applied.appliedAt } : {}),
     streams: e.streams.map(streamSummary),
     trainThroughputSamplesPerS: e.trainThroughputSamplesPerS,
@@ -78,7 +80,7 @@ export function executorGrpcImplementation(node: ExecutorNode, logger?: Logger):
       const problem = problemFromProto(req.problem, { catalog: node.catalog, ...(node.modelDevice ? { defaultDevice: node.modelDevice } : {}) });
       node.checkProblem(problem);
       const { plan, proto } = planFromProto(req.plan, problem);
-      const applied = await node.applyPlan(problem, plan, { record: proto });
+      const applied = await node.applyPlan(problem, plan, { record: proto, front: frontFromProto(req.front, problem) });
       return pb.ApplyPlanResponse.fromPartial({ planId: applied.plan.planId, mode: applied.record.mode, appliedAt: applied.appliedAt, board: node.board });
     }, logger),
     status: unary(() => statusToProto(node.status(), node), logger),

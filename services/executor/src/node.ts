@@ -17,6 +17,7 @@ import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
 import { common, powerModeToProto, runPlanToProto } from '@fulcrum/proto';
 import type { MeasurementOutcome, MeasurementRun } from '@fulcrum/proto/internal';
+import type { FrontModeRecord } from '@fulcrum/proto';
 import { GrpcStatusError, errorField, isServiceError, type Logger } from '@fulcrum/runtime';
 import { defaultBoardId } from '@fulcrum/runtime/internal';
 import { ActivityPublisher } from './activity.js';
@@ -27,7 +28,9 @@ import { InferenceError, isInferenceError } from './errors.js';
 import { Executor, type InferOutcome } from './executor.js';
 import type { ExecutorServiceMetrics } from './metrics.js';
 import { GatedRunner, MeasurementAbortedError, type MinibatchEngine } from './service-runner.js';
-import type { ExecutorEventSink, ExecutorPlan, ExecutorStatus } from './types.js';
+import { planFromFront, type ProfiledMode } from './replan.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExecutorEventSink, ExecutorPlan, ExecutorStatus, ReplanRequest, Replanner } from './types.js';
 
 /** The board's power mode: what `DeviceControllerLink` (gRPC) does, or an in-process board. */
 export interface ModeController {
@@ -87,6 +90,12 @@ export interface ExecutorNodeStatus {
   readonly executor: ExecutorStatus | undefined;
   /** `latency`: a stream's p99 since the plan over its budget; `stability`: inference took all of the GPU. */
   readonly violations: readonly ConstraintViolation[];
+  /** Who re-plans when rates move: the optimizer, or `local` while it stays silent (the executor re-planned from the plan's front). */
+  readonly replanOwner: 'optimizer' | 'local';
+  /** Plans the executor made itself from a front. */
+  readonly localReplans: number;
+  /** Modes of the front kept for local re-planning (0: none; it will not re-plan itself). */
+  readonly frontModes: number;
 }
 
 interface PendingPlan {
@@ -131,6 +140,21 @@ export class ExecutorNode {
   #applied: (AppliedPlan & { readonly details: PlanAppliedDetails }) | undefined;
   #applyChain: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** The front of the last plan that brought one (local re-planning chooses among its modes). */
+  #front: readonly FrontModeRecord[] | undefined;
+  #replanOwner: 'optimizer' | 'local' = 'optimizer';
+  #localReplans = 0;
+  /** Plans applied (any source): a local re-plan waits for this to move. */
+  #applies = 0;
+  /**
+   * The executor's re-planner (SPEC §6): the optimizer owns re-planning; when the rates moved and no
+   * new plan came within `limits.localReplanAfterS`, re-plans from the running plan's front itself,
+   * applied through the node (the controller switches the mode), and says so in Status and plan.applied.
+   */
+  readonly #localReplanner: Replanner = {
+    ready: () => this.#front !== undefined && !this.#closing,
+    replan: (request) => this.#replanLocally(request),
+  };
   /** Aborted on close: stops every measurement in flight. */
   readonly #shutdown = new AbortController();
 
@@ -196,8 +220,15 @@ export class ExecutorNode {
    * `plan.applied`; default one made from `plan`. Errors: ValidationError naming `problem.…` /
    * `plan.…`; the controller's errors as it sent them (UNAVAILABLE when it stays away).
    */
-  applyPlan(problem: Problem, plan: RunPlan, options: { readonly record?: common.Plan | undefined } = {}): Promise<AppliedPlan> {
-    const run = this.#applyChain.then(() => this.#apply(problem, plan, options.record));
+  applyPlan(problem: Problem, plan: RunPlan, options: { readonly record?: common.Plan | undefined; readonly front?: readonly FrontModeRecord[] | undefined; readonly local?: boolean | undefined } = {}): Promise<AppliedPlan> {
+    const run = this.#applyChain.then(async () => {
+      const applied = await this.#apply(problem, plan, options.record);
+      // A plan that brings its front replaces the one kept for local re-planning; one without keeps it.
+      if (options.front?.length) this.#front = options.front;
+      if (!options.local) this.#replanOwner = 'optimizer';
+      this.#applies++;
+      return applied;
+    });
     this.#applyChain = run.catch(() => undefined);
     return run;
   }
@@ -249,6 +280,7 @@ export class ExecutorNode {
         maxQueueDepth: this.limits.maxQueueDepth,
         expiredRequests: this.limits.expiredRequests,
         telemetryIntervalS: this.limits.telemetryIntervalS * this.#clock.scale,
+        replanner: this.#localReplanner,
       });
       this.#executor.start();
     } else {
@@ -346,14 +378,35 @@ export class ExecutorNode {
 
   status(): ExecutorNodeStatus {
     const measuring = this.runner.measuring;
-    if (!this.#executor) return { state: measuring ? 'measuring' : 'idle', applied: this.#applied, executor: undefined, violations: [] };
+    const replan = { replanOwner: this.#replanOwner, localReplans: this.#localReplans, frontModes: this.#front?.length ?? 0 };
+    if (!this.#executor) return { state: measuring ? 'measuring' : 'idle', applied: this.#applied, executor: undefined, violations: [], ...replan };
     const s = this.#executor.status();
     const violations: ConstraintViolation[] = [];
     if (s.utilization >= 1) violations.push({ constraint: 'stability', value: s.utilization, limit: 1 });
     for (const st of s.streams) {
       if (st.latency.count > 0 && st.latency.p99S > st.latencyBudgetS) violations.push({ constraint: 'latency', stream: st.stream, value: st.latency.p99S, limit: st.latencyBudgetS });
     }
-    return { state: measuring ? 'measuring' : s.state, applied: this.#applied, executor: s, violations };
+    return { state: measuring ? 'measuring' : s.state, applied: this.#applied, executor: s, violations, ...replan };
+  }
+
+  async #replanLocally(request: ReplanRequest): Promise<undefined> {
+    const applies = this.#applies;
+    const waitMs = this.limits.localReplanAfterS * 1000;
+    for (const started = Date.now(); Date.now() - started < waitMs && this.#applies === applies && !this.#closing; ) await sleep(Math.min(100, waitMs));
+    if (this.#applies !== applies || this.#closing) return undefined; // the optimizer answered
+    const front = this.#front;
+    const running = this.#applied;
+    if (!front || !running) return undefined;
+    const problem = { ...running.problem, streams: running.problem.streams.map((s) => ({ ...s, arrivalRatePerS: request.measuredRatesPerS[s.name] ?? s.arrivalRatePerS })) };
+    const answer = planFromFront(problem, profiledModes(problem, front), 'local-front');
+    this.#replanOwner = 'local';
+    this.#localReplans++;
+    this.#logger?.warn(
+      { planId: answer.plan.planId, measured: request.measuredRatesPerS, afterS: this.limits.localReplanAfterS, verdict: answer.verdict },
+      'the optimizer did not re-plan for the moved rates in time; re-planned locally from the front',
+    );
+    await this.applyPlan(problem, { planId: answer.plan.planId, mode: answer.plan.mode, batchSizes: answer.plan.batchSizes, strategy: 'local-front' }, { local: true });
+    return undefined;
   }
 
   /**
@@ -382,4 +435,17 @@ export class ExecutorNode {
     this.#activity?.close();
     await this.runner.close();
   }
+}
+
+/** A front as the planner's `ProfiledMode`s for `problem` (its streams by index). */
+function profiledModes(problem: Problem, front: readonly FrontModeRecord[]): ProfiledMode[] {
+  return front.map((m) => ({
+    mode: m.mode,
+    training: m.training,
+    inference: (i: number, b: number) => {
+      const stream = problem.streams[i]?.name;
+      const x = m.inference.find((e) => e.stream === stream && e.batchSize === b);
+      return x ? { timeS: x.timeS, powerW: x.powerW } : undefined;
+    },
+  }));
 }

@@ -169,7 +169,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         const request = { reason: 'rate-change' as const, problem: withRates(problem, check.replan), currentPlan: plan, measuredRatesPerS: check.replan };
         options.events?.publish({ type: 'replan.requested', atS: now, request });
         try {
-          plan = await options.replanner.replan(request);
+          const next = await options.replanner.replan(request);
+          if (!next) throw new Error('the replanner gave no plan');
+          plan = next;
           problem = request.problem;
           for (const r of sched.configure(streamsOf(problem, plan))) stats[r.stream]!.failed['unknown-stream'] = (stats[r.stream]!.failed['unknown-stream'] ?? 0) + 1;
           measuredTrain.reset();

@@ -66,7 +66,10 @@ export interface ReplanRequest {
 }
 
 export interface Replanner {
-  replan(request: ReplanRequest): Promise<ExecutorPlan> | ExecutorPlan;
+  /** The plan to run for the moved rates; undefined: nothing to apply here (someone else re-planned, or it applied the plan itself). */
+  replan(request: ReplanRequest): Promise<ExecutorPlan | undefined> | ExecutorPlan | undefined;
+  /** Whether it can answer now (default true); the executor asks only then. */
+  ready?(): boolean;
 }
 
 export interface LatencySummary {

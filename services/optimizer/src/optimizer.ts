@@ -43,6 +43,7 @@ import type { ProfileResult } from '@fulcrum/core';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import type { Logger } from 'pino';
 import { UNBOUNDED } from '@fulcrum/proto/internal';
+import { MAX_FRONT_MODES, type FrontModeRecord } from '@fulcrum/proto';
 import type { OptimizerMetrics } from './metrics.js';
 import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
 import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';
@@ -317,7 +318,7 @@ export class Optimizer {
       }
       const plan = buildPlan(problem, prepared.choiceTable ?? cache.table, choice, strategy.name, ss.space);
       this.plans.add({ plan, problem, strategy: strategy.name, grid: input.grid || 'full', seed });
-      const applied = await this.maybeApply(problem, plan, input.apply, board);
+      const applied = await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, cache.table, session.order, ss.space));
       const cost = session.cost();
       outcome = plan.feasible ? 'feasible' : 'infeasible';
       this.logger.info(
@@ -658,7 +659,7 @@ export class Optimizer {
     return port;
   }
 
-  private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined, board?: BoardRecord): Promise<boolean> {
+  private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined, board?: BoardRecord, front?: readonly FrontModeRecord[]): Promise<boolean> {
     const executor = board ? this.executorOf(board) : this.options.executor;
     if (!(apply ?? this.options.apply) || !executor) return false;
     if (!plan.feasible) {
@@ -666,7 +667,7 @@ export class Optimizer {
       return false;
     }
     try {
-      const { board } = await executor.applyPlan(problem, plan);
+      const { board } = await executor.applyPlan(problem, plan, front);
       this.running.set(board, plan.planId);
       this.options.metrics?.plansApplied.inc({ outcome: 'ok' });
       this.logger.info({ planId: plan.planId, mode: plan.mode, batchSizes: plan.batchSizes }, 'plan applied on the executor');
@@ -677,4 +678,25 @@ export class Optimizer {
       return false;
     }
   }
+}
+
+/**
+ * The front a plan travels with (SPEC §6): the modes looked at that have every measurement, the
+ * (tT, pT)-non-dominated first, then the fastest; at most MAX_FRONT_MODES.
+ */
+export function frontOf(problem: Problem, table: MeasurementTable, looked: readonly number[], space: ModeSpace): FrontModeRecord[] {
+  const complete = [...new Set(looked)].filter(
+    (m) => table.has(m) && table.inferTimeS.every((perBatch) => perBatch.every((times) => Number.isFinite(times[m]!))),
+  );
+  const t = (m: number) => table.trainTimeS[m]!;
+  const p = (m: number) => table.trainPowerW[m]!;
+  const dominated = (m: number) => complete.some((o) => o !== m && t(o) <= t(m) && p(o) <= p(m) && (t(o) < t(m) || p(o) < p(m)));
+  const ordered = [...complete.filter((m) => !dominated(m)), ...complete.filter(dominated).sort((a, b) => t(a) - t(b))];
+  return ordered.slice(0, MAX_FRONT_MODES).map((m) => ({
+    mode: space.mode(m),
+    training: { timeS: t(m), powerW: p(m) },
+    inference: problem.streams.flatMap((s, i) =>
+      s.candidateBatchSizes.map((b, j) => ({ stream: s.name, batchSize: b, timeS: table.inferTimeS[i]![j]![m]!, powerW: table.inferPowerW[i]![j]![m]! })),
+    ),
+  }));
 }

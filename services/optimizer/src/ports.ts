@@ -9,6 +9,7 @@ import { requireToken, type Problem, type ProfileRequest, type ProfileResult, ty
 import {
   executor,
   costFromProto,
+  frontToProto,
   planToProto,
   problemToProto,
   profileRequestToProto,
@@ -16,6 +17,7 @@ import {
   profiler,
   profilesQueryToProto,
   type Cost,
+  type FrontModeRecord,
 } from '@fulcrum/proto';
 import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
 import { connectionOptions, type PeerConfig } from '@fulcrum/runtime/internal';
@@ -30,8 +32,8 @@ export interface ProfilerPort {
 }
 
 export interface PlanExecutorPort {
-  /** Applies the plan; resolves with the board it now runs on. */
-  applyPlan(problem: Problem, plan: OptimizerPlan): Promise<{ readonly board: string }>;
+  /** Applies the plan (with the front it was chosen among, for the executor's local re-plans); resolves with the board it now runs on. */
+  applyPlan(problem: Problem, plan: OptimizerPlan, front?: readonly FrontModeRecord[]): Promise<{ readonly board: string }>;
   close?(): void;
 }
 
@@ -91,8 +93,8 @@ export function grpcProfiler(options: GrpcPortOptions): ProfilerPort {
 export function grpcPlanExecutor(options: GrpcPortOptions): PlanExecutorPort {
   const conn = connect(executor.ExecutorClient, 'executor', options);
   return {
-    async applyPlan(problem, plan) {
-      const req = executor.ApplyPlanRequest.fromPartial({ problem: problemToProto(problem), plan: planToProto(plan) });
+    async applyPlan(problem, plan, front = []) {
+      const req = executor.ApplyPlanRequest.fromPartial({ problem: problemToProto(problem), plan: planToProto(plan), front: frontToProto(front) });
       const res = await conn.unary<executor.ApplyPlanResponse>('ApplyPlan', (c, md, o, cb) => c.applyPlan(req, md, o, cb));
       return { board: conn.decode('ApplyPlan', () => requireToken('board', res.board, 'a board id')) };
     },

@@ -152,6 +152,10 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.ok(done.cost!.profilingSeconds > modes.length * 0.5, 'switch + settle + minibatches of every mode');
     assert.equal(await measurements(), 4 * modes.length, 'one measurement run per (mode, workload, batch size)');
     assert.ok(await appliedOnExecutor(plan.planId), 'the executor runs the plan');
+    // The plan brought its front (the modes looked at, complete): the executor can re-plan from it
+    // should the optimizer fall silent (issue 15, 3).
+    const front = board.executor.node.status().frontModes;
+    assert.ok(front >= 1 && front <= modes.length, `${front} front modes of ${modes.length} looked at`);
     firstPlan = plan;
     gmdModes = modes.length;
   });
