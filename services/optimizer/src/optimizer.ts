@@ -119,6 +119,8 @@ export interface ReplanInput {
   readonly allowProfiling?: boolean | undefined;
   readonly strategy?: string | undefined;
   readonly apply?: boolean | undefined;
+  /** The board it is for (its executor gets the plan, when the board announced one). */
+  readonly board?: string | undefined;
 }
 
 export interface ReplanOutcome {
@@ -403,7 +405,10 @@ export class Optimizer {
       }
       const changed = !previous || !samePlan(previous.plan, plan);
       this.plans.add({ plan, problem, strategy: input.strategy || previous?.strategy || this.options.defaults.strategy, grid: previous?.grid ?? 'full', seed: previous?.seed ?? this.options.defaults.seed });
-      const applied = changed ? await this.maybeApply(problem, plan, input.apply) : false;
+      // A re-plan for moved arrival rates is applied even when the mode and batch sizes stay: the
+      // board then runs for the rates it measures, and does not re-plan by itself (SPEC §6).
+      const board = input.board ? this.boards().find((b) => b.board === input.board && b.executorAddress) : undefined;
+      const applied = changed || trigger === 'arrivals' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
       this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
       return { plan, cost, changed, applied };
@@ -469,7 +474,7 @@ export class Optimizer {
     if (now - (this.lastAutoReplan.get(board) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
     this.lastAutoReplan.set(board, now);
     this.logger.info({ board, planId, moves: moved.moves }, 'arrival rates moved; re-planning');
-    const out = await this.replan({ problem: moved.problem, previousPlanId: planId, allowProfiling: rule.allowProfiling, strategy: record.strategy }, 'arrivals');
+    const out = await this.replan({ problem: moved.problem, previousPlanId: planId, allowProfiling: rule.allowProfiling, strategy: record.strategy, board }, 'arrivals');
     return { ...out, moves: moved.moves };
   }
 
