@@ -24,6 +24,7 @@
  *   npm run bench:soak                        # 180 s
  *   npm run bench:soak -- --duration-s 600 --rate 60 --json > soak.json
  */
+import { seededRandom } from '@fulcrum/core';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -181,17 +182,6 @@ function usage(message: string): never {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rand: () => number, list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
@@ -340,7 +330,7 @@ interface ProblemSource {
 }
 
 function problemSource(seed: number, streams: readonly string[]): ProblemSource {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const keys = new Set<string>();
   const problems = new Set<string>();
   return {
@@ -583,7 +573,7 @@ async function main(): Promise<number> {
       return p.finally(() => void req.inFlight--);
     };
 
-    const arrivalsRand = prng(o.seed * 7919 + 17);
+    const arrivalsRand = seededRandom(o.seed * 7919 + 17);
     const streamLoops = streamNames.map(async (stream) => {
       let seq = 0;
       let nextAt = performance.now();

@@ -28,6 +28,7 @@ import {
   maxMode,
   powerModeKey,
   samePowerMode,
+  seededRandom,
   type PowerMode,
   type PowerModeGrid,
   type PowerPreset,
@@ -81,17 +82,6 @@ export function coveringGrid(modes: readonly PowerMode[]): PowerModeGrid {
   return { cores: values((m) => m.cores), cpuMhz: values((m) => m.cpuMhz), gpuMhz: values((m) => m.gpuMhz), emcMhz: values((m) => m.emcMhz) };
 }
 
-/** mulberry32: a small seeded PRNG, enough for sensor noise. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class ModelControlBackend implements DeviceControlBackend {
   readonly kind: 'virtual' | 'table';

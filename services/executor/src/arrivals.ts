@@ -3,7 +3,7 @@
  * at a rate that may change over time (a rate trace), or replayed from a trace of arrival times.
  * Seeded, so a scenario replays exactly.
  */
-import { TOKEN_RULE, ValidationError } from '@fulcrum/core';
+import { TOKEN_RULE, ValidationError, seededRandom } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 
 export interface Arrival {
@@ -22,17 +22,9 @@ export type RateTrace = Readonly<Record<string, readonly RateSegment[]>>;
 
 export type ArrivalProcess = 'even' | 'poisson';
 
-/** mulberry32: small, fast, good enough for arrival times; same seed, same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Arrival times are drawn with core's seeded PRNG (mulberry32): same seed, same sequence. */
+export { seededRandom };
+
 
 function rateAt(segments: readonly RateSegment[], tS: number): { ratePerS: number; endS: number } {
   let i = -1;
