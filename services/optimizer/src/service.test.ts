@@ -396,20 +396,36 @@ describe('optimizer when the profiler goes away mid-solve', () => {
   });
 });
 
+/** A board, a profiler and an optimizer of their own for one test, all closed after `fn`. */
+async function ownStack(
+  options: { readonly timeScale: number; readonly protocol?: ProfilerConfigInput['protocol']; readonly optimizer?: OptimizerConfigInput; readonly workloadDir?: (dir: string) => string },
+  fn: (stack: { readonly board: BoardServices; readonly c: optimizer.OptimizerClient }) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-own-'));
+  const bus = new InProcessHub().connect();
+  const board = await startBoardServices({ bus, timeScale: options.timeScale });
+  const prof = await startProfilerService({ ...profilerConfig(board, dir), ...(options.protocol ? { protocol: options.protocol } : {}) }, { logger, bus });
+  const extra = options.workloadDir ? { ...options.optimizer, workloads: { paths: [options.workloadDir(dir)] } } : (options.optimizer ?? {});
+  const opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, extra), { logger, bus });
+  const c = client(opt.address);
+  try {
+    await fn({ board, c });
+  } finally {
+    c.close();
+    await opt.close(100);
+    await prof.close(100);
+    await board.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('a cancelled Solve stops the measurement in flight, end to end (issue 14, 2)', () => {
   it('cancel → the optimizer cancels its Profile call → the profiler cancels RunMeasurement → the executor frees the GPU within seconds', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-cancel-'));
-    const bus = new InProcessHub().connect();
     // Real time: one resnet18 training minibatch is ~0.1 s, so the profiler's 5,000-minibatch window
     // would hold the GPU for minutes if nothing passed the cancellation on.
-    const board = await startBoardServices({ bus, timeScale: 1 });
-    const prof = await startProfilerService(
-      { ...profilerConfig(board, dir), protocol: { settleS: 0.05, warmupMinibatches: 0, measuredMinibatches: 5000, telemetryIntervalMs: 20, measureAttempts: 1 } },
-      { logger, bus },
-    );
-    const opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress), { logger, bus });
-    const c = client(opt.address);
-    try {
+    const protocol = { settleS: 0.05, warmupMinibatches: 0, measuredMinibatches: 5000, telemetryIntervalMs: 20, measureAttempts: 1 };
+    await ownStack({ timeScale: 1, protocol }, async ({ board, c }) => {
       const call = c.solve(optimizer.SolveRequest.fromPartial({ problem: PROBLEM }), new grpc.Metadata());
       const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
         call.on('error', (err: grpc.ServiceError) => resolve(err));
@@ -424,28 +440,14 @@ describe('a cancelled Solve stops the measurement in flight, end to end (issue 1
       for (let i = 0; i < 150 && board.executor.runner.measuring; i++) await new Promise((r) => setTimeout(r, 20));
       const freedS = (performance.now() - t0) / 1000;
       assert.equal(board.executor.runner.measuring, false, `the executor still measures ${freedS.toFixed(1)} s after the cancel`);
-    } finally {
-      c.close();
-      await opt.close(100);
-      await prof.close(100);
-      await board.close();
-      await bus.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('a profiler that refuses the Profile request the optimizer built (issue 14: the batch error that named workloads[0].batchSizes[0])', () => {
   it("is FAILED_PRECONDITION naming the profiler, with no error detail pointing at a field the Solve's caller never sent", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-refused-'));
-    const bus = new InProcessHub().connect();
-    const board = await startBoardServices({ bus, timeScale: 50 });
     // The optimizer knows a user's workload folder; the profiler (and the board) do not.
-    const folder = writeTinyWorkload(join(dir, 'their-mlp'), { name: 'their-mlp' });
-    const prof = await startProfilerService(profilerConfig(board, dir), { logger, bus });
-    const opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { workloads: { paths: [folder] } }), { logger, bus });
-    const c = client(opt.address);
-    try {
+    await ownStack({ timeScale: 50, workloadDir: (dir) => writeTinyWorkload(join(dir, 'their-mlp'), { name: 'their-mlp' }) }, async ({ c }) => {
       const problem = { ...PROBLEM, trainWorkload: { name: 'their-mlp', kind: TRAIN }, trainBatchSize: 16 };
       const err = await new Promise<grpc.ServiceError>((resolve, reject) => {
         const call = c.solve(optimizer.SolveRequest.fromPartial({ problem }), new grpc.Metadata(), { deadline: new Date(Date.now() + 60_000) });
@@ -456,13 +458,6 @@ describe('a profiler that refuses the Profile request the optimizer built (issue
       assert.equal(err.code, grpc.status.FAILED_PRECONDITION, err.details);
       assert.match(err.details, /^profiler at 127\.0\.0\.1:\d+ refused the Profile request this optimizer built \(its workloads\[0\]\.workload\.name\): .*unknown workload "their-mlp"/);
       assert.equal(errorField(err), undefined, 'no field of the Solve request is blamed');
-    } finally {
-      c.close();
-      await opt.close(100);
-      await prof.close(100);
-      await board.close();
-      await bus.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
