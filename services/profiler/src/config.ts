@@ -54,6 +54,11 @@ export const profilerConfigSchema = z.object({
   /** Software stack part of every profile key; unset: what the controller's GetDeviceInfo reports. */
   softwareStack: z.string().min(1).max(256).optional(),
   protocol: protocolConfigSchema.prefault({}),
+  /**
+   * profile.completed events kept while NATS is away, published when it is back; past it the
+   * oldest are dropped (their results stay in the store and in every GetProfiles answer).
+   */
+  maxUnpublishedEvents: z.number().int().positive().default(10_000),
 });
 
 export type ProfilerConfig = z.output<typeof profilerConfigSchema>;

@@ -91,6 +91,8 @@ export interface ProfilerOptions {
   readonly metrics?: ProfilerMetrics | undefined;
   /** How often unpublished events are retried, ms (default 5000; 0: only before each Profile). */
   readonly republishIntervalMs?: number | undefined;
+  /** profile.completed events kept while the bus is away (default MAX_OUTBOX); the oldest go first. */
+  readonly maxUnpublishedEvents?: number | undefined;
 }
 
 const MAX_MINIBATCHES = 100_000;
@@ -328,12 +330,29 @@ export class Profiler {
       try {
         await bus.publish(profileCompletedSubject(board), pending[i]!, { msgId: describeProfileKey(pending[i]!) });
       } catch {
-        this.outbox.push(...pending.slice(i));
+        this.keepUnpublished(pending.slice(i));
         return;
       }
     }
     this.logger.info({ published: pending.length }, 'published profile results kept while the bus was away');
   }
+
+  /**
+   * Keeps events to publish later, bounded while NATS stays away: past the limit the oldest go
+   * (their results stay in the store and in every GetProfiles answer; only the event is lost, and said so).
+   */
+  private keepUnpublished(results: readonly ProfileResult[]): void {
+    this.outbox.push(...results);
+    const limit = this.options.maxUnpublishedEvents ?? MAX_OUTBOX;
+    if (this.outbox.length > limit) {
+      const dropped = this.outbox.splice(0, this.outbox.length - limit);
+      this.droppedEvents += dropped.length;
+      this.logger.warn({ dropped: dropped.length, kept: limit }, 'too many profile events unpublished; the oldest are dropped (their results are in the store)');
+    }
+  }
+
+  /** profile.completed events dropped because too many waited for the bus. */
+  droppedEvents = 0;
 
   /** Events stored but not yet published. */
   get unpublished(): number {
@@ -524,13 +543,7 @@ export class Profiler {
         retryable: (err) => isBusError(err) && err.retryable,
       });
     } catch (err) {
-      this.outbox.push(result);
-      // Bounded while NATS stays away: the oldest events go (their results stay in the store and
-      // in every GetProfiles answer; only the profile.completed event is lost, and said so).
-      if (this.outbox.length > MAX_OUTBOX) {
-        const dropped = this.outbox.splice(0, this.outbox.length - MAX_OUTBOX);
-        this.logger.warn({ dropped: dropped.length, kept: MAX_OUTBOX }, 'too many profile events unpublished; the oldest are dropped (their results are in the store)');
-      }
+      this.keepUnpublished([result]);
       this.options.metrics?.publishFailures.inc();
       this.logger.warn({ err: err instanceof Error ? err.message : String(err), key: describeProfileKey(result) }, 'profile result stored but not published yet; will retry');
     }

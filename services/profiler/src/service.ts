@@ -72,6 +72,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
       bus,
       softwareStack: cfg.softwareStack,
       protocol: cfg.protocol,
+      maxUnpublishedEvents: cfg.maxUnpublishedEvents,
       logger,
       metrics,
     });
