@@ -6,11 +6,9 @@
 // restart loses no stored profile. Every process is killed in `after`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +17,7 @@ import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { runCli } from '@fulcrum/cli';
 import { common, executor, optimizer, profiler } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
+import { killAllServices, serveProcess, type ServiceProcess } from '../support/serve-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'e2e-token-0123456789';
@@ -41,61 +40,11 @@ const PROBLEM_FLAGS = ['--train', 'resnet18', '--train-batch', '32', '--stream',
 const RESULTS_PER_MODE = 1 + BATCHES.length;
 
 // ---------------------------------------------------------------------------------------------
-// Service processes
+// Service processes: test/support/serve-process.ts
 
-interface Ready {
-  readonly service: string;
-  readonly address: string;
-  readonly metricsUrl: string | null;
-  readonly pid: number;
-}
+const serve = (name: string, args: readonly string[]): Promise<ServiceProcess> => serveProcess(name, args);
 
-interface ServiceProcess {
-  readonly name: string;
-  readonly ready: Ready;
-  readonly child: ChildProcess;
-  log(): string;
-  /** SIGTERM (SIGKILL after 5 s); resolves with the exit code. */
-  stop(): Promise<number | null>;
-  /** SIGKILL: a crash. */
-  kill(): Promise<void>;
-}
-
-const processes = new Set<ChildProcess>();
-
-async function serve(name: string, args: readonly string[]): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', join(root, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '' },
-  });
-  processes.add(child);
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => void (log = (log + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (processes.delete(child), resolve(code))));
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`fulcrum serve ${name} not ready in 60 s:\n${log}`)), 60_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as Ready);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`fulcrum serve ${name} exited ${code} before ready:\n${log}`));
-    });
-  });
-  // Keep reading stdout so a full pipe never blocks the service.
-  child.stdout!.resume();
-  const signal = async (sig: NodeJS.Signals, graceMs: number): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill(sig);
-    const code = await Promise.race([exited, sleep(graceMs).then(() => 'late' as const)]);
-    if (code !== 'late') return code;
-    child.kill('SIGKILL');
-    return exited;
-  };
-  return { name, ready, child, log: () => log, stop: () => signal('SIGTERM', 5000), kill: async () => void (await signal('SIGKILL', 5000)) };
-}
+// ---------------------------------------------------------------------------------------------
 
 /** `fulcrum …` in this process (a remote client of the services). */
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -244,7 +193,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
       const code = await p.stop();
       if (code !== 0 && code !== null) process.stderr.write(`fulcrum serve ${p.name} exited ${code}:\n${p.log()}\n`);
     }
-    for (const child of processes) child.kill('SIGKILL');
+    killAllServices();
     await bus?.close();
     await app?.close();
     await nats?.stop();

@@ -48,13 +48,9 @@
 // calls per service; FUZZ_TRACE=1 prints every call and the RSS every 100 calls.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { create, createFileRegistry, fromBinary, toBinary, ScalarType, type DescField, type DescMessage, type DescMethod } from '@bufbuild/protobuf';
@@ -63,8 +59,8 @@ import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { BUILTIN_CATALOG } from '@fulcrum/core';
 import { device, executor, loadDescriptorSet, optimizer, problemFromProto, profileRequestFromProto, profiler, strategyFromProto } from '@fulcrum/proto';
 import { clientSecurity, errorField } from '@fulcrum/runtime/internal';
+import { killAllServices, serveProcess, type ServiceProcess } from '../support/serve-process.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'fuzz-token-0123456789';
 const SEED = process.env['FUZZ_SEED'] ? Number(process.env['FUZZ_SEED']) : 0x5eed14;
 const RUNS = process.env['FUZZ_RUNS'] ? Number(process.env['FUZZ_RUNS']) : 1000;
@@ -77,61 +73,21 @@ const RSS_CAP_KB = 600 * 1024;
 const RSS_FLOOR_KB = 200 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// Service processes (as in test/e2e/services.test.ts)
+// Service processes (test/support/serve-process.ts), with the error lines each one logs
 
-interface Ready {
-  readonly service: string;
-  readonly address: string;
-  readonly pid: number;
-}
-
-interface ServiceProcess {
-  readonly name: string;
-  readonly ready: Ready;
-  readonly child: ChildProcess;
-  log(): string;
+type FuzzedService = ServiceProcess & {
   /** Log lines at level error or fatal, and events the service built but could not publish (malformed payload). */
   problems(): readonly string[];
-  stop(): Promise<number | null>;
-}
+};
 
-const processes = new Set<ChildProcess>();
-
-async function serve(name: string, args: readonly string[]): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=@fulcrum/source', '--import', 'tsx', join(root, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '' },
-  });
-  processes.add(child);
-  let log = '';
+async function serve(name: string, args: readonly string[]): Promise<FuzzedService> {
   const problems: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    log = (log + line + '\n').slice(-20_000);
-    if (/"level":(50|60)|malformed payload/.test(line) && problems.length < 20) problems.push(line.slice(0, 600));
+  const p = await serveProcess(name, args, {
+    onStderrLine: (line) => {
+      if (/"level":(50|60)|malformed payload/.test(line) && problems.length < 20) problems.push(line.slice(0, 600));
+    },
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (processes.delete(child), resolve(code))));
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`fulcrum serve ${name} not ready in 60 s:\n${log}`)), 60_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as Ready);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`fulcrum serve ${name} exited ${code} before ready:\n${log}`));
-    });
-  });
-  child.stdout!.resume();
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(5000).then(() => 'late' as const)]);
-    if (code !== 'late') return code;
-    child.kill('SIGKILL');
-    return exited;
-  };
-  return { name, ready, child, log: () => log, problems: () => problems, stop };
+  return Object.assign(p, { problems: () => problems });
 }
 
 function rssKb(pid: number): number {
@@ -504,7 +460,7 @@ function describeBody(body: Body): string {
   return `${body.how}, ${bytes.length} bytes${body.init === undefined ? ` (${bytes.subarray(0, 64).toString('hex')}${bytes.length > 64 ? '…' : ''})` : ''}: ${text.length > 2000 ? `${text.slice(0, 2000)}…` : text}`;
 }
 
-async function check(service: ServiceProcess, client: grpc.Client, method: Method, body: Body, stats: Map<string, number>): Promise<void> {
+async function check(service: FuzzedService, client: grpc.Client, method: Method, body: Body, stats: Map<string, number>): Promise<void> {
   const request = decodes(method, body.bytes);
   const { ms, mayRunLong } = request === undefined ? { ms: DEADLINE_MS, mayRunLong: false } : method.deadline(request);
   const out = await invoke(client, method, body.bytes, ms);
@@ -606,7 +562,7 @@ const long = { ms: LONG_DEADLINE_MS, mayRunLong: true };
 describe('fuzzing the four services as processes', { timeout: 600_000, concurrency: true }, () => {
   let dir: string;
   let nats: NatsServer;
-  const services: Record<'device-controller' | 'executor' | 'profiler' | 'optimizer', ServiceProcess> = {} as never;
+  const services: Record<'device-controller' | 'executor' | 'profiler' | 'optimizer', FuzzedService> = {} as never;
   let world: World;
   const clients: grpc.Client[] = [];
 
@@ -645,19 +601,19 @@ describe('fuzzing the four services as processes', { timeout: 600_000, concurren
       const code = await p.stop();
       if (code !== 0 && code !== null) process.stderr.write(`fulcrum serve ${p.name} exited ${code}:\n${p.log()}\n`);
     }
-    for (const child of processes) child.kill('SIGKILL');
+    killAllServices();
     await nats?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function channel(service: ServiceProcess): grpc.Client {
+  function channel(service: FuzzedService): grpc.Client {
     const { credentials, options } = clientSecurity({ token: TOKEN });
     const client = new grpc.Client(service.ready.address, credentials, options);
     clients.push(client);
     return client;
   }
 
-  async function unary<Res>(service: ServiceProcess, def: { path: string; responseDeserialize(b: Buffer): unknown }, bytes: Uint8Array, client = channel(service)): Promise<Res> {
+  async function unary<Res>(service: FuzzedService, def: { path: string; responseDeserialize(b: Buffer): unknown }, bytes: Uint8Array, client = channel(service)): Promise<Res> {
     return new Promise((resolve, reject) =>
       client.makeUnaryRequest(def.path, identity, (b: Buffer) => def.responseDeserialize(b) as Res, Buffer.from(bytes), new grpc.Metadata(), { deadline: new Date(Date.now() + DEADLINE_MS) }, (err, res) => (err ? reject(err) : resolve(res!))),
     );

@@ -25,11 +25,9 @@
  *   npm run bench:soak -- --duration-s 600 --rate 60 --json > soak.json
  */
 import { seededRandom } from '@fulcrum/core';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,6 +35,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connectNatsBus, eventFilter, inferSubject, isBusError, isErrorReply, type EventBus } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { common, executor, optimizer } from '@fulcrum/proto';
+import { SOURCE_NODE_ARGS, killAllServices, serveProcess, type ServiceProcess } from '../support/serve-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEVICE = 'orin-agx';
@@ -212,72 +211,19 @@ const mib = (kib: number | null | undefined): string => (kib == null ? '—' : `
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-interface Ready {
-  readonly service: string;
-  readonly address: string;
-  readonly metricsUrl: string | null;
-  readonly pid: number;
-}
-
-interface ServiceProcess {
-  readonly name: ServiceName;
-  readonly ready: Ready;
-  readonly child: ChildProcess;
-  /** Resolves with the exit code (or signal name). */
-  readonly exited: Promise<number | string | null>;
-  log(): string;
-  stop(): Promise<number | string | null>;
-}
-
-const children = new Set<ChildProcess>();
 // Whatever happens, no service outlives the bench (startNatsServer has its own exit hook).
-process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+process.once('exit', () => killAllServices());
 
 const GC_SIGNAL = pathToFileURL(join(root, 'test/soak/gc-signal.ts')).href;
 
-async function serve(name: ServiceName, args: readonly string[], heapDir: string | undefined): Promise<ServiceProcess> {
-  const node = ['--expose-gc', '--conditions=@fulcrum/source', '--import', 'tsx', '--import', GC_SIGNAL];
-  const child = spawn(process.execPath, [...node, join(root, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '', ...(heapDir ? { FULCRUM_SOAK_HEAP_DIR: heapDir } : {}) },
+/** A service as a process (test/support/serve-process.ts), with a preload that answers a full-GC request (RSS read after a GC). */
+function serve(name: ServiceName, args: readonly string[], heapDir: string | undefined): Promise<ServiceProcess> {
+  return serveProcess(name, args, {
+    nodeArgs: ['--expose-gc', ...SOURCE_NODE_ARGS, '--import', GC_SIGNAL],
+    ...(heapDir ? { env: { FULCRUM_SOAK_HEAP_DIR: heapDir } } : {}),
+    readyTimeoutMs: 90_000,
+    stopGraceMs: 10_000,
   });
-  children.add(child);
-  let text = '';
-  child.stderr!.on('data', (d: Buffer) => void (text = (text + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | string | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve(code ?? signal);
-    }),
-  );
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`fulcrum serve ${name} not ready in 90 s:\n${text}`)), 90_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(line) as Ready);
-      } catch {
-        reject(new Error(`fulcrum serve ${name}: not a ready line: ${line}`));
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`fulcrum serve ${name} exited (${code}) before ready:\n${text}`));
-    });
-  });
-  child.stdout!.resume();
-  const stop = async (): Promise<number | string | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(10_000).then(() => 'late' as const)]);
-    if (code !== 'late') return code;
-    child.kill('SIGKILL');
-    return exited;
-  };
-  return { name, ready, child, exited, log: () => text, stop };
 }
 
 async function scrape(url: string | null): Promise<string> {
@@ -606,7 +552,7 @@ async function main(): Promise<number> {
     })();
 
     // ---- RSS and progress --------------------------------------------------------------------
-    const watched = [...procs.map((p) => ({ name: p.name as string, pid: p.ready.pid, metricsUrl: p.ready.metricsUrl, child: p.child as ChildProcess | undefined })), { name: 'nats-server', pid: nats.pid, metricsUrl: null, child: undefined }];
+    const watched = [...procs.map((p) => ({ name: p.name as string, pid: p.ready.pid, metricsUrl: p.ready.metricsUrl, child: p.child as ServiceProcess['child'] | undefined })), { name: 'nats-server', pid: nats.pid, metricsUrl: null, child: undefined }];
     /** One RSS reading per second of every process (progress and peak). */
     const samples = new Map<string, number[]>(watched.map((w) => [w.name, []]));
     interface Point {

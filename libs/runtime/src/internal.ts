@@ -32,6 +32,7 @@ export {
   openService,
 } from './service.js';
 export type { ServiceName, GrpcConfig, MetricsConfig, NatsConfig, StartServiceOptions, ServiceOptions, ServiceScope } from './service.js';
+export { SHUTDOWN_LIMITS, closeWithin } from './cleanup.js';
 export { parseFlagArgs, parseServiceFlags, unknownFlags, unknownFlagsError } from './service-flags.js';
 export type { FlagArgs, ServiceFlagsOptions } from './service-flags.js';
 export { isPeerGone, peerConfigSchema, connectionOptions } from './connection.js';

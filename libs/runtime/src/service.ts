@@ -10,7 +10,7 @@ import { ValidationError, describeValue } from '@fulcrum/core/internal';
 import { TOKEN_RULE, boardIdFrom } from '@fulcrum/core';
 import { hostname } from 'node:os';
 import { loadDescriptorSet } from '@fulcrum/proto';
-import { CleanupStack } from './cleanup.js';
+import { CleanupStack, SHUTDOWN_LIMITS, closeWithin } from './cleanup.js';
 import { LOG_LEVELS, serviceLogger } from './logging.js';
 import { createMetricsRegistry, startHttpEndpoints, type RunningHttpEndpoints } from './http-endpoints.js';
 
@@ -221,15 +221,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
  * For a service run as a process: on the first SIGTERM or SIGINT, close it gracefully, then exit
  * 0 (1 when closing failed, e.g. a board that could not be restored, or took more than `limitS`).
  */
-export function closeOnSignals(service: { close(): Promise<void> }, logger: Logger, limitS = 30): void {
+export function closeOnSignals(service: { close(): Promise<void> }, logger: Logger, limitS: number = SHUTDOWN_LIMITS.totalS): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping');
     // Bounded: a close that hangs still ends the process (exit 1, saying so).
-    setTimeout(() => {
-      logger.error({ limitS }, 'did not stop in time; exiting');
-      process.exit(1);
-    }, limitS * 1000).unref();
-    service.close().then(
+    closeWithin('the service', () => service.close(), limitS).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');

@@ -46,16 +46,13 @@ function telemetryToProto(s: TelemetryReading): pb.StreamTelemetryResponse {
 
 /** The node's telemetry until the call is cancelled. */
 async function* telemetryReplies(node: DeviceControllerNode, req: pb.StreamTelemetryRequest, call: ServerWritableStream<pb.StreamTelemetryRequest, pb.StreamTelemetryResponse>): AsyncGenerator<pb.StreamTelemetryResponse> {
-  const cancelled = new AbortController();
-  const onCancel = (): void => cancelled.abort();
-  call.once('cancelled', onCancel);
-  if (call.cancelled) cancelled.abort();
+  const cancel = callSignal(call);
   try {
-    for await (const s of node.telemetry({ intervalMs: req.intervalMs, maxSamples: req.maxSamples, signal: cancelled.signal })) yield telemetryToProto(s);
+    for await (const s of node.telemetry({ intervalMs: req.intervalMs, maxSamples: req.maxSamples, signal: cancel.signal })) yield telemetryToProto(s);
   } catch (err) {
     throw grpcStatusOf(err);
   } finally {
-    call.off('cancelled', onCancel);
+    cancel.dispose();
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { ValidationError, requireToken } from '@fulcrum/core';
 import { costToProto, optimizer, planToProto, problemFromProto, profileResultToProto, strategyFromProto } from '@fulcrum/proto';
-import { serverStream, unary } from '@fulcrum/runtime/internal';
+import { callSignal, serverStream, unary } from '@fulcrum/runtime/internal';
 import type { Logger } from 'pino';
 import type { Optimizer, SolveEvent } from './optimizer.js';
 
@@ -37,13 +37,11 @@ export function optimizerGrpcImplementation(lib: Optimizer, defaults: { device: 
       lib.checkProblem(problem);
       const strategy = strategyFromProto(req.strategy, req.modeBudget);
       // A client that cancels (or whose deadline passes) stops the Solve's profiling at once.
-      const abort = new AbortController();
-      const onCancel = (): void => abort.abort();
-      call.once('cancelled', onCancel);
+      const cancel = callSignal(call);
       try {
-        for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined, signal: abort.signal, ...(board ? { board: board.board } : {}) })) yield solveEventToProto(ev);
+        for await (const ev of lib.solve({ problem, strategy, grid: req.grid || undefined, seed: req.seed || undefined, signal: cancel.signal, ...(board ? { board: board.board } : {}) })) yield solveEventToProto(ev);
       } finally {
-        call.off('cancelled', onCancel);
+        cancel.dispose();
       }
     }, logger),
     listBoards: unary(() =>

@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { status } from '@grpc/grpc-js';
 import { BUILTIN_CATALOG, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
-import { eventFilter, type ArrivalRatesEvent, type EventBus, type Subscription } from '@fulcrum/bus';
+import { eventFilter, type ArrivalRatesEvent, type BoardAnnounceEvent, type EventBus, type Subscription } from '@fulcrum/bus';
 import {
   MeasurementTable,
   ModeSpace,
@@ -407,7 +407,7 @@ export class Optimizer {
       this.plans.add({ plan, problem, strategy: input.strategy || previous?.strategy || this.options.defaults.strategy, grid: previous?.grid ?? 'full', seed: previous?.seed ?? this.options.defaults.seed });
       // A re-plan for moved arrival rates is applied even when the mode and batch sizes stay: the
       // board then runs for the rates it measures, and does not re-plan by itself (SPEC §6).
-      const board = input.board ? this.boards().find((b) => b.board === input.board && b.executorAddress) : undefined;
+      const board = input.board ? this.knownBoard(input.board) : undefined;
       const applied = changed || trigger === 'arrivals' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
       this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
@@ -426,19 +426,24 @@ export class Optimizer {
   }
 
   /** Notes a board's announcement (`fulcrum.<board>.board.announce`). */
-  boardAnnounced(board: string, event: { readonly device: string; readonly softwareStack: string; readonly executorAddress?: string | undefined; readonly state?: string | undefined; readonly planId?: string | undefined; readonly measuredAt: string }): void {
+  boardAnnounced(board: string, event: BoardAnnounceEvent): void {
     this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date() });
     if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
   }
 
   /** A known board's record; FAILED_PRECONDITION naming the known ones otherwise. */
   board(board: string): BoardRecord {
-    const b = this.boards().find((x) => x.board === board);
+    const b = this.knownBoard(board);
     if (!b) {
       const known = this.boards().map((x) => x.board);
       throw new GrpcStatusError(status.FAILED_PRECONDITION, `board ${describeValue(board)} has not announced itself to this optimizer (is its executor on the same NATS?); known boards: ${known.length ? known.join(', ') : 'none'}`);
     }
     return b;
+  }
+
+  private knownBoard(board: string): BoardRecord | undefined {
+    const b = this.boardRegistry.get(board);
+    return b && { ...b, planId: this.running.get(board) };
   }
 
   /** The plan running on a board as far as this optimizer knows (it applied it, or saw it on `plan.applied`). */
@@ -665,7 +670,8 @@ export class Optimizer {
   }
 
   private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined, board?: BoardRecord, front?: readonly FrontModeRecord[]): Promise<boolean> {
-    const executor = board ? this.executorOf(board) : this.options.executor;
+    // A board that announced a reachable executor gets the plan there; else the configured executor.
+    const executor = (board && this.executorOf(board)) || this.options.executor;
     if (!(apply ?? this.options.apply) || !executor) return false;
     if (!plan.feasible) {
       this.logger.warn({ planId: plan.planId, verdict: plan.verdict }, 'not applying an infeasible plan');

@@ -15,9 +15,9 @@
  */
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
-import { SERVICE_NAMES, type ServiceName } from '@fulcrum/runtime/internal';
+import { SERVICE_NAMES, SHUTDOWN_LIMITS, closeWithin, type ServiceName } from '@fulcrum/runtime/internal';
 import type { CliIo } from '../io.js';
-import { SHUTDOWN_LIMITS, closeWithin, loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
+import { loadAllConfigs, loadServeConfig, startAllServices, startOneService, type ServeSugar, type ServedService } from '../stack.js';
 import { UsageError, collect, oneOf } from '../usage.js';
 
 export const SERVE_TARGETS = [...SERVICE_NAMES, 'all'] as const;
