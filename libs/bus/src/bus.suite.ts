@@ -9,8 +9,8 @@ import { ValidationError } from '@fulcrum/core';
 import type { CommonBusOptions } from './bus.js';
 import { BusError, isBusError } from './errors.js';
 import { MalformedEventError, isErrorReply, type ProfileResult, type ExecutorStatusEvent } from './events.js';
-import { eventFilter, inferFilter, inferSubject, planAppliedSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
-import type { BusLogger, EventBus, KeyValueChange, Subscription } from './types.js';
+import { arrivalsRateSubject, boardAnnounceSubject, eventFilter, inferFilter, inferSubject, planAppliedSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
+import type { BoardEventMessage, BusLogger, EventBus, KeyValueChange, Subscription } from './types.js';
 
 export type Connect = (options?: CommonBusOptions) => Promise<EventBus>;
 
@@ -332,6 +332,56 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       assert.deepEqual(followed, [1, 2, 4, 8]);
       follow.unsubscribe();
       await follow.closed;
+    });
+
+    test('a board\'s durable events (profiles, arrival rates, plans applied, announcements) are one stream: followBoard in order with pending, last-per-kind, and replayProfiles still ends', async (t) => {
+      const [pub, sub] = await pair(t);
+      const board = freshDevice('board');
+      const now = new Date().toISOString();
+      const rates = (r: number) => ({ measuredAt: now, windowS: 10, planId: 'p1', streams: [{ stream: 'cam', arrivalRatePerS: r }] });
+      const announce = { measuredAt: now, device: 'orin-agx', softwareStack: 'jp6', executorAddress: '10.0.0.2:50052', state: 'running' };
+      const applied = { planId: 'p1', appliedAt: now, mode: { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, streams: [] };
+      const acks = [
+        await pub.publish(boardAnnounceSubject(board), announce),
+        await pub.publish(planAppliedSubject(board), applied),
+        await pub.publish(arrivalsRateSubject(board), rates(10)),
+        await pub.publish(profileCompletedSubject(board), profile(board, 1)),
+        await pub.publish(arrivalsRateSubject(board), rates(20)),
+      ];
+      assert.deepEqual(acks.map((a) => [a.durable, a.sequence]), [[true, 1], [true, 2], [true, 3], [true, 4], [true, 5]]);
+      // Telemetry is not durable.
+      assert.equal((await pub.publish(executorStatusSubject(board), executorStatus(1))).durable, false);
+
+      const all: BoardEventMessage[] = [];
+      const follow = sub.followBoard(board, (m) => void all.push(m), { from: 'all' });
+      await follow.ready;
+      await waitFor('the backlog', () => all.length === 5);
+      assert.deepEqual(all.map((m) => [m.kind, m.sequence, m.subject.board]), [
+        ['board.announce', 1, board], ['plan.applied', 2, board], ['arrivals.rate', 3, board], ['profile.completed', 4, board], ['arrivals.rate', 5, board],
+      ]);
+      assert.equal(all.at(-1)!.pending, 0);
+      assert.ok(all[0]!.pending >= 1, `pending ${all[0]!.pending} behind the first of five`);
+      const last = all.at(-1)!;
+      assert.ok(last.kind === 'arrivals.rate' && last.event.streams[0]!.arrivalRatePerS === 20);
+      await pub.publish(planAppliedSubject(board), { ...applied, planId: 'p2' });
+      await waitFor('the live event', () => all.length === 6);
+      assert.ok(all[5]!.kind === 'plan.applied' && all[5]!.event.planId === 'p2' && all[5]!.pending === 0);
+      follow.unsubscribe();
+      await follow.closed;
+
+      // The board's state: the latest of each kind, in stream order.
+      const latest: BoardEventMessage[] = [];
+      const state = sub.followBoard(board, (m) => void latest.push(m));
+      await state.ready;
+      await waitFor('one per kind', () => latest.length === 4);
+      assert.deepEqual(latest.map((m) => [m.kind, m.sequence]), [['board.announce', 1], ['profile.completed', 4], ['arrivals.rate', 5], ['plan.applied', 6]]);
+      state.unsubscribe();
+
+      // A replay of profiles ends although other kinds come after the last profile.
+      const profiles = await collect(sub.replayProfiles(board));
+      assert.deepEqual(profiles.map((m) => [m.sequence, m.event.batchSize]), [[4, 1]]);
+      assert.throws(() => sub.followBoard(board, undefined, { from: 0 }), ValidationError);
+      assert.throws(() => sub.followBoard('no.dots'), ValidationError);
     });
 
     test('profile.completed: a repeated msgId is stored once; live subscribers see it too; garbage in the stream is skipped on replay', async (t) => {

@@ -26,6 +26,7 @@ import {
   eventSubject,
   inferFilter,
   inferSubject,
+  isDurableKind,
   parseSubject,
   profileCompletedSubject,
   validateToken,
@@ -38,13 +39,16 @@ import {
 import { Delivery } from './subscription.js';
 import type { MessageSink, RawKeyValue, RawKvChange, RawMessage, Transport, TransportSubscription } from './transport.js';
 import type {
+  BoardEventMessage,
   BusLogger,
   BusMessage,
   BusStatus,
   EventBus,
   EventHandler,
   EventSubscription,
+  FollowBoardOptions,
   InferenceHandler,
+  JetStreamInfo,
   InferenceService,
   KeyValueBucket,
   KeyValueChange,
@@ -113,6 +117,17 @@ function decodeMessage<K extends EventKind>(kind: K, raw: RawMessage): BusMessag
   return { subject: parsed as EventSubject<K>, event, sequence: raw.sequence };
 }
 
+/** Decodes one message of a board's durable stream: any durable kind of that board. */
+function decodeBoardMessage(board: string, raw: RawMessage): BoardEventMessage {
+  const parsed = parseSubject(raw.subject);
+  if (parsed.kind === 'infer' || !isDurableKind(parsed.kind) || parsed.board !== board) {
+    throw new MalformedEventError(raw.subject, 'subject', `is not a durable event subject of board ${board}`);
+  }
+  const kind = parsed.kind;
+  const event = decodeEvent(kind, raw.data, raw.subject);
+  return { kind, subject: parsed, event, sequence: raw.sequence ?? 0, pending: raw.pending ?? 0 } as BoardEventMessage;
+}
+
 type Deliver = <Raw, M>(
   subject: string,
   decode: (raw: Raw) => M,
@@ -160,7 +175,7 @@ export class TypedBus implements EventBus {
     const s = eventSubject(subject.kind, subject.board);
     sameFilter(subject, s, 'subject');
     const data = encodeEvent(s.kind, event, s.subject);
-    if (s.kind === 'profile.completed') {
+    if (isDurableKind(s.kind)) {
       const msgId = options.msgId === undefined ? undefined : validateMsgId(options.msgId);
       return this.#transport.publishDurable(s.board, s.subject, data, msgId);
     }
@@ -179,6 +194,26 @@ export class TypedBus implements EventBus {
       handler,
       (sink) => this.#transport.subscribe(f.subject, queue, sink),
     );
+  }
+
+  followBoard(board: string, handler?: (message: BoardEventMessage) => void | Promise<void>, options: FollowBoardOptions = {}): Subscription<BoardEventMessage> {
+    validateToken('board', board);
+    const domain = options.domain === undefined || options.domain === '' ? undefined : validateToken('domain', options.domain);
+    const from = options.from ?? 'last-per-kind';
+    if (from !== 'last-per-kind' && from !== 'all' && !(Number.isSafeInteger(from) && from >= 1)) {
+      throw new ValidationError('from', `must be 'last-per-kind', 'all' or a stream sequence ≥ 1, got ${describeValue(from)}`);
+    }
+    return this.#deliver<RawMessage, BoardEventMessage>(
+      `${board} durable events`,
+      (raw) => decodeBoardMessage(board, raw),
+      handler,
+      (sink) => this.#transport.followBoard(board, domain, from, sink),
+    );
+  }
+
+  jetStream(): Promise<JetStreamInfo | undefined> {
+    this.#assertOpen();
+    return this.#transport.jetStream();
   }
 
   replayProfiles(board: string, handler?: EventHandler<'profile.completed'>, options: ReplayOptions = {}): EventSubscription<'profile.completed'> {

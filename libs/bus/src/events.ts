@@ -337,6 +337,7 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     validateToken('device', o['device']);
     text('softwareStack', o['softwareStack']);
     opt(o, 'planId', '', text);
+    opt(o, 'jsDomain', '', validateToken);
   },
   'executor.status': (o) => {
     required('measuredAt', o['measuredAt']);

@@ -1,7 +1,7 @@
 /**
  * The in-process backend: the embedded default when no NATS URL is configured (one process runs
  * every service). Same semantics as NATS where they make sense — wildcard subjects, queue
- * groups, request/reply with no-responders and timeouts, a per-board durable profile log with
+ * groups, request/reply with no-responders and timeouts, a per-board durable event log with
  * replay and msgId de-duplication, key-value buckets with revisions and watches — and every
  * payload goes through the same JSON encoding and validation.
  *
@@ -11,11 +11,20 @@
  */
 import { BusError } from './errors.js';
 import { TypedBus, type CommonBusOptions } from './bus.js';
-import { subjectMatches } from './subjects.js';
+import { DURABLE_KINDS, SUBJECT_PREFIX, subjectMatches } from './subjects.js';
 import type { MessageSink, RawKeyValue, RawKvChange, RawKvEntry, RawMessage, Transport, TransportSubscription } from './transport.js';
 import type { BusStatus, EventBus, PublishAck } from './types.js';
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/** The board of a durable-event subject (`fulcrum.<board>.<durable kind>`), else undefined. */
+function durableBoard(subject: string): string | undefined {
+  const dot = subject.indexOf('.');
+  const second = subject.indexOf('.', dot + 1);
+  if (dot < 0 || second < 0 || subject.slice(0, dot) !== SUBJECT_PREFIX) return undefined;
+  const kind = subject.slice(second + 1);
+  return (DURABLE_KINDS as readonly string[]).includes(kind) ? subject.slice(dot + 1, second) : undefined;
+}
 
 interface HubSubscription {
   readonly pattern: string;
@@ -25,7 +34,8 @@ interface HubSubscription {
   active: boolean;
 }
 
-interface ProfileLog {
+/** One board's durable events (the in-process stand-in for its JetStream stream). */
+interface BoardLog {
   readonly entries: RawMessage[];
   readonly msgIds: Map<string, { sequence: number; atMs: number }>;
   readonly followers: Set<(entry: RawMessage) => void>;
@@ -66,7 +76,7 @@ class HubBucket {
 export class InProcessHub {
   readonly #subscriptions = new Set<HubSubscription>();
   readonly #queueCursor = new Map<string, number>();
-  readonly #logs = new Map<string, ProfileLog>();
+  readonly #logs = new Map<string, BoardLog>();
   readonly #buckets = new Map<string, HubBucket>();
 
   /** A new bus (like a new NATS connection) on this hub. */
@@ -105,31 +115,31 @@ export class InProcessHub {
         if (sub.active) sub.sink.message(message);
       });
     }
-    const log = this.#logs.get(message.subject);
-    if (log) this.#append(log, message);
+    const board = durableBoard(message.subject);
+    if (board !== undefined) this.#append(this.log(board), message);
     return plain.length;
   }
 
-  #append(log: ProfileLog, message: RawMessage): number {
+  #append(log: BoardLog, message: RawMessage): number {
     const entry: RawMessage = { subject: message.subject, data: message.data, sequence: log.entries.length + 1 };
     log.entries.push(entry);
     for (const follower of log.followers) follower(entry);
     return entry.sequence!;
   }
 
-  /** @internal The durable log of one `profile.completed` subject, created on first use. */
-  log(subject: string): ProfileLog {
-    let log = this.#logs.get(subject);
+  /** @internal The durable log of one board (every durable kind, in order), created on first use. */
+  log(board: string): BoardLog {
+    let log = this.#logs.get(board);
     if (!log) {
       log = { entries: [], msgIds: new Map(), followers: new Set() };
-      this.#logs.set(subject, log);
+      this.#logs.set(board, log);
     }
     return log;
   }
 
   /** @internal */
-  publishDurable(subject: string, data: Uint8Array, msgId: string | undefined): PublishAck {
-    const log = this.log(subject);
+  publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): PublishAck {
+    const log = this.log(board);
     const nowMs = Date.now();
     for (const [id, seen] of log.msgIds) if (nowMs - seen.atMs > DUPLICATE_WINDOW_MS) log.msgIds.delete(id);
     if (msgId !== undefined) {
@@ -254,24 +264,24 @@ class InProcessTransport implements Transport {
     });
   }
 
-  async publishDurable(_board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
+  async publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
     this.#check();
-    return this.#hub.publishDurable(subject, data, msgId);
+    return this.#hub.publishDurable(board, subject, data, msgId);
   }
 
-  replay(_board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
+  replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
     this.#check();
-    const log = this.#hub.log(subject);
+    const log = this.#hub.log(board);
     let active = true;
     const deliver = (entry: RawMessage): void => {
       queueMicrotask(() => {
         if (active) sink.message(entry);
       });
     };
-    const backlog = log.entries.slice(fromSequence - 1);
+    const backlog = log.entries.slice(fromSequence - 1).filter((e) => e.subject === subject);
     for (const entry of backlog) deliver(entry);
     const follower = (entry: RawMessage): void => {
-      if (entry.sequence! >= fromSequence) deliver(entry);
+      if (entry.sequence! >= fromSequence && entry.subject === subject) deliver(entry);
     };
     if (follow) log.followers.add(follower);
     const handle = this.#own(() => {
@@ -280,6 +290,38 @@ class InProcessTransport implements Transport {
     }, sink);
     if (!follow) void handle.drain(); // caught up once the backlog is delivered
     return handle;
+  }
+
+  /** One hub is one JetStream without a domain: `domain` is ignored (nothing to mirror). */
+  followBoard(board: string, _domain: string | undefined, from: 'last-per-kind' | 'all' | number, sink: MessageSink): TransportSubscription {
+    this.#check();
+    const log = this.#hub.log(board);
+    let active = true;
+    const deliver = (entry: RawMessage, pending: number): void => {
+      queueMicrotask(() => {
+        if (active) sink.message({ ...entry, pending });
+      });
+    };
+    let backlog: RawMessage[];
+    if (from === 'last-per-kind') {
+      const last = new Map<string, RawMessage>();
+      for (const e of log.entries) last.set(e.subject, e);
+      backlog = [...last.values()].sort((a, b) => a.sequence! - b.sequence!);
+    } else {
+      backlog = log.entries.slice(from === 'all' ? 0 : from - 1);
+    }
+    backlog.forEach((entry, i) => deliver(entry, backlog.length - 1 - i));
+    const follower = (entry: RawMessage): void => deliver(entry, 0);
+    log.followers.add(follower);
+    return this.#own(() => {
+      active = false;
+      log.followers.delete(follower);
+    }, sink);
+  }
+
+  async jetStream(): Promise<{ domain?: string | undefined } | undefined> {
+    this.#check();
+    return {};
   }
 
   async keyValue(name: string, _history: number): Promise<RawKeyValue> {

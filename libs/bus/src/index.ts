@@ -5,7 +5,8 @@
  * Main entry points:
  * - `connectNatsBus({ url, token? })`, `createInProcessBus()`, or `createEventBus({ natsUrl? })`
  *   (NATS when a URL is given, else in process) give an `EventBus`: `publish`, `subscribe`,
- *   `request` (inference), `serve` (answer inference), `replayProfiles`, `keyValue`, `close`.
+ *   `request` (inference), `serve` (answer inference), `followBoard` (a board's durable events,
+ *   mirrored across JetStream domains), `replayProfiles`, `keyValue`, `close`.
  * - Subjects: `powerSubject(device)`, `activitySubject`, `executorStatusSubject`,
  *   `planAppliedSubject`, `arrivalsRateSubject`, `profileCompletedSubject`,
  *   `inferSubject(device, stream)`; `eventFilter(kind, device?)` / `inferFilter` to listen on
@@ -27,11 +28,13 @@ export {
   activitySubject,
   executorStatusSubject,
   boardAnnounceSubject,
+  boardStreamName,
+  DURABLE_KINDS,
   inferSubject,
   eventFilter,
   inferFilter,
 } from './subjects.js';
-export type { EventKind, EventSubject, InferSubject, EventFilter, InferFilter } from './subjects.js';
+export type { EventKind, DurableKind, EventSubject, InferSubject, EventFilter, InferFilter } from './subjects.js';
 export { INFERENCE_ERROR_CODES, ActivityState, MalformedEventError, isErrorReply } from './events.js';
 export type {
   ArrivalRatesEvent,
@@ -67,6 +70,9 @@ export type {
   PublishOptions,
   PublishAck,
   BusMessage,
+  BoardEventMessage,
+  FollowBoardOptions,
+  JetStreamInfo,
   EventHandler,
   SubscriptionStats,
   Subscription,

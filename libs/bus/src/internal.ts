@@ -11,5 +11,7 @@ export { validateBucketName, validateKey, validateKeyFilter, encodeKeyToken, dec
 export { DEFAULT_REQUEST_TIMEOUT_MS, stderrBusLogger } from './bus.js';
 export type { CommonBusOptions } from './bus.js';
 export { InProcessHub } from './in-process.js';
-export { profileStreamName } from './nats.js';
+export { BOARD_STREAM_LIMITS } from './nats.js';
+export { DURABLE_KINDS, isDurableKind, boardStreamName, boardStreamSubjects } from './subjects.js';
+export type { DurableKind } from './subjects.js';
 export { givenOrOpenedBus } from './config.js';

@@ -5,7 +5,7 @@ import { busBehaviourSuite, capturingLogger, freshDevice, profile, silentLogger,
 import { createEventBus } from './config.js';
 import { isBusError } from './errors.js';
 import { connectNatsBus } from './nats.js';
-import { inferFilter, inferSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
+import { eventFilter, inferFilter, inferSubject, profileCompletedSubject, executorStatusSubject } from './subjects.js';
 import { startNatsServer, type NatsServer } from './testing/nats-server.js';
 import type { BusStatus, EventBus } from './types.js';
 
@@ -81,16 +81,27 @@ describe('NATS backend', () => {
     await assert.rejects(strict.get('k'), /malformed payload on kv .*\/k: payload: is not JSON/);
   });
 
-  test('without JetStream, durable publishes and buckets fail with unavailable instead of hanging', async (t) => {
+  test('without JetStream, durable kinds go out at most once after one warning; buckets and followBoard fail with unavailable instead of hanging', async (t) => {
     const plain = await startNatsServer({ jetStream: false });
-    const bus = await connectNatsBus({ url: plain.url, jetStreamTimeoutMs: 1000, logger: silentLogger });
+    const logger = capturingLogger();
+    const bus = await connectNatsBus({ url: plain.url, jetStreamTimeoutMs: 1000, logger });
     t.after(async () => {
       await bus.close();
       await plain.stop();
     });
     const device = freshDevice();
-    await assert.rejects(bus.publish(profileCompletedSubject(device), profile(device, 1)), (err: unknown) => isBusError(err, 'unavailable'));
+    assert.equal(await bus.jetStream(), undefined);
+    const seen: number[] = [];
+    const sub = bus.subscribe(eventFilter('profile.completed', device), (m) => void seen.push(m.event.batchSize));
+    await sub.ready;
+    assert.deepEqual(await bus.publish(profileCompletedSubject(device), profile(device, 1)), { durable: false });
+    assert.deepEqual(await bus.publish(profileCompletedSubject(device), profile(device, 2)), { durable: false });
+    await waitFor('both events', () => seen.length === 2);
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(logger.warnings.filter((l) => /no JetStream/.test(l)).length, 1, 'one warning');
     await assert.rejects(bus.keyValue('profiles', { decode: (v) => v }), (err: unknown) => isBusError(err, 'unavailable'));
+    const follow = bus.followBoard(device);
+    await assert.rejects(follow.ready, (err: unknown) => isBusError(err, 'unavailable') && /no JetStream/.test((err as Error).message));
     // core NATS still works
     await bus.publish(executorStatusSubject(device), executorStatus(1));
   });

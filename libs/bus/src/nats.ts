@@ -1,6 +1,8 @@
 /**
- * The NATS backend (nats.js v3): core NATS for events and request/reply, a JetStream stream per
- * board for `profile.completed`, JetStream KV for buckets.
+ * The NATS backend (nats.js v3): core NATS for telemetry and request/reply, a JetStream stream
+ * per board for the durable events (`DURABLE_KINDS`: profiles, arrival rates, plans applied,
+ * announcements; mirrored into the reader's domain when the board is a leaf server with its own
+ * JetStream domain), JetStream KV for buckets.
  *
  * Failure behaviour (SPEC §8 — `UNAVAILABLE` with retry, never a hang):
  * - The initial connect fails with `BusError('unavailable')` after `connectTimeoutMs`.
@@ -8,13 +10,14 @@
  *   `reconnecting`. Meanwhile publish, request, durable publish and KV calls fail at once with
  *   `BusError('unavailable')` instead of being buffered. Subscriptions, services and watches
  *   stay registered and resume after the reconnect (messages published while disconnected are
- *   not delivered to them: core NATS is at-most-once; the JetStream profile stream keeps them).
+ *   not delivered to them: core NATS is at-most-once; the board's JetStream stream keeps the
+ *   durable kinds).
  * - While connected, every round trip is bounded: requests by their timeout, JetStream and KV
  *   calls by `jetStreamTimeoutMs` (a missing JetStream acknowledgement is `unavailable`).
  * - A core publish that was handed to the socket just before the server died may be lost;
- *   only `profile.completed` is acknowledged by the server.
+ *   only the durable kinds are acknowledged by the server.
  */
-import { connect, credsAuthenticator, errors as natsErrors, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, errors as natsErrors, nanos, type NatsConnection, type Msg } from '@nats-io/transport-node';
 import {
   DeliverPolicy,
   DiscardPolicy,
@@ -31,6 +34,7 @@ import {
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { readFileSync } from 'node:fs';
 import { ValidationError, describeValue } from '@fulcrum/core/internal';
+import { SUBJECT_PREFIX, boardStreamName, boardStreamSubjects } from './subjects.js';
 import { TypedBus, positiveTimeoutMs, stderrBusLogger, type CommonBusOptions } from './bus.js';
 import { BusError } from './errors.js';
 import type { MessageSink, RawKeyValue, RawKvChange, RawKvEntry, Transport, TransportSubscription } from './transport.js';
@@ -56,9 +60,34 @@ export interface NatsBusOptions extends CommonBusOptions {
   readonly jetStreamTimeoutMs?: number | undefined;
 }
 
-/** JetStream stream holding one board's `profile.completed` events. */
-export function profileStreamName(board: string): string {
-  return `FULCRUM_PROFILES_${board}`;
+/**
+ * Limits of each board's durable stream (and of its mirror on a hub): events older than a week,
+ * or beyond 256 MiB per board, are dropped oldest first. At the default rates (an announcement
+ * every 10 s, arrival rates when they move, a profile per measured mode) a board writes well
+ * under 10 MiB a week.
+ */
+export const BOARD_STREAM_LIMITS = { maxAgeS: 7 * 24 * 3600, maxBytes: 256 * 1024 * 1024 } as const;
+
+function boardStreamLimits(): { max_age: number; max_bytes: number; storage: StorageType; retention: RetentionPolicy; discard: DiscardPolicy; num_replicas: number } {
+  return {
+    max_age: nanos(BOARD_STREAM_LIMITS.maxAgeS * 1000),
+    max_bytes: BOARD_STREAM_LIMITS.maxBytes,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: 1,
+  };
+}
+
+/** The server has no JetStream for this account (no responders on the JetStream API, or "not enabled"). */
+function isNoJetStream(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof natsErrors.RequestError && e.isNoResponders()) return true;
+    if (e instanceof natsErrors.NoRespondersError) return true;
+    if (e.name === 'JetStreamNotEnabled') return true;
+    if (e instanceof JetStreamApiError && (e.code === 10039 || e.code === 10076)) return true;
+  }
+  return false;
 }
 
 function describeError(err: unknown): string {
@@ -122,7 +151,10 @@ class NatsTransport implements Transport {
   readonly #js: JetStreamClient;
   readonly #listeners = new Set<(status: BusStatus) => void>();
   readonly #streams = new Map<string, Promise<void>>();
+  readonly #mirrors = new Map<string, Promise<void>>();
   #jsm: Promise<JetStreamManager> | undefined;
+  #jsInfo: Promise<{ domain?: string | undefined } | undefined> | undefined;
+  #warnedNoJetStream = false;
   #status: BusStatus = 'connected';
   #closing = false;
 
@@ -269,39 +301,108 @@ class NatsTransport implements Transport {
     return this.#jsm;
   }
 
-  /** Creates the board's profile stream unless it exists (once per process, retried after a failure). */
-  #ensureStream(board: string, subject: string): Promise<void> {
+  /** This connection's JetStream and its domain; undefined when the server has none (asked once). */
+  jetStream(): Promise<{ domain?: string | undefined } | undefined> {
+    this.#check('JetStream info');
+    this.#jsInfo ??= (async () => {
+      try {
+        const info = await (await this.#manager()).getAccountInfo();
+        return { domain: info.domain || undefined };
+      } catch (err) {
+        if (isNoJetStream(err)) return undefined;
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      this.#jsInfo = undefined;
+      throw this.#map(err, 'JetStream info');
+    });
+    return this.#jsInfo;
+  }
+
+  /** Creates the board's durable stream unless it exists (once per process, retried after a failure). */
+  #ensureStream(board: string): Promise<void> {
     let ready = this.#streams.get(board);
     if (!ready) {
       ready = (async () => {
         const jsm = await this.#manager();
-        const name = profileStreamName(board);
+        const name = boardStreamName(board);
         try {
           await jsm.streams.info(name);
         } catch (err) {
           if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-          await jsm.streams.add({
-            name,
-            description: `Fulcrum profile.completed events of board ${board}`,
-            subjects: [subject],
-            storage: StorageType.File,
-            retention: RetentionPolicy.Limits,
-            discard: DiscardPolicy.Old,
-            num_replicas: 1,
-          });
+          try {
+            await jsm.streams.add({ name, description: `Fulcrum durable events of board ${board}`, subjects: boardStreamSubjects(board), ...boardStreamLimits() });
+          } catch (addErr) {
+            if (addErr instanceof JetStreamApiError && addErr.code === 10065) {
+              throw new BusError(
+                'unavailable',
+                `another stream already holds subjects of ${name} (${boardStreamSubjects(board).join(', ')}); an older Fulcrum's FULCRUM_PROFILES_${board}? remove it (nats stream rm FULCRUM_PROFILES_${board}) and retry`,
+                { cause: addErr },
+              );
+            }
+            throw addErr;
+          }
         }
       })().catch((err: unknown) => {
         this.#streams.delete(board);
-        throw this.#map(err, `the profile stream of ${board}`);
+        throw this.#map(err, `the durable stream of ${board}`);
       });
       this.#streams.set(board, ready);
     }
     return ready;
   }
 
+  /**
+   * Makes this connection's JetStream hold a mirror of the board's stream that lives in JetStream
+   * domain `domain` (the board's leaf server): the server itself pulls what the board stored,
+   * from the first event, and catches up by itself after the link comes back.
+   */
+  #ensureMirror(board: string, domain: string): Promise<void> {
+    const key = `${board}\u0000${domain}`;
+    let ready = this.#mirrors.get(key);
+    if (!ready) {
+      ready = (async () => {
+        const jsm = await this.#manager();
+        const name = boardStreamName(board);
+        const api = `$JS.${domain}.API`;
+        try {
+          const info = await jsm.streams.info(name);
+          const mirror = info.config.mirror;
+          if (!mirror) {
+            this.#logger.warn({ stream: name, domain }, 'bus: the board announces its own JetStream domain but this server holds a plain stream of that name (the board used to connect here); reading that one, not a mirror');
+          } else if (mirror.external?.api !== api) {
+            throw new BusError('unavailable', `stream ${name} here mirrors ${mirror.external?.api ?? 'this domain'}, not the board's domain ${domain} (${api}); remove it (nats stream rm ${name}) to mirror the board again`);
+          }
+        } catch (err) {
+          if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+          await jsm.streams.add({
+            name,
+            description: `Fulcrum durable events of board ${board}, mirrored from its JetStream domain ${domain}`,
+            mirror: { name, external: { api, deliver: '' } },
+            ...boardStreamLimits(),
+          });
+          this.#logger.info({ stream: name, domain }, 'bus: mirroring the board\'s durable events');
+        }
+      })().catch((err: unknown) => {
+        this.#mirrors.delete(key);
+        throw this.#map(err, `the mirror of board ${board}'s stream`);
+      });
+      this.#mirrors.set(key, ready);
+    }
+    return ready;
+  }
+
   async publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {
     this.#check(`publish on ${subject}`);
-    await this.#ensureStream(board, subject);
+    if ((await this.jetStream()) === undefined) {
+      if (!this.#warnedNoJetStream) {
+        this.#warnedNoJetStream = true;
+        this.#logger.warn({ nats: this.#where }, 'bus: NATS has no JetStream here; durable events (profiles, arrival rates, plans applied) go out at most once (run nats-server with -js)');
+      }
+      await this.publish(subject, data);
+      return { durable: false };
+    }
+    await this.#ensureStream(board);
     try {
       const ack = await this.#js.publish(subject, data, msgId === undefined ? { timeout: this.#timeoutMs } : { msgID: msgId, timeout: this.#timeoutMs });
       return { durable: true, sequence: ack.seq, duplicate: ack.duplicate };
@@ -311,6 +412,64 @@ class NatsTransport implements Transport {
       }
       throw this.#map(err, `publish on ${subject}`);
     }
+  }
+
+  followBoard(board: string, domain: string | undefined, from: 'last-per-kind' | 'all' | number, sink: MessageSink): TransportSubscription {
+    this.#check(`following board ${board}`);
+    let stopped = false;
+    let messages: ConsumerMessages | undefined;
+    let resolveReady!: () => void;
+    let rejectReady!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    const ended = (async () => {
+      try {
+        const js = await this.jetStream();
+        if (js === undefined) throw new BusError('unavailable', `NATS at ${this.#where} has no JetStream; cannot follow board ${board}'s durable events`);
+        if (domain !== undefined && domain !== js.domain) await this.#ensureMirror(board, domain);
+        else await this.#ensureStream(board);
+        const start =
+          from === 'last-per-kind'
+            ? { deliver_policy: DeliverPolicy.LastPerSubject }
+            : from === 'all'
+              ? { deliver_policy: DeliverPolicy.All }
+              : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
+        const consumer = await this.#js.consumers.get(boardStreamName(board), { ...start, filter_subjects: `${SUBJECT_PREFIX}.${board}.>` });
+        if (stopped) {
+          resolveReady();
+          sink.end();
+          return;
+        }
+        messages = await consumer.consume();
+        resolveReady();
+        if (stopped) messages.stop();
+        for await (const m of messages) {
+          if (stopped) break;
+          sink.message({ subject: m.subject, data: m.data, sequence: m.seq, pending: m.info.pending });
+        }
+        messages.stop();
+        sink.end();
+      } catch (err) {
+        const error = this.#map(err, `following board ${board}`);
+        rejectReady(error);
+        messages?.stop();
+        sink.end(stopped ? undefined : error);
+      }
+    })();
+    const stop = (): void => {
+      stopped = true;
+      messages?.stop();
+    };
+    return {
+      ready,
+      unsubscribe: stop,
+      drain: async () => {
+        stop();
+        await ended;
+      },
+    };
   }
 
   replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
@@ -325,26 +484,25 @@ class NatsTransport implements Transport {
     });
     const ended = (async () => {
       try {
-        await this.#ensureStream(board, subject);
-        const name = profileStreamName(board);
-        const jsm = await this.#manager();
-        const last = (await jsm.streams.info(name)).state.last_seq;
-        if (stopped || (!follow && last < fromSequence)) {
+        await this.#ensureStream(board);
+        const consumer = await this.#js.consumers.get(boardStreamName(board), {
+          ...(fromSequence > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence } : { deliver_policy: DeliverPolicy.All }),
+          filter_subjects: subject,
+        });
+        // What is stored now (this kind, from fromSequence): a replay that does not follow ends there.
+        const pendingAtStart = (await consumer.info(true)).num_pending;
+        if (stopped || (!follow && pendingAtStart === 0)) {
           resolveReady();
           sink.end();
           return;
         }
-        const consumer = await this.#js.consumers.get(
-          name,
-          fromSequence > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence } : { deliver_policy: DeliverPolicy.All },
-        );
         messages = await consumer.consume();
         resolveReady();
         if (stopped) messages.stop();
         for await (const m of messages) {
           if (stopped) break;
           sink.message({ subject: m.subject, data: m.data, sequence: m.seq });
-          if (!follow && m.seq >= last) break;
+          if (!follow && m.info.pending === 0) break;
         }
         messages.stop();
         sink.end();

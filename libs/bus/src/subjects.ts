@@ -22,6 +22,33 @@ export const EVENT_KINDS = ['arrivals.rate', 'profile.completed', 'plan.applied'
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /**
+ * The events that must not be lost: a publish is stored in the board's JetStream stream
+ * (`boardStreamName(board)`, one per board) and acknowledged. The rest (power, activity,
+ * executor.status) are telemetry, superseded every second: core NATS, at most once.
+ */
+export const DURABLE_KINDS = ['profile.completed', 'arrivals.rate', 'plan.applied', 'board.announce'] as const satisfies readonly EventKind[];
+export type DurableKind = (typeof DURABLE_KINDS)[number];
+
+export function isDurableKind(kind: unknown): kind is DurableKind {
+  return (DURABLE_KINDS as readonly unknown[]).includes(kind);
+}
+
+/**
+ * The JetStream stream holding one board's durable events (`DURABLE_KINDS`), created by the
+ * board's services on first publish in the JetStream they connect to (a board's leaf server: its
+ * own domain); the optimizer reads it there, or a mirror of it on the hub.
+ */
+export function boardStreamName(board: string): string {
+  return `FULCRUM_EVENTS_${validateToken('board', board)}`;
+}
+
+/** The subjects of a board's durable stream. */
+export function boardStreamSubjects(board: string): string[] {
+  validateToken('board', board);
+  return DURABLE_KINDS.map((kind) => `${SUBJECT_PREFIX}.${board}.${kind}`);
+}
+
+/**
  * Board and stream names as they appear in subjects: core's TOKEN_RULE (the one rule the problem
  * validator and the catalog check too). Deliberately narrower than what NATS accepts (no dots,
  * spaces, wildcards), so the same name also works in a JetStream stream name and a KV key.

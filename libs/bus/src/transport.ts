@@ -11,6 +11,8 @@ export interface RawMessage {
   readonly data: Uint8Array;
   /** Position in the durable stream (replays only). */
   readonly sequence?: number | undefined;
+  /** Messages after this one the consumer has not delivered yet (followBoard only). */
+  readonly pending?: number | undefined;
   /** Present when the sender waits for a reply. */
   readonly respond?: ((data: Uint8Array) => void) | undefined;
 }
@@ -65,10 +67,13 @@ export interface Transport {
   publish(subject: string, data: Uint8Array): Promise<void>;
   subscribe(pattern: string, queue: string | undefined, sink: MessageSink): TransportSubscription;
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  /** Publish into the board's durable profile stream; resolves once stored. */
+  /** Publish into the board's durable stream; resolves once stored. */
   publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck>;
   /** Read the board's durable stream from `fromSequence`; ends when caught up unless `follow`. */
   replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription;
+  /** Follow every durable event of a board (see `EventBus.followBoard`). */
+  followBoard(board: string, domain: string | undefined, from: 'last-per-kind' | 'all' | number, sink: MessageSink): TransportSubscription;
+  jetStream(): Promise<{ domain?: string | undefined } | undefined>;
   keyValue(bucket: string, history: number): Promise<RawKeyValue>;
   close(): Promise<void>;
 }

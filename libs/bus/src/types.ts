@@ -1,6 +1,6 @@
 /** The public face of the bus: one `EventBus` interface, whichever backend carries it. */
 import type { BusEvents, InferenceReply, InferenceRequest } from './events.js';
-import type { EventFilter, EventKind, EventSubject, InferFilter, InferSubject } from './subjects.js';
+import type { DurableKind, EventFilter, EventKind, EventSubject, InferFilter, InferSubject } from './subjects.js';
 
 export type BusBackend = 'nats' | 'in-process';
 
@@ -27,7 +27,7 @@ export interface PublishOptions {
 }
 
 export interface PublishAck {
-  /** True when the event was stored in the board's durable stream (`profile.completed`). */
+  /** True when the event was stored in the board's durable stream (`DURABLE_KINDS`). */
   readonly durable: boolean;
   /** Stream sequence of the stored event (durable only). */
   readonly sequence?: number | undefined;
@@ -39,8 +39,39 @@ export interface PublishAck {
 export interface BusMessage<K extends EventKind> {
   readonly subject: EventSubject<K>;
   readonly event: BusEvents[K];
-  /** Stream sequence (1, 2, …) for events read from the durable profile stream. */
+  /** Stream sequence (1, 2, …) for events read from the board's durable stream. */
   readonly sequence?: number | undefined;
+}
+
+/** One durable event of a board (`followBoard`), in stream order. */
+export type BoardEventMessage = {
+  [K in DurableKind]: BusMessage<K> & {
+    readonly kind: K;
+    readonly sequence: number;
+    /** Events of the stream after this one not yet delivered: 0 once caught up. */
+    readonly pending: number;
+  };
+}[DurableKind];
+
+export interface FollowBoardOptions {
+  /**
+   * The JetStream domain the board's stream lives in (its leaf server; the board announces it).
+   * When it differs from this connection's domain, the stream is mirrored into this connection's
+   * JetStream (`FULCRUM_EVENTS_<board>`, mirror of the board's) and read there: what the board
+   * stored while the link was down arrives after it heals. Omitted or equal: read it directly.
+   */
+  readonly domain?: string | undefined;
+  /**
+   * Where to start: `last-per-kind` (default; the latest event of each kind, then everything new —
+   * the board's current state), `all` (from the first stored), or a stream sequence.
+   */
+  readonly from?: 'last-per-kind' | 'all' | number | undefined;
+}
+
+/** What the JetStream of this connection is, or undefined where the server has none. */
+export interface JetStreamInfo {
+  /** Its domain (a leaf server's own, `hub` on a hub); undefined without one. */
+  readonly domain?: string | undefined;
 }
 
 export type EventHandler<K extends EventKind> = (message: BusMessage<K>) => void | Promise<void>;
@@ -201,9 +232,11 @@ export interface EventBus {
   onStatus(listener: (status: BusStatus) => void): () => void;
 
   /**
-   * Validates and publishes an event. Core NATS subjects are at-most-once (no subscriber, no
-   * delivery); `profile.completed` is stored in the board's JetStream stream and resolves once
-   * stored. Throws `MalformedEventError` for a bad payload, `BusError('unavailable')` while
+   * Validates and publishes an event. Telemetry (power, activity, executor.status) is core NATS,
+   * at most once (no subscriber, no delivery); the durable kinds (`DURABLE_KINDS`: profiles,
+   * arrival rates, plans applied, announcements) are stored in the board's JetStream stream and
+   * the call resolves once stored. Where the server has no JetStream at all, they go out as core
+   * messages (`durable: false`) after one warning. Throws `MalformedEventError` for a bad payload, `BusError('unavailable')` while
    * NATS is unreachable, `BusError('closed')` after `close()`.
    */
   publish<K extends EventKind>(subject: EventSubject<K>, event: BusEvents[K], options?: PublishOptions): Promise<PublishAck>;
@@ -220,6 +253,18 @@ export interface EventBus {
 
   /** Answers inference requests; malformed ones get `{error: {code: 'invalid'}}` without reaching the handler. */
   serve(filter: InferFilter, handler: InferenceHandler, options?: ServeOptions): InferenceService;
+
+  /**
+   * Follows one board's durable events (`DURABLE_KINDS`) in stream order, each with its sequence
+   * and how many are still pending, mirroring the board's stream into this connection's JetStream
+   * first when it lives in another domain (`options.domain`). Follows until unsubscribed; an
+   * ordered consumer, nothing is kept on the server for it. Throws `BusError('unavailable')` (on
+   * `ready`) when the server has no JetStream.
+   */
+  followBoard(board: string, handler?: (message: BoardEventMessage) => void | Promise<void>, options?: FollowBoardOptions): Subscription<BoardEventMessage>;
+
+  /** This connection's JetStream (its domain), or undefined when the server has none. */
+  jetStream(): Promise<JetStreamInfo | undefined>;
 
   /** Reads the `profile.completed` events one board published from its durable stream, from the start by default. */
   replayProfiles(board: string, handler?: EventHandler<'profile.completed'>, options?: ReplayOptions): EventSubscription<'profile.completed'>;

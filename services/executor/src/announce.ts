@@ -2,6 +2,8 @@
  * `fulcrum.<board>.board.announce` (SPEC §1): the executor saying who its board is — device model,
  * software stack, where its gRPC answers, the plan running — at start and every interval, so an
  * optimizer anywhere on the bus keeps a registry of the boards it can plan for (`ListBoards`).
+ * Announcements are durable (the board's stream) and name the JetStream domain the board
+ * publishes in, so an optimizer on a hub knows where to mirror the board's stream from.
  */
 import { hostname } from 'node:os';
 import { boardAnnounceSubject, type EventBus } from '@fulcrum/bus';
@@ -60,6 +62,7 @@ export class BoardAnnouncer {
     const o = this.#options;
     try {
       const s = o.state();
+      const domain = (await o.bus.jetStream())?.domain;
       await o.bus.publish(boardAnnounceSubject(o.board), {
         measuredAt: new Date().toISOString(),
         device: o.device,
@@ -67,6 +70,7 @@ export class BoardAnnouncer {
         executorAddress: o.executorAddress,
         state: s.state,
         ...(s.planId ? { planId: s.planId } : {}),
+        ...(domain ? { jsDomain: domain } : {}),
       });
     } catch (err) {
       o.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, 'board announcement not sent');

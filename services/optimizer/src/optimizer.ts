@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { status } from '@grpc/grpc-js';
 import { BUILTIN_CATALOG, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
-import { eventFilter, type ArrivalRatesEvent, type BoardAnnounceEvent, type EventBus, type Subscription } from '@fulcrum/bus';
+import { eventFilter, type ArrivalRatesEvent, type BoardAnnounceEvent, type BoardEventMessage, type EventBus, type PlanAppliedEvent, type Subscription } from '@fulcrum/bus';
 import {
   MeasurementTable,
   ModeSpace,
@@ -154,6 +154,23 @@ export interface BoardRecord {
 /** Boards the registry keeps (least recently heard from go first). */
 export const MAX_BOARDS = 1024;
 
+/** Seconds before following a board's stream is tried again after it failed. */
+export const FEED_RETRY_S = 30;
+
+/** The strategy name of a plan a board made by itself from its front (the executor's `local-front`). */
+export const LOCAL_REPLAN_STRATEGY = 'local-front';
+
+interface BoardFeed {
+  sub: Subscription<BoardEventMessage>;
+  readonly domain: string | undefined;
+  /** The stream is being read (ready resolved); core NATS events of this board are then ignored. */
+  live: boolean;
+  /** The last plan applied was the board's own (`local-front`): re-plan once caught up. */
+  reconcile: boolean;
+  /** The newest arrival rates read while catching up, acted on once caught up. */
+  latestRates: ArrivalRatesEvent | undefined;
+}
+
 export interface OptimizerOptions {
   readonly profiler: ProfilerPort;
   /** Where plans are applied (ApplyPlan); none: plans are only returned. */
@@ -232,6 +249,12 @@ export class Optimizer {
   private readonly subscriptions: Subscription<unknown>[] = [];
   /** The boards heard from on `board.announce` (at most MAX_BOARDS). */
   private readonly boardRegistry = new LRUCache<string, Omit<BoardRecord, 'planId'>>({ max: MAX_BOARDS });
+  /** The boards whose durable stream this optimizer follows (at most MAX_BOARDS). */
+  private readonly feeds = new LRUCache<string, BoardFeed>({ max: MAX_BOARDS, dispose: (feed) => feed.sub.unsubscribe() });
+  /** When following a board last failed (no JetStream, or the stream not reachable yet), by board. */
+  private readonly feedFailedAt = new LRUCache<string, number>({ max: MAX_BOARDS });
+  /** The automatic re-plan rule (`watchArrivals`); none: arrival rates are only noted. */
+  private arrivalsRule: ArrivalReplanRule | undefined;
   /** Executors of boards planned for by id, by address. */
   private readonly boardExecutors = new LRUCache<string, PlanExecutorPort>({ max: 64, dispose: (port) => port.close?.() });
   /** The devices and workloads problems may name (options.catalog, default the built-in ones). */
@@ -371,7 +394,7 @@ export class Optimizer {
    * `allowProfiling`, when the stored profiles give no feasible plan (or there are none), the
    * strategy profiles what it needs. Without it and with nothing stored: FAILED_PRECONDITION.
    */
-  async replan(input: ReplanInput, trigger: 'request' | 'arrivals' = 'request'): Promise<ReplanOutcome> {
+  async replan(input: ReplanInput, trigger: 'request' | 'arrivals' | 'reconcile' = 'request'): Promise<ReplanOutcome> {
     const session = new Session();
     try {
       const problem = input.problem;
@@ -405,10 +428,11 @@ export class Optimizer {
       }
       const changed = !previous || !samePlan(previous.plan, plan);
       this.plans.add({ plan, problem, strategy: input.strategy || previous?.strategy || this.options.defaults.strategy, grid: previous?.grid ?? 'full', seed: previous?.seed ?? this.options.defaults.seed });
-      // A re-plan for moved arrival rates is applied even when the mode and batch sizes stay: the
-      // board then runs for the rates it measures, and does not re-plan by itself (SPEC §6).
+      // A re-plan for moved arrival rates (or of a board that re-planned by itself) is applied even
+      // when the mode and batch sizes stay: the board then runs this optimizer's plan for the rates
+      // it measures, and does not re-plan by itself (SPEC §6).
       const board = input.board ? this.knownBoard(input.board) : undefined;
-      const applied = changed || trigger === 'arrivals' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
+      const applied = changed || trigger !== 'request' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
       this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
       return { plan, cost, changed, applied };
@@ -427,7 +451,11 @@ export class Optimizer {
 
   /** Notes a board's announcement (`fulcrum.<board>.board.announce`). */
   boardAnnounced(board: string, event: BoardAnnounceEvent): void {
-    this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date() });
+    // When it was said (an announcement read back from the board's stream after a partition is old), never in the future.
+    const said = Math.min(Date.parse(event.measuredAt) || Date.now(), Date.now());
+    const known = this.boardRegistry.peek(board);
+    if (known && known.lastSeen.getTime() > said) return;
+    this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date(said) });
     if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
   }
 
@@ -451,8 +479,29 @@ export class Optimizer {
     return this.running.get(board);
   }
 
-  /** Notes that a plan runs on a board (`plan.applied` on `fulcrum.<board>.plan.applied`). */
-  planApplied(board: string, planId: string): void {
+  /**
+   * Notes that a plan runs on a board (`plan.applied` on `fulcrum.<board>.plan.applied`). A plan
+   * this optimizer did not make — the board re-planned by itself from its front while this
+   * optimizer was away (`local-front`) — is recorded against the plan it replaced: the same problem
+   * with the rates the board planned for, its mode and batch sizes (the predictions stay the
+   * replaced plan's), so the next arrival rates are judged against what the board really runs.
+   */
+  planApplied(board: string, planId: string, event?: PlanAppliedEvent): void {
+    if (event && !this.plans.get(planId)) {
+      const base = this.plans.get(this.running.get(board) ?? '');
+      if (base) {
+        const planned = new Map(event.streams.map((s) => [s.stream, s]));
+        const problem: Problem = {
+          ...base.problem,
+          streams: base.problem.streams.map((s) => {
+            const rate = planned.get(s.name)?.arrivalRatePerS;
+            return rate !== undefined && rate > 0 ? { ...s, arrivalRatePerS: rate } : s;
+          }),
+        };
+        const batchSizes = base.problem.streams.map((s, i) => planned.get(s.name)?.batchSize ?? base.plan.batchSizes[i]!);
+        this.plans.add({ ...base, problem, plan: { ...base.plan, planId, strategy: event.strategy || 'board', mode: event.mode, batchSizes, createdAt: new Date(event.appliedAt) } });
+      }
+    }
     this.running.set(board, planId);
   }
 
@@ -484,35 +533,134 @@ export class Optimizer {
   }
 
   /**
-   * Subscribes to `fulcrum.*.board.announce` (the board registry, `boards()`) and
-   * `fulcrum.*.plan.applied` (which plan runs where). The service always watches them.
+   * Watches the boards: `fulcrum.*.board.announce` on core NATS (the registry, `boards()`, and
+   * where each board's events are), and each announced board's durable stream (`followBoard`,
+   * mirrored from the board's JetStream domain when it is a leaf): its plans applied, arrival
+   * rates and announcements in order, none lost while the link was down. What a board stored while
+   * the link was down is read to the end before anything is acted on: one re-plan for the latest
+   * rates, not one per event. A board whose stream cannot be followed (NATS without JetStream) is
+   * watched on core NATS (`plan.applied`, and `arrivals.rate` once `watchArrivals` is called).
    */
   watchBoards(bus: EventBus): Subscription<unknown>[] {
-    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => this.planApplied(m.subject.board, m.event.planId));
-    const announced = bus.subscribe(eventFilter('board.announce'), (m) => this.boardAnnounced(m.subject.board, m.event));
+    const announced = bus.subscribe(eventFilter('board.announce'), (m) => {
+      this.boardAnnounced(m.subject.board, m.event);
+      this.follow(bus, m.subject.board, m.event.jsDomain);
+    });
+    const applied = bus.subscribe(eventFilter('plan.applied'), (m) => {
+      if (!this.feeds.peek(m.subject.board)?.live) this.planApplied(m.subject.board, m.event.planId, m.event);
+    });
     this.subscriptions.push(applied, announced);
     return [applied, announced];
   }
 
   /**
-   * Subscribes to `fulcrum.*.arrivals.rate` and re-plans by `rule` for the plan running on that
-   * board (watch the boards too, `watchBoards`, to know which runs where). Errors are logged, never thrown.
+   * Re-plans by `rule` when a board's arrival rates move (`onArrivalRates`), and re-plans once a
+   * board that re-planned by itself while this optimizer was away (`reconcile`). The rates come
+   * from the boards' streams (`watchBoards`); boards not followed there, on core NATS. Errors are
+   * logged, never thrown.
    */
   watchArrivals(bus: EventBus, rule: ArrivalReplanRule): Subscription<unknown>[] {
+    this.arrivalsRule = rule;
     const rates = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
-      try {
-        await this.onArrivalRates(m.subject.board, m.event, rule);
-      } catch (err) {
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err), board: m.subject.board }, 'automatic re-plan failed');
-      }
+      if (this.feeds.peek(m.subject.board)?.live) return;
+      await this.onArrivalRatesLogged(m.subject.board, m.event, rule);
     });
     this.subscriptions.push(rates);
     return [rates];
   }
 
+  /** Whether this optimizer reads the board's durable stream (else core NATS only). */
+  followsBoard(board: string): boolean {
+    return this.feeds.peek(board)?.live === true;
+  }
+
+  private follow(bus: EventBus, board: string, domain: string | undefined): void {
+    const current = this.feeds.peek(board);
+    if (current && current.domain === domain) return;
+    const failedAt = this.feedFailedAt.get(board);
+    if (!current && failedAt !== undefined && Date.now() - failedAt < FEED_RETRY_S * 1000) return;
+    if (current) this.feeds.delete(board); // the board moved to another domain: follow it there
+    const feed: BoardFeed = { domain, live: false, reconcile: false, latestRates: undefined, sub: undefined as never };
+    feed.sub = bus.followBoard(board, (m) => this.onBoardEvent(board, feed, m), { domain });
+    this.feeds.set(board, feed);
+    feed.sub.ready.then(
+      () => {
+        feed.live = true;
+        this.feedFailedAt.delete(board);
+        this.logger.info({ board, domain: domain ?? null }, 'following the board\'s durable events');
+      },
+      (err: unknown) => {
+        this.feedFailedAt.set(board, Date.now());
+        if (this.feeds.peek(board) === feed) this.feeds.delete(board);
+        this.logger.warn({ board, domain: domain ?? null, err: err instanceof Error ? err.message : String(err), retryAfterS: FEED_RETRY_S }, 'cannot follow the board\'s durable events; watching it on core NATS');
+      },
+    );
+    void feed.sub.closed.then(() => {
+      if (this.feeds.peek(board) === feed) this.feeds.delete(board);
+    });
+  }
+
+  /** One event of a board's stream, in order; acts once it has read all that is stored (pending 0). */
+  private async onBoardEvent(board: string, feed: BoardFeed, m: BoardEventMessage): Promise<void> {
+    switch (m.kind) {
+      case 'board.announce':
+        this.boardAnnounced(board, m.event);
+        break;
+      case 'plan.applied':
+        this.planApplied(board, m.event.planId, m.event);
+        feed.reconcile = m.event.strategy === LOCAL_REPLAN_STRATEGY;
+        break;
+      case 'arrivals.rate':
+        feed.latestRates = m.event;
+        break;
+      case 'profile.completed':
+        break;
+    }
+    if (m.pending > 0) return;
+    const rates = feed.latestRates;
+    feed.latestRates = undefined;
+    const rule = this.arrivalsRule;
+    if (!rule) return;
+    if (feed.reconcile) {
+      feed.reconcile = false;
+      try {
+        await this.reconcile(board, rates, rule);
+      } catch (err) {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err), board }, 're-planning a board that re-planned by itself failed');
+      }
+    } else if (rates) {
+      await this.onArrivalRatesLogged(board, rates, rule);
+    }
+  }
+
+  private async onArrivalRatesLogged(board: string, event: ArrivalRatesEvent, rule: ArrivalReplanRule): Promise<void> {
+    try {
+      await this.onArrivalRates(board, event, rule);
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err), board }, 'automatic re-plan failed');
+    }
+  }
+
+  /**
+   * The board re-planned by itself from the front it was given (`local-front`) while this
+   * optimizer could not reach it; now that its events are read again, re-plan it once — for the
+   * latest rates it measured — and apply the answer, so the plan is this optimizer's again (the
+   * single owner of re-planning). Undefined when the board's plans are not known here.
+   */
+  async reconcile(board: string, rates: ArrivalRatesEvent | undefined, rule: ArrivalReplanRule): Promise<ReplanOutcome | undefined> {
+    const planId = this.running.get(board);
+    const record = planId === undefined ? undefined : this.plans.get(planId);
+    if (!planId || !record) return undefined;
+    const moved = rates && (rates.planId === undefined || rates.planId === planId) ? movedProblem(record.problem, rates, rule) : undefined;
+    this.lastAutoReplan.set(board, Date.now());
+    this.logger.info({ board, planId, moves: moved?.moves ?? [] }, 'the board re-planned by itself while this optimizer was away; re-planning it');
+    return this.replan({ problem: moved?.problem ?? record.problem, previousPlanId: planId, allowProfiling: rule.allowProfiling, strategy: record.strategy, board }, 'reconcile');
+  }
+
   /** Stops watching arrival rates and waits for running calls on every key. */
   async close(): Promise<void> {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.feeds.clear();
     this.boardExecutors.clear();
     await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
   }
