@@ -5,36 +5,18 @@
 // with the compose v2 plugin. Run it with `npm run test:compose`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
-import { runCli } from '@fulcrum/cli';
+import { cli, freePort, requireDockerCompose, root } from './support.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'compose-test-token-0123';
 const SERVICES = ['nats', 'device-controller', 'executor', 'profiler', 'optimizer'];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 describe('docker-compose.yml', { timeout: 20 * 60_000 }, () => {
   let env: StartedDockerComposeEnvironment | undefined;
   let optimizer: string;
 
   before(async () => {
+    requireDockerCompose();
     const port = await freePort();
     let compose = new DockerComposeEnvironment(root, 'docker-compose.yml')
       .withBuild()
