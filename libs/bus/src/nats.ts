@@ -79,6 +79,9 @@ function boardStreamLimits(): { max_age: number; max_bytes: number; storage: Sto
   };
 }
 
+/** How long one pull of a followed board's stream waits before it is renewed. */
+const FOLLOW_PULL_EXPIRES_MS = 2500;
+
 /** The server has no JetStream for this account (no responders on the JetStream API, or "not enabled"). */
 function isNoJetStream(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
@@ -442,7 +445,9 @@ class NatsTransport implements Transport {
           sink.end();
           return;
         }
-        messages = await consumer.consume();
+        // Short pulls: a pull left waiting on a server that restarted, or on a mirror still catching
+        // up, is renewed within FOLLOW_PULL_EXPIRES_MS instead of the 30 s default.
+        messages = await consumer.consume({ expires: FOLLOW_PULL_EXPIRES_MS });
         resolveReady();
         if (stopped) messages.stop();
         for await (const m of messages) {
