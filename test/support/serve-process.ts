@@ -30,6 +30,12 @@ export interface ServeProcessOptions {
   readonly readyTimeoutMs?: number;
   /** SIGTERM's grace before SIGKILL in `stop()`; default 5000 ms. */
   readonly stopGraceMs?: number;
+  /**
+   * A command prefix the service runs under, e.g. `['ip', 'netns', 'exec', ns]` (FleetNetwork's
+   * `wrap(ns)`) to run it in a network namespace. It must exec the command (not fork it), so that
+   * the child's PID and signals are the service's own.
+   */
+  readonly wrap?: readonly string[];
 }
 
 export interface ServiceProcess {
@@ -50,7 +56,9 @@ const running = new Set<ChildProcess>();
 export const SOURCE_NODE_ARGS: readonly string[] = ['--conditions=@fulcrum/source', '--import', 'tsx'];
 
 export async function serveProcess(name: string, args: readonly string[], options: ServeProcessOptions = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? SOURCE_NODE_ARGS), join(REPO_ROOT, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args], {
+  const command = [process.execPath, ...(options.nodeArgs ?? SOURCE_NODE_ARGS), join(REPO_ROOT, 'libs/cli/src/bin.ts'), 'serve', name, '--json', ...args];
+  const [file, ...argv] = options.wrap && options.wrap.length > 0 ? [...options.wrap, ...command] : command;
+  const child = spawn(file!, argv, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '', ...options.env },

@@ -6,6 +6,11 @@
  *   const nats = await startNatsServer();
  *   after(() => nats.stop());
  *   const bus = await connectNatsBus({ url: nats.url });
+ *
+ * A config file that fixes its own host and ports (deploy/nats/hub.conf), run inside a network
+ * namespace through a command prefix:
+ *
+ *   const hub = await startNatsServer({ configFile: 'deploy/nats/hub.conf', wrap: ['ip', 'netns', 'exec', ns], args: ['-m', '8222'], env });
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,8 +24,21 @@ export interface NatsServerOptions {
   readonly storeDir?: string | undefined;
   /** Enable JetStream (`-js`); default true. */
   readonly jetStream?: boolean | undefined;
-  /** Fixed port; default a random free one (`-p -1`). */
+  /** Fixed port; default a random free one (`-p -1`), or with `configFile` the file's own port. */
   readonly port?: number | undefined;
+  /** Client listen address (`-a`) and the host of `url`; default 127.0.0.1 (with `configFile`: the file's, not passed). */
+  readonly host?: string | undefined;
+  /**
+   * A config file (`-c`). With it `-a` and `-p` are passed only when `host` / `port` are given, so
+   * the file's own `host` and `port` hold (the port is read back from the ports file as always).
+   */
+  readonly configFile?: string | undefined;
+  /**
+   * A command prefix the server runs under, e.g. `['ip', 'netns', 'exec', ns]` to run it in a
+   * network namespace. The prefix must exec the server (not fork it): `pid` and `stop()` act on the
+   * prefix's process, and the ports file is found by that PID.
+   */
+  readonly wrap?: readonly string[] | undefined;
   /** Extra command-line arguments (e.g. `['--auth', 'secret']`). */
   readonly args?: readonly string[] | undefined;
   /** How long to wait for the server to listen; default 10000 ms. */
@@ -30,9 +48,11 @@ export interface NatsServerOptions {
 }
 
 export interface NatsServer {
-  /** `nats://127.0.0.1:<port>`. */
+  /** `nats://127.0.0.1:<port>` (the `host` option's address instead of 127.0.0.1 when given). */
   readonly url: string;
   readonly port: number;
+  /** `http://…:<port>` of the monitoring endpoint when one is enabled (`-m`, `http_port`), else undefined. */
+  readonly monitorUrl: string | undefined;
   readonly storeDir: string;
   /** PID of the running server process (changes on restart). */
   readonly pid: number;
@@ -65,6 +85,7 @@ class RunningNatsServer implements NatsServer {
   readonly #ownsStoreDir: boolean;
   readonly #portsDir: string;
   #port = 0;
+  #monitorUrl: string | undefined;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #log = '';
@@ -82,7 +103,12 @@ class RunningNatsServer implements NatsServer {
   }
 
   get url(): string {
-    return `nats://127.0.0.1:${this.#port}`;
+    const host = this.#options.host ?? '127.0.0.1';
+    return `nats://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+  }
+
+  get monitorUrl(): string | undefined {
+    return this.#monitorUrl;
   }
 
   get pid(): number {
@@ -94,10 +120,16 @@ class RunningNatsServer implements NatsServer {
   }
 
   async start(port: number | undefined): Promise<void> {
-    const args = ['-a', '127.0.0.1', '-p', String(port ?? -1), '--ports_file_dir', this.#portsDir];
+    const { configFile, host, wrap } = this.#options;
+    const args: string[] = [];
+    if (configFile !== undefined) args.push('-c', configFile);
+    if (configFile === undefined || host !== undefined) args.push('-a', host ?? '127.0.0.1');
+    if (configFile === undefined || port !== undefined) args.push('-p', String(port ?? -1));
+    args.push('--ports_file_dir', this.#portsDir);
     if (this.#options.jetStream ?? true) args.push('-js', '-sd', this.storeDir);
     args.push(...(this.#options.args ?? []));
-    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(this.#options.env ? { env: { ...process.env, ...this.#options.env } } : {}) });
+    const [command, ...prefix] = wrap && wrap.length > 0 ? [...wrap, natsServerBinary()] : [natsServerBinary()];
+    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(this.#options.env ? { env: { ...process.env, ...this.#options.env } } : {}) });
     this.#child = child;
     const append = (chunk: Buffer): void => {
       this.#log = (this.#log + chunk.toString()).slice(-LOG_LIMIT);
@@ -121,10 +153,11 @@ class RunningNatsServer implements NatsServer {
     for (;;) {
       if (exitedEarly) throw new Error(`nats-server ${exitedEarly}:\n${this.#log}`);
       try {
-        const ports = JSON.parse(await readFile(portsFile, 'utf8')) as { nats?: string[] };
+        const ports = JSON.parse(await readFile(portsFile, 'utf8')) as { nats?: string[]; monitoring?: string[] };
         const url = ports.nats?.[0];
         if (url) {
           this.#port = Number(new URL(url).port);
+          this.#monitorUrl = ports.monitoring?.[0];
           return;
         }
       } catch {
