@@ -23,7 +23,11 @@ export interface RateWatchOptions {
   readonly replanThreshold?: number;
   /** At least this long between a plan taking effect and the next re-plan request, seconds. Default = windowS. */
   readonly replanMinIntervalS?: number;
-  /** Publish `arrivals.rate` when a rate moved by more than this (relative) since last published. Default 0.05. */
+  /**
+   * Publish `arrivals.rate` when a rate moved by more than this (relative) since last published,
+   * and by more than PUBLISH_NOISE_SIGMAS standard deviations of the windowed estimate; at most
+   * once per half window. Default 0.05.
+   */
   readonly publishThreshold?: number;
   /**
    * Poisson noise guard: a move must also exceed this many standard deviations of the windowed
@@ -39,9 +43,17 @@ export interface RateCheck {
   readonly replan?: Record<string, number>;
 }
 
+/**
+ * A published rate must have moved by this many standard deviations of the windowed estimate: a
+ * steady Poisson stream's estimate wanders by ±1σ all the time, and each publish is a durable event
+ * (the board's stream) the optimizer reads.
+ */
+export const PUBLISH_NOISE_SIGMAS = 2;
+
 export class RateWatcher {
   private readonly meters = new Map<string, RateMeter>();
   private readonly published = new Map<string, number>();
+  private lastPublishS = -Infinity;
   readonly windowS: number;
   readonly replanThreshold: number;
   readonly replanMinIntervalS: number;
@@ -91,12 +103,20 @@ export class RateWatcher {
       const r = this.ratePerS(stream, nowS);
       rates[stream] = r;
       const last = this.published.get(stream);
-      if (last === undefined || Math.abs(r - last) > this.publishThreshold * Math.max(last, 1e-9)) publish = true;
+      if (last === undefined) publish = true;
+      else {
+        const change = Math.abs(r - last);
+        if (change > this.publishThreshold * Math.max(last, 1e-9) && change > PUBLISH_NOISE_SIGMAS * Math.sqrt(Math.max(r, last) / this.windowS)) publish = true;
+      }
       const moved = Math.abs(r - planned);
       const noise = this.noiseSigmas * Math.sqrt(Math.max(r, planned) / this.windowS);
       if (r > 0 && moved > this.replanThreshold * planned && moved > noise) replan = true;
     }
-    if (publish) for (const [s, r] of Object.entries(rates)) this.published.set(s, r);
+    if (publish && nowS - this.lastPublishS < this.windowS / 2) publish = false;
+    if (publish) {
+      this.lastPublishS = nowS;
+      for (const [s, r] of Object.entries(rates)) this.published.set(s, r);
+    }
     const canReplan = replan && nowS - planAtS >= this.replanMinIntervalS;
     return { ...(publish ? { publish: rates } : {}), ...(canReplan ? { replan: rates } : {}) };
   }

@@ -11,7 +11,7 @@ export interface OptimizerMetrics {
   readonly modesReused: Counter;
   readonly profilingSeconds: Counter;
   /** Re-plans by trigger (request, arrivals) and outcome (changed, unchanged, error). */
-  readonly replans: Counter<'trigger' | 'outcome'>;
+  readonly replans: Counter<'trigger' | 'outcome' | 'board'>;
   /** ApplyPlan calls on the executor by outcome (ok, error). */
   readonly plansApplied: Counter<'outcome'>;
   readonly peerRetries: Counter<'peer'>;
@@ -30,7 +30,7 @@ export function createOptimizerMetrics(registry: Registry): OptimizerMetrics {
     modesProfiled: new Counter({ name: 'fulcrum_optimizer_modes_profiled_total', help: 'Power modes newly measured by the profiler for this optimizer', registers: [registry] }),
     modesReused: new Counter({ name: 'fulcrum_optimizer_modes_reused_total', help: 'Power modes answered from stored profiles', registers: [registry] }),
     profilingSeconds: new Counter({ name: 'fulcrum_optimizer_profiling_seconds_total', help: 'Profiling seconds (switch + settle + minibatches) spent for this optimizer', registers: [registry] }),
-    replans: new Counter({ name: 'fulcrum_optimizer_replans_total', help: 'Re-plans by trigger and outcome', labelNames: ['trigger', 'outcome'], registers: [registry] }),
+    replans: new Counter({ name: 'fulcrum_optimizer_replans_total', help: 'Re-plans by trigger, outcome and board (empty: none named)', labelNames: ['trigger', 'outcome', 'board'], registers: [registry] }),
     plansApplied: new Counter({ name: 'fulcrum_optimizer_plans_applied_total', help: 'ApplyPlan calls on the executor by outcome', labelNames: ['outcome'], registers: [registry] }),
     peerRetries: new Counter({ name: 'fulcrum_optimizer_peer_retries_total', help: 'Retries of calls to an unavailable peer', labelNames: ['peer'], registers: [registry] }),
   };

@@ -433,11 +433,11 @@ export class Optimizer {
       // it measures, and does not re-plan by itself (SPEC §6).
       const board = input.board ? this.knownBoard(input.board) : undefined;
       const applied = changed || trigger !== 'request' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
-      this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged' });
+      this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged', board: input.board ?? '' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
       return { plan, cost, changed, applied };
     } catch (err) {
-      this.options.metrics?.replans.inc({ trigger, outcome: 'error' });
+      this.options.metrics?.replans.inc({ trigger, outcome: 'error', board: input.board ?? '' });
       throw err;
     }
   }

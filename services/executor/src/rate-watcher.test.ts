@@ -1,0 +1,42 @@
+// arrivals.rate publishes (issue 15): each one is a durable event in the board's stream, so a
+// steady Poisson stream must not publish on every wobble of its windowed estimate, and a real
+// move must still be published within a window.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seededRandom } from '@fulcrum/core';
+import { RateWatcher } from './replan.js';
+
+function poisson(w: RateWatcher, rand: () => number, ratePerS: number, fromS: number, toS: number, onTick: (t: number) => void): void {
+  let t = fromS;
+  let nextTick = Math.ceil(fromS * 10) / 10;
+  for (;;) {
+    t += -Math.log(1 - rand()) / ratePerS;
+    while (nextTick <= Math.min(t, toS)) {
+      onTick(nextTick);
+      nextTick = Math.round((nextTick + 0.1) * 10) / 10;
+    }
+    if (t > toS) return;
+    w.arrival('cam', t);
+  }
+}
+
+describe('RateWatcher publishes', () => {
+  it('a steady stream publishes a few times, not on every check; a ×3 step is published within a window', () => {
+    const w = new RateWatcher({ windowS: 10 }, 0);
+    const rand = seededRandom(7);
+    const published: number[] = [];
+    // Checked every 0.1 s, as the executor's periodic tick does: 1,000 checks in 100 s at 6/s.
+    poisson(w, rand, 6, 0, 100, (t) => {
+      if (w.check(t, { cam: 6 }, 0).publish) published.push(t);
+    });
+    assert.ok(published.length >= 1, 'the first full window is published');
+    assert.ok(published.length <= 12, `${published.length} publishes of a steady 6/s stream in 100 s`);
+    const before = published.length;
+    poisson(w, rand, 18, 100, 115, (t) => {
+      if (w.check(t, { cam: 6 }, 0).publish) published.push(t);
+    });
+    const step = published.slice(before);
+    assert.ok(step.length >= 1 && step[0]! <= 110, `the step at 100 s published at ${step[0]}`);
+    for (let i = 1; i < published.length; i++) assert.ok(published[i]! - published[i - 1]! >= 5 - 1e-9, 'at most once per half window');
+  });
+});
