@@ -79,6 +79,9 @@ function boardStreamLimits(): { max_age: number; max_bytes: number; storage: Sto
   };
 }
 
+/** How long a followed board's own stream may take to say its last sequence across the link. */
+const ORIGIN_INFO_TIMEOUT_MS = 2000;
+
 /** How long one pull of a followed board's stream waits before it is renewed. */
 const FOLLOW_PULL_EXPIRES_MS = 2500;
 
@@ -431,8 +434,26 @@ class NatsTransport implements Transport {
       try {
         const js = await this.jetStream();
         if (js === undefined) throw new BusError('unavailable', `NATS at ${this.#where} has no JetStream; cannot follow board ${board}'s durable events`);
-        if (domain !== undefined && domain !== js.domain) await this.#ensureMirror(board, domain);
+        const mirrored = domain !== undefined && domain !== js.domain;
+        if (mirrored) await this.#ensureMirror(board, domain);
         else await this.#ensureStream(board);
+        // A mirror that has delivered all it holds may still be behind the board (catching up after
+        // the link came back): `pending` counts what the board's own stream holds beyond it, asked
+        // across the link when the mirror runs dry (unknown while the board is unreachable).
+        let originLast = 0;
+        const origin = mirrored ? jetstreamManager(this.#nc, { domain, timeout: this.#timeoutMs, checkAPI: false }) : undefined;
+        origin?.catch(() => undefined);
+        const behindOrigin = async (seq: number): Promise<number> => {
+          if (!origin) return 0;
+          if (seq >= originLast) {
+            try {
+              originLast = (await withTimeout((await origin).streams.info(boardStreamName(board)), ORIGIN_INFO_TIMEOUT_MS, () => new Error('timeout'))).state.last_seq;
+            } catch {
+              // The board is out of reach: what the mirror holds is all there is to read now.
+            }
+          }
+          return Math.max(0, originLast - seq);
+        };
         const start =
           from === 'last-per-kind'
             ? { deliver_policy: DeliverPolicy.LastPerSubject }
@@ -452,7 +473,9 @@ class NatsTransport implements Transport {
         if (stopped) messages.stop();
         for await (const m of messages) {
           if (stopped) break;
-          sink.message({ subject: m.subject, data: m.data, sequence: m.seq, pending: m.info.pending });
+          const pending = m.info.pending > 0 ? m.info.pending : await behindOrigin(m.seq);
+          if (stopped) break;
+          sink.message({ subject: m.subject, data: m.data, sequence: m.seq, pending });
         }
         messages.stop();
         sink.end();

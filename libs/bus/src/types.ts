@@ -48,7 +48,11 @@ export type BoardEventMessage = {
   [K in DurableKind]: BusMessage<K> & {
     readonly kind: K;
     readonly sequence: number;
-    /** Events of the stream after this one not yet delivered: 0 once caught up. */
+    /**
+     * Events after this one not yet delivered: 0 once caught up. For a mirrored board this counts
+     * what the board's own stream holds beyond the mirror too (asked across the link when the
+     * mirror runs dry; while the board is out of reach, only what the mirror holds).
+     */
     readonly pending: number;
   };
 }[DurableKind];

@@ -158,6 +158,7 @@ export function busEventSink(bus: EventBus, device: string, options: BusEventSin
               arrivalRatePerS,
               ...(e.plannedRatesPerS[stream] !== undefined ? { plannedRatePerS: e.plannedRatesPerS[stream] } : {}),
             })),
+            ...(e.replanRequested ? { replanRequested: true } : {}),
           }),
           e.type,
         );

@@ -451,6 +451,9 @@ export class Executor {
     const request = { reason: 'rate-change' as const, problem: withRates(this.problem, measured), currentPlan: this.plan, measuredRatesPerS: measured };
     this.replanInFlight = true;
     this.publish({ type: 'replan.requested', atS: now, request });
+    // The optimizer owns re-planning: tell it the board waits for a plan for these rates.
+    const planned = Object.fromEntries(this.problem.streams.map((st) => [st.name, st.arrivalRatePerS]));
+    this.publish({ type: 'arrivals.rate', atS: now, windowS: this.rates.windowS, ratesPerS: measured, plannedRatesPerS: planned, replanRequested: true });
     this.logger?.info({ measured, planned: this.problem.streams.map((s) => [s.name, s.arrivalRatePerS]) }, 'arrival rate moved; re-planning');
     Promise.resolve()
       .then(() => this.replanner!.replan(request))

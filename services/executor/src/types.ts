@@ -140,7 +140,15 @@ export interface ExecutorStatus {
 
 export type ExecutorEvent =
   | { readonly type: 'plan.applied'; readonly atS: number; readonly plan: ExecutorPlan; readonly problem: ExecutorProblem }
-  | { readonly type: 'arrivals.rate'; readonly atS: number; readonly windowS: number; readonly ratesPerS: Readonly<Record<string, number>>; readonly plannedRatesPerS: Readonly<Record<string, number>> }
+  | {
+      readonly type: 'arrivals.rate';
+      readonly atS: number;
+      readonly windowS: number;
+      readonly ratesPerS: Readonly<Record<string, number>>;
+      readonly plannedRatesPerS: Readonly<Record<string, number>>;
+      /** The executor waits for a new plan for these rates (its own rule fired). */
+      readonly replanRequested?: boolean;
+    }
   | { readonly type: 'telemetry'; readonly atS: number; readonly status: ExecutorStatus }
   | { readonly type: 'replan.requested'; readonly atS: number; readonly request: ReplanRequest }
   | { readonly type: 'replan.failed'; readonly atS: number; readonly error: string }

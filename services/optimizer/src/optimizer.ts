@@ -522,7 +522,9 @@ export class Optimizer {
     }
     const record: PlanRecord | undefined = this.plans.get(planId);
     if (!record) return undefined;
-    const moved = movedProblem(record.problem, event, rule);
+    // A board that asks for a plan (its own rule fired: it waits, then re-plans from its front by
+    // itself) gets one for the rates it measured, whether or not this optimizer's rule fires.
+    const moved = movedProblem(record.problem, event, rule) ?? (event.replanRequested ? movedProblem(record.problem, event, { ...rule, rateThreshold: 0, noiseSigmas: 0 }) : undefined);
     if (!moved) return undefined;
     const now = Date.now();
     if (now - (this.lastAutoReplan.get(board) ?? -Infinity) < rule.minIntervalS * 1000) return undefined;
@@ -611,7 +613,8 @@ export class Optimizer {
         feed.reconcile = m.event.strategy === LOCAL_REPLAN_STRATEGY;
         break;
       case 'arrivals.rate':
-        feed.latestRates = m.event;
+        // The newest rates; a board's request for a plan among the ones read over stays a request.
+        feed.latestRates = m.event.replanRequested || !feed.latestRates?.replanRequested ? m.event : { ...m.event, replanRequested: true };
         break;
       case 'profile.completed':
         break;

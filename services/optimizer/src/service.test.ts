@@ -295,6 +295,13 @@ describe('optimizer service over the profiler, device-controller and executor se
     }
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
     assert.match(metrics, /fulcrum_optimizer_solves_total\{[^}]*strategy="gmd"[^}]*\} [1-9]/);
+    // Issue 15: a board that asks for a plan (its own rule fired; it re-plans by itself if none
+    // comes) gets one, although the move is below this optimizer's threshold.
+    const planned = opt.optimizer.plans.get(now)!.problem.streams[0]!.arrivalRatePerS;
+    await bus.publish(arrivalsRateSubject(BOARD), { ...event(planned * 1.05), replanRequested: true });
+    for (let i = 0; i < 250 && (await replans()).total === end.total; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await replans()).total - end.total, 1, 'the request is answered');
+    assert.ok((await (await fetch(`${opt.metricsUrl}/metrics`)).text()).includes(`board="${BOARD}"`), 're-plans are counted by board');
   });
 
   it('a Solve its client cancels stops profiling: nothing measured after the cancel settles', async () => {
