@@ -71,7 +71,7 @@ export interface FleetHost {
 }
 
 export interface FleetBoard extends FleetHost {
-  /** `board-<i>`: a valid board id (FULCRUM_BOARD, --board). */
+  /** `board-<i+1>` (board-1, board-2, …): a valid board id (FULCRUM_BOARD, --board). */
   readonly name: string;
   readonly index: number;
   /** The workstation's address on this board's link (the link's other end). */
@@ -385,7 +385,7 @@ class Network implements FleetNetwork {
     this.id = `${prefix}-${process.pid}-${sequence++}`;
     this.workstation = { ns: `${this.id}-ws`, ip: WORKSTATION_IP };
     this.boards = Array.from({ length: boards }, (_, i) => ({
-      name: `board-${i}`,
+      name: `board-${i + 1}`,
       index: i,
       ns: `${this.id}-b${i}`,
       ip: `${NET_BASE}.${i + 1}.2`,

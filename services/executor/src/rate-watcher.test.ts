@@ -21,7 +21,7 @@ function poisson(w: RateWatcher, rand: () => number, ratePerS: number, fromS: nu
 }
 
 describe('RateWatcher publishes', () => {
-  it('a steady stream publishes a few times, not on every check; a ×3 step is published within a window', () => {
+  it('a steady stream publishes a few times, not on every check; a ×3 step is published, and re-planned for, at the rate it reached', () => {
     const w = new RateWatcher({ windowS: 10 }, 0);
     const rand = seededRandom(7);
     const published: number[] = [];
@@ -32,11 +32,21 @@ describe('RateWatcher publishes', () => {
     assert.ok(published.length >= 1, 'the first full window is published');
     assert.ok(published.length <= 12, `${published.length} publishes of a steady 6/s stream in 100 s`);
     const before = published.length;
-    poisson(w, rand, 18, 100, 115, (t) => {
-      if (w.check(t, { cam: 6 }, 0).publish) published.push(t);
+    const publishedRates: number[] = [];
+    const replans: { t: number; rate: number }[] = [];
+    poisson(w, rand, 18, 100, 130, (t) => {
+      const c = w.check(t, { cam: 6 }, 0);
+      if (c.publish) {
+        published.push(t);
+        publishedRates.push(c.publish['cam']!);
+      }
+      if (c.replan) replans.push({ t, rate: c.replan['cam']! });
     });
     const step = published.slice(before);
-    assert.ok(step.length >= 1 && step[0]! <= 110, `the step at 100 s published at ${step[0]}`);
+    assert.ok(step.length >= 1 && step[0]! <= 100 + 2 * 10, `the step at 100 s published at ${step[0]}`);
+    // Once the change has held for a whole window: the rate reached, not a point of the ramp.
+    assert.ok(publishedRates[0]! > 15, `published ${publishedRates[0]!.toFixed(1)}/s for a step to 18/s`);
+    assert.ok(replans.length >= 1 && replans[0]!.rate > 15, `re-plan asked for ${replans[0]?.rate.toFixed(1)}/s`);
     for (let i = 1; i < published.length; i++) assert.ok(published[i]! - published[i - 1]! >= 5 - 1e-9, 'at most once per half window');
   });
 });

@@ -54,6 +54,9 @@ export class RateWatcher {
   private readonly meters = new Map<string, RateMeter>();
   private readonly published = new Map<string, number>();
   private lastPublishS = -Infinity;
+  /** Since when a publish-worthy change, and a re-plan-worthy move, have held (undefined: none now). */
+  private changeSinceS: number | undefined;
+  private moveSinceS: number | undefined;
   readonly windowS: number;
   readonly replanThreshold: number;
   readonly replanMinIntervalS: number;
@@ -112,12 +115,20 @@ export class RateWatcher {
       const noise = this.noiseSigmas * Math.sqrt(Math.max(r, planned) / this.windowS);
       if (r > 0 && moved > this.replanThreshold * planned && moved > noise) replan = true;
     }
-    if (publish && nowS - this.lastPublishS < this.windowS / 2) publish = false;
+    // A step in the arrivals takes one window to show fully in the windowed estimate: a change is
+    // acted on (published, re-planned for) once it has held for a whole window, so the estimate
+    // then rests on arrivals after the step only — one publish and one re-plan per step, for the
+    // rate reached, not one per point of the ramp. The first rates are published at once.
+    const firstPublish = this.published.size === 0;
+    this.changeSinceS = publish ? (this.changeSinceS ?? nowS) : undefined;
+    this.moveSinceS = replan ? (this.moveSinceS ?? nowS) : undefined;
+    if (publish && !firstPublish && (nowS - this.changeSinceS! < this.windowS || nowS - this.lastPublishS < this.windowS / 2)) publish = false;
     if (publish) {
       this.lastPublishS = nowS;
+      this.changeSinceS = undefined;
       for (const [s, r] of Object.entries(rates)) this.published.set(s, r);
     }
-    const canReplan = replan && nowS - planAtS >= this.replanMinIntervalS;
+    const canReplan = replan && nowS - this.moveSinceS! >= this.windowS && nowS - planAtS >= this.replanMinIntervalS;
     return { ...(publish ? { publish: rates } : {}), ...(canReplan ? { replan: rates } : {}) };
   }
 }
