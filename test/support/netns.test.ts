@@ -279,8 +279,8 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
       const c = await agent.call({ op: 'connect', host: b.ip, port: ECHO_PORT, timeoutMs: 3000, key: b.name });
       assert.equal(c.error, undefined, `connect ${b.name}: ${c.error}`);
     }
-    const base = await agent.pings('board-0', 5);
-    console.log(`netns: RTT workstation ↔ board-0 without netem: ${fmt(base)} ms (median ${median(base).toFixed(1)})`);
+    const base = await agent.pings('board-1', 5);
+    console.log(`netns: RTT workstation ↔ board-1 without netem: ${fmt(base)} ms (median ${median(base).toFixed(1)})`);
     assert.ok(median(base) < 30, `plain link RTT ${median(base)} ms`);
     await net.netem(0, { delayMs: 40, jitterMs: 10 });
     await net.netem(1, { delayMs: 40, jitterMs: 10 });
@@ -292,7 +292,7 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
     }
     const fresh = await connectFromBoard(1, 3000);
     assert.equal(fresh.error, undefined);
-    console.log(`netns: TCP connect board-1 → workstation (${net.workstation.ip}) in a new process: ${fresh.ms!.toFixed(1)} ms`);
+    console.log(`netns: TCP connect board-2 → workstation (${net.workstation.ip}) in a new process: ${fresh.ms!.toFixed(1)} ms`);
     assert.ok(fresh.ms! >= 55 && fresh.ms! < 500, `connect took ${fresh.ms} ms`);
   });
 
@@ -300,23 +300,23 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
     await net.partition(1);
     const t0 = performance.now();
     const [ping1, connect1, fromBoard1, ping0] = await Promise.all([
-      agent.call({ op: 'ping', key: 'board-1', timeoutMs: 1500 }),
+      agent.call({ op: 'ping', key: 'board-2', timeoutMs: 1500 }),
       agent.call({ op: 'connect', host: net.boards[1]!.ip, port: ECHO_PORT, timeoutMs: 1500 }),
       connectFromBoard(1, 1500),
-      agent.pings('board-0', 3),
+      agent.pings('board-1', 3),
     ]);
-    console.log(`netns: during partition(1): ping board-1 ${ping1.error}, connect → board-1 ${connect1.error}, connect board-1 → workstation ${fromBoard1.error}; board-0 RTT ${fmt(ping0)} ms (${(performance.now() - t0).toFixed(0)} ms in all)`);
+    console.log(`netns: during partition(1): ping board-2 ${ping1.error}, connect → board-2 ${connect1.error}, connect board-2 → workstation ${fromBoard1.error}; board-1 RTT ${fmt(ping0)} ms (${(performance.now() - t0).toFixed(0)} ms in all)`);
     assert.equal(ping1.error, 'timeout', 'a round trip on the open connection to the partitioned board times out');
     assert.equal(connect1.error, 'timeout', 'a connect to the partitioned board times out (not refused, not unreachable)');
     assert.equal(fromBoard1.error, 'timeout', 'the partitioned board cannot reach the workstation either');
-    assert.ok(median(ping0) < 150, `board-0 still answers: ${fmt(ping0)}`);
+    assert.ok(median(ping0) < 150, `board-1 still answers: ${fmt(ping0)}`);
 
     await net.heal(1);
     const healed = performance.now();
-    const again = await agent.call({ op: 'ping', key: 'board-1', timeoutMs: 10_000 });
+    const again = await agent.call({ op: 'ping', key: 'board-2', timeoutMs: 10_000 });
     assert.equal(again.error, undefined, 'the same TCP connection carries data again after heal');
     console.log(`netns: after heal(1), first round trip on the old connection: ${(performance.now() - healed).toFixed(0)} ms (TCP retransmission backoff)`);
-    const rtts = await agent.pings('board-1', 3);
+    const rtts = await agent.pings('board-2', 3);
     assert.ok(median(rtts) >= 55 && median(rtts) <= 150, `healed link is back to the last netem spec: ${fmt(rtts)}`);
     const fresh = await agent.call({ op: 'connect', host: net.boards[1]!.ip, port: ECHO_PORT, timeoutMs: 3000 });
     assert.equal(fresh.error, undefined);
@@ -388,7 +388,7 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
     try {
       const line = await got;
       assert.match(line, /^got hello \d+$/);
-      console.log(`netns: board-0 leaf → hub message: ${line.slice(4)} arrived ${(performance.now() - sent).toFixed(0)} ms after the publisher started`);
+      console.log(`netns: board-1 leaf → hub message: ${line.slice(4)} arrived ${(performance.now() - sent).toFixed(0)} ms after the publisher started`);
     } finally {
       pub.kill('SIGKILL');
     }
