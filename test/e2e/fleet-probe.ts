@@ -9,6 +9,7 @@
  *   stream-range  The messages of a JetStream stream between two sequences (subject + SHA-256 of
  *                 the payload), and the stream's last sequence: `{"last": n, "messages": [...]}`.
  *   status        The executor's Status over gRPC (TLS + token) as JSON.
+ *   metrics       A service's Prometheus text (`{"text": …}`).
  */
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -86,9 +87,16 @@ async function status(a: { address: string; token: string; tlsCa: string }): Pro
   }
 }
 
+async function metrics(a: { url: string }): Promise<void> {
+  const res = await fetch(a.url, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${a.url}: ${res.status}`);
+  process.stdout.write(`${JSON.stringify({ text: await res.text() })}\n`);
+}
+
 const [command, json] = process.argv.slice(2);
 const args = JSON.parse(json ?? '{}');
-const run = command === 'traffic' ? traffic(args) : command === 'stream-range' ? streamRange(args) : command === 'status' ? status(args) : Promise.reject(new Error(`unknown probe ${command}`));
+const probes: Record<string, (a: never) => Promise<void>> = { traffic, 'stream-range': streamRange, status, metrics };
+const run = probes[command ?? ''] ? probes[command!]!(args as never) : Promise.reject(new Error(`unknown probe ${command}`));
 run.then(
   () => process.exit(0),
   (err: unknown) => {
