@@ -5,8 +5,8 @@
 // with the compose v2 plugin. Run it with `npm run test:compose`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
-import { cli, freePort, requireDockerCompose, root } from './support.js';
+import type { StartedDockerComposeEnvironment } from 'testcontainers';
+import { cli, requireDockerCompose, upCompose } from './support.js';
 
 const TOKEN = 'compose-test-token-0123';
 const SERVICES = ['nats', 'device-controller', 'executor', 'profiler', 'optimizer'];
@@ -17,15 +17,7 @@ describe('docker-compose.yml', { timeout: 20 * 60_000 }, () => {
 
   before(async () => {
     requireDockerCompose();
-    const port = await freePort();
-    let compose = new DockerComposeEnvironment(root, 'docker-compose.yml')
-      .withBuild()
-      .withProjectName(`fulcrum-test-${process.pid}`)
-      .withEnvironment({ FULCRUM_TOKEN: TOKEN, FULCRUM_OPTIMIZER_PORT: String(port) })
-      .withStartupTimeout(15 * 60_000);
-    for (const s of SERVICES) compose = compose.withWaitStrategy(`${s}-1`, Wait.forHealthCheck());
-    env = await compose.up();
-    optimizer = `127.0.0.1:${port}`;
+    ({ env, optimizer } = await upCompose('docker-compose.yml', 'fulcrum-test', { FULCRUM_TOKEN: TOKEN }, SERVICES));
   });
 
   after(async () => {

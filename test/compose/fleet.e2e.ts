@@ -10,8 +10,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
-import { cli, freePort, requireDockerCompose, root } from './support.js';
+import type { StartedDockerComposeEnvironment } from 'testcontainers';
+import { cli, requireDockerCompose, upCompose } from './support.js';
 
 const TOKEN = 'fleet-test-token-0123';
 const BOARDS = ['board-1', 'board-2'];
@@ -49,15 +49,7 @@ describe('deploy/compose/fleet.yml', { timeout: 25 * 60_000 }, () => {
 
   before(async () => {
     requireDockerCompose();
-    const port = await freePort();
-    let compose = new DockerComposeEnvironment(root, 'deploy/compose/fleet.yml')
-      .withBuild()
-      .withProjectName(`fulcrum-fleet-test-${process.pid}`)
-      .withEnvironment({ FULCRUM_TOKEN: TOKEN, FULCRUM_OPTIMIZER_PORT: String(port), ...PASSWORDS })
-      .withStartupTimeout(15 * 60_000);
-    for (const s of SERVICES) compose = compose.withWaitStrategy(`${s}-1`, Wait.forHealthCheck());
-    env = await compose.up();
-    optimizer = `127.0.0.1:${port}`;
+    ({ env, optimizer } = await upCompose('deploy/compose/fleet.yml', 'fulcrum-fleet-test', { FULCRUM_TOKEN: TOKEN, ...PASSWORDS }, SERVICES));
   });
 
   after(async () => {

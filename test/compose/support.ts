@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
 import { runCli } from '@fulcrum/cli';
 
 /** The repository root (the compose files' paths are relative to it). */
@@ -35,4 +36,20 @@ export async function cli(...argv: string[]): Promise<{ code: number; stdout: st
   let stderr = '';
   const code = await runCli(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
   return { code, stdout, stderr };
+}
+
+/**
+ * Builds and starts a compose file (relative to the repository root) under its own project name,
+ * with the optimizer published on a free host port, and waits until every listed service is
+ * healthy. Returns the environment (`down` it in `after`) and the optimizer's address.
+ */
+export async function upCompose(file: string, project: string, environment: Record<string, string>, services: readonly string[]): Promise<{ env: StartedDockerComposeEnvironment; optimizer: string }> {
+  const port = await freePort();
+  let compose = new DockerComposeEnvironment(root, file)
+    .withBuild()
+    .withProjectName(`${project}-${process.pid}`)
+    .withEnvironment({ ...environment, FULCRUM_OPTIMIZER_PORT: String(port) })
+    .withStartupTimeout(15 * 60_000);
+  for (const s of services) compose = compose.withWaitStrategy(`${s}-1`, Wait.forHealthCheck());
+  return { env: await compose.up(), optimizer: `127.0.0.1:${port}` };
 }

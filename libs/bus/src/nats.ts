@@ -27,8 +27,11 @@ import {
   StorageType,
   jetstream,
   jetstreamManager,
+  type ConsumeOptions,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
+  type JsMsg,
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
@@ -420,8 +423,18 @@ class NatsTransport implements Transport {
     }
   }
 
-  followBoard(board: string, domain: string | undefined, from: 'last-per-kind' | 'all' | number, sink: MessageSink): TransportSubscription {
-    this.#check(`following board ${board}`);
+  /**
+   * A subscription reading one JetStream consumer: `open` makes it (undefined: nothing to read, end
+   * at once); `deliver` hands each message to the sink and says whether to stop there. Stopping,
+   * draining, readiness and errors are handled here, once, for replays and followed boards.
+   */
+  #consumerSubscription(
+    what: string,
+    sink: MessageSink,
+    open: () => Promise<{ consumer: Consumer; options?: ConsumeOptions } | undefined>,
+    deliver: (m: JsMsg, stopped: () => boolean) => boolean | Promise<boolean>,
+  ): TransportSubscription {
+    this.#check(what);
     let stopped = false;
     let messages: ConsumerMessages | undefined;
     let resolveReady!: () => void;
@@ -432,55 +445,22 @@ class NatsTransport implements Transport {
     });
     const ended = (async () => {
       try {
-        const js = await this.jetStream();
-        if (js === undefined) throw new BusError('unavailable', `NATS at ${this.#where} has no JetStream; cannot follow board ${board}'s durable events`);
-        const mirrored = domain !== undefined && domain !== js.domain;
-        if (mirrored) await this.#ensureMirror(board, domain);
-        else await this.#ensureStream(board);
-        // A mirror that has delivered all it holds may still be behind the board (catching up after
-        // the link came back): `pending` counts what the board's own stream holds beyond it, asked
-        // across the link when the mirror runs dry (unknown while the board is unreachable).
-        let originLast = 0;
-        const origin = mirrored ? jetstreamManager(this.#nc, { domain, timeout: this.#timeoutMs, checkAPI: false }) : undefined;
-        origin?.catch(() => undefined);
-        const behindOrigin = async (seq: number): Promise<number> => {
-          if (!origin) return 0;
-          if (seq >= originLast) {
-            try {
-              originLast = (await withTimeout((await origin).streams.info(boardStreamName(board)), ORIGIN_INFO_TIMEOUT_MS, () => new Error('timeout'))).state.last_seq;
-            } catch {
-              // The board is out of reach: what the mirror holds is all there is to read now.
-            }
-          }
-          return Math.max(0, originLast - seq);
-        };
-        const start =
-          from === 'last-per-kind'
-            ? { deliver_policy: DeliverPolicy.LastPerSubject }
-            : from === 'all'
-              ? { deliver_policy: DeliverPolicy.All }
-              : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
-        const consumer = await this.#js.consumers.get(boardStreamName(board), { ...start, filter_subjects: `${SUBJECT_PREFIX}.${board}.>` });
-        if (stopped) {
+        const opened = await open();
+        if (stopped || !opened) {
           resolveReady();
           sink.end();
           return;
         }
-        // Short pulls: a pull left waiting on a server that restarted, or on a mirror still catching
-        // up, is renewed within FOLLOW_PULL_EXPIRES_MS instead of the 30 s default.
-        messages = await consumer.consume({ expires: FOLLOW_PULL_EXPIRES_MS });
+        messages = await opened.consumer.consume(opened.options);
         resolveReady();
         if (stopped) messages.stop();
         for await (const m of messages) {
-          if (stopped) break;
-          const pending = m.info.pending > 0 ? m.info.pending : await behindOrigin(m.seq);
-          if (stopped) break;
-          sink.message({ subject: m.subject, data: m.data, sequence: m.seq, pending });
+          if (stopped || (await deliver(m, () => stopped))) break;
         }
         messages.stop();
         sink.end();
       } catch (err) {
-        const error = this.#map(err, `following board ${board}`);
+        const error = this.#map(err, what);
         rejectReady(error);
         messages?.stop();
         sink.end(stopped ? undefined : error);
@@ -500,59 +480,81 @@ class NatsTransport implements Transport {
     };
   }
 
+  followBoard(board: string, domain: string | undefined, from: 'last-per-kind' | 'all' | number, sink: MessageSink): TransportSubscription {
+    let behindOrigin: (seq: number) => Promise<number> = async () => 0;
+    return this.#consumerSubscription(
+      `following board ${board}`,
+      sink,
+      async () => {
+        const js = await this.jetStream();
+        if (js === undefined) throw new BusError('unavailable', `NATS at ${this.#where} has no JetStream; cannot follow board ${board}'s durable events`);
+        if (domain !== undefined && domain !== js.domain) {
+          await this.#ensureMirror(board, domain);
+          behindOrigin = this.#originTracker(board, domain);
+        } else {
+          await this.#ensureStream(board);
+        }
+        const start =
+          from === 'last-per-kind'
+            ? { deliver_policy: DeliverPolicy.LastPerSubject }
+            : from === 'all'
+              ? { deliver_policy: DeliverPolicy.All }
+              : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from };
+        const consumer = await this.#js.consumers.get(boardStreamName(board), { ...start, filter_subjects: `${SUBJECT_PREFIX}.${board}.>` });
+        // Short pulls: a pull left waiting on a server that restarted, or on a mirror still catching
+        // up, is renewed within FOLLOW_PULL_EXPIRES_MS instead of the 30 s default.
+        return { consumer, options: { expires: FOLLOW_PULL_EXPIRES_MS } };
+      },
+      async (m, stopped) => {
+        const pending = m.info.pending > 0 ? m.info.pending : await behindOrigin(m.seq);
+        if (stopped()) return true;
+        sink.message({ subject: m.subject, data: m.data, sequence: m.seq, pending });
+        return false;
+      },
+    );
+  }
+
+  /**
+   * A mirror that has delivered all it holds may still be behind the board (catching up after the
+   * link came back): how many events the board's own stream holds beyond `seq`, asked across the
+   * link when the mirror runs dry (what the mirror holds is all there is while the board is out
+   * of reach).
+   */
+  #originTracker(board: string, domain: string): (seq: number) => Promise<number> {
+    let originLast = 0;
+    const origin = jetstreamManager(this.#nc, { domain, timeout: this.#timeoutMs, checkAPI: false });
+    origin.catch(() => undefined);
+    return async (seq) => {
+      if (seq >= originLast) {
+        try {
+          originLast = (await withTimeout((await origin).streams.info(boardStreamName(board)), ORIGIN_INFO_TIMEOUT_MS, () => new Error('timeout'))).state.last_seq;
+        } catch {
+          // Out of reach: nothing more to count now.
+        }
+      }
+      return Math.max(0, originLast - seq);
+    };
+  }
+
   replay(board: string, subject: string, fromSequence: number, follow: boolean, sink: MessageSink): TransportSubscription {
-    this.#check(`replay of ${subject}`);
-    let stopped = false;
-    let messages: ConsumerMessages | undefined;
-    let resolveReady!: () => void;
-    let rejectReady!: (err: Error) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
-    const ended = (async () => {
-      try {
+    return this.#consumerSubscription(
+      `replay of ${subject}`,
+      sink,
+      async () => {
         await this.#ensureStream(board);
         const consumer = await this.#js.consumers.get(boardStreamName(board), {
           ...(fromSequence > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence } : { deliver_policy: DeliverPolicy.All }),
           filter_subjects: subject,
         });
         // What is stored now (this kind, from fromSequence): a replay that does not follow ends there.
-        const pendingAtStart = (await consumer.info(true)).num_pending;
-        if (stopped || (!follow && pendingAtStart === 0)) {
-          resolveReady();
-          sink.end();
-          return;
-        }
-        messages = await consumer.consume();
-        resolveReady();
-        if (stopped) messages.stop();
-        for await (const m of messages) {
-          if (stopped) break;
-          sink.message({ subject: m.subject, data: m.data, sequence: m.seq });
-          if (!follow && m.info.pending === 0) break;
-        }
-        messages.stop();
-        sink.end();
-      } catch (err) {
-        const error = this.#map(err, `replay of ${subject}`);
-        rejectReady(error);
-        messages?.stop();
-        sink.end(stopped ? undefined : error);
-      }
-    })();
-    const stop = (): void => {
-      stopped = true;
-      messages?.stop();
-    };
-    return {
-      ready,
-      unsubscribe: stop,
-      drain: async () => {
-        stop();
-        await ended;
+        if (!follow && (await consumer.info(true)).num_pending === 0) return undefined;
+        return { consumer };
       },
-    };
+      (m) => {
+        sink.message({ subject: m.subject, data: m.data, sequence: m.seq });
+        return !follow && m.info.pending === 0;
+      },
+    );
   }
 
   async keyValue(name: string, history: number): Promise<RawKeyValue> {
