@@ -299,6 +299,8 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     positive('powerW', o['powerW']);
     required('measuredAt', o['measuredAt']);
     positiveInteger('samples', o['samples']);
+    opt(o, 'timeSeMs', '', nonNegative);
+    opt(o, 'powerSeW', '', nonNegative);
   },
   'plan.applied': (o) => {
     text('planId', o['planId']);

@@ -56,3 +56,4 @@ export type { InferenceLookup, BatchChoice } from './plan.js';
 export type { ProfileResult, RunPlan, ProfileKey, ProfileFilter, ProfilesQuery, ProfilesPage, ProfileWorkload, ProfileRequest } from './records.js';
 export { WORKLOAD_STACK_SEPARATOR, workloadStack, stackBase, stackTag } from './records.js';
 export { seededRandom } from './random.js';
+export { meanAndStandardError } from './stats.js';

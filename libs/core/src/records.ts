@@ -30,6 +30,13 @@ export interface ProfileResult extends ProfileKey {
   readonly measuredAt: string;
   /** Measured minibatches averaged into timeMs. */
   readonly samples: number;
+  /**
+   * Standard error of timeMs (the measured minibatch times' standard deviation over √samples),
+   * milliseconds; undefined where unknown (older results, tables without it).
+   */
+  readonly timeSeMs?: number | undefined;
+  /** Standard error of powerW (the window's power samples' standard deviation over √n), watts; undefined where unknown. */
+  readonly powerSeW?: number | undefined;
 }
 
 /** What a board runs: the power mode, a batch size per stream, and what the planner predicted. */

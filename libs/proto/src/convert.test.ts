@@ -132,6 +132,8 @@ const RESULT: common.ProfileResult = {
   powerW: 31.2,
   measuredAt: new Date('2026-01-02T03:04:05.000Z'),
   samples: 20,
+  timeSeMs: 0.8,
+  powerSeW: 0.12,
 };
 
 test('a profile result round-trips; a missing kind, mode or time is refused, never filled in', () => {
@@ -139,6 +141,12 @@ test('a profile result round-trips; a missing kind, mode or time is refused, nev
   assert.equal(r.kind, 'train');
   assert.equal(r.measuredAt, '2026-01-02T03:04:05.000Z');
   assert.deepEqual(profileResultToProto(r), RESULT);
+  assert.deepEqual([r.timeSeMs, r.powerSeW], [0.8, 0.12]);
+  // Without standard errors (older results): none invented, none on the wire.
+  const plain = profileResultFromProto({ ...RESULT, timeSeMs: undefined, powerSeW: undefined }, 'r');
+  assert.ok(!('timeSeMs' in plain) && !('powerSeW' in plain));
+  assert.equal(profileResultToProto(plain).timeSeMs, undefined);
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, timeSeMs: -1 }, 'r')), 'r.timeSeMs');
   assert.equal(field(() => profileResultFromProto({ ...RESULT, kind: common.WorkloadKind.WORKLOAD_KIND_UNSPECIFIED }, 'results[0]')), 'results[0].kind');
   assert.equal(field(() => profileResultFromProto({ ...RESULT, mode: undefined }, 'results[0]')), 'results[0].mode');
   assert.equal(field(() => profileResultFromProto({ ...RESULT, timeMs: 0 }, 'results[3]')), 'results[3].timeMs');

@@ -428,6 +428,8 @@ export function profileResultToProto(r: ProfileResult): common.ProfileResult {
     powerW: r.powerW,
     measuredAt: new Date(r.measuredAt),
     samples: r.samples,
+    ...(r.timeSeMs !== undefined ? { timeSeMs: r.timeSeMs } : {}),
+    ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
   });
 }
 
@@ -445,6 +447,8 @@ export function profileResultFromProto(r: common.ProfileResult | undefined, fiel
     powerW: positive(result.powerW, `${field}.powerW`),
     measuredAt: date(result.measuredAt, `${field}.measuredAt`).toISOString(),
     samples: positiveInt(result.samples, `${field}.samples`),
+    ...(result.timeSeMs !== undefined ? { timeSeMs: nonNegative(result.timeSeMs, `${field}.timeSeMs`) } : {}),
+    ...(result.powerSeW !== undefined ? { powerSeW: nonNegative(result.powerSeW, `${field}.powerSeW`) } : {}),
   };
 }
 

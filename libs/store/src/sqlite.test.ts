@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { ValidationError } from '@fulcrum/core';
 import { openProfileStore } from './config.js';
 import { openSqliteProfileStore } from './sqlite.js';
@@ -24,6 +25,33 @@ test('sqlite: results survive closing and reopening the file', async () => {
   const second = await openProfileStore({ backend: 'sqlite', path });
   assert.deepEqual(await second.get(result(device)), result(device));
   await second.close();
+});
+
+test('sqlite: a version-1 file (before the standard errors) opens, keeps its rows, and takes new ones with them', async () => {
+  const old = join(dir, 'v1.db');
+  const db = new Database(old);
+  db.exec(`
+    CREATE TABLE profiles (
+      device TEXT NOT NULL, software_stack TEXT NOT NULL, workload TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('train', 'infer')),
+      batch_size INTEGER NOT NULL CHECK (batch_size > 0), cores INTEGER NOT NULL, cpu_mhz REAL NOT NULL, gpu_mhz REAL NOT NULL, emc_mhz REAL NOT NULL,
+      time_ms REAL NOT NULL CHECK (time_ms > 0), power_w REAL NOT NULL CHECK (power_w > 0), measured_at TEXT NOT NULL, samples INTEGER NOT NULL CHECK (samples > 0),
+      PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
+    ) WITHOUT ROWID;
+    PRAGMA user_version = 1;
+  `);
+  const device = freshDevice();
+  const r = result(device);
+  db.prepare('INSERT INTO profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(r.device, r.softwareStack, r.workload, r.kind, r.batchSize, r.mode.cores, r.mode.cpuMhz, r.mode.gpuMhz, r.mode.emcMhz, r.timeMs, r.powerW, r.measuredAt, r.samples);
+  db.close();
+  const store = openSqliteProfileStore({ path: old });
+  assert.deepEqual(await store.get(r), r);
+  const sure = result(device, { batchSize: 8, timeSeMs: 0.2, powerSeW: 0.05 });
+  await store.put(sure);
+  assert.deepEqual(await store.get(sure), sure);
+  await store.close();
+  const check = new Database(old, { readonly: true });
+  assert.equal(check.pragma('user_version', { simple: true }), 2);
+  check.close();
 });
 
 test('sqlite: two stores on one file see each other (WAL)', async () => {

@@ -17,7 +17,8 @@ import {
   type ProfileStore,
 } from './profile-store.js';
 
-const SCHEMA_VERSION = 1;
+/** 1: the first schema; 2: time_se_ms and power_se_w (nullable), added to a version-1 file in place. */
+const SCHEMA_VERSION = 2;
 
 interface Row {
   device: string;
@@ -33,6 +34,8 @@ interface Row {
   power_w: number;
   measured_at: string;
   samples: number;
+  time_se_ms: number | null;
+  power_se_w: number | null;
 }
 
 function toResult(row: Row): ProfileResult {
@@ -47,6 +50,8 @@ function toResult(row: Row): ProfileResult {
     powerW: row.power_w,
     measuredAt: row.measured_at,
     samples: row.samples,
+    ...(row.time_se_ms !== null ? { timeSeMs: row.time_se_ms } : {}),
+    ...(row.power_se_w !== null ? { powerSeW: row.power_se_w } : {}),
   };
 }
 
@@ -65,13 +70,21 @@ function keyParams(key: ProfileKey): Record<string, unknown> {
 }
 
 function rowParams(result: ProfileResult): Record<string, unknown> {
-  return { ...keyParams(result), time_ms: result.timeMs, power_w: result.powerW, measured_at: result.measuredAt, samples: result.samples };
+  return {
+    ...keyParams(result),
+    time_ms: result.timeMs,
+    power_w: result.powerW,
+    measured_at: result.measuredAt,
+    samples: result.samples,
+    time_se_ms: result.timeSeMs ?? null,
+    power_se_w: result.powerSeW ?? null,
+  };
 }
 
 const KEY_WHERE =
   'device = @device AND software_stack = @software_stack AND workload = @workload AND kind = @kind AND batch_size = @batch_size AND cores = @cores AND cpu_mhz = @cpu_mhz AND gpu_mhz = @gpu_mhz AND emc_mhz = @emc_mhz';
-const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples';
-const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples';
+const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples, time_se_ms, power_se_w';
+const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples, @time_se_ms, @power_se_w';
 const ORDER = 'ORDER BY device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz';
 
 export interface SqliteProfileStoreOptions {
@@ -91,6 +104,13 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
     if (version > SCHEMA_VERSION) {
       throw new Error(`profile store ${path} has schema version ${version}; this build understands up to ${SCHEMA_VERSION} (upgrade Fulcrum)`);
     }
+    if (version === 1) {
+      // A version-1 store: the standard errors are unknown for what it holds.
+      db.exec(`
+        ALTER TABLE profiles ADD COLUMN time_se_ms REAL CHECK (time_se_ms >= 0);
+        ALTER TABLE profiles ADD COLUMN power_se_w REAL CHECK (power_se_w >= 0);
+      `);
+    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS profiles (
         device         TEXT    NOT NULL,
@@ -106,6 +126,8 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
         power_w        REAL    NOT NULL CHECK (power_w > 0),
         measured_at    TEXT    NOT NULL,
         samples        INTEGER NOT NULL CHECK (samples > 0),
+        time_se_ms     REAL    CHECK (time_se_ms >= 0),
+        power_se_w     REAL    CHECK (power_se_w >= 0),
         PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
       ) WITHOUT ROWID;
       PRAGMA user_version = ${SCHEMA_VERSION};

@@ -111,6 +111,21 @@ export function profileStoreSuite(name: string, open: () => Promise<ProfileStore
       assert.equal(await store.putIfAbsent(result(device)), true, 'a deleted key can be stored again');
     });
 
+    test('a result keeps the standard errors of its measurement (issue 16), and one without them reads back without them', async (t) => {
+      const store = await open();
+      t.after(() => store.close());
+      const device = freshDevice();
+      const sure = result(device, { batchSize: 2, timeSeMs: 0.125, powerSeW: 0.03 });
+      const plain = result(device, { batchSize: 4 });
+      await store.put(sure);
+      await store.put(plain);
+      assert.deepEqual(await store.get(sure), sure);
+      const back = await store.get(plain);
+      assert.deepEqual(back, plain);
+      assert.ok(!('timeSeMs' in back!) && !('powerSeW' in back!), 'no standard error invented');
+      assert.deepEqual((await store.query({ device })).map((r) => r.timeSeMs), [0.125, undefined]);
+    });
+
     test('bad results, keys and filters are rejected naming the field', async (t) => {
       const store = await open();
       t.after(() => store.close());
@@ -123,6 +138,8 @@ export function profileStoreSuite(name: string, open: () => Promise<ProfileStore
         });
       };
       await field(store.put(result(device, { timeMs: -1 })), 'result.timeMs');
+      await field(store.put(result(device, { timeSeMs: -0.5 })), 'result.timeSeMs');
+      await field(store.put(result(device, { powerSeW: -1 })), 'result.powerSeW');
       await field(store.put(result(device, { batchSize: 0 })), 'result.batchSize');
       await field(store.put(result(device, { mode: { cores: 1.5, cpuMhz: 1, gpuMhz: 1, emcMhz: 1 } })), 'result.mode.cores');
       await field(store.put(result('bad device')), 'result.device');

@@ -4,7 +4,7 @@
  * too short for the sampling interval. Timestamps are the board's clock on both sides: the
  * executor's window and the controller's samples come from the same board.
  */
-import { POWER_MODE_KNOBS, type PowerMode } from '@fulcrum/core';
+import { POWER_MODE_KNOBS, meanAndStandardError, type PowerMode } from '@fulcrum/core';
 import type { PowerSample } from './peers.js';
 
 /** How the power figure was obtained. */
@@ -18,6 +18,8 @@ export type PowerMethod =
 
 export interface WindowPower {
   readonly powerW: number;
+  /** Standard error of powerW over the samples averaged (undefined with one sample). */
+  readonly seW: number | undefined;
   /** Samples averaged. */
   readonly samples: number;
   readonly method: PowerMethod;
@@ -88,5 +90,6 @@ export function windowPower(samples: readonly PowerSample[], options: WindowPowe
     const drifted = used.find((s) => s.mode && !modesMatch(s.mode, expectedMode));
     if (drifted) throw new ModeDriftError(expectedMode, drifted.mode!);
   }
-  return { powerW: used.reduce((a, s) => a + s.powerW, 0) / used.length, samples: used.length, method };
+  const { mean, se } = meanAndStandardError(used.map((s) => s.powerW));
+  return { powerW: mean, seW: se, samples: used.length, method };
 }

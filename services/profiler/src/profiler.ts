@@ -35,6 +35,7 @@ import {
   type ProfilesPage,
   type ProfilesQuery,
   type WorkloadKind,
+  meanAndStandardError,
   requireBatchSize,
   stackBase,
   stackTag,
@@ -470,7 +471,7 @@ export class Profiler {
       await telemetry.waitUntil(out.windowEndMs, 3 * intervalMs);
       if (telemetry.failure) throw new TelemetryLostError(telemetry.failure);
       const times = out.minibatchTimesMs;
-      const meanMs = times.reduce((a, t) => a + t, 0) / times.length;
+      const { mean: meanMs, se: timeSeMs } = meanAndStandardError(times);
       if (!(meanMs > 0) || !Number.isFinite(meanMs)) throw new GrpcStatusError(status.INTERNAL, `executor returned unusable minibatch times for ${itemId(item)}: ${times.slice(0, 5).join(', ')}`);
       const power = windowPower(
         telemetry.samples,
@@ -512,6 +513,9 @@ export class Profiler {
         powerW: power.powerW,
         measuredAt: new Date(out.windowEndMs).toISOString(),
         samples: times.length,
+        // How sure: SE of the minibatch times and of the window's power samples (issue 16).
+        ...(timeSeMs !== undefined ? { timeSeMs } : {}),
+        ...(power.seW !== undefined ? { powerSeW: power.seW } : {}),
       };
       // Warm-up minibatches are not reported; they cost about the measured mean each.
       const minibatchS = (times.reduce((a, t) => a + t, 0) + request.warmupMinibatches * meanMs) / 1000;
