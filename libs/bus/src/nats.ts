@@ -145,7 +145,11 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<EventBus>
       waitOnFirstConnect: false,
     });
   } catch (err) {
-    throw new BusError('unavailable', `cannot connect to NATS at ${servers.join(', ')}: ${describeError(err)}`, { cause: err });
+    // A refused login names what to give, whichever way the service is configured.
+    const auth = /authorization violation|authentication/i.test(describeError(err))
+      ? ` (the server wants credentials: nats.user + nats.pass, nats.token or nats.credsFile — FULCRUM_NATS__USER / FULCRUM_NATS__PASS, --nats.user / --nats.pass${options.user !== undefined ? `; user ${describeValue(options.user)} was refused` : ''})`
+      : '';
+    throw new BusError('unavailable', `cannot connect to NATS at ${servers.join(', ')}: ${describeError(err)}${auth}`, { cause: err });
   }
   const transport = new NatsTransport(nc, servers.join(', '), jetStreamTimeoutMs, options.logger ?? stderrBusLogger);
   return new TypedBus(transport, options);
