@@ -42,6 +42,26 @@ export interface ProfileRow {
   readonly mode: PowerMode;
   readonly timeMs: number;
   readonly powerW: number;
+  /** How sure the row is, where its source says (issue 16): minibatches measured, standard errors. */
+  readonly samples?: number | undefined;
+  readonly timeSeMs?: number | undefined;
+  readonly powerSeW?: number | undefined;
+}
+
+/** The optional measurement details of one row (kept only for rows that have any). */
+export interface RowUncertainty {
+  readonly samples?: number | undefined;
+  readonly timeSeMs?: number | undefined;
+  readonly powerSeW?: number | undefined;
+}
+
+function uncertaintyOf(row: RowUncertainty): RowUncertainty | undefined {
+  if (row.samples === undefined && row.timeSeMs === undefined && row.powerSeW === undefined) return undefined;
+  return {
+    ...(row.samples !== undefined ? { samples: row.samples } : {}),
+    ...(row.timeSeMs !== undefined ? { timeSeMs: row.timeSeMs } : {}),
+    ...(row.powerSeW !== undefined ? { powerSeW: row.powerSeW } : {}),
+  };
 }
 
 interface Group {
@@ -53,6 +73,8 @@ interface Group {
   readonly modeIndex: number[];
   readonly timeMs: number[];
   readonly powerW: number[];
+  /** slot → samples and standard errors, for the rows that carry them. */
+  readonly uncertainty: Map<number, RowUncertainty>;
   /** Where each row came from (e.g. a CSV line), for duplicate errors. */
   readonly origin: (number | undefined)[];
 }
@@ -149,12 +171,14 @@ export class ProfileTable {
     const key = groupKey(row.workload, row.kind, row.batchSize);
     let g = this.groups.get(key);
     if (!g) {
-      g = { workload: row.workload, kind: row.kind, batchSize: row.batchSize, slots: new Map(), modeIndex: [], timeMs: [], powerW: [], origin: [] };
+      g = { workload: row.workload, kind: row.kind, batchSize: row.batchSize, slots: new Map(), modeIndex: [], timeMs: [], powerW: [], uncertainty: new Map(), origin: [] };
       this.groups.set(key, g);
     }
     const mi = this.index.indexOf(row.mode);
     const existing = g.slots.get(mi);
     if (existing !== undefined) throw new DuplicateRowError(row, g.origin[existing]);
+    const u = uncertaintyOf(row);
+    if (u) g.uncertainty.set(g.modeIndex.length, u);
     g.slots.set(mi, g.modeIndex.length);
     g.modeIndex.push(mi);
     g.timeMs.push(row.timeMs);
@@ -199,11 +223,18 @@ export class ProfileTable {
     return slot === undefined ? undefined : { timeMs: g.timeMs[slot]!, powerW: g.powerW[slot]! };
   }
 
+  /** The samples and standard errors the row was given with, if any. */
+  uncertainty(workload: string, kind: WorkloadKind, batchSize: number, mode: PowerMode): RowUncertainty | undefined {
+    const g = this.groups.get(groupKey(workload, kind, batchSize));
+    const slot = g?.slots.get(this.index.indexOf(mode));
+    return slot === undefined ? undefined : g!.uncertainty.get(slot);
+  }
+
   /** Every row, in insertion order per (workload, kind, batch). */
   *rows(): Generator<ProfileRow> {
     for (const g of this.groups.values()) {
       for (let s = 0; s < g.modeIndex.length; s++) {
-        yield { device: this.device.id, workload: g.workload, kind: g.kind, batchSize: g.batchSize, mode: this.index.modeAt(g.modeIndex[s]!), timeMs: g.timeMs[s]!, powerW: g.powerW[s]! };
+        yield { device: this.device.id, workload: g.workload, kind: g.kind, batchSize: g.batchSize, mode: this.index.modeAt(g.modeIndex[s]!), timeMs: g.timeMs[s]!, powerW: g.powerW[s]!, ...g.uncertainty.get(s) };
       }
     }
   }

@@ -101,6 +101,31 @@ describe('profile CSV', () => {
     }
   });
 
+  it('optional columns samples, time_se_ms, power_se_w (issue 16): kept where given, unknown where empty or absent, written back, bad ones refused by line', async () => {
+    const header = `${PROFILE_CSV_HEADER},samples,time_se_ms,power_se_w`;
+    const text = `${header}\norin-agx,resnet50,infer,8,${MODE},20.5,40.25,25,0.31,0.08\norin-agx,resnet50,infer,16,${MODE},30.5,42.5,,,\n`;
+    const table = await readProfileCsv(text);
+    const [sure, plain] = [...table.rows()];
+    assert.deepEqual([sure!.samples, sure!.timeSeMs, sure!.powerSeW], [25, 0.31, 0.08]);
+    assert.ok(!('samples' in plain!) && !('timeSeMs' in plain!) && !('powerSeW' in plain!), 'empty cells are unknown, not 0');
+    assert.deepEqual(table.uncertainty('resnet50', 'infer', 8, sure!.mode), { samples: 25, timeSeMs: 0.31, powerSeW: 0.08 });
+    const back = await tableText(table);
+    assert.equal(back.split('\n')[1], `orin-agx,resnet50,infer,8,${MODE},20.5,40.25,25,0.31,0.08`);
+    assert.equal(back.split('\n')[2], `orin-agx,resnet50,infer,16,${MODE},30.5,42.5,,,`);
+    assert.deepEqual([...(await readProfileCsv(back)).rows()], [...table.rows()]);
+    // Only some of them, in another order.
+    const some = await readProfileCsv(`time_se_ms,${PROFILE_CSV_HEADER}\n0.5,orin-agx,resnet50,infer,8,${MODE},20.5,40.25\n`);
+    assert.equal([...some.rows()][0]!.timeSeMs, 0.5);
+    for (const [cells, message] of [
+      ['0,0.3,0.1', /line 2: samples must be a positive integer, got 0/],
+      ['2.5,0.3,0.1', /line 2: samples must be a positive integer, got 2.5/],
+      ['5,-0.3,0.1', /line 2: time_se_ms must be ≥ 0, got -0.3/],
+      ['5,0.3,x', /line 2: power_se_w is not a number/],
+    ] as const) {
+      await assert.rejects(readProfileCsv(`${header}\norin-agx,resnet50,infer,8,${MODE},20.5,40.25,${cells}\n`), message);
+    }
+  });
+
   it('reads columns in any order, CRLF line ends and a BOM', async () => {
     const text = '\uFEFFkind,workload,device,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,power_w,time_ms\r\ninfer,lstm,orin-agx,4,12,2201.6,1300.5,3199,30.487,1.522864\r\n';
     const [r] = [...(await readProfileCsv(text)).rows()];

@@ -1,6 +1,8 @@
 /**
  * The profile-table CSV of SPEC §3:
- *   device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w
+ *   device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w[,samples,time_se_ms,power_se_w]
+ * The last three are optional (issue 16: how sure each measurement is): a header may name any of
+ * them, a cell may be empty (unknown). The writer writes all thirteen, empty where unknown.
  * Numbers are written in JavaScript's shortest round-trip form, so export → import is lossless.
  * The writer streams (chunks with back-pressure); the reader streams too and rejects a malformed
  * row with its line number and the reason.
@@ -21,7 +23,13 @@ import { defaultTrainBatchSize, resolveGrid, type DeviceBackend } from './backen
 import { DuplicateRowError, ProfileTable, type ProfileRow } from './profile-table.js';
 
 export const PROFILE_CSV_COLUMNS = ['device', 'workload', 'kind', 'batch_size', 'cores', 'cpu_mhz', 'gpu_mhz', 'emc_mhz', 'time_ms', 'power_w'] as const;
+/** Optional columns: minibatches measured and the standard errors of time_ms and power_w. */
+export const PROFILE_CSV_OPTIONAL_COLUMNS = ['samples', 'time_se_ms', 'power_se_w'] as const;
+/** The required columns: what a table of one's own must have. */
 export const PROFILE_CSV_HEADER = PROFILE_CSV_COLUMNS.join(',');
+/** What the writer writes: the required columns and the optional ones. */
+export const PROFILE_CSV_FULL_HEADER = [...PROFILE_CSV_COLUMNS, ...PROFILE_CSV_OPTIONAL_COLUMNS].join(',');
+type Column = (typeof PROFILE_CSV_COLUMNS)[number] | (typeof PROFILE_CSV_OPTIONAL_COLUMNS)[number];
 
 /** A malformed profile CSV: `line` is 1-based (the header is line 1). */
 export class ProfileCsvError extends ValidationError {
@@ -40,10 +48,11 @@ export function isProfileCsvError(err: unknown): err is ProfileCsvError {
 
 const csvText = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-/** One row as CSV text, without the newline. */
-export function formatProfileRow(row: ProfileRow): string {
+/** One row as CSV text, without the newline: the required columns, and with `full` the optional ones too (PROFILE_CSV_FULL_HEADER). */
+export function formatProfileRow(row: ProfileRow, full = false): string {
   const m = row.mode;
-  return `${csvText(row.device)},${csvText(row.workload)},${row.kind},${row.batchSize},${m.cores},${m.cpuMhz},${m.gpuMhz},${m.emcMhz},${row.timeMs},${row.powerW}`;
+  const required = `${csvText(row.device)},${csvText(row.workload)},${row.kind},${row.batchSize},${m.cores},${m.cpuMhz},${m.gpuMhz},${m.emcMhz},${row.timeMs},${row.powerW}`;
+  return full ? `${required},${row.samples ?? ''},${row.timeSeMs ?? ''},${row.powerSeW ?? ''}` : required;
 }
 
 /** Collects text and writes it in ~256 KiB chunks, waiting for 'drain' when the stream asks. */
@@ -76,10 +85,10 @@ function shortMessage(message: string): string {
 /** Writes the header and every row; resolves with the number of rows. */
 export async function writeProfileCsv(rows: Iterable<ProfileRow> | AsyncIterable<ProfileRow>, out: Writable): Promise<number> {
   const w = new ChunkWriter(out);
-  await w.push(`${PROFILE_CSV_HEADER}\n`);
+  await w.push(`${PROFILE_CSV_FULL_HEADER}\n`);
   let n = 0;
   for await (const row of rows) {
-    await w.push(`${formatProfileRow(row)}\n`);
+    await w.push(`${formatProfileRow(row, true)}\n`);
     n++;
   }
   await w.flush();
@@ -124,7 +133,7 @@ export async function exportProfiles(backend: DeviceBackend, out: Writable, opti
     if (kinds.includes('infer')) for (const b of batchSizes) blocks.push([w, 'infer', b]);
   }
   const w = new ChunkWriter(out);
-  await w.push(`${PROFILE_CSV_HEADER}\n`);
+  await w.push(`${PROFILE_CSV_FULL_HEADER}\n`);
   let rows = 0;
   let modeStrings: string[] | undefined;
   let size = 0;
@@ -140,7 +149,7 @@ export async function exportProfiles(backend: DeviceBackend, out: Writable, opti
     for (let i = 0; i < size; i++) {
       const time = t.timeMs[i]!;
       if (Number.isNaN(time)) continue;
-      block += `${prefix}${modeStrings[i]},${time},${t.powerW[i]}\n`;
+      block += `${prefix}${modeStrings[i]},${time},${t.powerW[i]},,,\n`;
       rows++;
       if (block.length >= 1 << 16) {
         await w.push(block);
@@ -170,13 +179,13 @@ function parseRecord(cells: Cells, columns: Map<string, number>, source: string,
   const fail = (reason: string): never => {
     throw new ProfileCsvError(source, line, reason);
   };
-  if (cells.length < PROFILE_CSV_COLUMNS.length) {
-    const missing = PROFILE_CSV_COLUMNS.filter((c) => (columns.get(c) ?? 0) >= cells.length);
-    fail(`missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (expected ${PROFILE_CSV_COLUMNS.length} fields, got ${cells.length})`);
+  if (cells.length < columns.size) {
+    const missing = [...columns].filter(([, i]) => i >= cells.length).map(([c]) => c);
+    fail(`missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (expected ${columns.size} fields, got ${cells.length})`);
   }
-  if (cells.length > PROFILE_CSV_COLUMNS.length) fail(`too many fields (expected ${PROFILE_CSV_COLUMNS.length}, got ${cells.length})`);
-  const cell = (c: (typeof PROFILE_CSV_COLUMNS)[number]): string => cells[columns.get(c)!]!.trim();
-  const num = (c: (typeof PROFILE_CSV_COLUMNS)[number]): number => {
+  if (cells.length > columns.size) fail(`too many fields (expected ${columns.size}, got ${cells.length})`);
+  const cell = (c: Column): string => cells[columns.get(c)!]!.trim();
+  const num = (c: Column): number => {
     const text = cell(c);
     if (text === '') fail(`${c} is empty`);
     if (!NUMBER.test(text)) fail(`${c} is not a number: ${describeValue(text)}`);
@@ -184,7 +193,15 @@ function parseRecord(cells: Cells, columns: Map<string, number>, source: string,
     if (!Number.isFinite(v)) fail(`${c} is not a finite number: ${describeValue(text)}`);
     return v;
   };
-  const positive = (c: (typeof PROFILE_CSV_COLUMNS)[number], what: string): number => {
+  /** An optional column: absent or empty is unknown (undefined). */
+  const optional = (c: Column, check: (v: number) => string | undefined): number | undefined => {
+    if (!columns.has(c) || cell(c) === '') return undefined;
+    const v = num(c);
+    const problem = check(v);
+    if (problem) fail(`${c} ${problem}, got ${cell(c)}`);
+    return v;
+  };
+  const positive = (c: Column, what: string): number => {
     const v = num(c);
     if (v <= 0) fail(`${c} must be a positive ${what}, got ${cell(c)}`);
     return v;
@@ -203,14 +220,28 @@ function parseRecord(cells: Cells, columns: Map<string, number>, source: string,
   const mode = { cores, cpuMhz: positive('cpu_mhz', 'clock'), gpuMhz: positive('gpu_mhz', 'clock'), emcMhz: positive('emc_mhz', 'clock') };
   const timeMs = positive('time_ms', 'time');
   const powerW = positive('power_w', 'power');
-  return { device, workload, kind: kind as WorkloadKind, batchSize, mode, timeMs, powerW };
+  const samples = optional('samples', (v) => (Number.isInteger(v) && v > 0 ? undefined : 'must be a positive integer'));
+  const timeSeMs = optional('time_se_ms', (v) => (v >= 0 ? undefined : 'must be ≥ 0'));
+  const powerSeW = optional('power_se_w', (v) => (v >= 0 ? undefined : 'must be ≥ 0'));
+  return {
+    device,
+    workload,
+    kind: kind as WorkloadKind,
+    batchSize,
+    mode,
+    timeMs,
+    powerW,
+    ...(samples !== undefined ? { samples } : {}),
+    ...(timeSeMs !== undefined ? { timeSeMs } : {}),
+    ...(powerSeW !== undefined ? { powerSeW } : {}),
+  };
 }
 
 function checkHeader(cells: Cells, source: string): Map<string, number> {
   const columns = new Map<string, number>();
   cells.forEach((c, i) => {
     const name = c.trim().replace(/^\uFEFF/, '');
-    if (!(PROFILE_CSV_COLUMNS as readonly string[]).includes(name)) {
+    if (!(PROFILE_CSV_COLUMNS as readonly string[]).includes(name) && !(PROFILE_CSV_OPTIONAL_COLUMNS as readonly string[]).includes(name)) {
       throw new ProfileCsvError(source, 1, `unknown column ${describeValue(name)} in the header; expected ${PROFILE_CSV_HEADER}`);
     }
     if (columns.has(name)) throw new ProfileCsvError(source, 1, `column ${describeValue(name)} appears twice in the header`);
