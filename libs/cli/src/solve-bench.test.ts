@@ -58,11 +58,19 @@ describe('fulcrum bench', () => {
       [['--strategies', 'gmd,nope'], '--strategies'],
       [['--profiles', '/nonexistent/x.csv'], '--profiles'],
       [['--workers', '0'], '--workers'],
+      [['--device', 'family:x'], '--device'],
     ] as const) {
       const r = await cli('bench', ...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.ok(r.stderr.includes(flag), r.stderr);
     }
+  });
+
+  it('runs on a variant of the synthetic device family (issue 16, 4), labelled as such', async () => {
+    const r = await cli('bench', '--device', 'family:2', '--noise', '0', '--strategies', 'oracle,gmd', '--sweep', 'quick', '--workers', '1', '--no-progress');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /bench quick on synthetic family variant 2 on orin-agx \(not the roofline shape, not a measured board/);
+    assert.match(r.stdout, /│ gmd\s+│ \d+\.\d/);
   });
 
   it('runs the quick sweep on a profile table exported from the virtual device, with JSON', async () => {

@@ -18,6 +18,8 @@ export type { BackendType, DeviceBackend, ProfileQuery, ProfileSample, MeasureOp
 export { createBackend } from './create.js';
 export type { BackendConfig } from './create.js';
 export { VirtualDevice, createVirtualDevice } from './virtual.js';
+export { SyntheticFamilyDevice, familyShape, parseFamilyDevice } from './synthetic-family.js';
+export type { SyntheticFamilyOptions, FamilyShape } from './synthetic-family.js';
 export type { VirtualDeviceOptions } from './virtual.js';
 export type { VirtualWorkloadSpec, MinibatchCostLine, ComputeClass } from './user-workloads.js';
 export { virtualDeviceIds } from './device-physics.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_NOISE, DEFAULT_SEED, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
+import { DEFAULT_NOISE, DEFAULT_SEED, parseFamilyDevice, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, formatSummary, runBench, summarize, writePlots, type BackendSpec, type SweepName } from '@fulcrum/bench';
 import { createProgress } from '@fulcrum/bench/internal';
 import { getStrategy, strategyNames } from '@fulcrum/strategies';
@@ -50,7 +50,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
     program
       .command('bench')
       .description('Sweep problem configurations and score strategies against the exhaustive oracle on the noise-free ground truth (SPEC §7).')
-      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}), or family:N — variant N of the synthetic family (time and power laws outside the roofline shape, not a measured board); default orin-agx`))
       .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV): budgets and rates come from its own ranges'),
   )
     .option('--train <a,b,...>', "the workloads the sweep's keys train (default: every one; with --workloads on the virtual device, those of your folders that train)", commaList((s) => s))
@@ -63,7 +63,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--noise <x>', 'measurement noise of the virtual device (a table: 0 unless given)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise and strategy seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--no-progress', 'no progress bar or progress log lines')
-    .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n  fulcrum bench --workloads examples/workloads --train digits-classifier --infer digits-onnx --strategies oracle,gmd,als-50\n')
+    .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n  fulcrum bench --device family:3 --noise 0 --strategies oracle,gmd,als-150\n  fulcrum bench --workloads examples/workloads --train digits-classifier --infer digits-onnx --strategies oracle,gmd,als-50\n')
     .action(async (o: BenchCliOptions, cmd: Command) => {
       if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device or --profiles, not both');
       if (o.profiles !== undefined && !existsSync(o.profiles)) throw new UsageError(`--profiles: no such file ${o.profiles}`);
@@ -91,12 +91,16 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
         }
         if (train || infer) workloads = userVirtualWorkloads(registry, [...(train ?? []), ...(infer ?? [])]);
       }
+      const variant = o.device === undefined ? undefined : parseFamilyDevice(o.device);
+      if (variant !== undefined && workloads.length > 0) throw new UsageError('--device family:N: the synthetic family runs the built-in workloads only (no --workloads)');
       const backend: BackendSpec =
         o.profiles !== undefined
           ? { type: 'table', path: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }
-          : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) };
+          : variant !== undefined
+            ? { type: 'family', variant, noise: o.noise, seed: o.seed }
+            : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) };
       if (backend.type === 'virtual' && !virtualDeviceIds().includes(backend.device)) {
-        throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}`);
+        throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}, or family:N (a synthetic variant)`);
       }
       const progress = o.progress ? createProgress({ label: `bench ${o.sweep}` }) : undefined;
       let run;
