@@ -15,5 +15,6 @@ export type { KeyResult, StrategyColumns } from './engine.js';
 export type { BackendSpec } from './backend-spec.js';
 export { SWEEP_NAMES, sweepDefinition } from './sweep.js';
 export type { SweepName, SweepDefinition, SweepPart, KeySpec, SweepWorkloads } from './sweep.js';
-export { summarize, formatSummary, benchJson, writePlots } from './report.js';
+export { summarize, formatSummary, benchJson, writePlots, summarizeAcross, formatAcross } from './report.js';
+export type { AcrossSummary } from './report.js';
 export type { StrategySummary, BenchSummary } from './report.js';

@@ -230,3 +230,48 @@ export async function writePlots(run: BenchRun, summary: BenchSummary, dir: stri
   }
   return written;
 }
+
+/** One strategy over several benches (e.g. the variants of the synthetic family): its worst and its mean. */
+export interface AcrossSummary {
+  readonly strategy: string;
+  readonly runs: number;
+  readonly worstFeasiblePct: number;
+  readonly meanFeasiblePct: number;
+  readonly worstMeanRatio: number;
+  readonly meanMeanRatio: number;
+  /** The run (e.g. `synthetic family variant 3 …`) with the lowest mean X/X*. */
+  readonly worstRun: string;
+  readonly meanModes: number;
+  readonly maxModes: number;
+}
+
+/** Per strategy, the worst and the mean over `summaries` (same strategies in each). */
+export function summarizeAcross(summaries: readonly BenchSummary[]): AcrossSummary[] {
+  if (summaries.length === 0) return [];
+  return summaries[0]!.strategies.map((first) => {
+    const rows = summaries.map((s) => ({ run: s.backend, r: s.strategies.find((x) => x.strategy === first.strategy)! }));
+    const worst = rows.reduce((a, b) => (b.r.meanRatio < a.r.meanRatio ? b : a));
+    return {
+      strategy: first.strategy,
+      runs: rows.length,
+      worstFeasiblePct: Math.min(...rows.map((x) => x.r.feasiblePct)),
+      meanFeasiblePct: mean(rows.map((x) => x.r.feasiblePct)),
+      worstMeanRatio: worst.r.meanRatio,
+      meanMeanRatio: mean(rows.map((x) => x.r.meanRatio)),
+      worstRun: worst.run,
+      meanModes: mean(rows.map((x) => x.r.meanModes)),
+      maxModes: Math.max(...rows.map((x) => x.r.maxModes)),
+    };
+  });
+}
+
+export function formatAcross(title: string, rows: readonly AcrossSummary[]): string {
+  const table = new Table({
+    head: ['strategy', 'feasible % (worst)', 'feasible % (mean)', 'mean X/X* (worst)', 'mean X/X* (mean)', 'modes (mean)', 'modes (max)', 'worst run'],
+    style: { head: [], border: [] },
+  });
+  for (const r of rows) {
+    table.push([r.strategy, r.worstFeasiblePct.toFixed(1), r.meanFeasiblePct.toFixed(1), r.worstMeanRatio.toFixed(3), r.meanMeanRatio.toFixed(3), r.meanModes.toFixed(1), String(r.maxModes), r.worstRun.replace(/ \(.*$/, '')]);
+  }
+  return `${title}\n${table.toString()}\n`;
+}

@@ -66,11 +66,31 @@ describe('fulcrum bench', () => {
     }
   });
 
-  it('runs on a variant of the synthetic device family (issue 16, 4), labelled as such', async () => {
-    const r = await cli('bench', '--device', 'family:2', '--noise', '0', '--strategies', 'oracle,gmd', '--sweep', 'quick', '--workers', '1', '--no-progress');
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /bench quick on synthetic family variant 2 on orin-agx \(not the roofline shape, not a measured board/);
-    assert.match(r.stdout, /│ gmd\s+│ \d+\.\d/);
+  it('runs on variants of the synthetic device family (issue 16, 4), labelled as such, with the worst and the mean over a range', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fulcrum-bench-family-'));
+    try {
+      const json = join(dir, 'family.json');
+      const r = await cli('bench', '--device', 'family:2-3', '--noise', '0', '--strategies', 'oracle,gmd', '--sweep', 'quick', '--workers', '1', '--no-progress', '--json', json);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /bench quick on synthetic family variant 2 on orin-agx \(not the roofline shape, not a measured board/);
+      assert.match(r.stdout, /bench quick on synthetic family variant 3 on orin-agx/);
+      assert.match(r.stdout, /over the 2 variants family:2-3 \(worst and mean\)/);
+      const out = JSON.parse(await readFile(json, 'utf8')) as { runs: { summary: { strategies: { strategy: string; meanRatio: number; feasiblePct: number }[] } }[]; across: { strategy: string; worstMeanRatio: number; meanMeanRatio: number; worstFeasiblePct: number }[] };
+      assert.equal(out.runs.length, 2);
+      const gmd = out.across.find((a) => a.strategy === 'gmd')!;
+      const perRun = out.runs.map((x) => x.summary.strategies.find((y) => y.strategy === 'gmd')!);
+      assert.equal(gmd.worstMeanRatio, Math.min(...perRun.map((x) => x.meanRatio)));
+      assert.ok(Math.abs(gmd.meanMeanRatio - (perRun[0]!.meanRatio + perRun[1]!.meanRatio) / 2) < 1e-12);
+      assert.equal(gmd.worstFeasiblePct, Math.min(...perRun.map((x) => x.feasiblePct)));
+      const bad = await cli('bench', '--device', 'family:3-1');
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--device: .*ends before it starts/);
+      const plots = await cli('bench', '--device', 'family:0-1', '--plots', dir);
+      assert.equal(plots.code, 2);
+      assert.match(plots.stderr, /--plots/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs the quick sweep on a profile table exported from the virtual device, with JSON', async () => {

@@ -24,7 +24,10 @@ describe('synthetic device family', () => {
     assert.deepEqual(new SyntheticFamilyDevice('orin-agx', { variant: 3, noise: 0 }).groundTruth(q), d.groundTruth(q));
     assert.notDeepEqual(new SyntheticFamilyDevice('orin-agx', { variant: 4, noise: 0 }).groundTruth(q), d.groundTruth(q));
     assert.throws(() => familyShape(-1), /variant/);
-    assert.equal(parseFamilyDevice('family:12'), 12);
+    assert.deepEqual(parseFamilyDevice('family:12'), [12]);
+    assert.deepEqual(parseFamilyDevice('family:0-3'), [0, 1, 2, 3]);
+    assert.throws(() => parseFamilyDevice('family:5-2'), /ends before it starts/);
+    assert.throws(() => parseFamilyDevice('family:0-99'), /at most 64 variants/);
     assert.equal(parseFamilyDevice('orin-agx'), undefined);
   });
 

@@ -192,8 +192,20 @@ export class SyntheticFamilyDevice implements DeviceBackend {
   }
 }
 
-/** `family:N` → N (a variant of the synthetic family); undefined for any other device name. */
-export function parseFamilyDevice(text: string): number | undefined {
-  const m = /^family:(\d{1,9})$/.exec(text);
-  return m ? Number(m[1]) : undefined;
+/** At most this many variants in one `family:A-B` range. */
+export const MAX_FAMILY_VARIANTS = 64;
+
+/**
+ * `family:N` → [N], `family:A-B` → [A, …, B] (variants of the synthetic family); undefined for any
+ * other device name. ValidationError('device') for a range that is empty or longer than
+ * MAX_FAMILY_VARIANTS.
+ */
+export function parseFamilyDevice(text: string): number[] | undefined {
+  const m = /^family:(\d{1,9})(?:-(\d{1,9}))?$/.exec(text);
+  if (!m) return undefined;
+  const from = Number(m[1]);
+  const to = m[2] === undefined ? from : Number(m[2]);
+  if (to < from) throw new ValidationError('device', `${describeValue(text)}: the range ends before it starts`);
+  if (to - from + 1 > MAX_FAMILY_VARIANTS) throw new ValidationError('device', `${describeValue(text)}: at most ${MAX_FAMILY_VARIANTS} variants at once`);
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }

@@ -7,7 +7,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NOISE, DEFAULT_SEED, parseFamilyDevice, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
-import { SWEEP_NAMES, benchJson, formatSummary, runBench, summarize, writePlots, type BackendSpec, type SweepName } from '@fulcrum/bench';
+import { SWEEP_NAMES, benchJson, formatAcross, formatSummary, runBench, summarize, summarizeAcross, writePlots, type BackendSpec, type BenchSummary, type SweepName } from '@fulcrum/bench';
 import { createProgress } from '@fulcrum/bench/internal';
 import { getStrategy, strategyNames } from '@fulcrum/strategies';
 import type { CliIo } from '../io.js';
@@ -91,48 +91,64 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
         }
         if (train || infer) workloads = userVirtualWorkloads(registry, [...(train ?? []), ...(infer ?? [])]);
       }
-      const variant = o.device === undefined ? undefined : parseFamilyDevice(o.device);
-      if (variant !== undefined && workloads.length > 0) throw new UsageError('--device family:N: the synthetic family runs the built-in workloads only (no --workloads)');
-      const backend: BackendSpec =
-        o.profiles !== undefined
-          ? { type: 'table', path: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }
-          : variant !== undefined
-            ? { type: 'family', variant, noise: o.noise, seed: o.seed }
-            : { type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) };
-      if (backend.type === 'virtual' && !virtualDeviceIds().includes(backend.device)) {
-        throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}, or family:N (a synthetic variant)`);
-      }
-      const progress = o.progress ? createProgress({ label: `bench ${o.sweep}` }) : undefined;
-      let run;
+      let variants: number[] | undefined;
       try {
-        run = await runBench({
-          backend,
-          strategies: o.strategies,
-          sweep: o.sweep,
-          ...(train ? { train } : {}),
-          ...(infer ? { infer } : {}),
-          ...(o.workers ? { workers: o.workers } : {}),
-          seed: o.seed,
-          ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
-        });
+        variants = o.device === undefined ? undefined : parseFamilyDevice(o.device);
       } catch (err) {
-        const usage = asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : f === 'train' ? '--train' : f === 'infer' ? '--infer' : f === 'workloads' ? `--profiles ${o.profiles}` : undefined));
-        // A table the sweep cannot use (e.g. no mode holds both a trained and a served workload): one line, no stack.
-        if (o.profiles !== undefined && !(usage instanceof UsageError) && usage instanceof Error) throw new UsageError(`--profiles ${o.profiles}: ${usage.message}`);
-        throw usage;
-      } finally {
-        progress?.stop();
+        throw new UsageError(`--device: ${(err as Error).message.replace(/^device: /, '')}`);
       }
-      const summary = summarize(run);
-      io.stdout(formatSummary(summary));
+      if (variants !== undefined && workloads.length > 0) throw new UsageError('--device family:N: the synthetic family runs the built-in workloads only (no --workloads)');
+      if (variants !== undefined && variants.length > 1 && o.plots) throw new UsageError('--plots: plots are of one device; give one variant (family:N) with --plots');
+      const backends: BackendSpec[] =
+        o.profiles !== undefined
+          ? [{ type: 'table', path: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }]
+          : variants !== undefined
+            ? variants.map((variant) => ({ type: 'family', variant, noise: o.noise, seed: o.seed }) as const)
+            : [{ type: 'virtual', device: o.device ?? 'orin-agx', noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) }];
+      for (const backend of backends) {
+        if (backend.type === 'virtual' && !virtualDeviceIds().includes(backend.device)) {
+          throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}, or family:N / family:A-B (synthetic variants)`);
+        }
+      }
+      const summaries: BenchSummary[] = [];
+      const jsons: unknown[] = [];
+      for (const backend of backends) {
+        const progress = o.progress ? createProgress({ label: backends.length > 1 && backend.type === 'family' ? `bench ${o.sweep} family:${backend.variant}` : `bench ${o.sweep}` }) : undefined;
+        let run;
+        try {
+          run = await runBench({
+            backend,
+            strategies: o.strategies,
+            sweep: o.sweep,
+            ...(train ? { train } : {}),
+            ...(infer ? { infer } : {}),
+            ...(o.workers ? { workers: o.workers } : {}),
+            seed: o.seed,
+            ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
+          });
+        } catch (err) {
+          const usage = asUsageError(err, (f) => (f.startsWith('strategies') ? '--strategies' : f === 'train' ? '--train' : f === 'infer' ? '--infer' : f === 'workloads' ? `--profiles ${o.profiles}` : undefined));
+          // A table the sweep cannot use (e.g. no mode holds both a trained and a served workload): one line, no stack.
+          if (o.profiles !== undefined && !(usage instanceof UsageError) && usage instanceof Error) throw new UsageError(`--profiles ${o.profiles}: ${usage.message}`);
+          throw usage;
+        } finally {
+          progress?.stop();
+        }
+        const summary = summarize(run);
+        io.stdout(formatSummary(summary));
+        summaries.push(summary);
+        if (o.json) jsons.push(benchJson(run, summary));
+        if (o.plots) {
+          const files = await writePlots(run, summary, o.plots);
+          io.stdout(`wrote ${files.join(', ')}\n`);
+        }
+      }
+      const across = backends.length > 1 ? summarizeAcross(summaries) : undefined;
+      if (across) io.stdout(formatAcross(`over the ${backends.length} variants ${o.device} (worst and mean):`, across));
       if (o.json) {
         await mkdir(dirname(o.json), { recursive: true });
-        await writeFile(o.json, JSON.stringify(benchJson(run, summary)));
+        await writeFile(o.json, JSON.stringify(across ? { runs: jsons, across } : jsons[0]));
         io.stdout(`wrote ${o.json}\n`);
-      }
-      if (o.plots) {
-        const files = await writePlots(run, summary, o.plots);
-        io.stdout(`wrote ${files.join(', ')}\n`);
       }
     });
 }
