@@ -35,6 +35,10 @@ export interface ProfileQuery {
 export interface ProfileSample {
   readonly timeMs: number;
   readonly powerW: number;
+  /** With `MeasureOptions.samples` (a modelled window): the minibatches measured and the standard errors the window's samples show. */
+  readonly samples?: number | undefined;
+  readonly timeSeMs?: number | undefined;
+  readonly powerSeW?: number | undefined;
 }
 
 export interface MeasureOptions {
@@ -43,6 +47,12 @@ export interface MeasureOptions {
    * the same numbers; another repeat gives a fresh draw.
    */
   readonly repeat?: number;
+  /**
+   * Model a measurement window of this many minibatches (issue 16, `windowNoise`): a longer window
+   * is surer, a systematic part is not, and the answer carries `samples`, `timeSeMs`, `powerSeW`.
+   * Omitted: one draw of the backend's noise, as before (the same numbers as a 20-sample window).
+   */
+  readonly samples?: number;
 }
 
 /** Ground truth over every mode of a grid, indexed by `index` (NaN where the backend has no value). */

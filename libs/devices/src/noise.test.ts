@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ORIN_AGX, enumerateModes, getGrid } from '@fulcrum/core';
 import { VirtualDevice } from './virtual.js';
 import { createBackend } from './create.js';
-import { DEFAULT_NOISE } from './noise.js';
+import { DEFAULT_NOISE, REFERENCE_SAMPLES, SYSTEMATIC_VARIANCE_SHARE, noiseFactors, querySeed, windowNoise } from './noise.js';
 import { gridIndex } from './grid-index.js';
 
 const q = { mode: { cores: 8, cpuMhz: 1497.6, gpuMhz: 828.75, emcMhz: 2133 }, workload: 'resnet50', kind: 'infer' as const, batchSize: 8 };
@@ -62,6 +62,55 @@ describe('seeded measurement noise', () => {
     assert.throws(() => d.measure({ ...q, batchSize: 0 }), /batchSize/);
     assert.throws(() => d.measure({ ...q, mode: { ...q.mode, gpuMhz: 1000 } }), /mode.gpuMhz/);
     assert.throws(() => new VirtualDevice('orin-nano'), /no virtual model/);
+  });
+});
+
+describe('measurement windows (issue 16): per-sample noise that averages away, a systematic part that does not', () => {
+  const sd = (xs: number[]): number => {
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  };
+  // Stream seeds as the devices make them (hashed), one per repeat.
+  const draws = (n: number, count = 4000) => Array.from({ length: count }, (_, i) => windowNoise(querySeed(1, 'resnet18', 'infer', 4, i), DEFAULT_NOISE, n));
+
+  it('a reference window gives exactly the draws of noiseFactors (the benchmark does not move)', () => {
+    for (let i = 0; i < 200; i++) {
+      const w = windowNoise(i * 104729 + 3, DEFAULT_NOISE, REFERENCE_SAMPLES);
+      assert.deepEqual([w.time, w.power], noiseFactors(i * 104729 + 3, DEFAULT_NOISE));
+    }
+  });
+
+  it('a longer window is surer down to the systematic floor; the standard error it reports is its per-sample part', () => {
+    const sys = DEFAULT_NOISE * Math.sqrt(SYSTEMATIC_VARIANCE_SHARE);
+    const spread = (n: number) => sd(draws(n).map((w) => Math.log(w.time)));
+    const expected = (n: number) => Math.sqrt(sys ** 2 + DEFAULT_NOISE ** 2 * (1 - SYSTEMATIC_VARIANCE_SHARE) * (REFERENCE_SAMPLES / n));
+    for (const n of [5, 20, 80, 2000]) {
+      const got = spread(n);
+      assert.ok(Math.abs(got / expected(n) - 1) < 0.06, `n=${n}: spread ${got.toFixed(4)} vs ${expected(n).toFixed(4)}`);
+    }
+    assert.ok(spread(2000) > 0.9 * sys, 'the systematic part does not average away');
+    for (const n of [5, 20, 80]) {
+      const se = draws(n).map((w) => w.timeRelSe!);
+      const perSample = DEFAULT_NOISE * Math.sqrt(1 - SYSTEMATIC_VARIANCE_SHARE) * Math.sqrt(REFERENCE_SAMPLES / n);
+      const mean = se.reduce((a, b) => a + b, 0) / se.length;
+      assert.ok(Math.abs(mean / perSample - 1) < 0.08, `n=${n}: mean SE ${mean.toFixed(4)} vs ${perSample.toFixed(4)}`);
+      assert.ok(sd(se) > 0, 'the standard error itself varies from window to window');
+    }
+    assert.equal(windowNoise(1, DEFAULT_NOISE, 1).timeRelSe, undefined);
+    assert.throws(() => windowNoise(1, DEFAULT_NOISE, 0), /samples/);
+  });
+
+  it('measure with samples returns the standard errors in ms and W; without, the same numbers as before', () => {
+    const d = new VirtualDevice('orin-agx', { seed: 9 });
+    const q = { workload: 'resnet18', kind: 'infer' as const, batchSize: 4, mode: ORIN_AGX.presets[0]!.mode };
+    const plain = d.measure(q);
+    assert.deepEqual(Object.keys(plain).sort(), ['powerW', 'timeMs']);
+    const window = d.measure(q, { samples: REFERENCE_SAMPLES });
+    assert.equal(window.timeMs, plain.timeMs);
+    assert.equal(window.samples, REFERENCE_SAMPLES);
+    assert.ok(window.timeSeMs! > 0 && window.timeSeMs! < 0.1 * window.timeMs && window.powerSeW! > 0);
+    const long = d.measure(q, { samples: 500 });
+    assert.ok(long.timeSeMs! < window.timeSeMs!, 'a 500-sample window reports a smaller standard error');
   });
 });
 

@@ -67,3 +67,62 @@ export function noiseFactors(streamSeed: number, sigma: number): [time: number, 
   const shift = (sigma * sigma) / 2;
   return [Math.exp(sigma * z1 - shift), Math.exp(sigma * z2 - shift)];
 }
+
+/**
+ * The measurement-window model (issue 16): of the total relative spread σ of a measurement with
+ * REFERENCE_SAMPLES minibatches, a share SYSTEMATIC_VARIANCE_SHARE of the variance is systematic —
+ * the window's thermal state, the same for every sample of it, not averaging away — and the rest
+ * is per sample, shrinking as 1/√n. So a window of n samples has spread
+ * √(σ_sys² + σ_sample²·REFERENCE_SAMPLES/n), and at n = REFERENCE_SAMPLES exactly σ, with the
+ * very draws `noiseFactors` gives (the benchmark's numbers do not move). What a measurement can
+ * see of its own uncertainty is the spread of its samples: its standard error is the per-sample
+ * part only, drawn as σ_sample·√(χ²ₙ₋₁/(n−1)) per window — the systematic part is invisible to it,
+ * as on a real board.
+ */
+export const REFERENCE_SAMPLES = 20;
+export const SYSTEMATIC_VARIANCE_SHARE = 0.16;
+
+export interface WindowNoise {
+  /** Multiplicative factors on the true time and power (mean 1). */
+  readonly time: number;
+  readonly power: number;
+  /** The standard errors the window's own samples show, relative to the measured value; undefined for one sample. */
+  readonly timeRelSe: number | undefined;
+  readonly powerRelSe: number | undefined;
+}
+
+function normals(rng: ReturnType<typeof xoroshiro128plus>): [number, number] {
+  const u1 = 1 - uniformFloat64(rng);
+  const u2 = uniformFloat64(rng);
+  const r = Math.sqrt(-2 * Math.log(u1));
+  return [r * Math.cos(2 * Math.PI * u2), r * Math.sin(2 * Math.PI * u2)];
+}
+
+/** χ²ₖ/k by Wilson–Hilferty from a standard normal (k ≥ 1; accurate to a few % for k ≥ 3). */
+function chiSquareOverK(k: number, z: number): number {
+  const c = 2 / (9 * k);
+  return Math.max(0, 1 - c + z * Math.sqrt(c)) ** 3;
+}
+
+/** One measurement window of `samples` minibatches (see REFERENCE_SAMPLES); σ = 0 gives exactly 1 and SE 0. */
+export function windowNoise(streamSeed: number, sigma: number, samples: number = REFERENCE_SAMPLES): WindowNoise {
+  if (!Number.isSafeInteger(samples) || samples < 1) throw new RangeError(`samples must be a positive integer, got ${samples}`);
+  if (sigma === 0) return { time: 1, power: 1, timeRelSe: samples > 1 ? 0 : undefined, powerRelSe: samples > 1 ? 0 : undefined };
+  const rng = xoroshiro128plus(streamSeed | 0);
+  // The first two normals are noiseFactors' own (time, power): at the reference window the totals are theirs.
+  const [zt, zp] = normals(rng);
+  // The window's other draws come from a stream of their own (a generator's next outputs after a
+  // small-integer seed are not independent enough of its first).
+  const more = xoroshiro128plus(fmix((streamSeed ^ 0x5bd1e995) >>> 0) | 0);
+  const [wt, wp] = normals(more);
+  const [ct, cp] = normals(more);
+  const a = Math.sqrt(SYSTEMATIC_VARIANCE_SHARE);
+  const b = Math.sqrt(1 - SYSTEMATIC_VARIANCE_SHARE);
+  const sys = sigma * a;
+  const perSample = sigma * b * Math.sqrt(REFERENCE_SAMPLES / samples);
+  const variance = samples === REFERENCE_SAMPLES ? sigma * sigma : sys * sys + perSample * perSample;
+  // (z1, z2) = a rotation of (z, w): independent standard normals with a·z1 + b·z2 = z.
+  const total = (z: number, w: number): number => (samples === REFERENCE_SAMPLES ? sigma * z : sys * (a * z + b * w) + perSample * (b * z - a * w));
+  const se = (c: number): number | undefined => (samples > 1 ? perSample * Math.sqrt(chiSquareOverK(samples - 1, c)) : undefined);
+  return { time: Math.exp(total(zt, wt) - variance / 2), power: Math.exp(total(zp, wp) - variance / 2), timeRelSe: se(ct), powerRelSe: se(cp) };
+}

@@ -23,7 +23,7 @@ import { describeValue } from '@fulcrum/core/internal';
 import { resolveGrid, type DeviceBackend, type GroundTruthTable, type MeasureOptions, type ProfileQuery, type ProfileSample } from './backend.js';
 import { gridIndex } from './grid-index.js';
 import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed } from './noise.js';
-import { VirtualDevice, validateNoise, validateSeed } from './virtual.js';
+import { VirtualDevice, measuredWindow, validateNoise, validateSeed } from './virtual.js';
 
 export interface SyntheticFamilyOptions {
   /** Which variant of the family (a non-negative integer); each is its own device shape. */
@@ -146,15 +146,12 @@ export class SyntheticFamilyDevice implements DeviceBackend {
   }
 
   measure(query: ProfileQuery, options: MeasureOptions = {}): ProfileSample {
-    const truth = this.groundTruth(query);
-    if (this.noise === 0) return truth;
-    const [ft, fp] = this.#noise(query.workload, query.kind, query.batchSize, query.mode, options.repeat ?? 0);
-    return { timeMs: truth.timeMs * ft, powerW: truth.powerW * fp };
+    return measuredWindow(this.groundTruth(query), this.#streamSeed(query.workload, query.kind, query.batchSize, query.mode, options.repeat ?? 0), this.noise, options.samples);
   }
 
-  #noise(workload: string, kind: WorkloadKind, batchSize: number, m: PowerMode, repeat: number): [number, number] {
+  #streamSeed(workload: string, kind: WorkloadKind, batchSize: number, m: PowerMode, repeat: number): number {
     const base = querySeed(this.seed ^ Math.imul(this.shape.variant + 1, 0x9e3779b1), workload, kind, batchSize, repeat);
-    return noiseFactors(modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz), this.noise);
+    return modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz);
   }
 
   groundTruthTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string): GroundTruthTable {
@@ -184,7 +181,7 @@ export class SyntheticFamilyDevice implements DeviceBackend {
       const gpu = index.gpuMhz[i]!;
       const emc = index.emcMhz[i]!;
       const out = this.#bend(p, cores, cpu, gpu, emc, raw.timeMs[i]!, raw.powerW[i]!);
-      const [ft, fp] = noisy ? this.#noise(workload, kind, batchSize, { cores, cpuMhz: cpu, gpuMhz: gpu, emcMhz: emc }, repeat) : [1, 1];
+      const [ft, fp] = noisy ? noiseFactors(this.#streamSeed(workload, kind, batchSize, { cores, cpuMhz: cpu, gpuMhz: gpu, emcMhz: emc }, repeat), this.noise) : [1, 1];
       timeMs[i] = out.timeMs * ft;
       powerW[i] = out.powerW * fp;
     }

@@ -14,7 +14,7 @@ import {
 } from './backend.js';
 import { getDevicePhysics } from './device-physics.js';
 import { gridIndex } from './grid-index.js';
-import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed } from './noise.js';
+import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed, windowNoise } from './noise.js';
 import { CompiledWorkpiece, type DevicePhysics, type WorkloadConstants } from './physics.js';
 import { getWorkloadCost, minibatchCost } from './workload-costs.js';
 import { workloadConstants } from './workload-constants.js';
@@ -134,11 +134,9 @@ export class VirtualDevice implements DeviceBackend {
 
   measure(query: ProfileQuery, options: MeasureOptions = {}): ProfileSample {
     const truth = this.groundTruth(query);
-    if (this.noise === 0) return truth;
     const m = query.mode;
     const base = querySeed(this.seed, query.workload, query.kind, query.batchSize, options.repeat ?? 0);
-    const [ft, fp] = noiseFactors(modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz), this.noise);
-    return { timeMs: truth.timeMs * ft, powerW: truth.powerW * fp };
+    return measuredWindow(truth, modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz), this.noise, options.samples);
   }
 
   groundTruthTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string): GroundTruthTable {
@@ -188,6 +186,28 @@ export class VirtualDevice implements DeviceBackend {
     }
     return { index, workload, kind, batchSize, timeMs, powerW };
   }
+}
+
+/**
+ * A noisy measurement of `truth`: one draw of `noise` (no `samples`), or a modelled window of
+ * `samples` minibatches with the standard errors its samples show (`windowNoise`).
+ */
+export function measuredWindow(truth: ProfileSample, streamSeed: number, noise: number, samples: number | undefined): ProfileSample {
+  if (samples === undefined) {
+    if (noise === 0) return truth;
+    const [ft, fp] = noiseFactors(streamSeed, noise);
+    return { timeMs: truth.timeMs * ft, powerW: truth.powerW * fp };
+  }
+  const w = windowNoise(streamSeed, noise, samples);
+  const timeMs = truth.timeMs * w.time;
+  const powerW = truth.powerW * w.power;
+  return {
+    timeMs,
+    powerW,
+    samples,
+    ...(w.timeRelSe !== undefined ? { timeSeMs: timeMs * w.timeRelSe } : {}),
+    ...(w.powerRelSe !== undefined ? { powerSeW: powerW * w.powerRelSe } : {}),
+  };
 }
 
 export function createVirtualDevice(deviceId = 'orin-agx', options: VirtualDeviceOptions = {}): VirtualDevice {
