@@ -21,21 +21,27 @@ export interface ProfileKey {
  * One profiled (mode, workload, batch size) measurement. Key: (device, softwareStack, workload,
  * kind, batchSize, mode).
  */
-export interface ProfileResult extends ProfileKey {
+export interface ProfileResult extends ProfileKey, MeasurementUncertainty {
   /** Mean time per minibatch over the measured window, milliseconds. */
   readonly timeMs: number;
   /** Mean board power over the measured window, watts. */
   readonly powerW: number;
   /** When the measured window ended (RFC 3339). */
   readonly measuredAt: string;
-  /** Measured minibatches averaged into timeMs. */
-  readonly samples: number;
   /**
-   * Standard error of timeMs (the measured minibatch times' standard deviation over √samples),
-   * milliseconds; undefined where unknown (older results, tables without it).
+   * Measured minibatches averaged into timeMs (always known here). timeSeMs: the measured minibatch
+   * times' standard deviation over √samples; powerSeW: the window's power samples' over √n.
    */
+  readonly samples: number;
+}
+
+/**
+ * How sure a measurement is, where its source says (issue 16): the minibatches measured and the
+ * standard errors of its time (ms) and power (W). Each is undefined where unknown.
+ */
+export interface MeasurementUncertainty {
+  readonly samples?: number | undefined;
   readonly timeSeMs?: number | undefined;
-  /** Standard error of powerW (the window's power samples' standard deviation over √n), watts; undefined where unknown. */
   readonly powerSeW?: number | undefined;
 }
 

@@ -13,6 +13,7 @@ import {
   type Catalog,
   type DeviceSpec,
   type Measurement,
+  type MeasurementUncertainty,
   type PowerMode,
   type PowerModeGrid,
   type WorkloadKind,
@@ -32,13 +33,10 @@ export interface ProfileQuery {
 }
 
 /** Milliseconds per minibatch and mean watts while it runs (the CSV's units). */
-export interface ProfileSample {
+/** With `MeasureOptions.samples` (a modelled window), also the minibatches measured and the standard errors the window's samples show. */
+export interface ProfileSample extends MeasurementUncertainty {
   readonly timeMs: number;
   readonly powerW: number;
-  /** With `MeasureOptions.samples` (a modelled window): the minibatches measured and the standard errors the window's samples show. */
-  readonly samples?: number | undefined;
-  readonly timeSeMs?: number | undefined;
-  readonly powerSeW?: number | undefined;
 }
 
 export interface MeasureOptions {

@@ -13,6 +13,7 @@ import {
   POWER_MODE_KNOBS,
   type Catalog,
   type DeviceSpec,
+  type MeasurementUncertainty,
   type PowerMode,
   type PowerModeGrid,
   type WorkloadDescriptor,
@@ -34,7 +35,8 @@ import { GridIndex, gridIndex } from './grid-index.js';
 import { modeSeed, noiseFactors, querySeed } from './noise.js';
 import { validateNoise, validateSeed } from './virtual.js';
 
-export interface ProfileRow {
+/** One row of a profile table, with how sure it is where its source says (issue 16). */
+export interface ProfileRow extends MeasurementUncertainty {
   readonly device: string;
   readonly workload: string;
   readonly kind: WorkloadKind;
@@ -42,18 +44,10 @@ export interface ProfileRow {
   readonly mode: PowerMode;
   readonly timeMs: number;
   readonly powerW: number;
-  /** How sure the row is, where its source says (issue 16): minibatches measured, standard errors. */
-  readonly samples?: number | undefined;
-  readonly timeSeMs?: number | undefined;
-  readonly powerSeW?: number | undefined;
 }
 
 /** The optional measurement details of one row (kept only for rows that have any). */
-export interface RowUncertainty {
-  readonly samples?: number | undefined;
-  readonly timeSeMs?: number | undefined;
-  readonly powerSeW?: number | undefined;
-}
+export type RowUncertainty = MeasurementUncertainty;
 
 function uncertaintyOf(row: RowUncertainty): RowUncertainty | undefined {
   if (row.samples === undefined && row.timeSeMs === undefined && row.powerSeW === undefined) return undefined;
