@@ -332,37 +332,42 @@ class NatsTransport implements Transport {
     return this.#jsInfo;
   }
 
-  /** Creates the board's durable stream unless it exists (once per process, retried after a failure). */
-  #ensureStream(board: string): Promise<void> {
-    let ready = this.#streams.get(board);
+  /** Runs `make` once per key (shared by concurrent callers); a failure is forgotten, so the next call tries again. */
+  #oncePerKey(cache: Map<string, Promise<void>>, key: string, what: string, make: () => Promise<void>): Promise<void> {
+    let ready = cache.get(key);
     if (!ready) {
-      ready = (async () => {
-        const jsm = await this.#manager();
-        const name = boardStreamName(board);
-        try {
-          await jsm.streams.info(name);
-        } catch (err) {
-          if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-          try {
-            await jsm.streams.add({ name, description: `Fulcrum durable events of board ${board}`, subjects: boardStreamSubjects(board), ...boardStreamLimits() });
-          } catch (addErr) {
-            if (addErr instanceof JetStreamApiError && addErr.code === 10065) {
-              throw new BusError(
-                'unavailable',
-                `another stream already holds subjects of ${name} (${boardStreamSubjects(board).join(', ')}); an older Fulcrum's FULCRUM_PROFILES_${board}? remove it (nats stream rm FULCRUM_PROFILES_${board}) and retry`,
-                { cause: addErr },
-              );
-            }
-            throw addErr;
-          }
-        }
-      })().catch((err: unknown) => {
-        this.#streams.delete(board);
-        throw this.#map(err, `the durable stream of ${board}`);
+      ready = make().catch((err: unknown) => {
+        cache.delete(key);
+        throw this.#map(err, what);
       });
-      this.#streams.set(board, ready);
+      cache.set(key, ready);
     }
     return ready;
+  }
+
+  /** Creates the board's durable stream unless it exists (once per process, retried after a failure). */
+  #ensureStream(board: string): Promise<void> {
+    return this.#oncePerKey(this.#streams, board, `the durable stream of ${board}`, async () => {
+      const jsm = await this.#manager();
+      const name = boardStreamName(board);
+      try {
+        await jsm.streams.info(name);
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+        try {
+          await jsm.streams.add({ name, description: `Fulcrum durable events of board ${board}`, subjects: boardStreamSubjects(board), ...boardStreamLimits() });
+        } catch (addErr) {
+          if (addErr instanceof JetStreamApiError && addErr.code === 10065) {
+            throw new BusError(
+              'unavailable',
+              `another stream already holds subjects of ${name} (${boardStreamSubjects(board).join(', ')}); an older Fulcrum's FULCRUM_PROFILES_${board}? remove it (nats stream rm FULCRUM_PROFILES_${board}) and retry`,
+              { cause: addErr },
+            );
+          }
+          throw addErr;
+        }
+      }
+    });
   }
 
   /**
@@ -371,38 +376,29 @@ class NatsTransport implements Transport {
    * from the first event, and catches up by itself after the link comes back.
    */
   #ensureMirror(board: string, domain: string): Promise<void> {
-    const key = `${board}\u0000${domain}`;
-    let ready = this.#mirrors.get(key);
-    if (!ready) {
-      ready = (async () => {
-        const jsm = await this.#manager();
-        const name = boardStreamName(board);
-        const api = `$JS.${domain}.API`;
-        try {
-          const info = await jsm.streams.info(name);
-          const mirror = info.config.mirror;
-          if (!mirror) {
-            this.#logger.warn({ stream: name, domain }, 'bus: the board announces its own JetStream domain but this server holds a plain stream of that name (the board used to connect here); reading that one, not a mirror');
-          } else if (mirror.external?.api !== api) {
-            throw new BusError('unavailable', `stream ${name} here mirrors ${mirror.external?.api ?? 'this domain'}, not the board's domain ${domain} (${api}); remove it (nats stream rm ${name}) to mirror the board again`);
-          }
-        } catch (err) {
-          if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
-          await jsm.streams.add({
-            name,
-            description: `Fulcrum durable events of board ${board}, mirrored from its JetStream domain ${domain}`,
-            mirror: { name, external: { api, deliver: '' } },
-            ...boardStreamLimits(),
-          });
-          this.#logger.info({ stream: name, domain }, 'bus: mirroring the board\'s durable events');
+    return this.#oncePerKey(this.#mirrors, `${board}\u0000${domain}`, `the mirror of board ${board}'s stream`, async () => {
+      const jsm = await this.#manager();
+      const name = boardStreamName(board);
+      const api = `$JS.${domain}.API`;
+      try {
+        const info = await jsm.streams.info(name);
+        const mirror = info.config.mirror;
+        if (!mirror) {
+          this.#logger.warn({ stream: name, domain }, 'bus: the board announces its own JetStream domain but this server holds a plain stream of that name (the board used to connect here); reading that one, not a mirror');
+        } else if (mirror.external?.api !== api) {
+          throw new BusError('unavailable', `stream ${name} here mirrors ${mirror.external?.api ?? 'this domain'}, not the board's domain ${domain} (${api}); remove it (nats stream rm ${name}) to mirror the board again`);
         }
-      })().catch((err: unknown) => {
-        this.#mirrors.delete(key);
-        throw this.#map(err, `the mirror of board ${board}'s stream`);
-      });
-      this.#mirrors.set(key, ready);
-    }
-    return ready;
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+        await jsm.streams.add({
+          name,
+          description: `Fulcrum durable events of board ${board}, mirrored from its JetStream domain ${domain}`,
+          mirror: { name, external: { api, deliver: '' } },
+          ...boardStreamLimits(),
+        });
+        this.#logger.info({ stream: name, domain }, 'bus: mirroring the board\'s durable events');
+      }
+    });
   }
 
   async publishDurable(board: string, subject: string, data: Uint8Array, msgId: string | undefined): Promise<PublishAck> {

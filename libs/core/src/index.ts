@@ -53,6 +53,7 @@ export { DEFAULT_CANDIDATE_BATCH_SIZES, PROBLEM_LIMITS, requireBatchSize, valida
 export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';
+export { LOCAL_FRONT_STRATEGY } from './records.js';
 export type { ProfileResult, MeasurementUncertainty, RunPlan, ProfileKey, ProfileFilter, ProfilesQuery, ProfilesPage, ProfileWorkload, ProfileRequest } from './records.js';
 export { WORKLOAD_STACK_SEPARATOR, workloadStack, stackBase, stackTag } from './records.js';
 export { seededRandom } from './random.js';

@@ -45,6 +45,12 @@ export interface MeasurementUncertainty {
   readonly powerSeW?: number | undefined;
 }
 
+/**
+ * The strategy of a plan a board made by itself, from the front of its last plan, because no new
+ * plan came while the rates had moved (SPEC §6; the executor makes it, the optimizer recognises it).
+ */
+export const LOCAL_FRONT_STRATEGY = 'local-front';
+
 /** What a board runs: the power mode, a batch size per stream, and what the planner predicted. */
 export interface RunPlan {
   readonly planId: string;

@@ -57,13 +57,7 @@ export function modeSeed(base: number, cores: number, cpuMhz: number, gpuMhz: nu
 /** Two independent noise factors (time, power) for one stream seed; σ = 0 gives exactly 1. */
 export function noiseFactors(streamSeed: number, sigma: number): [time: number, power: number] {
   if (sigma === 0) return [1, 1];
-  const rng = xoroshiro128plus(streamSeed | 0);
-  // Box–Muller: two uniforms → two independent standard normals.
-  const u1 = 1 - uniformFloat64(rng);
-  const u2 = uniformFloat64(rng);
-  const r = Math.sqrt(-2 * Math.log(u1));
-  const z1 = r * Math.cos(2 * Math.PI * u2);
-  const z2 = r * Math.sin(2 * Math.PI * u2);
+  const [z1, z2] = normals(xoroshiro128plus(streamSeed | 0));
   const shift = (sigma * sigma) / 2;
   return [Math.exp(sigma * z1 - shift), Math.exp(sigma * z2 - shift)];
 }
@@ -91,6 +85,7 @@ export interface WindowNoise {
   readonly powerRelSe: number | undefined;
 }
 
+/** Box–Muller: two uniforms of `rng` → two independent standard normals. */
 function normals(rng: ReturnType<typeof xoroshiro128plus>): [number, number] {
   const u1 = 1 - uniformFloat64(rng);
   const u2 = uniformFloat64(rng);

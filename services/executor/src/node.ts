@@ -11,7 +11,7 @@
  *   node.status(); await node.close();
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { BUILTIN_CATALOG, ValidationError, requireBatchSize, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
+import { BUILTIN_CATALOG, LOCAL_FRONT_STRATEGY, ValidationError, requireBatchSize, type Catalog, assertOnGrid, type ConstraintKind, type PowerMode, type Problem, type RunPlan } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import type { DeviceBackend } from '@fulcrum/devices';
 import { activitySubject, type EventBus, type InferenceService } from '@fulcrum/bus';
@@ -398,14 +398,14 @@ export class ExecutorNode {
     const running = this.#applied;
     if (!front || !running) return undefined;
     const problem = { ...running.problem, streams: running.problem.streams.map((s) => ({ ...s, arrivalRatePerS: request.measuredRatesPerS[s.name] ?? s.arrivalRatePerS })) };
-    const answer = planFromFront(problem, profiledModes(problem, front), 'local-front');
+    const answer = planFromFront(problem, profiledModes(problem, front), LOCAL_FRONT_STRATEGY);
     this.#replanOwner = 'local';
     this.#localReplans++;
     this.#logger?.warn(
       { planId: answer.plan.planId, measured: request.measuredRatesPerS, afterS: this.limits.localReplanAfterS, verdict: answer.verdict },
       'the optimizer did not re-plan for the moved rates in time; re-planned locally from the front',
     );
-    await this.applyPlan(problem, { planId: answer.plan.planId, mode: answer.plan.mode, batchSizes: answer.plan.batchSizes, strategy: 'local-front' }, { local: true });
+    await this.applyPlan(problem, { planId: answer.plan.planId, mode: answer.plan.mode, batchSizes: answer.plan.batchSizes, strategy: LOCAL_FRONT_STRATEGY }, { local: true });
     return undefined;
   }
 

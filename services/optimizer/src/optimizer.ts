@@ -12,7 +12,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { status } from '@grpc/grpc-js';
-import { BUILTIN_CATALOG, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
+import { BUILTIN_CATALOG, LOCAL_FRONT_STRATEGY, ValidationError, stackBase, type Catalog, type DeviceSpec, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { eventFilter, type ArrivalRatesEvent, type BoardAnnounceEvent, type BoardEventMessage, type EventBus, type PlanAppliedEvent, type Subscription } from '@fulcrum/bus';
 import {
@@ -156,9 +156,6 @@ export const MAX_BOARDS = 1024;
 
 /** Seconds before following a board's stream is tried again after it failed. */
 export const FEED_RETRY_S = 30;
-
-/** The strategy name of a plan a board made by itself from its front (the executor's `local-front`). */
-export const LOCAL_REPLAN_STRATEGY = 'local-front';
 
 interface BoardFeed {
   sub: Subscription<BoardEventMessage>;
@@ -549,7 +546,7 @@ export class Optimizer {
       this.follow(bus, m.subject.board, m.event.jsDomain);
     });
     const applied = bus.subscribe(eventFilter('plan.applied'), (m) => {
-      if (!this.feeds.peek(m.subject.board)?.live) this.planApplied(m.subject.board, m.event.planId, m.event);
+      if (!this.followsBoard(m.subject.board)) this.planApplied(m.subject.board, m.event.planId, m.event);
     });
     this.subscriptions.push(applied, announced);
     return [applied, announced];
@@ -564,7 +561,7 @@ export class Optimizer {
   watchArrivals(bus: EventBus, rule: ArrivalReplanRule): Subscription<unknown>[] {
     this.arrivalsRule = rule;
     const rates = bus.subscribe(eventFilter('arrivals.rate'), async (m) => {
-      if (this.feeds.peek(m.subject.board)?.live) return;
+      if (this.followsBoard(m.subject.board)) return;
       await this.onArrivalRatesLogged(m.subject.board, m.event, rule);
     });
     this.subscriptions.push(rates);
@@ -610,7 +607,7 @@ export class Optimizer {
         break;
       case 'plan.applied':
         this.planApplied(board, m.event.planId, m.event);
-        feed.reconcile = m.event.strategy === LOCAL_REPLAN_STRATEGY;
+        feed.reconcile = m.event.strategy === LOCAL_FRONT_STRATEGY;
         break;
       case 'arrivals.rate':
         // The newest rates; a board's request for a plan among the ones read over stays a request.
