@@ -61,6 +61,14 @@ export interface GroundTruthTable {
   readonly batchSize: number;
   readonly timeMs: Float64Array;
   readonly powerW: Float64Array;
+  /**
+   * The standard errors each measurement's window showed (NaN where unknown), for a `measureTable`
+   * asked for windows (`samples`), or a profile table whose rows carry them; absent otherwise.
+   */
+  readonly timeSeMs?: Float64Array | undefined;
+  readonly powerSeW?: Float64Array | undefined;
+  /** The window's samples, when `timeSeMs`/`powerSeW` are modelled windows. */
+  readonly samples?: number | undefined;
 }
 
 export interface DeviceBackend {
@@ -89,7 +97,10 @@ export interface DeviceBackend {
    * such as `4368` picks a sub-grid), lazily built and cached per (workload, kind, batch, grid).
    */
   groundTruthTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string): GroundTruthTable;
-  /** Noisy measurements over a grid (repeat 0 gives the same numbers as `measure`); not cached. */
+  /**
+   * Noisy measurements over a grid (repeat 0 gives the same numbers as `measure`); not cached.
+   * With `samples`, each is a modelled window with its standard errors, as `measure` gives them.
+   */
   measureTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string, options?: MeasureOptions): GroundTruthTable;
 }
 

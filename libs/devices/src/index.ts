@@ -23,7 +23,7 @@ export type { SyntheticFamilyOptions, FamilyShape } from './synthetic-family.js'
 export type { VirtualDeviceOptions } from './virtual.js';
 export type { VirtualWorkloadSpec, MinibatchCostLine, ComputeClass } from './user-workloads.js';
 export { virtualDeviceIds } from './device-physics.js';
-export { DEFAULT_NOISE, DEFAULT_SEED } from './noise.js';
+export { DEFAULT_NOISE, DEFAULT_SEED, REFERENCE_SAMPLES, SYSTEMATIC_VARIANCE_SHARE } from './noise.js';
 export { ProfileTable, TableBackend, createTableBackend, DuplicateRowError } from './profile-table.js';
 export type { ProfileRow, ProfileTableSummary, TableBackendOptions } from './profile-table.js';
 export {

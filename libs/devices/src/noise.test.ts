@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ORIN_AGX, enumerateModes, getGrid } from '@fulcrum/core';
 import { VirtualDevice } from './virtual.js';
+import { SyntheticFamilyDevice } from './synthetic-family.js';
 import { createBackend } from './create.js';
 import { DEFAULT_NOISE, REFERENCE_SAMPLES, SYSTEMATIC_VARIANCE_SHARE, noiseFactors, querySeed, windowNoise } from './noise.js';
 import { gridIndex } from './grid-index.js';
@@ -140,6 +141,31 @@ describe('grid index', () => {
     assert.equal(t.index.size, 4368);
     for (const i of [0, 1234, 4367]) {
       assert.deepEqual(d.groundTruth({ mode: t.index.modeAt(i), workload: 'yolov8n', kind: 'infer', batchSize: 2 }), { timeMs: t.timeMs[i], powerW: t.powerW[i] });
+    }
+  });
+});
+
+describe('measurement tables of windows', () => {
+  it('measureTable with samples: the same values as without at the reference window, with the standard errors measure() gives', () => {
+    for (const device of [new VirtualDevice('orin-agx', { seed: 3 }), new SyntheticFamilyDevice('orin-agx', { variant: 2, seed: 3 })]) {
+      const grid = getGrid(ORIN_AGX, '441');
+      const plain = device.measureTable('resnet50', 'infer', 8, grid);
+      const windows = device.measureTable('resnet50', 'infer', 8, grid, { samples: REFERENCE_SAMPLES });
+      assert.deepEqual(windows.timeMs, plain.timeMs);
+      assert.deepEqual(windows.powerW, plain.powerW);
+      assert.equal(windows.samples, REFERENCE_SAMPLES);
+      for (const i of [0, 17, 220, windows.index.size - 1]) {
+        const one = device.measure({ workload: 'resnet50', kind: 'infer', batchSize: 8, mode: windows.index.modeAt(i) }, { samples: REFERENCE_SAMPLES });
+        assert.ok(Math.abs(one.timeSeMs! - windows.timeSeMs![i]!) < 1e-9 * one.timeMs);
+        assert.ok(Math.abs(one.powerSeW! - windows.powerSeW![i]!) < 1e-9 * one.powerW);
+        assert.ok(windows.timeSeMs![i]! > 0);
+      }
+      // Another repeat: other draws.
+      const again = device.measureTable('resnet50', 'infer', 8, grid, { samples: REFERENCE_SAMPLES, repeat: 1 });
+      assert.notDeepEqual(again.timeMs, windows.timeMs);
+      // No noise: no standard errors to report.
+      const exact = new VirtualDevice('orin-agx', { noise: 0 }).measureTable('resnet50', 'infer', 8, grid, { samples: 20 });
+      assert.equal(exact.timeSeMs, undefined);
     }
   });
 });

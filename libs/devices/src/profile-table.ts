@@ -334,7 +334,8 @@ export class TableBackend implements DeviceBackend {
 
   measure(query: ProfileQuery, options: MeasureOptions = {}): ProfileSample {
     const truth = this.groundTruth(query);
-    if (this.noise === 0) return truth;
+    // Exact: the row as measured, with the samples and standard errors it was given with.
+    if (this.noise === 0) return { ...truth, ...this.table.uncertainty(query.workload, query.kind, query.batchSize, query.mode) };
     const m = query.mode;
     const base = querySeed(this.seed, query.workload, query.kind, query.batchSize, options.repeat ?? 0);
     const [ft, fp] = noiseFactors(modeSeed(base, m.cores, m.cpuMhz, m.gpuMhz, m.emcMhz), this.noise);
@@ -361,6 +362,10 @@ export class TableBackend implements DeviceBackend {
     const powerW = new Float64Array(index.size).fill(NaN);
     const noisy = repeat !== undefined && this.noise > 0;
     const base = noisy ? querySeed(this.seed, workload, kind, batchSize, repeat) : 0;
+    // A measurement (not the ground truth) of an exact table carries the rows' own standard errors.
+    const withSe = repeat !== undefined && !noisy;
+    let timeSeMs: Float64Array | undefined;
+    let powerSeW: Float64Array | undefined;
     for (let i = 0; i < index.size; i++) {
       const mode = index.modeAt(i);
       const hit = this.table.get(workload, kind, batchSize, mode);
@@ -368,8 +373,15 @@ export class TableBackend implements DeviceBackend {
       const [ft, fp] = noisy ? noiseFactors(modeSeed(base, mode.cores, mode.cpuMhz, mode.gpuMhz, mode.emcMhz), this.noise) : [1, 1];
       timeMs[i] = hit.timeMs * ft;
       powerW[i] = hit.powerW * fp;
+      const u = withSe ? this.table.uncertainty(workload, kind, batchSize, mode) : undefined;
+      if (u && (u.timeSeMs !== undefined || u.powerSeW !== undefined)) {
+        timeSeMs ??= new Float64Array(index.size).fill(NaN);
+        powerSeW ??= new Float64Array(index.size).fill(NaN);
+        timeSeMs[i] = u.timeSeMs ?? NaN;
+        powerSeW[i] = u.powerSeW ?? NaN;
+      }
     }
-    return { index, workload, kind, batchSize, timeMs, powerW };
+    return { index, workload, kind, batchSize, timeMs, powerW, ...(timeSeMs ? { timeSeMs, powerSeW } : {}) };
   }
 
   private missReason(q: ProfileQuery): string {

@@ -156,10 +156,10 @@ export class VirtualDevice implements DeviceBackend {
   }
 
   measureTable(workload: string, kind: WorkloadKind, batchSize: number, grid?: PowerModeGrid | string, options: MeasureOptions = {}): GroundTruthTable {
-    return this.buildTable(workload, kind, batchSize, resolveGrid(this.device, grid), options.repeat ?? 0);
+    return this.buildTable(workload, kind, batchSize, resolveGrid(this.device, grid), options.repeat ?? 0, options.samples);
   }
 
-  private buildTable(workload: string, kind: WorkloadKind, batchSize: number, grid: PowerModeGrid, repeat: number | undefined): GroundTruthTable {
+  private buildTable(workload: string, kind: WorkloadKind, batchSize: number, grid: PowerModeGrid, repeat: number | undefined, samples?: number): GroundTruthTable {
     const index = gridIndex(grid);
     // Validate once: the grid's corners are on the device grid and the query is well-formed.
     validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) }, this.catalog);
@@ -169,13 +169,22 @@ export class VirtualDevice implements DeviceBackend {
     const powerW = new Float64Array(index.size);
     const noisy = repeat !== undefined && this.noise > 0;
     const base = noisy ? querySeed(this.seed, workload, kind, batchSize, repeat) : 0;
+    const windows = noisy && samples !== undefined ? checkedSamples(samples) : undefined;
+    const timeSeMs = windows !== undefined ? new Float64Array(index.size) : undefined;
+    const powerSeW = windows !== undefined ? new Float64Array(index.size) : undefined;
     for (let i = 0; i < index.size; i++) {
       const cores = index.cores[i]!;
       const cpu = index.cpuMhz[i]!;
       const gpu = index.gpuMhz[i]!;
       const emc = index.emcMhz[i]!;
       const out = c.evaluate(cores, cpu, gpu, emc);
-      if (noisy) {
+      if (windows !== undefined) {
+        const w = windowNoise(modeSeed(base, cores, cpu, gpu, emc), this.noise, windows);
+        timeMs[i] = out.timeMs * w.time;
+        powerW[i] = out.powerW * w.power;
+        timeSeMs![i] = timeMs[i]! * (w.timeRelSe ?? Number.NaN);
+        powerSeW![i] = powerW[i]! * (w.powerRelSe ?? Number.NaN);
+      } else if (noisy) {
         const [ft, fp] = noiseFactors(modeSeed(base, cores, cpu, gpu, emc), this.noise);
         timeMs[i] = out.timeMs * ft;
         powerW[i] = out.powerW * fp;
@@ -184,8 +193,14 @@ export class VirtualDevice implements DeviceBackend {
         powerW[i] = out.powerW;
       }
     }
-    return { index, workload, kind, batchSize, timeMs, powerW };
+    return { index, workload, kind, batchSize, timeMs, powerW, ...(windows !== undefined ? { timeSeMs, powerSeW, samples: windows } : {}) };
   }
+}
+
+/** `samples` of a modelled window: a positive safe integer (RangeError otherwise). */
+export function checkedSamples(samples: number): number {
+  if (!Number.isSafeInteger(samples) || samples < 1) throw new RangeError(`samples must be a positive integer, got ${samples}`);
+  return samples;
 }
 
 /**
