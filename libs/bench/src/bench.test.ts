@@ -40,3 +40,20 @@ test('quick sweep on the virtual Orin AGX: the summary has every strategy, the o
   assert.equal(json.keys.length, 3);
   assert.equal(json.keys[0]!.results['oracle']!.ratio.length, 36);
 });
+
+test('re-measures are charged per configuration and undone after it: a strategy scores the same alone or after others', async () => {
+  const alone = await runBench({ backend: { type: 'virtual', device: 'orin-agx' }, strategies: ['gmd'], sweep: 'quick', workers: 1 });
+  const after = await runBench({ backend: { type: 'virtual', device: 'orin-agx' }, strategies: ['als-50', 'gmd'], sweep: 'quick', workers: 1 });
+  const a = summarize(alone).strategies[0]!;
+  const b = summarize(after).strategies[1]!;
+  assert.ok(a.meanRemeasures > 0 && a.maxRemeasures <= 3, `${a.meanRemeasures} / ${a.maxRemeasures}`);
+  assert.ok(summarize(after).strategies[0]!.meanRemeasures > 0);
+  for (let k = 0; k < alone.keys.length; k++) {
+    const x = alone.keys[k]!.strategies[0]!;
+    const y = after.keys[k]!.strategies[1]!;
+    assert.deepEqual(Array.from(y.ratio), Array.from(x.ratio));
+    assert.deepEqual(Array.from(y.remeasures), Array.from(x.remeasures));
+    assert.deepEqual(Array.from(y.seconds), Array.from(x.seconds));
+  }
+  assert.match(formatSummary(summarize(alone)), /re-measures \(mean\)/);
+});

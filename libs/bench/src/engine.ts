@@ -8,7 +8,7 @@
  * The cost charged to each configuration is what it would have cost alone: the modes the prepared
  * strategy profiled plus the distinct modes its answer asked for, with their profiling seconds.
  */
-import { NO_MARGINS, Planner, type ProfileBackend, type SafetyMargins, type Strategy } from '@fulcrum/strategies';
+import { NO_MARGINS, Planner, Remeasure, type ProfileBackend, type SafetyMargins, type Strategy } from '@fulcrum/strategies';
 import {
   CandidateFront,
   ModeScore,
@@ -28,7 +28,11 @@ export interface StrategyColumns {
   readonly claimedFeasible: Uint8Array;
   /** X / X* on the ground truth (0 when the plan is infeasible or the oracle has no plan). */
   readonly ratio: Float64Array;
+  /** New modes profiled. */
   readonly modes: Float64Array;
+  /** Re-measured windows of already profiled modes (each a profile, counted apart from new modes). */
+  readonly remeasures: Float64Array;
+  /** Profiling seconds of both. */
   readonly seconds: Float64Array;
   readonly optimizerMs: Float64Array;
 }
@@ -83,12 +87,15 @@ export function runKey(
   });
   const stamp = new Int32Array(backend.space.size);
   let epoch = 0;
+  // Each answer's re-measures are undone after it: the next configuration pays for its own.
+  cache.checkpoint();
 
   const columns = (): StrategyColumns => ({
     feasible: new Uint8Array(count),
     claimedFeasible: new Uint8Array(count),
     ratio: new Float64Array(count),
     modes: new Float64Array(count),
+    remeasures: new Float64Array(count),
     seconds: new Float64Array(count),
     optimizerMs: new Float64Array(count),
   });
@@ -126,12 +133,23 @@ export function runKey(
       epoch++;
       let extra = 0;
       let extraS = 0;
+      let again = 0;
       const t0 = performance.now();
       const gen = h.prepared.answer(obj);
       let step = gen.next();
       while (!step.done) {
-        cache.ensureSync(step.value);
-        for (const m of step.value) {
+        const request = step.value;
+        let modes: readonly number[];
+        if (request instanceof Remeasure) {
+          const measured = cache.remeasureSync(request.modes);
+          again += measured.length;
+          for (const m of measured) extraS += costS[m]!;
+          modes = request.modes;
+        } else {
+          cache.ensureSync(request);
+          modes = request;
+        }
+        for (const m of modes) {
           if (base[m] === 1 || stamp[m] === epoch) continue;
           stamp[m] = epoch;
           extra++;
@@ -143,6 +161,7 @@ export function runKey(
       const choice = step.value;
       const col = result.strategies[i]!;
       col.modes[c] = h.charge.modes.length + extra;
+      col.remeasures[c] = h.charge.remeasures + again;
       col.seconds[c] = h.charge.seconds + extraS;
       col.optimizerMs[c] = ms;
       if (choice && choice.measurable) {
@@ -153,6 +172,7 @@ export function runKey(
           col.ratio[c] = xStar > 0 ? score.throughput / xStar : 0;
         }
       }
+      cache.restore();
     }
     c++;
     if (options.onConfigs && (c & 255) === 0) options.onConfigs(256);

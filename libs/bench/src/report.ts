@@ -19,6 +19,9 @@ export interface StrategySummary {
   readonly honestInfeasiblePct: number;
   readonly meanModes: number;
   readonly maxModes: number;
+  /** Re-measures of already profiled modes per configuration (each a profile, apart from new modes). */
+  readonly meanRemeasures: number;
+  readonly maxRemeasures: number;
   readonly meanProfilingSeconds: number;
   /** Mean optimizer wall time per configuration, the key-level preparation spread over its configurations. */
   readonly meanOptimizerMs: number;
@@ -51,6 +54,8 @@ export function summarize(run: BenchRun): BenchSummary {
     let infeasibleConfigs = 0;
     let modes = 0;
     let maxModes = 0;
+    let remeasures = 0;
+    let maxRemeasures = 0;
     let seconds = 0;
     let ms = 0;
     for (const k of run.keys) {
@@ -59,6 +64,8 @@ export function summarize(run: BenchRun): BenchSummary {
       for (let c = 0; c < k.count; c++) {
         modes += col.modes[c]!;
         if (col.modes[c]! > maxModes) maxModes = col.modes[c]!;
+        remeasures += col.remeasures[c]!;
+        if (col.remeasures[c]! > maxRemeasures) maxRemeasures = col.remeasures[c]!;
         seconds += col.seconds[c]!;
         ms += col.optimizerMs[c]!;
         if (k.oracleFeasible[c]) {
@@ -81,6 +88,8 @@ export function summarize(run: BenchRun): BenchSummary {
       honestInfeasiblePct: infeasibleConfigs ? (100 * honest) / infeasibleConfigs : 100,
       meanModes: modes / n,
       maxModes,
+      meanRemeasures: remeasures / n,
+      maxRemeasures,
       meanProfilingSeconds: seconds / n,
       meanOptimizerMs: ms / n,
     };
@@ -106,7 +115,7 @@ export function formatSummary(s: BenchSummary): string {
       `oracle feasible in ${s.oracleFeasible.toLocaleString('en-US')}; ${s.wallS.toFixed(1)} s wall on ${s.workers} worker(s)`,
   );
   const table = new Table({
-    head: ['strategy', 'feasible %', 'mean X/X*', 'p10 X/X*', 'infeasible said %', 'modes (mean)', 'modes (max)', 'profiling s', 'optimizer ms'],
+    head: ['strategy', 'feasible %', 'mean X/X*', 'p10 X/X*', 'infeasible said %', 'modes (mean)', 'modes (max)', 're-measures (mean)', 'profiling s', 'optimizer ms'],
     style: { head: [], border: [] },
   });
   for (const r of s.strategies) {
@@ -118,6 +127,7 @@ export function formatSummary(s: BenchSummary): string {
       r.honestInfeasiblePct.toFixed(1),
       r.meanModes.toFixed(1),
       String(r.maxModes),
+      r.meanRemeasures.toFixed(2),
       r.meanProfilingSeconds.toFixed(0),
       r.meanOptimizerMs.toFixed(3),
     ]);
@@ -158,6 +168,7 @@ export function benchJson(run: BenchRun, summary: BenchSummary): unknown {
               claimedFeasible: Array.from(col.claimedFeasible),
               ratio: Array.from(col.ratio, (x) => round(x)),
               modes: Array.from(col.modes),
+              remeasures: Array.from(col.remeasures),
               profilingSeconds: Array.from(col.seconds, (x) => round(x)),
               optimizerMs: Array.from(col.optimizerMs, (x) => round(x, 3)),
               prepareMs: round(k.prepareMs[si]!),
@@ -243,6 +254,9 @@ export interface AcrossSummary {
   readonly worstRun: string;
   readonly meanModes: number;
   readonly maxModes: number;
+  /** Re-measures of already profiled modes per configuration (each a profile, apart from new modes). */
+  readonly meanRemeasures: number;
+  readonly maxRemeasures: number;
 }
 
 /** Per strategy, the worst and the mean over `summaries` (same strategies in each). */
@@ -261,17 +275,19 @@ export function summarizeAcross(summaries: readonly BenchSummary[]): AcrossSumma
       worstRun: worst.run,
       meanModes: mean(rows.map((x) => x.r.meanModes)),
       maxModes: Math.max(...rows.map((x) => x.r.maxModes)),
+      meanRemeasures: mean(rows.map((x) => x.r.meanRemeasures)),
+      maxRemeasures: Math.max(...rows.map((x) => x.r.maxRemeasures)),
     };
   });
 }
 
 export function formatAcross(title: string, rows: readonly AcrossSummary[]): string {
   const table = new Table({
-    head: ['strategy', 'feasible % (worst)', 'feasible % (mean)', 'mean X/X* (worst)', 'mean X/X* (mean)', 'modes (mean)', 'modes (max)', 'worst run'],
+    head: ['strategy', 'feasible % (worst)', 'feasible % (mean)', 'mean X/X* (worst)', 'mean X/X* (mean)', 'modes (mean)', 'modes (max)', 're-measures (mean)', 'worst run'],
     style: { head: [], border: [] },
   });
   for (const r of rows) {
-    table.push([r.strategy, r.worstFeasiblePct.toFixed(1), r.meanFeasiblePct.toFixed(1), r.worstMeanRatio.toFixed(3), r.meanMeanRatio.toFixed(3), r.meanModes.toFixed(1), String(r.maxModes), r.worstRun.replace(/ \(.*$/, '')]);
+    table.push([r.strategy, r.worstFeasiblePct.toFixed(1), r.meanFeasiblePct.toFixed(1), r.worstMeanRatio.toFixed(3), r.meanMeanRatio.toFixed(3), r.meanModes.toFixed(1), String(r.maxModes), r.meanRemeasures.toFixed(2), r.worstRun.replace(/ \(.*$/, '')]);
   }
   return `${title}\n${table.toString()}\n`;
 }

@@ -8,12 +8,12 @@
  * `groundTruthTable`. A table backend's mode space is exactly the modes its CSV holds.
  */
 import { type PowerModeGrid, type WorkloadKind } from '@fulcrum/core';
-import { type DeviceBackend, type GroundTruthTable, type TableBackend } from '@fulcrum/devices';
+import { SYSTEMATIC_VARIANCE_SHARE, type DeviceBackend, type GroundTruthTable, type TableBackend } from '@fulcrum/devices';
 import { gridIndex } from '@fulcrum/devices/internal';
 import type { ProfileBackend } from './profiler.js';
 import { ModeSpace } from './space.js';
 import { DEFAULT_PROTOCOL, profilingCostS, type ProfilingProtocol } from './synthetic.js';
-import { MeasurementTable, type ModeMeasurement, type TableKey } from './table.js';
+import { MeasurementTable, type MeasuredValue, type ModeMeasurement, type TableKey } from './table.js';
 
 export interface DeviceAdapterOptions {
   /** A grid of the device (or a sub-grid name such as `4368`) to search; default the full grid. Virtual devices only. */
@@ -45,11 +45,14 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
   const protocol = options.protocol ?? DEFAULT_PROTOCOL;
   const kept = options.tablesKept ?? 64;
   const noisy = new Map<string, GroundTruthTable>();
+  // Windows of the protocol's measured minibatches: each measurement carries the standard errors
+  // its samples show. An exact table's measurements carry its rows' own (when its CSV has them).
+  const windowOptions = { samples: protocol.measuredMinibatches };
   const noisyTable = (workload: string, kind: WorkloadKind, batch: number): GroundTruthTable => {
     const id = `${workload}|${kind}|${batch}`;
     let t = noisy.get(id);
     if (!t) {
-      t = source.noise === 0 ? source.groundTruthTable(workload, kind, batch) : source.measureTable(workload, kind, batch);
+      t = source.noise === 0 ? (source.type === 'table' ? source.measureTable(workload, kind, batch) : source.groundTruthTable(workload, kind, batch)) : source.measureTable(workload, kind, batch, undefined, windowOptions);
       if (noisy.size >= kept) noisy.delete(noisy.keys().next().value!);
       noisy.set(id, t);
     } else {
@@ -59,9 +62,31 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
     }
     return t;
   };
-  const read = (t: GroundTruthTable, d: number): { timeS: number; powerW: number } | undefined => {
+  const read = (t: GroundTruthTable, d: number): MeasuredValue | undefined => {
     const ms = t.timeMs[d]!;
-    return Number.isNaN(ms) ? undefined : { timeS: ms / 1000, powerW: t.powerW[d]! };
+    if (Number.isNaN(ms)) return undefined;
+    const seMs = t.timeSeMs?.[d];
+    const seW = t.powerSeW?.[d];
+    return {
+      timeS: ms / 1000,
+      powerW: t.powerW[d]!,
+      ...(seMs !== undefined && !Number.isNaN(seMs) ? { timeSeS: seMs / 1000 } : {}),
+      ...(seW !== undefined && !Number.isNaN(seW) ? { powerSeW: seW } : {}),
+      ...(t.samples !== undefined ? { samples: t.samples } : {}),
+    };
+  };
+  // A later window of one mode (a re-measure): one query per entry, with its own repeat's draws.
+  const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, repeat: number): MeasuredValue | undefined => {
+    const query = { workload, kind, batchSize, mode: space.mode(modeIndex) };
+    if (!source.has(query)) return undefined;
+    const r = source.measure(query, source.noise > 0 ? { repeat, ...windowOptions } : { repeat });
+    return {
+      timeS: r.timeMs / 1000,
+      powerW: r.powerW,
+      ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
+      ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
+      ...(r.samples !== undefined ? { samples: r.samples } : {}),
+    };
   };
   const hasKnown = (workload: string): boolean => source.workloads().includes(workload);
   return {
@@ -70,11 +95,17 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
     space,
     presets: device.presets,
     noiseFraction: source.noise,
-    measure(key: TableKey, modeIndex: number): ModeMeasurement {
+    systematicFraction: source.type === 'table' ? 0 : Math.sqrt(SYSTEMATIC_VARIANCE_SHARE) * source.noise,
+    // A fresh window per repeat on a noisy source; an exact table's repeat is the same row again.
+    remeasures: source.noise > 0,
+    measure(key: TableKey, modeIndex: number, options: { readonly repeat?: number | undefined } = {}): ModeMeasurement {
       const d = toDevice[modeIndex]!;
       if (d < 0) throw new RangeError(`mode index ${modeIndex} is not on ${device.id}`);
-      const training = hasKnown(key.trainWorkload) ? read(noisyTable(key.trainWorkload, 'train', key.trainBatchSize), d) : undefined;
-      const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => (hasKnown(s.workload) ? read(noisyTable(s.workload, 'infer', b), d) : undefined)));
+      const repeat = options.repeat ?? 0;
+      const value = (workload: string, kind: WorkloadKind, batch: number): MeasuredValue | undefined =>
+        !hasKnown(workload) ? undefined : repeat === 0 ? read(noisyTable(workload, kind, batch), d) : readAgain(workload, kind, batch, modeIndex, repeat);
+      const training = value(key.trainWorkload, 'train', key.trainBatchSize);
+      const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => value(s.workload, 'infer', b)));
       // A table without a training row for this mode: the mode cannot host the problem.
       const t = training ?? { timeS: Number.NaN, powerW: Number.NaN };
       return { training: t, inference, costS: training ? profilingCostS(protocol, training, inference) : protocol.switchS + protocol.settleS };

@@ -6,8 +6,8 @@
  */
 export * from './index.js';
 export { KNOB_COUNT } from './space.js';
-export { tableKeyOf, tableKeyText } from './table.js';
-export { Objective, ModeScore, scoreMode, scoreAssignment, bestAmong, better } from './objective.js';
+export { tableKeyOf, tableKeyText, StandardErrors } from './table.js';
+export { Objective, ModeScore, scoreMode, scoreAssignment, bestAmong, better, modeMargins } from './objective.js';
 export { CandidateFront, paretoFilter } from './front.js';
 export { ProfileCache, BackendCaches } from './profiler.js';
 export { ChargeSheet, driveSync, drive } from './strategy.js';

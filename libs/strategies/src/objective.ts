@@ -6,20 +6,57 @@
  *
  * Safety margins: measurements carry noise (2–3 % on a board and in the virtual device), and a plan
  * is judged on the noise-free truth. A strategy therefore treats a mode as feasible only when its
- * measured minibatch times inflated by `timeFraction` and its powers inflated by `powerFraction` meet
- * every constraint. Throughput is still predicted from the measurements as they are.
+ * measured minibatch times and powers, each inflated by its margin, meet every constraint.
+ * Throughput is still predicted from the measurements as they are. The margins of a mode whose
+ * measurements carry standard errors are z·SE (SPEC §4, issue 16): z·√(SEᵣ² + s²/w) with SEᵣ the
+ * largest relative standard error among the mode's times (or powers), s the relative error a
+ * window's samples cannot show (thermal state) and w the windows combined, so a re-measured mode
+ * keeps a smaller margin. A mode without them (a table without SE columns, a model's
+ * prediction) keeps the fixed `timeFraction` / `powerFraction`.
  */
 import type { Problem } from '@fulcrum/core';
 import type { MeasurementTable } from './table.js';
 
 export interface SafetyMargins {
-  /** Measured times are inflated by this fraction before the latency and stability checks. */
+  /** Measured times are inflated by this fraction before the latency and stability checks (modes without standard errors). */
   readonly timeFraction: number;
-  /** Measured powers are inflated by this fraction before the power check. */
+  /** Measured powers are inflated by this fraction before the power check (modes without standard errors). */
   readonly powerFraction: number;
+  /** Where a mode's measurements carry standard errors, its margins are this many of them (absent: fixed fractions only). */
+  readonly z?: number | undefined;
+  /** Relative error one window's samples cannot show (thermal state), divided by √windows; default 0. */
+  readonly systematicFraction?: number | undefined;
 }
 
 export const NO_MARGINS: SafetyMargins = { timeFraction: 0, powerFraction: 0 };
+
+// The margins of the mode being scored (module scratch: scoring must not allocate).
+let marginT = 0;
+let marginP = 0;
+
+function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins): void {
+  const se = table.se;
+  const z = margins.z;
+  if (z !== undefined && se !== undefined) {
+    const t = se.timeRel[m]!;
+    const p = se.powerRel[m]!;
+    if (t >= 0 && p >= 0) {
+      const s = margins.systematicFraction ?? 0;
+      const sys2 = (s * s) / Math.max(1, se.windows[m]!);
+      marginT = z * Math.sqrt(t * t + sys2);
+      marginP = z * Math.sqrt(p * p + sys2);
+      return;
+    }
+  }
+  marginT = margins.timeFraction;
+  marginP = margins.powerFraction;
+}
+
+/** The margins mode `m` of `table` is held to: z·SE where it has standard errors, else the fixed fractions. */
+export function modeMargins(table: MeasurementTable, m: number, margins: SafetyMargins): { readonly timeFraction: number; readonly powerFraction: number } {
+  loadMargins(table, m, margins);
+  return { timeFraction: marginT, powerFraction: marginP };
+}
 
 /** The part of a problem that varies between configurations of one profile key. */
 export class Objective {
@@ -114,8 +151,9 @@ export function scoreMode(table: MeasurementTable, m: number, obj: Objective, ma
   const tT = table.trainTimeS[m]!;
   const pT = table.trainPowerW[m]!;
   if (!(tT > 0)) return out;
-  const tScale = 1 + margins.timeFraction;
-  const pScale = 1 + margins.powerFraction;
+  loadMargins(table, m, margins);
+  const tScale = 1 + marginT;
+  const pScale = 1 + marginP;
   const bT = obj.trainBatchSize;
   const P = obj.powerBudgetW;
   const K = obj.streamCount;
@@ -328,8 +366,9 @@ export function scoreAssignment(table: MeasurementTable, m: number, batchIndex: 
   const pT = table.trainPowerW[m]!;
   if (!(tT > 0)) return out;
   const K = obj.streamCount;
-  const tScale = 1 + margins.timeFraction;
-  const pScale = 1 + margins.powerFraction;
+  loadMargins(table, m, margins);
+  const tScale = 1 + marginT;
+  const pScale = 1 + marginP;
   let rho = 0;
   let sumTI = 0;
   let peak = pT;

@@ -20,8 +20,22 @@ export interface ProfileBackend {
    * from it. 0 for an exact source.
    */
   readonly noiseFraction: number;
-  /** Profiles one mode for a key. May be asynchronous (a remote profiler; `signal` cancels it). */
-  measure(key: TableKey, modeIndex: number, options?: { readonly signal?: AbortSignal | undefined }): ModeMeasurement | Promise<ModeMeasurement>;
+  /**
+   * Relative error one measurement window's own samples cannot show (the board's thermal state
+   * during the window), which margins add to the standard errors measurements carry; 0 or absent
+   * when unknown.
+   */
+  readonly systematicFraction?: number | undefined;
+  /**
+   * Whether `measure` honours `repeat` with a fresh measurement window (a re-measure, issue 16).
+   * A backend without it answers a strategy's re-measure requests with nothing (and no charge).
+   */
+  readonly remeasures?: boolean | undefined;
+  /**
+   * Profiles one mode for a key. May be asynchronous (a remote profiler; `signal` cancels it).
+   * `repeat` n > 0: the (n+1)-th window of an already measured mode (backends with `remeasures`).
+   */
+  measure(key: TableKey, modeIndex: number, options?: { readonly signal?: AbortSignal | undefined; readonly repeat?: number | undefined }): ModeMeasurement | Promise<ModeMeasurement>;
   /** Noise-free ground truth over the whole space, where one exists (virtual devices, tables). */
   groundTruth?(key: TableKey): MeasurementTable;
 }
@@ -35,12 +49,16 @@ export class ProfileCache {
   private readonly backend: ProfileBackend;
   /** Modes measured (a mode a table lacks data for stays NaN in `table` but is measured all the same). */
   private readonly done: Uint8Array;
+  /** Per mode: windows measured beyond the first. */
+  private readonly extra: Uint16Array;
+  private kept: Map<number, { readonly measurement: ModeMeasurement; readonly extra: number }> | undefined;
 
   constructor(backend: ProfileBackend, key: TableKey) {
     this.backend = backend;
     this.key = key;
     this.table = MeasurementTable.forKey(backend.space.size, key);
     this.done = new Uint8Array(backend.space.size);
+    this.extra = new Uint16Array(backend.space.size);
   }
 
   /** Whether this mode has been measured for the key. */
@@ -65,6 +83,77 @@ export class ProfileCache {
       this.done[i] = 1;
       this.measurements++;
     }
+  }
+
+  /** Windows measured for a mode beyond its first (re-measures), since it entered the cache. */
+  repeats(index: number): number {
+    return this.extra[index]!;
+  }
+
+  /**
+   * Measures already measured modes once more (a fresh window each) and combines the windows
+   * (`MeasurementTable.combine`); a mode not measured yet is measured for the first time.
+   * Returns the modes measured again (none where the backend cannot re-measure).
+   */
+  remeasureSync(indices: readonly number[]): number[] {
+    const again: number[] = [];
+    for (const i of indices) {
+      if (this.done[i] !== 1) {
+        this.ensureSync([i]);
+        continue;
+      }
+      if (!this.backend.remeasures) continue;
+      const m = this.backend.measure(this.key, i, { repeat: this.extra[i]! + 1 });
+      if (m instanceof Promise) throw new TypeError(`backend ${this.backend.deviceId} is asynchronous; use the async drivers`);
+      this.keep(i);
+      this.table.combine(i, m);
+      this.extra[i]!++;
+      this.measurements++;
+      again.push(i);
+    }
+    return again;
+  }
+
+  async remeasure(indices: readonly number[], options: { readonly signal?: AbortSignal | undefined } = {}): Promise<number[]> {
+    const again: number[] = [];
+    for (const i of indices) {
+      if (this.done[i] !== 1) {
+        await this.ensure([i], options);
+        continue;
+      }
+      if (!this.backend.remeasures) continue;
+      const m = await this.backend.measure(this.key, i, { ...options, repeat: this.extra[i]! + 1 });
+      this.keep(i);
+      this.table.combine(i, m);
+      this.extra[i]!++;
+      this.measurements++;
+      again.push(i);
+    }
+    return again;
+  }
+
+  /**
+   * Starts keeping the modes' first windows as they are before any re-measure, so `restore` can
+   * undo re-measures: the benchmark charges each problem as if it ran alone, so one problem's
+   * re-measures must not serve the next for free.
+   */
+  checkpoint(): void {
+    this.kept = new Map();
+  }
+
+  /** Undoes the re-measures since `checkpoint` (the modes' values and windows as they were). */
+  restore(): void {
+    const kept = this.kept;
+    if (!kept) return;
+    for (const [i, { measurement, extra }] of kept) {
+      this.table.set(i, measurement);
+      this.extra[i] = extra;
+    }
+    kept.clear();
+  }
+
+  private keep(i: number): void {
+    if (this.kept && !this.kept.has(i)) this.kept.set(i, { measurement: this.table.get(i)!, extra: this.extra[i]! });
   }
 
   /** Measures the modes not yet in the cache, one at a time (a board has one set of knobs); `signal` cancels a remote measurement. */

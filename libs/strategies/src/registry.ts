@@ -3,15 +3,17 @@ import { describeValue } from '@fulcrum/core/internal';
 import { bestPreset, exhaustive, maxn, oracle, oracleWithMargins, randomK } from './baselines.js';
 import { als } from './als.js';
 import { bayesianOptimisation } from './bo.js';
+import { confirmed } from './confirm.js';
 import { gmd } from './gmd.js';
 import { powertrain } from './powertrain.js';
 import type { Strategy } from './strategy.js';
 
 const STRATEGIES: readonly Strategy[] = [
-  gmd(),
-  als(50),
-  als(100),
-  als(150),
+  // GMD and ALS choose among their profiled modes: they re-measure where a margin decides.
+  confirmed(gmd()),
+  confirmed(als(50)),
+  confirmed(als(100)),
+  confirmed(als(150)),
   oracle,
   oracleWithMargins,
   exhaustive,

@@ -13,6 +13,11 @@
  *
  * Cost: every answer is charged the modes profiled in `prepare` plus its own, as if it had run
  * alone on an empty store, even though the store shares measurements between answers.
+ *
+ * Re-measurement (issue 16): a strategy may yield `new Remeasure(modes)` to measure already
+ * profiled modes again, one fresh window each, when a margin decides between plans; the windows
+ * are combined (`MeasurementTable.combine`), so the mode's standard errors and margins shrink. Each
+ * repeat is charged its profiling seconds and counted as a profile, apart from new modes.
  */
 import {
   describeBinding,
@@ -23,14 +28,20 @@ import {
   type PowerPreset,
   type Problem,
 } from '@fulcrum/core';
+import { probit } from 'simple-statistics';
 import { ModeScore, Objective, type SafetyMargins } from './objective.js';
 import { BackendCaches, type ProfileBackend, type ProfileCache } from './profiler.js';
 import type { ModeSpace } from './space.js';
 import { tableKeyOf, tableKeyText, type MeasurementTable, type TableKey } from './table.js';
 import { seedFrom } from './rng.js';
 
-/** Mode indices to profile; the driver resumes the generator once they are measured. */
-export type ProfileRequest = readonly number[];
+/** Measure these already profiled modes once more (a fresh window each); see the module comment. */
+export class Remeasure {
+  constructor(readonly modes: readonly number[]) {}
+}
+
+/** Mode indices to profile, or modes to re-measure; the driver resumes the generator once they are measured. */
+export type ProfileRequest = readonly number[] | Remeasure;
 export type Profiling<T> = Generator<ProfileRequest, T, void>;
 
 export interface StrategyContext {
@@ -46,6 +57,8 @@ export interface StrategyContext {
   readonly margins: SafetyMargins;
   /** The backend's relative measurement noise (σ), for noise-aware estimates; 0 or absent: exact. */
   readonly noiseFraction?: number;
+  /** The backend measures a profiled mode again when asked (`Remeasure`); absent or false: it does not. */
+  readonly canRemeasure?: boolean;
 }
 
 export interface PreparedStrategy {
@@ -71,7 +84,9 @@ export interface Strategy {
 export interface PlanCost {
   /** Distinct modes profiled (as if this problem had run alone). */
   readonly modesProfiled: number;
-  /** Profiling seconds of those modes (switch + settle + minibatches). */
+  /** Further windows of already profiled modes (re-measures); each is a profile too. */
+  readonly remeasures: number;
+  /** Profiling seconds of those modes and re-measures (switch + settle + minibatches each). */
   readonly profilingSeconds: number;
   /** Wall time of the strategy's own computation, profiling excluded where it could be told apart. */
   readonly optimizerMs: number;
@@ -97,17 +112,37 @@ export interface Plan {
   readonly profiledModes: readonly number[];
 }
 
-/** Default safety margins for a backend's noise level: about two standard deviations. */
-export function marginsFor(noiseFraction: number): SafetyMargins {
-  return { timeFraction: 2 * noiseFraction, powerFraction: 2 * noiseFraction };
+/** The default probability that a plan held to its margins meets a constraint on the truth (one-sided). */
+export const DEFAULT_TARGET_PROBABILITY = 0.975;
+
+/** z for a one-sided target probability in (0.5, 1): 1.96 at 0.975. RangeError outside. */
+export function zFor(targetProbability: number): number {
+  if (!(targetProbability > 0.5 && targetProbability < 1)) throw new RangeError(`target probability must be in (0.5, 1), got ${targetProbability}`);
+  return probit(targetProbability);
 }
 
-/** The set of modes charged to one answer: the prepared ones plus the answer's own. */
+/**
+ * Safety margins for a backend (SPEC §4): z·SE of each mode's measurements, z from the target
+ * probability (default one-sided 97.5 %: z = 1.96), with the backend's systematic part added in
+ * quadrature; for modes without standard errors (predictions, tables without SE columns) z times
+ * the backend's noise level.
+ */
+export function marginsFor(noiseFraction: number, options: { readonly targetProbability?: number | undefined; readonly systematicFraction?: number | undefined } = {}): SafetyMargins {
+  const z = zFor(options.targetProbability ?? DEFAULT_TARGET_PROBABILITY);
+  return { timeFraction: z * noiseFraction, powerFraction: z * noiseFraction, z, systematicFraction: options.systematicFraction ?? 0 };
+}
+
+/** The set of modes charged to one answer: the prepared ones plus the answer's own, and its re-measures. */
 export class ChargeSheet {
   readonly modes: number[] = [];
   private readonly seen = new Set<number>();
   seconds = 0;
+  remeasures = 0;
+  private remeasureSeconds = 0;
   constructor(private readonly table: MeasurementTable) {}
+  has(index: number): boolean {
+    return this.seen.has(index);
+  }
   add(indices: readonly number[]): void {
     for (const i of indices) {
       if (this.seen.has(i)) continue;
@@ -116,9 +151,28 @@ export class ChargeSheet {
       this.seconds += this.table.costS[i]!;
     }
   }
+  /** One re-measured window of each mode (a profile each, at the mode's profiling cost). */
+  addRemeasures(indices: readonly number[]): void {
+    for (const i of indices) {
+      this.remeasures++;
+      this.remeasureSeconds += this.table.costS[i]!;
+      this.seconds += this.table.costS[i]!;
+    }
+  }
   extend(other: ChargeSheet): void {
     this.add(other.modes);
+    this.remeasures += other.remeasures;
+    this.remeasureSeconds += other.remeasureSeconds;
+    this.seconds += other.remeasureSeconds;
   }
+}
+
+/** Charges one request: modes new to this answer as profiled, windows measured again as re-measures. */
+function charged(request: ProfileRequest, charge: ChargeSheet, remeasured: readonly number[]): void {
+  if (request instanceof Remeasure) {
+    charge.add(request.modes);
+    charge.addRemeasures(remeasured);
+  } else charge.add(request);
 }
 
 /** Runs a profiling generator against a synchronous cache, charging what it requests. */
@@ -126,8 +180,12 @@ export function driveSync<T>(gen: Profiling<T>, cache: ProfileCache, charge: Cha
   for (;;) {
     const step = gen.next();
     if (step.done) return step.value;
-    cache.ensureSync(step.value);
-    charge.add(step.value);
+    const request = step.value;
+    if (request instanceof Remeasure) charged(request, charge, cache.remeasureSync(request.modes));
+    else {
+      cache.ensureSync(request);
+      charged(request, charge, []);
+    }
   }
 }
 
@@ -135,14 +193,20 @@ export async function drive<T>(gen: Profiling<T>, cache: ProfileCache, charge: C
   for (;;) {
     const step = gen.next();
     if (step.done) return step.value;
-    await cache.ensure(step.value);
-    charge.add(step.value);
+    const request = step.value;
+    if (request instanceof Remeasure) charged(request, charge, await cache.remeasure(request.modes));
+    else {
+      await cache.ensure(request);
+      charged(request, charge, []);
+    }
   }
 }
 
 export interface PlannerOptions {
-  /** Safety margins; default from the backend's noise level (`marginsFor`). */
+  /** Safety margins; default from the backend's noise level and the target probability (`marginsFor`). */
   readonly margins?: SafetyMargins;
+  /** One-sided probability a plan's constraints hold on the truth, for the default margins (default 0.975). */
+  readonly targetProbability?: number;
   /** Base seed for the strategies' random choices. */
   readonly seed?: number;
 }
@@ -171,7 +235,7 @@ export class Planner {
     options: PlannerOptions = {},
   ) {
     this.store = new BackendCaches(backend);
-    this.margins = options.margins ?? marginsFor(backend.noiseFraction);
+    this.margins = options.margins ?? marginsFor(backend.noiseFraction, { targetProbability: options.targetProbability, systematicFraction: backend.systematicFraction });
     this.seed = options.seed ?? 1;
   }
 
@@ -189,6 +253,7 @@ export class Planner {
       seed: seedFrom(`${strategy.name}|${tableKeyText(key)}`, this.seed),
       margins: this.margins,
       noiseFraction: this.backend.noiseFraction,
+      canRemeasure: this.backend.remeasures === true,
     };
   }
 
@@ -273,7 +338,7 @@ export class Planner {
     return {
       strategy: strategy.name,
       ...plan,
-      cost: { modesProfiled: charge.modes.length, profilingSeconds: charge.seconds, optimizerMs },
+      cost: { modesProfiled: charge.modes.length, remeasures: charge.remeasures, profilingSeconds: charge.seconds, optimizerMs },
       profiledModes: [...charge.modes],
       mode: this.backend.space.mode(choice.modeIndex),
     };

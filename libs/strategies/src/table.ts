@@ -33,13 +33,58 @@ export function tableKeyText(key: TableKey): string {
   return `${key.device}|${key.trainWorkload}@${key.trainBatchSize}|${streams}`;
 }
 
+/**
+ * One measured quantity pair of a mode with the standard errors its window showed (issue 16):
+ * `timeSeS`/`powerSeW` absent when unknown (a table without them, an exact source).
+ */
+export interface MeasuredValue extends Measurement {
+  readonly timeSeS?: number | undefined;
+  readonly powerSeW?: number | undefined;
+  /** Minibatches (or power samples) averaged; weights windows when they are combined. */
+  readonly samples?: number | undefined;
+}
+
 /** One profiled mode: tT/pT, tI/pI per stream and candidate batch (undefined: not measurable), cost. */
 export interface ModeMeasurement {
-  readonly training: Measurement;
+  readonly training: MeasuredValue;
   /** [stream][i] for the stream's candidateBatchSizes[i]. */
-  readonly inference: readonly (readonly (Measurement | undefined)[])[];
+  readonly inference: readonly (readonly (MeasuredValue | undefined)[])[];
   /** Seconds the profiling of this mode takes (switch + settle + warm-up and measured minibatches). */
   readonly costS: number;
+  /** Measurement windows combined into these values (default 1). */
+  readonly windows?: number | undefined;
+}
+
+/**
+ * Standard errors, per entry like the values, and what margins read per mode: the largest
+ * relative standard error of the mode's times and of its powers (NaN when some entry's is
+ * unknown), and how many windows were combined. Allocated only for a table that receives them
+ * (measurements; not ground truth or predictions).
+ */
+export class StandardErrors {
+  readonly trainTimeS: Float64Array;
+  readonly trainPowerW: Float64Array;
+  readonly inferTimeS: Float64Array[][];
+  readonly inferPowerW: Float64Array[][];
+  /** Per mode: max over its entries of SE/value, for times and for powers. */
+  readonly timeRel: Float64Array;
+  readonly powerRel: Float64Array;
+  /** Per mode: measurement windows combined into its values (0: none). */
+  readonly windows: Uint16Array;
+  /** Per mode: samples of the training entry summed over windows (weights for combining). */
+  readonly samples: Float64Array;
+
+  constructor(size: number, batchCounts: readonly number[]) {
+    const nan = (): Float64Array => new Float64Array(size).fill(Number.NaN);
+    this.trainTimeS = nan();
+    this.trainPowerW = nan();
+    this.inferTimeS = batchCounts.map((n) => Array.from({ length: n }, nan));
+    this.inferPowerW = batchCounts.map((n) => Array.from({ length: n }, nan));
+    this.timeRel = nan();
+    this.powerRel = nan();
+    this.windows = new Uint16Array(size);
+    this.samples = new Float64Array(size);
+  }
 }
 
 export class MeasurementTable {
@@ -50,6 +95,8 @@ export class MeasurementTable {
   readonly inferTimeS: Float64Array[][];
   readonly inferPowerW: Float64Array[][];
   readonly costS: Float64Array;
+  /** Standard errors, once some measurement carried them (see `StandardErrors`). */
+  se: StandardErrors | undefined;
 
   constructor(size: number, batchCounts: readonly number[]) {
     this.size = size;
@@ -73,6 +120,11 @@ export class MeasurementTable {
     return !Number.isNaN(this.trainTimeS[index]!);
   }
 
+  /** Measurement windows combined into mode `index` (0 when it was set without standard errors). */
+  windows(index: number): number {
+    return this.se?.windows[index] ?? 0;
+  }
+
   set(index: number, m: ModeMeasurement): void {
     this.trainTimeS[index] = m.training.timeS;
     this.trainPowerW[index] = m.training.powerW;
@@ -85,19 +137,101 @@ export class MeasurementTable {
       }
     }
     this.costS[index] = m.costS;
+    const carries = m.training.timeSeS !== undefined || m.training.powerSeW !== undefined;
+    if (carries && !this.se) this.se = new StandardErrors(this.size, this.inferTimeS.map((b) => b.length));
+    const se = this.se;
+    if (!se) return;
+    se.trainTimeS[index] = m.training.timeSeS ?? Number.NaN;
+    se.trainPowerW[index] = m.training.powerSeW ?? Number.NaN;
+    for (let s = 0; s < this.inferTimeS.length; s++) {
+      const row = m.inference[s];
+      for (let b = 0; b < this.inferTimeS[s]!.length; b++) {
+        const v = row?.[b];
+        se.inferTimeS[s]![b]![index] = v?.timeSeS ?? Number.NaN;
+        se.inferPowerW[s]![b]![index] = v?.powerSeW ?? Number.NaN;
+      }
+    }
+    se.windows[index] = carries ? (m.windows ?? 1) : 0;
+    se.samples[index] = m.training.samples ?? 1;
+    this.refreshRelative(index);
+  }
+
+  /**
+   * Combines another measurement window of an already measured mode (a re-measure): each value
+   * becomes the samples-weighted mean of the windows, its standard error that of the mean
+   * (√(Σ nᵢ²·SEᵢ²)/Σ nᵢ), so the margins a plan keeps shrink as windows add up. An entry one window
+   * lacks keeps the other's value. `costS` stays one profile's cost.
+   */
+  combine(index: number, m: ModeMeasurement): void {
+    if (!this.has(index) || !this.se || this.se.windows[index] === 0) {
+      this.set(index, m);
+      return;
+    }
+    const se = this.se;
+    const n1 = se.samples[index]!;
+    const n2 = m.training.samples ?? n1 / se.windows[index]!;
+    const w1 = n1 / (n1 + n2);
+    const w2 = n2 / (n1 + n2);
+    const mean = (a: number, b: number | undefined): number => (b === undefined || Number.isNaN(b) ? a : Number.isNaN(a) ? b : w1 * a + w2 * b);
+    const err = (a: number, b: number | undefined): number => (b === undefined || Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.sqrt(w1 * w1 * a * a + w2 * w2 * b * b));
+    this.trainTimeS[index] = mean(this.trainTimeS[index]!, m.training.timeS);
+    this.trainPowerW[index] = mean(this.trainPowerW[index]!, m.training.powerW);
+    se.trainTimeS[index] = err(se.trainTimeS[index]!, m.training.timeSeS);
+    se.trainPowerW[index] = err(se.trainPowerW[index]!, m.training.powerSeW);
+    for (let s = 0; s < this.inferTimeS.length; s++) {
+      const row = m.inference[s];
+      for (let b = 0; b < this.inferTimeS[s]!.length; b++) {
+        const v = row?.[b];
+        if (!v) continue;
+        this.inferTimeS[s]![b]![index] = mean(this.inferTimeS[s]![b]![index]!, v.timeS);
+        this.inferPowerW[s]![b]![index] = mean(this.inferPowerW[s]![b]![index]!, v.powerW);
+        se.inferTimeS[s]![b]![index] = err(se.inferTimeS[s]![b]![index]!, v.timeSeS);
+        se.inferPowerW[s]![b]![index] = err(se.inferPowerW[s]![b]![index]!, v.powerSeW);
+      }
+    }
+    se.windows[index]!++;
+    se.samples[index] = n1 + n2;
+    this.refreshRelative(index);
+  }
+
+  private refreshRelative(index: number): void {
+    const se = this.se!;
+    let t = se.trainTimeS[index]! / this.trainTimeS[index]!;
+    let p = se.trainPowerW[index]! / this.trainPowerW[index]!;
+    for (let s = 0; s < this.inferTimeS.length; s++) {
+      for (let b = 0; b < this.inferTimeS[s]!.length; b++) {
+        const v = this.inferTimeS[s]![b]![index]!;
+        if (Number.isNaN(v)) continue;
+        // NaN (an unknown SE) wins: the mode falls back to the fixed margins.
+        const rt = se.inferTimeS[s]![b]![index]! / v;
+        const rp = se.inferPowerW[s]![b]![index]! / this.inferPowerW[s]![b]![index]!;
+        t = Number.isNaN(rt) || rt > t ? rt : t;
+        p = Number.isNaN(rp) || rp > p ? rp : p;
+      }
+    }
+    se.timeRel[index] = t;
+    se.powerRel[index] = p;
   }
 
   get(index: number): ModeMeasurement | undefined {
     if (!this.has(index)) return undefined;
+    const se = this.se;
+    const known = (v: number | undefined): number | undefined => (v === undefined || Number.isNaN(v) ? undefined : v);
+    const value = (timeS: number, powerW: number, timeSe: number | undefined, powerSe: number | undefined): MeasuredValue => {
+      const t = known(timeSe);
+      const p = known(powerSe);
+      return { timeS, powerW, ...(t !== undefined ? { timeSeS: t } : {}), ...(p !== undefined ? { powerSeW: p } : {}) };
+    };
     return {
-      training: { timeS: this.trainTimeS[index]!, powerW: this.trainPowerW[index]! },
+      training: { ...value(this.trainTimeS[index]!, this.trainPowerW[index]!, se?.trainTimeS[index], se?.trainPowerW[index]), ...(se && se.windows[index]! > 0 ? { samples: se.samples[index]! } : {}) },
       inference: this.inferTimeS.map((perBatch, s) =>
         perBatch.map((times, b) => {
           const t = times[index]!;
-          return Number.isNaN(t) ? undefined : { timeS: t, powerW: this.inferPowerW[s]![b]![index]! };
+          return Number.isNaN(t) ? undefined : value(t, this.inferPowerW[s]![b]![index]!, se?.inferTimeS[s]![b]![index], se?.inferPowerW[s]![b]![index]);
         }),
       ),
       costS: this.costS[index]!,
+      ...(se && se.windows[index]! > 1 ? { windows: se.windows[index]! } : {}),
     };
   }
 }

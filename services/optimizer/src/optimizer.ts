@@ -19,6 +19,7 @@ import {
   MeasurementTable,
   ModeSpace,
   NO_MARGINS,
+  Remeasure,
   marginsFor,
   type SafetyMargins,
   type Strategy,
@@ -721,7 +722,11 @@ export class Optimizer {
     for (;;) {
       const step = gen.next();
       if (step.done) return step.value;
-      for (const modeIndex of step.value) {
+      // A re-measure asks for modes already profiled: the profiler service answers a mode from its
+      // store, so there is no fresh window to take (the backend does not declare `remeasures`);
+      // only a mode this Solve has not seen is profiled.
+      const modes = step.value instanceof Remeasure ? step.value.modes : step.value;
+      for (const modeIndex of modes) {
         if (session.seen.has(modeIndex)) continue;
         const wasCached = cache.has(modeIndex);
         // A cancelled Solve stops here: no more profiling for a client that went away.

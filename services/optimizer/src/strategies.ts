@@ -11,11 +11,13 @@ import {
   DEFAULT_PROTOCOL,
   als,
   bayesianOptimisation,
+  confirmed,
   getStrategy,
   gmd,
   powertrain,
   profilingCostS,
   randomK,
+  type MeasuredValue,
   type ModeMeasurement,
   type ModeSpace,
   type ProfileBackend,
@@ -44,10 +46,10 @@ export function resolveStrategy(name: string, field = 'strategy'): Strategy {
     if (n < 1 || n > MAX_MODE_BUDGET) throw new ValidationError('modeBudget', `must be between 1 and ${MAX_MODE_BUDGET}, got ${n}`);
     switch (m[1]) {
       case 'gmd':
-        strategy = gmd({ ...DEFAULT_GMD_OPTIONS, maxModes: n });
+        strategy = confirmed(gmd({ ...DEFAULT_GMD_OPTIONS, maxModes: n }));
         break;
       case 'als':
-        strategy = als(n);
+        strategy = confirmed(als(n));
         break;
       case 'random':
         strategy = randomK(n);
@@ -132,7 +134,17 @@ export class RemoteProfileBackend implements ProfileBackend {
     const out = await this.profiler.profile({ device: key.device, mode, workloads, ...this.protocol }, options);
     const waitedMs = performance.now() - t0;
     const find = (workload: string, kind: WorkloadKind, batchSize: number) => out.results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
-    const asMeasurement = (r: ProfileResult | undefined) => (r ? { timeS: r.timeMs / 1000, powerW: r.powerW } : undefined);
+    // With the standard errors the profiler measured, so the margins are z·SE (SPEC §4).
+    const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined =>
+      r
+        ? {
+            timeS: r.timeMs / 1000,
+            powerW: r.powerW,
+            ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
+            ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
+            ...(r.samples !== undefined ? { samples: r.samples } : {}),
+          }
+        : undefined;
     const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
     const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
     const text = tableKeyText(key);

@@ -139,7 +139,8 @@ function formatReport(r: SolveReport): string {
   lines.push(t.toString());
   lines.push(`predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`);
   lines.push(`verdict: ${r.plan.verdict}${r.plan.feasible && !r.plan.withinSafetyMargins ? ' (inside the noise safety margin: no mode met the budgets with margin to spare)' : ''}`);
-  lines.push(`cost: ${r.cost.modesProfiled} modes profiled, ${r.cost.profilingSeconds.toFixed(0)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
+  const again = r.cost.remeasures > 0 ? ` + ${r.cost.remeasures} re-measure${r.cost.remeasures === 1 ? '' : 's'}` : '';
+  lines.push(`cost: ${r.cost.modesProfiled} modes profiled${again}, ${r.cost.profilingSeconds.toFixed(0)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
   if (r.groundTruth) {
     const g = r.groundTruth;
     lines.push(

@@ -1,0 +1,109 @@
+/**
+ * Re-measurement where a margin decides (issue 16, SPEC §4).
+ *
+ * A strategy that chooses among its profiled modes chooses on one measurement window per mode,
+ * each mode held to margins of z·SE. Two things then go wrong on a noisy board: a mode whose
+ * measurement says it beats the plan is ruled out only by its margin (its window was unlucky, or
+ * merely unsure), and the chosen mode tends to be the one whose window was lucky (of many modes
+ * near a budget, the best-looking is the most flattered). Measuring again settles both: a fresh
+ * window is free of the first window's luck, and two windows halve the variance, so the margin
+ * shrinks by √2.
+ *
+ * `confirmed(strategy)` wraps a strategy whose plan is the best of its profiled modes (GMD, ALS):
+ * after its answer, while re-measures are left, it re-measures one mode and chooses again:
+ * 1. the profiled mode with the most training throughput that is feasible on its measurements
+ *    but not with its margins, and would beat the plan (a margin decides between them);
+ * 2. else the plan itself, when its margins are what keeps it feasible by less than one margin
+ *    (a close call), up to `maxWindows` windows.
+ * Each re-measure is a profile, charged and counted apart from new modes. Without standard errors
+ * (an exact source: margins 0) or a backend that cannot measure again, nothing changes.
+ */
+import { ModeScore, bestAmong, better, scoreMode, type Objective, type SafetyMargins } from './objective.js';
+import { Remeasure, type PreparedStrategy, type ProfileRequest, type Profiling, type Strategy, type StrategyContext } from './strategy.js';
+
+export interface ConfirmOptions {
+  /** Most re-measures per answer. */
+  readonly maxRemeasures: number;
+  /** Most windows of one mode (the first included). */
+  readonly maxWindows: number;
+}
+
+export const DEFAULT_CONFIRM_OPTIONS: ConfirmOptions = { maxRemeasures: 3, maxWindows: 3 };
+
+/** Forwards a generator's requests, noting every mode it asks for. */
+function* noting<T>(gen: Profiling<T>, into: Set<number>): Profiling<T> {
+  for (;;) {
+    const step = gen.next();
+    if (step.done) return step.value;
+    const request: ProfileRequest = step.value;
+    for (const m of request instanceof Remeasure ? request.modes : request) into.add(m);
+    yield request;
+  }
+}
+
+const NO_MARGIN: SafetyMargins = { timeFraction: 0, powerFraction: 0 };
+
+/** The mode to measure again for this problem, or -1 (see the module comment). */
+export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: readonly number[], plan: ModeScore, options: ConfirmOptions, scratch: ModeScore, bare: ModeScore): number {
+  const table = ctx.measured;
+  const windows = (m: number): number => Math.max(1, table.windows(m));
+  // 1. A mode its margin alone rules out, better than the plan on its measurements.
+  let pick = -1;
+  let pickX = plan.feasible ? plan.throughput : -1;
+  for (const m of modes) {
+    if (m === plan.modeIndex || windows(m) >= options.maxWindows) continue;
+    scoreMode(table, m, obj, ctx.margins, scratch);
+    if (!scratch.measurable || scratch.feasible) continue;
+    scoreMode(table, m, obj, NO_MARGIN, bare);
+    if (bare.feasible && bare.throughput > pickX) {
+      pick = m;
+      pickX = bare.throughput;
+    }
+  }
+  if (pick >= 0) return pick;
+  // 2. The plan itself, when it passes its margins by less than one more margin.
+  if (!plan.feasible || windows(plan.modeIndex) >= options.maxWindows) return -1;
+  const m0 = ctx.margins;
+  const doubled: SafetyMargins = { ...m0, ...(m0.z !== undefined ? { z: m0.z * 2 } : {}), timeFraction: m0.timeFraction * 2, powerFraction: m0.powerFraction * 2 };
+  scoreMode(table, plan.modeIndex, obj, doubled, scratch);
+  // Judged on the plan's own batch sizes' mode: another batch choice may pass doubled margins at less X.
+  if (scratch.feasible && scratch.throughput >= plan.throughput) return -1;
+  return plan.modeIndex;
+}
+
+/** `strategy` with re-measures where a margin decides (see the module comment). */
+export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_CONFIRM_OPTIONS): Strategy {
+  return {
+    name: strategy.name,
+    description: `${strategy.description}; re-measures (at most ${options.maxRemeasures} per problem) where a margin decides`,
+    ...(strategy.needsGroundTruth ? { needsGroundTruth: true } : {}),
+    *prepare(ctx: StrategyContext): Profiling<PreparedStrategy> {
+      const prepared = new Set<number>();
+      const inner = yield* noting(strategy.prepare(ctx), prepared);
+      const active = ctx.canRemeasure === true;
+      return {
+        ...(inner.choiceTable ? { choiceTable: inner.choiceTable } : {}),
+        *answer(obj: Objective) {
+          const asked = new Set(prepared);
+          const choice = yield* noting(inner.answer(obj), asked);
+          if (!active || !choice || !choice.measurable || options.maxRemeasures <= 0) return choice;
+          const modes = [...asked].filter((m) => ctx.measured.has(m));
+          const scratch = new ModeScore(obj.streamCount);
+          const bare = new ModeScore(obj.streamCount);
+          let plan = choice;
+          for (let r = 0; r < options.maxRemeasures; r++) {
+            const m = nextRemeasure(ctx, obj, modes, plan, options, scratch, bare);
+            if (m < 0) break;
+            yield new Remeasure([m]);
+            const best = bestAmong(ctx.measured, modes, obj, ctx.margins);
+            if (!best) break;
+            // Keep the strategy's own choice unless the measurements now say otherwise.
+            const own = scoreMode(ctx.measured, plan.modeIndex, obj, ctx.margins, scratch);
+            plan = own.measurable && !better(best, own) ? own.clone() : best.clone();
+          }
+          return plan;
+        },
+      };
+    },
+  };
+}
