@@ -43,11 +43,27 @@ function* noting<T>(gen: Profiling<T>, into: Set<number>): Profiling<T> {
 
 const NO_MARGIN: SafetyMargins = { timeFraction: 0, powerFraction: 0 };
 
-/** The mode to measure again for this problem, or -1 (see the module comment). */
+/** True when the plan passes its margins by less than one more margin (a close call). */
+function closeCall(ctx: StrategyContext, obj: Objective, plan: ModeScore, scratch: ModeScore): boolean {
+  if (!plan.feasible) return false;
+  const m0 = ctx.margins;
+  const doubled: SafetyMargins = { ...m0, ...(m0.z !== undefined ? { z: m0.z * 2 } : {}), timeFraction: m0.timeFraction * 2, powerFraction: m0.powerFraction * 2 };
+  scoreMode(ctx.measured, plan.modeIndex, obj, doubled, scratch);
+  // Another batch choice of the mode may pass doubled margins, at less X: still a close call.
+  return !(scratch.feasible && scratch.throughput >= plan.throughput);
+}
+
+/**
+ * The mode to measure again for this problem, or -1 (see the module comment): the plan first while
+ * it rests on one window, then a mode only its margin rules out, then the plan again.
+ */
 export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: readonly number[], plan: ModeScore, options: ConfirmOptions, scratch: ModeScore, bare: ModeScore): number {
   const table = ctx.measured;
   const windows = (m: number): number => Math.max(1, table.windows(m));
-  // 1. A mode its margin alone rules out, better than the plan on its measurements.
+  const close = closeCall(ctx, obj, plan, scratch);
+  // The plan's first window is the most flattered of its neighbours': see it again first.
+  if (close && windows(plan.modeIndex) === 1) return plan.modeIndex;
+  // A mode its margin alone rules out, better than the plan on its measurements.
   let pick = -1;
   let pickX = plan.feasible ? plan.throughput : -1;
   for (const m of modes) {
@@ -61,14 +77,8 @@ export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: reado
     }
   }
   if (pick >= 0) return pick;
-  // 2. The plan itself, when it passes its margins by less than one more margin.
-  if (!plan.feasible || windows(plan.modeIndex) >= options.maxWindows) return -1;
-  const m0 = ctx.margins;
-  const doubled: SafetyMargins = { ...m0, ...(m0.z !== undefined ? { z: m0.z * 2 } : {}), timeFraction: m0.timeFraction * 2, powerFraction: m0.powerFraction * 2 };
-  scoreMode(table, plan.modeIndex, obj, doubled, scratch);
-  // Judged on the plan's own batch sizes' mode: another batch choice may pass doubled margins at less X.
-  if (scratch.feasible && scratch.throughput >= plan.throughput) return -1;
-  return plan.modeIndex;
+  if (close && windows(plan.modeIndex) < options.maxWindows) return plan.modeIndex;
+  return -1;
 }
 
 /** `strategy` with re-measures where a margin decides (see the module comment). */
