@@ -31,8 +31,14 @@ export interface ProfileResult extends ProfileKey, MeasurementUncertainty {
   /**
    * Measured minibatches averaged into timeMs (always known here). timeSeMs: the measured minibatch
    * times' standard deviation over √samples; powerSeW: the window's power samples' over √n.
+   * For a result combined from several windows (`windows`), the sum of their samples.
    */
   readonly samples: number;
+  /**
+   * Measurement windows combined into this result (re-measures, issue 16): the samples-weighted
+   * mean of the windows, with the standard errors of that mean. Absent: one window.
+   */
+  readonly windows?: number | undefined;
 }
 
 /**
@@ -106,6 +112,11 @@ export interface ProfileRequest {
   readonly warmupMinibatches?: number | undefined;
   readonly measuredMinibatches?: number | undefined;
   readonly settleS?: number | undefined;
+  /**
+   * Measure the stored mode again (a fresh window, combined into the stored results) instead of
+   * answering from the store; see the profiler's `Profile` RPC for when it does.
+   */
+  readonly remeasure?: boolean | undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { BUILTIN_CATALOG, DEVICES, ValidationError, catalogWith, userWorkload } from '@fulcrum/core';
 import {
   costFromProto,
+  costToProto,
   frontFromProto,
   frontToProto,
   deviceInfoFromProto,
@@ -140,7 +141,7 @@ test('a profile result round-trips; a missing kind, mode or time is refused, nev
   const r = profileResultFromProto(RESULT, 'results[0]');
   assert.equal(r.kind, 'train');
   assert.equal(r.measuredAt, '2026-01-02T03:04:05.000Z');
-  assert.deepEqual(profileResultToProto(r), RESULT);
+  assert.deepEqual(profileResultToProto(r), common.ProfileResult.fromPartial(RESULT));
   assert.deepEqual([r.timeSeMs, r.powerSeW], [0.8, 0.12]);
   // Without standard errors (older results): none invented, none on the wire.
   const plain = profileResultFromProto({ ...RESULT, timeSeMs: undefined, powerSeW: undefined }, 'r');
@@ -152,6 +153,30 @@ test('a profile result round-trips; a missing kind, mode or time is refused, nev
   assert.equal(field(() => profileResultFromProto({ ...RESULT, timeMs: 0 }, 'results[3]')), 'results[3].timeMs');
   assert.equal(field(() => profileResultFromProto({ ...RESULT, measuredAt: undefined }, 'r')), 'r.measuredAt');
   assert.equal(field(() => profileResultFromProto({ ...RESULT, device: '' }, 'r')), 'r.device');
+});
+
+test('re-measurement (issue 16): a combined result keeps its windows, a Profile request its remeasure, a cost its remeasures', () => {
+  const combined = { ...RESULT, samples: 40, timeSeMs: 0.55, windows: 2 };
+  const r = profileResultFromProto(combined, 'results[0]');
+  assert.equal(r.windows, 2);
+  assert.equal(r.samples, 40);
+  assert.deepEqual(common.ProfileResult.decode(common.ProfileResult.encode(profileResultToProto(r)).finish()), common.ProfileResult.fromPartial(combined));
+  // One window: absent in the domain and on the wire (as before re-measurement).
+  assert.ok(!('windows' in profileResultFromProto(RESULT, 'r')));
+  assert.ok(!('windows' in profileResultFromProto({ ...RESULT, windows: 1 }, 'r')));
+  assert.equal(profileResultToProto({ ...r, windows: 1 }).windows, undefined);
+  assert.equal(field(() => profileResultFromProto({ ...RESULT, windows: 0 }, 'results[2]')), 'results[2].windows');
+
+  const input = { mode: MAXN, workloads: [{ workload: 'resnet18', kind: 'train' as const, batchSizes: [32] }], remeasure: true };
+  const wire = profiler.ProfileRequest.decode(profiler.ProfileRequest.encode(profileRequestToProto(input)).finish());
+  assert.equal(wire.remeasure, true);
+  assert.equal(profileRequestFromProto(wire).remeasure, true);
+  assert.ok(!('remeasure' in profileRequestFromProto(profileRequestToProto({ ...input, remeasure: undefined }))), 'a plain request stays plain');
+
+  const cost = costToProto({ modesProfiled: 0, modesReused: 0, remeasures: 1, profilingSeconds: 3.5 });
+  const back = costFromProto(common.PlanCost.decode(common.PlanCost.encode(cost).finish()), 'cost');
+  assert.deepEqual(back, { modesProfiled: 0, modesReused: 0, remeasures: 1, profilingSeconds: 3.5, optimizerMs: 0 });
+  assert.equal(costFromProto(common.PlanCost.fromPartial({ modesProfiled: 2 }), 'cost').remeasures, 0, 'an older peer: no re-measures');
 });
 
 test('strategies: every registry name the contract carries round-trips; others are refused', () => {

@@ -430,6 +430,7 @@ export function profileResultToProto(r: ProfileResult): common.ProfileResult {
     samples: r.samples,
     ...(r.timeSeMs !== undefined ? { timeSeMs: r.timeSeMs } : {}),
     ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
+    ...(r.windows !== undefined && r.windows !== 1 ? { windows: r.windows } : {}),
   });
 }
 
@@ -449,19 +450,26 @@ export function profileResultFromProto(r: common.ProfileResult | undefined, fiel
     samples: positiveInt(result.samples, `${field}.samples`),
     ...(result.timeSeMs !== undefined ? { timeSeMs: nonNegative(result.timeSeMs, `${field}.timeSeMs`) } : {}),
     ...(result.powerSeW !== undefined ? { powerSeW: nonNegative(result.powerSeW, `${field}.powerSeW`) } : {}),
+    // Absent (or 1): one window; 0 is not a count of windows.
+    ...(result.windows !== undefined && result.windows !== 1 ? { windows: positiveInt(result.windows, `${field}.windows`) } : {}),
   };
 }
 
-/** What profiling cost: modes measured, modes answered from the store, seconds on the board, optimizer time. */
+/**
+ * What profiling cost: modes measured, modes answered from the store, re-measured windows of
+ * stored modes (counted apart from modes measured; their seconds are in `profilingSeconds`),
+ * seconds on the board, optimizer time.
+ */
 export interface Cost {
   readonly modesProfiled: number;
   readonly modesReused: number;
+  readonly remeasures?: number | undefined;
   readonly profilingSeconds: number;
   readonly optimizerMs?: number | undefined;
 }
 
 export function costToProto(c: Cost): common.PlanCost {
-  return { modesProfiled: c.modesProfiled, modesReused: c.modesReused, profilingSeconds: c.profilingSeconds, optimizerMs: c.optimizerMs ?? 0 };
+  return { modesProfiled: c.modesProfiled, modesReused: c.modesReused, remeasures: c.remeasures ?? 0, profilingSeconds: c.profilingSeconds, optimizerMs: c.optimizerMs ?? 0 };
 }
 
 export function costFromProto(c: common.PlanCost | undefined, field: string): Required<Cost> {
@@ -469,6 +477,7 @@ export function costFromProto(c: common.PlanCost | undefined, field: string): Re
   return {
     modesProfiled: cost.modesProfiled,
     modesReused: cost.modesReused,
+    remeasures: cost.remeasures,
     profilingSeconds: nonNegative(cost.profilingSeconds, `${field}.profilingSeconds`),
     optimizerMs: nonNegative(cost.optimizerMs, `${field}.optimizerMs`),
   };
@@ -484,6 +493,7 @@ export function profileRequestToProto(input: ProfileRequest): profiler.ProfileRe
     warmupMinibatches: input.warmupMinibatches ?? 0,
     measuredMinibatches: input.measuredMinibatches ?? 0,
     settleS: input.settleS ?? 0,
+    remeasure: input.remeasure === true,
   });
 }
 
@@ -500,6 +510,7 @@ export function profileRequestFromProto(req: profiler.ProfileRequest): ProfileRe
     warmupMinibatches: req.warmupMinibatches || undefined,
     measuredMinibatches: req.measuredMinibatches || undefined,
     settleS: req.settleS === 0 ? undefined : nonNegative(req.settleS, 'settleS'),
+    ...(req.remeasure ? { remeasure: true } : {}),
   };
 }
 

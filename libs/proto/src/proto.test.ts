@@ -112,7 +112,7 @@ describe('protobuf encoding', () => {
     assert.equal(json['createdAt'], '2025-01-02T03:04:05.678Z');
     assert.deepEqual(common.Plan.fromJSON(JSON.parse(JSON.stringify(json))), plan);
 
-    const cost: common.PlanCost = { modesProfiled: 13, modesReused: 2, profilingSeconds: 512.5, optimizerMs: 3.25 };
+    const cost: common.PlanCost = { modesProfiled: 13, modesReused: 2, profilingSeconds: 512.5, optimizerMs: 3.25, remeasures: 3 };
     assert.deepEqual(common.PlanCost.decode(common.PlanCost.encode(cost).finish()), cost);
   });
 

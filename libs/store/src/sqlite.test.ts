@@ -50,7 +50,35 @@ test('sqlite: a version-1 file (before the standard errors) opens, keeps its row
   assert.deepEqual(await store.get(sure), sure);
   await store.close();
   const check = new Database(old, { readonly: true });
-  assert.equal(check.pragma('user_version', { simple: true }), 2);
+  assert.equal(check.pragma('user_version', { simple: true }), 3);
+  check.close();
+});
+
+test('sqlite: a version-2 file (before re-measurement) opens, its rows read as one window each, and takes combined ones', async () => {
+  const old = join(dir, 'v2.db');
+  const db = new Database(old);
+  db.exec(`
+    CREATE TABLE profiles (
+      device TEXT NOT NULL, software_stack TEXT NOT NULL, workload TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('train', 'infer')),
+      batch_size INTEGER NOT NULL CHECK (batch_size > 0), cores INTEGER NOT NULL, cpu_mhz REAL NOT NULL, gpu_mhz REAL NOT NULL, emc_mhz REAL NOT NULL,
+      time_ms REAL NOT NULL CHECK (time_ms > 0), power_w REAL NOT NULL CHECK (power_w > 0), measured_at TEXT NOT NULL, samples INTEGER NOT NULL CHECK (samples > 0),
+      time_se_ms REAL CHECK (time_se_ms >= 0), power_se_w REAL CHECK (power_se_w >= 0),
+      PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
+    ) WITHOUT ROWID;
+    PRAGMA user_version = 2;
+  `);
+  const device = freshDevice();
+  const r = result(device, { timeSeMs: 0.2, powerSeW: 0.05 });
+  db.prepare('INSERT INTO profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(r.device, r.softwareStack, r.workload, r.kind, r.batchSize, r.mode.cores, r.mode.cpuMhz, r.mode.gpuMhz, r.mode.emcMhz, r.timeMs, r.powerW, r.measuredAt, r.samples, r.timeSeMs, r.powerSeW);
+  db.close();
+  const store = openSqliteProfileStore({ path: old });
+  assert.deepEqual(await store.get(r), r);
+  const combined = { ...r, samples: 2 * r.samples, windows: 2 };
+  await store.put(combined);
+  assert.deepEqual(await store.get(r), combined);
+  await store.close();
+  const check = new Database(old, { readonly: true });
+  assert.equal(check.pragma('user_version', { simple: true }), 3);
   check.close();
 });
 

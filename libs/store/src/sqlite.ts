@@ -17,8 +17,12 @@ import {
   type ProfileStore,
 } from './profile-store.js';
 
-/** 1: the first schema; 2: time_se_ms and power_se_w (nullable), added to a version-1 file in place. */
-const SCHEMA_VERSION = 2;
+/**
+ * 1: the first schema; 2: time_se_ms and power_se_w (nullable), added to a version-1 file in place;
+ * 3: windows (nullable: one window), the measurement windows combined by re-measures, added to a
+ * version-1 or -2 file in place.
+ */
+const SCHEMA_VERSION = 3;
 
 interface Row {
   device: string;
@@ -36,6 +40,7 @@ interface Row {
   samples: number;
   time_se_ms: number | null;
   power_se_w: number | null;
+  windows: number | null;
 }
 
 function toResult(row: Row): ProfileResult {
@@ -52,6 +57,7 @@ function toResult(row: Row): ProfileResult {
     samples: row.samples,
     ...(row.time_se_ms !== null ? { timeSeMs: row.time_se_ms } : {}),
     ...(row.power_se_w !== null ? { powerSeW: row.power_se_w } : {}),
+    ...(row.windows !== null && row.windows !== 1 ? { windows: row.windows } : {}),
   };
 }
 
@@ -78,13 +84,14 @@ function rowParams(result: ProfileResult): Record<string, unknown> {
     samples: result.samples,
     time_se_ms: result.timeSeMs ?? null,
     power_se_w: result.powerSeW ?? null,
+    windows: result.windows !== undefined && result.windows !== 1 ? result.windows : null,
   };
 }
 
 const KEY_WHERE =
   'device = @device AND software_stack = @software_stack AND workload = @workload AND kind = @kind AND batch_size = @batch_size AND cores = @cores AND cpu_mhz = @cpu_mhz AND gpu_mhz = @gpu_mhz AND emc_mhz = @emc_mhz';
-const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples, time_se_ms, power_se_w';
-const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples, @time_se_ms, @power_se_w';
+const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples, time_se_ms, power_se_w, windows';
+const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples, @time_se_ms, @power_se_w, @windows';
 const ORDER = 'ORDER BY device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz';
 
 export interface SqliteProfileStoreOptions {
@@ -111,6 +118,10 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
         ALTER TABLE profiles ADD COLUMN power_se_w REAL CHECK (power_se_w >= 0);
       `);
     }
+    if (version === 1 || version === 2) {
+      // Before re-measurement every result was one window.
+      db.exec('ALTER TABLE profiles ADD COLUMN windows INTEGER CHECK (windows > 0);');
+    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS profiles (
         device         TEXT    NOT NULL,
@@ -128,6 +139,7 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
         samples        INTEGER NOT NULL CHECK (samples > 0),
         time_se_ms     REAL    CHECK (time_se_ms >= 0),
         power_se_w     REAL    CHECK (power_se_w >= 0),
+        windows        INTEGER CHECK (windows > 0),
         PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
       ) WITHOUT ROWID;
       PRAGMA user_version = ${SCHEMA_VERSION};

@@ -126,6 +126,19 @@ export function profileStoreSuite(name: string, open: () => Promise<ProfileStore
       assert.deepEqual((await store.query({ device })).map((r) => r.timeSeMs), [0.125, undefined]);
     });
 
+    test('a result combined from re-measured windows keeps its count of windows; put replaces the one window with it', async (t) => {
+      const store = await open();
+      t.after(() => store.close());
+      const device = freshDevice();
+      const first = result(device, { timeSeMs: 0.2, powerSeW: 0.04 });
+      assert.equal(await store.putIfAbsent(first), true);
+      const combined = { ...first, samples: first.samples * 2, timeSeMs: 0.14, powerSeW: 0.03, windows: 2 };
+      await store.put(combined);
+      assert.deepEqual(await store.get(first), combined);
+      assert.deepEqual((await store.query({ device })).map((r) => r.windows), [2]);
+      assert.ok(!('windows' in (await store.get(result(freshDevice())) ?? {})), 'nothing invented for a missing key');
+    });
+
     test('bad results, keys and filters are rejected naming the field', async (t) => {
       const store = await open();
       t.after(() => store.close());
