@@ -87,3 +87,129 @@ export function paretoScatterSpec(points: readonly ScatterPoint[], o: ScatterOpt
     config: CONFIG,
   };
 }
+
+/** One mode on a plan plot: its best batch choice for the problem, judged on latency alone. */
+export interface PlanPoint {
+  /** `profiled` (a mode the strategy measured), `true front` (the ground truth's front, where known). */
+  readonly set: 'profiled' | 'true front';
+  readonly label: string;
+  readonly powerW: number;
+  /** Training throughput X, samples/s. */
+  readonly throughput: number;
+  /** The worst stream's latency bound over its budget (≤ 1 meets every latency budget). */
+  readonly latencyRatio: number;
+  /** Meets every latency budget (and is stable). */
+  readonly meetsLatency: boolean;
+  /** On the measured front: no profiled mode meeting latency has more X for less power. */
+  readonly front: boolean;
+  /** The chosen plan. */
+  readonly chosen: boolean;
+  /** Measurement windows (a re-measured mode has more than 1). */
+  readonly windows?: number;
+}
+
+export interface PlanPlotOptions {
+  readonly title: string;
+  /** Lines under the title. */
+  readonly subtitle?: string | readonly string[];
+  readonly powerBudgetW: number;
+  /** `peak` or `average` power, for the axis title. */
+  readonly powerLabel: string;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/**
+ * A plan at a glance, two panels sharing the power axis: training throughput against power (the
+ * profiled modes, those that meet every latency budget filled, their measured front as a step
+ * line, the ground truth's front where known, the power budget as a rule, the chosen plan as a
+ * star), and the worst stream's latency bound over its budget against power (the budget at 1).
+ */
+export function planPlotSpec(points: readonly PlanPoint[], o: PlanPlotOptions): VegaLiteSpec {
+  const values = points.map((p) => ({
+    ...p,
+    kind: p.chosen ? 'chosen plan' : p.set === 'true front' ? 'true front' : p.meetsLatency ? 'profiled: meets latency' : 'profiled: misses latency',
+    windows: p.windows ?? 1,
+  }));
+  const maxPower = Math.max(o.powerBudgetW, ...points.map((p) => p.powerW));
+  const x = { field: 'powerW', type: 'quantitative' as const, title: `${o.powerLabel} power (W)`, scale: { domain: [0, Math.ceil(maxPower * 1.05)] } };
+  const color = {
+    field: 'kind',
+    type: 'nominal' as const,
+    title: null,
+    scale: {
+      domain: ['profiled: meets latency', 'profiled: misses latency', 'true front', 'chosen plan'],
+      range: ['#1f77b4', '#b0b0b0', '#2ca02c', '#d62728'],
+    },
+  };
+  const tooltip = [
+    { field: 'label', type: 'nominal' as const, title: 'mode' },
+    { field: 'throughput', type: 'quantitative' as const, title: 'X (samples/s)', format: '.2f' },
+    { field: 'powerW', type: 'quantitative' as const, title: 'power (W)', format: '.2f' },
+    { field: 'latencyRatio', type: 'quantitative' as const, title: 'latency / budget', format: '.3f' },
+    { field: 'windows', type: 'quantitative' as const, title: 'windows' },
+  ];
+  const budget = { mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#444' }, encoding: { x: { datum: o.powerBudgetW, type: 'quantitative' as const } } };
+  const budgetLabel = {
+    mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: 8, color: '#444', fontSize: 11 },
+    encoding: { x: { datum: o.powerBudgetW, type: 'quantitative' as const }, y: { value: 0 }, text: { value: `budget ${o.powerBudgetW} W` } },
+  };
+  const throughputPanel = {
+    width: o.width ?? 440,
+    height: o.height ?? 320,
+    layer: [
+      {
+        transform: [{ filter: "datum.set === 'true front'" }],
+        mark: { type: 'line' as const, interpolate: 'step-after' as const, strokeWidth: 1.5, opacity: 0.8 },
+        encoding: { x, y: { field: 'throughput', type: 'quantitative' as const, title: 'training throughput X (samples/s)' }, color },
+      },
+      {
+        transform: [{ filter: "datum.set === 'profiled' && datum.front" }],
+        mark: { type: 'line' as const, interpolate: 'step-after' as const, strokeWidth: 1, color: '#1f77b4', opacity: 0.6 },
+        encoding: { x, y: { field: 'throughput', type: 'quantitative' as const } },
+      },
+      {
+        transform: [{ filter: "datum.set === 'profiled'" }],
+        mark: { type: 'point' as const, size: 60, strokeWidth: 1.5, filled: true },
+        encoding: {
+          x,
+          y: { field: 'throughput', type: 'quantitative' as const },
+          color,
+          shape: { condition: { test: 'datum.chosen', value: 'diamond' }, value: 'circle' },
+          size: { condition: { test: 'datum.chosen', value: 260 }, value: 60 },
+          opacity: { condition: { test: 'datum.meetsLatency || datum.chosen', value: 0.9 }, value: 0.5 },
+          tooltip,
+        },
+      },
+      budget,
+      budgetLabel,
+    ],
+  };
+  const latencyPanel = {
+    width: o.width ? Math.round(o.width * 0.6) : 260,
+    height: o.height ?? 320,
+    layer: [
+      {
+        transform: [{ filter: "datum.set === 'profiled'" }],
+        mark: { type: 'point' as const, size: 60, strokeWidth: 1.5, filled: true },
+        encoding: {
+          x,
+          y: { field: 'latencyRatio', type: 'quantitative' as const, title: 'worst stream latency bound / budget', scale: { type: 'log' as const } },
+          color,
+          shape: { condition: { test: 'datum.chosen', value: 'diamond' }, value: 'circle' },
+          size: { condition: { test: 'datum.chosen', value: 260 }, value: 60 },
+          tooltip,
+        },
+      },
+      { mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#444' }, encoding: { y: { datum: 1, type: 'quantitative' as const } } },
+      budget,
+    ],
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: o.title, anchor: 'start' as const, ...(o.subtitle ? { subtitle: typeof o.subtitle === 'string' ? o.subtitle : [...o.subtitle] } : {}) },
+    data: { values },
+    hconcat: [throughputPanel, latencyPanel],
+    config: { ...CONFIG, legend: { orient: 'bottom' as const, direction: 'horizontal' as const, labelLimit: 0 } },
+  } as VegaLiteSpec;
+}

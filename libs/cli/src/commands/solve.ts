@@ -12,6 +12,7 @@ import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
+import { plotFormat, writePlanPlot } from './plan-plot.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SolveOptions {
@@ -30,6 +31,7 @@ interface SolveOptions {
   noise: number;
   seed: number;
   json?: boolean;
+  plot?: string;
   remote?: string;
   board?: string;
   token?: string;
@@ -172,6 +174,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--noise <x>', 'virtual device measurement noise (0, "default" = 2.5%, or a fraction)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
     .option('--json', 'print the result as JSON')
+    .option('--plot <file.svg|png>', 'also draw the plan: the profiled modes, their front and the true one where known, the budgets, the chosen plan')
     .option('--remote <host:port>', 'solve on a running optimizer service (fulcrum serve) instead of in this process')
     .option('--board <id>', "with --remote: plan for this board (fulcrum boards lists them): the problem's device is its model, and the plan goes to its executor")
     .addOption(new Option('--token <token>', 'with --remote: the bearer token the optimizer requires').env('FULCRUM_TOKEN'))
@@ -203,6 +206,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       if (o.remote !== undefined && o.workloads?.length) throw new UsageError('--workloads: with --remote the optimizer solves with the workloads it was started with (fulcrum serve … --workloads DIR)');
       if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
       if (o.board !== undefined) throw new UsageError('--board goes with --remote (a board is planned for by the optimizer that heard from it)');
+      if (o.plot !== undefined) plotFormat(o.plot);
       const tokenGiven = o.token !== undefined && cmd.getOptionValueSource('token') === 'cli'; // FULCRUM_TOKEN in the environment is for --remote only
       if (tokenGiven || o.tls || o.tlsCa !== undefined) throw new UsageError(`${tokenGiven ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
       const registry = openRegistry(o.workloads);
@@ -276,7 +280,15 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
           verdict: rendered.verdict,
         };
       }
+      if (o.plot !== undefined) {
+        try {
+          await writePlanPlot(o.plot, planner, problem, plan, strategy.name, backend.source.description);
+        } catch (err) {
+          throw new UsageError(`--plot: cannot write ${o.plot}: ${(err as Error).message}`);
+        }
+      }
       io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+      if (o.plot !== undefined && !o.json) io.stdout(`plot: ${o.plot}\n`);
     });
 }
 
