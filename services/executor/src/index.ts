@@ -20,7 +20,7 @@
  */
 export { ExecutorNode } from './node.js';
 export { createExecutorServiceMetrics } from './metrics.js';
-export type { ExecutorServiceMetrics } from './metrics.js';
+export type { ExecutorServiceMetrics, RunningPlanTargets } from './metrics.js';
 export type { ExecutorNodeOptions, ModeController, AppliedPlan, ExecutorNodeState, ExecutorNodeStatus, ConstraintViolation } from './node.js';
 export { SimulatedEngine, HostEngine } from './service-runner.js';
 export type { MinibatchEngine, EngineQuery, EngineResult, HostEngineOptions, HostCheckpoints } from './service-runner.js';

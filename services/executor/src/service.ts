@@ -106,7 +106,14 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
   const cfg = executorServiceConfigSchema.parse(config);
   return openService('executor', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: ExecutorNode | undefined;
-    const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status());
+    const metrics = createExecutorServiceMetrics(
+      registry,
+      () => node?.executor?.status(),
+      () => {
+        const applied = node?.applied;
+        return applied && { powerBudgetW: applied.problem.powerBudgetW, predictedPowerW: applied.record.predictedPowerW, predictedTrainThroughputSamplesPerS: applied.record.predictedTrainThroughputSamplesPerS };
+      },
+    );
     const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     const { engine, clock, model } = await openEngine(cfg, logger);
     const device = cfg.device ?? model?.device.id ?? 'orin-agx';
