@@ -11,7 +11,7 @@
  * over gRPC); the gRPC adapter, the metrics and the power windowing are in
  * `@fulcrum/profiler/internal`.
  */
-export { Profiler } from './profiler.js';
+export { MAX_PROFILE_WINDOWS, Profiler, combineWindows } from './profiler.js';
 export type { ProfileOutcome, ProfileCost, ProfilerOptions } from './profiler.js';
 // The request, query and page types are core's: ProfileRequest, ProfileWorkload, ProfilesQuery, ProfilesPage (@fulcrum/core).
 export { ModeDriftError, NoPowerSamplesError } from './power.js';

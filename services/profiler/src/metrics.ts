@@ -4,6 +4,10 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 export interface ProfilerMetrics {
   /** Results measured (one per workload, kind, batch size, mode). */
   readonly measured: Counter<'kind'>;
+  /** Results measured again (a re-measure's fresh windows, combined into the stored results). */
+  readonly remeasured: Counter<'kind'>;
+  /** Profile calls that re-measured a stored mode (one fresh window of each item). */
+  readonly remeasures: Counter;
   /** Results answered from the store without measuring. */
   readonly reused: Counter<'kind'>;
   /** Mode switches made for profiling. */
@@ -23,6 +27,8 @@ export interface ProfilerMetrics {
 export function createProfilerMetrics(registry: Registry): ProfilerMetrics {
   return {
     measured: new Counter({ name: 'fulcrum_profiler_results_measured_total', help: 'Profile results measured (one per workload, kind, batch size and mode)', labelNames: ['kind'], registers: [registry] }),
+    remeasured: new Counter({ name: 'fulcrum_profiler_results_remeasured_total', help: 'Profile results measured again (fresh windows combined into stored results)', labelNames: ['kind'], registers: [registry] }),
+    remeasures: new Counter({ name: 'fulcrum_profiler_remeasures_total', help: 'Profile calls that re-measured a stored mode (remeasure)', registers: [registry] }),
     reused: new Counter({ name: 'fulcrum_profiler_results_reused_total', help: 'Profile results answered from the store with no new measurement', labelNames: ['kind'], registers: [registry] }),
     modesSwitched: new Counter({ name: 'fulcrum_profiler_modes_switched_total', help: 'Power-mode switches made for profiling', registers: [registry] }),
     profilingSeconds: new Counter({ name: 'fulcrum_profiler_profiling_seconds_total', help: 'Profiling cost: switch + settle + minibatch seconds', registers: [registry] }),

@@ -14,6 +14,13 @@
  *  4. Store the result (`putIfAbsent`: the first result of a key wins) and publish it on
  *     `fulcrum.<device>.profile.completed`.
  *
+ * Re-measurement (`remeasure`, issue 16): when every item is stored, each with fewer than
+ * MAX_PROFILE_WINDOWS windows, steps 2–3 run for every item again (a fresh window); the answer is
+ * that window's results (cost: remeasures 1, modesProfiled 0), and the store's result of each item
+ * becomes the combination of its windows (samples-weighted mean, the standard error of that mean,
+ * samples summed, `windows` + 1: `combineWindows`), published with its `windows`. Otherwise the
+ * request is answered as a plain one (what is missing measured, the rest from the store).
+ *
  * One board has one set of knobs, so measurements are serialised: Profile calls queue behind each
  * other (a call answered wholly from the store does not wait).
  */
@@ -54,8 +61,10 @@ import type { ControllerDeviceInfo, DeviceControllerPort, ExecutorPort, Measurem
 import { ModeDriftError, NoPowerSamplesError, windowPower } from './power.js';
 
 export interface ProfileCost {
-  /** 1 when this call measured anything (the mode was switched), else 0. */
+  /** 1 when this call measured anything new (the mode was switched), else 0. */
   readonly modesProfiled: number;
+  /** 1 when this call measured a stored mode again (a re-measure: fresh windows of every item), else 0. */
+  readonly remeasures: number;
   /** 1 when every result came from the store, else 0. */
   readonly modesReused: number;
   /** Switch + settle + warm-up and measured minibatch time, seconds (0 when all came from the store). */
@@ -65,7 +74,7 @@ export interface ProfileCost {
 export interface ProfileOutcome {
   /** One per requested (workload, batch size), in request order. */
   readonly results: readonly ProfileResult[];
-  /** Per result: measured by this call (true) or taken from the store (false). */
+  /** Per result: measured by this call (true; a re-measure's fresh window too) or taken from the store (false). */
   readonly measured: readonly boolean[];
   readonly cost: ProfileCost;
 }
@@ -102,6 +111,12 @@ export const MAX_OUTBOX = 10_000;
 /** (workload, batch size) items one Profile request may ask for: a problem's most (1 + 32 streams × 32 sizes), rounded up. */
 export const MAX_PROFILE_ITEMS = 1100;
 const MAX_SETTLE_S = 3600;
+/**
+ * Most measurement windows combined into one stored result (the first included): a re-measure of
+ * a mode with an item at the limit is answered from the store. Eight windows cut a standard error
+ * by √8 ≈ 2.8; more buys little and would let one busy key hold the board.
+ */
+export const MAX_PROFILE_WINDOWS = 8;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
@@ -138,6 +153,8 @@ interface ValidRequest {
   readonly warmupMinibatches: number;
   readonly measuredMinibatches: number;
   readonly settleS: number;
+  /** Measure stored items again (see the module comment). */
+  readonly remeasure: boolean;
 }
 
 /** The grid's own value for each knob (requests may carry 1300.5000001 for 1300.5). */
@@ -193,6 +210,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     warmupMinibatches: count('warmupMinibatches', input.warmupMinibatches, defaults.warmupMinibatches, 0),
     measuredMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.measuredMinibatches, 1),
     settleS,
+    remeasure: input.remeasure === true,
   };
 }
 
@@ -272,19 +290,25 @@ export class Profiler {
       // Wholly stored: answer at once, without queueing behind a running measurement.
       const early = await this.lookup(request, stack);
       let outcome: ProfileOutcome;
-      if (early.missing.length === 0) {
-        outcome = this.answer(request, early.found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
+      if (early.missing.length === 0 && !(request.remeasure && remeasurable(early.found))) {
+        outcome = this.answer(request, early.found, new Set(), REUSED);
       } else {
         outcome = await this.serialised(async () => {
           stopIfCancelled(signal);
           await this.flushEvents();
           const { found, missing } = await this.lookup(request, stack);
-          if (missing.length === 0) return this.answer(request, found, new Set(), { modesProfiled: 0, modesReused: 1, profilingSeconds: 0 });
-          const seconds = await this.measureMode(request, stack, missing, found, signal);
-          return this.answer(request, found, new Set(missing.map(itemId)), { modesProfiled: 1, modesReused: 0, profilingSeconds: seconds });
+          if (missing.length === 0) {
+            if (!request.remeasure || !remeasurable(found)) return this.answer(request, found, new Set(), REUSED);
+            const items = [...found.keys()].map((id) => request.entries.find((e) => itemId(e) === id)!);
+            const seconds = await this.measureMode(request, stack, items, found, signal, true);
+            return this.answer(request, found, new Set(items.map(itemId)), { modesProfiled: 0, modesReused: 0, remeasures: 1, profilingSeconds: seconds });
+          }
+          const seconds = await this.measureMode(request, stack, missing, found, signal, false);
+          return this.answer(request, found, new Set(missing.map(itemId)), { modesProfiled: 1, modesReused: 0, remeasures: 0, profilingSeconds: seconds });
         });
       }
-      this.options.metrics?.profileDuration.observe({ outcome: outcome.cost.modesProfiled ? 'measured' : 'reused' }, (performance.now() - started) / 1000);
+      const kind = outcome.cost.remeasures ? 'remeasured' : outcome.cost.modesProfiled ? 'measured' : 'reused';
+      this.options.metrics?.profileDuration.observe({ outcome: kind }, (performance.now() - started) / 1000);
       return outcome;
     } catch (err) {
       this.options.metrics?.profileDuration.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
@@ -329,7 +353,7 @@ export class Profiler {
     const { board } = await this.deviceInfo();
     for (let i = 0; i < pending.length; i++) {
       try {
-        await bus.publish(profileCompletedSubject(board), pending[i]!, { msgId: describeProfileKey(pending[i]!) });
+        await bus.publish(profileCompletedSubject(board), pending[i]!, { msgId: eventId(pending[i]!) });
       } catch {
         this.keepUnpublished(pending.slice(i));
         return;
@@ -407,6 +431,7 @@ export class Profiler {
       counted.add(id);
       this.options.metrics?.reused.inc({ kind: item.kind });
     }
+    if (cost.remeasures > 0) this.options.metrics?.remeasures.inc();
     if (cost.profilingSeconds > 0) this.options.metrics?.profilingSeconds.inc(cost.profilingSeconds);
     return {
       results: request.entries.map((item) => found.get(itemId(item))!),
@@ -415,8 +440,13 @@ export class Profiler {
     };
   }
 
-  /** Switches once and measures the missing items; returns the profiling seconds. Adds results to `found`. */
-  private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>, signal?: AbortSignal): Promise<number> {
+  /**
+   * Switches once and measures the items; returns the profiling seconds. New items (`again`
+   * false): stores and publishes each result and puts it in `found`. Stored items (`again`, a
+   * re-measure): combines each fresh window into the stored result, stores and publishes the
+   * combination, and puts the fresh window in `found`.
+   */
+  private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>, signal: AbortSignal | undefined, again: boolean): Promise<number> {
     const { controller } = this.options;
     const remaining = [...missing];
     let switched: { mode: PowerMode; switchS: number } | undefined;
@@ -435,6 +465,14 @@ export class Profiler {
         const item = remaining[0]!;
         const { result, minibatchS } = await this.measureItem(request, stack, item, switched.mode, signal);
         seconds += minibatchS;
+        if (again) {
+          const combined = await this.storeWindow(found.get(itemId(item))!, result);
+          found.set(itemId(item), result);
+          this.options.metrics?.remeasured.inc({ kind: item.kind });
+          remaining.shift();
+          if (combined) await this.publish(combined);
+          continue;
+        }
         const stored = await this.store(result);
         found.set(itemId(item), stored);
         this.options.metrics?.measured.inc({ kind: item.kind });
@@ -536,12 +574,31 @@ export class Profiler {
     }
   }
 
+  /**
+   * Combines a fresh window into the stored result of its key (the one read before measuring;
+   * re-read in case another profiler on a shared store replaced it) and stores the combination.
+   * Returns it; undefined when another profiler on a shared store brought the key to
+   * MAX_PROFILE_WINDOWS meanwhile (the window is then answered but not stored).
+   */
+  private async storeWindow(before: ProfileResult, fresh: ProfileResult): Promise<ProfileResult | undefined> {
+    try {
+      const current = (await this.options.store.get(profileKeyOf(fresh))) ?? before;
+      if ((current.windows ?? 1) >= MAX_PROFILE_WINDOWS) return undefined;
+      const combined = combineWindows(current, fresh);
+      await this.options.store.put(combined);
+      return combined;
+    } catch (err) {
+      if (isValidationError(err)) throw new GrpcStatusError(status.INTERNAL, `measurement not storable (${err.message})`);
+      throw err;
+    }
+  }
+
   private async publish(result: ProfileResult): Promise<void> {
     const bus = this.options.bus;
     if (!bus) return;
     const { board } = await this.deviceInfo();
     try {
-      await withRetry(() => bus.publish(profileCompletedSubject(board), result, { msgId: describeProfileKey(result) }), {
+      await withRetry(() => bus.publish(profileCompletedSubject(board), result, { msgId: eventId(result) }), {
         attempts: 3,
         initialDelayMs: 100,
         retryable: (err) => isBusError(err) && err.retryable,
@@ -552,6 +609,50 @@ export class Profiler {
       this.logger.warn({ err: err instanceof Error ? err.message : String(err), key: describeProfileKey(result) }, 'profile result stored but not published yet; will retry');
     }
   }
+}
+
+/** Every item stored with fewer than MAX_PROFILE_WINDOWS windows: a re-measure may take a fresh window. */
+function remeasurable(found: ReadonlyMap<string, ProfileResult>): boolean {
+  for (const r of found.values()) if ((r.windows ?? 1) >= MAX_PROFILE_WINDOWS) return false;
+  return true;
+}
+
+const REUSED: ProfileCost = { modesProfiled: 0, modesReused: 1, remeasures: 0, profilingSeconds: 0 };
+
+/**
+ * The de-duplication id of a profile.completed event: the key, and for a combined result its
+ * windows too (JetStream would otherwise drop a re-measure's event as a repeat of the first).
+ */
+function eventId(r: ProfileResult): string {
+  return r.windows !== undefined && r.windows > 1 ? `${describeProfileKey(r)}#w${r.windows}` : describeProfileKey(r);
+}
+
+/**
+ * A stored result and a fresh window of its key as one result (SPEC §4, re-measurement): each
+ * value the samples-weighted mean of the two, its standard error that of the mean,
+ * √(w₁²·SE₁² + w₂²·SE₂²) with wᵢ = nᵢ/(n₁+n₂) (unknown when either is), samples summed, windows
+ * counted, measured at the fresh window's end. The same rule as the strategies'
+ * `MeasurementTable.combine`, so an optimizer's cache and the store agree.
+ */
+export function combineWindows(stored: ProfileResult, fresh: ProfileResult): ProfileResult {
+  const n1 = stored.samples;
+  const n2 = fresh.samples;
+  const w1 = n1 / (n1 + n2);
+  const w2 = n2 / (n1 + n2);
+  const err = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : Math.sqrt(w1 * w1 * a * a + w2 * w2 * b * b));
+  const timeSeMs = err(stored.timeSeMs, fresh.timeSeMs);
+  const powerSeW = err(stored.powerSeW, fresh.powerSeW);
+  const { timeSeMs: _t, powerSeW: _p, windows: _w, ...key } = stored;
+  return {
+    ...key,
+    timeMs: w1 * stored.timeMs + w2 * fresh.timeMs,
+    powerW: w1 * stored.powerW + w2 * fresh.powerW,
+    measuredAt: fresh.measuredAt > stored.measuredAt ? fresh.measuredAt : stored.measuredAt,
+    samples: n1 + n2,
+    ...(timeSeMs !== undefined ? { timeSeMs } : {}),
+    ...(powerSeW !== undefined ? { powerSeW } : {}),
+    windows: (stored.windows ?? 1) + (fresh.windows ?? 1),
+  };
 }
 
 /** CANCELLED once the caller's signal has aborted (the Profile call was cancelled or its deadline passed). */

@@ -12,6 +12,7 @@ import { InProcessHub, connectNatsBus, eventFilter, type EventBus } from '@fulcr
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { startProfilerService, type RunningProfilerService } from './service.js';
+import { MAX_PROFILE_WINDOWS } from './profiler.js';
 import type { ProfilerConfigInput } from './config.js';
 import { startBoardServices, startVirtualPeers, type BoardServices, type VirtualPeers } from './testing/index.js';
 
@@ -123,7 +124,7 @@ describe('profiler service over the real device-controller and executor (in-proc
     const first = (await getProfiles(c, { device: 'orin-agx' })).results;
     const res = await profile(c, REQUEST);
     assert.deepEqual(await board.counts(), before);
-    assert.deepEqual(res.cost, { modesProfiled: 0, modesReused: 1, profilingSeconds: 0, optimizerMs: 0 });
+    assert.deepEqual(res.cost, { modesProfiled: 0, modesReused: 1, remeasures: 0, profilingSeconds: 0, optimizerMs: 0 });
     assert.deepEqual(
       res.results.map((r) => r.timeMs),
       [32, 1, 4].map((b) => first.find((f) => f.batchSize === b)!.timeMs),
@@ -205,6 +206,86 @@ describe('profiler service over the real device-controller and executor (in-proc
     assert.equal(res.cost?.modesProfiled, 1);
     const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
     assert.match(metrics, /fulcrum_profiler_peer_retries_total\{peer="device-controller",service="profiler"\} [1-9]/);
+  });
+});
+
+describe('re-measurement (issue 16): a fresh window of a stored mode, combined into the store, at most MAX_PROFILE_WINDOWS per key', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let bus: EventBus;
+  let svc: RunningProfilerService;
+  let c: profiler.ProfilerClient;
+  const events: { batchSize: number; windows: number | undefined; samples: number }[] = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
+    bus = new InProcessHub().connect();
+    bus.subscribe(eventFilter('profile.completed'), (m) => void events.push({ batchSize: m.event.batchSize, windows: m.event.windows, samples: m.event.samples }));
+    peers = await startVirtualPeers({ noise: 0.05, seed: 3 });
+    svc = await startProfilerService(testConfig({ controllerAddress: peers.address, executorAddress: peers.address }, dir), { logger, bus });
+    c = client(svc.address);
+  });
+  after(async () => {
+    c.close();
+    await svc.close(100);
+    await peers.stop();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const stored = async () => (await getProfiles(c, { mode: MODE_30W })).results.sort((a, b) => a.kind - b.kind || a.batchSize - b.batchSize);
+  const settled = async (n: number) => {
+    for (let i = 0; i < 100 && events.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  it('remeasure on a mode not stored yet is a plain Profile: measured once, remeasures 0', async () => {
+    const res = await profile(c, { ...REQUEST, remeasure: true });
+    assert.deepEqual([res.cost?.modesProfiled, res.cost?.remeasures], [1, 0]);
+    assert.equal(peers.calls.runMeasurement, 3);
+    for (const r of await stored()) assert.deepEqual([r.samples, r.windows], [4, undefined]);
+  });
+
+  it('remeasure measures every item again, answers that window, and stores the samples-weighted combination', async () => {
+    const first = await stored();
+    const calls = peers.calls.runMeasurement;
+    const res = await profile(c, { ...REQUEST, remeasure: true });
+    assert.equal(peers.calls.runMeasurement, calls + 3, 'one fresh window per item');
+    assert.equal(res.cost?.modesProfiled, 0);
+    assert.equal(res.cost?.modesReused, 0);
+    assert.equal(res.cost?.remeasures, 1);
+    assert.ok(res.cost!.profilingSeconds > 0, 'a re-measure costs its profiling seconds');
+    const after = await stored();
+    for (const fresh of res.results) {
+      const before = first.find((r) => r.kind === fresh.kind && r.batchSize === fresh.batchSize)!;
+      const now = after.find((r) => r.kind === fresh.kind && r.batchSize === fresh.batchSize)!;
+      assert.equal(fresh.samples, 4, 'the answer is the fresh window');
+      assert.equal(fresh.windows, undefined);
+      assert.notEqual(fresh.timeMs, before.timeMs, 'a fresh window draws fresh noise');
+      assert.deepEqual([now.samples, now.windows], [8, 2]);
+      assert.ok(Math.abs(now.timeMs - (before.timeMs + fresh.timeMs) / 2) < 1e-9, 'equal samples: the plain mean');
+      assert.ok(Math.abs(now.powerW - (before.powerW + fresh.powerW) / 2) < 1e-9);
+      assert.ok(Math.abs(now.timeSeMs! - Math.hypot(before.timeSeMs!, fresh.timeSeMs!) / 2) < 1e-9, 'the standard error of the mean');
+    }
+    // A later plain Profile answers the combined, surer result.
+    const plain = await profile(c, REQUEST);
+    assert.deepEqual([plain.cost?.modesReused, plain.cost?.remeasures], [1, 0]);
+    assert.deepEqual(plain.results.map((r) => [r.samples, r.windows]), [[8, 2], [8, 2], [8, 2]]);
+    await settled(6);
+    assert.deepEqual(events.slice(3).map((e) => [e.windows, e.samples]), [[2, 8], [2, 8], [2, 8]], 'profile.completed says it is a combination of 2 windows');
+  });
+
+  it(`stops at ${MAX_PROFILE_WINDOWS} windows per key: a further remeasure is answered from the store`, async () => {
+    for (let w = 3; w <= MAX_PROFILE_WINDOWS; w++) assert.equal((await profile(c, { ...REQUEST, remeasure: true })).cost?.remeasures, 1, `window ${w}`);
+    const calls = peers.calls.runMeasurement;
+    const res = await profile(c, { ...REQUEST, remeasure: true });
+    assert.deepEqual([res.cost?.modesProfiled, res.cost?.modesReused, res.cost?.remeasures, res.cost?.profilingSeconds], [0, 1, 0, 0]);
+    assert.equal(peers.calls.runMeasurement, calls, 'nothing measured past the limit');
+    assert.deepEqual(res.results.map((r) => [r.samples, r.windows]), [[32, 8], [32, 8], [32, 8]]);
+    for (const r of await stored()) assert.deepEqual([r.samples, r.windows], [4 * MAX_PROFILE_WINDOWS, MAX_PROFILE_WINDOWS]);
+    // One item at the limit holds the whole mode: a request adding a new batch size measures only that one.
+    const more = await profile(c, { ...REQUEST, workloads: [...REQUEST.workloads, { workload: { name: 'mobilenet', kind: INFER }, batchSizes: [8] }], remeasure: true });
+    assert.deepEqual([more.cost?.modesProfiled, more.cost?.remeasures], [1, 0]);
+    assert.equal(peers.calls.runMeasurement, calls + 1);
+    const metrics = await (await fetch(`${svc.metricsUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`fulcrum_profiler_remeasures_total\\{service="profiler"\\} ${MAX_PROFILE_WINDOWS - 1}\\b`));
   });
 });
 

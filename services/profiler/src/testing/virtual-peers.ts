@@ -66,6 +66,8 @@ export async function startVirtualPeers(options: VirtualPeersOptions = {}): Prom
   const calls = { setPowerMode: 0, runMeasurement: 0, applyPlan: 0 };
   const appliedPlans: executor.ApplyPlanRequest[] = [];
   let seq = 0;
+  /** Windows measured so far per (mode, workload, kind, batch): a later window draws fresh noise, as on a board. */
+  const windows = new Map<string, number>();
 
   const controller: device.DeviceControllerServer = {
     getDeviceInfo: unary(async () =>
@@ -115,8 +117,12 @@ export async function startVirtualPeers(options: VirtualPeersOptions = {}): Prom
         hook = undefined;
         const windowStart = new Date();
         const times: number[] = [];
+        // The first window of a key draws repeats 0…n-1 (as always); the w-th later one its own.
+        const id = `${JSON.stringify(mode)}|${workload}|${kind}|${req.batchSize}`;
+        const w = windows.get(id) ?? 0;
+        windows.set(id, w + 1);
         for (let i = 0; i < req.measuredMinibatches; i++) {
-          const t = dev.measure({ mode, ...q }, { repeat: i }).timeMs;
+          const t = dev.measure({ mode, ...q }, { repeat: w * 100_000 + i }).timeMs;
           times.push(t);
           await sleep(t / timeScale);
         }
