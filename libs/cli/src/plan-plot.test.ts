@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { DEFAULT_CANDIDATE_BATCH_SIZES, type Problem } from '@fulcrum/core';
 import { Planner, fromDeviceBackend, getStrategy } from '@fulcrum/strategies';
-import { planPoints } from './commands/plan-plot.js';
+import { localPlotInput, planPoints } from './commands/plan-plot.js';
 import { cli } from './test-support.js';
 
 const problem: Problem = {
@@ -22,7 +22,7 @@ describe('the plan plot', () => {
   it('draws every profiled mode once, the plan as measured, and a true front no mode beats', () => {
     const planner = new Planner(fromDeviceBackend(createVirtualDevice('orin-agx')));
     const plan = planner.solveSync(getStrategy('gmd'), problem);
-    const points = planPoints(planner, problem, plan);
+    const points = planPoints(localPlotInput(planner, problem, plan));
     const profiled = points.filter((p) => p.set === 'profiled');
     assert.equal(profiled.length, new Set(plan.profiledModes).size);
     const chosen = profiled.filter((p) => p.chosen);

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, startLocalServices } from './test-support.js';
@@ -121,8 +121,10 @@ describe('fulcrum serve all + solve --remote', () => {
 });
 
 describe('fulcrum demo', () => {
-  it('solves with GMD through the services and runs the plan: every request answered, none lost', async () => {
-    const r = await cli('demo', '--json', '--duration-s', '20');
+  it('solves with GMD through the services and runs the plan: every request answered, none lost; --plot draws the plan and the timeline', async () => {
+    const plots = mkdtempSync(join(tmpdir(), 'fulcrum-demo-plots-'));
+    after(() => rmSync(plots, { recursive: true, force: true }));
+    const r = await cli('demo', '--json', '--duration-s', '20', '--plot', join(plots, 'out'));
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.solve.strategy, 'gmd');
@@ -136,5 +138,13 @@ describe('fulcrum demo', () => {
     assert.ok(cam.results > 0);
     assert.ok(out.run.trainThroughputSamplesPerS > 0);
     assert.equal(out.services.length, 4);
+    // The plots: the plan from the optimizer's answer, the run's timeline with every answered request.
+    assert.deepEqual(out.plots.map((f: string) => f.slice(f.lastIndexOf('/') + 1)).sort(), ['plan.png', 'plan.svg', 'timeline.png', 'timeline.svg']);
+    const plan = readFileSync(join(plots, 'out', 'plan.svg'), 'utf8');
+    for (const s of ['budget 25 W', 'chosen plan', `${out.solve.cost.modesProfiled} modes profiled`]) assert.ok(plan.includes(s), s);
+    assert.ok(!plan.includes('true front'), 'the services have no ground truth to draw');
+    const timeline = readFileSync(join(plots, 'out', 'timeline.svg'), 'utf8');
+    assert.ok(timeline.includes(`${cam.results} requests answered`));
+    assert.ok(timeline.includes('training X (samples/s)') && timeline.includes('board power (W)'));
   });
 });

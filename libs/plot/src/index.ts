@@ -7,5 +7,5 @@
  */
 export { renderVegaLite, svgToPng } from './render.js';
 export type { VegaLiteSpec, RenderedSvg, PngOptions } from './render.js';
-export { lineChartSpec, paretoScatterSpec, planPlotSpec } from './specs.js';
-export type { ClockSweepPoint, LineChartOptions, PlanPlotOptions, PlanPoint, ScatterPoint, ScatterOptions } from './specs.js';
+export { lineChartSpec, paretoScatterSpec, planPlotSpec, timelineSpec } from './specs.js';
+export type { ClockSweepPoint, LineChartOptions, PlanPlotOptions, PlanPoint, RunTimeline, ScatterPoint, ScatterOptions, TimelineOptions } from './specs.js';

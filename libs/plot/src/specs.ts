@@ -132,15 +132,15 @@ export function planPlotSpec(points: readonly PlanPoint[], o: PlanPlotOptions): 
     windows: p.windows ?? 1,
   }));
   const maxPower = Math.max(o.powerBudgetW, ...points.map((p) => p.powerW));
+  const kinds = ['profiled: meets latency', 'profiled: misses latency', 'true front', 'chosen plan'] as const;
+  const colours = ['#1f77b4', '#b0b0b0', '#2ca02c', '#d62728'];
+  const present = kinds.map((k, i) => [k, colours[i]!] as const).filter(([k]) => values.some((v) => v.kind === k));
   const x = { field: 'powerW', type: 'quantitative' as const, title: `${o.powerLabel} power (W)`, scale: { domain: [0, Math.ceil(maxPower * 1.05)] } };
   const color = {
     field: 'kind',
     type: 'nominal' as const,
     title: null,
-    scale: {
-      domain: ['profiled: meets latency', 'profiled: misses latency', 'true front', 'chosen plan'],
-      range: ['#1f77b4', '#b0b0b0', '#2ca02c', '#d62728'],
-    },
+    scale: { domain: present.map(([k]) => k), range: present.map(([, c]) => c) },
   };
   const tooltip = [
     { field: 'label', type: 'nominal' as const, title: 'mode' },
@@ -211,5 +211,82 @@ export function planPlotSpec(points: readonly PlanPoint[], o: PlanPlotOptions): 
     data: { values },
     hconcat: [throughputPanel, latencyPanel],
     config: { ...CONFIG, legend: { orient: 'bottom' as const, direction: 'horizontal' as const, labelLimit: 0 } },
+  } as VegaLiteSpec;
+}
+
+/** What a run looked like over time (device seconds since the plan started). */
+export interface RunTimeline {
+  /** One per answered request: when it arrived, its stream, its latency. */
+  readonly latencies: readonly { readonly tS: number; readonly stream: string; readonly latencyS: number }[];
+  readonly latencyBudgetsS: Readonly<Record<string, number>>;
+  /** Board power samples. */
+  readonly power: readonly { readonly tS: number; readonly powerW: number }[];
+  readonly powerBudgetW: number;
+  /** Training throughput over successive intervals (at each interval's end). */
+  readonly throughput: readonly { readonly tS: number; readonly samplesPerS: number }[];
+  readonly predictedThroughputSamplesPerS: number;
+}
+
+export interface TimelineOptions {
+  readonly title: string;
+  readonly subtitle?: string | readonly string[];
+  readonly width?: number;
+}
+
+/**
+ * A run's timeline, three panels over the same device-time axis: every request's latency with
+ * each stream's budget, board power with the budget, and training throughput with the plan's
+ * prediction.
+ */
+export function timelineSpec(t: RunTimeline, o: TimelineOptions): VegaLiteSpec {
+  const width = o.width ?? 720;
+  const x = { field: 'tS', type: 'quantitative' as const, title: 'device time since the plan started (s)' };
+  const budgets = Object.entries(t.latencyBudgetsS).map(([stream, budgetS]) => ({ stream, budgetS }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: o.title, anchor: 'start' as const, ...(o.subtitle ? { subtitle: typeof o.subtitle === 'string' ? o.subtitle : [...o.subtitle] } : {}) },
+    vconcat: [
+      {
+        width,
+        height: 180,
+        layer: [
+          {
+            data: { values: t.latencies.map((p) => ({ ...p })) },
+            mark: { type: 'circle' as const, size: 10, opacity: 0.5 },
+            encoding: { x, y: { field: 'latencyS', type: 'quantitative' as const, title: 'request latency (s)' }, color: { field: 'stream', type: 'nominal' as const, title: 'stream' } },
+          },
+          {
+            data: { values: budgets },
+            mark: { type: 'rule' as const, strokeDash: [6, 4], strokeWidth: 1.5 },
+            encoding: { y: { field: 'budgetS', type: 'quantitative' as const }, color: { field: 'stream', type: 'nominal' as const } },
+          },
+        ],
+      },
+      {
+        width,
+        height: 120,
+        layer: [
+          {
+            data: { values: t.power.map((p) => ({ ...p })) },
+            mark: { type: 'line' as const, strokeWidth: 1, color: '#ff7f0e' },
+            encoding: { x, y: { field: 'powerW', type: 'quantitative' as const, title: 'board power (W)', scale: { zero: false } } },
+          },
+          { data: { values: [{ w: t.powerBudgetW }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#444' }, encoding: { y: { field: 'w', type: 'quantitative' as const } } },
+        ],
+      },
+      {
+        width,
+        height: 120,
+        layer: [
+          {
+            data: { values: t.throughput.map((p) => ({ ...p })) },
+            mark: { type: 'line' as const, point: { size: 12 }, color: '#2ca02c' },
+            encoding: { x, y: { field: 'samplesPerS', type: 'quantitative' as const, title: 'training X (samples/s)' } },
+          },
+          { data: { values: [{ x: t.predictedThroughputSamplesPerS }] }, mark: { type: 'rule' as const, strokeDash: [6, 4], color: '#444' }, encoding: { y: { field: 'x', type: 'quantitative' as const } } },
+        ],
+      },
+    ],
+    config: { ...CONFIG, legend: { orient: 'top' as const, direction: 'horizontal' as const, labelLimit: 0 } },
   } as VegaLiteSpec;
 }

@@ -14,6 +14,7 @@
  *    requests answered and lost), then stops everything (the controller restores its mode).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +29,8 @@ import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js'
 import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
 import { addWorkloadsOption, openRegistry, workloadPathsOf } from '../workloads.js';
 import { expectedModes, progressReporter, remoteReport, remoteStrategy, solveRemote, type RemoteSolveReport } from './solve-remote.js';
+import { remotePlotInput, writePlanPlot } from './plan-plot.js';
+import { renderVegaLite, svgToPng, timelineSpec, type RunTimeline } from '@fulcrum/plot';
 
 /** The example: ResNet-18 training next to a 30 req/s MobileNet camera stream, 0.5 s budget, 25 W. */
 export const DEMO_PROBLEM = {
@@ -51,6 +54,8 @@ export interface DemoOptions {
   readonly onProgress?: Parameters<typeof solveRemote>[1]['onProgress'];
   /** What the demo is doing now, one line at a time. */
   readonly onStep?: (text: string) => void;
+  /** Draw the plan and the run's timeline into this folder (plan.svg/png, timeline.svg/png). */
+  readonly plotDir?: string | undefined;
   /** Workload folders (or folders of them) the services take besides the built-in ones (`workloads.paths`). */
   readonly workloads?: readonly string[];
   /** The catalog the given problem's workloads are checked against (the registry's). */
@@ -102,6 +107,8 @@ export interface DemoReport {
     powerBudgetW: number;
   };
   wallS: number;
+  /** The files `plotDir` got. */
+  plots?: string[];
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -154,9 +161,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const appliedSub = bus.subscribe(eventFilter('plan.applied'), (m) => void applied.add(m.event.planId));
     const powerSamples: number[] = [];
     let sampling = false;
+    // The timeline (for plotDir): device seconds since the run started.
+    let runT0 = 0;
+    const deviceNowS = (): number => ((performance.now() - runT0) / 1000) * timeScale;
+    const timeline = { latencies: [] as { tS: number; stream: string; latencyS: number }[], power: [] as { tS: number; powerW: number }[], throughput: [] as { tS: number; samplesPerS: number }[] };
     const board = running.executor!.node.board;
     const telemetrySub = bus.subscribe(powerSubject(board), (m) => {
-      if (sampling) powerSamples.push(m.event.powerW);
+      if (!sampling) return;
+      powerSamples.push(m.event.powerW);
+      timeline.power.push({ tS: deviceNowS(), powerW: m.event.powerW });
     });
     await Promise.all([appliedSub.ready, telemetrySub.ready]);
 
@@ -188,6 +201,18 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       const arrivals = problem.streams.map((s, k) => streamArrivals(s.name, [{ startS: 0, ratePerS: s.arrivalRatePerS }], { process: 'poisson', durationS, random: seededRandom(1000 + k + (options.seed ?? 0)) }));
       const queue = arrivals.flatMap((gen) => [...gen]).sort((a, b) => a.tS - b.tS);
       const t0 = performance.now();
+      runT0 = t0;
+      // Training throughput over the trailing 5 device seconds, sampled every device second, from
+      // the executor's counters (a 1 s interval holds 3 or 4 minibatches: too coarse to read).
+      const history = [{ nowS: before.nowS, minibatches: before.trainMinibatches }];
+      const sampler = setInterval(() => {
+        const s = exec.executor!.status();
+        history.push({ nowS: s.nowS, minibatches: s.trainMinibatches });
+        while (history.length > 2 && s.nowS - history[1]!.nowS >= 5) history.shift();
+        const from = history[0]!;
+        const dt = s.nowS - from.nowS;
+        if (dt > 0) timeline.throughput.push({ tS: deviceNowS(), samplesPerS: ((s.trainMinibatches - from.minibatches) * problem.trainBatchSize) / dt });
+      }, Math.max(50, 1000 / timeScale));
       let n = 0;
       for (const a of queue) {
         const dueMs = (a.tS / timeScale) * 1000;
@@ -204,6 +229,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
               else {
                 st.results++;
                 st.latencies.push(reply.latencyS);
+                timeline.latencies.push({ tS: a.tS, stream: a.stream, latencyS: reply.latencyS });
                 if (reply.latencyS > budget * (1 + 1e-9)) st.late++;
               }
             },
@@ -214,6 +240,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       const remainingMs = (durationS / timeScale) * 1000 - (performance.now() - t0);
       if (remainingMs > 0) await sleep(remainingMs);
       const after = exec.executor!.status();
+      clearInterval(sampler);
       sampling = false;
       await Promise.all(replies);
       const deviceS = Math.max(1e-9, after.nowS - before.nowS);
@@ -258,7 +285,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const services = running.services.map((s) => ({ service: s.service, address: s.address }));
     await running.close(1000);
     running = undefined;
-    return { device: problem.device, services, store: options.storePath ?? 'a temporary SQLite file', solve: { ...report, wallS: solveWallS }, run, wallS: (performance.now() - wall0) / 1000 };
+    const plots = options.plotDir !== undefined ? await writeDemoPlots(options.plotDir, problem, strategy, optimizerAddress, result, { ...timeline, latencyBudgetsS: Object.fromEntries(problem.streams.map((s) => [s.name, s.latencyBudgetS])), powerBudgetW: problem.powerBudgetW, predictedThroughputSamplesPerS: plan.predictedTrainThroughputSamplesPerS }, run) : undefined;
+    return { device: problem.device, services, store: options.storePath ?? 'a temporary SQLite file', solve: { ...report, wallS: solveWallS }, run, wallS: (performance.now() - wall0) / 1000, ...(plots ? { plots } : {}) };
   } finally {
     await running?.close(0).catch(() => undefined);
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -266,6 +294,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 }
 
 const f = (x: number, digits = 3): string => x.toFixed(digits);
+
+/** The demo's plots: the plan (from the Solve's answer) and the run's timeline, each as SVG and PNG. */
+async function writeDemoPlots(dir: string, problem: Problem, strategy: string, address: string, result: Awaited<ReturnType<typeof solveRemote>>, timeline: RunTimeline, run: DemoReport['run']): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  for (const ext of ['svg', 'png']) {
+    const file = join(dir, `plan.${ext}`);
+    await writePlanPlot(file, remotePlotInput(problem, result.plan, result.cost, result.modes), strategy, `the demo's optimizer at ${address} (virtual orin-agx)`);
+    written.push(file);
+  }
+  const answered = timeline.latencies.length;
+  const spec = timelineSpec(timeline, {
+    title: `the plan running: ${run.durationS} s of device time at ${run.timeScale}× on the virtual board`,
+    subtitle: [
+      `${problem.trainWorkload} training + ${problem.streams.map((s) => `${s.workload} at ${s.arrivalRatePerS}/s within ${s.latencyBudgetS} s`).join(', ')}; ${answered} requests answered`,
+      `dashed: each stream's latency budget, the ${problem.powerBudgetW} W power budget, the plan's predicted ${run.predictedTrainThroughputSamplesPerS.toFixed(1)} samples/s; training X over the trailing 5 s`,
+    ],
+  });
+  const { svg } = await renderVegaLite(spec);
+  await writeFile(join(dir, 'timeline.svg'), svg);
+  await writeFile(join(dir, 'timeline.png'), svgToPng(svg));
+  written.push(join(dir, 'timeline.svg'), join(dir, 'timeline.png'));
+  return written;
+}
 
 export function formatDemoReport(r: DemoReport): string {
   const s = r.solve;
@@ -316,6 +368,7 @@ interface DemoCliOptions {
   seed?: number;
   logLevel?: string;
   json?: boolean;
+  plot?: string;
   workloads?: string[];
 }
 
@@ -337,6 +390,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--seed <n>', 'seed of the virtual board and the arrivals').argParser(positiveInteger))
     .addOption(new Option('--log-level <level>', 'service logs on stderr (default warn)').argParser(oneOf(LOG_LEVELS)))
     .option('--json', 'print the report as JSON')
+    .option('--plot <dir>', 'also draw the plan and the run\'s timeline (latency against budget, power, training throughput) into this folder, as SVG and PNG')
     .action(async (o: DemoCliOptions) => {
       if (o.timeScale > 200) throw new UsageError('--time-scale: at most 200 (host timers are ~1 ms coarse: faster would distort latencies)');
       remoteStrategy(o.strategy); // a strategy the optimizer cannot run is a usage error before anything starts
@@ -362,6 +416,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         timeScale: o.timeScale,
         strategy: o.strategy,
         storePath: o.storePath,
+        ...(o.plot !== undefined ? { plotDir: o.plot } : {}),
         ...(workloads.length ? { workloads } : {}),
         ...(o.train !== undefined ? { problem: { trainWorkload: o.train, inferWorkload: o.infer!, arrivalRatePerS: o.rate, latencyBudgetS: o.latency, powerBudgetW: o.power }, catalog: registry.catalog() } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -376,5 +431,6 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
       });
       progress.finish();
       io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatDemoReport(report));
+      if (report.plots && !o.json) io.stdout(`plots: ${report.plots.join(', ')}\n`);
     });
 }

@@ -13,6 +13,7 @@ import { common, constraintFromProto, optimizer, problemToProto, strategyToProto
 import { GrpcConnection, GrpcStatusError, errorField, isServiceError } from '@fulcrum/runtime';
 import { describeValue } from '@fulcrum/core/internal';
 import type { CliIo } from '../io.js';
+import { plotFormat, remotePlotInput, writePlanPlot } from './plan-plot.js';
 import { CommandError, UsageError, asUsageError } from '../usage.js';
 
 export interface RemoteTarget {
@@ -310,6 +311,8 @@ export interface RemoteSolveCommandOptions {
   readonly noiseGiven: boolean;
   readonly json?: boolean | undefined;
   readonly board?: string | undefined;
+  /** Draw the plan into this file (.svg or .png) from the Solve's answer. */
+  readonly plot?: string | undefined;
 }
 
 /**
@@ -331,6 +334,7 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
   if (o.profiles !== undefined) throw new UsageError('--profiles: with --remote the optimizer profiles through its profiler; a profile table is for a local solve');
   if (o.noiseGiven) throw new UsageError('--noise: with --remote the board (or its virtual model) is the services\'; noise is for a local solve');
   if (o.board !== undefined && !TOKEN_RULE.test(o.board)) throw new UsageError(`--board: a board id is 1–64 letters, digits, '-' or '_', got ${describeValue(o.board)}`);
+  if (o.plot !== undefined) plotFormat(o.plot);
   if (!/^[^\s:]+:\d{1,5}$/.test(o.remote) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(o.remote)) throw new UsageError(`--remote: expected HOST:PORT, got ${JSON.stringify(o.remote)}`);
   const catalog = remoteCatalog(o.device, [o.train, ...o.streams.map((s) => (s && typeof s === 'object' ? (s as { workload?: unknown }).workload : undefined))]);
   let problem: Problem;
@@ -372,5 +376,13 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
     if (trained) problem = { ...problem, trainBatchSize: trained.batchSize };
   }
   const report = remoteReport(problem, o.strategy, o.remote, result);
+  if (o.plot !== undefined) {
+    try {
+      await writePlanPlot(o.plot, remotePlotInput(problem, result.plan, result.cost, result.modes), o.strategy, `the optimizer at ${o.remote}`);
+    } catch (err) {
+      throw new UsageError(`--plot: cannot write ${o.plot}: ${(err as Error).message}`);
+    }
+  }
   io.stdout(o.json ? JSON.stringify(report, null, 2) + '\n' : formatRemoteReport(report));
+  if (o.plot !== undefined && !o.json) io.stdout(`plot: ${o.plot}\n`);
 }

@@ -12,7 +12,7 @@ import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
-import { plotFormat, writePlanPlot } from './plan-plot.js';
+import { localPlotInput, plotFormat, writePlanPlot } from './plan-plot.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SolveOptions {
@@ -282,7 +282,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       }
       if (o.plot !== undefined) {
         try {
-          await writePlanPlot(o.plot, planner, problem, plan, strategy.name, backend.source.description);
+          await writePlanPlot(o.plot, localPlotInput(planner, problem, plan), strategy.name, backend.source.description);
         } catch (err) {
           throw new UsageError(`--plot: cannot write ${o.plot}: ${(err as Error).message}`);
         }
