@@ -11,6 +11,15 @@ describe('optimizer config', () => {
     assert.equal(c.executor.apply, false);
     assert.deepEqual(c.defaults, { strategy: 'gmd', device: 'orin-agx', seed: 1 });
     assert.deepEqual(c.replan, { auto: true, rateThreshold: 0.2, noiseSigmas: 4, minIntervalS: 5, allowProfiling: false });
+    assert.deepEqual(c.margins, { targetProbability: 0.975, systematicFraction: 0.01, remeasure: true });
+  });
+
+  it('margins: a target probability in (0.5, 1) and a systematic fraction ≥ 0 (0 allowed); a bad one names the field', () => {
+    const { config } = loadOptimizerConfig({ env: { FULCRUM_MARGINS__TARGET_PROBABILITY: '0.99', FULCRUM_MARGINS__SYSTEMATIC_FRACTION: '0' } });
+    assert.deepEqual(config.margins, { targetProbability: 0.99, systematicFraction: 0, remeasure: true });
+    assert.throws(() => loadOptimizerConfig({ env: { FULCRUM_MARGINS__TARGET_PROBABILITY: '1' } }), /margins\.targetProbability from env FULCRUM_MARGINS__TARGET_PROBABILITY.*one-sided probability in \(0\.5, 1\)/);
+    assert.throws(() => loadOptimizerConfig({ env: { FULCRUM_MARGINS__TARGET_PROBABILITY: '0.4' } }), /margins\.targetProbability/);
+    assert.throws(() => loadOptimizerConfig({ env: { FULCRUM_MARGINS__SYSTEMATIC_FRACTION: '-0.1' } }), /margins\.systematicFraction.*≥ 0/);
   });
 
   it('reads env with the shared naming rule and names the key on a bad value', () => {

@@ -41,8 +41,31 @@ export const optimizerConfigSchema = z.object({
   profiles: z.string().min(1).optional(),
   /** Workload folders joining the built-in ones (also FULCRUM_WORKLOADS): problems may name them. */
   workloads: workloadsConfigSchema,
-  /** Relative measurement noise the strategies size their safety margins from (2 × this). */
+  /** Relative measurement noise: the margins (z × this) of modes whose profiles carry no standard errors. */
   noiseFraction: z.number().min(0).max(0.5).default(0.025),
+  /** Safety margins from measured uncertainty (SPEC §4): z·√(SE² + s²/w) of each mode's measurements. */
+  margins: z
+    .object({
+      /** One-sided probability that a plan's constraints hold on the truth; z = Φ⁻¹(p) (0.975: z = 1.96). */
+      targetProbability: z
+        .number()
+        .gt(0.5, { message: 'must be a one-sided probability in (0.5, 1), e.g. 0.975 (z = 1.96)' })
+        .lt(1, { message: 'must be a one-sided probability in (0.5, 1), e.g. 0.975 (z = 1.96)' })
+        .default(0.975),
+      /**
+       * s: the relative error one measurement window's own samples cannot show — on a real board
+       * mostly thermal drift between windows. The default 0.01 (1 % per window) is an assumption,
+       * not a measurement; 0 trusts the windows' standard errors alone. Re-measures shrink it as 1/√w.
+       */
+      systematicFraction: z.number().min(0, { message: 'must be a relative error ≥ 0 (0.01: 1 % per window)' }).max(0.5).default(0.01),
+      /**
+       * Let GMD and ALS re-measure a profiled mode where a margin decides (a fresh window through the
+       * profiler's `remeasure`, at most 3 per Solve). false: every mode is measured once, so a Solve
+       * repeated later profiles nothing new (re-measures change the stored values it walks on).
+       */
+      remeasure: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Only stored profiles of this software stack are used for fronts and re-plans; unset: the newest stack seen. */
   softwareStack: z.string().min(1).optional(),
   replan: z

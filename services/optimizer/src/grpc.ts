@@ -17,7 +17,7 @@ export function solveEventToProto(ev: SolveEvent): optimizer.SolveResponse {
   return optimizer.SolveResponse.fromPartial({
     event: {
       $case: 'modeProfiled',
-      value: { mode: ev.mode, reused: ev.reused, results: ev.results.map(profileResultToProto), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
+      value: { mode: ev.mode, reused: ev.reused, remeasured: ev.remeasured, results: ev.results.map(profileResultToProto), cost: costToProto(ev.cost), bestPlan: ev.bestPlan ? planToProto(ev.bestPlan) : undefined },
     },
   });
 }

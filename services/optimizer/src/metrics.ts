@@ -9,6 +9,8 @@ export interface OptimizerMetrics {
   readonly modesProfiled: Counter;
   /** Modes answered from a store (the profiler's or this optimizer's cache). */
   readonly modesReused: Counter;
+  /** Fresh windows of profiled modes the profiler measured for this optimizer (re-measures; their seconds are in profilingSeconds). */
+  readonly remeasures: Counter;
   readonly profilingSeconds: Counter;
   /** Re-plans by trigger (request, arrivals) and outcome (changed, unchanged, error). */
   readonly replans: Counter<'trigger' | 'outcome' | 'board'>;
@@ -29,6 +31,7 @@ export function createOptimizerMetrics(registry: Registry): OptimizerMetrics {
     }),
     modesProfiled: new Counter({ name: 'fulcrum_optimizer_modes_profiled_total', help: 'Power modes newly measured by the profiler for this optimizer', registers: [registry] }),
     modesReused: new Counter({ name: 'fulcrum_optimizer_modes_reused_total', help: 'Power modes answered from stored profiles', registers: [registry] }),
+    remeasures: new Counter({ name: 'fulcrum_optimizer_remeasures_total', help: 'Profiled power modes measured again (a fresh window each) for this optimizer', registers: [registry] }),
     profilingSeconds: new Counter({ name: 'fulcrum_optimizer_profiling_seconds_total', help: 'Profiling seconds (switch + settle + minibatches) spent for this optimizer', registers: [registry] }),
     replans: new Counter({ name: 'fulcrum_optimizer_replans_total', help: 'Re-plans by trigger, outcome and board (empty: none named)', labelNames: ['trigger', 'outcome', 'board'], registers: [registry] }),
     plansApplied: new Counter({ name: 'fulcrum_optimizer_plans_applied_total', help: 'ApplyPlan calls on the executor by outcome', labelNames: ['outcome'], registers: [registry] }),

@@ -19,6 +19,7 @@ import {
   MeasurementTable,
   ModeSpace,
   NO_MARGINS,
+  DEFAULT_TARGET_PROBABILITY,
   Remeasure,
   marginsFor,
   type SafetyMargins,
@@ -64,7 +65,9 @@ export interface SolveCost {
   readonly modesProfiled: number;
   /** Modes answered from stored profiles (the profiler's store or this optimizer's cache). */
   readonly modesReused: number;
-  /** Profiling seconds of the newly measured modes (switch + settle + minibatches). */
+  /** Fresh windows of already profiled modes the profiler measured for this call (re-measures). */
+  readonly remeasures: number;
+  /** Profiling seconds of the newly measured modes and the re-measures (switch + settle + minibatches). */
   readonly profilingSeconds: number;
   /** Optimizer wall time, waiting for the profiler excluded, ms. */
   readonly optimizerMs: number;
@@ -94,6 +97,8 @@ export interface ModeProfiledEvent {
   readonly mode: OptimizerPlan['mode'];
   /** Answered from stored profiles: nothing was measured for it in this call. */
   readonly reused: boolean;
+  /** A re-measure of a mode reported earlier: `results` are the fresh window's. */
+  readonly remeasured: boolean;
   readonly results: readonly ProfileResult[];
   /** Cost so far, this mode included. */
   readonly cost: SolveCost;
@@ -188,8 +193,19 @@ export interface OptimizerOptions {
    * training workload at bT and serves every stream's); throws a ValidationError on `problem.…`.
    */
   readonly checkProblem?: ((problem: Problem) => void) | undefined;
-  /** Relative measurement noise; the strategies' safety margins are twice it. */
+  /** Relative measurement noise: the margins of modes whose measurements carry no standard errors (z × it). */
   readonly noiseFraction: number;
+  /**
+   * Safety margins (SPEC §4): the one-sided probability a plan's constraints hold on the truth
+   * (default 0.975: z = 1.96), and the relative error one measurement window cannot show (thermal
+   * drift; default 0), added to the standard errors in quadrature and shrinking with re-measures.
+   */
+  readonly margins?: {
+    readonly targetProbability?: number | undefined;
+    readonly systematicFraction?: number | undefined;
+    /** Let strategies re-measure profiled modes where a margin decides (default true). */
+    readonly remeasure?: boolean | undefined;
+  } | undefined;
   /** Stored profiles of this stack only (fronts, re-plans); default the newest stack seen. */
   readonly softwareStack?: string | undefined;
   /** Sent with every Profile call (absent: the profiler's defaults). */
@@ -220,6 +236,7 @@ class Session {
   readonly order: number[] = [];
   modesProfiled = 0;
   modesReused = 0;
+  remeasures = 0;
   profilingSeconds = 0;
   waitedMs = 0;
   readonly started = performance.now();
@@ -228,6 +245,7 @@ class Session {
     return {
       modesProfiled: this.modesProfiled,
       modesReused: this.modesReused,
+      remeasures: this.remeasures,
       profilingSeconds: this.profilingSeconds,
       optimizerMs: Math.max(0, performance.now() - this.started - this.waitedMs),
     };
@@ -265,8 +283,16 @@ export class Optimizer {
     this.catalog = options.catalog ?? BUILTIN_CATALOG;
     this.options = options;
     this.logger = options.logger;
-    this.margins = marginsFor(options.noiseFraction);
+    const target = options.margins?.targetProbability ?? DEFAULT_TARGET_PROBABILITY;
+    if (!(target > 0.5 && target < 1)) throw new ValidationError('margins.targetProbability', `must be a one-sided probability in (0.5, 1) (0.975: z = 1.96), got ${describeValue(target)}`);
+    const systematic = options.margins?.systematicFraction ?? 0;
+    if (!(systematic >= 0 && systematic <= 0.5)) throw new ValidationError('margins.systematicFraction', `must be a relative error in [0, 0.5], got ${describeValue(systematic)}`);
+    this.systematicFraction = systematic;
+    this.margins = marginsFor(options.noiseFraction, { targetProbability: target, systematicFraction: systematic });
   }
+
+  /** The relative error per window the margins add (options.margins.systematicFraction). */
+  private readonly systematicFraction: number;
 
   /** Resolves a strategy name (default the configured one); ValidationError('strategy') when unknown or not usable here. */
   strategy(name?: string): Strategy {
@@ -311,6 +337,8 @@ export class Optimizer {
         presets: ss.device.presets,
         seed: seedFrom(`${strategy.name}|${keyText}`, seed),
         margins: this.margins,
+        // GMD and ALS re-measure where a margin decides (confirmed): the profiler takes fresh windows.
+        canRemeasure: ss.backend.remeasures && this.options.margins?.remeasure !== false,
       };
       const handleId = `${strategy.name}#${keyText}#${seed}`;
       let handle = ss.prepared.get(handleId);
@@ -400,7 +428,7 @@ export class Optimizer {
       const ss = this.spaceFor(problem.device, 'full');
       const { table, modes } = await this.storedTable(problem, ss);
       let plan: OptimizerPlan | undefined;
-      let cost: SolveCost = { modesProfiled: 0, modesReused: modes.length, profilingSeconds: 0, optimizerMs: 0 };
+      let cost: SolveCost = { modesProfiled: 0, modesReused: modes.length, remeasures: 0, profilingSeconds: 0, optimizerMs: 0 };
       if (modes.length > 0) {
         const step = new ProfiledFront(table, modes, this.margins).answer(new Objective(problem)).next();
         const choice = step.done ? step.value : undefined;
@@ -689,7 +717,10 @@ export class Optimizer {
       if (!grid) throw new ValidationError('grid', `unknown grid ${describeValue(name)} for ${device.id}; known: full, ${Object.keys(device.subGrids).join(', ')}`);
       const space = ModeSpace.fromGrid(grid);
       // The Profile answers of twice as many keys as the caches hold: a cached key always has its own.
-      const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol, { maxKeys: 2 * CACHE_LIMITS.profileKeys });
+      const backend = new RemoteProfileBackend(this.options.profiler, device, space, this.options.noiseFraction, this.options.profileProtocol, {
+        maxKeys: 2 * CACHE_LIMITS.profileKeys,
+        systematicFraction: this.systematicFraction,
+      });
       ss = { id, device, space, backend, store: new BackendCaches(backend, { maxKeys: CACHE_LIMITS.profileKeys }), prepared: new LRUCache({ max: CACHE_LIMITS.preparedFronts }) };
       this.spaces.set(id, ss);
     }
@@ -709,7 +740,11 @@ export class Optimizer {
     };
   }
 
-  /** Runs a strategy generator: profiles what it asks for and yields one event per new mode of this call. */
+  /**
+   * Runs a strategy generator: profiles what it asks for and yields one event per new mode of this
+   * call, and one per re-measure (`Remeasure`: a fresh window of a profiled mode, through the
+   * profiler's `remeasure`; the cache combines it and then holds what the profiler's store holds).
+   */
   private async *drive<T>(
     gen: Profiling<T>,
     ss: SolverSpace,
@@ -722,11 +757,14 @@ export class Optimizer {
     for (;;) {
       const step = gen.next();
       if (step.done) return step.value;
-      // A re-measure asks for modes already profiled: the profiler service answers a mode from its
-      // store, so there is no fresh window to take (the backend does not declare `remeasures`);
-      // only a mode this Solve has not seen is profiled.
+      const again = step.value instanceof Remeasure;
       const modes = step.value instanceof Remeasure ? step.value.modes : step.value;
       for (const modeIndex of modes) {
+        if (again && cache.has(modeIndex)) {
+          const ev = await this.remeasure(modeIndex, ss, cache, key, session, problem, objective);
+          if (ev) yield ev;
+          continue;
+        }
         if (session.seen.has(modeIndex)) continue;
         const wasCached = cache.has(modeIndex);
         // A cancelled Solve stops here: no more profiling for a client that went away.
@@ -756,12 +794,54 @@ export class Optimizer {
           modeIndex,
           mode: ss.space.mode(modeIndex),
           reused,
+          remeasured: false,
           results: record?.results ?? [],
           cost: session.cost(),
           bestPlan: best?.measurable ? buildPlan(problem, cache.table, best, 'best-so-far', ss.space, '') : undefined,
         };
       }
     }
+  }
+
+  /**
+   * One re-measure of a profiled mode: a fresh window through the profiler (`cache.remeasure`),
+   * charged to the session (a re-measure, its seconds) and counted; afterwards the cache holds the
+   * profiler's stored combination (so it agrees with the store even where another optimizer
+   * re-measured too, or the profiler answered from its store: the key at its limit of windows).
+   * An event when a window was measured; none when the profiler answered from its store.
+   */
+  private async remeasure(modeIndex: number, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): Promise<ModeProfiledEvent | undefined> {
+    if (session.signal?.aborted) throw new GrpcStatusError(status.CANCELLED, 'the Solve was cancelled by its client (or its deadline passed); profiling stopped');
+    const costS = cache.table.costS[modeIndex]!;
+    await cache.remeasure([modeIndex], { signal: session.signal });
+    const record = ss.backend.record(key, modeIndex);
+    if (!record) return undefined;
+    cache.table.set(modeIndex, { ...record.stored, costS });
+    session.waitedMs += record.waitedMs;
+    if (!session.seen.has(modeIndex)) {
+      session.seen.add(modeIndex);
+      session.order.push(modeIndex);
+    }
+    if (!record.remeasured) return undefined;
+    session.remeasures++;
+    session.profilingSeconds += record.profilingSeconds;
+    const m = this.options.metrics;
+    if (m) {
+      m.remeasures.inc();
+      m.profilingSeconds.inc(record.profilingSeconds);
+    }
+    this.logger.debug({ mode: ss.space.mode(modeIndex), windows: record.stored.windows ?? 1, profilingSeconds: record.profilingSeconds }, 're-measured a profiled mode');
+    const best = bestAmong(cache.table, session.order, objective, this.margins);
+    return {
+      type: 'mode',
+      modeIndex,
+      mode: ss.space.mode(modeIndex),
+      reused: false,
+      remeasured: true,
+      results: record.window,
+      cost: session.cost(),
+      bestPlan: best?.measurable ? buildPlan(problem, cache.table, best, 'best-so-far', ss.space, '') : undefined,
+    };
   }
 
   /**

@@ -12,8 +12,15 @@ import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
+import { getDevice, validateProblem } from '@fulcrum/core';
+import { problemFromProto } from '@fulcrum/proto';
+import { MAX_PROFILE_WINDOWS } from '@fulcrum/profiler';
+import { ModeSpace } from '@fulcrum/strategies';
+import { tableKeyOf } from '@fulcrum/strategies/internal';
 import { startOptimizerService, type RunningOptimizerService } from './service.js';
-import type { OptimizerConfigInput } from './config.js';
+import { optimizerConfigSchema, type OptimizerConfigInput } from './config.js';
+import { grpcProfiler } from './ports.js';
+import { RemoteProfileBackend } from './strategies.js';
 
 const logger = pino({ level: 'silent' });
 const TRAIN = common.WorkloadKind.WORKLOAD_KIND_TRAIN;
@@ -79,8 +86,11 @@ const completedOf = (events: optimizer.SolveResponse[]): optimizer.SolveComplete
   assert.equal(last?.$case, 'completed', 'the stream ends with SolveCompleted');
   return (last as { $case: 'completed'; value: optimizer.SolveCompleted }).value;
 };
-const modeEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] =>
+const allModeEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] =>
   events.filter((e) => e.event?.$case === 'modeProfiled').map((e) => (e.event as { value: optimizer.ModeProfiled }).value);
+/** A mode's first event of a Solve (its re-measures, issue 16, are `remeasureEvents`). */
+const modeEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] => allModeEvents(events).filter((m) => !m.remeasured);
+const remeasureEvents = (events: optimizer.SolveResponse[]): optimizer.ModeProfiled[] => allModeEvents(events).filter((m) => m.remeasured);
 
 const replan = (c: optimizer.OptimizerClient, req: Parameters<typeof optimizer.ReplanRequest.fromPartial>[0]) =>
   unaryCall<optimizer.ReplanResponse>((o, cb) => c.replan(optimizer.ReplanRequest.fromPartial(req), new grpc.Metadata(), o, cb), 60_000);
@@ -114,7 +124,9 @@ describe('optimizer service over the profiler, device-controller and executor se
     bus.subscribe(eventFilter('plan.applied'), (m) => void applied.push(m.event.planId));
     board = await startBoardServices({ bus, timeScale: 20 });
     prof = await startProfilerService(profilerConfig(board, dir), { logger, bus });
-    opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress), { logger, bus });
+    // Every mode measured once: the reuse properties below (a Solve repeated profiles nothing new)
+    // hold for stored values that stay put; re-measurement has its own tests below.
+    opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { margins: { remeasure: false } }), { logger, bus });
     c = client(opt.address);
   });
   after(async () => {
@@ -130,15 +142,17 @@ describe('optimizer service over the profiler, device-controller and executor se
     const seen: string[] = [];
     const events = await solve(c, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD }, (ev) => seen.push(ev.event!.$case));
     const modes = modeEvents(events);
+    const again = remeasureEvents(events);
     const done = completedOf(events);
     assert.ok(modes.length >= 3 && modes.length <= 15, `GMD profiled ${modes.length} modes`);
-    assert.deepEqual(seen, [...modes.map(() => 'modeProfiled'), 'completed'], 'progress arrives as it happens, the plan last');
+    assert.deepEqual(seen, [...allModeEvents(events).map(() => 'modeProfiled'), 'completed'], 'progress arrives as it happens, the plan last');
     assert.deepEqual(modes[0]!.mode, { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, 'GMD starts at MAXN');
     for (const [i, m] of modes.entries()) {
       assert.equal(m.reused, false);
       assert.equal(m.results.length, 4, 'training at bT and the stream at each candidate batch size');
       assert.equal(m.cost?.modesProfiled, i + 1);
     }
+    for (const m of again) assert.deepEqual([m.reused, m.results.length, m.results[0]!.samples], [false, 4, 4], 'a re-measure reports its fresh window');
     assert.ok(modes[modes.length - 1]!.bestPlan, 'a best plan so far');
     const plan = done.plan!;
     assert.equal(plan.feasible, true, `plan: ${JSON.stringify(plan)}`);
@@ -149,8 +163,9 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.notEqual(plan.planId, '');
     assert.deepEqual(done.cost?.modesProfiled, modes.length);
     assert.equal(done.cost?.modesReused, 0);
-    assert.ok(done.cost!.profilingSeconds > modes.length * 0.5, 'switch + settle + minibatches of every mode');
-    assert.equal(await measurements(), 4 * modes.length, 'one measurement run per (mode, workload, batch size)');
+    assert.equal(done.cost?.remeasures, again.length, 'the re-measures are counted apart');
+    assert.ok(done.cost!.profilingSeconds > (modes.length + again.length) * 0.5, 'switch + settle + minibatches of every mode and re-measure');
+    assert.equal(await measurements(), 4 * (modes.length + again.length), 'one measurement run per (mode, workload, batch size) and per re-measure');
     assert.ok(await appliedOnExecutor(plan.planId), 'the executor runs the plan');
     // The plan brought its front (the modes looked at, complete): the executor can re-plan from it
     // should the optimizer fall silent (issue 15, 3).
@@ -167,7 +182,7 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.ok(modeEvents(again).every((m) => m.reused));
     assert.deepEqual(completedOf(again).cost && { p: completedOf(again).cost!.modesProfiled, r: completedOf(again).cost!.modesReused, s: completedOf(again).cost!.profilingSeconds }, { p: 0, r: gmdModes, s: 0 });
     assert.deepEqual(completedOf(again).plan?.mode, firstPlan.mode);
-    const fresh = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { replan: { auto: false }, executor: { apply: false } }), { logger });
+    const fresh = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { replan: { auto: false }, executor: { apply: false }, margins: { remeasure: false } }), { logger });
     const fc = client(fresh.address);
     try {
       const events = await solve(fc, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD });
@@ -398,8 +413,100 @@ describe('optimizer when the profiler goes away mid-solve', () => {
     const done = completedOf(events);
     assert.equal(done.plan?.feasible, true);
     assert.ok(done.cost!.modesReused >= 1, 'the mode measured before the failure is not measured again');
-    assert.equal((await board.counts()).measurements - measuredBefore, 4 * done.cost!.modesProfiled, 'only modes not stored before are measured');
+    assert.equal((await board.counts()).measurements - measuredBefore, 4 * (done.cost!.modesProfiled + done.cost!.remeasures), 'only modes not stored before are measured (and re-measures)');
     c.close();
+  });
+});
+
+describe('re-measurement through the services (issue 16): the optimizer asks, the profiler takes a fresh window and keeps the combination', () => {
+  let dir: string;
+  let bus: EventBus;
+  let board: BoardServices;
+  let prof: RunningProfilerService;
+  let opt: RunningOptimizerService;
+  let c: optimizer.OptimizerClient;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-optimizer-remeasure-'));
+    bus = new InProcessHub().connect();
+    board = await startBoardServices({ bus, timeScale: 20 });
+    // The default protocol's 20 measured minibatches per window.
+    prof = await startProfilerService({ ...profilerConfig(board, dir), protocol: { settleS: 0.05, warmupMinibatches: 1, measuredMinibatches: 20, telemetryIntervalMs: 2, measureAttempts: 3 } }, { logger, bus });
+    opt = await startOptimizerService(optimizerConfig(prof.address, board.executorAddress, { executor: { apply: false }, replan: { auto: false } }), { logger, bus });
+    c = client(opt.address);
+  });
+  after(async () => {
+    c.close();
+    await opt.close(100);
+    await prof.close(100);
+    await board.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a GMD Solve on the noisy virtual board re-measures where a margin decides: counted apart, charged, and the store holds the combined windows', async () => {
+    // Whether a margin decides depends on the noise each window drew (power is read from live
+    // telemetry, so not every run is alike): power budgets from one GMD's plans meet by little,
+    // one after another on the same key (its modes cached), until a Solve re-measures.
+    let events: optimizer.SolveResponse[] = [];
+    const all: optimizer.ModeProfiled[] = [];
+    let measured = 0;
+    for (const powerBudgetW of [22, 20, 25, 18, 28, 16, 32]) {
+      const before = (await board.counts()).measurements;
+      events = await solve(c, { problem: { ...PROBLEM, powerBudgetW }, strategy: optimizer.Strategy.STRATEGY_GMD });
+      measured = (await board.counts()).measurements - before;
+      all.push(...remeasureEvents(events));
+      if (completedOf(events).cost!.remeasures > 0) break;
+    }
+    const firsts = modeEvents(events);
+    const again = remeasureEvents(events);
+    const done = completedOf(events);
+    assert.ok(done.cost!.remeasures > 0, `re-measures: ${done.cost!.remeasures} (modes ${done.cost!.modesProfiled})`);
+    assert.equal(done.cost!.remeasures, again.length, 'one ModeProfiled (remeasured) per re-measure');
+    assert.ok(done.cost!.remeasures <= 3, 'at most 3 per problem (the strategies\' rule)');
+    assert.equal(done.cost!.modesProfiled, firsts.filter((m) => !m.reused).length, 're-measures are not counted as modes profiled');
+    assert.equal(measured, 4 * (done.cost!.modesProfiled + again.length), 'a re-measure measures every (workload, batch size) of the mode once more');
+    for (const ev of again) {
+      assert.equal(ev.reused, false);
+      assert.ok(ev.results.every((r) => r.samples === 20 && r.windows === undefined), 'the event carries the fresh window');
+      assert.ok(firsts.some((f) => JSON.stringify(f.mode) === JSON.stringify(ev.mode)), 'a mode reported earlier in the call');
+    }
+    // Seconds: the re-measures' are in the cost (each about what its mode's first window took).
+    const lastFirst = Math.max(0, ...firsts.map((m) => m.cost!.profilingSeconds));
+    assert.ok(done.cost!.profilingSeconds > lastFirst, `${done.cost!.profilingSeconds} s with re-measures, ${lastFirst} s before`);
+    // The profiler's store: every re-measured mode's results combine its windows, 20 samples each.
+    for (const ev of again) {
+      const windows = 1 + all.filter((e) => JSON.stringify(e.mode) === JSON.stringify(ev.mode)).length;
+      const stored = await prof.store.query({ device: 'orin-agx', mode: ev.mode! });
+      const key = stored.filter((r) => (r.workload === 'resnet18' && r.batchSize === 32) || (r.workload === 'mobilenet' && [1, 4, 16].includes(r.batchSize)));
+      assert.equal(key.length, 4);
+      for (const r of key) assert.deepEqual([r.samples, r.windows], [20 * windows, windows], `${r.workload} b${r.batchSize}`);
+    }
+    const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`fulcrum_optimizer_remeasures_total\\{service="optimizer"\\} ${all.length}\\b`));
+    console.log(`# re-measurement through the services: ${done.cost!.modesProfiled} modes profiled (${firsts.length} looked at) + ${again.length} re-measures, ${done.cost!.profilingSeconds.toFixed(1)} s of profiling (${lastFirst.toFixed(1)} s before the re-measures)`);
+  });
+
+  it('a re-measure the profiler answers from its store (the key at its limit of windows) is not counted; the stored values come back', async () => {
+    const problem = { ...PROBLEM, powerBudgetW: 22 };
+    const space = ModeSpace.fromGrid(getDevice('orin-agx').grid);
+    const key = tableKeyOf(validateProblem(problemFromProto(common.Problem.fromPartial(problem))));
+    const mode = space.indexOf({ cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 })!;
+    const port = grpcProfiler({ config: optimizerConfigSchema.parse({ profiler: { address: prof.address } }).profiler });
+    try {
+      const backend = new RemoteProfileBackend(port, getDevice('orin-agx'), space, 0.025);
+      // MAXN (GMD's start) is stored; bring its results to the limit, as other optimizers' re-measures would.
+      const stored = (await prof.store.query({ device: 'orin-agx', mode: space.mode(mode) })).filter((r) => r.workload === 'resnet18' || r.workload === 'mobilenet');
+      for (const r of stored) await prof.store.put({ ...r, samples: 20 * MAX_PROFILE_WINDOWS, windows: MAX_PROFILE_WINDOWS });
+      const before = (await board.counts()).measurements;
+      const m = await backend.measure(key, mode, { repeat: 1 });
+      assert.equal((await board.counts()).measurements, before, 'nothing measured past the limit');
+      const record = backend.record(key, mode)!;
+      assert.equal(record.remeasured, false);
+      assert.equal(m.windows, MAX_PROFILE_WINDOWS, 'the stored values, with their windows, for the cache to hold');
+      assert.equal(m.training.samples, 20 * MAX_PROFILE_WINDOWS);
+    } finally {
+      port.close?.();
+    }
   });
 });
 

@@ -111,6 +111,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       apply: cfg.executor.apply,
       defaults: cfg.defaults,
       noiseFraction: cfg.noiseFraction,
+      margins: cfg.margins,
       softwareStack: cfg.softwareStack,
       profileProtocol: deps.profileProtocol,
       logger,

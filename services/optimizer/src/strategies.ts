@@ -65,11 +65,18 @@ export function resolveStrategy(name: string, field = 'strategy'): Strategy {
   return strategy;
 }
 
-/** What one Profile call answered for one (key, mode). */
+/** What the last Profile call(s) answered for one (key, mode). */
 export interface ModeRecord {
+  /** The mode's results as the profiler's store holds them (for a re-measure: the combined ones). */
   readonly results: readonly ProfileResult[];
-  /** The profiler measured something for it (false: wholly from its store). */
+  /** The profiler measured something new for it (false: wholly from its store, or a re-measure). */
   readonly measuredNow: boolean;
+  /** The profiler re-measured it (a fresh window of every result, combined into its store). */
+  readonly remeasured: boolean;
+  /** A re-measure's fresh window (what the profiler answered); else `results`. */
+  readonly window: readonly ProfileResult[];
+  /** `results` as a measurement (windows and standard errors included): what the store holds. */
+  readonly stored: ModeMeasurement;
   /** Profiling seconds the profiler reported (0 when from its store). */
   readonly profilingSeconds: number;
   /** Wall time spent waiting for the profiler, ms. */
@@ -88,6 +95,13 @@ export interface ProfileProtocolOverrides {
  * for a mode at most once per key; the profiler's store makes a mode asked again by another
  * optimizer (or after a restart) cost nothing.
  *
+ * Re-measures (`remeasures`, issue 16): `measure(…, { repeat > 0 })` sends `remeasure`; the
+ * profiler measures the stored mode again, answers the fresh window (which the cache combines) and
+ * keeps the combination, which a second, plain Profile call reads back from its store (no
+ * measuring) into the record. A profiler that answers from its store instead (a key at its limit
+ * of windows, or one older than re-measurement) answers what it holds: `record(…).remeasured` is
+ * false, and the optimizer puts the stored values back into its cache.
+ *
  * It keeps the last Profile answer of each mode (`record`: the results a Solve's `ModeProfiled`
  * event carries, also for a mode answered from the cache) for the `maxKeys` keys used most
  * recently; the optimizer sets twice its profile-cache bound, so a key whose profiles are cached
@@ -96,6 +110,10 @@ export interface ProfileProtocolOverrides {
 export class RemoteProfileBackend implements ProfileBackend {
   readonly deviceId: string;
   readonly presets: DeviceSpec['presets'];
+  /** The profiler takes a fresh window when asked (ProfileRequest.remeasure). */
+  readonly remeasures = true;
+  /** Relative error a window's samples cannot show (thermal drift), added to the margins (SPEC §4). */
+  readonly systematicFraction: number;
   /** Per key (its text), per mode index: the last Profile answer. */
   private readonly records: LRUCache<string, Map<number, ModeRecord>> | Map<string, Map<number, ModeRecord>>;
 
@@ -105,8 +123,9 @@ export class RemoteProfileBackend implements ProfileBackend {
     readonly space: ModeSpace,
     readonly noiseFraction: number,
     private readonly protocol: ProfileProtocolOverrides = {},
-    options: { readonly maxKeys?: number | undefined } = {},
+    options: { readonly maxKeys?: number | undefined; readonly systematicFraction?: number | undefined } = {},
   ) {
+    this.systematicFraction = options.systematicFraction ?? 0;
     this.deviceId = device.id;
     this.presets = device.presets;
     this.records = options.maxKeys ? new LRUCache({ max: options.maxKeys }) : new Map();
@@ -122,7 +141,7 @@ export class RemoteProfileBackend implements ProfileBackend {
     return this.records.size;
   }
 
-  async measure(key: TableKey, modeIndex: number, options: { readonly signal?: AbortSignal | undefined } = {}): Promise<ModeMeasurement> {
+  async measure(key: TableKey, modeIndex: number, options: { readonly signal?: AbortSignal | undefined; readonly repeat?: number | undefined } = {}): Promise<ModeMeasurement> {
     const mode = this.space.mode(modeIndex);
     const workloads: { workload: string; kind: WorkloadKind; batchSizes: number[] }[] = [{ workload: key.trainWorkload, kind: 'train', batchSizes: [key.trainBatchSize] }];
     for (const s of key.streams) {
@@ -130,29 +149,50 @@ export class RemoteProfileBackend implements ProfileBackend {
       if (same) same.batchSizes = [...new Set([...same.batchSizes, ...s.candidateBatchSizes])];
       else workloads.push({ workload: s.workload, kind: 'infer', batchSizes: [...s.candidateBatchSizes] });
     }
+    const again = (options.repeat ?? 0) > 0;
+    const request = { device: key.device, mode, workloads, ...this.protocol };
     const t0 = performance.now();
-    const out = await this.profiler.profile({ device: key.device, mode, workloads, ...this.protocol }, options);
+    const out = await this.profiler.profile(again ? { ...request, remeasure: true } : request, options);
+    const remeasured = again && (out.cost.remeasures ?? 0) > 0;
+    // A re-measure answers the fresh window; the store's combination is read back (from the store, no measuring).
+    const stored = remeasured ? (await this.profiler.profile(request, options)).results : out.results;
     const waitedMs = performance.now() - t0;
-    const find = (workload: string, kind: WorkloadKind, batchSize: number) => out.results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
-    // With the standard errors the profiler measured, so the margins are z·SE (SPEC §4).
-    const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined =>
-      r
-        ? {
-            timeS: r.timeMs / 1000,
-            powerW: r.powerW,
-            ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
-            ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
-            ...(r.samples !== undefined ? { samples: r.samples } : {}),
-          }
-        : undefined;
-    const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
-    const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
     const text = tableKeyText(key);
     let modes = this.records.get(text);
     if (!modes) this.records.set(text, (modes = new Map()));
-    modes.set(modeIndex, { results: out.results, measuredNow: out.cost.modesProfiled > 0, profilingSeconds: out.cost.profilingSeconds, waitedMs });
-    // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
-    const costS = out.cost.profilingSeconds > 0 ? out.cost.profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
-    return { training, inference, costS };
+    const window = measurementOf(key, out.results, out.cost.profilingSeconds);
+    modes.set(modeIndex, {
+      results: stored,
+      measuredNow: out.cost.modesProfiled > 0,
+      remeasured,
+      window: out.results,
+      stored: remeasured ? measurementOf(key, stored, out.cost.profilingSeconds) : window,
+      profilingSeconds: out.cost.profilingSeconds,
+      waitedMs,
+    });
+    return window;
   }
+}
+
+/** Profile results of one mode as the measurement of a key (with their standard errors, samples and windows). */
+function measurementOf(key: TableKey, results: readonly ProfileResult[], profilingSeconds: number): ModeMeasurement {
+  const find = (workload: string, kind: WorkloadKind, batchSize: number) => results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
+  // With the standard errors the profiler measured, so the margins are z·SE (SPEC §4).
+  const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined =>
+    r
+      ? {
+          timeS: r.timeMs / 1000,
+          powerW: r.powerW,
+          ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
+          ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
+          ...(r.samples !== undefined ? { samples: r.samples } : {}),
+        }
+      : undefined;
+  const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
+  const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
+  // Windows the store combined into these results: the fewest among them (the margins' s²/w stays cautious).
+  const windows = results.length > 0 ? Math.min(...results.map((r) => r.windows ?? 1)) : 1;
+  // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
+  const costS = profilingSeconds > 0 ? profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
+  return { training, inference, costS, ...(windows > 1 ? { windows } : {}) };
 }
