@@ -1,24 +1,36 @@
 /**
  * GMD — gradient-style multi-dimensional descent over the four knobs (SPEC §5).
  *
- * 1. Profile MAXN. It is the fastest mode, so if it is feasible it is optimal; if it misses a
- *    latency budget (or is unstable) no mode can meet it and it is the closest plan.
+ * 1. Profile MAXN. It is the fastest mode unless the board throttles it (or a larger batch size's
+ *    power only fits below it), so when it is feasible — or misses a latency budget, when no mode
+ *    could meet it — one GPU step down is profiled as a check: if that is no better, MAXN is the
+ *    plan. If it is better, times are not monotone in the knobs and the search goes on without
+ *    latency pruning.
  * 2. Probe one step down along each knob from MAXN (about half the top core count and CPU/GPU clock,
- *    one EMC step) and one low diagonal mode. A roofline-shaped model of every measured quantity
+ *    one EMC step) and one low diagonal mode (skipped when the budget is at least
+ *    `highBudgetFraction` of MAXN's peak power). A roofline-shaped model of every measured quantity
  *    (roofline.ts: time a smooth maximum of GPU, memory and CPU terms, power static + leakage +
- *    utilisation-weighted f·V² per clock domain) fitted to these six modes is shared by every
- *    problem of the key.
+ *    utilisation-weighted f·V² per clock domain) fitted to these modes is shared by every problem of
+ *    the key that profiled the same ones.
  * 3. Jump: the mode that the model predicts best for this problem (the exact candidate fronts of
  *    front.ts over the model's predictions for every mode) is profiled next; when its measured
  *    power misses the prediction, once more with the budget scaled by predicted / measured power.
- * 4. Descend locally from the best profiled mode: candidate moves are one step along a knob and
- *    exchanges (one knob up, another down), predicted with the model refitted to every profiled mode
- *    (nearer ones weigh more) and rescaled through the incumbent's measurements; the best predicted improvement (or, while nothing is feasible, the largest
- *    predicted reduction of the violation) is profiled. Steps start at about a sixth of each knob's
- *    range and halve when no move is predicted to help.
+ * 4. Descend locally from the best profiled mode. The local model is the roofline model refitted to
+ *    every profiled mode (nearer ones weigh more), rescaled through the anchor's measurements, and
+ *    corrected by what the measurements around the anchor say the shape gets wrong (per quantity, a
+ *    log-linear slope in the knobs fitted to the residuals: on a board whose laws are not the
+ *    roofline's, the measured slopes take over). Candidates: one step along a knob, exchanges and
+ *    diagonals (steps start at about a sixth of each knob's range and halve when no move is
+ *    predicted to help), and every level along each knob (a line search to the budget's boundary);
+ *    around the incumbent and, with one-level moves and the same lines, around the near miss closest
+ *    to the budget — a profiled mode that meets latency but draws a little too much power, and would
+ *    beat the incumbent: the optimum sits on the boundary between them. The best predicted
+ *    improvement (at least `minGain` in X over a feasible incumbent; while nothing is feasible, the
+ *    largest predicted reduction of the violation) is profiled. While nothing is feasible and the
+ *    model sees no way closer, the remaining profiles go to the candidates predicted closest.
  * 5. Monotonicity prunes: a mode whose training power alone is over the budget rules out every mode
  *    ≥ it in all knobs (peak power); a mode that misses latency for every batch size rules out every
- *    mode ≤ it.
+ *    mode ≤ it (not on a board found to throttle).
  *
  * Plans come only from profiled modes, judged with the safety margins; at most `maxModes` profiles.
  */
@@ -40,9 +52,27 @@ export interface GmdOptions {
   readonly stepFraction: number;
   /** Most model-guided jumps before the local descent (the second with the budget corrected). */
   readonly jumps: number;
+  /** A power budget at least this fraction of MAXN's measured peak power skips the low diagonal probe. */
+  readonly highBudgetFraction: number;
+  /** Least predicted gain in X (relative) for which the descent profiles a move from a feasible incumbent. */
+  readonly minGain: number;
+  /**
+   * Ridge of the local model's measured correction (roofline.ts): how much evidence the local
+   * slopes need before they override the roofline shape; 0 turns the correction off.
+   */
+  readonly correctionRidge: number;
 }
 
-export const DEFAULT_GMD_OPTIONS: GmdOptions = { maxModes: 12, probeFractions: [0.5, 0.5, 0.55, 0.6], lowFraction: 0.2, stepFraction: 1 / 6, jumps: 2 };
+export const DEFAULT_GMD_OPTIONS: GmdOptions = {
+  maxModes: 12,
+  probeFractions: [0.5, 0.5, 0.55, 0.6],
+  lowFraction: 0.2,
+  stepFraction: 1 / 6,
+  jumps: 2,
+  highBudgetFraction: 0.6,
+  minGain: 0.02,
+  correctionRidge: 0.02,
+};
 
 /**
  * The key-level model, shared by every problem of the key: the roofline model fitted to MAXN, the
@@ -99,7 +129,7 @@ export function probeModes(space: ModeSpace, top: number, fractions: readonly nu
  * by closeness to the incumbent and rescaled through its measurements. This is the descent's
  * gradient, refreshed with every profile.
  */
-function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number): RooflineModel {
+function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number): RooflineModel {
   const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
   const w = profiled.map((m) => {
     let d2 = 0;
@@ -109,7 +139,9 @@ function localModel(space: ModeSpace, measured: MeasurementTable, profiled: read
     }
     return 1 / (1 + d2 / 0.0625);
   });
-  return new RooflineModel(space, measured, profiled, w, anchor);
+  if (!(ridge > 0)) return new RooflineModel(space, measured, profiled, w, anchor);
+  // The correction leans on the nearest measurements more than the shape's fit does.
+  return new RooflineModel(space, measured, profiled, w, anchor, { weights: w.map((v) => v * v), ridge, limit: 0.4 });
 }
 
 /** Local models by (anchor, profiled set), per key: problems of a key often walk the same path. */
@@ -118,20 +150,27 @@ const localModels = new WeakMap<MeasurementTable, { left: number; byKey: Map<str
 const LOCAL_MODEL_CACHE = 8000;
 
 /** `localModel`, shared by the problems of a key; fitted over the modes in index order, so the fit does not depend on the path. */
-function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number): RooflineModel {
+function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number): RooflineModel {
   let cache = localModels.get(measured);
   if (!cache) localModels.set(measured, (cache = { left: LOCAL_MODEL_CACHE, byKey: new Map() }));
   const modes = [...profiled].sort((a, b) => a - b);
-  const id = `${anchor}|${modes.join(',')}`;
+  const id = `${ridge}|${anchor}|${modes.join(',')}`;
   let model = cache.byKey.get(id);
   if (!model) {
-    model = localModel(space, measured, modes, anchor);
+    model = localModel(space, measured, modes, anchor, ridge);
     if (cache.left > 0) {
       cache.left--;
       cache.byKey.set(id, model);
     }
   }
   return model;
+}
+
+/** The most power mode m draws: training or any stream's inference at any batch size. */
+function peakPower(t: MeasurementTable, m: number): number {
+  let p = t.trainPowerW[m]!;
+  for (const perBatch of t.inferPowerW) for (const col of perBatch) if (col[m]! > p) p = col[m]!;
+  return p;
 }
 
 /** True when some batch choice on mode m meets stability and every latency budget (with margins). */
@@ -160,6 +199,7 @@ class GmdRun {
   ) {
     this.scratch = new ModeScore(obj.streamCount);
     this.best = new ModeScore(obj.streamCount);
+    this.relaxedScore = new ModeScore(obj.streamCount);
   }
 
   get budgetLeft(): number {
@@ -183,7 +223,17 @@ class GmdRun {
         this.overPower.push(m);
         this.overPowerLevels.push(...levels);
       }
-      if (!s.feasible && !latencyFeasible(measured, m, this.obj, { timeFraction: -margins.timeFraction, powerFraction: 0 }, this.scratch)) {
+      if (!s.feasible) {
+        // Over the power budget only: a near miss, which the descent searches around too.
+        const relaxed = Object.create(this.obj, { powerBudgetW: { value: 1e300 } }) as Objective;
+        const r = scoreMode(measured, m, relaxed, margins, this.relaxedScore);
+        if (r.feasible) {
+          this.nearModes.push(m);
+          this.nearX.push(r.throughput);
+          this.nearViolation.push(s.violation);
+        }
+      }
+      if (!this.noLatencyPrune && !s.feasible && !latencyFeasible(measured, m, this.obj, { timeFraction: -margins.timeFraction, powerFraction: 0 }, this.scratch)) {
         this.tooSlow.push(m);
         this.tooSlowLevels.push(...levels);
       }
@@ -216,6 +266,38 @@ class GmdRun {
     return this.best.modeIndex < 0 ? undefined : this.best;
   }
 
+  /** Profiled modes that meet latency and stability but not the power budget. */
+  private readonly nearModes: number[] = [];
+  private readonly nearX: number[] = [];
+  private readonly nearViolation: number[] = [];
+  private readonly relaxedScore: ModeScore;
+
+  /**
+   * The near miss closest to the budget among those that would beat throughput `x` (-1 if none):
+   * the optimum sits on the budget's boundary, and on a board the model fits badly the fastest
+   * modes just over it are better guides to it than the incumbent below.
+   */
+  nearMiss(x: number): number {
+    let best = -1;
+    let bestV = Infinity;
+    for (let i = 0; i < this.nearModes.length; i++) {
+      if (this.nearX[i]! > x && this.nearViolation[i]! < bestV) {
+        bestV = this.nearViolation[i]!;
+        best = this.nearModes[i]!;
+      }
+    }
+    return best;
+  }
+
+  /** A mode below MAXN measured faster than MAXN: times are not monotone, stop pruning by latency. */
+  throttled(): void {
+    this.tooSlow.length = 0;
+    this.tooSlowLevels.length = 0;
+    this.noLatencyPrune = true;
+  }
+
+  private noLatencyPrune = false;
+
   /** Only MAXN so far: is it the answer on its own? */
   maxnSettles(top: number): boolean {
     const b = this.best;
@@ -245,12 +327,12 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
       );
       const probes = [...new Set([...probeModes(space, top, options.probeFractions), low].filter((p) => p !== top))];
       const design = [top, ...probes];
-      const modelFor = (): AxisModel => {
+      const modelFor = (modes: readonly number[]): AxisModel => {
         let byOptions = models.get(measured);
         if (!byOptions) models.set(measured, (byOptions = new Map()));
-        const id = JSON.stringify(options);
+        const id = `${JSON.stringify(options)}|${modes.length}`;
         let model = byOptions.get(id);
-        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, design)));
+        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, modes)));
         return model;
       };
       return {
@@ -258,12 +340,28 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           const run = new GmdRun(ctx, obj, options);
           yield [top];
           run.note([top]);
-          if (run.maxnSettles(top) || options.maxModes <= 1) return run.incumbent()?.clone();
+          if (options.maxModes <= 1) return run.incumbent()?.clone();
+          if (run.maxnSettles(top)) {
+            // MAXN is the fastest mode unless the board throttles it: one GPU step down checks.
+            const check = space.nearestAvailable(space.shifted(top, 2, -1));
+            if (check < 0 || check === top) return run.incumbent()?.clone();
+            const maxnX = run.incumbent()!.throughput;
+            const maxnFeasible = run.incumbent()!.feasible;
+            yield [check];
+            run.note([check]);
+            const inc = run.incumbent()!;
+            if (inc.modeIndex === top || (maxnFeasible && inc.throughput <= maxnX * 1.001)) return inc.clone();
+            // Faster below MAXN: the board throttles, and "too slow ⇒ everything below is too" no longer holds.
+            run.throttled();
+          }
 
-          const axisProbes = probes.slice(0, Math.max(0, options.maxModes - 1));
+          // A budget well above the low probe's region (by MAXN's peak power): the axis probes alone.
+          const maxnPeak = peakPower(measured, top);
+          const withLow = !(obj.powerBudgetW >= options.highBudgetFraction * maxnPeak) || obj.averagePower;
+          const axisProbes = (withLow ? probes : probes.filter((p) => p !== low)).slice(0, Math.max(0, options.maxModes - 1));
           yield axisProbes;
           run.note(axisProbes);
-          const model = modelFor();
+          const model = modelFor([top, ...axisProbes]);
 
           // Jump to the model's best mode for this problem; if its measured power is off the
           // prediction, jump again with the budget corrected by the ratio (power-targeted secant).
@@ -294,8 +392,10 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             const mv = [0, 1, 2, 3].map((k) => (Math.floor(code / 3 ** k) % 3) - 1);
             if (mv.some((d) => d !== 0)) moves.push(mv);
           }
-          const scratchTable = new MeasurementTable(moves.length, measured.inferTimeS.map((b) => b.length));
-          const slotMode = new Int32Array(moves.length);
+          const lineSlots = 2 * space.dims.reduce((a, d) => a + d, 0);
+          const scratchTable = new MeasurementTable(2 * moves.length + lineSlots, measured.inferTimeS.map((b) => b.length));
+          const slotMode = new Int32Array(2 * moves.length + lineSlots);
+          const unit = [1, 1, 1, 1];
           const scratchColumns = columns(scratchTable);
           const cand = new ModeScore(K);
           const pick = new ModeScore(K);
@@ -306,27 +406,66 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             const anchor = inc.modeIndex;
             // Refitted only when a profile or the incumbent changed (not after a step halving).
             if (`${anchor}/${run.profiled.length}` !== localKey) {
-              local = sharedLocalModel(space, measured, run.profiled, anchor);
+              local = sharedLocalModel(space, measured, run.profiled, anchor, options.correctionRidge);
               localKey = `${anchor}/${run.profiled.length}`;
             }
             let slots = 0;
-            for (const mv of moves) {
-              let m = anchor;
-              for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * steps[k]!);
-              if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
-              local!.predictInto(m, scratchColumns, slots);
-              slotMode[slots++] = m;
+            const generate = (from: number, model: RooflineModel, by: readonly number[]): void => {
+              for (const mv of moves) {
+                let m = from;
+                for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * by[k]!);
+                if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                model.predictInto(m, scratchColumns, slots);
+                slotMode[slots++] = m;
+              }
+            };
+            /** Every level along each knob from `from` (a line search per knob, to the budget's boundary). */
+            const lines = (from: number, model: RooflineModel): void => {
+              for (let k = 0; k < 4; k++) {
+                const at = space.level(from, k);
+                for (let l = 0; l < space.dims[k]!; l++) {
+                  if (l === at || slots >= slotMode.length) continue;
+                  const m = space.shifted(from, k, l - at);
+                  if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                  model.predictInto(m, scratchColumns, slots);
+                  slotMode[slots++] = m;
+                }
+              }
+            };
+            generate(anchor, local!, steps);
+            lines(anchor, local!);
+            // One-level moves and knob lines around the closest near miss that would beat the incumbent.
+            const near = inc.feasible ? run.nearMiss(inc.throughput) : -1;
+            if (near >= 0) {
+              const nearModel = sharedLocalModel(space, measured, run.profiled, near, options.correctionRidge);
+              generate(near, nearModel, unit);
+              lines(near, nearModel);
             }
             pick.modeIndex = -1;
+            /** Nothing feasible yet: the least predicted violation among the candidates, better or not. */
+            const closest = new ModeScore(K);
+            let closestSlot = -1;
             for (let i = 0; i < slots; i++) {
               scoreMode(scratchTable, i, obj, ctx.margins, cand);
               if (!cand.measurable) continue;
+              if (!inc.feasible && (closestSlot < 0 || better(cand, closest))) {
+                closest.copyFrom(cand);
+                closestSlot = i;
+              }
               // Worth profiling only if predicted to beat the incumbent.
               if (!better(cand, inc)) continue;
+              // A feasible incumbent: only a worthwhile predicted gain is worth a profile.
+              if (inc.feasible && cand.throughput < inc.throughput * (1 + options.minGain)) continue;
               if (pick.modeIndex < 0 || better(cand, pick)) {
                 pick.copyFrom(cand);
                 pick.modeIndex = slotMode[i]!;
               }
+            }
+            if (pick.modeIndex < 0 && steps.every((s) => s === 1) && closestSlot >= 0) {
+              // Nothing feasible and the model sees no way closer: an infeasible answer is the worst
+              // there is, so the remaining profiles go to the closest candidates the model sees.
+              pick.copyFrom(closest);
+              pick.modeIndex = slotMode[closestSlot]!;
             }
             if (pick.modeIndex < 0) {
               if (steps.every((s) => s === 1)) break;

@@ -220,10 +220,24 @@ export class RooflineModel {
   /** Scratch: raw times of the mode being predicted, per time column (read by the power columns). */
   private readonly times: Float64Array;
   readonly columnCount: number;
+  /**
+   * Per column, 4 slopes of a log-linear correction in the knob ratios around the anchor (see
+   * `correction` in the constructor); undefined without one.
+   */
+  private readonly slopes: Float64Array | undefined;
+  /** log knob ratios of the anchor (with a correction). */
+  private readonly anchorLog = new Float64Array(4);
+  private readonly delta = new Float64Array(4);
 
   /**
    * Fits every column over `modes` (all measured in `measured`), weighted by `weights` (default 1).
-   * With an anchor, each column is rescaled to pass through the anchor's measurement.
+   * With an anchor, each column is rescaled to pass through the anchor's measurement. With a
+   * `correction` too, what the shape still gets wrong around the anchor is taken from the
+   * measurements: per column, log(measured / predicted) of the other modes is fitted (weighted by
+   * `correction.weights`, ridge `correction.ridge` toward no correction) by a linear function of
+   * the knobs' log ratios to the anchor's, and predictions are multiplied by its exponential (at
+   * most ×/÷ e^`correction.limit`). Where the shape is right the residuals are small and so is the
+   * correction; where it is wrong (a law outside the roofline) the measured slopes take over.
    */
   constructor(
     readonly space: ModeSpace,
@@ -231,6 +245,7 @@ export class RooflineModel {
     modes: readonly number[],
     weights?: readonly number[],
     anchor?: number,
+    correction?: { readonly weights: readonly number[]; readonly ridge: number; readonly limit: number },
   ) {
     this.ratios = knobRatios(space);
     this.pair = pairing(measured);
@@ -295,6 +310,49 @@ export class RooflineModel {
         if (v > 0 && p > 0) this.scale[c] = v / p;
       }
     }
+    this.limit = correction?.limit ?? 0;
+    if (anchor !== undefined && correction) {
+      const r = this.ratios;
+      for (let k = 0; k < 4; k++) this.anchorLog[k] = Math.log(r[anchor * 4 + k]!);
+      const slopes = new Float64Array(cols.length * 4);
+      const G = new Float64Array(16);
+      const h = new Float64Array(4);
+      const d = new Float64Array(4);
+      const free = [true, true, true, true];
+      for (let c = 0; c < cols.length; c++) {
+        G.fill(0);
+        h.fill(0);
+        for (let k = 0; k < 4; k++) G[k * 5] = correction.ridge;
+        let any = false;
+        for (let i = 0; i < modes.length; i++) {
+          const m = modes[i]!;
+          if (m === anchor) continue;
+          const v = cols[c]![m]!;
+          const p = this.predictColumn(m, c) * this.scale[c]!;
+          if (!(v > 0) || !(p > 0)) continue;
+          for (let k = 0; k < 4; k++) d[k] = Math.log(r[m * 4 + k]!) - this.anchorLog[k]!;
+          accumulate(G, h, d, 4, correction.weights[i]!, Math.log(v / p));
+          any = true;
+        }
+        if (!any) continue;
+        // accumulate adds to the upper triangle only (the ridge sits on the diagonal).
+        mirror(G, 4);
+        slopes.set(nnlsNormal(G, h, 4, free), c * 4);
+      }
+      this.slopes = slopes;
+    }
+  }
+
+  private readonly limit: number;
+
+  /** The correction factor of column c at the mode whose log-ratio offsets are in `delta`. */
+  private correctionOf(c: number): number {
+    const g = this.slopes!;
+    const d = this.delta;
+    let s = g[c * 4]! * d[0]! + g[c * 4 + 1]! * d[1]! + g[c * 4 + 2]! * d[2]! + g[c * 4 + 3]! * d[3]!;
+    if (s > this.limit) s = this.limit;
+    else if (s < -this.limit) s = -this.limit;
+    return Math.exp(s);
   }
 
   private powerFeatures(m: number, timeColumn: number, out: Float64Array): void {
@@ -354,12 +412,19 @@ export class RooflineModel {
     const dg = dvfs(g);
     const de = dvfs(e);
     const times = this.times;
+    const corrected = this.slopes !== undefined;
+    if (corrected) {
+      this.delta[0] = Math.log(n) - this.anchorLog[0]!;
+      this.delta[1] = Math.log(c) - this.anchorLog[1]!;
+      this.delta[2] = Math.log(g) - this.anchorLog[2]!;
+      this.delta[3] = Math.log(e) - this.anchorLog[3]!;
+    }
     for (let col = 0; col < this.columnCount; col++) {
       if (this.pair[col] !== -1) continue;
       const k = this.coef[col]!;
       const t = Math.sqrt(Math.max(k[0]! + k[1]! * ig2 + k[2]! * ie2 + k[3]! * ic2 + k[4]! * icn2, 1e-300));
       times[col] = t;
-      dst[col]![slot] = t * this.scale[col]!;
+      dst[col]![slot] = t * this.scale[col]! * (corrected ? this.correctionOf(col) : 1);
     }
     for (let col = 0; col < this.columnCount; col++) {
       const tc = this.pair[col]!;
@@ -369,7 +434,7 @@ export class RooflineModel {
       const ug = t > 0 ? Math.sqrt(kt[1]!) / g / t : 0;
       const ue = t > 0 ? Math.sqrt(kt[2]!) / e / t : 0;
       const k = this.coef[col]!;
-      dst[col]![slot] = (k[0]! + k[1]! * leak + k[2]! * dc + k[3]! * dg * ug + k[4]! * de * ue + k[5]! * dg + k[6]! * de) * this.scale[col]!;
+      dst[col]![slot] = (k[0]! + k[1]! * leak + k[2]! * dc + k[3]! * dg * ug + k[4]! * de * ue + k[5]! * dg + k[6]! * de) * this.scale[col]! * (corrected ? this.correctionOf(col) : 1);
     }
   }
 }
