@@ -181,7 +181,8 @@ export function progressReporter(io: CliIo, options: { tty: boolean; expected: n
   const width = 24;
   return {
     onProgress(ev) {
-      n++;
+      // A re-measure (issue 16) is a fresh window of a mode already counted.
+      if (!ev.remeasured) n++;
       const cost = ev.cost;
       const best = ev.bestPlan;
       const bestText = best ? `best X ${best.predictedTrainThroughputSamplesPerS.toFixed(1)}/s${best.feasible ? '' : ' (infeasible)'}` : 'no plan yet';
@@ -191,7 +192,7 @@ export function progressReporter(io: CliIo, options: { tty: boolean; expected: n
         io.stderr(`\r\x1b[2K${line}`);
         drawn = true;
       } else {
-        io.stderr(`mode ${n}: ${modeText(ev.mode)} ${ev.reused ? 'from the store' : 'profiled'} (${ev.results.length} results); ${cost?.modesProfiled ?? 0} measured, ${cost?.modesReused ?? 0} reused, ${(cost?.profilingSeconds ?? 0).toFixed(1)} s profiling; ${bestText}\n`);
+        io.stderr(`${ev.remeasured ? 're-measure' : `mode ${n}`}: ${modeText(ev.mode)} ${ev.remeasured ? 'measured again' : ev.reused ? 'from the store' : 'profiled'} (${ev.results.length} results); ${cost?.modesProfiled ?? 0} measured, ${cost?.modesReused ?? 0} reused, ${(cost?.profilingSeconds ?? 0).toFixed(1)} s profiling; ${bestText}\n`);
       }
     },
     onRetry(err, attempt, delayMs) {
@@ -225,8 +226,8 @@ export interface RemoteSolveReport {
     utilization: number;
     latencyBoundsS: Record<string, number>;
   };
-  cost: { modesProfiled: number; modesReused: number; profilingSeconds: number; optimizerMs: number };
-  /** Every mode looked at, in order. */
+  cost: { modesProfiled: number; modesReused: number; remeasures: number; profilingSeconds: number; optimizerMs: number };
+  /** Every mode looked at, in order (re-measures not repeated here: `cost.remeasures`). */
   modes: { mode: string; reused: boolean }[];
 }
 
@@ -268,8 +269,8 @@ export function remoteReport(problem: Problem, strategy: string, address: string
       utilization: p.utilization,
       latencyBoundsS: Object.fromEntries(p.streams.map((s) => [s.stream, s.predictedLatencyS])),
     },
-    cost: { modesProfiled: r.cost.modesProfiled, modesReused: r.cost.modesReused, profilingSeconds: r.cost.profilingSeconds, optimizerMs: r.cost.optimizerMs },
-    modes: r.modes.map((m) => ({ mode: modeText(m.mode), reused: m.reused })),
+    cost: { modesProfiled: r.cost.modesProfiled, modesReused: r.cost.modesReused, remeasures: r.cost.remeasures, profilingSeconds: r.cost.profilingSeconds, optimizerMs: r.cost.optimizerMs },
+    modes: r.modes.filter((m) => !m.remeasured).map((m) => ({ mode: modeText(m.mode), reused: m.reused })),
   };
 }
 
@@ -285,7 +286,9 @@ export function formatRemoteReport(r: RemoteSolveReport): string {
     `predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`,
   );
   lines.push(`verdict: ${r.plan.verdict}`);
-  lines.push(`cost: ${r.cost.modesProfiled} modes profiled, ${r.cost.modesReused} reused from the store, ${r.cost.profilingSeconds.toFixed(1)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
+  // As the local solve says it: re-measured windows of profiled modes counted apart (issue 16).
+  const again = r.cost.remeasures > 0 ? ` + ${r.cost.remeasures} re-measure${r.cost.remeasures === 1 ? '' : 's'}` : '';
+  lines.push(`cost: ${r.cost.modesProfiled} modes profiled${again}, ${r.cost.modesReused} reused from the store, ${r.cost.profilingSeconds.toFixed(1)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
   return lines.join('\n') + '\n';
 }
 
