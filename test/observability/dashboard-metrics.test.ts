@@ -21,13 +21,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parser } from '@prometheus-io/lezer-promql';
 import { connectNatsBus, inferSubject, isErrorReply, type EventBus } from '@fulcrum/bus';
 import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { runCli } from '@fulcrum/cli';
-import { REPO_ROOT, SOURCE_NODE_ARGS } from '../support/serve-process.js';
+import { REPO_ROOT, serveAllProcess as serveAll, type ServeAll } from '../support/serve-process.js';
 
 const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/dashboards/fulcrum.json');
 const SCRAPE_CONFIG = join(REPO_ROOT, 'deploy/prometheus/prometheus.yml');
@@ -300,40 +299,6 @@ async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-interface ServeAll {
-  readonly child: ChildProcess;
-  readonly ready: Readonly<Record<Service, { address: string; metricsUrl: string }>>;
-  log(): string;
-}
-
-/** `fulcrum serve all --json ARGS` as a process: waits for its four ready lines. */
-async function serveAll(args: readonly string[]): Promise<ServeAll> {
-  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(REPO_ROOT, 'libs/cli/src/bin.ts'), 'serve', 'all', '--json', ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '' },
-  });
-  let log = '';
-  createInterface({ input: child.stderr! }).on('line', (line) => void (log = (log + line + '\n').slice(-20_000)));
-  const ready: Record<string, { address: string; metricsUrl: string }> = {};
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve all not ready in 60 s:\n${log}`)), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const r = JSON.parse(line) as { service: string; address: string; metricsUrl: string };
-      ready[r.service] = r;
-      if (SERVICES.every((s) => ready[s])) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve all exited (${code}) before ready:\n${log}`));
-    });
-  });
-  return { child, ready: ready as ServeAll['ready'], log: () => log };
 }
 
 async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {

@@ -109,3 +109,43 @@ export async function serveProcess(name: string, args: readonly string[], option
 export function killAllServices(): void {
   for (const child of running) child.kill('SIGKILL');
 }
+
+/** The four services of `fulcrum serve all`. */
+export const ALL_SERVICES = ['device-controller', 'executor', 'profiler', 'optimizer'] as const;
+export type ServiceName = (typeof ALL_SERVICES)[number];
+
+export interface ServeAll {
+  readonly child: ChildProcess;
+  readonly ready: Readonly<Record<ServiceName, { address: string; metricsUrl: string }>>;
+  log(): string;
+}
+
+/** `fulcrum serve all --json ARGS` as a process: waits for its four ready lines. */
+export async function serveAllProcess(args: readonly string[]): Promise<ServeAll> {
+  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(REPO_ROOT, 'libs/cli/src/bin.ts'), 'serve', 'all', '--json', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FULCRUM_LOG_LEVEL: 'warn', FULCRUM_CONFIG: '' },
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let log = '';
+  createInterface({ input: child.stderr! }).on('line', (line) => void (log = (log + line + '\n').slice(-20_000)));
+  const ready: Record<string, { address: string; metricsUrl: string }> = {};
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve all not ready in 60 s:\n${log}`)), 60_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const r = JSON.parse(line) as { service: string; address: string; metricsUrl: string };
+      ready[r.service] = r;
+      if (ALL_SERVICES.every((s) => ready[s])) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve all exited (${code}) before ready:\n${log}`));
+    });
+  });
+  return { child, ready: ready as ServeAll['ready'], log: () => log };
+}

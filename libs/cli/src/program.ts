@@ -4,6 +4,7 @@ import { registerDeviceCommands } from './commands/device.js';
 import { registerDeviceJetsonCommands } from './commands/device-jetson.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerBoardsCommand } from './commands/boards.js';
+import { registerTopCommand } from './commands/top.js';
 import { registerSolveCommand } from './commands/solve.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerProfilesCommands } from './commands/profiles.js';
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerModelCommand(program, io);
   registerSolveCommand(program, io);
   registerBoardsCommand(program, io);
+  registerTopCommand(program, io);
   registerBenchCommand(program, io);
   registerRunCommand(program, io);
   registerSimulateCommand(program, io);
