@@ -136,9 +136,11 @@ describe('fulcrum top against a running serve all stack', { timeout: 150_000 }, 
     const st = s.streams.find((x) => x.stream === STREAM)!;
     const lines = r.stdout.split('\n');
     assert.match(lines[0]!, new RegExp(`^fulcrum top · board ${BOARD} \\(orin-agx\\) · executor .* · running · `));
-    assert.ok(lines[1]!.includes(`plan ${planId.slice(0, 20)}`), lines[1]);
-    assert.match(lines[2]!, /^power [\d.]+ W \/ 30\.0 W peak budget \(\d+ %\) · mean [\d.]+ W  [▁▂▃▄▅▆▇█]+/);
-    assert.match(lines[3]!, new RegExp(`^training X [\\d.]+ samples/s vs ${s.plan!.predictedTrainThroughputSamplesPerS.toFixed(1)} predicted`));
+    assert.ok(lines[1]!.startsWith(`plan ${planId.slice(0, 13)}… (`), lines[1]);
+    const m = s.plan!.mode!;
+    assert.equal(lines[2], `mode ${m.cores} cores, CPU ${m.cpuMhz} MHz, GPU ${m.gpuMhz} MHz, EMC ${m.emcMhz} MHz`);
+    assert.match(lines[3]!, /^power [\d.]+ W \/ 30\.0 W peak budget \(\d+ %\) · mean [\d.]+ W  [▁▂▃▄▅▆▇█]+/);
+    assert.match(lines[4]!, new RegExp(`^training X [\\d.]+ samples/s vs ${s.plan!.predictedTrainThroughputSamplesPerS.toFixed(1)} predicted`));
     const row = lines.find((l) => l.startsWith(`${STREAM} `))!;
     assert.ok(row, r.stdout);
     const cells = row.trim().split(/\s+/);
@@ -173,7 +175,7 @@ describe('fulcrum top against a running serve all stack', { timeout: 150_000 }, 
       .join(' ');
     tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '36', `cd '${REPO_ROOT}' && ${command}; echo "top exited $?"; sleep 30`);
     const wide = await screenUntil(session, (s) => s.includes(`board ${BOARD}`) && s.includes(`${STREAM} `) && s.includes('q quit'), 'the first frame');
-    assert.ok(wide.includes(`plan ${planId.slice(0, 20)}`), wide);
+    assert.ok(wide.includes(`plan ${planId.slice(0, 13)}`), wide);
     assert.match(wide, /p99\/budget/, 'a wide terminal has every column');
     // Narrower and shorter: the frame refits, with no line of the old one left.
     tmux('resize-window', '-t', session, '-x', '72', '-y', '20');

@@ -166,7 +166,7 @@ export async function writePlanPlot(file: string, input: PlotInput, strategy: st
   const format = plotFormat(file);
   const { problem, plan } = input;
   const points = planPoints(input);
-  const remeasures = plan.cost.remeasures > 0 ? ` + ${plan.cost.remeasures} re-measures` : '';
+  const remeasures = plan.cost.remeasures > 0 ? ` + ${plan.cost.remeasures} re-measure${plan.cost.remeasures === 1 ? '' : 's'}` : '';
   const m = plan.mode;
   const spec = planPlotSpec(points, {
     title: `${strategy}: ${m.cores} cores, CPU ${m.cpuMhz} MHz, GPU ${m.gpuMhz} MHz, EMC ${m.emcMhz} MHz; batch ${plan.batchSizes.join(' / ')}; X = ${plan.predicted.trainThroughputSamplesPerS.toFixed(1)} samples/s at ${plan.predicted.powerW.toFixed(1)} W`,

@@ -105,7 +105,7 @@ export function registerTopCommand(program: Command, io: CliIo): void {
           } catch (err) {
             throw remoteError(err, executor, 1);
           }
-          io.stdout(o.json ? JSON.stringify(snap, null, 2) + '\n' : formatFrame(snap, { width: process.stdout.columns || 120 }).join('\n') + '\n');
+          io.stdout(o.json ? JSON.stringify(snap, null, 2) + '\n' : formatFrame(snap, { width: process.stdout.columns || Number(process.env['COLUMNS']) || 120 }).join('\n') + '\n');
           return;
         }
         const { runTopApp } = await import('../top/app.js');

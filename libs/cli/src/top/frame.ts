@@ -66,7 +66,9 @@ export function formatFrame(s: TopSnapshot, o: FrameOptions): string[] {
   const p = s.plan;
   if (p) {
     const m = p.mode;
-    lines.push(`plan ${p.planId}${p.strategy ? ` (${p.strategy})` : ''}${p.feasible ? '' : ' INFEASIBLE'}: ${m ? `${m.cores} cores, CPU ${m.cpuMhz} MHz, GPU ${m.gpuMhz} MHz, EMC ${m.emcMhz} MHz` : 'mode ?'} · applied ${ago(p.appliedAtIso, s.atIso)} · re-plans by ${s.replanOwner || 'optimizer'}${s.localReplans ? ` (${s.localReplans} local)` : ''}`);
+    const id = p.planId.length > 16 ? `${p.planId.slice(0, 13)}…` : p.planId;
+    lines.push(`plan ${id}${p.strategy ? ` (${p.strategy})` : ''}${p.feasible ? '' : ' INFEASIBLE'} · applied ${ago(p.appliedAtIso, s.atIso)} · re-plans by ${s.replanOwner || 'optimizer'}${s.localReplans ? ` (${s.localReplans} local)` : ''}`);
+    lines.push(`mode ${m ? `${m.cores} cores, CPU ${m.cpuMhz} MHz, GPU ${m.gpuMhz} MHz, EMC ${m.emcMhz} MHz` : '?'}`);
   } else lines.push('no plan running (the executor is idle until a plan is applied)');
   const pw = s.power;
   if (pw) {
