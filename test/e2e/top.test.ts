@@ -155,6 +155,33 @@ describe('fulcrum top against a running serve all stack', { timeout: 150_000 }, 
     assert.equal(cells[12], String(st.failed));
   });
 
+  it('--optimizer: every board it knows, each with its executor\'s Status; --board picks one', async () => {
+    const optimizer = stack!.ready.optimizer.address;
+    const r = await cli(['top', '--optimizer', optimizer, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const fleet = JSON.parse(r.stdout);
+    const s = await executorStatus();
+    const b = fleet.boards.find((x: { board: string }) => x.board === BOARD);
+    assert.ok(b, r.stdout);
+    assert.equal(b.executor, stack!.ready.executor.address);
+    assert.equal(b.state, 'running');
+    assert.equal(b.planId, s.plan!.planId);
+    assert.equal(b.powerBudgetW, 30);
+    assert.equal(b.completed, s.streams.reduce((n, x) => n + Number(x.completed), 0));
+    assert.equal(b.worstStream, STREAM);
+    assert.equal(b.worstP99OverBudget, s.streams[0]!.latencyP99S / s.streams[0]!.latencyBudgetS);
+    const once = await cli(['top', '--optimizer', optimizer, '--once']);
+    assert.equal(once.code, 0, once.stderr);
+    assert.match(once.stdout, /^fulcrum top · 1 board the optimizer at .* knows/);
+    assert.ok(once.stdout.split('\n').some((l) => l.startsWith(`${BOARD} `) && l.includes('running') && l.includes(s.plan!.planId.slice(0, 8))), once.stdout);
+    const one = await cli(['top', '--optimizer', optimizer, '--board', BOARD, '--no-controller', '--json']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(JSON.parse(one.stdout).plan.planId, s.plan!.planId);
+    const unknown = await cli(['top', '--optimizer', optimizer, '--board', 'nope', '--once']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--board: the optimizer at .* has not heard from "nope" \(it knows top-board\)/);
+  });
+
   it('bad input exits 2 naming the flag; an executor that is not there is a short error, exit 1', async () => {
     const bad = await cli(['top', '--executor', 'nope', '--once']);
     assert.equal(bad.code, 2);

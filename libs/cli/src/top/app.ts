@@ -4,11 +4,16 @@
  */
 import { createElement as h, useEffect, useState } from 'react';
 import { Box, Text, render, useApp, useInput, useStdout } from 'ink';
-import { formatFrame } from './frame.js';
-import type { TopSnapshot, TopSource } from './source.js';
+import type { FrameOptions } from './frame.js';
+
+/** What the view polls (one board, or the fleet) and how a snapshot becomes lines. */
+export interface ViewSource<T> {
+  snapshot(): Promise<T>;
+  format(snapshot: T, options: FrameOptions): string[];
+}
 
 interface AppProps {
-  readonly source: TopSource;
+  readonly source: ViewSource<unknown>;
   readonly intervalMs: number;
   readonly target: string;
 }
@@ -17,7 +22,7 @@ function App({ source, intervalMs, target }: AppProps) {
   const { exit } = useApp();
   const { stdout } = useStdout();
   const [size, setSize] = useState({ columns: stdout.columns || 100, rows: stdout.rows || 30 });
-  const [snapshot, setSnapshot] = useState<TopSnapshot | undefined>(undefined);
+  const [snapshot, setSnapshot] = useState<unknown>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
 
   useEffect(() => {
@@ -53,7 +58,7 @@ function App({ source, intervalMs, target }: AppProps) {
     if (input === 'q' || input === 'Q' || (key.ctrl && input === 'c')) exit();
   });
 
-  const lines = snapshot ? formatFrame(snapshot, { width: size.columns, height: size.rows, keys: true }) : [`fulcrum top: connecting to ${target} …`, '', 'q quit'];
+  const lines = snapshot !== undefined ? source.format(snapshot, { width: size.columns, height: size.rows, keys: true }) : [`fulcrum top: connecting to ${target} …`, '', 'q quit'];
   if (error) lines.splice(1, 0, `(the last refresh failed: ${error.slice(0, Math.max(20, size.columns - 30))})`);
   // Exactly the screen's height: ink then repaints the whole screen each frame (its full-screen
   // path), so a resize that reflowed the old frame leaves nothing of it behind.
@@ -67,7 +72,7 @@ function App({ source, intervalMs, target }: AppProps) {
 }
 
 /** Runs the live view until the user quits. */
-export async function runTopApp(source: TopSource, intervalMs: number, target: string): Promise<void> {
-  const app = render(h(App, { source, intervalMs, target }), { exitOnCtrlC: false });
+export async function runTopApp<T>(source: ViewSource<T>, intervalMs: number, target: string): Promise<void> {
+  const app = render(h(App, { source: source as ViewSource<unknown>, intervalMs, target }), { exitOnCtrlC: false });
   await app.waitUntilExit();
 }

@@ -2,7 +2,7 @@
  * One `fulcrum top` frame as plain text lines, fitted to a terminal width: what `--once` prints
  * and what the live view draws (through ink).
  */
-import type { TopSnapshot, TopStream } from './source.js';
+import type { TopBoard, TopFleetSnapshot, TopSnapshot, TopStream } from './source.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
 
@@ -98,5 +98,34 @@ export function formatFrame(s: TopSnapshot, o: FrameOptions): string[] {
   if (events.length === 0) lines.push('  (none yet)');
   for (const e of events) lines.push(`  ${e.atIso.slice(11, 19)} ${e.text}`);
   if (o.keys) lines.push('', 'q quit');
+  return lines.map((l) => clip(l, width));
+}
+
+/** The fleet view: one line per board the optimizer knows. */
+export function formatFleetFrame(s: TopFleetSnapshot, o: FrameOptions): string[] {
+  const width = Math.max(40, o.width);
+  const lines: string[] = [`fulcrum top · ${s.boards.length} board${s.boards.length === 1 ? '' : 's'} the optimizer at ${s.optimizer} knows · ${s.atIso.slice(11, 19)}`, ''];
+  const cols: [string, number, (b: TopBoard) => string][] = [
+    ['board', 14, (b) => b.board],
+    ['device', 10, (b) => b.device],
+    ['state', 11, (b) => b.state],
+    ['plan', 12, (b) => (b.planId ? `${b.planId.slice(0, 8)}${b.strategy ? ` ${b.strategy}` : ''}` : '-')],
+    ['budget W', 8, (b) => (b.powerBudgetW !== undefined ? fix(b.powerBudgetW, 1) : '-')],
+    ['X/pred', 7, (b) => (b.trainThroughputSamplesPerS !== undefined && b.predictedTrainThroughputSamplesPerS ? `${fix((100 * b.trainThroughputSamplesPerS) / b.predictedTrainThroughputSamplesPerS, 0)} %` : '-')],
+    ['worst p99/L', 11, (b) => (b.worstP99OverBudget !== undefined ? `${fix(100 * b.worstP99OverBudget, 0)} %${b.worstP99OverBudget > 1 ? '!' : ''}` : '-')],
+    ['done', 8, (b) => (b.completed !== undefined ? String(b.completed) : '-')],
+    ['late', 6, (b) => (b.late !== undefined ? String(b.late) : '-')],
+    ['failed', 6, (b) => (b.failed !== undefined ? String(b.failed) : '-')],
+    ['seen', 10, (b) => ago(b.lastSeenIso, s.atIso) || '-'],
+  ];
+  let shown = cols;
+  while (shown.length > 3 && shown.reduce((n, [, w]) => n + w + 1, 0) > width) shown = shown.slice(0, -1);
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 ? pad(c, shown[i]![1]) : padL(c, shown[i]![1]))).join(' ');
+  lines.push(line(shown.map(([h]) => h)));
+  for (const b of s.boards) lines.push(line(shown.map(([, , f]) => f(b))));
+  if (s.boards.length === 0) lines.push('  (no board has announced itself yet)');
+  const unreachable = s.boards.filter((b) => b.error);
+  if (unreachable.length) lines.push('', ...unreachable.map((b) => `  ${b.board}: ${b.error}`));
+  if (o.keys) lines.push('', 'q quit · fulcrum top --optimizer … --board ID for one board');
   return lines.map((l) => clip(l, width));
 }

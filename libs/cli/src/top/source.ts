@@ -7,7 +7,7 @@
  */
 import { status as grpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { arrivalsRateSubject, connectNatsBus, planAppliedSubject, profileCompletedSubject, type EventBus, type Subscription } from '@fulcrum/bus';
-import { device, executor as pb } from '@fulcrum/proto';
+import { device, executor as pb, optimizer as optimizerPb } from '@fulcrum/proto';
 import { GrpcConnection } from '@fulcrum/runtime';
 
 export interface TopMode {
@@ -273,5 +273,92 @@ export class TopSource {
     await this.bus?.close().catch(() => undefined);
     this.exec.close();
     this.ctl?.close();
+  }
+}
+
+/** One board of the fleet view: what the optimizer knows of it, and its executor's Status when reachable. */
+export interface TopBoard {
+  readonly board: string;
+  readonly device: string;
+  readonly executor: string;
+  readonly lastSeenIso?: string;
+  /** The executor's state, or `unreachable`. */
+  readonly state: string;
+  readonly planId?: string;
+  readonly strategy?: string;
+  readonly powerBudgetW?: number;
+  readonly trainThroughputSamplesPerS?: number;
+  readonly predictedTrainThroughputSamplesPerS?: number;
+  /** The stream with the largest p99 / budget, and that ratio. */
+  readonly worstStream?: string;
+  readonly worstP99OverBudget?: number;
+  readonly completed?: number;
+  readonly late?: number;
+  readonly failed?: number;
+  readonly feasible?: boolean;
+  readonly error?: string;
+}
+
+export interface TopFleetSnapshot {
+  readonly atIso: string;
+  readonly optimizer: string;
+  readonly boards: readonly TopBoard[];
+}
+
+/** Every board an optimizer knows (ListBoards), each with its executor's Status. */
+export class TopFleetSource {
+  private readonly opt: GrpcConnection<optimizerPb.OptimizerClient>;
+  private readonly executors = new Map<string, GrpcConnection<pb.ExecutorClient>>();
+
+  constructor(private readonly options: { readonly optimizer: string; readonly token?: string | undefined; readonly tls?: boolean | undefined; readonly tlsCa?: string | undefined }) {
+    this.opt = new GrpcConnection(optimizerPb.OptimizerClient, { peer: 'optimizer', address: options.optimizer, token: options.token, tls: options.tls, tlsCa: options.tlsCa, timeoutMs: 5000 });
+  }
+
+  private executor(address: string): GrpcConnection<pb.ExecutorClient> {
+    let c = this.executors.get(address);
+    if (!c) {
+      // One attempt: an unreachable board is shown as such, it does not hold the frame.
+      c = new GrpcConnection(pb.ExecutorClient, { peer: 'executor', address, token: this.options.token, tls: this.options.tls, tlsCa: this.options.tlsCa, timeoutMs: 2000, attempts: 1 });
+      this.executors.set(address, c);
+    }
+    return c;
+  }
+
+  async snapshot(): Promise<TopFleetSnapshot> {
+    const res = await this.opt.unary<optimizerPb.ListBoardsResponse>('ListBoards', (c, md, o, cb) => c.listBoards({}, md, o, cb));
+    const boards = await Promise.all(
+      res.boards.map(async (b): Promise<TopBoard> => {
+        const base = { board: b.board, device: b.device, executor: b.executorAddress, ...(b.lastSeen ? { lastSeenIso: b.lastSeen.toISOString() } : {}) };
+        if (!b.executorAddress) return { ...base, state: 'no address' };
+        try {
+          const s = await this.executor(b.executorAddress).unary<pb.StatusResponse>('Status', (c, md, o, cb) => c.status(pb.StatusRequest.fromPartial({}), md, o, cb));
+          let worst: { stream: string; ratio: number } | undefined;
+          for (const x of s.streams) {
+            if (!(x.latencyBudgetS > 0) || Number(x.completed) === 0) continue;
+            const ratio = x.latencyP99S / x.latencyBudgetS;
+            if (!worst || ratio > worst.ratio) worst = { stream: x.stream, ratio };
+          }
+          return {
+            ...base,
+            state: STATE_NAMES[s.state] ?? 'unknown',
+            ...(s.plan ? { planId: s.plan.planId, strategy: s.plan.strategy, predictedTrainThroughputSamplesPerS: s.plan.predictedTrainThroughputSamplesPerS, feasible: s.verdict?.feasible ?? true } : {}),
+            ...(s.powerBudgetW > 0 ? { powerBudgetW: s.powerBudgetW } : {}),
+            trainThroughputSamplesPerS: s.trainThroughputSamplesPerS,
+            ...(worst ? { worstStream: worst.stream, worstP99OverBudget: worst.ratio } : {}),
+            completed: s.streams.reduce((n, x) => n + Number(x.completed), 0),
+            late: s.streams.reduce((n, x) => n + Number(x.late), 0),
+            failed: s.streams.reduce((n, x) => n + Number(x.failed), 0),
+          };
+        } catch (err) {
+          return { ...base, state: 'unreachable', error: (err as Error).message.slice(0, 200) };
+        }
+      }),
+    );
+    return { atIso: new Date().toISOString(), optimizer: this.options.optimizer, boards };
+  }
+
+  async close(): Promise<void> {
+    this.opt.close();
+    for (const c of this.executors.values()) c.close();
   }
 }
