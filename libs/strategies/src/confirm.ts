@@ -68,6 +68,8 @@ export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: reado
   let pickX = plan.feasible ? plan.throughput : -1;
   for (const m of modes) {
     if (m === plan.modeIndex || windows(m) >= options.maxWindows) continue;
+    // X ≤ bT/tT whatever the streams take: most modes cannot beat the plan, unscored.
+    if (!(obj.trainBatchSize / table.trainTimeS[m]! > pickX)) continue;
     scoreMode(table, m, obj, ctx.margins, scratch);
     if (!scratch.measurable || scratch.feasible) continue;
     scoreMode(table, m, obj, NO_MARGIN, bare);
