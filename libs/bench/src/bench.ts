@@ -66,6 +66,8 @@ export interface BenchOptions {
   /** Worker threads; 1 runs in this thread. Default: the machine's parallelism (at most the keys). */
   readonly workers?: number;
   readonly margins?: SafetyMargins;
+  /** One-sided probability a plan's constraints hold, for the default margins (z·SE; default 0.975). */
+  readonly targetProbability?: number;
   readonly seed?: number;
   /** Called as configurations finish (done, total). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -104,7 +106,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const results: (KeyResult | undefined)[] = new Array(tasks.length);
   if (workers === 1) {
     tasks.forEach((t, i) => {
-      results[i] = runKey(backend, strategies, t.part, t.spec, { ...(options.margins ? { margins: options.margins } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}), onConfigs: progress });
+      results[i] = runKey(backend, strategies, t.part, t.spec, { ...(options.margins ? { margins: options.margins } : {}), ...(options.targetProbability !== undefined ? { targetProbability: options.targetProbability } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}), onConfigs: progress });
     });
   } else {
     await runInWorkers(options, tasks, workers, results, progress);
@@ -138,7 +140,7 @@ async function runInWorkers(options: BenchOptions, tasks: readonly KeyTask[], co
   // left with one long key at the end while the others idle. Results keep the sweep's order.
   const order = tasks.map((_, i) => i).sort((a, b) => tasks[b]!.spec.infer.length - tasks[a]!.spec.infer.length || a - b);
   let next = 0;
-  const init = { backend: options.backend, strategies: options.strategies, margins: options.margins, seed: options.seed };
+  const init = { backend: options.backend, strategies: options.strategies, margins: options.margins, targetProbability: options.targetProbability, seed: options.seed };
   await Promise.all(
     Array.from({ length: count }, () => {
       return new Promise<void>((resolve, reject) => {

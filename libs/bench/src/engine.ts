@@ -58,10 +58,10 @@ export function runKey(
   strategies: readonly Strategy[],
   part: SweepPart,
   spec: KeySpec,
-  options: { margins?: SafetyMargins; seed?: number; onConfigs?: (n: number) => void } = {},
+  options: { margins?: SafetyMargins; targetProbability?: number; seed?: number; onConfigs?: (n: number) => void } = {},
 ): KeyResult {
   const key = sweepKeyOf(backend.deviceId, spec, part.candidateBatchSizes);
-  const planner = new Planner(backend, { ...(options.margins ? { margins: options.margins } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) });
+  const planner = new Planner(backend, { ...(options.margins ? { margins: options.margins } : {}), ...(options.targetProbability !== undefined ? { targetProbability: options.targetProbability } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) });
   const truth = planner.store.truth(key);
   if (!truth) throw new Error(`backend ${backend.deviceId} has no ground truth to score against`);
   const modes = Int32Array.from(backend.space.indices).filter((m) => truth.has(m));

@@ -9,6 +9,7 @@ interface Init {
   readonly backend: BackendSpec;
   readonly strategies: readonly string[];
   readonly margins?: SafetyMargins;
+  readonly targetProbability?: number;
   readonly seed?: number;
 }
 
@@ -19,6 +20,7 @@ const strategies = init.strategies.map((n) => getStrategy(n));
 port.on('message', (msg: { index: number; part: SweepPart; spec: KeySpec }) => {
   const result = runKey(backend, strategies, msg.part, msg.spec, {
     ...(init.margins ? { margins: init.margins } : {}),
+    ...(init.targetProbability !== undefined ? { targetProbability: init.targetProbability } : {}),
     ...(init.seed !== undefined ? { seed: init.seed } : {}),
     onConfigs: (n) => port.postMessage({ type: 'progress', n }),
   });

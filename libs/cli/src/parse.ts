@@ -28,3 +28,10 @@ export function parseBatchSizes(text: string): number[] {
   }
   return [...out].sort((a, b) => a - b);
 }
+
+/** `--target-probability`: a probability in (0.5, 1), e.g. 0.975. */
+export function parseTargetProbability(text: string): number {
+  const p = Number(text);
+  if (!/^\s*(0?\.\d+|1(\.0*)?|0)\s*$/.test(text) || !(p > 0.5 && p < 1)) throw new InvalidArgumentError(`a probability between 0.5 and 1 (exclusive), e.g. 0.975; got ${JSON.stringify(text.slice(0, 64))}`);
+  return p;
+}

@@ -43,6 +43,8 @@ describe('fulcrum solve', () => {
       [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--strategy', 'magic'], '--strategy'],
       [['--train', 'resnet18', '--rate', '2', '--latency', '1', '--power', '20'], '--infer'],
       [['--train', 'resnet18', '--stream', 'workload=mobilenet,rate=x,latency=1', '--power', '20'], '--stream'],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--target-probability', '1.2'], '--target-probability'],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--target-probability', '0.99', '--remote', '127.0.0.1:1'], '--target-probability'],
     ] as const) {
       const r = await cli('solve', ...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
@@ -58,6 +60,7 @@ describe('fulcrum bench', () => {
       [['--strategies', 'gmd,nope'], '--strategies'],
       [['--profiles', '/nonexistent/x.csv'], '--profiles'],
       [['--workers', '0'], '--workers'],
+      [['--target-probability', '0.3'], '--target-probability'],
       [['--device', 'family:x'], '--device'],
     ] as const) {
       const r = await cli('bench', ...args);

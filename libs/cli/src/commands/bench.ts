@@ -9,10 +9,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NOISE, DEFAULT_SEED, parseFamilyDevice, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, formatAcross, formatSummary, runBench, summarize, summarizeAcross, writePlots, type BackendSpec, type BenchSummary, type SweepName } from '@fulcrum/bench';
 import { createProgress } from '@fulcrum/bench/internal';
-import { getStrategy, strategyNames } from '@fulcrum/strategies';
+import { DEFAULT_TARGET_PROBABILITY, getStrategy, strategyNames } from '@fulcrum/strategies';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
-import { parseNoise, parseSeed } from '../parse.js';
+import { parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 export const DEFAULT_BENCH_STRATEGIES = ['oracle', 'gmd', 'als-50', 'als-100', 'als-150', 'random-15', 'random-50', 'random-150', 'powertrain-50', 'bo-15', 'maxn', 'best-preset'];
@@ -27,6 +27,7 @@ interface BenchCliOptions {
   workers?: number;
   noise: number;
   seed: number;
+  targetProbability: number;
   progress: boolean;
   workloads?: string[];
   train?: string[];
@@ -62,6 +63,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
     .option('--workers <n>', 'worker threads (default: one per core)', positiveInteger)
     .addOption(new Option('--noise <x>', 'measurement noise of the virtual device (a table: 0 unless given)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise and strategy seed').argParser(parseSeed).default(DEFAULT_SEED))
+    .addOption(new Option('--target-probability <p>', 'one-sided probability a plan\'s constraints hold on the truth: margins are z·SE of each mode\'s measurements (SPEC §4)').argParser(parseTargetProbability).default(DEFAULT_TARGET_PROBABILITY))
     .option('--no-progress', 'no progress bar or progress log lines')
     .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n  fulcrum bench --device family:3 --noise 0 --strategies oracle,gmd,als-150\n  fulcrum bench --workloads examples/workloads --train digits-classifier --infer digits-onnx --strategies oracle,gmd,als-50\n')
     .action(async (o: BenchCliOptions, cmd: Command) => {
@@ -124,6 +126,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
             ...(infer ? { infer } : {}),
             ...(o.workers ? { workers: o.workers } : {}),
             seed: o.seed,
+            targetProbability: o.targetProbability,
             ...(progress ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
           });
         } catch (err) {

@@ -10,7 +10,7 @@ import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strate
 import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
-import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
+import { parseBatchSizes, parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
 import { localPlotInput, plotFormat, writePlanPlot } from './plan-plot.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
@@ -30,6 +30,7 @@ interface SolveOptions {
   strategy: string;
   noise: number;
   seed: number;
+  targetProbability?: number;
   json?: boolean;
   plot?: string;
   remote?: string;
@@ -173,6 +174,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--strategy <name>', `strategy (${strategyNames().join(', ')}; als = als-100)`).default('gmd'))
     .addOption(new Option('--noise <x>', 'virtual device measurement noise (0, "default" = 2.5%, or a fraction)').argParser(parseNoise).default(DEFAULT_NOISE))
     .addOption(new Option('--seed <n>', 'noise seed').argParser(parseSeed).default(DEFAULT_SEED))
+    .addOption(new Option('--target-probability <p>', 'one-sided probability the plan\'s constraints hold on the truth: margins are z·SE of each mode\'s measurements, default 0.975 (SPEC §4; with --remote the optimizer\'s margins.targetProbability decides)').argParser(parseTargetProbability))
     .option('--json', 'print the result as JSON')
     .option('--plot <file.svg|png>', 'also draw the plan: the profiled modes, their front and the true one where known, the budgets, the chosen plan')
     .option('--remote <host:port>', 'solve on a running optimizer service (fulcrum serve) instead of in this process')
@@ -204,6 +206,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
         ? o.stream!.map(parseStream).map((s) => ({ ...s, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }))
         : [{ name: 'stream0', workload: o.infer!, arrivalRatePerS: o.rate!, latencyBudgetS: o.latency!, ...(o.batchSizes ? { candidateBatchSizes: o.batchSizes } : {}) }];
       if (o.remote !== undefined && o.workloads?.length) throw new UsageError('--workloads: with --remote the optimizer solves with the workloads it was started with (fulcrum serve … --workloads DIR)');
+      if (o.remote !== undefined && o.targetProbability !== undefined) throw new UsageError('--target-probability: with --remote the optimizer\'s margins decide (its config margins.targetProbability)');
       if (o.remote !== undefined) return solveOnRemote({ ...o, remote: o.remote, strategy: strategy.name, streams, noiseGiven: cmd.getOptionValueSource('noise') === 'cli', seedGiven: cmd.getOptionValueSource('seed') === 'cli' }, io, (f) => flagFor(f, multi));
       if (o.board !== undefined) throw new UsageError('--board goes with --remote (a board is planned for by the optimizer that heard from it)');
       if (o.plot !== undefined) plotFormat(o.plot);
@@ -239,7 +242,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
         }
       }
       if (backend.source.type === 'table') checkTableHolds((backend.source as TableBackend).table, backend.source.description, problem, multi);
-      const planner = new Planner(backend, { seed: o.seed });
+      const planner = new Planner(backend, { seed: o.seed, ...(o.targetProbability !== undefined ? { targetProbability: o.targetProbability } : {}) });
       let plan: Plan;
       try {
         plan = planner.solveSync(strategy, problem);
