@@ -105,10 +105,7 @@ export class ProfileCache {
       if (!this.backend.remeasures) continue;
       const m = this.backend.measure(this.key, i, { repeat: this.extra[i]! + 1 });
       if (m instanceof Promise) throw new TypeError(`backend ${this.backend.deviceId} is asynchronous; use the async drivers`);
-      this.keep(i);
-      this.table.combine(i, m);
-      this.extra[i]!++;
-      this.measurements++;
+      this.combineWindow(i, m);
       again.push(i);
     }
     return again;
@@ -122,11 +119,7 @@ export class ProfileCache {
         continue;
       }
       if (!this.backend.remeasures) continue;
-      const m = await this.backend.measure(this.key, i, { ...options, repeat: this.extra[i]! + 1 });
-      this.keep(i);
-      this.table.combine(i, m);
-      this.extra[i]!++;
-      this.measurements++;
+      this.combineWindow(i, await this.backend.measure(this.key, i, { ...options, repeat: this.extra[i]! + 1 }));
       again.push(i);
     }
     return again;
@@ -150,6 +143,14 @@ export class ProfileCache {
       this.extra[i] = extra;
     }
     kept.clear();
+  }
+
+  /** A further window of mode i: kept for `restore`, combined into the table, counted. */
+  private combineWindow(i: number, m: ModeMeasurement): void {
+    this.keep(i);
+    this.table.combine(i, m);
+    this.extra[i]!++;
+    this.measurements++;
   }
 
   private keep(i: number): void {
