@@ -166,6 +166,15 @@ function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled
   return model;
 }
 
+/** Per space size, the candidate stamps every GMD descent shares (see the descent). */
+const stamps = new Map<number, Int32Array>();
+let stampEpoch = 0;
+function stampsFor(size: number): Int32Array {
+  let s = stamps.get(size);
+  if (!s) stamps.set(size, (s = new Int32Array(size)));
+  return s;
+}
+
 /** The most power mode m draws: training or any stream's inference at any batch size. */
 function peakPower(t: MeasurementTable, m: number): number {
   let p = t.trainPowerW[m]!;
@@ -397,6 +406,10 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           const slotMode = new Int32Array(2 * moves.length + lineSlots);
           const unit = [1, 1, 1, 1];
           const scratchColumns = columns(scratchTable);
+          // Candidates already predicted this round: stamped with the round's number, unique across
+          // answers (a round runs without yielding, so answers that interleave do not disturb it).
+          const seen = stampsFor(space.size);
+          const pScale = 1 + ctx.margins.powerFraction;
           const cand = new ModeScore(K);
           const pick = new ModeScore(K);
           let local: RooflineModel | undefined;
@@ -410,36 +423,49 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
               localKey = `${anchor}/${run.profiled.length}`;
             }
             let slots = 0;
+            if (stampEpoch >= 0x7fff_0000) {
+              seen.fill(0);
+              stampEpoch = 0;
+            }
+            const epoch = ++stampEpoch;
             const generate = (from: number, model: RooflineModel, by: readonly number[]): void => {
               for (const mv of moves) {
                 let m = from;
                 for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * by[k]!);
-                if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                if (m < 0 || seen[m] === epoch || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                seen[m] = epoch;
                 model.predictInto(m, scratchColumns, slots);
                 slotMode[slots++] = m;
               }
             };
-            /** Every level along each knob from `from` (a line search per knob, to the budget's boundary). */
-            const lines = (from: number, model: RooflineModel): void => {
+            /**
+             * Every level along each knob from `from`, upward (dir 1) or downward (dir −1): a line
+             * search per knob to the budget's boundary.
+             */
+            const lines = (from: number, model: RooflineModel, dir: number): void => {
               for (let k = 0; k < 4; k++) {
                 const at = space.level(from, k);
-                for (let l = 0; l < space.dims[k]!; l++) {
-                  if (l === at || slots >= slotMode.length) continue;
+                for (let l = at + dir; l >= 0 && l < space.dims[k]!; l += dir) {
                   const m = space.shifted(from, k, l - at);
-                  if (m < 0 || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                  if (m < 0 || seen[m] === epoch || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
+                  seen[m] = epoch;
                   model.predictInto(m, scratchColumns, slots);
                   slotMode[slots++] = m;
+                  // The model's power rises and its times fall with every knob: past the budget on
+                  // the way up, or back within it on the way down, the rest of the line is worse.
+                  if (!obj.averagePower && (scratchTable.trainPowerW[slots - 1]! * pScale > obj.powerBudgetW) === dir > 0) break;
                 }
               }
             };
             generate(anchor, local!, steps);
-            lines(anchor, local!);
+            // From a feasible incumbent, up toward the boundary; from an infeasible one, down.
+            lines(anchor, local!, inc.feasible ? 1 : -1);
             // One-level moves and knob lines around the closest near miss that would beat the incumbent.
             const near = inc.feasible ? run.nearMiss(inc.throughput) : -1;
             if (near >= 0) {
               const nearModel = sharedLocalModel(space, measured, run.profiled, near, options.correctionRidge);
               generate(near, nearModel, unit);
-              lines(near, nearModel);
+              lines(near, nearModel, -1);
             }
             pick.modeIndex = -1;
             /** Nothing feasible yet: the least predicted violation among the candidates, better or not. */
