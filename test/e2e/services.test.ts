@@ -210,16 +210,23 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
 
   it('a remote client solves with GMD: profile events on NATS, the plan applied by the executor', async () => {
     const events = await solve(opt.ready.address, { problem: PROBLEM, strategy: optimizer.Strategy.STRATEGY_GMD }, { token: TOKEN });
-    const modes = modeEvents(events);
+    // One event per mode looked at, and one per re-measure of a mode (a fresh window, SPEC §4).
+    const all = modeEvents(events);
+    const modes = all.filter((m) => !m.remeasured);
+    const remeasures = all.length - modes.length;
     const done = completedOf(events);
     assert.ok(modes.length >= 3 && modes.length <= 15, `GMD profiled ${modes.length} modes`);
-    assert.ok(modes.every((m) => !m.reused && m.results.length === RESULTS_PER_MODE));
+    assert.ok(remeasures <= 3, `${remeasures} re-measures`);
+    assert.ok(all.every((m) => !m.reused && m.results.length === RESULTS_PER_MODE));
+    assert.ok(all.filter((m) => m.remeasured).every((m) => modes.some((n) => JSON.stringify(n.mode) === JSON.stringify(m.mode))), 'a re-measured mode was profiled first');
     const plan = done.plan!;
     assert.equal(plan.feasible, true, JSON.stringify(plan));
     assert.ok(plan.predictedPowerW <= 30);
     assert.equal(done.cost?.modesProfiled, modes.length);
-    await until('every profile.completed event on NATS', () => profileEvents.length >= modes.length * RESULTS_PER_MODE);
-    assert.equal(profileEvents.length, modes.length * RESULTS_PER_MODE, 'one event per measured (mode, workload, batch size)');
+    assert.equal(done.cost?.remeasures, remeasures);
+    // A re-measure publishes each result again, combined with the earlier window.
+    await until('every profile.completed event on NATS', () => profileEvents.length >= all.length * RESULTS_PER_MODE);
+    assert.equal(profileEvents.length, all.length * RESULTS_PER_MODE, 'one event per measured (mode, workload, batch size) and window');
     assert.ok(profileEvents.every((e) => e.device === 'orin-agx' && e.timeMs > 0 && e.powerW > 0));
     await until('plan.applied on NATS', () => appliedPlans.includes(plan.planId));
     const status = await executorStatus();
@@ -228,7 +235,7 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     assert.ok([executor.State.STATE_RUNNING, executor.State.STATE_MEASURING].includes(status.state), `executor state ${status.state}`);
     firstPlan = plan;
     storedAfterFirst = await storedProfiles();
-    assert.equal(storedAfterFirst, profileEvents.length, 'every measured result is in the KV store');
+    assert.equal(storedAfterFirst, modes.length * RESULTS_PER_MODE, 'every measured result is in the KV store, one entry per key whatever its windows');
   });
 
   it('a second Solve of the same problem (fulcrum solve --remote) profiles nothing new', async () => {
@@ -238,9 +245,10 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     const out = JSON.parse(r.stdout);
     assert.equal(out.cost.modesProfiled, 0);
     assert.ok(out.cost.modesReused >= 3);
-    assert.equal(out.plan.mode, `${firstPlan.mode!.cores},${firstPlan.mode!.cpuMhz},${firstPlan.mode!.gpuMhz},${firstPlan.mode!.emcMhz}`);
+    // It may take one more window of a close call (at most 3 windows a mode): those results only.
+    assert.ok(out.cost.remeasures <= 3, `${out.cost.remeasures} re-measures`);
     await sleep(200);
-    assert.equal(profileEvents.length, eventsBefore, 'no new profile.completed');
+    assert.equal(profileEvents.length, eventsBefore + out.cost.remeasures * RESULTS_PER_MODE, 'no new profile.completed but the re-measured ones');
     assert.equal(await storedProfiles(), storedAfterFirst);
   });
 
@@ -315,10 +323,16 @@ describe('the four services as processes over NATS', { timeout: 240_000 }, () =>
     assert.deepEqual({ profiled: again.cost?.modesProfiled, reused: again.cost?.modesReused }, { profiled: 0, reused: 1 });
     // This test's own client reconnects on its own schedule (the CLI's fresh connection may be quicker).
     await until("the test's bus reconnected", () => bus.status() === 'connected');
+    // Every stored key's events are still in the stream (a re-measured key has one per window).
+    const keys = new Set<string>();
     let replayed = 0;
-    const replay = bus.replayProfiles(BOARD, () => void replayed++);
+    const replay = bus.replayProfiles(BOARD, (e) => {
+      replayed++;
+      keys.add(JSON.stringify([e.event.workload, e.event.kind, e.event.batchSize, e.event.mode]));
+    });
     await replay.closed;
-    assert.equal(replayed, stored, 'every profile.completed is still in the JetStream stream');
+    assert.equal(keys.size, stored, 'every stored profile is still in the JetStream stream');
+    assert.ok(replayed >= stored);
   });
 
   it('SIGTERM stops every service gracefully (exit 0), the device-controller last — the executor within 5 s even in a 10,000-minibatch measurement (issue 14, 2)', async () => {
