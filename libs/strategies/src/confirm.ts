@@ -107,11 +107,17 @@ export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_
             const m = nextRemeasure(ctx, obj, modes, plan, options, scratch, bare);
             if (m < 0) break;
             yield new Remeasure([m]);
-            const best = bestAmong(ctx.measured, modes, obj, ctx.margins);
-            if (!best) break;
-            // Keep the strategy's own choice unless the measurements now say otherwise.
-            const own = scoreMode(ctx.measured, plan.modeIndex, obj, ctx.margins, scratch);
-            plan = own.measurable && !better(best, own) ? own.clone() : best.clone();
+            // Only mode m's figures moved. Another mode now beats the plan when m does; the plan
+            // itself re-measured is kept unless it got worse, and then the best of all is.
+            const again = scoreMode(ctx.measured, m, obj, ctx.margins, scratch);
+            if (m !== plan.modeIndex) {
+              if (again.measurable && better(again, plan)) plan = again.clone();
+            } else if (again.measurable && !better(plan, again)) plan = again.clone();
+            else {
+              const best = bestAmong(ctx.measured, modes, obj, ctx.margins);
+              if (!best) break;
+              plan = best.clone();
+            }
           }
           return plan;
         },
