@@ -8,7 +8,9 @@ import { status } from '@grpc/grpc-js';
 import { GrpcStatusError } from '@fulcrum/runtime';
 import { type ProfileResult, type ProfileRequest, type ProfilesQuery } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
+import { MeasurementTable } from '@fulcrum/strategies';
 import { CACHE_LIMITS, Optimizer } from './optimizer.js';
+import { measurementOf } from './strategies.js';
 import type { ProfilerPort } from './ports.js';
 
 /** A profiler over the noise-free virtual Orin AGX that keeps what it measured (like the real store). */
@@ -116,5 +118,27 @@ describe('optimizer caches', () => {
     const modes = events.filter((e) => e.type === 'mode');
     assert.ok(modes.length > 0 && modes.every((e) => e.reused && e.results.length === 3), JSON.stringify(modes.map((e) => e.type === 'mode' && [e.reused, e.results.length])));
     await opt.close();
+  });
+});
+
+describe('stored profiles as measurements', () => {
+  it('keep their standard errors, samples and windows, so re-plans from the store hold z·SE margins', () => {
+    const mode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
+    const base = { device: 'orin-agx', softwareStack: 'test', mode, measuredAt: new Date().toISOString() };
+    const results: ProfileResult[] = [
+      { ...base, workload: 'resnet18', kind: 'train', batchSize: 32, timeMs: 200, powerW: 40, samples: 40, timeSeMs: 2, powerSeW: 0.2, windows: 2 },
+      { ...base, workload: 'mobilenet', kind: 'infer', batchSize: 4, timeMs: 20, powerW: 30, samples: 40, timeSeMs: 0.4, powerSeW: 0.3, windows: 2 },
+    ];
+    const key = { device: 'orin-agx', trainWorkload: 'resnet18', trainBatchSize: 32, streams: [{ workload: 'mobilenet', candidateBatchSizes: [1, 4] }] };
+    const m = measurementOf(key, results, 0);
+    assert.deepEqual(m.training, { timeS: 0.2, powerW: 40, timeSeS: 0.002, powerSeW: 0.2, samples: 40 });
+    assert.equal(m.inference[0]![0], undefined);
+    assert.equal(m.inference[0]![1]!.timeSeS, 0.0004);
+    assert.equal(m.windows, 2);
+    const table = MeasurementTable.forKey(1, key);
+    table.set(0, m);
+    assert.equal(table.windows(0), 2);
+    assert.equal(table.se!.timeRel[0], 0.02); // the larger of 1 % (training) and 2 % (inference)
+    assert.equal(table.se!.powerRel[0], 0.01);
   });
 });

@@ -50,7 +50,7 @@ import type { OptimizerMetrics } from './metrics.js';
 import { PlanRegistry, buildPlan, samePlan, type OptimizerPlan, type PlanRecord } from './plans.js';
 import { allProfiles, type PlanExecutorPort, type ProfilerPort } from './ports.js';
 import { movedProblem, type RateMove, type RateRule } from './replan-rule.js';
-import { RemoteProfileBackend, resolveStrategy, type ProfileProtocolOverrides } from './strategies.js';
+import { RemoteProfileBackend, measurementOf, resolveStrategy, type ProfileProtocolOverrides } from './strategies.js';
 
 
 /**
@@ -867,24 +867,18 @@ export class Optimizer {
       const n = newest(results.filter((r) => r.workload === w && stackBase(r.softwareStack) === base));
       if (n) stackOf.set(w, n.softwareStack);
     }
+    // Per mode, its results of the chosen stacks: one measurement each, with the standard errors,
+    // samples and windows the store kept, so the margins are z·SE here too (SPEC §4).
+    const perMode = new Map<number, ProfileResult[]>();
     for (const r of results) {
       if (r.softwareStack !== stackOf.get(r.workload)) continue;
       const m = ss.space.indexOf(r.mode);
       if (m === undefined) continue;
-      if (r.kind === 'train') {
-        if (r.workload === problem.trainWorkload && r.batchSize === problem.trainBatchSize) {
-          table.trainTimeS[m] = r.timeMs / 1000;
-          table.trainPowerW[m] = r.powerW;
-        }
-        continue;
-      }
-      problem.streams.forEach((s, si) => {
-        const bi = s.candidateBatchSizes.indexOf(r.batchSize);
-        if (s.workload !== r.workload || bi < 0) return;
-        table.inferTimeS[si]![bi]![m] = r.timeMs / 1000;
-        table.inferPowerW[si]![bi]![m] = r.powerW;
-      });
+      let rs = perMode.get(m);
+      if (!rs) perMode.set(m, (rs = []));
+      rs.push(r);
     }
+    for (const [m, rs] of perMode) table.set(m, measurementOf(key, rs, 0));
     const modes: number[] = [];
     for (const m of ss.space.indices) {
       if (!table.has(m)) continue;

@@ -175,7 +175,7 @@ export class RemoteProfileBackend implements ProfileBackend {
 }
 
 /** Profile results of one mode as the measurement of a key (with their standard errors, samples and windows). */
-function measurementOf(key: TableKey, results: readonly ProfileResult[], profilingSeconds: number): ModeMeasurement {
+export function measurementOf(key: TableKey, results: readonly ProfileResult[], profilingSeconds: number): ModeMeasurement {
   const find = (workload: string, kind: WorkloadKind, batchSize: number) => results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
   // With the standard errors the profiler measured, so the margins are z·SE (SPEC §4).
   const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined =>
