@@ -22,8 +22,8 @@ import { ValidationError, type PowerMode, type PowerModeGrid, type WorkloadKind 
 import { describeValue } from '@fulcrum/core/internal';
 import { resolveGrid, type DeviceBackend, type GroundTruthTable, type MeasureOptions, type ProfileQuery, type ProfileSample } from './backend.js';
 import { gridIndex } from './grid-index.js';
-import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, noiseFactors, querySeed, windowNoise } from './noise.js';
-import { VirtualDevice, checkedSamples, measuredWindow, validateNoise, validateSeed } from './virtual.js';
+import { DEFAULT_NOISE, DEFAULT_SEED, modeSeed, querySeed } from './noise.js';
+import { VirtualDevice, measuredTable, measuredWindow, validateNoise, validateSeed } from './virtual.js';
 
 export interface SyntheticFamilyOptions {
   /** Which variant of the family (a non-negative integer); each is its own device shape. */
@@ -172,31 +172,14 @@ export class SyntheticFamilyDevice implements DeviceBackend {
     const raw = this.#base.groundTruthTable(workload, kind, batchSize, grid);
     const index = gridIndex(grid);
     const p = this.#piece(workload, kind, batchSize);
-    const timeMs = new Float64Array(index.size);
-    const powerW = new Float64Array(index.size);
-    const noisy = repeat !== undefined && this.noise > 0;
-    const windows = noisy && samples !== undefined ? checkedSamples(samples) : undefined;
-    const timeSeMs = windows !== undefined ? new Float64Array(index.size) : undefined;
-    const powerSeW = windows !== undefined ? new Float64Array(index.size) : undefined;
-    for (let i = 0; i < index.size; i++) {
-      const cores = index.cores[i]!;
-      const cpu = index.cpuMhz[i]!;
-      const gpu = index.gpuMhz[i]!;
-      const emc = index.emcMhz[i]!;
-      const out = this.#bend(p, cores, cpu, gpu, emc, raw.timeMs[i]!, raw.powerW[i]!);
-      if (windows !== undefined) {
-        const w = windowNoise(this.#streamSeed(workload, kind, batchSize, { cores, cpuMhz: cpu, gpuMhz: gpu, emcMhz: emc }, repeat!), this.noise, windows);
-        timeMs[i] = out.timeMs * w.time;
-        powerW[i] = out.powerW * w.power;
-        timeSeMs![i] = timeMs[i]! * (w.timeRelSe ?? Number.NaN);
-        powerSeW![i] = powerW[i]! * (w.powerRelSe ?? Number.NaN);
-        continue;
-      }
-      const [ft, fp] = noisy ? noiseFactors(this.#streamSeed(workload, kind, batchSize, { cores, cpuMhz: cpu, gpuMhz: gpu, emcMhz: emc }, repeat), this.noise) : [1, 1];
-      timeMs[i] = out.timeMs * ft;
-      powerW[i] = out.powerW * fp;
-    }
-    return { index, workload, kind, batchSize, timeMs, powerW, ...(windows !== undefined ? { timeSeMs, powerSeW, samples: windows } : {}) };
+    const modeAt = (i: number): PowerMode => ({ cores: index.cores[i]!, cpuMhz: index.cpuMhz[i]!, gpuMhz: index.gpuMhz[i]!, emcMhz: index.emcMhz[i]! });
+    return measuredTable(
+      { index, workload, kind, batchSize },
+      (i) => this.#bend(p, index.cores[i]!, index.cpuMhz[i]!, index.gpuMhz[i]!, index.emcMhz[i]!, raw.timeMs[i]!, raw.powerW[i]!),
+      repeat !== undefined ? (i) => this.#streamSeed(workload, kind, batchSize, modeAt(i), repeat) : undefined,
+      this.noise,
+      samples,
+    );
   }
 }
 

@@ -165,36 +165,47 @@ export class VirtualDevice implements DeviceBackend {
     validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(0) }, this.catalog);
     validateQuery(this.device, { workload, kind, batchSize, mode: index.modeAt(index.size - 1) }, this.catalog);
     const c = this.compile(workload, kind, batchSize);
-    const timeMs = new Float64Array(index.size);
-    const powerW = new Float64Array(index.size);
-    const noisy = repeat !== undefined && this.noise > 0;
-    const base = noisy ? querySeed(this.seed, workload, kind, batchSize, repeat) : 0;
-    const windows = noisy && samples !== undefined ? checkedSamples(samples) : undefined;
-    const timeSeMs = windows !== undefined ? new Float64Array(index.size) : undefined;
-    const powerSeW = windows !== undefined ? new Float64Array(index.size) : undefined;
-    for (let i = 0; i < index.size; i++) {
-      const cores = index.cores[i]!;
-      const cpu = index.cpuMhz[i]!;
-      const gpu = index.gpuMhz[i]!;
-      const emc = index.emcMhz[i]!;
-      const out = c.evaluate(cores, cpu, gpu, emc);
-      if (windows !== undefined) {
-        const w = windowNoise(modeSeed(base, cores, cpu, gpu, emc), this.noise, windows);
-        timeMs[i] = out.timeMs * w.time;
-        powerW[i] = out.powerW * w.power;
-        timeSeMs![i] = timeMs[i]! * (w.timeRelSe ?? Number.NaN);
-        powerSeW![i] = powerW[i]! * (w.powerRelSe ?? Number.NaN);
-      } else if (noisy) {
-        const [ft, fp] = noiseFactors(modeSeed(base, cores, cpu, gpu, emc), this.noise);
-        timeMs[i] = out.timeMs * ft;
-        powerW[i] = out.powerW * fp;
-      } else {
-        timeMs[i] = out.timeMs;
-        powerW[i] = out.powerW;
-      }
-    }
-    return { index, workload, kind, batchSize, timeMs, powerW, ...(windows !== undefined ? { timeSeMs, powerSeW, samples: windows } : {}) };
+    const base = repeat !== undefined ? querySeed(this.seed, workload, kind, batchSize, repeat) : 0;
+    return measuredTable(
+      { index, workload, kind, batchSize },
+      (i) => c.evaluate(index.cores[i]!, index.cpuMhz[i]!, index.gpuMhz[i]!, index.emcMhz[i]!),
+      repeat !== undefined ? (i) => modeSeed(base, index.cores[i]!, index.cpuMhz[i]!, index.gpuMhz[i]!, index.emcMhz[i]!) : undefined,
+      this.noise,
+      samples,
+    );
   }
+}
+
+/**
+ * A table over a grid of `truthAt(i)` for every mode i, measured as `measuredWindow` measures one
+ * query when `seedAt` gives each mode's noise stream (a measurement; absent: the ground truth): one
+ * draw of `noise`, or with `samples` a modelled window with the standard errors it shows.
+ */
+export function measuredTable(
+  of: Pick<GroundTruthTable, 'index' | 'workload' | 'kind' | 'batchSize'>,
+  truthAt: (i: number) => ProfileSample,
+  seedAt: ((i: number) => number) | undefined,
+  noise: number,
+  samples: number | undefined,
+): GroundTruthTable {
+  const size = of.index.size;
+  const timeMs = new Float64Array(size);
+  const powerW = new Float64Array(size);
+  const noisy = seedAt !== undefined && noise > 0;
+  const windows = noisy && samples !== undefined ? checkedSamples(samples) : undefined;
+  const timeSeMs = windows !== undefined ? new Float64Array(size) : undefined;
+  const powerSeW = windows !== undefined ? new Float64Array(size) : undefined;
+  for (let i = 0; i < size; i++) {
+    const truth = truthAt(i);
+    const m = noisy ? measuredWindow(truth, seedAt(i), noise, windows) : truth;
+    timeMs[i] = m.timeMs;
+    powerW[i] = m.powerW;
+    if (windows !== undefined) {
+      timeSeMs![i] = m.timeSeMs ?? Number.NaN;
+      powerSeW![i] = m.powerSeW ?? Number.NaN;
+    }
+  }
+  return { ...of, timeMs, powerW, ...(windows !== undefined ? { timeSeMs, powerSeW, samples: windows } : {}) };
 }
 
 /** `samples` of a modelled window: a positive safe integer (RangeError otherwise). */
