@@ -11,6 +11,7 @@ import { common } from '@fulcrum/proto';
 import { ScaledClock } from './clock.js';
 import { createExecutorServiceMetrics } from './metrics.js';
 import { ExecutorNode } from './node.js';
+import { planFigures } from './service.js';
 import { SimulatedEngine } from './service-runner.js';
 
 const MAXN: PowerMode = { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 };
@@ -42,14 +43,7 @@ describe('executor plan gauges', () => {
     const registry = new Registry();
     let node: ExecutorNode | undefined;
     // The same wiring as the service (service.ts).
-    const metrics = createExecutorServiceMetrics(
-      registry,
-      () => node?.executor?.status(),
-      () => {
-        const applied = node?.applied;
-        return applied && { powerBudgetW: applied.problem.powerBudgetW, predictedPowerW: applied.record.predictedPowerW, predictedTrainThroughputSamplesPerS: applied.record.predictedTrainThroughputSamplesPerS };
-      },
-    );
+    const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status(), () => planFigures(node));
     node = new ExecutorNode({ board: 'test-board', device: 'orin-agx', engine: new SimulatedEngine(model, clock, 'test-stack', MAXN), clock, model, metrics });
     try {
       for (const name of [

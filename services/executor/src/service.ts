@@ -97,6 +97,12 @@ export async function openEngine(config: ExecutorServiceConfig, logger: Logger):
   return { engine: new SimulatedEngine(model, clock, stack, initial), clock, model };
 }
 
+/** The running plan's budget and predictions, for the plan gauges (undefined before a plan). */
+export function planFigures(node: ExecutorNode | undefined) {
+  const applied = node?.applied;
+  return applied && { powerBudgetW: applied.problem.powerBudgetW, predictedPowerW: applied.record.predictedPowerW, predictedTrainThroughputSamplesPerS: applied.record.predictedTrainThroughputSamplesPerS };
+}
+
 /**
  * Starts the executor service. Nothing runs until the first ApplyPlan (Status: IDLE; Infer and
  * NATS requests get `not-running` → UNAVAILABLE / `unavailable`). RunMeasurement works at any time.
@@ -106,14 +112,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
   const cfg = executorServiceConfigSchema.parse(config);
   return openService('executor', cfg, options, async ({ logger, registry, cleanup, serve }) => {
     let node: ExecutorNode | undefined;
-    const metrics = createExecutorServiceMetrics(
-      registry,
-      () => node?.executor?.status(),
-      () => {
-        const applied = node?.applied;
-        return applied && { powerBudgetW: applied.problem.powerBudgetW, predictedPowerW: applied.record.predictedPowerW, predictedTrainThroughputSamplesPerS: applied.record.predictedTrainThroughputSamplesPerS };
-      },
-    );
+    const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status(), () => planFigures(node));
     const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
     const { engine, clock, model } = await openEngine(cfg, logger);
     const device = cfg.device ?? model?.device.id ?? 'orin-agx';
