@@ -11,14 +11,15 @@
  *
  * `confirmed(strategy)` wraps a strategy whose plan is the best of its profiled modes (GMD, ALS):
  * after its answer, while re-measures are left, it re-measures one mode and chooses again:
- * 1. the profiled mode with the most training throughput that is feasible on its measurements
- *    but not with its margins, and would beat the plan (a margin decides between them);
- * 2. else the plan itself, when its margins are what keeps it feasible by less than one margin
- *    (a close call), up to `maxWindows` windows.
+ * 1. the plan itself, while it rests on one window and is a close call (its margins are what
+ *    keeps it feasible, by less than one more margin);
+ * 2. else the profiled mode with the most training throughput that is feasible on its
+ *    measurements but not with its margins, and would beat the plan (a margin decides);
+ * 3. else the plan again, while a close call, up to `maxWindows` windows.
  * Each re-measure is a profile, charged and counted apart from new modes. Without standard errors
  * (an exact source: margins 0) or a backend that cannot measure again, nothing changes.
  */
-import { ModeScore, bestAmong, better, scoreMode, type Objective, type SafetyMargins } from './objective.js';
+import { ModeScore, NO_MARGINS, bestAmong, better, scoreMode, type Objective, type SafetyMargins } from './objective.js';
 import { Remeasure, type PreparedStrategy, type ProfileRequest, type Profiling, type Strategy, type StrategyContext } from './strategy.js';
 
 export interface ConfirmOptions {
@@ -41,13 +42,14 @@ function* noting<T>(gen: Profiling<T>, into: Set<number>): Profiling<T> {
   }
 }
 
-const NO_MARGIN: SafetyMargins = { timeFraction: 0, powerFraction: 0 };
+/** Twice the margins: a plan that passes these is no close call. */
+function doubledMargins(m: SafetyMargins): SafetyMargins {
+  return { ...m, ...(m.z !== undefined ? { z: m.z * 2 } : {}), timeFraction: m.timeFraction * 2, powerFraction: m.powerFraction * 2 };
+}
 
-/** True when the plan passes its margins by less than one more margin (a close call). */
-function closeCall(ctx: StrategyContext, obj: Objective, plan: ModeScore, scratch: ModeScore): boolean {
+/** True when the plan passes its margins by less than one more margin (`doubled`: a close call). */
+function closeCall(ctx: StrategyContext, obj: Objective, plan: ModeScore, doubled: SafetyMargins, scratch: ModeScore): boolean {
   if (!plan.feasible) return false;
-  const m0 = ctx.margins;
-  const doubled: SafetyMargins = { ...m0, ...(m0.z !== undefined ? { z: m0.z * 2 } : {}), timeFraction: m0.timeFraction * 2, powerFraction: m0.powerFraction * 2 };
   scoreMode(ctx.measured, plan.modeIndex, obj, doubled, scratch);
   // Another batch choice of the mode may pass doubled margins, at less X: still a close call.
   return !(scratch.feasible && scratch.throughput >= plan.throughput);
@@ -57,10 +59,10 @@ function closeCall(ctx: StrategyContext, obj: Objective, plan: ModeScore, scratc
  * The mode to measure again for this problem, or -1 (see the module comment): the plan first while
  * it rests on one window, then a mode only its margin rules out, then the plan again.
  */
-export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: readonly number[], plan: ModeScore, options: ConfirmOptions, scratch: ModeScore, bare: ModeScore): number {
+export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: readonly number[], plan: ModeScore, options: ConfirmOptions, scratch: ModeScore, bare: ModeScore, doubled = doubledMargins(ctx.margins)): number {
   const table = ctx.measured;
   const windows = (m: number): number => Math.max(1, table.windows(m));
-  const close = closeCall(ctx, obj, plan, scratch);
+  const close = closeCall(ctx, obj, plan, doubled, scratch);
   // The plan's first window is the most flattered of its neighbours': see it again first.
   if (close && windows(plan.modeIndex) === 1) return plan.modeIndex;
   // A mode its margin alone rules out, better than the plan on its measurements.
@@ -72,7 +74,7 @@ export function nextRemeasure(ctx: StrategyContext, obj: Objective, modes: reado
     if (!(obj.trainBatchSize / table.trainTimeS[m]! > pickX)) continue;
     scoreMode(table, m, obj, ctx.margins, scratch);
     if (!scratch.measurable || scratch.feasible) continue;
-    scoreMode(table, m, obj, NO_MARGIN, bare);
+    scoreMode(table, m, obj, NO_MARGINS, bare);
     if (bare.feasible && bare.throughput > pickX) {
       pick = m;
       pickX = bare.throughput;
@@ -93,6 +95,7 @@ export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_
       const prepared = new Set<number>();
       const inner = yield* noting(strategy.prepare(ctx), prepared);
       const active = ctx.canRemeasure === true;
+      const doubled = doubledMargins(ctx.margins);
       return {
         ...(inner.choiceTable ? { choiceTable: inner.choiceTable } : {}),
         *answer(obj: Objective) {
@@ -104,7 +107,7 @@ export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_
           const bare = new ModeScore(obj.streamCount);
           let plan = choice;
           for (let r = 0; r < options.maxRemeasures; r++) {
-            const m = nextRemeasure(ctx, obj, modes, plan, options, scratch, bare);
+            const m = nextRemeasure(ctx, obj, modes, plan, options, scratch, bare, doubled);
             if (m < 0) break;
             yield new Remeasure([m]);
             // Only mode m's figures moved. Another mode now beats the plan when m does; the plan
