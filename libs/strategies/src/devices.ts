@@ -13,7 +13,7 @@ import { gridIndex } from '@fulcrum/devices/internal';
 import type { ProfileBackend } from './profiler.js';
 import { ModeSpace } from './space.js';
 import { DEFAULT_PROTOCOL, profilingCostS, type ProfilingProtocol } from './synthetic.js';
-import { MeasurementTable, type MeasuredValue, type ModeMeasurement, type TableKey } from './table.js';
+import { MeasurementTable, measuredValueOf, type MeasuredValue, type ModeMeasurement, type TableKey } from './table.js';
 
 export interface DeviceAdapterOptions {
   /** A grid of the device (or a sub-grid name such as `4368`) to search; default the full grid. Virtual devices only. */
@@ -62,31 +62,12 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
     }
     return t;
   };
-  const read = (t: GroundTruthTable, d: number): MeasuredValue | undefined => {
-    const ms = t.timeMs[d]!;
-    if (Number.isNaN(ms)) return undefined;
-    const seMs = t.timeSeMs?.[d];
-    const seW = t.powerSeW?.[d];
-    return {
-      timeS: ms / 1000,
-      powerW: t.powerW[d]!,
-      ...(seMs !== undefined && !Number.isNaN(seMs) ? { timeSeS: seMs / 1000 } : {}),
-      ...(seW !== undefined && !Number.isNaN(seW) ? { powerSeW: seW } : {}),
-      ...(t.samples !== undefined ? { samples: t.samples } : {}),
-    };
-  };
+  const read = (t: GroundTruthTable, d: number): MeasuredValue | undefined =>
+    Number.isNaN(t.timeMs[d]!) ? undefined : measuredValueOf({ timeMs: t.timeMs[d]!, powerW: t.powerW[d]!, timeSeMs: t.timeSeMs?.[d], powerSeW: t.powerSeW?.[d], samples: t.samples });
   // A later window of one mode (a re-measure): one query per entry, with its own repeat's draws.
   const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, repeat: number): MeasuredValue | undefined => {
     const query = { workload, kind, batchSize, mode: space.mode(modeIndex) };
-    if (!source.has(query)) return undefined;
-    const r = source.measure(query, source.noise > 0 ? { repeat, ...windowOptions } : { repeat });
-    return {
-      timeS: r.timeMs / 1000,
-      powerW: r.powerW,
-      ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
-      ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
-      ...(r.samples !== undefined ? { samples: r.samples } : {}),
-    };
+    return source.has(query) ? measuredValueOf(source.measure(query, source.noise > 0 ? { repeat, ...windowOptions } : { repeat })) : undefined;
   };
   const hasKnown = (workload: string): boolean => source.workloads().includes(workload);
   return {

@@ -34,7 +34,7 @@ export type { BoOptions } from './bo.js';
 // Backends: where measurements come from.
 export type { ProfileBackend } from './profiler.js';
 export { ModeSpace } from './space.js';
-export { MeasurementTable } from './table.js';
+export { MeasurementTable, measuredValueOf } from './table.js';
 export type { MeasuredValue, ModeMeasurement, TableKey } from './table.js';
 export { fromDeviceBackend } from './devices.js';
 export type { DeviceAdapterOptions, DeviceProfileBackend } from './devices.js';

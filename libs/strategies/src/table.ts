@@ -44,6 +44,21 @@ export interface MeasuredValue extends Measurement {
   readonly samples?: number | undefined;
 }
 
+/**
+ * A measurement in the units stores and devices give (milliseconds, watts, standard errors in the
+ * same; NaN or absent: unknown) as a `MeasuredValue` (seconds).
+ */
+export function measuredValueOf(r: { readonly timeMs: number; readonly powerW: number; readonly timeSeMs?: number | undefined; readonly powerSeW?: number | undefined; readonly samples?: number | undefined }): MeasuredValue {
+  const known = (v: number | undefined): v is number => v !== undefined && !Number.isNaN(v);
+  return {
+    timeS: r.timeMs / 1000,
+    powerW: r.powerW,
+    ...(known(r.timeSeMs) ? { timeSeS: r.timeSeMs / 1000 } : {}),
+    ...(known(r.powerSeW) ? { powerSeW: r.powerSeW } : {}),
+    ...(r.samples !== undefined ? { samples: r.samples } : {}),
+  };
+}
+
 /** One profiled mode: tT/pT, tI/pI per stream and candidate batch (undefined: not measurable), cost. */
 export interface ModeMeasurement {
   readonly training: MeasuredValue;

@@ -14,6 +14,7 @@ import {
   confirmed,
   getStrategy,
   gmd,
+  measuredValueOf,
   powertrain,
   profilingCostS,
   randomK,
@@ -178,16 +179,7 @@ export class RemoteProfileBackend implements ProfileBackend {
 export function measurementOf(key: TableKey, results: readonly ProfileResult[], profilingSeconds: number): ModeMeasurement {
   const find = (workload: string, kind: WorkloadKind, batchSize: number) => results.find((r) => r.workload === workload && r.kind === kind && r.batchSize === batchSize);
   // With the standard errors the profiler measured, so the margins are z·SE (SPEC §4).
-  const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined =>
-    r
-      ? {
-          timeS: r.timeMs / 1000,
-          powerW: r.powerW,
-          ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}),
-          ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
-          ...(r.samples !== undefined ? { samples: r.samples } : {}),
-        }
-      : undefined;
+  const asMeasurement = (r: ProfileResult | undefined): MeasuredValue | undefined => (r ? measuredValueOf(r) : undefined);
   const training = asMeasurement(find(key.trainWorkload, 'train', key.trainBatchSize)) ?? { timeS: Number.NaN, powerW: Number.NaN };
   const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
   // Windows the store combined into these results: the fewest among them (the margins' s²/w stays cautious).

@@ -8,7 +8,7 @@ import { extname } from 'node:path';
 import { formatPowerMode, type Evaluation, type PowerMode, type ProfileResult, type Problem } from '@fulcrum/core';
 import { planPlotSpec, renderVegaLite, svgToPng, type PlanPoint } from '@fulcrum/plot';
 import { common, optimizer, powerModeFromProto, profileResultFromProto } from '@fulcrum/proto';
-import { MeasurementTable, ModeSpace, NO_MARGINS, renderPlan, type Plan, type PlanCost, type Planner } from '@fulcrum/strategies';
+import { MeasurementTable, ModeSpace, NO_MARGINS, measuredValueOf, renderPlan, type Plan, type PlanCost, type Planner } from '@fulcrum/strategies';
 import { ModeScore, Objective, scoreMode, tableKeyOf } from '@fulcrum/strategies/internal';
 import { UsageError } from '../usage.js';
 
@@ -77,7 +77,7 @@ export function remotePlotInput(problem: Problem, plan: common.Plan, cost: commo
   const measured = MeasurementTable.forKey(space.size, key);
   const value = (rs: readonly ProfileResult[], workload: string, kind: 'train' | 'infer', batchSize: number) => {
     const r = rs.find((x) => x.workload === workload && x.kind === kind && x.batchSize === batchSize);
-    return r ? { timeS: r.timeMs / 1000, powerW: r.powerW, ...(r.timeSeMs !== undefined ? { timeSeS: r.timeSeMs / 1000 } : {}), ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}) } : undefined;
+    return r ? measuredValueOf(r) : undefined;
   };
   const indexOf = (m: PowerMode): number => space.indexOf(m) ?? -1;
   for (const e of entries) {
