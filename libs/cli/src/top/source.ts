@@ -9,6 +9,7 @@ import { status as grpcStatus, type ClientReadableStream, type ServiceError } fr
 import { arrivalsRateSubject, connectNatsBus, planAppliedSubject, profileCompletedSubject, type EventBus, type Subscription } from '@fulcrum/bus';
 import { device, executor as pb, optimizer as optimizerPb } from '@fulcrum/proto';
 import { GrpcConnection } from '@fulcrum/runtime';
+import { LOCAL_FRONT_STRATEGY } from '@fulcrum/core';
 
 export interface TopMode {
   readonly cores: number;
@@ -103,6 +104,12 @@ const EVENTS = 50;
 const modeOf = (m: TopMode | undefined): TopMode | undefined => (m ? { cores: m.cores, cpuMhz: m.cpuMhz, gpuMhz: m.gpuMhz, emcMhz: m.emcMhz } : undefined);
 const STATE_NAMES: Record<number, string> = { [pb.State.STATE_IDLE]: 'idle', [pb.State.STATE_RUNNING]: 'running', [pb.State.STATE_MEASURING]: 'measuring', [pb.State.STATE_DRAINING]: 'draining' };
 
+/** An event-log line for a plan that took effect (from the bus or from Status). */
+function planAppliedText(planId: string, strategy: string | undefined, mode: TopMode | undefined, streams: readonly { readonly stream: string; readonly batchSize: number }[]): string {
+  const local = strategy === LOCAL_FRONT_STRATEGY;
+  return `${local ? 're-planned locally from the front' : 'plan applied'}: ${planId}${strategy && !local ? ` (${strategy})` : ''}${mode ? `, ${mode.cores} cores, GPU ${mode.gpuMhz} MHz` : ''}, batch ${streams.map((x) => `${x.stream}=${x.batchSize}`).join(' ')}`;
+}
+
 /** Polls and listens; `snapshot()` answers the numbers as of now. */
 export class TopSource {
   private readonly exec: GrpcConnection<pb.ExecutorClient>;
@@ -132,8 +139,7 @@ export class TopSource {
       this.subs.push(
         this.bus.subscribe(planAppliedSubject(board), (m) => {
           const e = m.event;
-          const local = e.strategy === 'local-front';
-          this.note(`${local ? 're-planned locally from the front' : 'plan applied'}: ${e.planId}${e.strategy && !local ? ` (${e.strategy})` : ''}, ${e.mode.cores} cores, GPU ${e.mode.gpuMhz} MHz, batch ${e.streams.map((s) => `${s.stream}=${s.batchSize}`).join(' ')}`, e.appliedAt);
+          this.note(planAppliedText(e.planId, e.strategy, e.mode, e.streams.map((s) => ({ stream: s.stream, batchSize: s.batchSize }))), e.appliedAt);
         }),
         this.bus.subscribe(arrivalsRateSubject(board), (m) => {
           const e = m.event;
@@ -257,9 +263,7 @@ export class TopSource {
     const id = now.plan?.planId;
     // With the bus, plans come as its events; the one running when top started is noted here.
     if (id && id !== before?.plan?.planId && (!this.bus || before === undefined)) {
-      const local = now.plan!.strategy === 'local-front';
-      const m = now.plan!.mode;
-      this.note(`${local ? 're-planned locally from the front' : 'plan applied'}: ${id}${!local && now.plan!.strategy ? ` (${now.plan!.strategy})` : ''}${m ? `, ${m.cores} cores, GPU ${m.gpuMhz} MHz` : ''}, batch ${now.streams.map((x) => `${x.stream}=${x.batchSize}`).join(' ')}`, now.planAppliedAt);
+      this.note(planAppliedText(id, now.plan!.strategy, now.plan!.mode, now.streams), now.planAppliedAt);
     }
     if (this.bus) return;
     if (before && now.workerCrashes > before.workerCrashes) this.note(`worker restarted (${now.workerCrashes} crash${now.workerCrashes === 1 ? '' : 'es'} so far)`);
