@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import Table from 'cli-table3';
 import { optimizer } from '@fulcrum/proto';
 import type { CliIo } from '../io.js';
+import { ago } from '../format.js';
 import { UsageError } from '../usage.js';
 import { optimizerConnection, remoteError } from './solve-remote.js';
 
@@ -16,12 +17,6 @@ interface BoardsOptions {
   tls?: boolean;
   tlsCa?: string;
   json?: boolean;
-}
-
-function ago(when: Date | undefined, now: number): string {
-  if (!when) return '—';
-  const s = Math.max(0, Math.round((now - when.getTime()) / 1000));
-  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 }
 
 export function registerBoardsCommand(program: Command, io: CliIo): void {

@@ -2,6 +2,7 @@
  * One `fulcrum top` frame as plain text lines, fitted to a terminal width: what `--once` prints
  * and what the live view draws (through ink).
  */
+import { ago } from '../format.js';
 import type { TopBoard, TopFleetSnapshot, TopSnapshot, TopStream } from './source.js';
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -18,12 +19,18 @@ const pad = (s: string, n: number): string => (s.length >= n ? s.slice(0, n) : s
 const padL = (s: string, n: number): string => (s.length >= n ? s.slice(0, n) : ' '.repeat(n - s.length) + s);
 const clip = (s: string, width: number): string => (s.length <= width ? s : `${s.slice(0, Math.max(0, width - 1))}…`);
 
-function ago(iso: string | undefined, now: string): string {
-  if (!iso) return '';
-  const s = Math.max(0, (Date.parse(now) - Date.parse(iso)) / 1000);
-  if (s < 90) return `${s.toFixed(0)} s ago`;
-  if (s < 5400) return `${(s / 60).toFixed(0)} min ago`;
-  return `${(s / 3600).toFixed(1)} h ago`;
+/** `ago` of an ISO time as of the snapshot's. */
+const agoIso = (iso: string | undefined, now: string): string => ago(iso === undefined ? undefined : new Date(iso), Date.parse(now));
+
+/**
+ * A header and one line per row: the first `leftAligned` columns padded right, the others left;
+ * columns dropped from the right (keeping at least 3) until the lines fit `width`.
+ */
+function table<T>(cols: readonly (readonly [string, number, (row: T) => string])[], rows: readonly T[], width: number, leftAligned: number): string[] {
+  let shown = cols;
+  while (shown.length > 3 && shown.reduce((n, [, w]) => n + w + 1, 0) > width) shown = shown.slice(0, -1);
+  const line = (cells: string[]): string => cells.map((c, i) => (i < leftAligned ? pad(c, shown[i]![1]) : padL(c, shown[i]![1]))).join(' ');
+  return [line(shown.map(([h]) => h)), ...rows.map((r) => line(shown.map(([, , f]) => f(r))))];
 }
 
 /** The per-stream table: budget-relative p99 marked `!` when over the budget. */
@@ -43,10 +50,7 @@ function streamRows(streams: readonly TopStream[], width: number): string[] {
     ['failed', 6, (s) => String(s.failed)],
   ];
   // Drop columns from the right until the table fits.
-  let shown = cols;
-  while (shown.length > 3 && shown.reduce((n, [, w]) => n + w + 1, 0) > width) shown = shown.slice(0, -1);
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? pad(c, shown[i]![1]) : padL(c, shown[i]![1]))).join(' ');
-  return [line(shown.map(([h]) => h)), ...streams.map((s) => line(shown.map(([, , f]) => f(s))))];
+  return table(cols, streams, width, 1);
 }
 
 export interface FrameOptions {
@@ -67,7 +71,7 @@ export function formatFrame(s: TopSnapshot, o: FrameOptions): string[] {
   if (p) {
     const m = p.mode;
     const id = p.planId.length > 16 ? `${p.planId.slice(0, 13)}…` : p.planId;
-    lines.push(`plan ${id}${p.strategy ? ` (${p.strategy})` : ''}${p.feasible ? '' : ' INFEASIBLE'} · applied ${ago(p.appliedAtIso, s.atIso)} · re-plans by ${s.replanOwner || 'optimizer'}${s.localReplans ? ` (${s.localReplans} local)` : ''}`);
+    lines.push(`plan ${id}${p.strategy ? ` (${p.strategy})` : ''}${p.feasible ? '' : ' INFEASIBLE'} · applied ${agoIso(p.appliedAtIso, s.atIso)} · re-plans by ${s.replanOwner || 'optimizer'}${s.localReplans ? ` (${s.localReplans} local)` : ''}`);
     lines.push(`mode ${m ? `${m.cores} cores, CPU ${m.cpuMhz} MHz, GPU ${m.gpuMhz} MHz, EMC ${m.emcMhz} MHz` : '?'}`);
   } else lines.push('no plan running (the executor is idle until a plan is applied)');
   const pw = s.power;
@@ -116,13 +120,9 @@ export function formatFleetFrame(s: TopFleetSnapshot, o: FrameOptions): string[]
     ['done', 8, (b) => (b.completed !== undefined ? String(b.completed) : '-')],
     ['late', 6, (b) => (b.late !== undefined ? String(b.late) : '-')],
     ['failed', 6, (b) => (b.failed !== undefined ? String(b.failed) : '-')],
-    ['seen', 10, (b) => ago(b.lastSeenIso, s.atIso) || '-'],
+    ['seen', 10, (b) => agoIso(b.lastSeenIso, s.atIso)],
   ];
-  let shown = cols;
-  while (shown.length > 3 && shown.reduce((n, [, w]) => n + w + 1, 0) > width) shown = shown.slice(0, -1);
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 ? pad(c, shown[i]![1]) : padL(c, shown[i]![1]))).join(' ');
-  lines.push(line(shown.map(([h]) => h)));
-  for (const b of s.boards) lines.push(line(shown.map(([, , f]) => f(b))));
+  lines.push(...table(cols, s.boards, width, 4));
   if (s.boards.length === 0) lines.push('  (no board has announced itself yet)');
   const unreachable = s.boards.filter((b) => b.error);
   if (unreachable.length) lines.push('', ...unreachable.map((b) => `  ${b.board}: ${b.error}`));
