@@ -200,7 +200,8 @@ describe('fulcrum top against a running serve all stack', { timeout: 150_000 }, 
     const command = [process.execPath, ...SOURCE_NODE_ARGS, join(REPO_ROOT, 'libs/cli/src/bin.ts'), 'top', ...addresses(), '--nats', nats.url, '--interval-s', '0.5']
       .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
       .join(' ');
-    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '36', `cd '${REPO_ROOT}' && ${command}; echo "top exited $?"; sleep 30`);
+    // CI=true as on a CI runner, where ink would otherwise hold every frame back until exit.
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '36', `cd '${REPO_ROOT}' && CI=true ${command}; echo "top exited $?"; sleep 30`);
     const wide = await screenUntil(session, (s) => s.includes(`board ${BOARD}`) && s.includes(`${STREAM} `) && s.includes('q quit'), 'the first frame');
     assert.ok(wide.includes(`plan ${planId.slice(0, 13)}`), wide);
     assert.match(wide, /p99\/budget/, 'a wide terminal has every column');

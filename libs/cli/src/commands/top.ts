@@ -66,6 +66,11 @@ async function show<T>(source: ViewSource<T>, o: TopOptions, io: CliIo, target: 
     io.stdout(o.json ? JSON.stringify(snap, null, 2) + '\n' : source.format(snap, { width: process.stdout.columns || Number(process.env['COLUMNS']) || 120 }).join('\n') + '\n');
     return;
   }
+  // Both ends are a terminal, so the view is live even where CI or CONTINUOUS_INTEGRATION is
+  // set (a CI runner, a shell that exports it): ink reads them once, at import, and in its CI
+  // mode holds every frame back until exit.
+  delete process.env['CI'];
+  delete process.env['CONTINUOUS_INTEGRATION'];
   const { runTopApp } = await import('../top/app.js');
   await runTopApp(source, o.intervalS * 1000, target);
 }
