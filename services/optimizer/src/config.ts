@@ -60,8 +60,8 @@ export const optimizerConfigSchema = z.object({
       systematicFraction: z.number().min(0, { message: 'must be a relative error ≥ 0 (0.01: 1 % per window)' }).max(0.5).default(0.01),
       /**
        * Let GMD and ALS re-measure a profiled mode where a margin decides (a fresh window through the
-       * profiler's `remeasure`, at most 3 per Solve). false: every mode is measured once, so a Solve
-       * repeated later profiles nothing new (re-measures change the stored values it walks on).
+       * profiler's `remeasure`, at most 3 per Solve). false: every mode is measured once. Either way
+       * a problem solved before is answered with no profiling (SPEC §4).
        */
       remeasure: z.boolean().default(true),
     })

@@ -59,7 +59,23 @@ import { RemoteProfileBackend, measurementOf, resolveStrategy, type ProfileProto
  * first out. An evicted key's profiles come back from the profiler's store without measuring; an
  * evicted front is prepared again from them. Memory stays flat over any number of distinct problems.
  */
-export const CACHE_LIMITS = { profileKeys: 32, preparedFronts: 32 } as const;
+export const CACHE_LIMITS = { profileKeys: 32, preparedFronts: 32, answers: 256 } as const;
+
+/**
+ * A problem's own figures (power budget and semantics; per stream its workload, candidate batch
+ * sizes, rate and latency budget), without its names: two boards' identical problems are one.
+ */
+function problemFiguresText(problem: Problem): string {
+  const streams = problem.streams.map((s) => `${s.workload}@${s.candidateBatchSizes.join('.')}:${s.arrivalRatePerS}/${s.latencyBudgetS}`).join('+');
+  return `${problem.powerBudgetW}${problem.powerSemantics}|${streams}`;
+}
+
+/** What a Solve answered: the modes it looked at, and the one it chose. */
+interface Answer {
+  readonly modes: readonly number[];
+  readonly mode: number;
+  readonly feasible: boolean;
+}
 export interface SolveCost {
   /** Modes the profiler newly measured for this call. */
   readonly modesProfiled: number;
@@ -227,6 +243,8 @@ interface SolverSpace {
   readonly backend: RemoteProfileBackend;
   readonly store: BackendCaches;
   readonly prepared: LRUCache<string, { prepared: PreparedStrategy; modes: number[] }>;
+  /** Answers of Solves (strategy × key × seed × problem figures), so a repeat profiles nothing. */
+  readonly answers: LRUCache<string, Answer>;
 }
 
 /** Per-call bookkeeping of the modes looked at and their cost. */
@@ -363,7 +381,8 @@ export class Optimizer {
         );
       }
       const prepared = handle.prepared;
-      const choice = yield* this.drive(prepared.answer(objective), ss, cache, key, session, problem, objective);
+      const answerId = `${handleId}#${problemFiguresText(problem)}`;
+      const choice = yield* this.answer(prepared, ss.answers, answerId, ss, cache, key, session, problem, objective);
       if (!choice?.measurable) {
         throw new GrpcStatusError(status.FAILED_PRECONDITION, `strategy ${strategy.name} found no mode with measurements for every stream (did the profiler return results for the candidate batch sizes?)`);
       }
@@ -386,6 +405,37 @@ export class Optimizer {
         m.solveDuration.observe({ strategy: strategy.name }, (performance.now() - session.started) / 1000);
       }
     }
+  }
+
+  /**
+   * The strategy's answer to a problem. A problem solved before (same strategy, key, seed and
+   * figures, on any board) is answered again among the modes that Solve looked at, with no
+   * profiling: its plan's mode, re-scored on the current figures (its re-measures included), while
+   * that holds at least as well as it did; else the best of those modes. Running the strategy again
+   * instead could, on figures its re-measures moved, take another path and profile a mode.
+   */
+  private async *answer(prepared: PreparedStrategy, answers: LRUCache<string, Answer>, answerId: string, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): AsyncGenerator<SolveEvent, ModeScore | undefined, void> {
+    const before = answers.get(answerId);
+    if (before && before.modes.every((m) => cache.table.has(m))) {
+      const modes = before.modes;
+      yield* this.drive(
+        (function* (): Profiling<void> {
+          yield modes;
+        })(),
+        ss,
+        cache,
+        key,
+        session,
+        problem,
+        objective,
+      );
+      const again = scoreMode(cache.table, before.mode, objective, this.margins, new ModeScore(objective.streamCount));
+      if (again.measurable && (again.feasible || !before.feasible)) return again;
+      return bestAmong(cache.table, modes, objective, this.margins);
+    }
+    const choice = yield* this.drive(prepared.answer(objective), ss, cache, key, session, problem, objective);
+    if (choice?.measurable) answers.set(answerId, { modes: session.order.slice(), mode: choice.modeIndex, feasible: choice.feasible });
+    return choice;
   }
 
   /** `solve` to the end: the plan and its cost (events dropped). */
@@ -721,7 +771,7 @@ export class Optimizer {
         maxKeys: 2 * CACHE_LIMITS.profileKeys,
         systematicFraction: this.systematicFraction,
       });
-      ss = { id, device, space, backend, store: new BackendCaches(backend, { maxKeys: CACHE_LIMITS.profileKeys }), prepared: new LRUCache({ max: CACHE_LIMITS.preparedFronts }) };
+      ss = { id, device, space, backend, store: new BackendCaches(backend, { maxKeys: CACHE_LIMITS.profileKeys }), prepared: new LRUCache({ max: CACHE_LIMITS.preparedFronts }), answers: new LRUCache({ max: CACHE_LIMITS.answers }) };
       this.spaces.set(id, ss);
     }
     return ss;

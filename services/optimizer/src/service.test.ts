@@ -486,6 +486,15 @@ describe('re-measurement through the services (issue 16): the optimizer asks, th
     }
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
     assert.match(metrics, new RegExp(`fulcrum_optimizer_remeasures_total\\{service="optimizer"\\} ${all.length}\\b`));
+    // The same problem again (as a second board of the model would send it, under its own stream
+    // name): answered among the modes that Solve looked at, with nothing measured — its re-measures
+    // moved the figures, and running GMD again on them could take another path.
+    const measuredBefore = (await board.counts()).measurements;
+    const repeat = await solve(c, { problem: { ...PROBLEM, powerBudgetW, streams: PROBLEM.streams.map((s) => ({ ...s, name: `other-${s.name}` })) }, strategy: optimizer.Strategy.STRATEGY_GMD });
+    const repeated = completedOf(repeat);
+    assert.deepEqual([repeated.cost!.modesProfiled, repeated.cost!.remeasures, (await board.counts()).measurements - measuredBefore], [0, 0, 0], 'a repeated problem profiles and re-measures nothing');
+    assert.equal(repeated.cost!.modesReused, firsts.length, 'it reports the modes the first Solve looked at');
+    assert.deepEqual(repeated.plan!.mode, done.plan!.mode, 'and keeps that plan while it holds');
     console.log(`# re-measurement through the services: ${done.cost!.modesProfiled} modes profiled (${firsts.length} looked at) + ${again.length} re-measures, ${done.cost!.profilingSeconds.toFixed(1)} s of profiling (${lastFirst.toFixed(1)} s before the re-measures)`);
   });
 
