@@ -70,6 +70,11 @@ function problemFiguresText(problem: Problem): string {
   return `${problem.powerBudgetW}${problem.powerSemantics}|${streams}`;
 }
 
+/** Modes looked at again (answered from the cache: reported as reused). */
+function* asked(modes: readonly number[]): Profiling<void> {
+  yield modes;
+}
+
 /** What a Solve answered: the modes it looked at, and the one it chose. */
 interface Answer {
   readonly modes: readonly number[];
@@ -367,18 +372,7 @@ export class Optimizer {
         ss.prepared.set(handleId, handle);
       } else if (handle.modes.length > 0) {
         // Prepared earlier: its modes are reported (as reused) so the caller sees what the plan was chosen among.
-        const modes = handle.modes;
-        yield* this.drive(
-          (function* (): Profiling<void> {
-            yield modes;
-          })(),
-          ss,
-          cache,
-          key,
-          session,
-          problem,
-          objective,
-        );
+        yield* this.drive(asked(handle.modes), ss, cache, key, session, problem, objective);
       }
       const prepared = handle.prepared;
       const answerId = `${handleId}#${problemFiguresText(problem)}`;
@@ -418,17 +412,7 @@ export class Optimizer {
     const before = answers.get(answerId);
     if (before && before.modes.every((m) => cache.table.has(m))) {
       const modes = before.modes;
-      yield* this.drive(
-        (function* (): Profiling<void> {
-          yield modes;
-        })(),
-        ss,
-        cache,
-        key,
-        session,
-        problem,
-        objective,
-      );
+      yield* this.drive(asked(modes), ss, cache, key, session, problem, objective);
       const again = scoreMode(cache.table, before.mode, objective, this.margins, new ModeScore(objective.streamCount));
       if (again.measurable && (again.feasible || !before.feasible)) return again;
       return bestAmong(cache.table, modes, objective, this.margins);
