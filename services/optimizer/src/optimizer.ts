@@ -409,8 +409,9 @@ export class Optimizer {
    * instead could, on figures its re-measures moved, take another path and profile a mode.
    */
   private async *answer(prepared: PreparedStrategy, answers: LRUCache<string, Answer>, answerId: string, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): AsyncGenerator<SolveEvent, ModeScore | undefined, void> {
-    const before = answers.get(answerId);
-    if (before && before.modes.every((m) => cache.table.has(m))) {
+    // A strategy that chooses on its own table (predictions, which re-measures do not move) is asked again.
+    const before = prepared.choiceTable ? undefined : answers.get(answerId);
+    if (before && cache.table.has(before.mode) && before.modes.every((m) => cache.table.has(m))) {
       const modes = before.modes;
       yield* this.drive(asked(modes), ss, cache, key, session, problem, objective);
       const again = scoreMode(cache.table, before.mode, objective, this.margins, new ModeScore(objective.streamCount));
@@ -418,7 +419,7 @@ export class Optimizer {
       return bestAmong(cache.table, modes, objective, this.margins);
     }
     const choice = yield* this.drive(prepared.answer(objective), ss, cache, key, session, problem, objective);
-    if (choice?.measurable) answers.set(answerId, { modes: session.order.slice(), mode: choice.modeIndex, feasible: choice.feasible });
+    if (choice?.measurable && !prepared.choiceTable) answers.set(answerId, { modes: session.order.slice(), mode: choice.modeIndex, feasible: choice.feasible });
     return choice;
   }
 
