@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { type ProfileRequest, type ProfileResult, type ProfilesQuery } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { Optimizer, type SolveCompletedEvent } from './optimizer.js';
+import { CACHE_LIMITS, Optimizer, type SolveCompletedEvent } from './optimizer.js';
 import type { ProfilerPort } from './ports.js';
 
 const SAMPLES = 20;
@@ -77,6 +77,13 @@ describe('a problem solved before', () => {
       assert.deepEqual([again.plan.mode, again.plan.feasible], [first.plan.mode, first.plan.feasible], `${at}: the plan holds`);
     }
     assert.ok(remeasured > 0, 'some first Solves re-measured (else this shows nothing)');
+    await opt.close();
+  });
+
+  it('are kept for the last CACHE_LIMITS.answers problems, not for every problem ever solved', async () => {
+    const opt = new Optimizer({ profiler: noisyStoreProfiler(), apply: false, defaults: { strategy: 'gmd', device: 'orin-agx', seed: 1 }, noiseFraction: 0.025, logger: pino({ level: 'silent' }) });
+    for (let i = 0; i < CACHE_LIMITS.answers + 20; i++) await solve(opt, 30 + i / 100, 'cam');
+    assert.equal(opt.cacheStats().answers, CACHE_LIMITS.answers);
     await opt.close();
   });
 });

@@ -58,6 +58,7 @@ import { RemoteProfileBackend, measurementOf, resolveStrategy, type ProfileProto
  * this many problem keys and this many prepared fronts (strategy × key × seed), least recently used
  * first out. An evicted key's profiles come back from the profiler's store without measuring; an
  * evicted front is prepared again from them. Memory stays flat over any number of distinct problems.
+ * And the answers of this many problems solved before (SPEC §4): a repeat profiles nothing.
  */
 export const CACHE_LIMITS = { profileKeys: 32, preparedFronts: 32, answers: 256 } as const;
 
@@ -730,16 +731,18 @@ export class Optimizer {
   }
 
   /** What the optimizer keeps in memory now, summed over device grids (each bounded by CACHE_LIMITS). */
-  cacheStats(): { readonly spaces: number; readonly profileKeys: number; readonly preparedFronts: number; readonly recordedKeys: number; readonly plans: number } {
+  cacheStats(): { readonly spaces: number; readonly profileKeys: number; readonly preparedFronts: number; readonly answers: number; readonly recordedKeys: number; readonly plans: number } {
     let profileKeys = 0;
     let preparedFronts = 0;
+    let answers = 0;
     let recordedKeys = 0;
     for (const ss of this.spaces.values()) {
       profileKeys += ss.store.size;
       preparedFronts += ss.prepared.size;
+      answers += ss.answers.size;
       recordedKeys += ss.backend.recordedKeys;
     }
-    return { spaces: this.spaces.size, profileKeys, preparedFronts, recordedKeys, plans: this.plans.size };
+    return { spaces: this.spaces.size, profileKeys, preparedFronts, answers, recordedKeys, plans: this.plans.size };
   }
 
   private spaceFor(deviceId: string, gridName: string | undefined): SolverSpace {
