@@ -28,6 +28,14 @@
  *    improvement (at least `minGain` in X over a feasible incumbent; while nothing is feasible, the
  *    largest predicted reduction of the violation) is profiled. While nothing is feasible and the
  *    model sees no way closer, the remaining profiles go to the candidates predicted closest.
+ *    When the descent ends with profiles left and the model's predictions have missed (a jump's
+ *    or a move's predicted power off its measurement by more than `doubtTolerance` plus the power
+ *    margin, which is what noise explains), a probe is taken again around the incumbent: the mode
+ *    that moves one knob to its probe's level (the one the model rates best), at most `reprobes`
+ *    times, and the descent goes on with it in the local model.
+ *    Probes at MAXN can say little about the incumbent's neighbourhood: on a board that throttles,
+ *    power near MAXN is held near the cap, so a knob's power saving there is a fraction of what
+ *    it is below the cap.
  * 5. Monotonicity prunes: a mode whose training power alone is over the budget rules out every mode
  *    ≥ it in all knobs (peak power); a mode that misses latency for every batch size rules out every
  *    mode ≤ it (not on a board found to throttle).
@@ -61,6 +69,13 @@ export interface GmdOptions {
    * slopes need before they override the roofline shape; 0 turns the correction off.
    */
   readonly correctionRidge: number;
+  /**
+   * Most re-probes per problem (step 4 of the module comment): when the descent ends and the
+   * model's power predictions have missed the measurements by more than `doubtTolerance` plus the
+   * power margin (what noise explains), one knob is measured again around the incumbent.
+   */
+  readonly reprobes: number;
+  readonly doubtTolerance: number;
 }
 
 export const DEFAULT_GMD_OPTIONS: GmdOptions = {
@@ -72,6 +87,8 @@ export const DEFAULT_GMD_OPTIONS: GmdOptions = {
   highBudgetFraction: 0.6,
   minGain: 0.02,
   correctionRidge: 0.02,
+  reprobes: 1,
+  doubtTolerance: 0.03,
 };
 
 /**
@@ -375,6 +392,11 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           // Jump to the model's best mode for this problem; if its measured power is off the
           // prediction, jump again with the budget corrected by the ratio (power-targeted secant).
           let powerScale = 1;
+          /** How far the model's predictions have missed the measurements (relative, the worst so far). */
+          let doubt = 0;
+          const missed = (predicted: ModeScore, got: ModeScore): void => {
+            if (got.measurable && predicted.powerW > 0) doubt = Math.max(doubt, Math.abs(got.powerW / predicted.powerW - 1));
+          };
           const jumpScore = new ModeScore(obj.streamCount);
           for (let j = 0; j < options.jumps && run.budgetLeft > 0; j++) {
             const target = powerScale === 1 ? obj : (Object.create(obj, { powerBudgetW: { value: obj.powerBudgetW * powerScale } }) as Objective);
@@ -385,6 +407,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             run.note([jump.modeIndex]);
             const got = scoreMode(measured, jump.modeIndex, obj, ctx.margins, jumpScore);
             if (!got.measurable) break;
+            missed(jump, got);
             // Feasible and within 3 % of the budget (with margin): close enough.
             if (got.feasible && got.powerW * (1 + ctx.margins.powerFraction) >= 0.97 * obj.powerBudgetW) break;
             // Infeasible for latency or stability with power in budget: a budget correction will not help.
@@ -413,6 +436,11 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           const pick = new ModeScore(K);
           let local: RooflineModel | undefined;
           let localKey = '';
+          let reprobes = options.reprobes;
+          const probeLevels = probeModes(space, top, options.probeFractions).map((p, k) => space.level(p, k));
+          const doubtLimit = options.doubtTolerance + ctx.margins.powerFraction;
+          const predicted = new ModeScore(K);
+          const got = new ModeScore(K);
           while (run.budgetLeft > 0) {
             const inc = run.incumbent()!;
             const anchor = inc.modeIndex;
@@ -489,13 +517,33 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
               pick.copyFrom(closest);
               pick.modeIndex = slotMode[closestSlot]!;
             }
+            if (pick.modeIndex < 0 && steps.every((s) => s === 1) && reprobes > 0 && doubt > doubtLimit) {
+              // The model has missed: a knob measured again around the incumbent (module comment).
+              let best = -1;
+              for (let k = 0; k < 4; k++) {
+                const m = space.nearestAvailable(space.shifted(anchor, k, probeLevels[k]! - space.level(anchor, k)));
+                if (m < 0 || m === anchor || run.isProfiled(m) || run.pruned(m)) continue;
+                local!.predictInto(m, scratchColumns, 0);
+                scoreMode(scratchTable, 0, obj, ctx.margins, cand);
+                if (cand.measurable && (best < 0 || better(cand, pick))) {
+                  pick.copyFrom(cand);
+                  best = m;
+                }
+              }
+              if (best >= 0) {
+                reprobes--;
+                pick.modeIndex = best;
+              }
+            }
             if (pick.modeIndex < 0) {
               if (steps.every((s) => s === 1)) break;
               for (let k = 0; k < 4; k++) steps[k] = Math.max(1, Math.floor(steps[k]! / 2));
               continue;
             }
+            predicted.copyFrom(pick);
             yield [pick.modeIndex];
             run.note([pick.modeIndex]);
+            missed(predicted, scoreMode(measured, pick.modeIndex, obj, ctx.margins, got));
           }
           return run.incumbent()?.clone();
         },
