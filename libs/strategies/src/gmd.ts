@@ -351,7 +351,10 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           }),
         ),
       );
-      const probes = [...new Set([...probeModes(space, top, options.probeFractions), low].filter((p) => p !== top))];
+      const axis = probeModes(space, top, options.probeFractions);
+      // Each knob's probe level (re-probes around the incumbent move one knob there).
+      const probeLevels = axis.map((p, k) => space.level(p, k));
+      const probes = [...new Set([...axis, low].filter((p) => p !== top))];
       const design = [top, ...probes];
       const modelFor = (modes: readonly number[]): AxisModel => {
         let byOptions = models.get(measured);
@@ -437,7 +440,6 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           let local: RooflineModel | undefined;
           let localKey = '';
           let reprobes = options.reprobes;
-          const probeLevels = probeModes(space, top, options.probeFractions).map((p, k) => space.level(p, k));
           const doubtLimit = options.doubtTolerance + ctx.margins.powerFraction;
           const predicted = new ModeScore(K);
           const got = new ModeScore(K);

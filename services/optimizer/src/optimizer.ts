@@ -376,8 +376,7 @@ export class Optimizer {
         yield* this.drive(asked(handle.modes), ss, cache, key, session, problem, objective);
       }
       const prepared = handle.prepared;
-      const answerId = `${handleId}#${problemFiguresText(problem)}`;
-      const choice = yield* this.answer(prepared, ss.answers, answerId, ss, cache, key, session, problem, objective);
+      const choice = yield* this.answer(prepared, `${handleId}#${problemFiguresText(problem)}`, ss, cache, key, session, problem, objective);
       if (!choice?.measurable) {
         throw new GrpcStatusError(status.FAILED_PRECONDITION, `strategy ${strategy.name} found no mode with measurements for every stream (did the profiler return results for the candidate batch sizes?)`);
       }
@@ -409,10 +408,10 @@ export class Optimizer {
    * that holds at least as well as it did; else the best of those modes. Running the strategy again
    * instead could, on figures its re-measures moved, take another path and profile a mode.
    */
-  private async *answer(prepared: PreparedStrategy, answers: LRUCache<string, Answer>, answerId: string, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): AsyncGenerator<SolveEvent, ModeScore | undefined, void> {
+  private async *answer(prepared: PreparedStrategy, answerId: string, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): AsyncGenerator<SolveEvent, ModeScore | undefined, void> {
     // A strategy that chooses on its own table (predictions, which re-measures do not move) is asked again.
-    const before = prepared.choiceTable ? undefined : answers.get(answerId);
-    if (before && cache.table.has(before.mode) && before.modes.every((m) => cache.table.has(m))) {
+    const before = prepared.choiceTable ? undefined : ss.answers.get(answerId);
+    if (before && before.modes.every((m) => cache.table.has(m))) {
       const modes = before.modes;
       yield* this.drive(asked(modes), ss, cache, key, session, problem, objective);
       const again = scoreMode(cache.table, before.mode, objective, this.margins, new ModeScore(objective.streamCount));
@@ -420,7 +419,7 @@ export class Optimizer {
       return bestAmong(cache.table, modes, objective, this.margins);
     }
     const choice = yield* this.drive(prepared.answer(objective), ss, cache, key, session, problem, objective);
-    if (choice?.measurable && !prepared.choiceTable) answers.set(answerId, { modes: session.order.slice(), mode: choice.modeIndex, feasible: choice.feasible });
+    if (choice?.measurable && !prepared.choiceTable) ss.answers.set(answerId, { modes: session.order.slice(), mode: choice.modeIndex, feasible: choice.feasible });
     return choice;
   }
 
