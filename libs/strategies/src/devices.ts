@@ -12,7 +12,7 @@ import { SYSTEMATIC_VARIANCE_SHARE, type DeviceBackend, type GroundTruthTable, t
 import { gridIndex } from '@fulcrum/devices/internal';
 import type { ProfileBackend } from './profiler.js';
 import { ModeSpace } from './space.js';
-import { DEFAULT_PROTOCOL, profilingCostS, type ProfilingProtocol } from './synthetic.js';
+import { DEFAULT_PROTOCOL, profilingCostS, remeasureMinibatchesOf, type ProfilingProtocol } from './synthetic.js';
 import { MeasurementTable, measuredValueOf, type MeasuredValue, type ModeMeasurement, type TableKey } from './table.js';
 
 export interface DeviceAdapterOptions {
@@ -48,6 +48,8 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
   // Windows of the protocol's measured minibatches: each measurement carries the standard errors
   // its samples show. An exact table's measurements carry its rows' own (when its CSV has them).
   const windowOptions = { samples: protocol.measuredMinibatches };
+  // A re-measure's window is the protocol's longer one (see `ProfilingProtocol.remeasureMinibatches`).
+  const againOptions = { samples: remeasureMinibatchesOf(protocol) };
   const noisyTable = (workload: string, kind: WorkloadKind, batch: number): GroundTruthTable => {
     const id = `${workload}|${kind}|${batch}`;
     let t = noisy.get(id);
@@ -67,7 +69,7 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
   // A later window of one mode (a re-measure): one query per entry, with its own repeat's draws.
   const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, repeat: number): MeasuredValue | undefined => {
     const query = { workload, kind, batchSize, mode: space.mode(modeIndex) };
-    return source.has(query) ? measuredValueOf(source.measure(query, source.noise > 0 ? { repeat, ...windowOptions } : { repeat })) : undefined;
+    return source.has(query) ? measuredValueOf(source.measure(query, source.noise > 0 ? { repeat, ...againOptions } : { repeat })) : undefined;
   };
   const hasKnown = (workload: string): boolean => source.workloads().includes(workload);
   return {
@@ -89,7 +91,7 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
       const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => value(s.workload, 'infer', b)));
       // A table without a training row for this mode: the mode cannot host the problem.
       const t = training ?? { timeS: Number.NaN, powerW: Number.NaN };
-      return { training: t, inference, costS: training ? profilingCostS(protocol, training, inference) : protocol.switchS + protocol.settleS };
+      return { training: t, inference, costS: training ? profilingCostS(protocol, training, inference, repeat > 0) : protocol.switchS + protocol.settleS };
     },
     groundTruth(key: TableKey): MeasurementTable {
       const table = MeasurementTable.forKey(space.size, key);

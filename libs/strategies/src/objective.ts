@@ -8,10 +8,10 @@
  * is judged on the noise-free truth. A strategy therefore treats a mode as feasible only when its
  * measured minibatch times and powers, each inflated by its margin, meet every constraint.
  * Throughput is still predicted from the measurements as they are. The margins of a mode whose
- * measurements carry standard errors are z·SE (SPEC §4, issue 16): z·√(SEᵣ² + s²/w) with SEᵣ the
- * largest relative standard error among the mode's times (or powers), s the relative error a
- * window's samples cannot show (thermal state) and w the windows combined, so a re-measured mode
- * keeps a smaller margin. A mode without them (a table without SE columns, a model's
+ * measurements carry standard errors are z·SE (SPEC §4, issue 16): z·√(SEᵣ² + s²·Σwᵢ²) with SEᵣ
+ * the largest relative standard error among the mode's times (or powers), s the relative error a
+ * window's samples cannot show (thermal state) and wᵢ the weights of the windows combined (Σwᵢ² =
+ * 1/w for w equal windows), so a re-measured mode keeps a smaller margin. A mode without them (a table without SE columns, a model's
  * prediction) keeps the fixed `timeFraction` / `powerFraction`.
  */
 import type { Problem } from '@fulcrum/core';
@@ -42,7 +42,8 @@ function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins)
     const p = se.powerRel[m]!;
     if (t >= 0 && p >= 0) {
       const s = margins.systematicFraction ?? 0;
-      const sys2 = (s * s) / Math.max(1, se.windows[m]!);
+      // s² times the share of one window's systematic variance the combined windows keep (Σ wᵢ²).
+      const sys2 = s * s * (se.systematicShare[m]! > 0 ? se.systematicShare[m]! : 1 / Math.max(1, se.windows[m]!));
       marginT = z * Math.sqrt(t * t + sys2);
       marginP = z * Math.sqrt(p * p + sys2);
       return;

@@ -51,6 +51,8 @@ export class ProfileCache {
   private readonly done: Uint8Array;
   /** Per mode: windows measured beyond the first. */
   private readonly extra: Uint16Array;
+  /** Per mode: seconds its last re-measure's window took (a re-measure's window may be longer than a first one). */
+  private readonly againS: Float64Array;
   private kept: Map<number, { readonly measurement: ModeMeasurement; readonly extra: number }> | undefined;
 
   constructor(backend: ProfileBackend, key: TableKey) {
@@ -59,6 +61,7 @@ export class ProfileCache {
     this.table = MeasurementTable.forKey(backend.space.size, key);
     this.done = new Uint8Array(backend.space.size);
     this.extra = new Uint16Array(backend.space.size);
+    this.againS = new Float64Array(backend.space.size);
   }
 
   /** Whether this mode has been measured for the key. */
@@ -83,6 +86,11 @@ export class ProfileCache {
       this.done[i] = 1;
       this.measurements++;
     }
+  }
+
+  /** Seconds the last re-measure of a mode took (what a re-measure of it is charged); 0 before any. */
+  remeasureCostS(index: number): number {
+    return this.againS[index]!;
   }
 
   /** Windows measured for a mode beyond its first (re-measures), since it entered the cache. */
@@ -148,6 +156,7 @@ export class ProfileCache {
   /** A further window of mode i: kept for `restore`, combined into the table, counted. */
   private combineWindow(i: number, m: ModeMeasurement): void {
     this.keep(i);
+    this.againS[i] = m.costS;
     this.table.combine(i, m);
     this.extra[i]!++;
     this.measurements++;

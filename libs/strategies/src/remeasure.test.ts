@@ -51,7 +51,7 @@ test('combining windows: samples-weighted means, the standard error of the mean,
   assert.ok(Number.isNaN(t.se!.timeRel[1]!));
 });
 
-test('margins are z·√(SE² + s²/windows) where a mode has standard errors, the fixed fractions where it has none', () => {
+test('margins are z·√(SE² + s²·Σwᵢ²) (Σwᵢ² = 1/windows for equal ones) where a mode has standard errors, the fixed fractions where it has none', () => {
   const t = new MeasurementTable(2, [1]);
   t.set(0, one(0.1, 20, 0.002, 0.2)); // 2 % time, 1 % power
   t.set(1, one(0.1, 20));
@@ -66,6 +66,14 @@ test('margins are z·√(SE² + s²/windows) where a mode has standard errors, t
   t.combine(0, one(0.1, 20, 0.002, 0.2));
   const m2 = modeMargins(t, 0, margins);
   assert.ok(Math.abs(m2.timeFraction - 2 * Math.sqrt(0.02 ** 2 / 2 + 0.01 ** 2 / 2)) < 1e-12);
+  // A longer window weighs more, and so does its thermal state: s² is scaled by Σwᵢ² (here the
+  // weights 1/5 and 4/5 of 20 and 80 samples: 0.68), not by 1/windows.
+  const long = new MeasurementTable(1, [1]);
+  long.set(0, one(0.1, 20, 0.002, 0.2, 20));
+  long.combine(0, one(0.1, 20, 0.001, 0.1, 80));
+  assert.ok(Math.abs(long.se!.systematicShare[0]! - 0.68) < 1e-12);
+  const seRel = Math.sqrt((0.2 * 0.002) ** 2 + (0.8 * 0.001) ** 2) / 0.1;
+  assert.ok(Math.abs(modeMargins(long, 0, margins).timeFraction - 2 * Math.sqrt(seRel ** 2 + 0.68 * 0.01 ** 2)) < 1e-12);
   // The verdict follows: at 20.5 W against 21 W, one window's power margin (2.8 %) fails and … passes with more windows.
   const p = problem(21, 5);
   const obj = new Objective({ ...p, streams: [{ ...p.streams[0]!, candidateBatchSizes: [1] }] });
@@ -101,12 +109,14 @@ test('the virtual board measured through the strategies backend carries standard
   const second = backend.measure(key, top, { repeat: 1 }) as ModeMeasurement;
   assert.deepEqual(again, first);
   assert.notEqual(second.training.timeS, first.training.timeS);
-  for (const m of [first, second]) {
-    const rel = m.training.timeSeS! / m.training.timeS;
-    // About the per-sample part of 2.5 % (√0.84 · 2.5 % ≈ 2.3 %), with its χ² scatter.
-    assert.ok(rel > 0.01 && rel < 0.04, `relative SE ${rel}`);
-    assert.equal(m.training.samples, 20);
-  }
+  const rel = (m: ModeMeasurement): number => m.training.timeSeS! / m.training.timeS;
+  // About the per-sample part of 2.5 % (√0.84 · 2.5 % ≈ 2.3 %), with its χ² scatter.
+  assert.ok(rel(first) > 0.01 && rel(first) < 0.04, `relative SE ${rel(first)}`);
+  assert.equal(first.training.samples, 20);
+  // A re-measure's window is the protocol's longer one (80 minibatches): half the per-sample error, at more cost.
+  assert.equal(second.training.samples, 80);
+  assert.ok(rel(second) > 0.005 && rel(second) < 0.02, `relative SE ${rel(second)}`);
+  assert.ok(second.costS > first.costS);
   // An exact board has no noise to re-measure.
   assert.equal(fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0 })).remeasures, false);
 });
@@ -128,7 +138,11 @@ test('a re-measure is charged as a profile, apart from new modes, and the window
   driveSync(asks(), cache, charge);
   assert.deepEqual(charge.modes, [top, other]);
   assert.equal(charge.remeasures, 2);
-  assert.ok(Math.abs(charge.seconds - (3 * cache.table.costS[top]! + cache.table.costS[other]!)) < 1e-9);
+  // Each re-measure is charged its own (longer) window.
+  assert.ok(cache.remeasureCostS(top) > cache.table.costS[top]!);
+  const windowS = (repeat: number): number => (backend.measure(key, top, { repeat }) as ModeMeasurement).costS;
+  assert.equal(cache.remeasureCostS(top), windowS(2));
+  assert.ok(Math.abs(charge.seconds - (cache.table.costS[top]! + windowS(1) + windowS(2) + cache.table.costS[other]!)) < 1e-9);
   assert.equal(cache.table.windows(top), 3);
   assert.equal(cache.repeats(top), 2);
   // restore() undoes re-measures since checkpoint().

@@ -151,12 +151,13 @@ export class ChargeSheet {
       this.seconds += this.table.costS[i]!;
     }
   }
-  /** One re-measured window of each mode (a profile each, at the mode's profiling cost). */
-  addRemeasures(indices: readonly number[]): void {
+  /** One re-measured window of each mode (a profile each, at what its window cost: `cache.remeasureCostS`). */
+  addRemeasures(indices: readonly number[], cache: ProfileCache): void {
     for (const i of indices) {
+      const s = cache.remeasureCostS(i) || this.table.costS[i]!;
       this.remeasures++;
-      this.remeasureSeconds += this.table.costS[i]!;
-      this.seconds += this.table.costS[i]!;
+      this.remeasureSeconds += s;
+      this.seconds += s;
     }
   }
   extend(other: ChargeSheet): void {
@@ -168,10 +169,10 @@ export class ChargeSheet {
 }
 
 /** Charges one request: modes new to this answer as profiled, windows measured again as re-measures. */
-function charged(request: ProfileRequest, charge: ChargeSheet, remeasured: readonly number[]): void {
+function charged(request: ProfileRequest, charge: ChargeSheet, remeasured: readonly number[], cache: ProfileCache): void {
   if (request instanceof Remeasure) {
     charge.add(request.modes);
-    charge.addRemeasures(remeasured);
+    charge.addRemeasures(remeasured, cache);
   } else charge.add(request);
 }
 
@@ -181,10 +182,10 @@ export function driveSync<T>(gen: Profiling<T>, cache: ProfileCache, charge: Cha
     const step = gen.next();
     if (step.done) return step.value;
     const request = step.value;
-    if (request instanceof Remeasure) charged(request, charge, cache.remeasureSync(request.modes));
+    if (request instanceof Remeasure) charged(request, charge, cache.remeasureSync(request.modes), cache);
     else {
       cache.ensureSync(request);
-      charged(request, charge, []);
+      charged(request, charge, [], cache);
     }
   }
 }
@@ -194,10 +195,10 @@ export async function drive<T>(gen: Profiling<T>, cache: ProfileCache, charge: C
     const step = gen.next();
     if (step.done) return step.value;
     const request = step.value;
-    if (request instanceof Remeasure) charged(request, charge, await cache.remeasure(request.modes));
+    if (request instanceof Remeasure) charged(request, charge, await cache.remeasure(request.modes), cache);
     else {
       await cache.ensure(request);
-      charged(request, charge, []);
+      charged(request, charge, [], cache);
     }
   }
 }

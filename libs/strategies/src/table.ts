@@ -88,6 +88,12 @@ export class StandardErrors {
   readonly windows: Uint16Array;
   /** Per mode: samples of the training entry summed over windows (weights for combining). */
   readonly samples: Float64Array;
+  /**
+   * Per mode: Σ wᵢ² over its windows' weights wᵢ in the combined mean — the share of one window's
+   * systematic (thermal) variance the combination keeps: 1 for one window, 1/w for w equal ones,
+   * more when a longer window weighs more (its thermal state is still one draw).
+   */
+  readonly systematicShare: Float64Array;
 
   constructor(size: number, batchCounts: readonly number[]) {
     const nan = (): Float64Array => new Float64Array(size).fill(Number.NaN);
@@ -99,6 +105,7 @@ export class StandardErrors {
     this.powerRel = nan();
     this.windows = new Uint16Array(size);
     this.samples = new Float64Array(size);
+    this.systematicShare = new Float64Array(size);
   }
 }
 
@@ -168,6 +175,8 @@ export class MeasurementTable {
     }
     se.windows[index] = carries ? (m.windows ?? 1) : 0;
     se.samples[index] = m.training.samples ?? 1;
+    // Windows combined elsewhere (a store's) are taken as equal: their weights are not known here.
+    se.systematicShare[index] = carries ? 1 / (m.windows ?? 1) : 0;
     this.refreshRelative(index);
   }
 
@@ -206,6 +215,7 @@ export class MeasurementTable {
     }
     se.windows[index]!++;
     se.samples[index] = n1 + n2;
+    se.systematicShare[index] = w1 * w1 * se.systematicShare[index]! + w2 * w2;
     this.refreshRelative(index);
   }
 

@@ -470,19 +470,19 @@ describe('re-measurement through the services (issue 16): the optimizer asks, th
     assert.equal(measured, 4 * (done.cost!.modesProfiled + again.length), 'a re-measure measures every (workload, batch size) of the mode once more');
     for (const ev of again) {
       assert.equal(ev.reused, false);
-      assert.ok(ev.results.every((r) => r.samples === 20 && r.windows === undefined), 'the event carries the fresh window');
+      assert.ok(ev.results.every((r) => r.samples === 80 && r.windows === undefined), 'the event carries the fresh window, of 4 × n minibatches');
       assert.ok(firsts.some((f) => JSON.stringify(f.mode) === JSON.stringify(ev.mode)), 'a mode reported earlier in the call');
     }
-    // Seconds: the re-measures' are in the cost (each about what its mode's first window took).
+    // Seconds: the re-measures' are in the cost (each window longer than its mode's first).
     const lastFirst = Math.max(0, ...firsts.map((m) => m.cost!.profilingSeconds));
     assert.ok(done.cost!.profilingSeconds > lastFirst, `${done.cost!.profilingSeconds} s with re-measures, ${lastFirst} s before`);
-    // The profiler's store: every re-measured mode's results combine its windows, 20 samples each.
+    // The profiler's store: every re-measured mode's results combine its windows, 20 samples the first and 80 each re-measure.
     for (const ev of again) {
       const windows = 1 + all.filter((e) => JSON.stringify(e.mode) === JSON.stringify(ev.mode)).length;
       const stored = await prof.store.query({ device: 'orin-agx', mode: ev.mode! });
       const key = stored.filter((r) => (r.workload === 'resnet18' && r.batchSize === 32) || (r.workload === 'mobilenet' && [1, 4, 16].includes(r.batchSize)));
       assert.equal(key.length, 4);
-      for (const r of key) assert.deepEqual([r.samples, r.windows], [20 * windows, windows], `${r.workload} b${r.batchSize}`);
+      for (const r of key) assert.deepEqual([r.samples, r.windows], [20 + 80 * (windows - 1), windows], `${r.workload} b${r.batchSize}`);
     }
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
     assert.match(metrics, new RegExp(`fulcrum_optimizer_remeasures_total\\{service="optimizer"\\} ${all.length}\\b`));

@@ -88,6 +88,8 @@ export interface ModeRecord {
 export interface ProfileProtocolOverrides {
   readonly warmupMinibatches?: number | undefined;
   readonly measuredMinibatches?: number | undefined;
+  /** Measured minibatches of a re-measure's window; absent: 4 × `measuredMinibatches` where that is set, else the profiler's own `remeasureMinibatches`. */
+  readonly remeasureMinibatches?: number | undefined;
   readonly settleS?: number | undefined;
 }
 
@@ -151,9 +153,12 @@ export class RemoteProfileBackend implements ProfileBackend {
       else workloads.push({ workload: s.workload, kind: 'infer', batchSizes: [...s.candidateBatchSizes] });
     }
     const again = (options.repeat ?? 0) > 0;
-    const request = { device: key.device, mode, workloads, ...this.protocol };
+    const { remeasureMinibatches, ...protocol } = this.protocol;
+    const request = { device: key.device, mode, workloads, ...protocol };
+    // A re-measure's window is the longer one (SPEC §4); unset, the profiler's own default.
+    const againN = remeasureMinibatches ?? (protocol.measuredMinibatches !== undefined ? 4 * protocol.measuredMinibatches : undefined);
     const t0 = performance.now();
-    const out = await this.profiler.profile(again ? { ...request, remeasure: true } : request, options);
+    const out = await this.profiler.profile(again ? { ...request, measuredMinibatches: againN, remeasure: true } : request, options);
     const remeasured = again && (out.cost.remeasures ?? 0) > 0;
     // A re-measure answers the fresh window; the store's combination is read back (from the store, no measuring).
     const stored = remeasured ? (await this.profiler.profile(request, options)).results : out.results;

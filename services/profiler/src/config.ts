@@ -15,6 +15,12 @@ export const protocolConfigSchema = z.object({
   warmupMinibatches: z.number().int().min(0).default(5),
   /** Measured minibatches n per (workload, batch size). */
   measuredMinibatches: z.number().int().min(1).default(20),
+  /**
+   * Measured minibatches n of a re-measure's window (a request with `remeasure`): longer than a
+   * first window, since a re-measure is asked for where a margin decides (SPEC §4). Unset:
+   * 4 × `measuredMinibatches` (80 by default).
+   */
+  remeasureMinibatches: z.number().int().min(1).optional(),
   /** Wait after a mode switch before measuring, seconds (the controller waits it out). */
   settleS: z.number().min(0).default(10),
   /** Telemetry sampling interval asked of the controller, milliseconds. */

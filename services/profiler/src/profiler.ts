@@ -15,7 +15,8 @@
  *     `fulcrum.<device>.profile.completed`.
  *
  * Re-measurement (`remeasure`, issue 16): when every item is stored, each with fewer than
- * MAX_PROFILE_WINDOWS windows, steps 2–3 run for every item again (a fresh window); the answer is
+ * MAX_PROFILE_WINDOWS windows, steps 2–3 run for every item again (a fresh window, of the protocol's
+ * `remeasureMinibatches`, 4 × n by default, unless the request sets its n); the answer is
  * that window's results (cost: remeasures 1, modesProfiled 0), and the store's result of each item
  * becomes the combination of its windows (samples-weighted mean, the standard error of that mean,
  * samples summed, `windows` + 1: `combineWindows`), published with its `windows`. Otherwise the
@@ -152,6 +153,8 @@ interface ValidRequest {
   readonly entries: readonly Item[];
   readonly warmupMinibatches: number;
   readonly measuredMinibatches: number;
+  /** Measured minibatches of a re-measure's window (the request's n, else the protocol's `remeasureMinibatches`). */
+  readonly remeasureMinibatches: number;
   readonly settleS: number;
   /** Measure stored items again (see the module comment). */
   readonly remeasure: boolean;
@@ -209,6 +212,8 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     entries,
     warmupMinibatches: count('warmupMinibatches', input.warmupMinibatches, defaults.warmupMinibatches, 0),
     measuredMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.measuredMinibatches, 1),
+    // A re-measure's window is the protocol's longer one unless the request sets its own n.
+    remeasureMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.remeasureMinibatches ?? 4 * defaults.measuredMinibatches, 1),
     settleS,
     remeasure: input.remeasure === true,
   };
@@ -300,7 +305,7 @@ export class Profiler {
           if (missing.length === 0) {
             if (!request.remeasure || !remeasurable(found)) return this.answer(request, found, new Set(), REUSED);
             const items = [...found.keys()].map((id) => request.entries.find((e) => itemId(e) === id)!);
-            const seconds = await this.measureMode(request, stack, items, found, signal, true);
+            const seconds = await this.measureMode({ ...request, measuredMinibatches: request.remeasureMinibatches }, stack, items, found, signal, true);
             return this.answer(request, found, new Set(items.map(itemId)), { modesProfiled: 0, modesReused: 0, remeasures: 1, profilingSeconds: seconds });
           }
           const seconds = await this.measureMode(request, stack, missing, found, signal, false);

@@ -243,7 +243,7 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
     for (const r of await stored()) assert.deepEqual([r.samples, r.windows], [4, undefined]);
   });
 
-  it('remeasure measures every item again, answers that window, and stores the samples-weighted combination', async () => {
+  it('remeasure measures every item again with the longer window (4 × n), answers that window, and stores the samples-weighted combination', async () => {
     const first = await stored();
     const calls = peers.calls.runMeasurement;
     const res = await profile(c, { ...REQUEST, remeasure: true });
@@ -256,20 +256,20 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
     for (const fresh of res.results) {
       const before = first.find((r) => r.kind === fresh.kind && r.batchSize === fresh.batchSize)!;
       const now = after.find((r) => r.kind === fresh.kind && r.batchSize === fresh.batchSize)!;
-      assert.equal(fresh.samples, 4, 'the answer is the fresh window');
+      assert.equal(fresh.samples, 16, 'the answer is the fresh window, of 4 × n minibatches');
       assert.equal(fresh.windows, undefined);
       assert.notEqual(fresh.timeMs, before.timeMs, 'a fresh window draws fresh noise');
-      assert.deepEqual([now.samples, now.windows], [8, 2]);
-      assert.ok(Math.abs(now.timeMs - (before.timeMs + fresh.timeMs) / 2) < 1e-9, 'equal samples: the plain mean');
-      assert.ok(Math.abs(now.powerW - (before.powerW + fresh.powerW) / 2) < 1e-9);
-      assert.ok(Math.abs(now.timeSeMs! - Math.hypot(before.timeSeMs!, fresh.timeSeMs!) / 2) < 1e-9, 'the standard error of the mean');
+      assert.deepEqual([now.samples, now.windows], [20, 2]);
+      assert.ok(Math.abs(now.timeMs - (4 * before.timeMs + 16 * fresh.timeMs) / 20) < 1e-9, 'the samples-weighted mean');
+      assert.ok(Math.abs(now.powerW - (4 * before.powerW + 16 * fresh.powerW) / 20) < 1e-9);
+      assert.ok(Math.abs(now.timeSeMs! - Math.hypot(4 * before.timeSeMs!, 16 * fresh.timeSeMs!) / 20) < 1e-9, 'the standard error of the mean');
     }
     // A later plain Profile answers the combined, surer result.
     const plain = await profile(c, REQUEST);
     assert.deepEqual([plain.cost?.modesReused, plain.cost?.remeasures], [1, 0]);
-    assert.deepEqual(plain.results.map((r) => [r.samples, r.windows]), [[8, 2], [8, 2], [8, 2]]);
+    assert.deepEqual(plain.results.map((r) => [r.samples, r.windows]), [[20, 2], [20, 2], [20, 2]]);
     await settled(6);
-    assert.deepEqual(events.slice(3).map((e) => [e.windows, e.samples]), [[2, 8], [2, 8], [2, 8]], 'profile.completed says it is a combination of 2 windows');
+    assert.deepEqual(events.slice(3).map((e) => [e.windows, e.samples]), [[2, 20], [2, 20], [2, 20]], 'profile.completed says it is a combination of 2 windows');
   });
 
   it(`stops at ${MAX_PROFILE_WINDOWS} windows per key: a further remeasure is answered from the store`, async () => {
@@ -278,8 +278,10 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
     const res = await profile(c, { ...REQUEST, remeasure: true });
     assert.deepEqual([res.cost?.modesProfiled, res.cost?.modesReused, res.cost?.remeasures, res.cost?.profilingSeconds], [0, 1, 0, 0]);
     assert.equal(peers.calls.runMeasurement, calls, 'nothing measured past the limit');
-    assert.deepEqual(res.results.map((r) => [r.samples, r.windows]), [[32, 8], [32, 8], [32, 8]]);
-    for (const r of await stored()) assert.deepEqual([r.samples, r.windows], [4 * MAX_PROFILE_WINDOWS, MAX_PROFILE_WINDOWS]);
+    // The first window's 4 samples and the re-measures' 16 each.
+    const total = 4 + 16 * (MAX_PROFILE_WINDOWS - 1);
+    assert.deepEqual(res.results.map((r) => [r.samples, r.windows]), [[total, 8], [total, 8], [total, 8]]);
+    for (const r of await stored()) assert.deepEqual([r.samples, r.windows], [total, MAX_PROFILE_WINDOWS]);
     // One item at the limit holds the whole mode: a request adding a new batch size measures only that one.
     const more = await profile(c, { ...REQUEST, workloads: [...REQUEST.workloads, { workload: { name: 'mobilenet', kind: INFER }, batchSizes: [8] }], remeasure: true });
     assert.deepEqual([more.cost?.modesProfiled, more.cost?.remeasures], [1, 0]);
