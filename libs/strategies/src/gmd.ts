@@ -76,6 +76,12 @@ export interface GmdOptions {
    */
   readonly reprobes: number;
   readonly doubtTolerance: number;
+  /**
+   * Fit the power columns' board terms (static, leakage, GPU and memory clock trees) once for all
+   * columns (roofline.ts `sharedPower`), so every workload's and batch size's measurements pin them
+   * rather than each column's few modes alone.
+   */
+  readonly sharedPower: boolean;
 }
 
 export const DEFAULT_GMD_OPTIONS: GmdOptions = {
@@ -89,6 +95,7 @@ export const DEFAULT_GMD_OPTIONS: GmdOptions = {
   correctionRidge: 0.02,
   reprobes: 1,
   doubtTolerance: 0.03,
+  sharedPower: true,
 };
 
 /**
@@ -104,10 +111,11 @@ export class AxisModel {
     readonly space: ModeSpace,
     measured: MeasurementTable,
     readonly design: readonly number[],
+    sharedPower = false,
   ) {
     const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
     const dst = columns(predicted);
-    const model = new RooflineModel(space, measured, design);
+    const model = new RooflineModel(space, measured, design, undefined, undefined, undefined, { sharedPower });
     for (const m of space.indices) model.predictInto(m, dst, m);
     this.predicted = predicted;
     // Jumps stay inside the levels the design spans on every knob: below them the fit extrapolates
@@ -146,7 +154,7 @@ export function probeModes(space: ModeSpace, top: number, fractions: readonly nu
  * by closeness to the incumbent and rescaled through its measurements. This is the descent's
  * gradient, refreshed with every profile.
  */
-function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number): RooflineModel {
+function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number, sharedPower: boolean): RooflineModel {
   const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
   const w = profiled.map((m) => {
     let d2 = 0;
@@ -156,9 +164,9 @@ function localModel(space: ModeSpace, measured: MeasurementTable, profiled: read
     }
     return 1 / (1 + d2 / 0.0625);
   });
-  if (!(ridge > 0)) return new RooflineModel(space, measured, profiled, w, anchor);
+  if (!(ridge > 0)) return new RooflineModel(space, measured, profiled, w, anchor, undefined, { sharedPower });
   // The correction leans on the nearest measurements more than the shape's fit does.
-  return new RooflineModel(space, measured, profiled, w, anchor, { weights: w.map((v) => v * v), ridge, limit: 0.4 });
+  return new RooflineModel(space, measured, profiled, w, anchor, { weights: w.map((v) => v * v), ridge, limit: 0.4 }, { sharedPower });
 }
 
 /** Local models by (anchor, profiled set), per key: problems of a key often walk the same path. */
@@ -167,14 +175,14 @@ const localModels = new WeakMap<MeasurementTable, { left: number; byKey: Map<str
 const LOCAL_MODEL_CACHE = 8000;
 
 /** `localModel`, shared by the problems of a key; fitted over the modes in index order, so the fit does not depend on the path. */
-function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number): RooflineModel {
+function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number, sharedPower: boolean): RooflineModel {
   let cache = localModels.get(measured);
   if (!cache) localModels.set(measured, (cache = { left: LOCAL_MODEL_CACHE, byKey: new Map() }));
   const modes = [...profiled].sort((a, b) => a - b);
-  const id = `${ridge}|${anchor}|${modes.join(',')}`;
+  const id = `${ridge}|${sharedPower ? 1 : 0}|${anchor}|${modes.join(',')}`;
   let model = cache.byKey.get(id);
   if (!model) {
-    model = localModel(space, measured, modes, anchor, ridge);
+    model = localModel(space, measured, modes, anchor, ridge, sharedPower);
     if (cache.left > 0) {
       cache.left--;
       cache.byKey.set(id, model);
@@ -361,7 +369,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
         if (!byOptions) models.set(measured, (byOptions = new Map()));
         const id = `${JSON.stringify(options)}|${modes.length}`;
         let model = byOptions.get(id);
-        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, modes)));
+        if (!model) byOptions.set(id, (model = new AxisModel(space, measured, modes, options.sharedPower)));
         return model;
       };
       return {
@@ -448,7 +456,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             const anchor = inc.modeIndex;
             // Refitted only when a profile or the incumbent changed (not after a step halving).
             if (`${anchor}/${run.profiled.length}` !== localKey) {
-              local = sharedLocalModel(space, measured, run.profiled, anchor, options.correctionRidge);
+              local = sharedLocalModel(space, measured, run.profiled, anchor, options.correctionRidge, options.sharedPower);
               localKey = `${anchor}/${run.profiled.length}`;
             }
             let slots = 0;
@@ -492,7 +500,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             // Knob lines down from the closest near miss that would beat the incumbent (its one-level
             // exchanges too cost a fifth more optimizer time for no measurable gain).
             const near = inc.feasible ? run.nearMiss(inc.throughput) : -1;
-            if (near >= 0) lines(near, sharedLocalModel(space, measured, run.profiled, near, options.correctionRidge), -1);
+            if (near >= 0) lines(near, sharedLocalModel(space, measured, run.profiled, near, options.correctionRidge, options.sharedPower), -1);
             pick.modeIndex = -1;
             /** Nothing feasible yet: the least predicted violation among the candidates, better or not. */
             const closest = new ModeScore(K);

@@ -22,13 +22,20 @@
  * with u_g = √c_g/x_g / t and u_e = √c_e/x_e / t from the matching time column (training power from
  * training time, inference power at batch b from inference time at b), a₁…a₆ ≥ 0. The laws are
  * generic (roofline time, CMOS power); they are the shapes the virtual Jetson is built on, so a real
- * board will fit them less closely. Fits are weighted by relative error.
+ * board will fit them less closely. Fits are weighted by relative error. With `sharedPower` the
+ * board's terms (a₀, a₁, a₅, a₆) are fitted once for every power column, the work's (a₂, a₃, a₄)
+ * per column (see `fitSharedPower`).
  */
 import type { ModeSpace } from './space.js';
 import type { MeasurementTable } from './table.js';
 
 const TIME_TERMS = 5;
 const POWER_TERMS = 7;
+/** The power terms that are the board's (static, leakage, GPU and memory clock trees) and those of the work. */
+const SHARED = [0, 1, 5, 6] as const;
+const OWN = [2, 3, 4] as const;
+/** Most power columns fitted together (4 + 3 per column unknowns). */
+const SHARED_POWER_COLUMNS = 32;
 /** Voltage at the bottom of a clock range relative to the top: a generic DVFS assumption. */
 const V0 = 0.6;
 
@@ -246,6 +253,7 @@ export class RooflineModel {
     weights?: readonly number[],
     anchor?: number,
     correction?: { readonly weights: readonly number[]; readonly ridge: number; readonly limit: number },
+    fit: { readonly sharedPower?: boolean } = {},
   ) {
     this.ratios = knobRatios(space);
     this.pair = pairing(measured);
@@ -302,6 +310,7 @@ export class RooflineModel {
       mirror(Gp, POWER_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gp, hp, POWER_TERMS, freeP) : new Float64Array(POWER_TERMS).fill(Number.NaN);
     }
+    if (fit.sharedPower) this.fitSharedPower(cols, modes, w);
     this.scale = new Float64Array(cols.length).fill(1);
     if (anchor !== undefined) {
       for (let c = 0; c < cols.length; c++) {
@@ -344,6 +353,54 @@ export class RooflineModel {
   }
 
   private readonly limit: number;
+
+  /**
+   * Refits the power columns together: the board's terms — static power a₀, the online cores'
+   * leakage a₁, the GPU and memory clock trees a₅, a₆ — are the board's, the same whatever runs,
+   * so one value of each serves every column, while the terms of the work itself (a₂ the CPU side,
+   * a₃, a₄ the GPU's and memory's busy power) stay per column. Every column's measurements then
+   * pin the board's terms, which one column's few modes leave to its noise. Up to
+   * SHARED_POWER_COLUMNS columns (a larger key keeps the per-column fits).
+   */
+  private fitSharedPower(cols: readonly Float64Array[], modes: readonly number[], w: readonly number[]): void {
+    const powerCols: number[] = [];
+    for (let c = 0; c < cols.length; c++) if (this.pair[c] !== -1 && !Number.isNaN(this.coef[c]![0]!)) powerCols.push(c);
+    if (powerCols.length < 2 || powerCols.length > SHARED_POWER_COLUMNS) return;
+    const p = SHARED.length + OWN.length * powerCols.length;
+    const G = new Float64Array(p * p);
+    const h = new Float64Array(p);
+    const fp = this.fp;
+    const idx = new Int32Array(SHARED.length + OWN.length);
+    for (let j = 0; j < powerCols.length; j++) {
+      const c = powerCols[j]!;
+      const tc = this.pair[c]!;
+      for (let a = 0; a < SHARED.length; a++) idx[a] = a;
+      for (let a = 0; a < OWN.length; a++) idx[SHARED.length + a] = SHARED.length + OWN.length * j + a;
+      for (let i = 0; i < modes.length; i++) {
+        const y = cols[c]![modes[i]!]!;
+        if (!(y > 0)) continue;
+        const wi = w[i]! / (y * y);
+        this.powerFeatures(modes[i]!, tc, fp);
+        for (let a = 0; a < idx.length; a++) {
+          const fa = fp[a < SHARED.length ? SHARED[a]! : OWN[a - SHARED.length]!]!;
+          h[idx[a]!]! += wi * fa * y;
+          for (let b = 0; b < idx.length; b++) {
+            const fb = fp[b < SHARED.length ? SHARED[b]! : OWN[b - SHARED.length]!]!;
+            G[idx[a]! * p + idx[b]!]! += wi * fa * fb;
+          }
+        }
+      }
+    }
+    // Static power may come out negative (a fit's offset); every other term is a power, ≥ 0.
+    const free = Array.from({ length: p }, (_, i) => i === 0);
+    const x = nnlsNormal(G, h, p, free);
+    for (let j = 0; j < powerCols.length; j++) {
+      const k = new Float64Array(POWER_TERMS);
+      SHARED.forEach((t, a) => (k[t] = x[a]!));
+      OWN.forEach((t, a) => (k[t] = x[SHARED.length + OWN.length * j + a]!));
+      this.coef[powerCols[j]!] = k;
+    }
+  }
 
   /** The correction factor of column c at the mode whose log-ratio offsets are in `delta`. */
   private correctionOf(c: number): number {
