@@ -11,8 +11,9 @@
  * measurements carry standard errors are z·SE (SPEC §4, issue 16): z·√(SEᵣ² + s²·Σwᵢ²) with SEᵣ
  * the largest relative standard error among the mode's times (or powers), s the relative error a
  * window's samples cannot show (thermal state) and wᵢ the weights of the windows combined (Σwᵢ² =
- * 1/w for w equal windows), so a re-measured mode keeps a smaller margin. A mode without them (a table without SE columns, a model's
- * prediction) keeps the fixed `timeFraction` / `powerFraction`.
+ * 1/w for w equal windows), so a re-measured mode keeps a smaller margin. A mode without them (a
+ * table without SE columns, a model's prediction) keeps the fixed `timeFraction` /
+ * `powerFraction`.
  */
 import type { Problem } from '@fulcrum/core';
 import type { MeasurementTable } from './table.js';

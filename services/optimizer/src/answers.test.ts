@@ -87,3 +87,32 @@ describe('a problem solved before', () => {
     await opt.close();
   });
 });
+
+describe('a re-measure the board cannot take', () => {
+  it('leaves the plan on the windows it has: the Solve completes, with no re-measure counted', async () => {
+    const inner = noisyStoreProfiler();
+    let refused = 0;
+    // A profiler whose every re-measure fails as a window past the executor's limit would.
+    const profiler: ProfilerPort = {
+      async profile(input, options) {
+        if (input.remeasure) {
+          refused++;
+          throw Object.assign(new Error('measurement ran past executor.maxMeasurementS'), { code: 4 });
+        }
+        return inner.profile(input, options);
+      },
+      getProfiles: (q) => inner.getProfiles(q),
+    };
+    const opt = new Optimizer({ profiler, apply: false, defaults: { strategy: 'gmd', device: 'orin-agx', seed: 1 }, noiseFraction: 0.025, logger: pino({ level: 'silent' }) });
+    let plans = 0;
+    for (let powerBudgetW = 14; powerBudgetW <= 46; powerBudgetW += 4) {
+      const done = await solve(opt, powerBudgetW, 'cam');
+      assert.equal(done.cost.remeasures, 0);
+      assert.ok(done.plan.mode, `a plan at ${powerBudgetW} W`);
+      plans++;
+    }
+    assert.ok(refused > 0, 'some Solve asked for a re-measure (else this shows nothing)');
+    assert.equal(plans, 9);
+    await opt.close();
+  });
+});

@@ -850,10 +850,23 @@ export class Optimizer {
   private async remeasure(modeIndex: number, ss: SolverSpace, cache: ProfileCache, key: TableKey, session: Session, problem: Problem, objective: Objective): Promise<ModeProfiledEvent | undefined> {
     if (session.signal?.aborted) throw new GrpcStatusError(status.CANCELLED, 'the Solve was cancelled by its client (or its deadline passed); profiling stopped');
     const costS = cache.table.costS[modeIndex]!;
-    await cache.remeasure([modeIndex], { signal: session.signal });
+    try {
+      await cache.remeasure([modeIndex], { signal: session.signal });
+    } catch (err) {
+      // A re-measure refines a plan that stands without it: one the board could not take (a
+      // window past the executor's limit, a peer gone) leaves the plan on the windows it has.
+      if (session.signal?.aborted || (err as { code?: unknown } | undefined)?.code === status.CANCELLED) throw err;
+      this.logger.warn({ mode: ss.space.mode(modeIndex), err: err instanceof Error ? err.message : String(err) }, 're-measure failed; the plan keeps the windows it has');
+      return undefined;
+    }
     const record = ss.backend.record(key, modeIndex);
     if (!record) return undefined;
+    // The cache weighed the windows it combined (a re-measure's is longer: SPEC §4); the store's
+    // combination of the same windows says only how many there are, so that weighing is kept.
+    const windows = cache.table.windows(modeIndex);
+    const share = cache.table.se?.systematicShare[modeIndex];
     cache.table.set(modeIndex, { ...record.stored, costS });
+    if (share !== undefined && cache.table.se && cache.table.windows(modeIndex) === windows) cache.table.se.systematicShare[modeIndex] = share;
     session.waitedMs += record.waitedMs;
     if (!session.seen.has(modeIndex)) {
       session.seen.add(modeIndex);

@@ -9,7 +9,7 @@ describe('profiler config', () => {
     assert.equal(c.store.path, '.fulcrum/profiles.db');
     assert.equal(c.controller.address, '127.0.0.1:50051');
     assert.equal(c.executor.address, '127.0.0.1:50052');
-    assert.deepEqual(c.protocol, { warmupMinibatches: 5, measuredMinibatches: 20, settleS: 10, telemetryIntervalMs: 50, minPowerSamples: 3, measureAttempts: 4 });
+    assert.deepEqual(c.protocol, { warmupMinibatches: 5, measuredMinibatches: 20, remeasureWindowS: 60, settleS: 10, telemetryIntervalMs: 50, minPowerSamples: 3, measureAttempts: 4 });
     assert.equal(c.grpc.host, '127.0.0.1');
   });
 

@@ -21,6 +21,11 @@ export const protocolConfigSchema = z.object({
    * 4 × `measuredMinibatches` (80 by default).
    */
   remeasureMinibatches: z.number().int().min(1).optional(),
+  /**
+   * Most seconds a re-measure's warm-up and window of one item may take at its stored minibatch
+   * time: a slow model's re-measure gets fewer minibatches (never fewer than a first window's).
+   */
+  remeasureWindowS: z.number().positive().default(60),
   /** Wait after a mode switch before measuring, seconds (the controller waits it out). */
   settleS: z.number().min(0).default(10),
   /** Telemetry sampling interval asked of the controller, milliseconds. */

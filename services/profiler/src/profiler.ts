@@ -305,7 +305,7 @@ export class Profiler {
           if (missing.length === 0) {
             if (!request.remeasure || !remeasurable(found)) return this.answer(request, found, new Set(), REUSED);
             const items = [...found.keys()].map((id) => request.entries.find((e) => itemId(e) === id)!);
-            const seconds = await this.measureMode({ ...request, measuredMinibatches: request.remeasureMinibatches }, stack, items, found, signal, true);
+            const seconds = await this.measureMode(request, stack, items, found, signal, true);
             return this.answer(request, found, new Set(items.map(itemId)), { modesProfiled: 0, modesReused: 0, remeasures: 1, profilingSeconds: seconds });
           }
           const seconds = await this.measureMode(request, stack, missing, found, signal, false);
@@ -451,6 +451,18 @@ export class Profiler {
    * re-measure): combines each fresh window into the stored result, stores and publishes the
    * combination, and puts the fresh window in `found`.
    */
+  /**
+   * Measured minibatches of a re-measure's window of an item: the request's `remeasureMinibatches`,
+   * cut so that warm-up and window take at most `protocol.remeasureWindowS` at the item's stored
+   * minibatch time (a slow model at a low mode would otherwise run past the executor's
+   * measurement limit), never below a first window's n.
+   */
+  private remeasureCount(request: ValidRequest, stored: ProfileResult): number {
+    const perS = stored.timeMs / 1000;
+    const fit = perS > 0 ? Math.floor(this.options.protocol.remeasureWindowS / perS) - request.warmupMinibatches : request.remeasureMinibatches;
+    return Math.max(request.measuredMinibatches, Math.min(request.remeasureMinibatches, fit));
+  }
+
   private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>, signal: AbortSignal | undefined, again: boolean): Promise<number> {
     const { controller } = this.options;
     const remaining = [...missing];
@@ -468,7 +480,7 @@ export class Profiler {
           this.logger.debug({ mode: request.mode, switchS: switched.switchS }, 'switched mode for profiling');
         }
         const item = remaining[0]!;
-        const { result, minibatchS } = await this.measureItem(request, stack, item, switched.mode, signal);
+        const { result, minibatchS } = await this.measureItem(again ? { ...request, measuredMinibatches: this.remeasureCount(request, found.get(itemId(item))!) } : request, stack, item, switched.mode, signal);
         seconds += minibatchS;
         if (again) {
           const combined = await this.storeWindow(found.get(itemId(item))!, result);

@@ -291,6 +291,40 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
   });
 });
 
+describe('a re-measure of a slow item is cut to protocol.remeasureWindowS (never below a first window)', () => {
+  let dir: string;
+  let peers: VirtualPeers;
+  let svc: RunningProfilerService;
+  let c: profiler.ProfilerClient;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
+    peers = await startVirtualPeers({ noise: 0.05, seed: 4 });
+    const base = testConfig({ controllerAddress: peers.address, executorAddress: peers.address }, dir);
+    // resnet18's training minibatch at this mode takes well over 50 ms: 0.6 s leaves room for a
+    // few of them, less than 4 × n; mobilenet's batch-1 minibatch fits the whole 4 × n.
+    svc = await startProfilerService({ ...base, protocol: { ...base.protocol!, remeasureWindowS: 0.6 } }, { logger });
+    c = client(svc.address);
+  });
+  after(async () => {
+    c.close();
+    await svc.close(100);
+    await peers.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each item gets the longest window that fits, between n and 4 × n', async () => {
+    const first = await profile(c, REQUEST);
+    const again = await profile(c, { ...REQUEST, remeasure: true });
+    assert.equal(again.cost?.remeasures, 1);
+    for (const r of again.results) {
+      const stored = first.results.find((f) => f.kind === r.kind && f.batchSize === r.batchSize)!;
+      const fit = Math.floor(0.6 / (stored.timeMs / 1000)) - 1;
+      assert.equal(r.samples, Math.max(4, Math.min(16, fit)), `${r.workload} b${r.batchSize}: ${stored.timeMs} ms a minibatch`);
+    }
+    assert.ok(again.results.some((r) => r.samples < 16), 'some item was cut');
+  });
+});
+
 describe('profiler service against a test double of its peers', () => {
   let dir: string;
   let peers: VirtualPeers;
