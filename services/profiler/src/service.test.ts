@@ -291,28 +291,35 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
   });
 });
 
+/** A profiler service on virtual peers in a temporary folder (`protocol` over testConfig's), and how to stop it all. */
+async function startOnPeers(peerOptions?: Parameters<typeof startVirtualPeers>[0], protocol: Partial<NonNullable<ProfilerConfigInput['protocol']>> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
+  const peers = await startVirtualPeers(peerOptions);
+  const base = testConfig({ controllerAddress: peers.address, executorAddress: peers.address }, dir);
+  const svc = await startProfilerService({ ...base, protocol: { ...base.protocol!, ...protocol } }, { logger });
+  const c = client(svc.address);
+  return {
+    peers,
+    svc,
+    c,
+    async stop(): Promise<void> {
+      c.close();
+      await svc.close(100);
+      await peers.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('a re-measure of a slow item is cut to protocol.remeasureWindowS (never below a first window)', () => {
-  let dir: string;
-  let peers: VirtualPeers;
-  let svc: RunningProfilerService;
-  let c: profiler.ProfilerClient;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
-    peers = await startVirtualPeers({ noise: 0.05, seed: 4 });
-    const base = testConfig({ controllerAddress: peers.address, executorAddress: peers.address }, dir);
-    // resnet18's training minibatch at this mode takes well over 50 ms: 0.6 s leaves room for a
-    // few of them, less than 4 × n; mobilenet's batch-1 minibatch fits the whole 4 × n.
-    svc = await startProfilerService({ ...base, protocol: { ...base.protocol!, remeasureWindowS: 0.6 } }, { logger });
-    c = client(svc.address);
-  });
-  after(async () => {
-    c.close();
-    await svc.close(100);
-    await peers.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let run: Awaited<ReturnType<typeof startOnPeers>>;
+  // resnet18's training minibatch at this mode takes well over 50 ms: 0.6 s leaves room for a
+  // few of them, less than 4 × n; mobilenet's batch-1 minibatch fits the whole 4 × n.
+  before(async () => (run = await startOnPeers({ noise: 0.05, seed: 4 }, { remeasureWindowS: 0.6 })));
+  after(() => run.stop());
 
   it('each item gets the longest window that fits, between n and 4 × n', async () => {
+    const c = run.c;
     const first = await profile(c, REQUEST);
     const again = await profile(c, { ...REQUEST, remeasure: true });
     assert.equal(again.cost?.remeasures, 1);
@@ -326,22 +333,12 @@ describe('a re-measure of a slow item is cut to protocol.remeasureWindowS (never
 });
 
 describe('profiler service against a test double of its peers', () => {
-  let dir: string;
   let peers: VirtualPeers;
   let svc: RunningProfilerService;
   let c: profiler.ProfilerClient;
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fulcrum-profiler-'));
-    peers = await startVirtualPeers();
-    svc = await startProfilerService(testConfig({ controllerAddress: peers.address, executorAddress: peers.address }, dir), { logger });
-    c = client(svc.address);
-  });
-  after(async () => {
-    c.close();
-    await svc.close(100);
-    await peers.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let stop: () => Promise<void>;
+  before(async () => ({ peers, svc, c, stop } = await startOnPeers()));
+  after(() => stop());
 
   // The double can move the knobs in the middle of a measured window; the real controller cannot be made to.
   it('re-switches and re-measures when the knobs move under a measurement', async () => {
