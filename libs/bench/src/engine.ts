@@ -143,7 +143,7 @@ export function runKey(
         if (request instanceof Remeasure) {
           const measured = cache.remeasureSync(request.modes);
           again += measured.length;
-          for (const m of measured) extraS += cache.remeasureCostS(m) || costS[m]!;
+          for (const m of measured) extraS += cache.remeasureCostS(m);
           modes = request.modes;
         } else {
           cache.ensureSync(request);

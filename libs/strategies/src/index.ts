@@ -38,5 +38,5 @@ export { MeasurementTable, measuredValueOf } from './table.js';
 export type { MeasuredValue, ModeMeasurement, TableKey } from './table.js';
 export { fromDeviceBackend } from './devices.js';
 export type { DeviceAdapterOptions, DeviceProfileBackend } from './devices.js';
-export { createModelBackend, profilingCostS, DEFAULT_PROTOCOL } from './synthetic.js';
+export { createModelBackend, profilingCostS, remeasureMinibatchesOf, DEFAULT_PROTOCOL } from './synthetic.js';
 export type { MinibatchModel, ModelBackendOptions, ProfilingProtocol } from './synthetic.js';

@@ -88,9 +88,9 @@ export class ProfileCache {
     }
   }
 
-  /** Seconds the last re-measure of a mode took (what a re-measure of it is charged); 0 before any. */
+  /** Seconds the last re-measure of a mode took (what a re-measure of it is charged); its first window's before any. */
   remeasureCostS(index: number): number {
-    return this.againS[index]!;
+    return this.againS[index]! || this.table.costS[index]!;
   }
 
   /** Windows measured for a mode beyond its first (re-measures), since it entered the cache. */

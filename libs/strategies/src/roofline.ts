@@ -286,31 +286,33 @@ export class RooflineModel {
       mirror(Gt, TIME_TERMS);
       this.coef[c] = ok ? nnlsNormal(Gt, ht, TIME_TERMS, freeT) : new Float64Array(TIME_TERMS).fill(Number.NaN);
     }
-    const fp = this.fp;
-    const Gp = new Float64Array(POWER_TERMS * POWER_TERMS);
-    const hp = new Float64Array(POWER_TERMS);
-    const freeP = [true, false, false, false, false, false, false];
+    // A power column is fitted where its time column is and every mode measured it.
+    const usable: number[] = [];
     for (let c = 0; c < cols.length; c++) {
       const tc = this.pair[c]!;
       if (tc === -1) continue;
-      Gp.fill(0);
-      hp.fill(0);
-      const col = cols[c]!;
-      let ok = modes.length > 0 && !Number.isNaN(this.coef[tc]![0]!);
-      for (let i = 0; i < modes.length && ok; i++) {
-        const y = col[modes[i]!]!;
-        if (!(y > 0)) {
-          ok = false;
-          break;
-        }
-        const wi = w[i]! / (y * y);
-        this.powerFeatures(modes[i]!, tc, fp);
-        accumulate(Gp, hp, fp, POWER_TERMS, wi, y);
-      }
-      mirror(Gp, POWER_TERMS);
-      this.coef[c] = ok ? nnlsNormal(Gp, hp, POWER_TERMS, freeP) : new Float64Array(POWER_TERMS).fill(Number.NaN);
+      if (modes.length > 0 && !Number.isNaN(this.coef[tc]![0]!) && modes.every((m) => cols[c]![m]! > 0)) usable.push(c);
+      else this.coef[c] = new Float64Array(POWER_TERMS).fill(Number.NaN);
     }
-    if (fit.sharedPower) this.fitSharedPower(cols, modes, w);
+    if (fit.sharedPower && usable.length >= 2 && usable.length <= SHARED_POWER_COLUMNS) this.fitSharedPower(usable, cols, modes, w);
+    else {
+      const fp = this.fp;
+      const Gp = new Float64Array(POWER_TERMS * POWER_TERMS);
+      const hp = new Float64Array(POWER_TERMS);
+      const freeP = [true, false, false, false, false, false, false];
+      for (const c of usable) {
+        const tc = this.pair[c]!;
+        Gp.fill(0);
+        hp.fill(0);
+        for (let i = 0; i < modes.length; i++) {
+          const y = cols[c]![modes[i]!]!;
+          this.powerFeatures(modes[i]!, tc, fp);
+          accumulate(Gp, hp, fp, POWER_TERMS, w[i]! / (y * y), y);
+        }
+        mirror(Gp, POWER_TERMS);
+        this.coef[c] = nnlsNormal(Gp, hp, POWER_TERMS, freeP);
+      }
+    }
     this.scale = new Float64Array(cols.length).fill(1);
     if (anchor !== undefined) {
       for (let c = 0; c < cols.length; c++) {
@@ -359,13 +361,10 @@ export class RooflineModel {
    * leakage a₁, the GPU and memory clock trees a₅, a₆ — are the board's, the same whatever runs,
    * so one value of each serves every column, while the terms of the work itself (a₂ the CPU side,
    * a₃, a₄ the GPU's and memory's busy power) stay per column. Every column's measurements then
-   * pin the board's terms, which one column's few modes leave to its noise. Up to
-   * SHARED_POWER_COLUMNS columns (a larger key keeps the per-column fits).
+   * pin the board's terms, which one column's few modes leave to its noise. For 2 to
+   * SHARED_POWER_COLUMNS usable columns (others keep the per-column fits).
    */
-  private fitSharedPower(cols: readonly Float64Array[], modes: readonly number[], w: readonly number[]): void {
-    const powerCols: number[] = [];
-    for (let c = 0; c < cols.length; c++) if (this.pair[c] !== -1 && !Number.isNaN(this.coef[c]![0]!)) powerCols.push(c);
-    if (powerCols.length < 2 || powerCols.length > SHARED_POWER_COLUMNS) return;
+  private fitSharedPower(powerCols: readonly number[], cols: readonly Float64Array[], modes: readonly number[], w: readonly number[]): void {
     const p = SHARED.length + OWN.length * powerCols.length;
     const G = new Float64Array(p * p);
     const h = new Float64Array(p);
@@ -378,7 +377,6 @@ export class RooflineModel {
       for (let a = 0; a < OWN.length; a++) idx[SHARED.length + a] = SHARED.length + OWN.length * j + a;
       for (let i = 0; i < modes.length; i++) {
         const y = cols[c]![modes[i]!]!;
-        if (!(y > 0)) continue;
         const wi = w[i]! / (y * y);
         this.powerFeatures(modes[i]!, tc, fp);
         for (let a = 0; a < idx.length; a++) {

@@ -154,7 +154,7 @@ export class ChargeSheet {
   /** One re-measured window of each mode (a profile each, at what its window cost: `cache.remeasureCostS`). */
   addRemeasures(indices: readonly number[], cache: ProfileCache): void {
     for (const i of indices) {
-      const s = cache.remeasureCostS(i) || this.table.costS[i]!;
+      const s = cache.remeasureCostS(i);
       this.remeasures++;
       this.remeasureSeconds += s;
       this.seconds += s;

@@ -28,7 +28,7 @@ export interface ProfilingProtocol {
 export const DEFAULT_PROTOCOL: ProfilingProtocol = { switchS: 2, settleS: 10, warmupMinibatches: 5, measuredMinibatches: 20, remeasureMinibatches: 80 };
 
 /** Measured minibatches of a re-measure's window under `protocol`. */
-export function remeasureMinibatchesOf(protocol: ProfilingProtocol): number {
+export function remeasureMinibatchesOf(protocol: Pick<ProfilingProtocol, 'measuredMinibatches' | 'remeasureMinibatches'>): number {
   return protocol.remeasureMinibatches ?? 4 * protocol.measuredMinibatches;
 }
 

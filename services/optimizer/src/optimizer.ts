@@ -861,12 +861,9 @@ export class Optimizer {
     }
     const record = ss.backend.record(key, modeIndex);
     if (!record) return undefined;
-    // The cache weighed the windows it combined (a re-measure's is longer: SPEC §4); the store's
-    // combination of the same windows says only how many there are, so that weighing is kept.
-    const windows = cache.table.windows(modeIndex);
-    const share = cache.table.se?.systematicShare[modeIndex];
-    cache.table.set(modeIndex, { ...record.stored, costS });
-    if (share !== undefined && cache.table.se && cache.table.windows(modeIndex) === windows) cache.table.se.systematicShare[modeIndex] = share;
+    // Where the store combined the same windows as the cache, they agree (and the cache knows the
+    // windows' weights: a re-measure's is longer, SPEC §4); else the store's combination is taken.
+    if (!record.remeasured || (record.stored.windows ?? 1) !== cache.table.windows(modeIndex)) cache.table.set(modeIndex, { ...record.stored, costS });
     session.waitedMs += record.waitedMs;
     if (!session.seen.has(modeIndex)) {
       session.seen.add(modeIndex);

@@ -18,6 +18,7 @@ import {
   powertrain,
   profilingCostS,
   randomK,
+  remeasureMinibatchesOf,
   type MeasuredValue,
   type ModeMeasurement,
   type ModeSpace,
@@ -155,8 +156,8 @@ export class RemoteProfileBackend implements ProfileBackend {
     const again = (options.repeat ?? 0) > 0;
     const { remeasureMinibatches, ...protocol } = this.protocol;
     const request = { device: key.device, mode, workloads, ...protocol };
-    // A re-measure's window is the longer one (SPEC §4); unset, the profiler's own default.
-    const againN = remeasureMinibatches ?? (protocol.measuredMinibatches !== undefined ? 4 * protocol.measuredMinibatches : undefined);
+    // A re-measure's window is the longer one (SPEC §4); with neither count set, the profiler's own default.
+    const againN = protocol.measuredMinibatches === undefined ? remeasureMinibatches : remeasureMinibatchesOf({ measuredMinibatches: protocol.measuredMinibatches, remeasureMinibatches });
     const t0 = performance.now();
     const out = await this.profiler.profile(again ? { ...request, measuredMinibatches: againN, remeasure: true } : request, options);
     const remeasured = again && (out.cost.remeasures ?? 0) > 0;

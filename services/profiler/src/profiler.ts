@@ -204,6 +204,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     if (value > MAX_MINIBATCHES) throw new ValidationError(field, `must be at most ${MAX_MINIBATCHES}, got ${value}`);
     return value;
   };
+  const measuredMinibatches = count('measuredMinibatches', input.measuredMinibatches, defaults.measuredMinibatches, 1);
   const settleS = input.settleS === undefined ? defaults.settleS : requireNonNegative('settleS', input.settleS);
   if (settleS > MAX_SETTLE_S) throw new ValidationError('settleS', `must be at most ${MAX_SETTLE_S} s, got ${settleS}`);
   return {
@@ -211,9 +212,9 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     mode: input.mode,
     entries,
     warmupMinibatches: count('warmupMinibatches', input.warmupMinibatches, defaults.warmupMinibatches, 0),
-    measuredMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.measuredMinibatches, 1),
+    measuredMinibatches,
     // A re-measure's window is the protocol's longer one unless the request sets its own n.
-    remeasureMinibatches: count('measuredMinibatches', input.measuredMinibatches, defaults.remeasureMinibatches ?? 4 * defaults.measuredMinibatches, 1),
+    remeasureMinibatches: input.measuredMinibatches === undefined ? (defaults.remeasureMinibatches ?? 4 * defaults.measuredMinibatches) : measuredMinibatches,
     settleS,
     remeasure: input.remeasure === true,
   };
@@ -446,12 +447,6 @@ export class Profiler {
   }
 
   /**
-   * Switches once and measures the items; returns the profiling seconds. New items (`again`
-   * false): stores and publishes each result and puts it in `found`. Stored items (`again`, a
-   * re-measure): combines each fresh window into the stored result, stores and publishes the
-   * combination, and puts the fresh window in `found`.
-   */
-  /**
    * Measured minibatches of a re-measure's window of an item: the request's `remeasureMinibatches`,
    * cut so that warm-up and window take at most `protocol.remeasureWindowS` at the item's stored
    * minibatch time (a slow model at a low mode would otherwise run past the executor's
@@ -463,6 +458,12 @@ export class Profiler {
     return Math.max(request.measuredMinibatches, Math.min(request.remeasureMinibatches, fit));
   }
 
+  /**
+   * Switches once and measures the items; returns the profiling seconds. New items (`again`
+   * false): stores and publishes each result and puts it in `found`. Stored items (`again`, a
+   * re-measure): combines each fresh window into the stored result, stores and publishes the
+   * combination, and puts the fresh window in `found`.
+   */
   private async measureMode(request: ValidRequest, stack: string, missing: readonly Item[], found: Map<string, ProfileResult>, signal: AbortSignal | undefined, again: boolean): Promise<number> {
     const { controller } = this.options;
     const remaining = [...missing];
@@ -480,10 +481,11 @@ export class Profiler {
           this.logger.debug({ mode: request.mode, switchS: switched.switchS }, 'switched mode for profiling');
         }
         const item = remaining[0]!;
-        const { result, minibatchS } = await this.measureItem(again ? { ...request, measuredMinibatches: this.remeasureCount(request, found.get(itemId(item))!) } : request, stack, item, switched.mode, signal);
+        const earlier = again ? found.get(itemId(item))! : undefined;
+        const { result, minibatchS } = await this.measureItem(earlier ? { ...request, measuredMinibatches: this.remeasureCount(request, earlier) } : request, stack, item, switched.mode, signal);
         seconds += minibatchS;
-        if (again) {
-          const combined = await this.storeWindow(found.get(itemId(item))!, result);
+        if (earlier) {
+          const combined = await this.storeWindow(earlier, result);
           found.set(itemId(item), result);
           this.options.metrics?.remeasured.inc({ kind: item.kind });
           remaining.shift();
