@@ -449,7 +449,6 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           let localKey = '';
           let reprobes = options.reprobes;
           const doubtLimit = options.doubtTolerance + ctx.margins.powerFraction;
-          const predicted = new ModeScore(K);
           const got = new ModeScore(K);
           while (run.budgetLeft > 0) {
             const inc = run.incumbent()!;
@@ -550,10 +549,10 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
               for (let k = 0; k < 4; k++) steps[k] = Math.max(1, Math.floor(steps[k]! / 2));
               continue;
             }
-            predicted.copyFrom(pick);
+            // `pick` is this answer's own: it still holds the prediction once the profile is back.
             yield [pick.modeIndex];
             run.note([pick.modeIndex]);
-            missed(predicted, scoreMode(measured, pick.modeIndex, obj, ctx.margins, got));
+            missed(pick, scoreMode(measured, pick.modeIndex, obj, ctx.margins, got));
           }
           return run.incumbent()?.clone();
         },
