@@ -106,6 +106,11 @@ test('a wrong JSON type, a missing required field and a value out of range are M
   rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, streams: [{ queueDepth: 1 }] }), s), 'streams[0].stream', /must be 1–64 letters, digits, '-' or '_', starting with a letter or digit/);
   const { mode: _mode, ...noMode } = profile;
   rejects(() => decodeEvent('profile.completed', JSON.stringify(noMode)), 'mode', /is required/);
+  // Σwᵢ² of a combination's windows: in [1/windows, 1], and only with windows ≥ 2.
+  const combined = { ...profile, windows: 2, windowWeightsSquared: 0.68 };
+  assert.deepEqual(decodeEvent('profile.completed', encodeEvent('profile.completed', combined)), combined);
+  rejects(() => decodeEvent('profile.completed', JSON.stringify({ ...combined, windowWeightsSquared: 0.2 })), 'windowWeightsSquared', /in \[1\/2, 1\], got 0.2/);
+  rejects(() => decodeEvent('profile.completed', JSON.stringify({ ...profile, windowWeightsSquared: 0.9 })), 'windowWeightsSquared', /only for a result combined from windows ≥ 2/);
   // Out of range (the meaning-level checks).
   rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, streams: [{ stream: 'cam', queueDepth: 1, latencyP99S: -0.1 }] }), s), 'streams[0].latencyP99S', /must be a number ≥ 0, got -0.1/);
   rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, utilization: 'NaN' }), s), 'utilization', /must be a number ≥ 0, got "NaN"/);

@@ -18,7 +18,7 @@
  */
 import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ValidationError, describeValue, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
+import { ValidationError, describeValue, requireWindowWeightsSquared, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
 import { events, loadDescriptorSet } from '@fulcrum/proto';
 import { validateToken, type EventKind } from './subjects.js';
 
@@ -301,6 +301,13 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     positiveInteger('samples', o['samples']);
     opt(o, 'timeSeMs', '', nonNegative);
     opt(o, 'powerSeW', '', nonNegative);
+    opt(o, 'windows', '', positiveInteger);
+    // Σwᵢ² of the combined windows: only with windows ≥ 2, in [1/windows, 1].
+    opt(o, 'windowWeightsSquared', '', (field, value) => {
+      const windows = typeof o['windows'] === 'number' ? o['windows'] : 1;
+      if (windows < 2) throw new ValidationError(field, 'is only for a result combined from windows ≥ 2 (`windows`)');
+      requireWindowWeightsSquared(field, value, windows);
+    });
   },
   'plan.applied': (o) => {
     text('planId', o['planId']);

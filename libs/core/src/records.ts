@@ -4,6 +4,7 @@
  */
 import type { PowerMode } from './power-mode.js';
 import type { WorkloadKind } from './workloads.js';
+import { ValidationError, describeValue } from './errors.js';
 
 /** What identifies one profile result: device, software stack, workload, kind, batch size and mode. */
 export interface ProfileKey {
@@ -39,6 +40,24 @@ export interface ProfileResult extends ProfileKey, MeasurementUncertainty {
    * mean of the windows, with the standard errors of that mean. Absent: one window.
    */
   readonly windows?: number | undefined;
+  /**
+   * Σwᵢ² over the combined windows, wᵢ each window's share of `samples` (1/windows for equal
+   * windows; a re-measure's longer window weighs more). The margins scale the part of the error a
+   * window's samples cannot show (thermal state) by it (SPEC §4). Absent: the windows count as
+   * equal. Only with `windows` ≥ 2.
+   */
+  readonly windowWeightsSquared?: number | undefined;
+}
+
+/**
+ * `value` as the Σwᵢ² of `windows` combined windows: in [1/windows, 1] (equal windows give the
+ * least; a tolerance of 1e-9 for rounding). ValidationError(field) otherwise.
+ */
+export function requireWindowWeightsSquared(field: string, value: unknown, windows: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value > 1 + 1e-9 || value < 1 / windows - 1e-9) {
+    throw new ValidationError(field, `must be Σwᵢ² of ${windows} windows' weights, in [1/${windows}, 1], got ${describeValue(value)}`);
+  }
+  return Math.min(1, Math.max(1 / windows, value));
 }
 
 /**

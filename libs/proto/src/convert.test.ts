@@ -163,6 +163,13 @@ test('re-measurement (issue 16): a combined result keeps its windows, a Profile 
   assert.deepEqual(common.ProfileResult.decode(common.ProfileResult.encode(profileResultToProto(r)).finish()), common.ProfileResult.fromPartial(combined));
   // One window: absent in the domain and on the wire (as before re-measurement).
   assert.ok(!('windows' in profileResultFromProto(RESULT, 'r')));
+  // Σwᵢ² of the windows' weights (a window of 20 and a re-measure of 80): kept both ways; only for a combination, in [1/windows, 1].
+  const weighted = { ...combined, samples: 100, windowWeightsSquared: 0.68 };
+  assert.equal(profileResultFromProto(weighted, 'r').windowWeightsSquared, 0.68);
+  assert.deepEqual(profileResultToProto(profileResultFromProto(weighted, 'r')), common.ProfileResult.fromPartial(weighted));
+  assert.ok(!('windowWeightsSquared' in profileResultFromProto({ ...RESULT, windowWeightsSquared: 1 }, 'r')), 'one window has none');
+  assert.equal(field(() => profileResultFromProto({ ...weighted, windowWeightsSquared: 0.4 }, 'results[1]')), 'results[1].windowWeightsSquared');
+  assert.equal(field(() => profileResultFromProto({ ...weighted, windowWeightsSquared: Number.NaN }, 'r')), 'r.windowWeightsSquared');
   assert.ok(!('windows' in profileResultFromProto({ ...RESULT, windows: 1 }, 'r')));
   assert.equal(profileResultToProto({ ...r, windows: 1 }).windows, undefined);
   assert.equal(field(() => profileResultFromProto({ ...RESULT, windows: 0 }, 'results[2]')), 'results[2].windows');

@@ -33,7 +33,7 @@ import {
   type RunPlan,
   type WorkloadKind,
 } from '@fulcrum/core';
-import { describeValue } from '@fulcrum/core/internal';
+import { describeValue, requireWindowWeightsSquared } from '@fulcrum/core/internal';
 import * as common from './gen/fulcrum/common/v1/common.js';
 import * as device from './gen/fulcrum/device/v1/device.js';
 import * as executor from './gen/fulcrum/executor/v1/executor.js';
@@ -431,6 +431,7 @@ export function profileResultToProto(r: ProfileResult): common.ProfileResult {
     ...(r.timeSeMs !== undefined ? { timeSeMs: r.timeSeMs } : {}),
     ...(r.powerSeW !== undefined ? { powerSeW: r.powerSeW } : {}),
     ...(r.windows !== undefined && r.windows !== 1 ? { windows: r.windows } : {}),
+    ...(r.windows !== undefined && r.windows > 1 && r.windowWeightsSquared !== undefined ? { windowWeightsSquared: r.windowWeightsSquared } : {}),
   });
 }
 
@@ -452,6 +453,10 @@ export function profileResultFromProto(r: common.ProfileResult | undefined, fiel
     ...(result.powerSeW !== undefined ? { powerSeW: nonNegative(result.powerSeW, `${field}.powerSeW`) } : {}),
     // Absent (or 1): one window; 0 is not a count of windows.
     ...(result.windows !== undefined && result.windows !== 1 ? { windows: positiveInt(result.windows, `${field}.windows`) } : {}),
+    // Only for a combination of windows: one window's is 1 by definition.
+    ...(result.windows !== undefined && result.windows > 1 && result.windowWeightsSquared !== undefined
+      ? { windowWeightsSquared: requireWindowWeightsSquared(`${field}.windowWeightsSquared`, result.windowWeightsSquared, result.windows) }
+      : {}),
   };
 }
 

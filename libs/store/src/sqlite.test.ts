@@ -50,7 +50,7 @@ test('sqlite: a version-1 file (before the standard errors) opens, keeps its row
   assert.deepEqual(await store.get(sure), sure);
   await store.close();
   const check = new Database(old, { readonly: true });
-  assert.equal(check.pragma('user_version', { simple: true }), 3);
+  assert.equal(check.pragma('user_version', { simple: true }), 4);
   check.close();
 });
 
@@ -78,7 +78,38 @@ test('sqlite: a version-2 file (before re-measurement) opens, its rows read as o
   assert.deepEqual(await store.get(r), combined);
   await store.close();
   const check = new Database(old, { readonly: true });
-  assert.equal(check.pragma('user_version', { simple: true }), 3);
+  assert.equal(check.pragma('user_version', { simple: true }), 4);
+  check.close();
+});
+
+test('sqlite: a version-3 file (before Σwᵢ² was kept) opens, its combined rows count their windows as equal, and takes the weights', async () => {
+  const old = join(dir, 'v3.db');
+  const db = new Database(old);
+  db.exec(`
+    CREATE TABLE profiles (
+      device TEXT NOT NULL, software_stack TEXT NOT NULL, workload TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('train', 'infer')),
+      batch_size INTEGER NOT NULL CHECK (batch_size > 0), cores INTEGER NOT NULL, cpu_mhz REAL NOT NULL, gpu_mhz REAL NOT NULL, emc_mhz REAL NOT NULL,
+      time_ms REAL NOT NULL CHECK (time_ms > 0), power_w REAL NOT NULL CHECK (power_w > 0), measured_at TEXT NOT NULL, samples INTEGER NOT NULL CHECK (samples > 0),
+      time_se_ms REAL CHECK (time_se_ms >= 0), power_se_w REAL CHECK (power_se_w >= 0), windows INTEGER CHECK (windows > 0),
+      PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
+    ) WITHOUT ROWID;
+    PRAGMA user_version = 3;
+  `);
+  const device = freshDevice();
+  const r = { ...result(device, { timeSeMs: 0.2, powerSeW: 0.05 }), windows: 2 };
+  db.prepare('INSERT INTO profiles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(r.device, r.softwareStack, r.workload, r.kind, r.batchSize, r.mode.cores, r.mode.cpuMhz, r.mode.gpuMhz, r.mode.emcMhz, r.timeMs, r.powerW, r.measuredAt, r.samples, r.timeSeMs, r.powerSeW, r.windows);
+  db.close();
+  const store = openSqliteProfileStore({ path: old });
+  const back = await store.get(r);
+  assert.deepEqual(back, r);
+  assert.ok(!('windowWeightsSquared' in back!), 'no weights invented for an older combination');
+  // A first window of 20 minibatches and a re-measure of 80: Σwᵢ² = 0.2² + 0.8².
+  const weighted = { ...r, samples: 100, windows: 2, windowWeightsSquared: 0.68 };
+  await store.put(weighted);
+  assert.deepEqual(await store.get(r), weighted);
+  await store.close();
+  const check = new Database(old, { readonly: true });
+  assert.equal(check.pragma('user_version', { simple: true }), 4);
   check.close();
 });
 

@@ -20,9 +20,10 @@ import {
 /**
  * 1: the first schema; 2: time_se_ms and power_se_w (nullable), added to a version-1 file in place;
  * 3: windows (nullable: one window), the measurement windows combined by re-measures, added to a
- * version-1 or -2 file in place.
+ * version-1 or -2 file in place; 4: window_weights_squared (nullable: the windows count as equal),
+ * Σwᵢ² of the combined windows' weights, added to an older file in place.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 interface Row {
   device: string;
@@ -41,6 +42,7 @@ interface Row {
   time_se_ms: number | null;
   power_se_w: number | null;
   windows: number | null;
+  window_weights_squared: number | null;
 }
 
 function toResult(row: Row): ProfileResult {
@@ -58,6 +60,7 @@ function toResult(row: Row): ProfileResult {
     ...(row.time_se_ms !== null ? { timeSeMs: row.time_se_ms } : {}),
     ...(row.power_se_w !== null ? { powerSeW: row.power_se_w } : {}),
     ...(row.windows !== null && row.windows !== 1 ? { windows: row.windows } : {}),
+    ...(row.windows !== null && row.windows > 1 && row.window_weights_squared !== null ? { windowWeightsSquared: row.window_weights_squared } : {}),
   };
 }
 
@@ -85,13 +88,14 @@ function rowParams(result: ProfileResult): Record<string, unknown> {
     time_se_ms: result.timeSeMs ?? null,
     power_se_w: result.powerSeW ?? null,
     windows: result.windows !== undefined && result.windows !== 1 ? result.windows : null,
+    window_weights_squared: result.windows !== undefined && result.windows > 1 ? (result.windowWeightsSquared ?? null) : null,
   };
 }
 
 const KEY_WHERE =
   'device = @device AND software_stack = @software_stack AND workload = @workload AND kind = @kind AND batch_size = @batch_size AND cores = @cores AND cpu_mhz = @cpu_mhz AND gpu_mhz = @gpu_mhz AND emc_mhz = @emc_mhz';
-const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples, time_se_ms, power_se_w, windows';
-const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples, @time_se_ms, @power_se_w, @windows';
+const COLUMNS = 'device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz, time_ms, power_w, measured_at, samples, time_se_ms, power_se_w, windows, window_weights_squared';
+const VALUES = '@device, @software_stack, @workload, @kind, @batch_size, @cores, @cpu_mhz, @gpu_mhz, @emc_mhz, @time_ms, @power_w, @measured_at, @samples, @time_se_ms, @power_se_w, @windows, @window_weights_squared';
 const ORDER = 'ORDER BY device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz';
 
 export interface SqliteProfileStoreOptions {
@@ -122,6 +126,10 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
       // Before re-measurement every result was one window.
       db.exec('ALTER TABLE profiles ADD COLUMN windows INTEGER CHECK (windows > 0);');
     }
+    if (version >= 1 && version <= 3) {
+      // Before Σwᵢ² was kept, a combination's windows counted as equal.
+      db.exec('ALTER TABLE profiles ADD COLUMN window_weights_squared REAL CHECK (window_weights_squared > 0 AND window_weights_squared <= 1);');
+    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS profiles (
         device         TEXT    NOT NULL,
@@ -140,6 +148,7 @@ export function openSqliteProfileStore(options: SqliteProfileStoreOptions): Prof
         time_se_ms     REAL    CHECK (time_se_ms >= 0),
         power_se_w     REAL    CHECK (power_se_w >= 0),
         windows        INTEGER CHECK (windows > 0),
+        window_weights_squared REAL CHECK (window_weights_squared > 0 AND window_weights_squared <= 1),
         PRIMARY KEY (device, software_stack, workload, kind, batch_size, cores, cpu_mhz, gpu_mhz, emc_mhz)
       ) WITHOUT ROWID;
       PRAGMA user_version = ${SCHEMA_VERSION};

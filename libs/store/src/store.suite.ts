@@ -137,6 +137,10 @@ export function profileStoreSuite(name: string, open: () => Promise<ProfileStore
       assert.deepEqual(await store.get(first), combined);
       assert.deepEqual((await store.query({ device })).map((r) => r.windows), [2]);
       assert.ok(!('windows' in (await store.get(result(freshDevice())) ?? {})), 'nothing invented for a missing key');
+      // With the windows' Σwᵢ² (a first window of n and a re-measure of 4n: 0.2² + 0.8²).
+      const weighted = { ...combined, samples: first.samples * 5, windows: 2, windowWeightsSquared: 0.68 };
+      await store.put(weighted);
+      assert.deepEqual(await store.get(first), weighted);
     });
 
     test('bad results, keys and filters are rejected naming the field', async (t) => {
@@ -153,6 +157,10 @@ export function profileStoreSuite(name: string, open: () => Promise<ProfileStore
       await field(store.put(result(device, { timeMs: -1 })), 'result.timeMs');
       await field(store.put(result(device, { timeSeMs: -0.5 })), 'result.timeSeMs');
       await field(store.put(result(device, { powerSeW: -1 })), 'result.powerSeW');
+      // Σwᵢ² of 2 windows lies in [1/2, 1]; one window has none to weigh.
+      await field(store.put({ ...result(device), windows: 2, windowWeightsSquared: 0.3 }), 'result.windowWeightsSquared');
+      await field(store.put({ ...result(device), windows: 2, windowWeightsSquared: 1.5 }), 'result.windowWeightsSquared');
+      await field(store.put({ ...result(device), windowWeightsSquared: 0.8 }), 'result.windowWeightsSquared');
       await field(store.put(result(device, { batchSize: 0 })), 'result.batchSize');
       await field(store.put(result(device, { mode: { cores: 1.5, cpuMhz: 1, gpuMhz: 1, emcMhz: 1 } })), 'result.mode.cores');
       await field(store.put(result('bad device')), 'result.device');

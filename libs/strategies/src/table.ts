@@ -68,6 +68,8 @@ export interface ModeMeasurement {
   readonly costS: number;
   /** Measurement windows combined into these values (default 1). */
   readonly windows?: number | undefined;
+  /** Σwᵢ² of the combined windows' weights (default: the windows count as equal, 1/windows). */
+  readonly windowWeightsSquared?: number | undefined;
 }
 
 /**
@@ -175,8 +177,8 @@ export class MeasurementTable {
     }
     se.windows[index] = carries ? (m.windows ?? 1) : 0;
     se.samples[index] = m.training.samples ?? 1;
-    // Windows combined elsewhere (a store's) are taken as equal: their weights are not known here.
-    se.systematicShare[index] = carries ? 1 / (m.windows ?? 1) : 0;
+    // Windows combined elsewhere (a store's): their Σwᵢ² where it was kept, else taken as equal.
+    se.systematicShare[index] = carries ? (m.windowWeightsSquared ?? 1 / (m.windows ?? 1)) : 0;
     this.refreshRelative(index);
   }
 
@@ -256,7 +258,7 @@ export class MeasurementTable {
         }),
       ),
       costS: this.costS[index]!,
-      ...(se && se.windows[index]! > 1 ? { windows: se.windows[index]! } : {}),
+      ...(se && se.windows[index]! > 1 ? { windows: se.windows[index]!, windowWeightsSquared: se.systematicShare[index]! } : {}),
     };
   }
 }

@@ -140,5 +140,12 @@ describe('stored profiles as measurements', () => {
     assert.equal(table.windows(0), 2);
     assert.equal(table.se!.timeRel[0], 0.02); // the larger of 1 % (training) and 2 % (inference)
     assert.equal(table.se!.powerRel[0], 0.01);
+    // Equal windows where the store kept no Σwᵢ²; the store's where it did (the most cautious of the mode's results).
+    assert.equal(table.se!.systematicShare[0], 0.5);
+    const weighted = measurementOf(key, results.map((r, i) => ({ ...r, windowWeightsSquared: [0.68, 0.6][i] })), 0);
+    assert.equal(weighted.windowWeightsSquared, 0.68);
+    table.set(0, weighted);
+    assert.equal(table.se!.systematicShare[0], 0.68);
+    assert.equal(table.get(0)!.windowWeightsSquared, 0.68, 'and gives it back');
   });
 });

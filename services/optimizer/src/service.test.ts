@@ -482,7 +482,12 @@ describe('re-measurement through the services (issue 16): the optimizer asks, th
       const stored = await prof.store.query({ device: 'orin-agx', mode: ev.mode! });
       const key = stored.filter((r) => (r.workload === 'resnet18' && r.batchSize === 32) || (r.workload === 'mobilenet' && [1, 4, 16].includes(r.batchSize)));
       assert.equal(key.length, 4);
-      for (const r of key) assert.deepEqual([r.samples, r.windows], [20 + 80 * (windows - 1), windows], `${r.workload} b${r.batchSize}`);
+      for (const r of key) {
+        assert.deepEqual([r.samples, r.windows], [20 + 80 * (windows - 1), windows], `${r.workload} b${r.batchSize}`);
+        // Σwᵢ² of the windows' weights, kept so another optimizer reading the store keeps the same margins.
+        const weights = [20, ...Array.from({ length: windows - 1 }, () => 80)].map((n) => n / r.samples);
+        assert.ok(Math.abs(r.windowWeightsSquared! - weights.reduce((a, w) => a + w * w, 0)) < 1e-9, `${r.workload} b${r.batchSize}: Σwᵢ² ${r.windowWeightsSquared}`);
+      }
     }
     const metrics = await (await fetch(`${opt.metricsUrl}/metrics`)).text();
     assert.match(metrics, new RegExp(`fulcrum_optimizer_remeasures_total\\{service="optimizer"\\} ${all.length}\\b`));

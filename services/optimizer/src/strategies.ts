@@ -190,7 +190,9 @@ export function measurementOf(key: TableKey, results: readonly ProfileResult[], 
   const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => asMeasurement(find(s.workload, 'infer', b))));
   // Windows the store combined into these results: the fewest among them (the margins' s²/w stays cautious).
   const windows = results.length > 0 ? Math.min(...results.map((r) => r.windows ?? 1)) : 1;
+  // And the largest share of one window's systematic error they keep (Σwᵢ², equal windows where the store did not keep it).
+  const windowWeightsSquared = results.length > 0 ? Math.max(...results.map((r) => r.windowWeightsSquared ?? 1 / (r.windows ?? 1))) : 1;
   // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
   const costS = profilingSeconds > 0 ? profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
-  return { training, inference, costS, ...(windows > 1 ? { windows } : {}) };
+  return { training, inference, costS, ...(windows > 1 ? { windows, windowWeightsSquared } : {}) };
 }

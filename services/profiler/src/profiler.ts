@@ -650,7 +650,8 @@ function eventId(r: ProfileResult): string {
  * A stored result and a fresh window of its key as one result (SPEC §4, re-measurement): each
  * value the samples-weighted mean of the two, its standard error that of the mean,
  * √(w₁²·SE₁² + w₂²·SE₂²) with wᵢ = nᵢ/(n₁+n₂) (unknown when either is), samples summed, windows
- * counted, measured at the fresh window's end. The same rule as the strategies'
+ * counted, Σwᵢ² of all the windows kept (`windowWeightsSquared`: w₁²·S₁ + w₂²·S₂, a result without
+ * it counting its windows as equal), measured at the fresh window's end. The same rule as the strategies'
  * `MeasurementTable.combine`, so an optimizer's cache and the store agree.
  */
 export function combineWindows(stored: ProfileResult, fresh: ProfileResult): ProfileResult {
@@ -661,7 +662,8 @@ export function combineWindows(stored: ProfileResult, fresh: ProfileResult): Pro
   const err = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : Math.sqrt(w1 * w1 * a * a + w2 * w2 * b * b));
   const timeSeMs = err(stored.timeSeMs, fresh.timeSeMs);
   const powerSeW = err(stored.powerSeW, fresh.powerSeW);
-  const { timeSeMs: _t, powerSeW: _p, windows: _w, ...key } = stored;
+  const { timeSeMs: _t, powerSeW: _p, windows: _w, windowWeightsSquared: _s, ...key } = stored;
+  const share = (r: ProfileResult): number => r.windowWeightsSquared ?? 1 / (r.windows ?? 1);
   return {
     ...key,
     timeMs: w1 * stored.timeMs + w2 * fresh.timeMs,
@@ -671,6 +673,7 @@ export function combineWindows(stored: ProfileResult, fresh: ProfileResult): Pro
     ...(timeSeMs !== undefined ? { timeSeMs } : {}),
     ...(powerSeW !== undefined ? { powerSeW } : {}),
     windows: (stored.windows ?? 1) + (fresh.windows ?? 1),
+    windowWeightsSquared: w1 * w1 * share(stored) + w2 * w2 * share(fresh),
   };
 }
 

@@ -260,6 +260,7 @@ describe('re-measurement (issue 16): a fresh window of a stored mode, combined i
       assert.equal(fresh.windows, undefined);
       assert.notEqual(fresh.timeMs, before.timeMs, 'a fresh window draws fresh noise');
       assert.deepEqual([now.samples, now.windows], [20, 2]);
+      assert.ok(Math.abs(now.windowWeightsSquared! - (0.2 ** 2 + 0.8 ** 2)) < 1e-12, `Σwᵢ² of a window of 4 and one of 16: ${now.windowWeightsSquared}`);
       assert.ok(Math.abs(now.timeMs - (4 * before.timeMs + 16 * fresh.timeMs) / 20) < 1e-9, 'the samples-weighted mean');
       assert.ok(Math.abs(now.powerW - (4 * before.powerW + 16 * fresh.powerW) / 20) < 1e-9);
       assert.ok(Math.abs(now.timeSeMs! - Math.hypot(4 * before.timeSeMs!, 16 * fresh.timeSeMs!) / 20) < 1e-9, 'the standard error of the mean');
