@@ -5,6 +5,7 @@ import { DEFAULT_CANDIDATE_BATCH_SIZES } from '@fulcrum/core';
 import { fromDeviceBackend } from './devices.js';
 import { noiseAwarePower } from './estimate.js';
 import { Planner, marginsFor } from './strategy.js';
+import { modeMargins } from './objective.js';
 import { createRng, sample } from './rng.js';
 import type { TableKey } from './table.js';
 
@@ -59,4 +60,24 @@ test('with no noise, or too few modes for a fit, the estimates are the measureme
   const margins = marginsFor(0.025);
   const plain = noiseAwarePower(backend.space, cache.table, few, margins, { noise: 0.025, z: 3 });
   for (const m of few) assert.ok(Math.abs(plain.table.trainPowerW[m]! - cache.table.trainPowerW[m]! * (1 + margins.powerFraction)) < 1e-12);
+});
+
+test('the estimates weigh each measurement by the standard error it carries, not the configured noise: a board measured more precisely gets smaller margins', () => {
+  // Measured at 0.5 % noise, while the optimizer is configured for 2.5 % (its default).
+  const backend = fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0.005 }));
+  const planner = new Planner(backend);
+  const cache = planner.store.cache(key);
+  const modes = sample(createRng(11), Array.from(backend.space.indices), 150);
+  cache.ensureSync(modes);
+  const margins = marginsFor(0.025, { systematicFraction: backend.systematicFraction });
+  const est = noiseAwarePower(backend.space, cache.table, modes, margins, { noise: 0.025, z: 3 });
+  // With σₙ = 2.5 % taken as the measurements' noise, every column's σ came out near 1.3 %.
+  for (const sigma of est.sigma) assert.ok(sigma < 0.008, `combined σ ${sigma} follows the measured 0.5 %, not the configured 2.5 %`);
+  for (const m of modes) {
+    // The power margin is in the estimate; the time margin is z·SE with the systematic part, as for any measured mode.
+    const got = modeMargins(est.table, m, est.margins);
+    assert.equal(got.powerFraction, 0);
+    assert.ok(Math.abs(got.timeFraction - modeMargins(cache.table, m, margins).timeFraction) < 1e-12, `mode ${m}: time margin ${got.timeFraction}`);
+    assert.ok(got.timeFraction < margins.timeFraction / 2, 'below the configured fraction');
+  }
 });

@@ -15,15 +15,20 @@
  * (x = clock / top clock, n = cores / top cores, T the mode's measured minibatch time; 21 terms,
  * weighted least squares on relative error). For each profiled mode the *leave-one-out* prediction
  * (independent of that mode's own noise) and the measurement are combined by inverse variance: the
- * measurement's variance is the backend's noise σₙ², the model's is estimated per quantity from the
- * leave-one-out residuals (their mean square minus σₙ², floored), so a model that does not fit (a
- * profile table of another shape, too few modes) hands the weight back to the measurement. The
- * estimate's standard deviation σ = (1/σₙ² + 1/σₘ²)^(-1/2) sizes the margin: the estimate is
- * inflated by z·σ (ALS uses z = 3 at the default margins). With the 0.6σₙ floor σ ≥ 1.3 % at 2.5 %
- * noise, so the power margin is about 4 % instead of 5 % on a less noisy estimate, and the chosen
- * plans miss the budget much less often (see the bench README for the measured effect).
+ * measurement's variance σᵢ² is what it carries (issue 16: its relative standard error² plus the
+ * part a window cannot show, s²·Σwᵢ², as in the margins of SPEC §4; the backend's noise σₙ² where
+ * it carries none), the model's is estimated per quantity from the leave-one-out residuals (their
+ * mean square minus the measurements' mean σᵢ², floored at 0.6² of it), so a model that does not
+ * fit (a profile table of another shape, too few modes) hands the weight back to the measurement.
+ * The estimate's standard deviation σ = (1/σᵢ² + 1/σₘ²)^(-1/2) sizes the margin: the estimate is
+ * inflated by z·σ (ALS uses z = 3 at the default margins). At 2.5 % noise σ ≈ 1.2–1.7 % (the law
+ * misses the virtual board's power by 1.5–2.5 % beyond the noise), so the power margin is about 4 %
+ * instead of 5 % on a less noisy estimate, and the chosen plans miss the budget much less often
+ * (see the bench README for the measured effect). A board measured more precisely than the
+ * configured noise gets margins as small as its measurements say.
  *
- * Times keep their raw measurements and the configured time margin: on the benchmark the time
+ * Times keep their raw measurements and their margins: z·SE where the measurements carry standard
+ * errors (with the systematic part), else the configured fraction. On the benchmark the time
  * margin barely moves feasibility (power binds), and minibatch time is a smooth max of roofline and
  * CPU terms that a linear law fits poorly.
  */
@@ -84,7 +89,11 @@ export interface PowerEstimateOptions {
 export interface PowerEstimate {
   /** A copy of `measured` on `modes`: raw times; powers replaced by estimate × (1 + z·σ). */
   readonly table: MeasurementTable;
-  /** The margins to judge `table` with: the time margin unchanged, no further power margin. */
+  /**
+   * The margins to judge `table` with: the time margins unchanged (z·SE where its measurements carry
+   * standard errors: the table's relative time errors then include the systematic part, and its
+   * power errors are 0), no further power margin.
+   */
   readonly margins: SafetyMargins;
   /** Combined relative σ per power column (training first, then per stream and batch); σₙ where no fit. */
   readonly sigma: Float64Array;
@@ -101,41 +110,63 @@ export function noiseAwarePower(space: ModeSpace, measured: MeasurementTable, mo
     const mm = measured.get(m);
     if (mm) table.set(m, mm);
   }
-  const pairs: [Float64Array, Float64Array, Float64Array][] = [[measured.trainTimeS, measured.trainPowerW, table.trainPowerW]];
-  measured.inferTimeS.forEach((perBatch, s) => perBatch.forEach((times, b) => pairs.push([times, measured.inferPowerW[s]![b]!, table.inferPowerW[s]![b]!])));
+  const se = measured.se;
+  const pairs: [Float64Array, Float64Array, Float64Array, Float64Array | undefined][] = [[measured.trainTimeS, measured.trainPowerW, table.trainPowerW, se?.trainPowerW]];
+  measured.inferTimeS.forEach((perBatch, s) => perBatch.forEach((times, b) => pairs.push([times, measured.inferPowerW[s]![b]!, table.inferPowerW[s]![b]!, se?.inferPowerW[s]![b]])));
   const sigma = new Float64Array(pairs.length).fill(options.noise);
   const sn = options.noise;
   if (!(sn > 0) || !(margins.powerFraction > 0)) return { table, margins, sigma };
   const z = options.z;
   const minModes = options.minModes ?? 2 * TERMS;
-  const floor = (options.modelFloor ?? 0.6) * sn;
+  const floor2 = (options.modelFloor ?? 0.6) ** 2;
+  const sys = margins.systematicFraction ?? 0;
+  /** The part of a window's error its samples cannot show, as kept by mode m's windows (s²·Σwᵢ²). */
+  const systematic2 = (m: number): number => sys * sys * (se!.systematicShare[m]! > 0 ? se!.systematicShare[m]! : 1 / Math.max(1, se!.windows[m]!));
   const phi = new Float64Array(TERMS);
-  pairs.forEach(([times, powers, into], c) => {
+  pairs.forEach(([times, powers, into, errors], c) => {
     const rows = list.filter((m) => times[m]! > 0 && powers[m]! > 0);
-    let sc = sn;
     if (rows.length >= minModes) {
       const fit = looPredictions(space, rows, times, powers, phi);
       if (fit) {
-        // Model variance: LOO residuals' mean square minus the measurement noise, floored.
+        // Each measurement's relative variance: what it carries, else the backend's noise.
+        const v = rows.map((m) => {
+          const e = errors?.[m];
+          return e === undefined || !(e >= 0) ? sn * sn : (e / powers[m]!) ** 2 + systematic2(m);
+        });
+        const vMean = v.reduce((a, b) => a + b, 0) / v.length;
+        // Model variance: LOO residuals' mean square minus the measurements' variance, floored.
         let ss = 0;
         for (let i = 0; i < rows.length; i++) {
           const r = Math.log(powers[rows[i]!]! / fit[i]!);
           ss += r * r;
         }
-        const sm2 = Math.max(ss / rows.length - sn * sn, floor * floor);
-        const wMeas = sm2 / (sm2 + sn * sn);
-        sc = Math.sqrt((sm2 * sn * sn) / (sm2 + sn * sn));
+        const sm2 = Math.max(ss / rows.length - vMean, floor2 * vMean);
+        let s2 = 0;
         for (let i = 0; i < rows.length; i++) {
           const m = rows[i]!;
+          const wMeas = sm2 / (sm2 + v[i]!);
+          const sc2 = (sm2 * v[i]!) / (sm2 + v[i]!);
+          s2 += sc2;
           const est = Math.exp(wMeas * Math.log(powers[m]!) + (1 - wMeas) * Math.log(fit[i]!));
-          into[m] = est * (1 + z * sc);
+          into[m] = est * (1 + z * Math.sqrt(sc2));
         }
-        sigma[c] = sc;
+        sigma[c] = Math.sqrt(s2 / rows.length);
         return;
       }
     }
     for (const m of rows) into[m] = powers[m]! * (1 + margins.powerFraction);
   });
+  if (margins.z !== undefined && table.se) {
+    // Measured modes keep z·SE time margins (the systematic part folded into their relative time
+    // errors) and no power margin beyond the estimate's: scoring reads these per mode.
+    const tse = table.se;
+    for (const m of list) {
+      if (!table.has(m) || !(tse.timeRel[m]! >= 0)) continue;
+      tse.timeRel[m] = Math.sqrt(tse.timeRel[m]! ** 2 + systematic2(m));
+      tse.powerRel[m] = 0;
+    }
+    return { table, margins: { timeFraction: margins.timeFraction, powerFraction: 0, z: margins.z }, sigma };
+  }
   return { table, margins: { timeFraction: margins.timeFraction, powerFraction: 0 }, sigma };
 }
 
