@@ -16,6 +16,16 @@ const key: TableKey = {
   streams: [{ workload: 'mobilenet', candidateBatchSizes: [...DEFAULT_CANDIDATE_BATCH_SIZES] }],
 };
 
+/** `count` random modes of the virtual Orin AGX measured at `noise` (and the truth to score them on). */
+function profiled(noise: number | undefined, seed: number, count: number) {
+  const backend = fromDeviceBackend(createVirtualDevice('orin-agx', noise === undefined ? {} : { noise }));
+  const planner = new Planner(backend);
+  const cache = planner.store.cache(key);
+  const modes = sample(createRng(seed), Array.from(backend.space.indices), count);
+  cache.ensureSync(modes);
+  return { backend, cache, modes, truth: planner.store.truth(key)! };
+}
+
 function rmsLogError(values: Float64Array, truth: Float64Array, modes: readonly number[], scale = 1): number {
   let s = 0;
   for (const m of modes) s += Math.log(values[m]! / scale / truth[m]!) ** 2;
@@ -23,12 +33,7 @@ function rmsLogError(values: Float64Array, truth: Float64Array, modes: readonly 
 }
 
 test('noise-aware power estimates on 150 profiled modes are closer to the truth than the measurements', () => {
-  const backend = fromDeviceBackend(createVirtualDevice('orin-agx'));
-  const planner = new Planner(backend);
-  const cache = planner.store.cache(key);
-  const truth = planner.store.truth(key)!;
-  const modes = sample(createRng(7), Array.from(backend.space.indices), 150);
-  cache.ensureSync(modes);
+  const { backend, cache, modes, truth } = profiled(undefined, 7, 150);
   const margins = marginsFor(backend.noiseFraction);
   const z = 3;
   const est = noiseAwarePower(backend.space, cache.table, modes, margins, { noise: backend.noiseFraction, z });
@@ -49,11 +54,7 @@ test('noise-aware power estimates on 150 profiled modes are closer to the truth 
 });
 
 test('with no noise, or too few modes for a fit, the estimates are the measurements with the plain margin', () => {
-  const backend = fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0 }));
-  const planner = new Planner(backend);
-  const cache = planner.store.cache(key);
-  const modes = sample(createRng(3), Array.from(backend.space.indices), 60);
-  cache.ensureSync(modes);
+  const { backend, cache, modes } = profiled(0, 3, 60);
   const exact = noiseAwarePower(backend.space, cache.table, modes, marginsFor(0), { noise: 0, z: 3 });
   for (const m of modes) assert.equal(exact.table.trainPowerW[m], cache.table.trainPowerW[m]);
   const few = modes.slice(0, 10);
@@ -64,11 +65,7 @@ test('with no noise, or too few modes for a fit, the estimates are the measureme
 
 test('the estimates weigh each measurement by the standard error it carries, not the configured noise: a board measured more precisely gets smaller margins', () => {
   // Measured at 0.5 % noise, while the optimizer is configured for 2.5 % (its default).
-  const backend = fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0.005 }));
-  const planner = new Planner(backend);
-  const cache = planner.store.cache(key);
-  const modes = sample(createRng(11), Array.from(backend.space.indices), 150);
-  cache.ensureSync(modes);
+  const { backend, cache, modes } = profiled(0.005, 11, 150);
   const margins = marginsFor(0.025, { systematicFraction: backend.systematicFraction });
   const est = noiseAwarePower(backend.space, cache.table, modes, margins, { noise: 0.025, z: 3 });
   // With σₙ = 2.5 % taken as the measurements' noise, every column's σ came out near 1.3 %.
