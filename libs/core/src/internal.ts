@@ -5,7 +5,7 @@
 export * from './index.js';
 export { describeValue, requirePositive, requireNonNegative, requirePositiveInteger } from './errors.js';
 export { dominatesOrEquals } from './power-mode.js';
-export { requireWindowWeightsSquared } from './records.js';
+export { requireWindowWeightsSquared, windowWeightsSquaredOf, remeasureMinibatchesOf } from './records.js';
 export { parseWorkloadKind, requireName } from './workloads.js';
 export { streamUtilization, totalUtilization, worstCaseLatencyS, trainThroughputSamplesPerS, powerDrawW } from './model.js';
 export { parsePowerSemantics, validateBatchSizes } from './problem.js';

@@ -50,6 +50,23 @@ export interface ProfileResult extends ProfileKey, MeasurementUncertainty {
 }
 
 /**
+ * Σwᵢ² of a result's (or measurement's) windows: what it carries, else equal windows (1/windows;
+ * 1 for one window).
+ */
+export function windowWeightsSquaredOf(r: { readonly windows?: number | undefined; readonly windowWeightsSquared?: number | undefined }): number {
+  return r.windowWeightsSquared ?? 1 / (r.windows ?? 1);
+}
+
+/**
+ * Measured minibatches of a re-measure's window (SPEC §4): the protocol's `remeasureMinibatches`,
+ * else 4 × its first window's — a re-measure is taken where a margin decides, and a window's sample
+ * error shrinks as 1/√n (its thermal part does not).
+ */
+export function remeasureMinibatchesOf(protocol: { readonly measuredMinibatches: number; readonly remeasureMinibatches?: number | undefined }): number {
+  return protocol.remeasureMinibatches ?? 4 * protocol.measuredMinibatches;
+}
+
+/**
  * `value` as the Σwᵢ² of `windows` combined windows: in [1/windows, 1] (equal windows give the
  * least; a tolerance of 1e-9 for rounding). ValidationError(field) otherwise.
  */

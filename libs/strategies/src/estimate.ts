@@ -121,7 +121,7 @@ export function noiseAwarePower(space: ModeSpace, measured: MeasurementTable, mo
   const floor2 = (options.modelFloor ?? 0.6) ** 2;
   const sys = margins.systematicFraction ?? 0;
   /** The part of a window's error its samples cannot show, as kept by mode m's windows (s²·Σwᵢ²). */
-  const systematic2 = (m: number): number => sys * sys * (se!.systematicShare[m]! > 0 ? se!.systematicShare[m]! : 1 / Math.max(1, se!.windows[m]!));
+  const systematic2 = (m: number): number => sys * sys * se!.systematicShare[m]!;
   const phi = new Float64Array(TERMS);
   pairs.forEach(([times, powers, into, errors], c) => {
     const rows = list.filter((m) => times[m]! > 0 && powers[m]! > 0);

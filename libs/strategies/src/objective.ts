@@ -44,7 +44,7 @@ function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins)
     if (t >= 0 && p >= 0) {
       const s = margins.systematicFraction ?? 0;
       // s² times the share of one window's systematic variance the combined windows keep (Σ wᵢ²).
-      const sys2 = s * s * (se.systematicShare[m]! > 0 ? se.systematicShare[m]! : 1 / Math.max(1, se.windows[m]!));
+      const sys2 = s * s * se.systematicShare[m]!;
       marginT = z * Math.sqrt(t * t + sys2);
       marginP = z * Math.sqrt(p * p + sys2);
       return;

@@ -4,6 +4,7 @@
  * it with small hand-made grids; `@fulcrum/devices` models plug in through the same shape.
  */
 import type { Measurement, PowerMode, PowerModeGrid, PowerPreset } from '@fulcrum/core';
+import { remeasureMinibatchesOf } from '@fulcrum/core/internal';
 import type { ProfileBackend } from './profiler.js';
 import { createRng, seedFrom } from './rng.js';
 import { ModeSpace } from './space.js';
@@ -27,10 +28,8 @@ export interface ProfilingProtocol {
 
 export const DEFAULT_PROTOCOL: ProfilingProtocol = { switchS: 2, settleS: 10, warmupMinibatches: 5, measuredMinibatches: 20, remeasureMinibatches: 80 };
 
-/** Measured minibatches of a re-measure's window under `protocol`. */
-export function remeasureMinibatchesOf(protocol: Pick<ProfilingProtocol, 'measuredMinibatches' | 'remeasureMinibatches'>): number {
-  return protocol.remeasureMinibatches ?? 4 * protocol.measuredMinibatches;
-}
+/** Measured minibatches of a re-measure's window under a protocol (core's rule). */
+export { remeasureMinibatchesOf };
 
 /**
  * switch + settle + (w + n) minibatches of training and of every stream at every candidate batch

@@ -4,6 +4,7 @@
  * truth, the noisy measurements a profiler has taken so far, and a surrogate's predictions.
  */
 import type { Measurement, Problem } from '@fulcrum/core';
+import { windowWeightsSquaredOf } from '@fulcrum/core/internal';
 
 /**
  * What profiling one mode measures for a problem: the training workload at bT and every stream's
@@ -178,7 +179,7 @@ export class MeasurementTable {
     se.windows[index] = carries ? (m.windows ?? 1) : 0;
     se.samples[index] = m.training.samples ?? 1;
     // Windows combined elsewhere (a store's): their Σwᵢ² where it was kept, else taken as equal.
-    se.systematicShare[index] = carries ? (m.windowWeightsSquared ?? 1 / (m.windows ?? 1)) : 0;
+    se.systematicShare[index] = carries ? windowWeightsSquaredOf(m) : 0;
     this.refreshRelative(index);
   }
 

@@ -861,9 +861,8 @@ export class Optimizer {
     }
     const record = ss.backend.record(key, modeIndex);
     if (!record) return undefined;
-    // Where the store combined the same windows as the cache, they agree (and the cache knows the
-    // windows' weights: a re-measure's is longer, SPEC §4); else the store's combination is taken.
-    if (!record.remeasured || (record.stored.windows ?? 1) !== cache.table.windows(modeIndex)) cache.table.set(modeIndex, { ...record.stored, costS });
+    // The store's combination of every window of the mode (with their Σwᵢ², SPEC §4), whoever took them.
+    cache.table.set(modeIndex, { ...record.stored, costS });
     session.waitedMs += record.waitedMs;
     if (!session.seen.has(modeIndex)) {
       session.seen.add(modeIndex);

@@ -28,6 +28,7 @@ import {
 } from '@fulcrum/strategies';
 import { tableKeyText } from '@fulcrum/strategies/internal';
 import type { ProfileResult } from '@fulcrum/core';
+import { windowWeightsSquaredOf } from '@fulcrum/core/internal';
 import type { ProfilerPort } from './ports.js';
 
 const MAX_MODE_BUDGET = 10_000;
@@ -191,7 +192,7 @@ export function measurementOf(key: TableKey, results: readonly ProfileResult[], 
   // Windows the store combined into these results: the fewest among them (the margins' s²/w stays cautious).
   const windows = results.length > 0 ? Math.min(...results.map((r) => r.windows ?? 1)) : 1;
   // And the largest share of one window's systematic error they keep (Σwᵢ², equal windows where the store did not keep it).
-  const windowWeightsSquared = results.length > 0 ? Math.max(...results.map((r) => r.windowWeightsSquared ?? 1 / (r.windows ?? 1))) : 1;
+  const windowWeightsSquared = results.length > 0 ? Math.max(...results.map(windowWeightsSquaredOf)) : 1;
   // What profiling this mode costs on an empty store: the profiler's figure, or the default protocol's estimate when it came from the store.
   const costS = profilingSeconds > 0 ? profilingSeconds : Number.isNaN(training.timeS) ? 0 : profilingCostS(DEFAULT_PROTOCOL, training, inference);
   return { training, inference, costS, ...(windows > 1 ? { windows, windowWeightsSquared } : {}) };

@@ -49,7 +49,7 @@ import {
   stackTag,
   workloadStack,
 } from '@fulcrum/core';
-import { describeValue, requireNonNegative, requirePositiveInteger } from '@fulcrum/core/internal';
+import { describeValue, remeasureMinibatchesOf, requireNonNegative, requirePositiveInteger, windowWeightsSquaredOf } from '@fulcrum/core/internal';
 import { isBusError, profileCompletedSubject, validateToken, type EventBus } from '@fulcrum/bus/internal';
 import { compareProfileKeys, describeProfileKey, profileKeyOf, type ProfileStore } from '@fulcrum/store';
 import { validateProfileFilter, validateProfileKey } from '@fulcrum/store/internal';
@@ -214,7 +214,7 @@ export function validateProfileInput(input: ProfileRequest, defaults: ProtocolCo
     warmupMinibatches: count('warmupMinibatches', input.warmupMinibatches, defaults.warmupMinibatches, 0),
     measuredMinibatches,
     // A re-measure's window is the protocol's longer one unless the request sets its own n.
-    remeasureMinibatches: input.measuredMinibatches === undefined ? (defaults.remeasureMinibatches ?? 4 * defaults.measuredMinibatches) : measuredMinibatches,
+    remeasureMinibatches: input.measuredMinibatches === undefined ? remeasureMinibatchesOf(defaults) : measuredMinibatches,
     settleS,
     remeasure: input.remeasure === true,
   };
@@ -663,7 +663,6 @@ export function combineWindows(stored: ProfileResult, fresh: ProfileResult): Pro
   const timeSeMs = err(stored.timeSeMs, fresh.timeSeMs);
   const powerSeW = err(stored.powerSeW, fresh.powerSeW);
   const { timeSeMs: _t, powerSeW: _p, windows: _w, windowWeightsSquared: _s, ...key } = stored;
-  const share = (r: ProfileResult): number => r.windowWeightsSquared ?? 1 / (r.windows ?? 1);
   return {
     ...key,
     timeMs: w1 * stored.timeMs + w2 * fresh.timeMs,
@@ -673,7 +672,7 @@ export function combineWindows(stored: ProfileResult, fresh: ProfileResult): Pro
     ...(timeSeMs !== undefined ? { timeSeMs } : {}),
     ...(powerSeW !== undefined ? { powerSeW } : {}),
     windows: (stored.windows ?? 1) + (fresh.windows ?? 1),
-    windowWeightsSquared: w1 * w1 * share(stored) + w2 * w2 * share(fresh),
+    windowWeightsSquared: w1 * w1 * windowWeightsSquaredOf(stored) + w2 * w2 * windowWeightsSquaredOf(fresh),
   };
 }
 
