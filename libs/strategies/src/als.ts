@@ -29,6 +29,7 @@ import { bestAmong, NO_MARGINS, Objective } from './objective.js';
 import { RooflineModel, tableColumns } from './roofline.js';
 import { CandidateFront, paretoFilter3 } from './front.js';
 import { noiseAwarePower } from './estimate.js';
+import { DEFAULT_CORRECTION, correctAdditive, type CorrectionOptions } from './correction.js';
 import { keyRanges, problemOf } from './ranges.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
 import type { ModeSpace } from './space.js';
@@ -53,9 +54,23 @@ export interface AlsOptions {
    * profiled mode) for a spread of power budgets, rates and latency budgets.
    */
   readonly modelShare: number;
+  /**
+   * The additive correction of the model's predictions (correction.ts), fitted to the profiled
+   * modes' residuals before the model picks; undefined: the roofline shape alone.
+   */
+  readonly correction?: CorrectionOptions | undefined;
 }
 
-export const DEFAULT_ALS_OPTIONS: AlsOptions = { initialModes: 8, batchModes: 10, trees: 20, optimism: 1, candidatePool: 2000, explorationShare: 0.1, modelShare: 0.8 };
+export const DEFAULT_ALS_OPTIONS: AlsOptions = {
+  initialModes: 8,
+  batchModes: 10,
+  trees: 20,
+  optimism: 1,
+  candidatePool: 2000,
+  explorationShare: 0.1,
+  modelShare: 0.8,
+  correction: DEFAULT_CORRECTION,
+};
 
 /** Peak power a mode's plans see: training power or any stream's inference power at its middle batch size. */
 function frontPower(table: MeasurementTable, m: number): number {
@@ -183,6 +198,22 @@ class AlsSequence {
     return picks;
   }
 
+  /**
+   * Relative variance of a profiled mode's measurements: its measured standard errors with the
+   * systematic part its windows keep (SPEC §4), else the configured noise.
+   */
+  private measurementVariance(): (m: number) => number {
+    const { measured, margins } = this.ctx;
+    const se = measured.se;
+    const sys = margins.systematicFraction ?? 0;
+    const noise = this.ctx.noiseFraction ?? 0;
+    return (m) => {
+      if (!se || !(se.windows[m]! > 0)) return noise * noise;
+      const rel = Math.max(se.timeRel[m]!, se.powerRel[m]!);
+      return (Number.isFinite(rel) ? rel * rel : noise * noise) + sys * sys * se.systematicShare[m]!;
+    };
+  }
+
   private modelCalls = 0;
   private modelQueue: number[] = [];
 
@@ -193,6 +224,8 @@ class AlsSequence {
     const predicted = new MeasurementTable(space.size, measured.inferTimeS.map((b) => b.length));
     const dst = tableColumns(predicted);
     for (const m of space.indices) model.predictInto(m, dst, m);
+    // What the shape gets wrong, from the residuals of every profiled mode (correction.ts).
+    if (this.options.correction) correctAdditive(space, measured, this.order, predicted, this.measurementVariance(), this.options.correction);
     const modes = Int32Array.from(space.indices);
     const front = new CandidateFront(predicted, key.streams.length > 1 ? perStreamFronts(predicted, modes) : modes);
     // The predicted ranges (the bench's rule for budgets and rates, on the model's numbers).

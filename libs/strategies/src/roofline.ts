@@ -136,7 +136,7 @@ function mirror(G: Float64Array, p: number): void {
 }
 
 /** Solves A·x = b in place (b becomes x), partial pivoting; singular pivots give 0. */
-function gaussSolve(A: Float64Array, b: Float64Array, n: number): void {
+export function gaussSolve(A: Float64Array, b: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) {
     let piv = i;
     for (let r = i + 1; r < n; r++) if (Math.abs(A[r * n + i]!) > Math.abs(A[piv * n + i]!)) piv = r;
