@@ -11,6 +11,7 @@ import { RooflineModel, tableColumns } from './roofline.js';
 import { Planner } from './strategy.js';
 import { createRng, sample } from './rng.js';
 import { MeasurementTable, type TableKey } from './table.js';
+import { ModeSpace } from './space.js';
 
 const key: TableKey = {
   device: 'orin-agx',
@@ -92,4 +93,37 @@ test('the correction stays within ×/÷ e^limit, and leaves unknown predictions 
       assert.ok(Math.abs(Math.log(col[m]! / base[c]![m]!)) <= limit + 1e-12);
     }
   });
+});
+
+test('a knob with hundreds of levels is corrected per bin of adjacent levels', () => {
+  // 300 GPU clocks: one value per level would be a 300+-unknown solve per column (MAX_BINS).
+  const gpuMhz = Array.from({ length: 300 }, (_, i) => 100 + 3 * i);
+  const space = ModeSpace.fromGrid({ cores: [4, 8], cpuMhz: [1000, 2000], gpuMhz, emcMhz: [2000, 3000] });
+  const table = (f: (m: number) => number): MeasurementTable => {
+    const t = new MeasurementTable(space.size, [1]);
+    for (const m of space.indices) {
+      t.trainTimeS[m] = f(m);
+      t.trainPowerW[m] = 10;
+      t.inferTimeS[0]![0]![m] = f(m);
+      t.inferPowerW[0]![0]![m] = 10;
+    }
+    return t;
+  };
+  // The truth has a bump over the GPU clock the prediction lacks.
+  const x = (m: number): number => space.level(m, 2) / 299;
+  const truth = table((m) => 0.1 * Math.exp(0.3 * Math.sin(Math.PI * x(m))));
+  const predicted = table(() => 0.1);
+  const modes = sample(createRng(3), Array.from(space.indices), 400);
+  correctAdditive(space, truth, modes, predicted, () => 0);
+  let before = 0;
+  let after = 0;
+  for (const m of space.indices) {
+    before += Math.log(0.1 / truth.trainTimeS[m]!) ** 2;
+    after += Math.log(predicted.trainTimeS[m]! / truth.trainTimeS[m]!) ** 2;
+  }
+  assert.ok(after < 0.1 * before, `squared log error ${before.toFixed(2)} → ${after.toFixed(2)}`);
+  // Adjacent levels share a bin (300 levels in 64 bins) and so a factor; the next bin has its own.
+  const at = (level: number): number => predicted.trainTimeS[space.indexOfLevels([0, 0, level, 0])]!;
+  assert.equal(at(0), at(1));
+  assert.notEqual(at(0), at(5));
 });

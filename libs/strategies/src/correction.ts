@@ -1,9 +1,10 @@
 /**
  * What a fitted shape still gets wrong, learnt from many measurements (ALS): per column, the log
  * residuals log(measured / predicted) of the profiled modes are fitted by an additive function of
- * the four knob levels — one value per level of each knob, pulled toward zero (`ridge`) and toward
- * a smooth curve over the levels (`smooth`, on second differences) — and every prediction of the
- * column is multiplied by its exponential (at most ×/÷ e^`limit`).
+ * the four knob levels — one value per level of each knob (per bin of adjacent levels past
+ * MAX_BINS levels), pulled toward zero (`ridge`) and toward a smooth curve over the levels
+ * (`smooth`, on second differences) — and every prediction of the column is multiplied by its
+ * exponential (at most ×/÷ e^`limit`).
  *
  * A law the roofline shape cannot bend to — a GPU clock whose power is lowest in the middle of its
  * range, a memory clock a workload is more or less sensitive to than its bytes suggest — leaves
@@ -31,6 +32,12 @@ export interface CorrectionOptions {
 export const DEFAULT_CORRECTION: CorrectionOptions = { ridge: 0.1, smooth: 0.3, limit: 0.7, misfit: 0.01 };
 
 /**
+ * Most values per knob: a knob with more levels (a profile table with many distinct clocks) is
+ * corrected per bin of adjacent levels, so a fit solves at most 4 × 64 unknowns per column.
+ */
+export const MAX_BINS = 64;
+
+/**
  * Multiplies every column of `predicted` (over `space`'s modes) by the additive correction fitted
  * to `measured / predicted` at `modes`. Columns with fewer than 4 usable modes are left alone.
  */
@@ -47,12 +54,15 @@ export function correctAdditive(
     const v = variance(m);
     return v > 0 ? s2 / (s2 + v) : 1;
   });
-  const dims = space.dims;
+  // One value per level, or per bin of adjacent levels on a knob with more than MAX_BINS levels
+  // (the solve is cubic in the number of values).
+  const dims = space.dims.map((d) => Math.min(d, MAX_BINS));
+  const binOf = (m: number, k: number): number => Math.floor((space.level(m, k) * dims[k]!) / space.dims[k]!);
   const offset = [0, dims[0]!, dims[0]! + dims[1]!, dims[0]! + dims[1]! + dims[2]!];
   const p = offset[3]! + dims[3]!;
   const levels = new Int32Array(modes.length * 4);
   modes.forEach((m, i) => {
-    for (let k = 0; k < 4; k++) levels[i * 4 + k] = offset[k]! + space.level(m, k);
+    for (let k = 0; k < 4; k++) levels[i * 4 + k] = offset[k]! + binOf(m, k);
   });
   // The penalty: ridge on every value, smoothness on each knob's second differences.
   const penalty = new Float64Array(p * p);
@@ -93,7 +103,7 @@ export function correctAdditive(
       const q = pc[m]!;
       if (!(q > 0)) continue;
       let s = 0;
-      for (let k = 0; k < 4; k++) s += b[offset[k]! + space.level(m, k)]!;
+      for (let k = 0; k < 4; k++) s += b[offset[k]! + binOf(m, k)]!;
       if (s > options.limit) s = options.limit;
       else if (s < -options.limit) s = -options.limit;
       pc[m] = q * Math.exp(s);
