@@ -25,7 +25,7 @@
  * exact candidate fronts of `front.ts`: a new power budget, latency budget or rate is answered from
  * the profiled set with no new profiling.
  */
-import { bestAmong, NO_MARGINS, Objective } from './objective.js';
+import { bestAmong, NO_MARGINS, Objective, systematicVariance } from './objective.js';
 import { RooflineModel, tableColumns } from './roofline.js';
 import { CandidateFront, paretoFilter3 } from './front.js';
 import { noiseAwarePower } from './estimate.js';
@@ -205,12 +205,11 @@ class AlsSequence {
   private measurementVariance(): (m: number) => number {
     const { measured, margins } = this.ctx;
     const se = measured.se;
-    const sys = margins.systematicFraction ?? 0;
     const noise = this.ctx.noiseFraction ?? 0;
     return (m) => {
       if (!se || !(se.windows[m]! > 0)) return noise * noise;
       const rel = Math.max(se.timeRel[m]!, se.powerRel[m]!);
-      return (Number.isFinite(rel) ? rel * rel : noise * noise) + sys * sys * se.systematicShare[m]!;
+      return (Number.isFinite(rel) ? rel * rel : noise * noise) + systematicVariance(se, m, margins);
     };
   }
 

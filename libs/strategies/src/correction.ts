@@ -74,6 +74,15 @@ export function correctAdditive(
       for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) penalty[idx[a]! * p + idx[b]!]! += options.smooth * coef[a]! * coef[b]!;
     }
   }
+  // Each mode's four values, found once for every column (space.indices order).
+  let slots: Int32Array | undefined;
+  const slotsOfModes = (): Int32Array => {
+    const out = new Int32Array(space.indices.length * 4);
+    space.indices.forEach((m, j) => {
+      for (let k = 0; k < 4; k++) out[j * 4 + k] = offset[k]! + binOf(m, k);
+    });
+    return out;
+  };
   const measuredCols = tableColumns(measured);
   const predictedCols = tableColumns(predicted);
   const A = new Float64Array(p * p);
@@ -99,11 +108,14 @@ export function correctAdditive(
     }
     if (used < 4) continue;
     gaussSolve(A, b, p);
-    for (const m of space.indices) {
+    slots ??= slotsOfModes();
+    const indices = space.indices;
+    for (let j = 0; j < indices.length; j++) {
+      const m = indices[j]!;
       const q = pc[m]!;
       if (!(q > 0)) continue;
-      let s = 0;
-      for (let k = 0; k < 4; k++) s += b[offset[k]! + binOf(m, k)]!;
+      const s4 = j * 4;
+      let s = b[slots[s4]!]! + b[slots[s4 + 1]!]! + b[slots[s4 + 2]!]! + b[slots[s4 + 3]!]!;
       if (s > options.limit) s = options.limit;
       else if (s < -options.limit) s = -options.limit;
       pc[m] = q * Math.exp(s);

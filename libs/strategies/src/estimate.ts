@@ -33,7 +33,7 @@
  * CPU terms that a linear law fits poorly.
  */
 import { Matrix, inverse } from 'ml-matrix';
-import type { SafetyMargins } from './objective.js';
+import { systematicVariance, type SafetyMargins } from './objective.js';
 import type { ModeSpace } from './space.js';
 import { MeasurementTable } from './table.js';
 
@@ -119,9 +119,8 @@ export function noiseAwarePower(space: ModeSpace, measured: MeasurementTable, mo
   const z = options.z;
   const minModes = options.minModes ?? 2 * TERMS;
   const floor2 = (options.modelFloor ?? 0.6) ** 2;
-  const sys = margins.systematicFraction ?? 0;
   /** The part of a window's error its samples cannot show, as kept by mode m's windows (s²·Σwᵢ²). */
-  const systematic2 = (m: number): number => sys * sys * se!.systematicShare[m]!;
+  const systematic2 = (m: number): number => systematicVariance(se!, m, margins);
   const phi = new Float64Array(TERMS);
   pairs.forEach(([times, powers, into, errors], c) => {
     const rows = list.filter((m) => times[m]! > 0 && powers[m]! > 0);

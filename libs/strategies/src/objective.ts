@@ -16,7 +16,7 @@
  * `powerFraction`.
  */
 import type { Problem } from '@fulcrum/core';
-import type { MeasurementTable } from './table.js';
+import type { MeasurementTable, StandardErrors } from './table.js';
 
 export interface SafetyMargins {
   /** Measured times are inflated by this fraction before the latency and stability checks (modes without standard errors). */
@@ -35,6 +35,15 @@ export const NO_MARGINS: SafetyMargins = { timeFraction: 0, powerFraction: 0 };
 let marginT = 0;
 let marginP = 0;
 
+/**
+ * The relative variance of mode m's measurements that its windows' samples cannot show: s² times
+ * the share of one window's systematic variance its combined windows keep (Σwᵢ², SPEC §4).
+ */
+export function systematicVariance(se: StandardErrors, m: number, margins: SafetyMargins): number {
+  const s = margins.systematicFraction ?? 0;
+  return s * s * se.systematicShare[m]!;
+}
+
 function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins): void {
   const se = table.se;
   const z = margins.z;
@@ -42,9 +51,7 @@ function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins)
     const t = se.timeRel[m]!;
     const p = se.powerRel[m]!;
     if (t >= 0 && p >= 0) {
-      const s = margins.systematicFraction ?? 0;
-      // s² times the share of one window's systematic variance the combined windows keep (Σ wᵢ²).
-      const sys2 = s * s * se.systematicShare[m]!;
+      const sys2 = systematicVariance(se, m, margins);
       marginT = z * Math.sqrt(t * t + sys2);
       marginP = z * Math.sqrt(p * p + sys2);
       return;
