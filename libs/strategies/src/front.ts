@@ -10,8 +10,12 @@
  * * Several streams, peak power: non-dominated in every time and every power at once (filtered for
  *   up to 2,000 candidates; larger sets are scanned whole, from the budget down with an X bound).
  * * Average power: no pruning (the time-weighted power is not monotone in the times), a full scan.
+ * * Where modes carry standard errors and the margins are z·SE (SPEC §4), each mode is held to its
+ *   own margins: a dominated mode may be held to smaller ones. The fronts then also keep what the
+ *   margins grow with (the relative SEs and the systematic share) as columns, the scans cut at
+ *   the budget with no margin and check each mode with its own, so they stay exact.
  */
-import { ModeScore, considerSingle, resetScore, scoreMode, better, type Objective, type SafetyMargins } from './objective.js';
+import { ModeScore, considerSingle, loadMarginScales, marginsPerMode, resetScore, scoreMode, better, type Objective, type SafetyMargins } from './objective.js';
 import type { MeasurementTable } from './table.js';
 
 /** Violations at or above this mean an unstable plan (objective.ts). */
@@ -65,35 +69,67 @@ export function paretoFilter(candidates: ArrayLike<number>, columns: readonly Fl
  * tree over the second column's ranks holding the smallest third column seen so far.
  */
 export function paretoFilter3(candidates: ArrayLike<number>, a: Float64Array, b: Float64Array, c: Float64Array): Int32Array {
-  const idx = Array.from(candidates).filter((i) => !Number.isNaN(a[i]!) && !Number.isNaN(b[i]!) && !Number.isNaN(c[i]!));
-  const n = idx.length;
-  // Ranks of the second column (ties share a rank, so "≤" queries include equal values).
-  const byB = [...idx].sort((x, y) => b[x]! - b[y]!);
-  const rank = new Int32Array(a.length);
-  let r = 0;
-  for (let j = 0; j < n; j++) {
-    if (j > 0 && b[byB[j]!]! !== b[byB[j - 1]!]!) r++;
-    rank[byB[j]!] = r + 1;
+  let n = 0;
+  const idx = new Int32Array(candidates.length);
+  for (let j = 0; j < candidates.length; j++) {
+    const i = candidates[j]!;
+    if (!Number.isNaN(a[i]!) && !Number.isNaN(b[i]!) && !Number.isNaN(c[i]!)) idx[n++] = i;
   }
-  const size = r + 1;
+  // Ranks of the second column (ties share a rank, so "≤" queries include equal values): the
+  // distinct values, sorted natively, and a binary search per point.
+  const bSorted = new Float64Array(n);
+  for (let j = 0; j < n; j++) bSorted[j] = b[idx[j]!]!;
+  bSorted.sort();
+  let size = 0;
+  for (let j = 0; j < n; j++) if (j === 0 || bSorted[j] !== bSorted[size - 1]) bSorted[size++] = bSorted[j]!;
+  const rank = new Int32Array(n);
+  for (let j = 0; j < n; j++) rank[j] = lowerBound(bSorted, size, b[idx[j]!]!) + 1;
   const tree = new Float64Array(size + 1).fill(Infinity);
-  const query = (k: number): number => {
-    let m = Infinity;
-    for (; k > 0; k -= k & -k) if (tree[k]! < m) m = tree[k]!;
-    return m;
-  };
-  const update = (k: number, v: number): void => {
-    for (; k <= size; k += k & -k) if (v < tree[k]!) tree[k] = v;
-  };
-  idx.sort((x, y) => a[x]! - a[y]! || b[x]! - b[y]! || c[x]! - c[y]!);
+  // The sweep order: by a, then b, then c, ties in all three in candidate order. The values of a
+  // are sorted natively and each point placed in its value's group (candidate order); only groups
+  // of equal a (rare on measured or predicted figures) are sorted further.
+  const aSorted = new Float64Array(n);
+  for (let j = 0; j < n; j++) aSorted[j] = a[idx[j]!]!;
+  aSorted.sort();
+  const order = new Int32Array(n);
+  const next = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const start = lowerBound(aSorted, n, a[idx[j]!]!);
+    order[start + next[start]!++] = j;
+  }
+  for (let start = 0; start < n; ) {
+    const len = next[start]!;
+    if (len > 1) {
+      const group = Array.from(order.subarray(start, start + len)).sort((x, y) => b[idx[x]!]! - b[idx[y]!]! || c[idx[x]!]! - c[idx[y]!]!);
+      order.set(group, start);
+    }
+    start += len;
+  }
   const kept: number[] = [];
-  for (const i of idx) {
+  for (let o = 0; o < n; o++) {
+    const j = order[o]!;
+    const i = idx[j]!;
+    const ci = c[i]!;
     // A kept point has a ≤ a[i] (sorted); it dominates i if its b ≤ b[i] and c ≤ c[i].
-    if (query(rank[i]!) <= c[i]!) continue;
+    let m = Infinity;
+    for (let k = rank[j]!; k > 0; k -= k & -k) if (tree[k]! < m) m = tree[k]!;
+    if (m <= ci) continue;
     kept.push(i);
-    update(rank[i]!, c[i]!);
+    for (let k = rank[j]!; k <= size; k += k & -k) if (ci < tree[k]!) tree[k] = ci;
   }
   return Int32Array.from(kept);
+}
+
+/** The first position in the ascending `sorted[0..n)` whose value is ≥ v. */
+function lowerBound(sorted: Float64Array, n: number, v: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** How many of the ascending `powers` are within budget P once inflated by `pScale` (binary search). */
@@ -106,6 +142,34 @@ function budgetCut(powers: Float64Array, pScale: number, P: number): number {
     else lo = mid + 1;
   }
   return lo;
+}
+
+/**
+ * What a mode's own margins grow with where it carries standard errors (objective.ts loadMargins:
+ * z·√(SE² + s²·Σwᵢ²)): a mode dominates another for every z and s only when it is no worse in
+ * these too. A mode without standard errors (NaN here) is held to the fixed fractions instead.
+ */
+function uncertaintyColumns(table: MeasurementTable): Float64Array[] {
+  const se = table.se;
+  return se ? [se.timeRel, se.powerRel, se.systematicShare] : [];
+}
+
+/**
+ * One stream's front at one batch size: non-dominated in (tT, tI, peak) and, where the table
+ * carries standard errors, in what the margins grow with, so that it stays exact when each mode is
+ * held to its own margins; modes without standard errors are all kept.
+ */
+function exactFront(table: MeasurementTable, all: ArrayLike<number>, times: Float64Array, peak: Float64Array): ArrayLike<number> {
+  if (!table.se) return paretoFilter3(all, table.trainTimeS, times, peak);
+  const se = table.se;
+  const withSe: number[] = [];
+  const without: number[] = [];
+  for (let n = 0; n < all.length; n++) {
+    const m = all[n]!;
+    if (Number.isNaN(table.trainTimeS[m]!) || Number.isNaN(times[m]!) || Number.isNaN(peak[m]!)) continue;
+    (se.timeRel[m]! >= 0 && se.powerRel[m]! >= 0 ? withSe : without).push(m);
+  }
+  return [...paretoFilter(withSe, [table.trainTimeS, times, peak, ...uncertaintyColumns(table)]), ...without];
 }
 
 /** Largest candidate set whose joint (several-stream) front is filtered (see the constructor). */
@@ -126,6 +190,8 @@ export class CandidateFront {
   private readonly jointPrefixMinTT: Float64Array | undefined;
   private readonly scratch: ModeScore;
   private readonly best: ModeScore;
+  /** A mode's time and power scales, where they differ per mode. */
+  private readonly scales = new Float64Array(2);
 
   constructor(
     readonly table: MeasurementTable,
@@ -145,7 +211,7 @@ export class CandidateFront {
         const peak = new Float64Array(table.size);
         for (const m of all) peak[m] = Math.max(table.trainPowerW[m]!, powers[m]!);
         // Sorted by peak power, so a scan can stop at the power budget once something is feasible.
-        const front = Array.from(paretoFilter3(all, table.trainTimeS, times, peak)).sort((x, y) => peak[x]! - peak[y]!);
+        const front = Array.from(exactFront(table, all, times, peak)).sort((x, y) => peak[x]! - peak[y]!);
         this.perBatch!.push(Int32Array.from(front));
         let minT = Infinity;
         let minI = Infinity;
@@ -161,7 +227,7 @@ export class CandidateFront {
         this.perBatchPrefixMinTT!.push(prefix);
       });
     } else {
-      const cols = [table.trainTimeS, table.trainPowerW, ...table.inferTimeS.flat(), ...table.inferPowerW.flat()];
+      const cols = [table.trainTimeS, table.trainPowerW, ...table.inferTimeS.flat(), ...table.inferPowerW.flat(), ...uncertaintyColumns(table)];
       // Modes missing some batch size's measurement are kept (NaN would drop them from the filter).
       const complete: number[] = [];
       const incomplete: number[] = [];
@@ -210,10 +276,19 @@ export class CandidateFront {
   bestFor(obj: Objective, margins: SafetyMargins, feasibleOnly = false): ModeScore | undefined {
     const out = this.best;
     if (obj.averagePower) return this.feasibleOr(this.scan(this.all, obj, margins), feasibleOnly);
+    // Where modes carry standard errors, each is held to its own margins (z·SE, as scoreMode holds
+    // it): the budget cuts and the bounds below then use the least scales any mode can have (no
+    // margin), and each mode is checked with its own.
+    const perMode = marginsPerMode(this.table, margins);
+    const scales = this.scales;
     if (this.perBatch) {
       resetScore(out, -1);
-      const tScale = 1 + margins.timeFraction;
-      const pScale = 1 + margins.powerFraction;
+      const tScaleFixed = 1 + margins.timeFraction;
+      const pScaleFixed = 1 + margins.powerFraction;
+      const tScaleLow = perMode ? Math.min(1, tScaleFixed) : tScaleFixed;
+      const pScaleLow = perMode ? Math.min(1, pScaleFixed) : pScaleFixed;
+      let tScale = tScaleFixed;
+      let pScale = pScaleFixed;
       const P = obj.powerBudgetW;
       const lambda = obj.ratesPerS[0]!;
       const L = obj.latencyBudgetsS[0]!;
@@ -231,17 +306,23 @@ export class CandidateFront {
         const fill = (b - 1) / lambda;
         const [minT, minI] = this.perBatchFastest![bi]!;
         // No mode can meet latency or stability at this batch size.
-        if ((fill + (minT + minI) * tScale - L) / L > 1e-9 || (lambda * minI * tScale) / b >= 1) continue;
+        if ((fill + (minT + minI) * tScaleLow - L) / L > 1e-9 || (lambda * minI * tScaleLow) / b >= 1) continue;
         // Feasible plans only: power is within budget below the cut in this sorted front. Scanned
         // from the budget down, and stopped once no mode left can beat the best X found:
         // X ≤ bT / (least training time among them).
         const prefix = this.perBatchPrefixMinTT![bi]!;
-        for (let j = budgetCut(peaks, pScale, P) - 1; j >= 0; j--) {
+        for (let j = budgetCut(peaks, pScaleLow, P) - 1; j >= 0; j--) {
           if (bT / prefix[j]! < bestX) break;
           const peak = peaks[j]!;
           const m = front[j]!;
           const tT = tTcol[m]!;
           const tI = tIcol[m]!;
+          if (perMode) {
+            loadMarginScales(this.table, m, margins, scales);
+            tScale = scales[0]!;
+            pScale = scales[1]!;
+            if ((peak * pScale - P) / P > 1e-9) continue;
+          }
           const rho = (lambda * tI) / b;
           if (rho * tScale >= 1) continue;
           if ((fill + (tT + tI) * tScale - L) / L > 1e-9) continue;
@@ -257,6 +338,11 @@ export class CandidateFront {
       if (bestM >= 0) {
         // Re-score the winner through the reference path so every field is filled the same way.
         resetScore(out, bestM);
+        if (perMode) {
+          loadMarginScales(this.table, bestM, margins, scales);
+          tScale = scales[0]!;
+          pScale = scales[1]!;
+        }
         considerSingle(this.table, bestM, bestB, obj, tScale, pScale, out);
         return out;
       }
@@ -268,7 +354,12 @@ export class CandidateFront {
         const front = this.perBatch[bi]!;
         const peaks = this.perBatchPeak![bi]!;
         for (let j = 0; j < front.length; j++) {
-          if (out.measurable && out.violation < UNSTABLE_VIOLATION && (peaks[j]! * pScale - P) / P > out.violation) break;
+          if (out.measurable && out.violation < UNSTABLE_VIOLATION && (peaks[j]! * pScaleLow - P) / P > out.violation) break;
+          if (perMode) {
+            loadMarginScales(this.table, front[j]!, margins, scales);
+            tScale = scales[0]!;
+            pScale = scales[1]!;
+          }
           considerSingle(this.table, front[j]!, bi, obj, tScale, pScale, out);
         }
       }
@@ -277,7 +368,7 @@ export class CandidateFront {
     // Several streams, peak power: feasible plans first, scanned from where even the cheapest
     // batch choice is over the budget down, stopped once no mode left can beat the best X found
     // (X ≤ bT / tT); the closest infeasible plan needs the whole front.
-    const pScale = 1 + margins.powerFraction;
+    const pScale = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
     const joint = this.joint!;
     const least = this.jointLeastPeak!;
     const prefix = this.jointPrefixMinTT!;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Objective, ModeScore, NO_MARGINS, scoreMode, bestAmong } from './objective.js';
+import { MeasurementTable } from './table.js';
 import { CandidateFront } from './front.js';
 import { createRng } from './rng.js';
 import { bruteForce, handMadeBackend, problem, truthOf } from './test-fixtures.js';
@@ -70,6 +71,54 @@ for (const [streams, semantics] of [
       assert.equal(fastM.throughput, scanM.throughput);
     }
   });
+
+  test(`the Pareto fronts stay exact when each mode is held to its own margins, z·SE (${streams} stream(s), ${semantics} power)`, () => {
+    const rng = createRng(11);
+    const margins = { timeFraction: 0.05, powerFraction: 0.05, z: 1.96, systematicFraction: 0.01 };
+    let differsFromFixed = 0;
+    for (const p of randomProblems(40, streams, semantics)) {
+      const measured = noisyWithErrors(truthOf(backend, p), rng);
+      const obj = new Objective(p);
+      const front = new CandidateFront(measured, backend.space.indices);
+      const fast = front.bestFor(obj, margins);
+      const scan = bestAmong(measured, backend.space.indices, obj, margins);
+      assert.equal(fast?.feasible, scan?.feasible);
+      assert.equal(fast?.throughput, scan?.throughput);
+      if (fast && !fast.feasible) assert.equal(fast.violation, scan!.violation);
+      assert.equal(front.bestFor(obj, margins, true)?.throughput, scan?.feasible ? scan.throughput : undefined);
+      // The per-mode margins matter: the fixed fractions choose otherwise on some problems.
+      const fixed = bestAmong(measured, backend.space.indices, obj, { timeFraction: 0.05, powerFraction: 0.05 });
+      if (fixed?.modeIndex !== scan?.modeIndex || fixed?.throughput !== scan?.throughput) differsFromFixed++;
+    }
+    if (streams > 0) assert.ok(differsFromFixed > 0);
+  });
+}
+
+/**
+ * `truth` measured once more: every value moved by up to ±3 %, with relative standard errors of
+ * 0.1–4 % and 1–3 windows per mode; one mode in ten carries no standard errors (fixed margins).
+ */
+function noisyWithErrors(truth: MeasurementTable, rng: ReturnType<typeof createRng>): MeasurementTable {
+  const out = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
+  const jitter = (v: number): number => v * (1 + 0.06 * (rng.next() - 0.5));
+  for (let m = 0; m < truth.size; m++) {
+    const exact = truth.get(m);
+    if (!exact) continue;
+    const bare = rng.next() < 0.1;
+    const rel = (): number => 0.001 + 0.04 * rng.next();
+    const entry = (e: { timeS: number; powerW: number }) => {
+      const timeS = jitter(e.timeS);
+      const powerW = jitter(e.powerW);
+      return bare ? { timeS, powerW } : { timeS, powerW, timeSeS: timeS * rel(), powerSeW: powerW * rel() };
+    };
+    out.set(m, {
+      training: { ...entry(exact.training), samples: 20 },
+      inference: exact.inference.map((row) => row.map((e) => (e ? entry(e) : e))),
+      costS: exact.costS,
+      ...(bare ? {} : { windows: 1 + rng.int(3) }),
+    });
+  }
+  return out;
 }
 
 test('safety margins make a mode at the edge of the power budget infeasible', () => {
@@ -82,4 +131,24 @@ test('safety margins make a mode at the edge of the power budget infeasible', ()
   const s = new ModeScore(1);
   assert.equal(scoreMode(truth, top, obj, NO_MARGINS, s).feasible, true);
   assert.equal(scoreMode(truth, top, obj, { timeFraction: 0.05, powerFraction: 0.05 }, s).feasible, false);
+});
+
+test('a mode dominated on its figures but surer than the one dominating it is still found (one and two streams)', () => {
+  for (const streams of [1, 2]) {
+    const row = (timeS: number, rel: number) => ({ timeS, powerW: 20, timeSeS: timeS * rel, powerSeW: 20 * rel });
+    const mode = (timeS: number, rel: number) => ({
+      training: { ...row(timeS, rel), samples: 20 },
+      inference: Array.from({ length: streams }, () => [row(timeS / 2, rel)]),
+      costS: 30,
+    });
+    const t = new MeasurementTable(2, Array.from({ length: streams }, () => 1));
+    t.set(0, mode(0.1, 0.03)); // faster, unsure: a 5.9 % margin
+    t.set(1, mode(0.101, 0.002)); // 1 % slower, sure: a 0.4 % margin
+    const p = problem({ power: 30, rate: 0.5, latency: (0.1 + 0.05 * streams) * 1.03 });
+    const obj = new Objective({ ...p, streams: Array.from({ length: streams }, (_, s) => ({ ...p.streams[0]!, name: `s${s}`, candidateBatchSizes: [1] })) });
+    const margins = { timeFraction: 0.05, powerFraction: 0.05, z: 1.96, systematicFraction: 0 };
+    const best = new CandidateFront(t, Int32Array.from([0, 1])).bestFor(obj, margins);
+    assert.equal(best?.modeIndex, 1, `${streams} stream(s)`);
+    assert.equal(best?.feasible, true);
+  }
 });

@@ -61,6 +61,21 @@ function loadMargins(table: MeasurementTable, m: number, margins: SafetyMargins)
   marginP = margins.powerFraction;
 }
 
+/** True when `margins` hold the modes of `table` to their own standard errors (z·SE), so the scales differ per mode. */
+export function marginsPerMode(table: MeasurementTable, margins: SafetyMargins): boolean {
+  return margins.z !== undefined && table.se !== undefined;
+}
+
+/**
+ * Mode m's time and power scales (1 + its margins) into `out[0]`, `out[1]`: the figures
+ * `scoreMode` inflates its measurements by. No allocation (scans call it per mode).
+ */
+export function loadMarginScales(table: MeasurementTable, m: number, margins: SafetyMargins, out: Float64Array): void {
+  loadMargins(table, m, margins);
+  out[0] = 1 + marginT;
+  out[1] = 1 + marginP;
+}
+
 /** The margins mode `m` of `table` is held to: z·SE where it has standard errors, else the fixed fractions. */
 export function modeMargins(table: MeasurementTable, m: number, margins: SafetyMargins): { readonly timeFraction: number; readonly powerFraction: number } {
   loadMargins(table, m, margins);
