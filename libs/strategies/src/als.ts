@@ -146,37 +146,56 @@ class AlsSequence {
     return added;
   }
 
+  /**
+   * The picks of the round under way that a smaller budget left unprofiled. A round is chosen whole
+   * (8 initial modes, then rounds of 10) and profiled up to the budget; a larger budget later takes
+   * the rest first, so the sequence is the same whether ALS-150 runs alone or after ALS-50.
+   */
+  private pending: number[] = [];
+
   *extendTo(budget: number): Profiling<void> {
     const { space } = this.ctx;
     const target = Math.min(budget, space.count);
-    if (this.order.length === 0) {
-      const start = [space.topIndex(), ...latinHypercube(space, this.options.initialModes * 2, this.rng)];
-      // Duplicates after snapping are skipped; top up with random modes if the hypercube collided.
-      const initial = this.push(start.slice(0, this.options.initialModes), Math.min(target, this.options.initialModes));
-      while (this.order.length < Math.min(target, this.options.initialModes)) {
-        initial.push(...this.push([space.indices[this.rng.int(space.count)]!], target));
-      }
-      yield initial;
-    }
     while (this.order.length < target) {
-      const round = Math.min(this.options.batchModes, target - this.order.length);
-      const explore = Math.round(round * this.options.explorationShare);
-      const fromModel = Math.round(round * this.options.modelShare);
-      const picks = this.modelPicks(fromModel);
-      for (const m of this.acquire(round - explore - picks.length)) if (!picks.includes(m)) picks.push(m);
-      // Exploration: random unprofiled modes, so the front's neighbourhood is not all that is known.
-      for (let tries = 0; picks.length < round && tries < 100 * round; tries++) {
-        const m = space.indices[this.rng.int(space.count)]!;
-        if (!this.inOrder.has(m) && !picks.includes(m)) picks.push(m);
-      }
-      const added = this.push(picks, target);
+      if (this.pending.length === 0) this.pending = this.nextRound();
+      const added: number[] = [];
+      while (this.pending.length > 0 && this.order.length < target) added.push(...this.push([this.pending.shift()!], target));
       if (added.length === 0) {
-        // The forests see nothing worth profiling: fill with random unprofiled modes.
+        // Nothing of the round could be profiled (all taken meanwhile): one random unprofiled mode.
         const rest = Array.from(space.indices).filter((i) => !this.inOrder.has(i));
         added.push(...this.push([rest[this.rng.int(rest.length)]!], target));
       }
       yield added;
     }
+  }
+
+  /** The next round's picks (see `pending`): MAXN and a Latin hypercube first, then model, forest and random picks. */
+  private nextRound(): number[] {
+    const { space } = this.ctx;
+    const free = (m: number): boolean => !this.inOrder.has(m) && space.available(m);
+    if (this.order.length === 0) {
+      const start = [space.topIndex(), ...latinHypercube(space, this.options.initialModes * 2, this.rng)];
+      // Duplicates after snapping are skipped; top up with random modes if the hypercube collided.
+      const initial: number[] = [];
+      for (const m of start.slice(0, this.options.initialModes)) if (free(m) && !initial.includes(m)) initial.push(m);
+      const want = Math.min(space.count, this.options.initialModes);
+      for (let tries = 0; initial.length < want && tries < 100 * want; tries++) {
+        const m = space.indices[this.rng.int(space.count)]!;
+        if (free(m) && !initial.includes(m)) initial.push(m);
+      }
+      return initial;
+    }
+    const round = this.options.batchModes;
+    const explore = Math.round(round * this.options.explorationShare);
+    const fromModel = Math.round(round * this.options.modelShare);
+    const picks = this.modelPicks(fromModel);
+    for (const m of this.acquire(round - explore - picks.length)) if (!picks.includes(m)) picks.push(m);
+    // Exploration: random unprofiled modes, so the front's neighbourhood is not all that is known.
+    for (let tries = 0; picks.length < round && tries < 100 * round; tries++) {
+      const m = space.indices[this.rng.int(space.count)]!;
+      if (!this.inOrder.has(m) && !picks.includes(m)) picks.push(m);
+    }
+    return picks;
   }
 
   /**

@@ -138,6 +138,10 @@ test('ALS answers a new power budget, latency budget or rate from its profiled f
   const bigger = planner.solveSync(getStrategy('als-150'), problem({ power: 15, rate: 10, latency: 1 }));
   assert.equal(backend.measureCalls - calls, 100);
   assert.deepEqual(bigger.profiledModes.slice(0, 50), first.profiledModes);
+  // The sequence does not depend on the budgets run before: ALS-150 alone profiles the same modes
+  // (50 is not a whole number of rounds, 8 + 10k, so ALS-50 stops inside one).
+  const alone = new Planner(handMadeBackend({ grid: MEDIUM_GRID, noiseFraction: 0.02 })).solveSync(getStrategy('als-150'), problem({ power: 15, rate: 10, latency: 1 }));
+  assert.deepEqual(alone.profiledModes, bigger.profiledModes);
 });
 
 test('a profile table with holes: strategies choose only modes the backend has', () => {
