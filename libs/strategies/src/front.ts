@@ -9,7 +9,8 @@
  *   with tI, and peak power is that max.
  * * Several streams, peak power: non-dominated in every time and every power at once (filtered for
  *   up to 2,000 candidates; larger sets are scanned whole, from the budget down with an X bound).
- * * Average power: no pruning (the time-weighted power is not monotone in the times), a full scan.
+ * * Average power: no front (the time-weighted power is not monotone in the times); every mode,
+ *   scanned from the budget down by the least power any of its plans can draw, with the X bound.
  * * Where modes carry standard errors and the margins are z·SE (SPEC §4), each mode is held to its
  *   own margins: a dominated mode may be held to smaller ones. The fronts then also keep what the
  *   margins grow with (the relative SEs and the systematic share) as columns, the scans cut at
@@ -275,11 +276,17 @@ export class CandidateFront {
    */
   bestFor(obj: Objective, margins: SafetyMargins, feasibleOnly = false): ModeScore | undefined {
     const out = this.best;
-    if (obj.averagePower) return this.feasibleOr(this.scan(this.all, obj, margins), feasibleOnly);
     // Where modes carry standard errors, each is held to its own margins (z·SE, as scoreMode holds
     // it): the budget cuts and the bounds below then use the least scales any mode can have (no
     // margin), and each mode is checked with its own.
     const perMode = marginsPerMode(this.table, margins);
+    if (obj.averagePower) {
+      const { order, least, prefix } = this.leastPowerOrder();
+      const pScaleLow = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
+      if (this.scanFeasible(order, least, prefix, obj, margins, pScaleLow)) return out;
+      if (feasibleOnly) return undefined;
+      return this.scan(order, obj, margins, least, pScaleLow);
+    }
     const scales = this.scales;
     if (this.perBatch) {
       resetScore(out, -1);
@@ -367,40 +374,77 @@ export class CandidateFront {
     }
     // Several streams, peak power: feasible plans first, scanned from where even the cheapest
     // batch choice is over the budget down, stopped once no mode left can beat the best X found
-    // (X ≤ bT / tT); the closest infeasible plan needs the whole front.
+    // (X ≤ bT / tT); the closest infeasible plan from the cheapest up, stopped where the power
+    // alone is further over the budget than the closest found.
     const pScale = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
-    const joint = this.joint!;
-    const least = this.jointLeastPeak!;
-    const prefix = this.jointPrefixMinTT!;
+    if (this.scanFeasible(this.joint!, this.jointLeastPeak!, this.jointPrefixMinTT!, obj, margins, pScale)) return out;
+    if (feasibleOnly) return undefined;
+    return this.scan(this.joint!, obj, margins, this.jointLeastPeak!, pScale);
+  }
+
+  /**
+   * Feasible plans only, into `this.best`: `order` sorted by a lower bound on the power any plan of
+   * the mode draws (`least`), scanned from where that bound passes the budget down, stopped once
+   * no mode left can beat the best X found (X ≤ bT / tT, `prefix` the least tT so far). True when
+   * something is feasible.
+   */
+  private scanFeasible(order: Int32Array, least: Float64Array, prefix: Float64Array, obj: Objective, margins: SafetyMargins, pScaleLow: number): boolean {
+    const out = this.best;
     const tTcol = this.table.trainTimeS;
     const bT = obj.trainBatchSize;
-    const P = obj.powerBudgetW;
     out.measurable = false;
     let any = false;
-    for (let i = budgetCut(least, pScale, P) - 1; i >= 0; i--) {
+    for (let i = budgetCut(least, pScaleLow, obj.powerBudgetW) - 1; i >= 0; i--) {
       if (any && bT / prefix[i]! < out.throughput) break;
-      if (any && bT / tTcol[joint[i]!]! < out.throughput) continue;
-      scoreMode(this.table, joint[i]!, obj, margins, this.scratch, true);
+      if (any && bT / tTcol[order[i]!]! < out.throughput) continue;
+      scoreMode(this.table, order[i]!, obj, margins, this.scratch, true);
       if (!this.scratch.measurable || !this.scratch.feasible) continue;
       if (!any || better(this.scratch, out)) {
         out.copyFrom(this.scratch);
         any = true;
       }
     }
-    if (any) return out;
-    if (feasibleOnly) return undefined;
-    return this.scan(joint, obj, margins);
+    return any;
   }
 
-  private feasibleOr(s: ModeScore | undefined, feasibleOnly: boolean): ModeScore | undefined {
-    return feasibleOnly && s && !s.feasible ? undefined : s;
+  /**
+   * Average power: every candidate, by the least power any plan of it can draw (the time-weighted
+   * power is a mix of the training power and the streams' inference powers, so never below the
+   * least of them), with the running least training time; built on the first such problem.
+   */
+  private byLeastPower: { order: Int32Array; least: Float64Array; prefix: Float64Array } | undefined;
+
+  private leastPowerOrder(): { order: Int32Array; least: Float64Array; prefix: Float64Array } {
+    if (this.byLeastPower) return this.byLeastPower;
+    const t = this.table;
+    const least = new Float64Array(t.size);
+    for (let n = 0; n < this.all.length; n++) {
+      const m = this.all[n]!;
+      let p = t.trainPowerW[m]!;
+      for (const perBatch of t.inferPowerW) for (const col of perBatch) if (col[m]! < p) p = col[m]!;
+      least[m] = Number.isNaN(p) ? Infinity : p;
+    }
+    const order = Int32Array.from(this.all).sort((x, y) => least[x]! - least[y]!);
+    const prefix = new Float64Array(order.length);
+    let fastest = Infinity;
+    order.forEach((m, i) => (prefix[i] = fastest = Math.min(fastest, t.trainTimeS[m]! > 0 ? t.trainTimeS[m]! : Infinity)));
+    this.byLeastPower = { order, least: Float64Array.from(order, (m) => least[m]!), prefix };
+    return this.byLeastPower;
   }
 
-  private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins): ModeScore | undefined {
+  /**
+   * The best plan of `indices` in order, feasible or the closest. With `least` (ascending lower
+   * bounds on each index's power, `pScaleLow` the least power scale), it stops once that bound's
+   * power violation alone exceeds the closest (stable) plan's violation found: nothing later can
+   * be closer, and the scan has found nothing feasible where it is called.
+   */
+  private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins, least?: Float64Array, pScaleLow = 1): ModeScore | undefined {
     const out = this.best;
     out.measurable = false;
     let any = false;
+    const P = obj.powerBudgetW;
     for (let i = 0; i < indices.length; i++) {
+      if (least && any && !out.feasible && out.violation < UNSTABLE_VIOLATION && (least[i]! * pScaleLow - P) / P > out.violation) break;
       scoreMode(this.table, indices[i]!, obj, margins, this.scratch);
       if (!this.scratch.measurable) continue;
       if (!any || better(this.scratch, out)) {
