@@ -189,6 +189,8 @@ export class CandidateFront {
   private readonly jointLeastPeak: Float64Array | undefined;
   /** The least training time among joint positions 0..i (bounds X from above). */
   private readonly jointPrefixMinTT: Float64Array | undefined;
+  /** Per joint position: tT + Σ each stream's least inference time (bounds every latency from below). */
+  private readonly jointLeastWaitS: Float64Array | undefined;
   private readonly scratch: ModeScore;
   private readonly best: ModeScore;
   /** A mode's time and power scales, where they differ per mode. */
@@ -261,6 +263,16 @@ export class CandidateFront {
       let fastest = Infinity;
       joint.forEach((m, i) => (prefix[i] = fastest = Math.min(fastest, table.trainTimeS[m]! > 0 ? table.trainTimeS[m]! : Infinity)));
       this.jointPrefixMinTT = prefix;
+      // The least time a request of any stream can wait on: tT plus each stream's fastest batch.
+      this.jointLeastWaitS = Float64Array.from(joint, (m) => {
+        let t = table.trainTimeS[m]!;
+        for (const perBatch of table.inferTimeS) {
+          let lo = Infinity;
+          for (const col of perBatch) if (col[m]! < lo) lo = col[m]!;
+          t += Number.isFinite(lo) ? lo : 0;
+        }
+        return Number.isFinite(t) ? t : 0;
+      });
     }
   }
 
@@ -379,7 +391,7 @@ export class CandidateFront {
     const pScale = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
     if (this.scanFeasible(this.joint!, this.jointLeastPeak!, this.jointPrefixMinTT!, obj, margins, pScale)) return out;
     if (feasibleOnly) return undefined;
-    return this.scan(this.joint!, obj, margins, this.jointLeastPeak!, pScale);
+    return this.scan(this.joint!, obj, margins, this.jointLeastPeak!, pScale, this.jointLeastWaitS, perMode ? Math.min(1, 1 + margins.timeFraction) : 1 + margins.timeFraction);
   }
 
   /**
@@ -438,13 +450,18 @@ export class CandidateFront {
    * power violation alone exceeds the closest (stable) plan's violation found: nothing later can
    * be closer, and the scan has found nothing feasible where it is called.
    */
-  private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins, least?: Float64Array, pScaleLow = 1): ModeScore | undefined {
+  private scan(indices: Int32Array, obj: Objective, margins: SafetyMargins, least?: Float64Array, pScaleLow = 1, leastWaitS?: Float64Array, tScaleLow = 1): ModeScore | undefined {
     const out = this.best;
     out.measurable = false;
     let any = false;
     const P = obj.powerBudgetW;
+    let tightestL = Infinity;
+    for (let s = 0; s < obj.streamCount; s++) tightestL = Math.min(tightestL, obj.latencyBudgetsS[s]!);
     for (let i = 0; i < indices.length; i++) {
       if (least && any && !out.feasible && out.violation < UNSTABLE_VIOLATION && (least[i]! * pScaleLow - P) / P > out.violation) break;
+      // With `leastWaitS` (per index, the least tT + Σ tI any plan waits on): a mode whose every
+      // plan misses the tightest latency budget by more than the closest plan's violation is skipped.
+      if (leastWaitS && any && !out.feasible && out.violation < UNSTABLE_VIOLATION && (leastWaitS[i]! * tScaleLow - tightestL) / tightestL > out.violation) continue;
       scoreMode(this.table, indices[i]!, obj, margins, this.scratch);
       if (!this.scratch.measurable) continue;
       if (!any || better(this.scratch, out)) {

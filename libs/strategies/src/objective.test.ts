@@ -152,3 +152,26 @@ test('a mode dominated on its figures but surer than the one dominating it is st
     assert.equal(best?.feasible, true);
   }
 });
+
+test('with nothing feasible, the fronts give the exhaustive scan\'s closest plan (two and three streams, tight budgets)', () => {
+  const rng = createRng(3);
+  const margins = { timeFraction: 0.05, powerFraction: 0.05 };
+  let infeasible = 0;
+  for (let i = 0; i < 120; i++) {
+    const K = 2 + (i % 2);
+    const p = problem({
+      power: 5 + rng.next() * 30,
+      streams: Array.from({ length: K }, (_, s) => ({ name: `s${s}`, workload: ['mobilenet', 'resnet18', 'bert-base'][(i + s) % 3]!, arrivalRatePerS: 1 + rng.next() * 60, latencyBudgetS: 0.02 + rng.next() * 0.5 })),
+    });
+    const truth = truthOf(backend, p);
+    const obj = new Objective(p);
+    const fast = new CandidateFront(truth, backend.space.indices).bestFor(obj, margins)!;
+    const scan = bestAmong(truth, backend.space.indices, obj, margins)!;
+    assert.equal(fast.feasible, scan.feasible);
+    if (scan.feasible) continue;
+    infeasible++;
+    assert.equal(fast.violation, scan.violation);
+    assert.equal(fast.throughput, scan.throughput);
+  }
+  assert.ok(infeasible > 40, `${infeasible} infeasible problems`);
+});
