@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runBench } from './bench.js';
-import { benchJson, formatSummary, summarize } from './report.js';
+import { benchJson, formatSummary, summarize, withLabelOffsets } from './report.js';
 import { configsPerKey, sweepDefinition } from './sweep.js';
 
 test('the paper sweep covers ≥ 250,000 configurations over ≥ 15 workload variants', () => {
@@ -56,4 +56,21 @@ test('re-measures are charged per configuration and undone after it: a strategy 
     assert.deepEqual(Array.from(y.seconds), Array.from(x.seconds));
   }
   assert.match(formatSummary(summarize(alone)), /re-measures \(mean\)/);
+});
+
+test('the cost-vs-quality plot moves a label off another that it would print over, and leaves lone labels on their points', () => {
+  const points = [
+    { strategy: 'als-100', modes: 100, ratio: 0.906 },
+    { strategy: 'als-150', modes: 150, ratio: 0.916 },
+    { strategy: 'oracle', modes: 0.5, ratio: 1 },
+    { strategy: 'maxn', modes: 1, ratio: 0.11 },
+  ];
+  const placed = withLabelOffsets(points, 480, 300);
+  const at = (name: string) => placed.find((p) => p.strategy === name)!;
+  assert.equal(at('oracle').labelRatio, 1);
+  assert.equal(at('maxn').labelRatio, 0.11);
+  assert.equal(at('als-150').labelRatio, 0.916, 'the higher point keeps its place');
+  // One line (11 px) on a 300-px plot of ratios 0.11–1: about 0.04 below or above.
+  const moved = Math.abs(at('als-100').labelRatio - 0.906);
+  assert.ok(moved > 0.02 && moved < 0.1, `als-100's label moved by ${moved}`);
 });

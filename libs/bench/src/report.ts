@@ -207,21 +207,21 @@ export async function writePlots(run: BenchRun, summary: BenchSummary, dir: stri
     title: `Profiling cost vs plan quality (${summary.sweep} sweep, ${summary.device})`,
     width: 480,
     height: 300,
-    data: { values: summary.strategies.map((s) => ({ strategy: s.strategy, modes: Math.max(0.5, s.meanModes), ratio: s.meanRatio, feasible: s.feasiblePct })) },
+    data: { values: withLabelOffsets(summary.strategies.map((s) => ({ strategy: s.strategy, modes: Math.max(0.5, s.meanModes), ratio: s.meanRatio, feasible: s.feasiblePct })), 480, 300) },
     layer: [
       {
         mark: { type: 'point', filled: true, size: 80 },
         encoding: {
           x: { field: 'modes', type: 'quantitative', title: 'modes profiled per configuration (mean, log)', scale: { type: 'log' } },
           y: { field: 'ratio', type: 'quantitative', title: 'mean X / X*', scale: { zero: false } },
-          color: { field: 'strategy', type: 'nominal', legend: null },
+          color: { field: 'strategy', type: 'nominal', legend: null, scale: { scheme: 'tableau20' } },
         },
       },
       {
         mark: { type: 'text', dx: 6, align: 'left', fontSize: 10 },
         encoding: {
           x: { field: 'modes', type: 'quantitative' },
-          y: { field: 'ratio', type: 'quantitative' },
+          y: { field: 'labelRatio', type: 'quantitative' },
           text: { field: 'strategy' },
         },
       },
@@ -240,6 +240,35 @@ export async function writePlots(run: BenchRun, summary: BenchSummary, dir: stri
     written.push(svgPath, pngPath);
   }
   return written;
+}
+
+/**
+ * Where the scatter's labels go (`labelRatio`, on the y axis) so that labels of nearby points
+ * (ALS-100 and ALS-150, say) do not print over each other: each label, highest point first, moves
+ * down (then up) in steps of a line until it clears the labels already placed. Pixel positions are
+ * estimated from the plot size, a log x axis and a linear y axis over the data's ranges.
+ */
+export function withLabelOffsets<T extends { strategy: string; modes: number; ratio: number }>(points: readonly T[], widthPx: number, heightPx: number): (T & { labelRatio: number })[] {
+  const lx = points.map((p) => Math.log10(p.modes));
+  const xSpan = Math.max(1e-9, Math.max(...lx) - Math.min(...lx));
+  const ys = points.map((p) => p.ratio);
+  const ySpan = Math.max(1e-9, Math.max(...ys) - Math.min(...ys));
+  const line = 11;
+  const placed: { x0: number; x1: number; y: number }[] = [];
+  const dy = new Array<number>(points.length).fill(0);
+  const order = points.map((_, i) => i).sort((a, b) => points[b]!.ratio - points[a]!.ratio);
+  for (const i of order) {
+    const x0 = ((lx[i]! - Math.min(...lx)) / xSpan) * widthPx * 0.85 + 6;
+    const x1 = x0 + 6 * points[i]!.strategy.length;
+    const y = ((Math.max(...ys) - ys[i]!) / ySpan) * heightPx * 0.85;
+    const clear = (d: number): boolean => placed.every((q) => q.x1 < x0 || q.x0 > x1 || Math.abs(q.y - (y + d)) >= line);
+    let d = 0;
+    for (let k = 1; !clear(d) && k <= 6; k++) d = (k % 2 === 1 ? 1 : -1) * Math.ceil(k / 2) * line;
+    dy[i] = clear(d) ? d : 0;
+    placed.push({ x0, x1, y: y + dy[i]! });
+  }
+  // Pixels down → less X/X*.
+  return points.map((p, i) => ({ ...p, labelRatio: p.ratio - (dy[i]! * ySpan) / (heightPx * 0.85) }));
 }
 
 /** One strategy over several benches (e.g. the variants of the synthetic family): its worst and its mean. */
