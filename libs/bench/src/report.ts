@@ -181,6 +181,10 @@ export function benchJson(run: BenchRun, summary: BenchSummary): unknown {
 }
 
 /** CDF of X/X* per strategy and cost (modes profiled) against quality (mean X/X*), as SVG and PNG. */
+/** The cost-vs-quality scatter's plot area (the label placement estimates positions on it). */
+const SCATTER_WIDTH_PX = 480;
+const SCATTER_HEIGHT_PX = 300;
+
 export async function writePlots(run: BenchRun, summary: BenchSummary, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const points: { x: number; series: string; y: number }[] = [];
@@ -205,9 +209,9 @@ export async function writePlots(run: BenchRun, summary: BenchSummary, dir: stri
   const scatter: VegaLiteSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `Profiling cost vs plan quality (${summary.sweep} sweep, ${summary.device})`,
-    width: 480,
-    height: 300,
-    data: { values: withLabelOffsets(summary.strategies.map((s) => ({ strategy: s.strategy, modes: Math.max(0.5, s.meanModes), ratio: s.meanRatio, feasible: s.feasiblePct })), 480, 300) },
+    width: SCATTER_WIDTH_PX,
+    height: SCATTER_HEIGHT_PX,
+    data: { values: withLabelOffsets(summary.strategies.map((s) => ({ strategy: s.strategy, modes: Math.max(0.5, s.meanModes), ratio: s.meanRatio, feasible: s.feasiblePct })), SCATTER_WIDTH_PX, SCATTER_HEIGHT_PX) },
     layer: [
       {
         mark: { type: 'point', filled: true, size: 80 },
@@ -250,17 +254,19 @@ export async function writePlots(run: BenchRun, summary: BenchSummary, dir: stri
  */
 export function withLabelOffsets<T extends { strategy: string; modes: number; ratio: number }>(points: readonly T[], widthPx: number, heightPx: number): (T & { labelRatio: number })[] {
   const lx = points.map((p) => Math.log10(p.modes));
-  const xSpan = Math.max(1e-9, Math.max(...lx) - Math.min(...lx));
+  const minLx = Math.min(...lx);
+  const xSpan = Math.max(1e-9, Math.max(...lx) - minLx);
   const ys = points.map((p) => p.ratio);
-  const ySpan = Math.max(1e-9, Math.max(...ys) - Math.min(...ys));
+  const maxY = Math.max(...ys);
+  const ySpan = Math.max(1e-9, maxY - Math.min(...ys));
   const line = 11;
   const placed: { x0: number; x1: number; y: number }[] = [];
   const dy = new Array<number>(points.length).fill(0);
   const order = points.map((_, i) => i).sort((a, b) => points[b]!.ratio - points[a]!.ratio);
   for (const i of order) {
-    const x0 = ((lx[i]! - Math.min(...lx)) / xSpan) * widthPx * 0.85 + 6;
+    const x0 = ((lx[i]! - minLx) / xSpan) * widthPx * 0.85 + 6;
     const x1 = x0 + 6 * points[i]!.strategy.length;
-    const y = ((Math.max(...ys) - ys[i]!) / ySpan) * heightPx * 0.85;
+    const y = ((maxY - ys[i]!) / ySpan) * heightPx * 0.85;
     const clear = (d: number): boolean => placed.every((q) => q.x1 < x0 || q.x0 > x1 || Math.abs(q.y - (y + d)) >= line);
     let d = 0;
     for (let k = 1; !clear(d) && k <= 6; k++) d = (k % 2 === 1 ? 1 : -1) * Math.ceil(k / 2) * line;

@@ -173,6 +173,17 @@ function exactFront(table: MeasurementTable, all: ArrayLike<number>, times: Floa
   return [...paretoFilter(withSe, [table.trainTimeS, times, peak, ...uncertaintyColumns(table)]), ...without];
 }
 
+/** Per position of `order`: the least (positive) training time among positions 0..i, which bounds X from above. */
+function leastTrainTimeSoFar(table: MeasurementTable, order: ArrayLike<number>): Float64Array {
+  const prefix = new Float64Array(order.length);
+  let fastest = Infinity;
+  for (let i = 0; i < order.length; i++) {
+    const tT = table.trainTimeS[order[i]!]!;
+    prefix[i] = fastest = Math.min(fastest, tT > 0 ? tT : Infinity);
+  }
+  return prefix;
+}
+
 /** Largest candidate set whose joint (several-stream) front is filtered (see the constructor). */
 const JOINT_FILTER_LIMIT = 2000;
 
@@ -259,10 +270,7 @@ export class CandidateFront {
       const joint = [...filtered, ...incomplete].sort((x, y) => least[x]! - least[y]!);
       this.joint = Int32Array.from(joint);
       this.jointLeastPeak = Float64Array.from(joint, (m) => least[m]!);
-      const prefix = new Float64Array(joint.length);
-      let fastest = Infinity;
-      joint.forEach((m, i) => (prefix[i] = fastest = Math.min(fastest, table.trainTimeS[m]! > 0 ? table.trainTimeS[m]! : Infinity)));
-      this.jointPrefixMinTT = prefix;
+      this.jointPrefixMinTT = leastTrainTimeSoFar(table, joint);
       // The least time a request of any stream can wait on: tT plus each stream's fastest batch.
       this.jointLeastWaitS = Float64Array.from(joint, (m) => {
         let t = table.trainTimeS[m]!;
@@ -292,9 +300,12 @@ export class CandidateFront {
     // it): the budget cuts and the bounds below then use the least scales any mode can have (no
     // margin), and each mode is checked with its own.
     const perMode = marginsPerMode(this.table, margins);
+    const tScaleFixed = 1 + margins.timeFraction;
+    const pScaleFixed = 1 + margins.powerFraction;
+    const tScaleLow = perMode ? Math.min(1, tScaleFixed) : tScaleFixed;
+    const pScaleLow = perMode ? Math.min(1, pScaleFixed) : pScaleFixed;
     if (obj.averagePower) {
       const { order, least, prefix } = this.leastPowerOrder();
-      const pScaleLow = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
       if (this.scanFeasible(order, least, prefix, obj, margins, pScaleLow)) return out;
       if (feasibleOnly) return undefined;
       return this.scan(order, obj, margins, least, pScaleLow);
@@ -302,10 +313,6 @@ export class CandidateFront {
     const scales = this.scales;
     if (this.perBatch) {
       resetScore(out, -1);
-      const tScaleFixed = 1 + margins.timeFraction;
-      const pScaleFixed = 1 + margins.powerFraction;
-      const tScaleLow = perMode ? Math.min(1, tScaleFixed) : tScaleFixed;
-      const pScaleLow = perMode ? Math.min(1, pScaleFixed) : pScaleFixed;
       let tScale = tScaleFixed;
       let pScale = pScaleFixed;
       const P = obj.powerBudgetW;
@@ -388,10 +395,9 @@ export class CandidateFront {
     // batch choice is over the budget down, stopped once no mode left can beat the best X found
     // (X ≤ bT / tT); the closest infeasible plan from the cheapest up, stopped where the power
     // alone is further over the budget than the closest found.
-    const pScale = perMode ? Math.min(1, 1 + margins.powerFraction) : 1 + margins.powerFraction;
-    if (this.scanFeasible(this.joint!, this.jointLeastPeak!, this.jointPrefixMinTT!, obj, margins, pScale)) return out;
+    if (this.scanFeasible(this.joint!, this.jointLeastPeak!, this.jointPrefixMinTT!, obj, margins, pScaleLow)) return out;
     if (feasibleOnly) return undefined;
-    return this.scan(this.joint!, obj, margins, this.jointLeastPeak!, pScale, this.jointLeastWaitS, perMode ? Math.min(1, 1 + margins.timeFraction) : 1 + margins.timeFraction);
+    return this.scan(this.joint!, obj, margins, this.jointLeastPeak!, pScaleLow, this.jointLeastWaitS, tScaleLow);
   }
 
   /**
@@ -437,10 +443,7 @@ export class CandidateFront {
       least[m] = Number.isNaN(p) ? Infinity : p;
     }
     const order = Int32Array.from(this.all).sort((x, y) => least[x]! - least[y]!);
-    const prefix = new Float64Array(order.length);
-    let fastest = Infinity;
-    order.forEach((m, i) => (prefix[i] = fastest = Math.min(fastest, t.trainTimeS[m]! > 0 ? t.trainTimeS[m]! : Infinity)));
-    this.byLeastPower = { order, least: Float64Array.from(order, (m) => least[m]!), prefix };
+    this.byLeastPower = { order, least: Float64Array.from(order, (m) => least[m]!), prefix: leastTrainTimeSoFar(t, order) };
     return this.byLeastPower;
   }
 
