@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { runBench } from './bench.js';
 import { benchJson, formatSummary, summarize, withLabelOffsets } from './report.js';
 import { configsPerKey, sweepDefinition } from './sweep.js';
+import { DEFAULT_ALS_OPTIONS } from '@fulcrum/strategies';
 
 test('the paper sweep covers ≥ 250,000 configurations over ≥ 15 workload variants', () => {
   const workloads = ['mobilenet', 'resnet18', 'resnet50', 'vgg16', 'yolov8n', 'bert-base', 'bert-large', 'lstm'];
@@ -33,7 +34,9 @@ test('quick sweep on the virtual Orin AGX: the summary has every strategy, the o
   }
   assert.equal(summary.strategies.find((s) => s.strategy === 'maxn')!.maxModes, 1);
   assert.ok(summary.strategies.find((s) => s.strategy === 'gmd')!.maxModes <= 15);
-  assert.equal(summary.strategies.find((s) => s.strategy === 'als-50')!.meanModes, 50);
+  // ALS-50: its 50 modes, and a few more for a problem none of them meets (the repair).
+  const als50 = summary.strategies.find((s) => s.strategy === 'als-50')!;
+  assert.ok(als50.meanModes >= 50 && als50.maxModes <= 50 + DEFAULT_ALS_OPTIONS.repairModes, `${als50.meanModes} / ${als50.maxModes}`);
   const text = formatSummary(summary);
   for (const s of strategies) assert.match(text, new RegExp(`│ ${s} `));
   const json = benchJson(run, summary) as { keys: { results: Record<string, { ratio: number[] }> }[] };

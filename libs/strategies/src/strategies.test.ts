@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Planner } from './strategy.js';
 import { getStrategy, listStrategies, strategyNames } from './registry.js';
-import { tableKeyOf } from './table.js';
+import { MeasurementTable, tableKeyOf } from './table.js';
+import { ProfiledFront } from './als.js';
+import { ModeScore, NO_MARGINS, Objective, scoreMode } from './objective.js';
+import { tableColumns } from './roofline.js';
 import { MEDIUM_GRID, SMALL_GRID, bruteForce, handMadeBackend, problem, truthOf } from './test-fixtures.js';
 
 /** Problems on the hand-made model with a comfortable feasible set (oracle optimum known by brute force). */
@@ -194,4 +197,55 @@ test('oracle-margins is the oracle with the margins to spare on the truth: exact
     assert.ok(Math.abs(free.predicted.trainThroughputSamplesPerS - ref) < 1e-9);
   }
   assert.ok(cheaper > 0, 'the margins bind on some problem');
+});
+
+test('ALS repairs an answer no profiled mode meets: a few modes near the closest plan, none when a profiled plan is feasible', () => {
+  const backend = handMadeBackend({ grid: MEDIUM_GRID });
+  const planner = new Planner(backend);
+  // 45 of the 3,120 modes meet it.
+  const p = problem({ power: 7, rate: 10, latency: 1 });
+  const key = tableKeyOf(p);
+  const ctx = planner.context(getStrategy('als-50'), key);
+  // Every mode measured exactly: the table is the truth, and a yielded mode needs no measuring.
+  planner.store.cache(key).ensureSync(Array.from(backend.space.indices));
+  const truth = ctx.measured;
+  const obj = new Objective(p);
+  const score = new ModeScore(1);
+  const feasible = (m: number): boolean => scoreMode(truth, m, obj, NO_MARGINS, score).feasible;
+  // A "profiled" set that holds none of this problem's feasible modes: every 40th mode, less those.
+  const all = Array.from(backend.space.indices);
+  const set = all.filter((m, i) => i % 20 === 0 && !feasible(m));
+  assert.ok(all.some(feasible) && set.length > 100, `${all.filter(feasible).length} feasible, set ${set.length}`);
+  // The model's power 30 % low and its times 20 % high everywhere: the rescaling through the
+  // anchor's measurements takes that out, so the repair walks as if the model were exact.
+  const predicted = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
+  tableColumns(predicted).forEach((col, c) => col.set(tableColumns(truth)[c]!.map((v) => v * (c === 1 || c >= 2 + truth.inferTimeS[0]!.length ? 0.7 : 1.2))));
+  const run = (maxModes: number, o: Objective, reach = 1): { asked: number[]; plan: ModeScore | undefined } => {
+    const front = new ProfiledFront(truth, set, NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => predicted, maxModes, reach });
+    const gen = front.answer(o);
+    const asked: number[] = [];
+    let step = gen.next();
+    while (!step.done) {
+      asked.push(...(step.value as number[]));
+      step = gen.next();
+    }
+    return { asked, plan: step.value };
+  };
+  const bare = run(0, obj);
+  assert.deepEqual(bare.asked, [], 'no repair: no profiling');
+  assert.equal(bare.plan?.feasible, false);
+  const repaired = run(4, obj);
+  assert.ok(repaired.asked.length >= 1 && repaired.asked.length <= 4, `asked ${repaired.asked.length}`);
+  assert.ok(repaired.asked.every((m) => !set.includes(m)), 'only modes outside the profiled set');
+  assert.equal(repaired.plan?.feasible, true, 'the repair reached a feasible mode');
+  assert.ok(repaired.asked.includes(repaired.plan!.modeIndex) && feasible(repaired.plan!.modeIndex));
+  // A closest plan further off than the reach is left as it is.
+  const violation = bare.plan!.violation;
+  assert.ok(violation > 0 && violation < 1);
+  assert.deepEqual(run(4, obj, violation * 0.99).asked, []);
+  assert.ok(run(4, obj, violation * 1.01).asked.length > 0);
+  // A problem the set meets is answered from it alone.
+  const generous = run(4, new Objective(problem({ power: 40, rate: 10, latency: 1 })));
+  assert.deepEqual(generous.asked, []);
+  assert.equal(generous.plan?.feasible, true);
 });
