@@ -30,9 +30,10 @@
  *    of knobs, or anywhere along one knob, that the model (fitted to the profiled set and rescaled
  *    through the anchor's own measurements) predicts closest to feasible, while one is predicted
  *    closer than the plan. Only a plan within `repairReach` (20 %) of its worst constraint is
- *    repaired: one further off most likely has no feasible mode at all. The feasible corners a sequence of modes misses are narrow (at the
- *    lowest budgets of the synthetic family a problem may have 1–3 feasible modes of 18,096, next
- *    to a profiled mode 1–3 % over the budget), so the local search finds what the samples missed.
+ *    repaired: one further off most likely has no feasible mode at all. The feasible corners a
+ *    sequence misses are narrow (at the lowest budgets of the synthetic family a problem may have
+ *    1–42 feasible modes of 18,096, next to a profiled mode 1–3 % over the budget), so a local
+ *    search finds what the samples missed.
  */
 import { ModeScore, bestAmong, better, NO_MARGINS, Objective, scoreMode, systematicVariance } from './objective.js';
 import { RooflineModel, tableColumns } from './roofline.js';
@@ -41,7 +42,7 @@ import { noiseAwarePower } from './estimate.js';
 import { DEFAULT_CORRECTION, correctAdditive, type CorrectionOptions } from './correction.js';
 import { keyRanges, problemOf } from './ranges.js';
 import { createRng, seedFrom, type Rng } from './rng.js';
-import type { ModeSpace } from './space.js';
+import { KNOB_MOVES, type ModeSpace } from './space.js';
 import { ForestSurrogate, levelFeatures } from './surrogate.js';
 import { MeasurementTable, tableKeyText } from './table.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
@@ -509,11 +510,7 @@ export class ProfiledFront implements PreparedStrategy {
     const predicted = this.predicted;
     const columns = tableColumns(predicted);
     const measuredColumns = tableColumns(measured);
-    const moves: number[][] = [];
-    for (let code = 0; code < 81; code++) {
-      const mv = [0, 1, 2, 3].map((k) => (Math.floor(code / 3 ** k) % 3) - 1);
-      if (mv.some((d) => d !== 0)) moves.push(mv);
-    }
+    const moves = KNOB_MOVES;
     const slotsMax = moves.length + space.dims.reduce((a, d) => a + d, 0);
     const scratch = new MeasurementTable(slotsMax, measured.inferTimeS.map((b) => b.length));
     const scratchColumns = tableColumns(scratch);
@@ -561,6 +558,8 @@ export class ProfiledFront implements PreparedStrategy {
       const m = slotMode[pickSlot]!;
       tried.add(m);
       yield [m];
+      // On the measurements with the configured margins (the front's plan may stand on the
+      // noise-aware estimates: both are held to a one-sided target probability).
       scoreMode(measured, m, obj, margins, got);
       if (got.measurable && better(got, plan)) plan = got.clone();
       if (plan.feasible) break;

@@ -45,7 +45,7 @@
  */
 import { ModeScore, better, scoreMode, type Objective, type SafetyMargins } from './objective.js';
 import { CandidateFront } from './front.js';
-import type { ModeSpace } from './space.js';
+import { KNOB_MOVES, type ModeSpace } from './space.js';
 import { MeasurementTable } from './table.js';
 import { RooflineModel, tableColumns as columns } from './roofline.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
@@ -431,11 +431,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           const steps = space.dims.map((d) => Math.max(1, Math.round((d - 1) * options.stepFraction)));
           const K = obj.streamCount;
           // Every combination of −1, 0, +1 step on the four knobs: single moves, exchanges, diagonals.
-          const moves: number[][] = [];
-          for (let code = 0; code < 81; code++) {
-            const mv = [0, 1, 2, 3].map((k) => (Math.floor(code / 3 ** k) % 3) - 1);
-            if (mv.some((d) => d !== 0)) moves.push(mv);
-          }
+          const moves = KNOB_MOVES;
           const lineSlots = 2 * space.dims.reduce((a, d) => a + d, 0);
           const scratchTable = new MeasurementTable(moves.length + lineSlots, measured.inferTimeS.map((b) => b.length));
           const slotMode = new Int32Array(moves.length + lineSlots);

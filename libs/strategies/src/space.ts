@@ -10,6 +10,9 @@ import { POWER_MODE_KNOBS, ValidationError, formatPowerMode, type PowerMode, typ
 
 export const KNOB_COUNT = 4;
 
+/** Every combination of −1, 0, +1 level on the four knobs but none: single moves, exchanges, diagonals (80). */
+export const KNOB_MOVES: readonly (readonly number[])[] = Array.from({ length: 81 }, (_, code) => [0, 1, 2, 3].map((k) => (Math.floor(code / 3 ** k) % 3) - 1)).filter((mv) => mv.some((d) => d !== 0));
+
 export class ModeSpace {
   /** Each knob's values, ascending, in POWER_MODE_KNOBS order (cores, cpuMhz, gpuMhz, emcMhz). */
   readonly axes: readonly (readonly number[])[];
