@@ -26,7 +26,19 @@ describe('fulcrum solve', () => {
     const r = await cli('solve', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '20', '--power', '3', '--strategy', 'als-50');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /verdict: infeasible: binding constraint is peak power [\d.]+ W > 3\.000 W budget/);
-    assert.match(r.stdout, /50 modes profiled/);
+    // 3 W is far below any mode (more than ALS's repair reach): its 50 modes, no more.
+    assert.match(r.stdout, /cost: 50 modes profiled,/);
+  });
+
+  it('ALS: a problem none of its modes meets, but one nearly does, gets a few more modes, and the cost says which are whose', async () => {
+    const r = await cli('solve', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '60', '--latency', '0.6', '--power', '14', '--strategy', 'als-50', '--noise', '0', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.cost.keyModes, 50);
+    assert.ok(out.cost.modesProfiled > 50 && out.cost.modesProfiled <= 54, `${out.cost.modesProfiled}`);
+    assert.equal(out.plan.feasible, true);
+    const text = await cli('solve', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '60', '--latency', '0.6', '--power', '14', '--strategy', 'als-50', '--noise', '0');
+    assert.match(text.stdout, new RegExp(`cost: ${out.cost.modesProfiled} modes profiled \\(50 for the key, which its other problems reuse; ${out.cost.modesProfiled - 50} for this problem\\)`));
   });
 
   it('two streams with --stream', async () => {

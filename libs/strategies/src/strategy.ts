@@ -84,6 +84,11 @@ export interface Strategy {
 export interface PlanCost {
   /** Distinct modes profiled (as if this problem had run alone). */
   readonly modesProfiled: number;
+  /**
+   * Of those, the modes the strategy's preparation profiled for the key (ALS's front, random-k's
+   * sample), which every problem of the key shares; the rest this problem's answer asked for.
+   */
+  readonly keyModes: number;
   /** Further windows of already profiled modes (re-measures); each is a profile too. */
   readonly remeasures: number;
   /** Profiling seconds of those modes and re-measures (switch + settle + minibatches each). */
@@ -301,7 +306,7 @@ export class Planner {
     charge.extend(handle.charge);
     const t0 = performance.now();
     const choice = await drive(handle.prepared.answer(new Objective(problem)), cache, charge);
-    return this.render(strategy, problem, cache.table, handle.prepared.choiceTable, choice, charge, handle.prepareMs + performance.now() - t0);
+    return this.render(strategy, problem, cache.table, handle.prepared.choiceTable, choice, charge, handle.charge.modes.length, handle.prepareMs + performance.now() - t0);
   }
 
   /** Solves one problem against a synchronous backend. */
@@ -314,7 +319,7 @@ export class Planner {
     charge.extend(handle.charge);
     const t0 = performance.now();
     const choice = driveSync(handle.prepared.answer(new Objective(problem)), cache, charge);
-    return this.render(strategy, problem, cache.table, handle.prepared.choiceTable, choice, charge, handle.prepareMs + performance.now() - t0);
+    return this.render(strategy, problem, cache.table, handle.prepared.choiceTable, choice, charge, handle.charge.modes.length, handle.prepareMs + performance.now() - t0);
   }
 
   private checkDevice(problem: Problem): void {
@@ -330,6 +335,7 @@ export class Planner {
     choiceTable: MeasurementTable | undefined,
     choice: ModeScore | undefined,
     charge: ChargeSheet,
+    keyModes: number,
     optimizerMs: number,
   ): Plan {
     if (!choice || !choice.measurable) {
@@ -339,7 +345,7 @@ export class Planner {
     return {
       strategy: strategy.name,
       ...plan,
-      cost: { modesProfiled: charge.modes.length, remeasures: charge.remeasures, profilingSeconds: charge.seconds, optimizerMs },
+      cost: { modesProfiled: charge.modes.length, keyModes, remeasures: charge.remeasures, profilingSeconds: charge.seconds, optimizerMs },
       profiledModes: [...charge.modes],
       mode: this.backend.space.mode(choice.modeIndex),
     };

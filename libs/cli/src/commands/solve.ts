@@ -143,7 +143,10 @@ function formatReport(r: SolveReport): string {
   lines.push(`predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`);
   lines.push(`verdict: ${r.plan.verdict}${r.plan.feasible && !r.plan.withinSafetyMargins ? ' (inside the noise safety margin: no mode met the budgets with margin to spare)' : ''}`);
   const again = r.cost.remeasures > 0 ? ` + ${r.cost.remeasures} re-measure${r.cost.remeasures === 1 ? '' : 's'}` : '';
-  lines.push(`cost: ${r.cost.modesProfiled} modes profiled${again}, ${r.cost.profilingSeconds.toFixed(0)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
+  // ALS's front (or random-k's sample) and, where none of it met this problem, the modes its answer added.
+  const own = r.cost.modesProfiled - r.cost.keyModes;
+  const split = r.cost.keyModes > 0 && own > 0 ? ` (${r.cost.keyModes} for the key, which its other problems reuse; ${own} for this problem)` : '';
+  lines.push(`cost: ${r.cost.modesProfiled} modes profiled${split}${again}, ${r.cost.profilingSeconds.toFixed(0)} s of profiling, ${r.cost.optimizerMs.toFixed(1)} ms optimizer time`);
   if (r.groundTruth) {
     const g = r.groundTruth;
     lines.push(
