@@ -180,11 +180,11 @@ export function benchJson(run: BenchRun, summary: BenchSummary): unknown {
   };
 }
 
-/** CDF of X/X* per strategy and cost (modes profiled) against quality (mean X/X*), as SVG and PNG. */
 /** The cost-vs-quality scatter's plot area (the label placement estimates positions on it). */
 const SCATTER_WIDTH_PX = 480;
 const SCATTER_HEIGHT_PX = 300;
 
+/** CDF of X/X* per strategy and cost (modes profiled) against quality (mean X/X*), as SVG and PNG. */
 export async function writePlots(run: BenchRun, summary: BenchSummary, dir: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const points: { x: number; series: string; y: number }[] = [];

@@ -29,8 +29,9 @@
  *    one at a time, from the closest profiled plan: the unprofiled mode one level away on any set
  *    of knobs, or anywhere along one knob, that the model (fitted to the profiled set and rescaled
  *    through the anchor's own measurements) predicts closest to feasible; the best plan found
- *    becomes the anchor, and the search stops at the first feasible one. Only a plan within `repairReach` (20 %) of its worst constraint is
- *    repaired: one further off most likely has no feasible mode at all. The feasible corners a
+ *    becomes the anchor, and the search stops at the first feasible one. Only a plan within
+ *    `repairReach` (20 %) of its worst constraint is repaired: one further off most likely has
+ *    no feasible mode at all. The feasible corners a
  *    sequence misses are narrow (at the lowest budgets of the synthetic family a problem may have
  *    1–42 feasible modes of 18,096, next to a profiled mode 1–3 % over the budget), so a local
  *    search finds what the samples missed.
@@ -524,9 +525,10 @@ export class ProfiledFront implements PreparedStrategy {
     for (let r = 0; r < repair.maxModes; r++) {
       const anchor = plan.modeIndex;
       let slots = 0;
+      const inRound = new Set<number>();
       const add = (m: number): void => {
-        if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || tried.has(m)) return;
-        for (let i = 0; i < slots; i++) if (slotMode[i] === m) return;
+        if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || tried.has(m) || inRound.has(m)) return;
+        inRound.add(m);
         // The model's prediction, rescaled through the anchor's measurement of each quantity.
         for (let c = 0; c < columns.length; c++) {
           const p = columns[c]![m]!;
@@ -545,7 +547,6 @@ export class ProfiledFront implements PreparedStrategy {
         const at = space.level(anchor, k);
         for (let l = 0; l < space.dims[k]!; l++) if (l !== at) add(space.shifted(anchor, k, l - at));
       }
-      pick.modeIndex = -1;
       let pickSlot = -1;
       // The candidate predicted closest to feasible, even when none is predicted closer than the
       // plan: near a miss of a few per cent the model's local slopes can have the wrong sign (a
