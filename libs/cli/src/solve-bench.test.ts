@@ -41,6 +41,25 @@ describe('fulcrum solve', () => {
     assert.match(text.stdout, new RegExp(`cost: ${out.cost.modesProfiled} modes profiled \\(50 for the key, which its other problems reuse; ${out.cost.modesProfiled - 50} for this problem\\)`));
   });
 
+  it('--device family:N solves on one variant of the synthetic family the bench runs, with its ground truth', async () => {
+    const r = await cli('solve', ...problem, '--power', '20', '--strategy', 'oracle', '--device', 'family:3', '--noise', '0', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.match(out.backend, /synthetic family variant 3/);
+    assert.equal(out.groundTruth.ratio, 1);
+    // Another variant has other laws, so the same problem gets another answer.
+    const other = JSON.parse((await cli('solve', ...problem, '--power', '20', '--strategy', 'oracle', '--device', 'family:5', '--noise', '0', '--json')).stdout);
+    assert.notEqual(other.plan.trainThroughputSamplesPerS, out.plan.trainThroughputSamplesPerS);
+    for (const [device, message] of [
+      ['family:0-2', /--device: solve runs on one device; give one variant \(family:0\)/],
+      ['family:x', /--device: unknown virtual device "family:x"; known: .*family:N/],
+    ] as const) {
+      const bad = await cli('solve', ...problem, '--power', '20', '--device', device);
+      assert.equal(bad.code, 2, device);
+      assert.match(bad.stderr, message);
+    }
+  });
+
   it('two streams with --stream', async () => {
     const r = await cli('solve', '--train', 'resnet18', '--stream', 'workload=mobilenet,rate=10,latency=0.5,name=cam', '--stream', 'workload=bert-base,rate=2,latency=1.5', '--power', '35', '--strategy', 'random-15', '--json');
     assert.equal(r.code, 0, r.stderr);

@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { DEFAULT_NOISE, DEFAULT_SEED, createTableBackend, createVirtualDevice, loadProfileTable, virtualDeviceIds, type ProfileTable, type TableBackend, type VirtualWorkloadSpec } from '@fulcrum/devices';
+import { DEFAULT_NOISE, DEFAULT_SEED, SyntheticFamilyDevice, createTableBackend, createVirtualDevice, loadProfileTable, parseFamilyDevice, virtualDeviceIds, type ProfileTable, type TableBackend, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strategyNames, type Plan } from '@fulcrum/strategies';
 import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
@@ -94,6 +94,21 @@ export async function openSolveBackend(o: { device?: string; profiles?: string; 
     }
     return fromDeviceBackend(createTableBackend(table, { name: o.profiles, noise: noiseGiven ? o.noise : 0, seed: o.seed }));
   }
+  let variants: number[] | undefined;
+  try {
+    variants = o.device === undefined ? undefined : parseFamilyDevice(o.device);
+  } catch (err) {
+    throw new UsageError(`--device: ${(err as Error).message.replace(/^device: /, '')}`);
+  }
+  if (variants !== undefined) {
+    // One variant of the synthetic family (the bench's family:N), to look at one of its problems.
+    if (variants.length !== 1) throw new UsageError(`--device: solve runs on one device; give one variant (family:${variants[0]}), not a range`);
+    if (workloads.length > 0) throw new UsageError('--device family:N: the synthetic family runs the built-in workloads only (no --workloads)');
+    return fromDeviceBackend(new SyntheticFamilyDevice('orin-agx', { variant: variants[0]!, noise: o.noise, seed: o.seed }));
+  }
+  if (o.device !== undefined && !virtualDeviceIds().includes(o.device)) {
+    throw new UsageError(`--device: unknown virtual device ${JSON.stringify(o.device)}; known: ${virtualDeviceIds().join(', ')}, or family:N (a synthetic variant)`);
+  }
   return fromDeviceBackend(createVirtualDevice(o.device ?? 'orin-agx', { noise: o.noise, seed: o.seed, ...(workloads.length ? { workloads } : {}) }));
 }
 
@@ -162,7 +177,7 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
     program
       .command('solve')
       .description('Find a plan (power mode and inference batch sizes) for one problem with one strategy, profiling a virtual device or a profile table.')
-      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}); default orin-agx`))
+      .addOption(new Option('--device <id>', `virtual device (${virtualDeviceIds().join(', ')}), or family:N — variant N of the bench's synthetic family (not a measured board); default orin-agx`))
       .option('--profiles <file.csv>', 'a profile table (SPEC §3 CSV) instead of a virtual device'),
   )
     .requiredOption('--train <workload>', 'training workload (a built-in or one of --workloads)')
