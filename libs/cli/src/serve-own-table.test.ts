@@ -20,7 +20,8 @@ describe('fulcrum serve all --backend table on a device and workloads of one’s
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-serve-own-'));
     csv = join(dir, 'T.csv');
-    writeFileSync(csv, myOrinCsv());
+    // The detector is served at 1, 2, 4 and 8 only: a problem that names no batch sizes gets these.
+    writeFileSync(csv, myOrinCsv([1, 2, 4, 8]));
     // No --device: the device-controller's and executor's device is the table's.
     running = await startLocalServices(['--grpc.token=own-table-token', '--backend=table', `--profiles=${csv}`], dir);
     address = running.optimizer!.address;
@@ -39,6 +40,7 @@ describe('fulcrum serve all --backend table on a device and workloads of one’s
     assert.ok(out.plan.powerW <= 18, `${out.plan.powerW} W`);
     assert.ok(out.cost.modesProfiled >= 1, `${out.cost.modesProfiled} modes`);
     assert.equal(out.problem.trainBatchSize, 12, 'bT from the table, as the optimizer used it');
+    assert.deepEqual(out.problem.streams[0].candidateBatchSizes, [1, 2, 4, 8], 'the batch sizes the table serves, as the optimizer used them');
     // The plan runs on the executor, for the table's device (the services' device without --device).
     const applied = running.executor!.node.status().applied;
     assert.equal(applied?.plan.planId, out.plan.planId);
@@ -55,6 +57,7 @@ describe('fulcrum serve all --backend table on a device and workloads of one’s
       [['--device', 'my-orin', '--train', 'my-detector', '--infer', 'my-detector'], /problem\.trainWorkload\.name: the profile table T\.csv has no training rows for my-detector \(it trains my-trainer\)/],
       [['--device', 'my-orin', '--train', 'my-trainer', '--train-batch', '16', '--infer', 'my-detector'], /problem\.trainBatchSize: the profile table T\.csv trains my-trainer at batch 12, not 16/],
       [['--device', 'orin-agx', '--train', 'my-trainer', '--infer', 'my-detector'], /problem\.device: unknown device "orin-agx": this optimizer's board is the profile table T\.csv's my-orin/],
+      [['--device', 'my-orin', '--train', 'my-trainer', '--infer', 'my-detector', '--batch-sizes', '4,16'], /problem\.streams\[0\]\.candidateBatchSizes: the profile table T\.csv has no my-detector inference rows at batch 16 \(it has 1, 2, 4, 8; send none for those\)$/],
       // Not a name at all: refused here, naming the flag.
       [['--device', 'my-orin', '--train', 'my-trainer', '--infer', 'my detector'], /^fulcrum: --infer: unknown workload "my detector"/],
     ] as const) {

@@ -84,6 +84,11 @@ describe('fulcrum serve all --workloads on the virtual board + solve --remote', 
     const out = JSON.parse(r.stdout);
     assert.equal(out.plan.feasible, true, JSON.stringify(out.plan));
     assert.ok(out.plan.powerW <= 20);
+    // No --batch-sizes: the optimizer planned among the folder's own (infer.batch_sizes), not 1…64.
+    assert.deepEqual(out.problem.streams[0].candidateBatchSizes, [1, 2, 4, 8]);
+    assert.ok([1, 2, 4, 8].includes(out.plan.batchSizes.stream0), JSON.stringify(out.plan.batchSizes));
+    const given = await cli('solve', '--remote', running.optimizer!.address, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '50', '--latency', '0.1', '--power', '20', '--batch-sizes', '2,4', '--json');
+    assert.deepEqual(JSON.parse(given.stdout).problem.streams[0].candidateBatchSizes, [2, 4], given.stderr);
     const page = await running.profiler!.profiler.getProfiles({ workload: 'my-trainer', kind: 'train' });
     assert.ok(page.results.length >= 1);
     // The controller's power while the user's model trains is the virtual model of that workload

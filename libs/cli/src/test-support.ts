@@ -24,7 +24,7 @@ const LEVELS = { cores: [4, 8], cpuMhz: [1000, 2000], gpuMhz: [300, 600, 900], e
  * `my-orin` on a 2×2×3×2 grid: `my-trainer` is only trained (bT 12, not any built-in workload's),
  * `my-detector` only served (batch 1–64); times fall and power rises with the clocks.
  */
-export function myOrinCsv(): string {
+export function myOrinCsv(inferBatchSizes: readonly number[] = [1, 2, 4, 8, 16, 32, 64]): string {
   const lines = [PROFILE_CSV_HEADER];
   for (const cores of LEVELS.cores)
     for (const cpu of LEVELS.cpuMhz)
@@ -33,7 +33,7 @@ export function myOrinCsv(): string {
           const speed = (gpu / 900) * 0.7 + (emc / 3000) * 0.2 + (cpu / 2000) * 0.05 + (cores / 8) * 0.05;
           const power = 5 + gpu / 100 + emc / 1000 + cpu / 1000 + cores / 4;
           lines.push(`my-orin,my-trainer,train,12,${cores},${cpu},${gpu},${emc},${(200 / speed).toFixed(3)},${power.toFixed(3)}`);
-          for (const b of [1, 2, 4, 8, 16, 32, 64]) lines.push(`my-orin,my-detector,infer,${b},${cores},${cpu},${gpu},${emc},${((5 + 2 * b) / speed).toFixed(3)},${(power * 0.8).toFixed(3)}`);
+          for (const b of inferBatchSizes) lines.push(`my-orin,my-detector,infer,${b},${cores},${cpu},${gpu},${emc},${((5 + 2 * b) / speed).toFixed(3)},${(power * 0.8).toFixed(3)}`);
         }
   return lines.join('\n') + '\n';
 }

@@ -186,6 +186,9 @@ describe('--workloads on the virtual board', () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.solve.plan.feasible, true);
+    // Planned among the folder's own batch sizes (its manifest's infer.batch_sizes), not 1…64.
+    assert.deepEqual(out.solve.problem.streams[0].candidateBatchSizes, [1, 2, 4, 8]);
+    assert.ok([1, 2, 4, 8].includes(out.solve.plan.batchSizes.cam), JSON.stringify(out.solve.plan.batchSizes));
     assert.ok(out.run.streams[0].sent > 0);
     assert.equal(out.run.streams[0].answered, out.run.streams[0].sent);
     const half = await cli('demo', '--workloads', models, '--train', 'tiny-trainer');

@@ -77,6 +77,21 @@ describe('validateProblem', () => {
     assert.equal(validateProblem({ ...problem, trainBatchSize: 16 }, catalog).trainBatchSize, 16);
   });
 
+  it("a stream that names no batch sizes gets its workload's own list (a folder's, a table's), cut at its maximum", () => {
+    const catalog = catalogWith(BUILTIN_CATALOG, {
+      workloads: [
+        { id: 'own', displayName: 'own', defaultTrainBatchSize: 8, defaultInferBatchSizes: [12, 3, 48, 3] },
+        { id: 'capped', displayName: 'capped', defaultTrainBatchSize: 8, maxInferBatchSize: 20, defaultInferBatchSizes: [4, 16, 32] },
+      ],
+    });
+    const stream = (workload: string, candidateBatchSizes?: number[]) => ({ ...base, streams: [{ name: 'cam', workload, arrivalRatePerS: 5, latencyBudgetS: 1, ...(candidateBatchSizes ? { candidateBatchSizes } : {}) }] });
+    assert.deepEqual(validateProblem(stream('own'), catalog).streams[0]!.candidateBatchSizes, [3, 12, 48]);
+    assert.deepEqual(validateProblem(stream('capped'), catalog).streams[0]!.candidateBatchSizes, [4, 16]);
+    // Given sizes win; a workload without a list keeps SPEC §2's default.
+    assert.deepEqual(validateProblem(stream('own', [2]), catalog).streams[0]!.candidateBatchSizes, [2]);
+    assert.deepEqual(validateProblem(stream('mobilenet'), catalog).streams[0]!.candidateBatchSizes, [1, 2, 4, 8, 16, 32, 64]);
+  });
+
   it('rejects duplicate and subject-unsafe stream names', () => {
     const s = base.streams![0]!;
     fails({ ...base, streams: [s, { ...s }] }, 'streams[1].name', /duplicate stream name "cam"/);

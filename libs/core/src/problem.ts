@@ -74,10 +74,11 @@ export function parsePowerSemantics(value: unknown, field = 'powerSemantics'): P
 
 export function validateBatchSizes(value: readonly unknown[] | undefined, field: string, workload?: WorkloadDescriptor): number[] {
   if (value === undefined) {
-    const max = workload?.maxInferBatchSize;
-    if (max === undefined) return [...DEFAULT_CANDIDATE_BATCH_SIZES];
-    // The default candidates the workload can take (at least its maximum itself).
-    const fit = DEFAULT_CANDIDATE_BATCH_SIZES.filter((b) => b <= max);
+    // The workload's own list (a user's folder, a profile table's rows), else SPEC §2's default.
+    const own = workload?.defaultInferBatchSizes?.length ? workload.defaultInferBatchSizes : DEFAULT_CANDIDATE_BATCH_SIZES;
+    const max = Math.min(workload?.maxInferBatchSize ?? PROBLEM_LIMITS.maxBatchSize, PROBLEM_LIMITS.maxBatchSize);
+    // The candidates the workload can take (at least its maximum itself).
+    const fit = [...new Set(own.filter((b) => Number.isInteger(b) && b >= 1 && b <= max))].sort((a, b) => a - b).slice(0, PROBLEM_LIMITS.maxCandidateBatchSizes);
     return fit.length ? fit : [max];
   }
   if (!Array.isArray(value) || value.length === 0) throw new ValidationError(field, 'must list at least one batch size');

@@ -18,6 +18,12 @@ export interface WorkloadDescriptor {
   /** The largest training / inference minibatch the model takes (its manifest's `max_batch_size`); default PROBLEM_LIMITS.maxBatchSize. */
   readonly maxTrainBatchSize?: number;
   readonly maxInferBatchSize?: number;
+  /**
+   * The candidate inference batch sizes a problem gets when it gives none (a user's folder's
+   * `infer.batch_sizes`, a profile table's inference rows); absent: DEFAULT_CANDIDATE_BATCH_SIZES
+   * up to maxInferBatchSize.
+   */
+  readonly defaultInferBatchSizes?: readonly number[];
 }
 
 /**

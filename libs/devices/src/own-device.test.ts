@@ -50,6 +50,8 @@ describe('a profile table of a device of its own', () => {
     assert.ok(catalog.deviceIds().includes('orin-agx'));
     const p = validateProblem({ device: 'my-orin', trainWorkload: 'my-trainer', powerBudgetW: 20, streams: [{ workload: 'my-detector', arrivalRatePerS: 5, latencyBudgetS: 1 }] }, catalog);
     assert.equal(p.trainBatchSize, 16);
+    // A stream that names no batch sizes gets those the table serves (SPEC §2), not 1…64.
+    assert.deepEqual(p.streams[0]!.candidateBatchSizes, [1, 2, 4, 8]);
     // Answers only what it holds.
     assert.throws(() => backend.groundTruth({ workload: 'my-detector', kind: 'train', batchSize: 16, mode: { cores: 4, cpuMhz: 1000, gpuMhz: 300, emcMhz: 2000 } }), NotInTableError);
   });

@@ -142,7 +142,19 @@ export class ProfileTable {
       const bt = this.batchSizes(w, 'train');
       return userWorkload(w, bt[0] ?? 1);
     });
-    return catalogWith(this.base, { devices: this.ownGrid ? [this.spec] : [], workloads });
+    const merged = catalogWith(this.base, { devices: this.ownGrid ? [this.spec] : [], workloads });
+    // Every workload the table serves, known to the base or not, defaults to the batch sizes its
+    // inference rows have (SPEC §2): a problem that names none asks for nothing the table lacks.
+    const served = (d: WorkloadDescriptor): WorkloadDescriptor => {
+      const sizes = this.batchSizes(d.id, 'infer');
+      return sizes.length > 0 ? { ...d, defaultInferBatchSizes: sizes } : d;
+    };
+    return {
+      device: (id, field) => merged.device(id, field),
+      workload: (id, field) => served(merged.workload(id, field)),
+      deviceIds: () => merged.deviceIds(),
+      workloadIds: () => merged.workloadIds(),
+    };
   }
 
   /** The training batch size bT a benchmark or plan on this table uses for `workload` (undefined when it has no training rows). */

@@ -30,6 +30,9 @@ export function descriptorOf(folder: WorkloadFolder): WorkloadDescriptor {
     defaultTrainBatchSize: m.train?.batchSize ?? 32,
     ...(m.train?.maxBatchSize !== undefined ? { maxTrainBatchSize: m.train.maxBatchSize } : {}),
     ...(m.infer?.maxBatchSize !== undefined ? { maxInferBatchSize: m.infer.maxBatchSize } : {}),
+    // A user's folder is served at its own batch sizes; the built-in workloads keep SPEC §2's
+    // default list (1…64), which the benchmark and the virtual boards are calibrated on.
+    ...(!folder.builtin && m.infer?.batchSizes ? { defaultInferBatchSizes: [...m.infer.batchSizes] } : {}),
   };
 }
 

@@ -75,6 +75,11 @@ function tableCatalog(table: ProfileTable, path: string): { catalog: Catalog; ch
         const serves = workloads.filter((w) => table.batchSizes(w, 'infer').length > 0);
         throw new ValidationError(`problem.streams[${i}].workload.name`, `${what} has no inference rows for ${s.workload} (it serves ${serves.join(', ') || 'nothing'})`);
       }
+      const served = table.batchSizes(s.workload, 'infer');
+      const missing = s.candidateBatchSizes.filter((b) => !served.includes(b));
+      if (missing.length > 0) {
+        throw new ValidationError(`problem.streams[${i}].candidateBatchSizes`, `${what} has no ${s.workload} inference rows at batch ${missing.join(', ')} (it has ${served.join(', ')}; send none for those)`);
+      }
     });
   };
   return { catalog, checkProblem };

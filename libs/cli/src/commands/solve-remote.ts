@@ -45,6 +45,8 @@ export interface RemoteSolveOptions extends RemoteTarget {
   readonly onRetry?: ((err: grpc.ServiceError, attempt: number, delayMs: number) => void) | undefined;
   /** Send no training batch size: the optimizer takes its default bT for the workload (a table's own workload's). */
   readonly optimizerTrainBatchSize?: boolean | undefined;
+  /** Per stream: send no candidate batch sizes, so the optimizer takes the workload's own (its folder's, its table's; SPEC §2). */
+  readonly optimizerBatchSizes?: readonly boolean[] | undefined;
 }
 
 export interface RemoteSolveResult {
@@ -107,6 +109,9 @@ export async function solveRemote(problem: Problem, options: RemoteSolveOptions)
   const { strategy, modeBudget } = remoteStrategy(options.strategy);
   const proto = problemToProto(problem);
   if (options.optimizerTrainBatchSize) proto.trainBatchSize = 0;
+  proto.streams.forEach((s, i) => {
+    if (options.optimizerBatchSizes?.[i]) s.candidateBatchSizes = [];
+  });
   if (options.boardDevice) proto.device = '';
   const req = optimizer.SolveRequest.fromPartial({ problem: proto, strategy, modeBudget, seed: options.seed ?? 0, grid: options.grid ?? '', board: options.board ?? '' });
   const conn = optimizerConnection(options, options);
@@ -355,6 +360,8 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
   }
   // A workload of the board's own: its bT is the optimizer's to know (from the board's profile table).
   const optimizerTrainBatchSize = !o.trainBatch && !BUILTIN_CATALOG.workloadIds().includes(problem.trainWorkload);
+  // Streams without --batch-sizes: the optimizer knows the workload's own (a folder's, the board's table's).
+  const optimizerBatchSizes = o.streams.map((s) => !(s && typeof s === 'object' && (s as { candidateBatchSizes?: unknown }).candidateBatchSizes !== undefined));
   const progress = progressReporter(io, { tty: Boolean(process.stderr.isTTY), expected: expectedModes(o.strategy) });
   let result: RemoteSolveResult;
   try {
@@ -368,6 +375,7 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
       onProgress: progress.onProgress,
       onRetry: progress.onRetry,
       optimizerTrainBatchSize,
+      optimizerBatchSizes,
       ...(o.board !== undefined ? { board: o.board, boardDevice: o.device === undefined } : {}),
     });
   } finally {
@@ -378,6 +386,10 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
     const trained = result.modes.flatMap((m) => m.results).find((r) => r.workload === problem.trainWorkload && r.kind === common.WorkloadKind.WORKLOAD_KIND_TRAIN);
     if (trained) problem = { ...problem, trainBatchSize: trained.batchSize };
   }
+  // The batch sizes the optimizer chose among: those its measurements of each stream's workload have.
+  const measured = (workload: string): number[] =>
+    [...new Set(result.modes.flatMap((m) => m.results).filter((r) => r.workload === workload && r.kind === common.WorkloadKind.WORKLOAD_KIND_INFER).map((r) => r.batchSize))].sort((a, b) => a - b);
+  problem = { ...problem, streams: problem.streams.map((s, i) => (optimizerBatchSizes[i] && measured(s.workload).length > 0 ? { ...s, candidateBatchSizes: measured(s.workload) } : s)) };
   const report = remoteReport(problem, o.strategy, o.remote, result);
   if (o.plot !== undefined) {
     try {

@@ -125,6 +125,8 @@ function checkTableHolds(table: ProfileTable, description: string, problem: Prob
   for (const s of problem.streams) {
     const served = table.batchSizes(s.workload, 'infer');
     if (served.length === 0) throw new UsageError(`${multi ? '--stream' : '--infer'}: ${description} has no inference rows for ${s.workload}`);
+    const missing = s.candidateBatchSizes.filter((b) => !served.includes(b));
+    if (missing.length > 0) throw new UsageError(`--batch-sizes: ${description} has no ${s.workload} inference rows at batch ${missing.join(', ')} (it has ${served.join(', ')})`);
   }
 }
 
@@ -232,24 +234,21 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       if (tokenGiven || o.tls || o.tlsCa !== undefined) throw new UsageError(`${tokenGiven ? '--token' : o.tls ? '--tls' : '--tls-ca'} goes with --remote`);
       const registry = openRegistry(o.workloads);
       let userWorkloads: VirtualWorkloadSpec[] = [];
-      let problemStreams: typeof streams = streams;
       if (o.profiles === undefined) {
         // The virtual board: the user's folders the problem names become workloads of the board.
         checkWorkloadKind(registry, o.train, 'train', '--train');
         streams.forEach((s, i) => s.workload !== undefined && checkWorkloadKind(registry, s.workload, 'infer', multi ? `--stream #${i + 1}` : '--infer'));
         userWorkloads = userVirtualWorkloads(registry, [o.train, ...streams.flatMap((s) => (s.workload !== undefined ? [s.workload] : []))]);
-        // A user's workload is served at its manifest's batch sizes (infer.batch_sizes) unless --batch-sizes says otherwise.
-        if (!o.batchSizes) {
-          problemStreams = streams.map((s) => {
-            const f = registry.userFolders().find((x) => x.manifest.name === s.workload);
-            return f?.manifest.infer ? { ...s, candidateBatchSizes: [...f.manifest.infer.batchSizes] } : s;
-          });
-        }
       }
+      // Without --batch-sizes a stream gets its workload's own (a folder's infer.batch_sizes, a
+      // table's rows; SPEC §2): the catalog's descriptor says which. A table's catalog is the
+      // base (its own workloads and batch sizes); on a virtual board the registry's descriptors
+      // are whole (the board's carry only what it simulates).
       const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli', userWorkloads);
+      const catalog = backend.source.type === 'table' ? registry.catalog(backend.source.catalog) : registry.catalog();
       let problem: Problem;
       try {
-        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams: problemStreams }, registry.catalog(backend.source.catalog));
+        problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams }, catalog);
       } catch (err) {
         throw asUsageError(err, (f) => flagFor(f, multi));
       }
