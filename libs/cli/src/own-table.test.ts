@@ -16,6 +16,30 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
+  it('a table file that cannot be read (missing, a folder) is one line naming the flag, exit 2, for every command that reads one', async () => {
+    const missing = join(dir, 'missing.csv');
+    const problem = ['--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18'];
+    for (const [path, why] of [[missing, 'no such file'], [dir, 'a folder, not a CSV file']] as const) {
+      for (const [argv, flag] of [
+        [['solve', '--profiles', path, ...problem], '--profiles'],
+        [['bench', '--profiles', path, '--sweep', 'quick'], '--profiles'],
+        [['simulate', '--profile', path, '--train-workload', 'my-trainer', '--power', '18', '--stream', 'name=s,workload=my-detector,latency=1,rate=5'], '--profile'],
+        [['profiles', 'import', path], 'profiles import'],
+        [['serve', 'all', '--backend', 'table', '--profiles', path, '--grpc.port', '0', '--metrics.port', '-1'], '--profiles'],
+      ] as const) {
+        const r = await cli(...argv);
+        assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.equal(r.stderr, `fulcrum: ${flag}: cannot read ${path}: ${why}\n`, argv.join(' '));
+      }
+    }
+  });
+
+  it('a batch size the table does not serve is named, exit 2', async () => {
+    const r = await cli('solve', '--profiles', csv, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18', '--batch-sizes', '4,3', '--strategy', 'gmd');
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /^fulcrum: --batch-sizes: .*T\.csv.* has no my-detector inference rows at batch 3 \(it has 1, 2, 4, 8, 16, 32, 64\)\n$/);
+  });
+
   it('solve finds a feasible plan on one of the table’s modes, bT from the table', async () => {
     const r = await cli('solve', '--profiles', csv, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18', '--json');
     assert.equal(r.code, 0, r.stderr);

@@ -31,6 +31,7 @@ export {
   PROFILE_CSV_HEADER,
   DEFAULT_EXPORT_BATCH_SIZES,
   ProfileCsvError,
+  ProfileFileError,
   isProfileCsvError,
   writeProfileCsv,
   exportProfiles,

@@ -257,6 +257,8 @@ export async function readProfileCsv(input: Readable | string, options: ReadOpti
   const source = options.source ?? 'profiles.csv';
   const stream = typeof input === 'string' ? Readable.from([input]) : input;
   const parser = stream.pipe(parse({ relax_column_count: true, skip_empty_lines: true, info: true, bom: true }));
+  // pipe() does not pass the source's errors on (a missing file, a folder): the loop below gets them.
+  stream.once('error', (err) => parser.destroy(err));
   let columns: Map<string, number> | undefined;
   let table: ProfileTable | undefined;
   const state: { device?: string } = {};
@@ -301,7 +303,26 @@ export async function readProfileCsv(input: Readable | string, options: ReadOpti
 
 /** Reads a profile CSV file. */
 export async function loadProfileTable(path: string): Promise<ProfileTable> {
-  return readProfileCsv(createReadStream(path), { source: path });
+  try {
+    return await readProfileCsv(createReadStream(path), { source: path });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a CSV file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : undefined;
+    if (why) throw new ProfileFileError(path, why, err);
+    throw err;
+  }
+}
+
+/** A profile table's file cannot be read (missing, a folder, not permitted): says which, the fs error as `cause`. */
+export class ProfileFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(reason, { cause });
+    this.name = 'ProfileFileError';
+  }
 }
 
 /**

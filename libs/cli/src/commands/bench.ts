@@ -2,7 +2,6 @@
  * `fulcrum bench` — the SPEC §7 sweep: strategies scored against the oracle on the noise-free
  * ground truth of a virtual device or a profile table; summary table, JSON and plots.
  */
-import { existsSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +11,7 @@ import { createProgress } from '@fulcrum/bench/internal';
 import { DEFAULT_TARGET_PROBABILITY, getStrategy, strategyNames } from '@fulcrum/strategies';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
+import { assertProfileFile } from '../profile-file.js';
 import { parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
@@ -68,7 +68,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
     .addHelpText('after', '\nExamples:\n  fulcrum bench --sweep quick\n  fulcrum bench --device orin-agx --sweep paper --json bench.json --plots bench-plots\n  fulcrum bench --profiles orin.csv --strategies oracle,gmd,als-50 --sweep quick\n  fulcrum bench --device family:3 --noise 0 --strategies oracle,gmd,als-150\n  fulcrum bench --workloads examples/workloads --train digits-classifier --infer digits-onnx --strategies oracle,gmd,als-50\n')
     .action(async (o: BenchCliOptions, cmd: Command) => {
       if (o.profiles !== undefined && o.device !== undefined) throw new UsageError('--profiles: give either --device or --profiles, not both');
-      if (o.profiles !== undefined && !existsSync(o.profiles)) throw new UsageError(`--profiles: no such file ${o.profiles}`);
+      if (o.profiles !== undefined) assertProfileFile(o.profiles, '--profiles');
       const noiseGiven = cmd.getOptionValueSource('noise') === 'cli';
       const registry = openRegistry(o.workloads);
       let train = o.train;

@@ -2,7 +2,7 @@
  * `fulcrum profiles export` — a device backend's profiles as the SPEC §3 CSV (stdout or --out).
  * `fulcrum profiles import FILE` — validate a profile CSV and summarise it.
  */
-import { createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
@@ -15,12 +15,12 @@ import {
   createVirtualDevice,
   exportProfiles,
   isProfileCsvError,
-  loadProfileTable,
   virtualDeviceIds,
 } from '@fulcrum/devices';
 import type { CliIo } from '../io.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { UsageError, asUsageError, commaList, oneOf } from '../usage.js';
+import { assertProfileFile, loadProfileFile } from '../profile-file.js';
 
 interface ExportOptions {
   device: string;
@@ -123,10 +123,10 @@ export function registerProfilesCommands(program: Command, io: CliIo): void {
     .argument('<file>', 'the CSV file')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, o: ImportOptions) => {
-      if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+      assertProfileFile(file, 'profiles import');
       let table;
       try {
-        table = await loadProfileTable(file);
+        table = await loadProfileFile(file, 'profiles import');
       } catch (err) {
         if (isProfileCsvError(err)) throw new UsageError(err.message);
         throw err;

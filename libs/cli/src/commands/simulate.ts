@@ -1,8 +1,8 @@
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
-import { createVirtualDevice, loadProfileTable, type ProfileTable, type VirtualWorkloadSpec } from '@fulcrum/devices';
+import { createVirtualDevice, type ProfileTable, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import {
   FrontReplanner,
   alsFront,
@@ -24,6 +24,7 @@ import {
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { assertProfileFile, loadProfileFile } from '../profile-file.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SimulateOptions {
@@ -84,14 +85,6 @@ function parseSimStream(spec: string, index: number): { name: string; workload: 
     }
   });
   return { name: values.get('name') ?? `stream${index}`, workload, latency, ...(rate !== undefined ? { rate } : {}), ...(batches ? { batches } : {}) };
-}
-
-function assertReadable(path: string, flag: string): void {
-  try {
-    accessSync(path, constants.R_OK);
-  } catch (err) {
-    throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 function readText(path: string, flag: string): string {
@@ -171,9 +164,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       let table: ProfileTable | undefined;
       if (o.profile !== undefined) {
-        assertReadable(o.profile, '--profile');
+        assertProfileFile(o.profile, '--profile');
         try {
-          table = await loadProfileTable(o.profile);
+          table = await loadProfileFile(o.profile, '--profile');
         } catch (err) {
           throw asUsageError(err);
         }
