@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './test-support.js';
@@ -85,6 +85,27 @@ describe('fulcrum solve', () => {
 });
 
 describe('fulcrum bench', () => {
+  it('checks where --json and --plots go before the sweep: one line naming the flag, exit 2, nothing run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fulcrum-bench-out-'));
+    try {
+      const file = join(dir, 'a-file');
+      await writeFile(file, 'x');
+      for (const [argv, message] of [
+        [['--json', dir], `--json: ${dir} is a folder; give a file name`],
+        [['--json', join(file, 'x.json')], `--json: cannot write ${join(file, 'x.json')}: a file is in the way of its folder`],
+        [['--plots', file], `--plots: ${file} is a file; give a folder`],
+        [['--json', '/proc/fulcrum-no-such/x.json'], '--json: cannot write /proc/fulcrum-no-such/x.json: cannot be created there'],
+      ] as const) {
+        const r = await cli('bench', '--sweep', 'quick', '--strategies', 'oracle,gmd', ...argv);
+        assert.equal(r.code, 2, argv.join(' '));
+        assert.equal(r.stderr, `fulcrum: ${message}\n`);
+        assert.equal(r.stdout, '', 'no sweep ran');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('bad flags exit 2 naming the flag', async () => {
     for (const [args, flag] of [
       [['--sweep', 'huge'], '--sweep'],

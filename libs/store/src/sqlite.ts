@@ -2,11 +2,10 @@
  * The embedded default: one SQLite file (better-sqlite3), no server needed. WAL journal, so a
  * reader in another process sees committed results while the profiler writes.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ValidationError } from '@fulcrum/core';
-import { describeValue } from '@fulcrum/core/internal';
+import { describeValue, makeFolders } from '@fulcrum/core/internal';
 import {
   validateProfileFilter,
   validateProfileKey,
@@ -106,7 +105,7 @@ export interface SqliteProfileStoreOptions {
 export function openSqliteProfileStore(options: SqliteProfileStoreOptions): ProfileStore {
   const path = options?.path;
   if (typeof path !== 'string' || path.trim() === '') throw new ValidationError('path', `must be a database file path or ":memory:", got ${describeValue(path)}`);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') makeFolders(dirname(path));
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');

@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { PowerMode } from '@fulcrum/core';
+import { makeFolders } from '@fulcrum/core/internal';
 import type { JetsonBoard } from './discover.js';
 import type { KnobReadout, RawKnobState } from './knobs.js';
 import { BOOT_ID } from './paths.js';
@@ -87,7 +88,7 @@ export class StateFile {
       pinned: readout.pinned,
       state: readout.raw,
     };
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+    makeFolders(dirname(this.path), 0o750);
     // Write then rename: a crash mid-write never leaves half a file where the original state should be.
     const tmp = `${this.path}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(saved, null, 2) + '\n', { mode: 0o640 });

@@ -2,16 +2,16 @@
  * `fulcrum bench` — the SPEC §7 sweep: strategies scored against the oracle on the noise-free
  * ground truth of a virtual device or a profile table; summary table, JSON and plots.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NOISE, DEFAULT_SEED, parseFamilyDevice, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, formatAcross, formatSummary, runBench, summarize, summarizeAcross, writePlots, type BackendSpec, type BenchSummary, type SweepName } from '@fulcrum/bench';
 import { createProgress } from '@fulcrum/bench/internal';
 import { DEFAULT_TARGET_PROBABILITY, getStrategy, strategyNames } from '@fulcrum/strategies';
 import type { CliIo } from '../io.js';
-import { UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
+import { CommandError, UsageError, asUsageError, commaList, oneOf, positiveInteger } from '../usage.js';
 import { assertProfileFile } from '../profile-file.js';
+import { checkOutputDir, checkOutputFile } from '../output-path.js';
 import { parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
@@ -112,6 +112,9 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
           throw new UsageError(`--device: unknown virtual device ${JSON.stringify(backend.device)}; known: ${virtualDeviceIds().join(', ')}, or family:N / family:A-B (synthetic variants)`);
         }
       }
+      // Where the results go is checked before the sweep (minutes on the paper sweep), not after.
+      if (o.json) checkOutputFile(o.json, '--json');
+      if (o.plots) checkOutputDir(o.plots, '--plots');
       const summaries: BenchSummary[] = [];
       const jsons: unknown[] = [];
       for (const backend of backends) {
@@ -149,8 +152,12 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
       const across = backends.length > 1 ? summarizeAcross(summaries) : undefined;
       if (across) io.stdout(formatAcross(`over the ${backends.length} variants ${o.device} (worst and mean):`, across));
       if (o.json) {
-        await mkdir(dirname(o.json), { recursive: true });
-        await writeFile(o.json, JSON.stringify(across ? { runs: jsons, across } : jsons[0]));
+        try {
+          await writeFile(o.json, JSON.stringify(across ? { runs: jsons, across } : jsons[0]));
+        } catch (err) {
+          // Checked before the sweep; a disk that filled up since still gets one line (the table above stands).
+          throw new CommandError(`--json: cannot write ${o.json}: ${(err as Error).message}`);
+        }
         io.stdout(`wrote ${o.json}\n`);
       }
     });

@@ -14,18 +14,20 @@
  *    requests answered and lost), then stops everything (the controller restores its mode).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { eventFilter, inferSubject, isErrorReply, powerSubject } from '@fulcrum/bus';
 import { validateProblem, type Catalog, type Problem } from '@fulcrum/core';
+import { makeFolders } from '@fulcrum/core/internal';
 import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
 import { GrpcConnection, LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';
 import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { checkOutputDir } from '../output-path.js';
 import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
 import { addWorkloadsOption, openRegistry, workloadPathsOf } from '../workloads.js';
 import { expectedModes, progressReporter, remoteReport, remoteStrategy, solveRemote, type RemoteSolveReport } from './solve-remote.js';
@@ -297,7 +299,7 @@ const f = (x: number, digits = 3): string => x.toFixed(digits);
 
 /** The demo's plots: the plan (from the Solve's answer) and the run's timeline, each as SVG and PNG. */
 async function writeDemoPlots(dir: string, problem: Problem, strategy: string, address: string, result: Awaited<ReturnType<typeof solveRemote>>, timeline: RunTimeline, run: DemoReport['run']): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  makeFolders(dir);
   const written: string[] = [];
   for (const ext of ['svg', 'png']) {
     const file = join(dir, `plan.${ext}`);
@@ -407,6 +409,7 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           if (kind === 'train' ? !f.manifest.train : !f.manifest.infer) throw new UsageError(`${flag}: workload ${JSON.stringify(name)} has no ${kind}: section in ${f.manifestPath}`);
         }
       }
+      if (o.plot !== undefined) checkOutputDir(o.plot, '--plot'); // before the run, not after it
       const workloads = workloadPathsOf(o.workloads);
       const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
       const tty = Boolean(process.stderr.isTTY) && !o.json;

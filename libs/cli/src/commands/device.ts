@@ -3,7 +3,7 @@
  * `fulcrum device plot` — time and power against GPU clock (one line per EMC clock) and the
  * time–power scatter with its Pareto front, as SVG and PNG.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
@@ -14,6 +14,7 @@ import { calibrationReport, paretoFront, type CalibrationReport } from '@fulcrum
 import { lineChartSpec, paretoScatterSpec, renderVegaLite, svgToPng, type VegaLiteSpec } from '@fulcrum/plot';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { checkOutputDir } from '../output-path.js';
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
@@ -123,7 +124,7 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
       const table = d.groundTruthTable(o.workload, kind, batchSize, scatterGrid);
       const front = new Set(paretoFront(table.timeMs, table.powerW));
       const points = Array.from(table.timeMs, (timeMs, i) => ({ timeMs, powerW: table.powerW[i]!, label: formatPowerMode(table.index.modeAt(i)), pareto: front.has(i) }));
-      mkdirSync(o.out, { recursive: true });
+      checkOutputDir(o.out, '--out');
       const base = `${o.device}-${o.workload}-${kind}-b${batchSize}`;
       const written = [
         ...(await writePlot(

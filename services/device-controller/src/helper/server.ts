@@ -1,7 +1,8 @@
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ValidationError } from '@fulcrum/core';
+import { makeFolders } from '@fulcrum/core/internal';
 import type { Logger } from '@fulcrum/runtime';
 import type { LocalKnobDriver } from '../driver.js';
 import { KnobMismatchError, KnobWriteError } from '../knobs.js';
@@ -167,7 +168,7 @@ export async function startJetsonHelper(options: JetsonHelperOptions): Promise<J
     });
   });
 
-  await mkdir(dirname(socketPath), { recursive: true, mode: 0o750 });
+  makeFolders(dirname(socketPath), 0o750);
   await clearStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

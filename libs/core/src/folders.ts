@@ -1,0 +1,34 @@
+/**
+ * Making the folders of a path a user named (a store file, an output folder). Node's
+ * `mkdir(..., { recursive: true })` spins forever where every level answers ENOENT (under /proc on
+ * Linux: Node 20 loops, using a core); this makes the missing levels one at a time, bounded by the
+ * path's depth, and throws the first level's error instead.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+/**
+ * Makes the folders of `path` that are missing, from the nearest one that exists. Throws the fs
+ * error of the first level that cannot be made (ENOENT where nothing can be created), ENOTDIR when a
+ * file is in the way.
+ */
+export function makeFolders(path: string, mode?: number): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.push(p);
+      const up = dirname(p);
+      if (up === p) break;
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a folder, ${p}`), { code: 'ENOTDIR', path: p });
+    break;
+  }
+  for (const dir of missing.reverse()) mkdirSync(dir, mode === undefined ? undefined : { mode });
+}
