@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultPython } from '@fulcrum/executor/internal';
@@ -63,6 +63,16 @@ describe('fulcrum workload check', () => {
     assert.match(dtype.stderr, /--workloads: .*fulcrum\.yaml: infer\.input\.dtype/);
     assert.doesNotMatch(dtype.stderr + batch.stderr + typo.stderr, /\n\s+at /, 'no stack trace');
   });
+
+  it('a module that does not load (a SyntaxError) is exit 2 naming the module, in one line', async () => {
+    const d = join(dir, 'bad', 'syntax');
+    writeTinyWorkload(d, { name: 'syntax' });
+    writeFileSync(join(d, 'workload.py'), 'def broken(:\n');
+    const r = await cli('workload', 'check', d);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^fulcrum: .*syntax\/workload\.py: .*SyntaxError/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
 });
 
 describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
@@ -98,5 +108,36 @@ describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
     const missing = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=a,rate=1,latency=1');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--stream #1: missing batch/);
+  });
+
+  it('a python that cannot run the worker is one line naming where it came from, exit 2', async () => {
+    const stream = ['--stream', 'name=det,workload=my-onnx-detector,rate=5,latency=0.5,batch=2', '--duration', '1', '--no-checkpoints'];
+    // A real interpreter without the packages the worker imports, as a pyenv python on PATH often
+    // is: the same python with site-packages off (-S).
+    const bare = join(dir, 'python-without-packages');
+    writeFileSync(bare, `#!/bin/sh\nexec ${defaultPython()} -S "$@"\n`);
+    chmodSync(bare, 0o755);
+    for (const [python, message] of [
+      [bare, /^fulcrum: --python .*python-without-packages: it has no numpy \(No module named 'numpy'\); the worker needs a python with numpy and PyTorch/],
+      [join(dir, 'no-such-python'), /^fulcrum: --python .*no-such-python: no such program$/],
+      ['/bin/true', /^fulcrum: --python \/bin\/true: it could not run the worker: worker exited with code 0$/],
+    ] as const) {
+      const r = await cli('run', '--workloads', models, '--train', 'my-trainer', ...stream, '--python', python);
+      assert.equal(r.code, 2, `${python}: ${r.stderr}`);
+      // The progress line, then one line: no stack.
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 2, r.stderr);
+      assert.match(lines[1]!, message);
+    }
+  });
+
+  it("a serving workload whose step fails is named, not the training one", async () => {
+    const broken = join(dir, 'broken');
+    const folder = writeTinyWorkload(join(broken, 'wrong-count'), { name: 'wrong-count', train: false });
+    const py = join(folder, 'workload.py');
+    writeFileSync(py, readFileSync(py, 'utf8').replace('return self.model(torch.as_tensor(', 'return [1] or self.model(torch.as_tensor('));
+    const r = await cli('run', '--workloads', `${models},${broken}`, '--train', 'my-trainer', '--stream', 'name=c,workload=wrong-count,rate=10,latency=0.5,batch=2', '--duration', '2', '--device', 'cpu', '--no-checkpoints');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, /^fulcrum: wrong-count: python worker: ValueError: infer returned 1 results for a batch of 2$/);
   });
 });

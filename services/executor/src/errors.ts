@@ -59,8 +59,28 @@ export function grpcStatusName(code: InferenceFailureCode): string {
 export class WorkerCrashedError extends Error {
   override readonly name = 'WorkerCrashedError';
   readonly runner: string;
-  constructor(runner: string, message: string) {
+  /** The workload the worker drives, when it drives one. */
+  readonly workload: string | undefined;
+  /** The interpreter it ran, when it is a Python worker. */
+  readonly python: string | undefined;
+  /** It died before it answered its first request: the interpreter itself is unusable (no torch, not Python, missing). */
+  readonly starting: boolean;
+  constructor(runner: string, message: string, details: { workload?: string; python?: string; starting?: boolean } = {}) {
     super(message);
     this.runner = runner;
+    this.workload = details.workload;
+    this.python = details.python;
+    this.starting = details.starting ?? false;
+  }
+}
+
+/** A workload's own step (its Python `train_step` / `infer` / setup) raised: the message is the worker's. */
+export class WorkloadStepError extends Error {
+  override readonly name = 'WorkloadStepError';
+  constructor(
+    readonly workload: string,
+    message: string,
+  ) {
+    super(message);
   }
 }

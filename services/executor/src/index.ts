@@ -46,7 +46,7 @@ export { serveInference, busEventSink } from './bus-adapter.js';
 export { FrontReplanner, planFromFront } from './replan.js';
 export type { ProfiledMode, FrontPlan } from './replan.js';
 
-export { InferenceError, isInferenceError, WorkerCrashedError } from './errors.js';
+export { InferenceError, isInferenceError, WorkerCrashedError, WorkloadStepError } from './errors.js';
 export type { InferenceFailureCode } from './errors.js';
 export type {
   ExecutorProblem,

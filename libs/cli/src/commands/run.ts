@@ -4,7 +4,8 @@ import { requireToken } from '@fulcrum/core';
 import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
-import { CommandError, UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { pythonSource, workerError } from '../worker-errors.js';
 import { addWorkloadsOption, openRegistry } from '../workloads.js';
 
 function nonNegativeInteger(text: string): number {
@@ -179,8 +180,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
         });
       } catch (err) {
         if (err instanceof OnnxModelError) throw new UsageError(`infer.onnx: ${err.message}`);
-        if (err instanceof Error && /^python worker: /.test(err.message)) throw new CommandError(`${o.train}: ${err.message}`);
-        throw err;
+        throw workerError(err, pythonSource(o.python));
       }
       if (o.plot) await writeTimelinePlot(o.plot, report.timeline, `fulcrum run: ${o.train} training + ${[...new Set(streams.map((s) => s.workload))].join(', ')} on ${report.worker.device}`);
       if (o.json) {

@@ -9,11 +9,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '@fulcrum/core';
-import { OnnxModelError, OnnxRunner, PythonWorker, workerWorkloadOf, type WorkerInfo } from '@fulcrum/executor';
+import { OnnxModelError, OnnxRunner, PythonWorker, WorkloadStepError, workerWorkloadOf, type WorkerInfo } from '@fulcrum/executor';
 import { virtualDeviceIds } from '@fulcrum/devices';
 import { formatInspection, inspectWorkload, isWorkloadFolder, loadWorkloadFolder, type WorkloadFolder, type WorkloadInspection } from '@fulcrum/workloads';
 import type { CliIo } from '../io.js';
 import { CommandError, UsageError, oneOf, positiveInteger } from '../usage.js';
+import { pythonSource, workerError } from '../worker-errors.js';
 import { addWorkloadsOption, openRegistry } from '../workloads.js';
 
 interface CheckOptions {
@@ -98,7 +99,9 @@ export async function checkWorkload(folder: WorkloadFolder, o: CheckOptions): Pr
       try {
         info = await worker.start();
       } catch (err) {
-        throw new CommandError(`${folder.modulePath}: ${(err as Error).message.replace(/^python worker: /, '')}`);
+        // The user's module failed to load (a SyntaxError, no FulcrumWorkload): bad input, exit 2.
+        if (err instanceof WorkloadStepError) throw new UsageError(`${folder.modulePath}: ${err.message.replace(/^python worker: /, '')}`);
+        throw workerError(err, pythonSource(o.python));
       }
       report.worker = { torch: info.torch, device: info.device };
     }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { WorkloadKind } from '@fulcrum/core';
 import type { Logger } from '@fulcrum/runtime';
 import type { WorkloadFolder } from '@fulcrum/workloads';
-import { WorkerCrashedError } from '../errors.js';
+import { WorkerCrashedError, WorkloadStepError } from '../errors.js';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
 
 /** The worker script shipped with this package. */
@@ -107,6 +107,8 @@ export class PythonWorker implements MinibatchRunner {
   private nextId = 0;
   private closed = false;
   private stderrTail: string[] = [];
+  /** The running process has answered (its interpreter works). */
+  private answered = false;
   /** Worker processes started so far (1 + restarts). */
   starts = 0;
   crashes = 0;
@@ -139,6 +141,7 @@ export class PythonWorker implements MinibatchRunner {
     this.proc = proc;
     this.starts++;
     this.stderrTail = [];
+    this.answered = false;
     createInterface({ input: proc.stdout }).on('line', (line) => this.onLine(line));
     createInterface({ input: proc.stderr }).on('line', (line) => {
       this.stderrTail.push(line);
@@ -187,8 +190,9 @@ export class PythonWorker implements MinibatchRunner {
     if (!p) return;
     this.pending.delete(reply['id'] as number);
     clearTimeout(p.timer);
+    this.answered = true;
     if (reply['ok'] === true) p.resolve(reply);
-    else p.reject(new Error(`python worker: ${String(reply['error'])}`));
+    else p.reject(new WorkloadStepError(this.options.workload.name, `python worker: ${String(reply['error'])}`));
   }
 
   private onExit(proc: ChildProcessWithoutNullStreams, why: string): void {
@@ -197,7 +201,11 @@ export class PythonWorker implements MinibatchRunner {
     this.starting = undefined;
     const expected = this.closed;
     const tail = this.stderrTail.slice(-5).join(' | ');
-    const err = new WorkerCrashedError(this.name, `${why}${tail ? ` (stderr: ${tail})` : ''}`);
+    const err = new WorkerCrashedError(this.name, `${why}${tail ? ` (stderr: ${tail})` : ''}`, {
+      workload: this.options.workload.name,
+      python: this.options.python ?? defaultPython(this.options.env),
+      starting: !this.answered,
+    });
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(err);
