@@ -23,3 +23,35 @@ describe('manifest max_batch_size', () => {
     assert.throws(() => parseManifest('name: vit\ninfer:\n  max_batch_size: 0\n'), refused('fulcrum.yaml: infer.max_batch_size', /./));
   });
 });
+
+describe('manifest cost:', () => {
+  const withCost = (cost: string) => `name: m\ntrain: {}\ncost: ${cost}\n`;
+
+  it('names the key whose value is wrong, in either form (not "Invalid input", not "unknown key")', () => {
+    for (const [cost, field, reason] of [
+      ['{flops_per_sample: 100, bytes_per_sample: .nan}', 'cost.bytes_per_sample', /received NaN/],
+      ['{flops_per_sample: 1e400, bytes_per_sample: 5}', 'cost.flops_per_sample', /received Infinity/],
+      ['{flops_per_sample: -100, bytes_per_sample: 5}', 'cost.flops_per_sample', />0/],
+      ['{flops_per_sample: 10, bytes_per_sample: 5, compute_class: transformer}', 'cost.compute_class', /conv/],
+      ['{flops_per_sample: 10, bytes_per_sample: 5, operators: 0}', 'cost.operators', />0/],
+      ['{flops_per_sample: 10}', 'cost.bytes_per_sample', /is required/],
+      ['{infer: {flops_per_sample: -1, bytes_per_sample: 5}}', 'cost.infer.flops_per_sample', />0/],
+      ['{flops_per_sample: 1, bytes_per_sample: 2, train: {flops_per_sample: 3, bytes_per_sample: 6}}', 'cost.train', /not both/],
+      ['{operators: 3}', 'cost', /needs flops_per_sample and bytes_per_sample/],
+      ['{flops: 3}', 'cost.flops', /unknown key/],
+    ] as const) {
+      assert.throws(() => parseManifest(withCost(cost)), refused(`fulcrum.yaml: ${field}`, reason), cost);
+    }
+  });
+
+  it('reads both forms: shared (training 3× inference) and per kind', () => {
+    const shared = parseManifest(withCost('{flops_per_sample: 10, bytes_per_sample: 5, operators: 3}')).cost!;
+    assert.equal(shared.infer?.flopsPerSample, 10);
+    assert.equal(shared.train?.flopsPerSample, 30);
+    assert.equal(shared.operators, 3);
+    const per = parseManifest(withCost('{infer: {flops_per_sample: 10, bytes_per_sample: 5}, compute_class: conv}')).cost!;
+    assert.equal(per.infer?.bytesPerSample, 5);
+    assert.equal(per.train, undefined);
+    assert.equal(per.computeClass, 'conv');
+  });
+});

@@ -37,6 +37,7 @@ const costPart = z.strictObject({
   flops_per_batch: z.number().min(0).optional(),
   param_bytes: z.number().min(0).optional(),
 });
+const SHARED_COST_KEYS = ['flops_per_sample', 'bytes_per_sample', 'flops_per_batch', 'param_bytes'] as const;
 /** What the virtual board borrows constants by: the operator count (≈ kernels) and what carries the FLOPs. */
 export const COMPUTE_CLASSES = ['conv', 'matmul', 'recurrent'] as const;
 const costShape = {
@@ -77,11 +78,20 @@ export const manifestSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  // One object with both forms' keys (not a union, whose errors would say "Invalid input" for the
+  // pair, or blame the other form): the shared keys, or train:/infer: parts, checked below.
   cost: z
-    .union([
-      costPart.extend(costShape),
-      z.strictObject({ train: costPart.optional(), infer: costPart.optional(), ...costShape }),
-    ])
+    .strictObject({ ...costPart.partial().shape, train: costPart.optional(), infer: costPart.optional(), ...costShape })
+    .superRefine((c, ctx) => {
+      const shared = SHARED_COST_KEYS.filter((k) => c[k] !== undefined);
+      if (shared.length > 0 && (c.train || c.infer)) {
+        ctx.addIssue({ code: 'custom', path: [c.train ? 'train' : 'infer'], message: `a shared cost (${shared.join(', ')}) or per-kind train:/infer: parts, not both` });
+      } else if (shared.length > 0) {
+        for (const k of ['flops_per_sample', 'bytes_per_sample'] as const) if (c[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is required (with the shared form of cost:)' });
+      } else if (!c.train && !c.infer) {
+        ctx.addIssue({ code: 'custom', path: [], message: 'needs flops_per_sample and bytes_per_sample (shared), or a train: or infer: part' });
+      }
+    })
     .optional(),
 });
 
@@ -174,14 +184,13 @@ export function checkManifest(data: unknown, file = 'fulcrum.yaml'): WorkloadMan
   if (overMax >= 0) throw new ValidationError(`${file}: infer.batch_sizes[${overMax}]`, `${m.infer!.batch_sizes[overMax]} is over infer.max_batch_size ${inferMax}`);
   let cost: WorkloadManifest['cost'];
   if (m.cost) {
-    if ('flops_per_sample' in m.cost) {
+    if (m.cost.flops_per_sample !== undefined) {
       // One inference pass; training counts TRAINING_COST_FACTOR× (forward + two backward passes).
       const c = costFrom(m.cost as z.output<typeof costPart>)!;
       const f = TRAINING_COST_FACTOR;
       cost = { infer: c, train: { flopsPerSample: f * c.flopsPerSample, bytesPerSample: f * c.bytesPerSample, flopsPerBatch: f * c.flopsPerBatch, paramBytes: f * c.paramBytes } };
     } else {
-      const per = m.cost as { train?: z.output<typeof costPart>; infer?: z.output<typeof costPart> };
-      if (!per.train && !per.infer) throw new ValidationError(`${file}: cost`, 'needs flops_per_sample and bytes_per_sample (shared), or a train: or infer: part');
+      const per = m.cost;
       cost = { ...(per.train ? { train: costFrom(per.train) } : {}), ...(per.infer ? { infer: costFrom(per.infer) } : {}) };
     }
     const shape = m.cost as { operators?: number; compute_class?: (typeof COMPUTE_CLASSES)[number] };
