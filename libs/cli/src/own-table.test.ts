@@ -23,7 +23,7 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
       for (const [argv, flag] of [
         [['solve', '--profiles', path, ...problem], '--profiles'],
         [['bench', '--profiles', path, '--sweep', 'quick'], '--profiles'],
-        [['simulate', '--profile', path, '--train-workload', 'my-trainer', '--power', '18', '--stream', 'name=s,workload=my-detector,latency=1,rate=5'], '--profile'],
+        [['simulate', '--profiles', path, '--train', 'my-trainer', '--power', '18', '--stream', 'name=s,workload=my-detector,latency=1,rate=5'], '--profiles'],
         [['profiles', 'import', path], 'profiles import'],
         [['serve', 'all', '--backend', 'table', '--profiles', path, '--grpc.port', '0', '--metrics.port', '-1'], '--profiles'],
       ] as const) {
@@ -58,7 +58,7 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
   });
 
   it('simulate runs the table’s device and workloads', async () => {
-    const r = await cli('simulate', '--profile', csv, '--train-workload', 'my-trainer', '--power', '18', '--stream', 'name=cam,workload=my-detector,latency=1,rate=5', '--duration', '60');
+    const r = await cli('simulate', '--profiles', csv, '--train', 'my-trainer', '--power', '18', '--stream', 'name=cam,workload=my-detector,latency=1,rate=5', '--duration', '60');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /mode (\d+,\d+,\d+,\d+)/);
     assert.ok(MODES.has(/mode (\d+,\d+,\d+,\d+)/.exec(r.stdout)![1]!));

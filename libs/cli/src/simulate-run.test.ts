@@ -29,7 +29,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const base = () => ['simulate', '--profile', profile, '--train-workload', 'resnet18', '--train-batch', '16', '--power', '45'];
+const base = () => ['simulate', '--profiles', profile, '--train', 'resnet18', '--train-batch', '16', '--power', '45'];
 
 describe('fulcrum simulate', () => {
   it('event-driven run of a rate trace: re-plans, answers every request, keeps p99 within L, writes the timeline', async () => {
@@ -47,7 +47,7 @@ describe('fulcrum simulate', () => {
 
   it('on the virtual Jetson (default): plans among the modes ALS profiled, re-plans on a trace, writes the timeline plot', async () => {
     const svg = join(dir, 'timeline.svg');
-    const r = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3', '--trace', trace, '--duration', '900', '--plot', svg, '--json');
+    const r = await cli('simulate', '--train', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3', '--trace', trace, '--duration', '900', '--plot', svg, '--json');
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.allAnswered, true);
@@ -57,10 +57,10 @@ describe('fulcrum simulate', () => {
     assert.match(readFileSync(svg, 'utf8'), /^<svg/);
     assert.match(r.stderr, /ALS profiled \d+ modes/);
     assert.match(r.stdout, /"planId": "als-100-/);
-    const bad = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--plot', join(dir, 'x.gif'));
+    const bad = await cli('simulate', '--train', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--plot', join(dir, 'x.gif'));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--plot/);
-    const grid = await cli('simulate', '--train-workload', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--front', 'grid', '--grid', 'nope');
+    const grid = await cli('simulate', '--train', 'resnet18', '--power', '40', '--stream', 'name=cam,workload=mobilenet,latency=0.3,rate=5', '--front', 'grid', '--grid', 'nope');
     assert.equal(grid.code, 2);
     assert.match(grid.stderr, /--grid/);
   });
@@ -84,9 +84,18 @@ describe('fulcrum simulate', () => {
     const w = await cli(...base(), '--stream', 'name=cam,workload=nope,latency=0.6,rate=3');
     assert.equal(w.code, 2);
     assert.match(w.stderr, /--stream: unknown workload/);
-    const missing = await cli('simulate', '--profile', join(dir, 'none.csv'), '--train-workload', 'resnet18', '--power', '4', '--stream', 'workload=mobilenet,latency=1,rate=1');
+    const missing = await cli('simulate', '--profiles', join(dir, 'none.csv'), '--train', 'resnet18', '--power', '4', '--stream', 'workload=mobilenet,latency=1,rate=1');
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /--profile: cannot read/);
+    assert.match(missing.stderr, /--profiles: cannot read/);
+    // The old names (--profile, --train-workload) are still accepted, not both names at once.
+    const old = await cli('simulate', '--profile', profile, '--train-workload', 'resnet18', '--train-batch', '16', '--power', '45', '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2', '--duration', '60', '--json');
+    assert.equal(old.code, 0, old.stderr);
+    const twice = await cli('simulate', '--profile', profile, '--profiles', profile, '--train', 'resnet18', '--power', '45', '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2');
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /--profiles: give it once/);
+    const noTrain = await cli('simulate', '--power', '45', '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2');
+    assert.equal(noTrain.code, 2);
+    assert.match(noTrain.stderr, /--train: name the workload to train/);
     const scale = await cli(...base(), '--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2', '--scale', '-1');
     assert.equal(scale.code, 2);
     assert.match(scale.stderr, /--scale/);

@@ -142,7 +142,7 @@ describe('--workloads on the virtual board', () => {
   });
 
   it("simulate: the executor's policy runs the user's pair, every request answered", async () => {
-    const r = await cli('simulate', '--workloads', models, '--train-workload', 'tiny-trainer', '--power', '20', '--stream', 'name=cam,workload=tiny-onnx,rate=20,latency=0.2', '--duration', '120', '--als-budget', '50', '--json');
+    const r = await cli('simulate', '--workloads', models, '--train', 'tiny-trainer', '--power', '20', '--stream', 'name=cam,workload=tiny-onnx,rate=20,latency=0.2', '--duration', '120', '--als-budget', '50', '--json');
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(r.stdout);
     assert.equal(rep.allAnswered, true);
@@ -150,7 +150,7 @@ describe('--workloads on the virtual board', () => {
     assert.ok(rep.streams[0].arrivals > 1000 && rep.streams[0].latency.p99S <= 0.2, JSON.stringify(rep.streams[0].latency));
     assert.ok(rep.trainThroughputSamplesPerS > 0);
     assert.ok([1, 2, 4, 8].includes(rep.plans[0].plan.batchSizes.cam), JSON.stringify(rep.plans[0].plan.batchSizes));
-    const bad = await cli('simulate', '--workloads', `${models},${nocost}`, '--train-workload', 'tiny-nocost', '--power', '20', '--stream', 'name=cam,workload=tiny-onnx,rate=20,latency=0.2', '--duration', '10');
+    const bad = await cli('simulate', '--workloads', `${models},${nocost}`, '--train', 'tiny-nocost', '--power', '20', '--stream', 'name=cam,workload=tiny-onnx,rate=20,latency=0.2', '--duration', '10');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^fulcrum: --workloads: .*tiny-nocost: no cost: section/);
   });

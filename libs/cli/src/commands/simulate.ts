@@ -28,12 +28,16 @@ import { assertProfileFile, loadProfileFile } from '../profile-file.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SimulateOptions {
+  profiles?: string;
+  /** The old name of --profiles (hidden; still accepted). */
   profile?: string;
   front: 'als' | 'grid';
   alsBudget: number;
   grid: string;
   device: string;
-  trainWorkload: string;
+  train?: string;
+  /** The old name of --train (hidden; still accepted). */
+  trainWorkload?: string;
   trainBatch?: number;
   power: number;
   semantics: PowerSemantics;
@@ -129,13 +133,16 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         'the SPEC §2 policy with the deadline rule, re-planning from the table’s modes when rates move. Event-driven by default (hours in seconds); ' +
         '--scale N runs the real executor on a clock N× faster than the host.',
     )
-    .option('--profile <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device');
+    .option('--profiles <csv>', 'a profile table (device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w) instead of the virtual device')
+    // The names simulate had before it took solve's and bench's: still accepted, not shown.
+    .addOption(new Option('--profile <csv>').hideHelp())
+    .addOption(new Option('--train-workload <id>').hideHelp());
   addWorkloadsOption(command)
     .addOption(new Option('--front <als|grid>', 'virtual device: plan among the modes ALS profiles (als) or among every mode of --grid (grid)').argParser(oneOf(['als', 'grid'] as const)).default('als'))
     .addOption(new Option('--als-budget <modes>', 'modes ALS profiles (50–150)').argParser(positiveInteger).default(100))
     .option('--grid <name>', 'with --front grid: the (sub-)grid profiled once and planned from (441, 4368, full)', '441')
     .addOption(new Option('--device <id>', `device of the table rows to use (${deviceIds().join(', ')})`).default('orin-agx'))
-    .requiredOption('--train-workload <id>', 'training workload (as in the table; on the virtual device a built-in or one of --workloads)')
+    .option('--train <workload>', 'training workload (as in the table; on the virtual device a built-in or one of --workloads)')
     .option('--train-batch <n>', 'training minibatch size bT (default: the workload’s)', positiveInteger)
     .requiredOption('--power <w>', 'power budget P in watts', positiveNumber)
     .addOption(new Option('--semantics <peak|average>', 'how power is judged').argParser(oneOf(POWER_SEMANTICS)).default('peak'))
@@ -153,20 +160,25 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  fulcrum simulate --profile orin.csv --train-workload resnet18 --power 40 \\\n' +
+      '\nExample:\n  fulcrum simulate --profiles orin.csv --train resnet18 --power 40 \\\n' +
         '      --stream name=cam,workload=mobilenet,latency=0.5 --trace rates.csv --duration 3600 --timeline timeline.csv\n' +
-        '  fulcrum simulate --workloads examples/workloads --train-workload digits-classifier --power 20 \\\n' +
+        '  fulcrum simulate --workloads examples/workloads --train digits-classifier --power 20 \\\n' +
         '      --stream name=cam,workload=digits-onnx,rate=20,latency=0.2 --duration 600\n',
     )
     .action(async (o: SimulateOptions, cmd: Command) => {
       const deviceGiven = cmd.getOptionValueSource('device') === 'cli';
+      if (o.profile !== undefined && o.profiles !== undefined) throw new UsageError('--profiles: give it once (--profile is its old name)');
+      if (o.trainWorkload !== undefined && o.train !== undefined) throw new UsageError('--train: give it once (--train-workload is its old name)');
+      const profiles = o.profiles ?? o.profile;
+      const trainWorkload = o.train ?? o.trainWorkload;
+      if (trainWorkload === undefined) throw new UsageError('--train: name the workload to train');
       const specs = o.stream.map(parseSimStream);
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       let table: ProfileTable | undefined;
-      if (o.profile !== undefined) {
-        assertProfileFile(o.profile, '--profile');
+      if (profiles !== undefined) {
+        assertProfileFile(profiles, '--profiles');
         try {
-          table = await loadProfileFile(o.profile, '--profile');
+          table = await loadProfileFile(profiles, '--profiles');
         } catch (err) {
           throw asUsageError(err);
         }
@@ -189,9 +201,9 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       if (!table) {
         // The virtual Jetson: the user's folders the problem names become workloads of the board,
         // each served at its manifest's batch sizes unless batches= says otherwise.
-        checkWorkloadKind(registry, o.trainWorkload, 'train', '--train-workload');
+        checkWorkloadKind(registry, trainWorkload, 'train', '--train');
         specs.forEach((s) => checkWorkloadKind(registry, s.workload, 'infer', `--stream ${s.name}`));
-        userWorkloads = userVirtualWorkloads(registry, [o.trainWorkload, ...specs.map((s) => s.workload)]);
+        userWorkloads = userVirtualWorkloads(registry, [trainWorkload, ...specs.map((s) => s.workload)]);
         for (const s of specs) {
           const f = registry.userFolders().find((x) => x.manifest.name === s.workload);
           if (!s.batches && f?.manifest.infer) s.batches = [...f.manifest.infer.batchSizes];
@@ -202,7 +214,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         problem = validateProblem({
           // A table of a device of its own: its device, unless --device says otherwise.
           device: table?.ownGrid && !deviceGiven ? table.deviceId : o.device,
-          trainWorkload: o.trainWorkload,
+          trainWorkload,
           ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}),
           powerBudgetW: o.power,
           powerSemantics: o.semantics,
@@ -216,7 +228,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         }, table ? table.catalog() : registry.catalog());
       } catch (err) {
         throw asUsageError(err, (field) =>
-          field === 'device' ? '--device' : field === 'trainWorkload' ? '--train-workload' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
+          field === 'device' ? '--device' : field === 'trainWorkload' ? '--train' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
         );
       }
       let front;
@@ -249,7 +261,7 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       try {
         first = planFromFront(problem, front, frontName);
       } catch (err) {
-        throw new UsageError(`${table ? '--profile' : '--grid'}: ${(err as Error).message}`);
+        throw new UsageError(`${table ? '--profiles' : '--grid'}: ${(err as Error).message}`);
       }
       if (!first.evaluation.feasible) io.stderr(`fulcrum: warning: the first plan is ${first.verdict}\n`);
       const replanner = o.replan ? new FrontReplanner(problem, front, frontName) : undefined;
