@@ -65,6 +65,17 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
     assert.match(r.stdout, /every request answered: yes/);
   });
 
+  it('simulate stops at its minibatch limit, before it starts where it is plain: times written far too small are named, not run for hours', async () => {
+    // Training times a million times too small (1 ns): 3.6e12 minibatches in the default hour.
+    const tiny = join(dir, 'T-tiny.csv');
+    await writeFile(tiny, myOrinCsv().replace(/^(my-orin,my-trainer,train,\d+,[\d.]+,[\d.]+,[\d.]+,[\d.]+),[\d.]+,/gm, '$1,0.000001,'));
+    const t0 = performance.now();
+    const r = await cli('simulate', '--profiles', tiny, '--train', 'my-trainer', '--power', '18', '--stream', 'name=cam,workload=my-detector,latency=1,rate=5');
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /^fulcrum: --duration: the simulation would run about [\d,]+ training minibatches in 3600 s, over the limit of 20,000,000 \(a training minibatch takes 0\.00000100 ms\): shorten the duration, or check the minibatch times/);
+    assert.ok(performance.now() - t0 < 30_000, 'refused before running');
+  });
+
   for (const sweep of ['quick', 'paper'] as const) {
     it(`bench --sweep ${sweep} draws keys from what the table trains and serves`, async () => {
       const json = join(dir, `${sweep}.json`);

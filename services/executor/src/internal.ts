@@ -25,7 +25,7 @@ export { LatencyRecorder, RateMeter, Ewma, Timeline } from './stats.js';
 export type { TimelinePoint } from './stats.js';
 export { RateWatcher, withRates } from './replan.js';
 export type { RateWatchOptions, RateCheck } from './replan.js';
-export { simulate } from './simulate.js';
+export { DEFAULT_MAX_SIMULATED_MINIBATCHES, SimulationLimitError, simulate } from './simulate.js';
 export type { SimulationOptions, SimulationReport, SimulatedStreamReport } from './simulate.js';
 export { seededRandom, streamArrivals, mergeArrivals, traceArrivals, constantRates, parseRateTrace, parseArrivalTimes } from './arrivals.js';
 export type { Arrival, RateSegment, RateTrace, ArrivalProcess } from './arrivals.js';

@@ -4,7 +4,7 @@ import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type Op
 import { constantRates, parseArrivalTimes, parseRateTrace, traceArrivals } from './arrivals.js';
 import { FrontReplanner, planFromFront, type ProfiledMode } from './replan.js';
 import { fixedTimes } from './runners/simulated.js';
-import { simulate } from './simulate.js';
+import { SimulationLimitError, simulate } from './simulate.js';
 import type { ExecutorEvent } from './types.js';
 
 const tI = (b: number): number => 0.01 + 0.004 * b;
@@ -138,5 +138,22 @@ describe('traces', () => {
   it('even arrivals at a rate trace follow the rate', () => {
     const got = [...traceArrivals({ a: [{ startS: 0, ratePerS: 2 }, { startS: 2, ratePerS: 0 }, { startS: 3, ratePerS: 4 }] }, { process: 'even', durationS: 4 })];
     assert.deepEqual(got.map((a) => a.tS), [0, 0.5, 1, 1.5, 3, 3.25, 3.5, 3.75]);
+  });
+});
+
+describe('simulate: a bounded run', () => {
+  it('refuses before running a duration that holds more training minibatches than its limit, and stops at the limit while running', async () => {
+    const s = tightScenario(0.1, [5], 1);
+    const arrivals = () => traceArrivals(constantRates(s.rates), { process: 'even', durationS: 600 });
+    // 600 s of 0.1 s training minibatches: 6,000 of them, over a limit of 1,000, foreseen.
+    await assert.rejects(simulate({ ...s, arrivals: arrivals(), durationS: 600, maxMinibatches: 1000 }), (e: unknown) => e instanceof SimulationLimitError && e.estimated === 6000 && /would run about 6,000 training minibatches in 600 s, over the limit of 1,000/.test(e.message));
+    // Without training nothing is foreseen; the 3,000 inference minibatches stop at the limit.
+    await assert.rejects(
+      simulate({ ...s, arrivals: arrivals(), durationS: 600, training: false, maxMinibatches: 1000 }),
+      (e: unknown) => e instanceof SimulationLimitError && e.estimated === undefined && /^stopped after 1,000 minibatches at 2\d\d s of the 600 s simulated/.test(e.message),
+    );
+    // Under the limit it runs to the end.
+    const r = await simulate({ ...s, arrivals: arrivals(), durationS: 60, maxMinibatches: 1000 });
+    assert.ok(r.allAnswered);
   });
 });

@@ -36,6 +36,40 @@ export interface SimulationOptions {
   readonly maxQueueDepth?: number;
   /** Record a timeline with buckets this wide (virtual seconds). */
   readonly timelineBucketS?: number;
+  /**
+   * Most minibatches (training and inference) one simulation runs before it stops with a
+   * SimulationLimitError; default DEFAULT_MAX_SIMULATED_MINIBATCHES (about a minute on one core).
+   */
+  readonly maxMinibatches?: number;
+}
+
+/** 20 million minibatches: about 4 days of a 17 ms training minibatch, about a minute of host time. */
+export const DEFAULT_MAX_SIMULATED_MINIBATCHES = 20_000_000;
+
+/**
+ * A simulation would run more minibatches than its limit: the duration is long for the times (a
+ * table's time_ms written in seconds' magnitude, a microsecond minibatch), and it stops rather than
+ * run for hours.
+ */
+export class SimulationLimitError extends Error {
+  override readonly name = 'SimulationLimitError';
+  constructor(
+    readonly maxMinibatches: number,
+    readonly atS: number,
+    readonly durationS: number,
+    readonly trainTimeS: number | undefined,
+    /** Set when the limit was foreseen before the run: the training minibatches the duration holds. */
+    readonly estimated?: number,
+  ) {
+    const limit = maxMinibatches.toLocaleString('en-US');
+    super(
+      (estimated !== undefined
+        ? `would run about ${Math.round(estimated).toLocaleString('en-US')} training minibatches in ${durationS} s, over the limit of ${limit}`
+        : `stopped after ${limit} minibatches at ${atS.toPrecision(3)} s of the ${durationS} s simulated`) +
+        (trainTimeS !== undefined ? ` (a training minibatch takes ${(trainTimeS * 1e3).toPrecision(3)} ms)` : '') +
+        ': shorten the duration, or check the minibatch times (a profile table\'s time_ms is milliseconds)',
+    );
+  }
 }
 
 export interface SimulatedStreamReport {
@@ -81,8 +115,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const warmupS = options.warmupS ?? 0;
   const training = options.training ?? true;
   const maxQueueDepth = options.maxQueueDepth ?? Infinity;
+  const maxMinibatches = options.maxMinibatches ?? DEFAULT_MAX_SIMULATED_MINIBATCHES;
+  let minibatches = 0;
+  let lastTrainS: number | undefined;
   let problem = options.problem;
   let plan = options.plan;
+  if (training) {
+    // Foreseen before the run where it is plain: the duration holds more training minibatches than the limit.
+    const tT = options.times.trainTimeS(plan.mode, problem.trainBatchSize);
+    if (tT > 0 && durationS / tT > maxMinibatches) throw new SimulationLimitError(maxMinibatches, 0, durationS, tT, durationS / tT);
+  }
   const streamsOf = (p: ExecutorProblem, pl: ExecutorPlan) =>
     p.streams.map((s) => ({ name: s.name, latencyBudgetS: s.latencyBudgetS, batchSize: pl.batchSizes[s.name] ?? 1 }));
   const sched = new InterleavingScheduler<SimRequest>(streamsOf(problem, plan), { deadlineRule: options.deadlineRule ?? true });
@@ -192,6 +234,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       for (const r of sched.takeExpired(now)) stats[r.stream]!.failed['deadline'] = (stats[r.stream]!.failed['deadline'] ?? 0) + 1;
     }
     const d = sched.decide(now, training && !draining, estimates, draining);
+    if (d.kind !== 'idle' && ++minibatches > maxMinibatches) throw new SimulationLimitError(maxMinibatches, now, durationS, lastTrainS);
     if (d.kind === 'idle') {
       const wake = Math.min(d.wakeAtS, next ? next.tS : Infinity, draining ? Infinity : durationS);
       // Idle with no timer and no arrival left: nothing queued, nothing will come.
@@ -202,6 +245,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
     if (d.kind === 'train') {
       const t = times.trainTimeS(plan.mode, problem.trainBatchSize);
+      lastTrainS = t;
       const end = now + t;
       admitUntil(end);
       measuredTrain.add(t);

@@ -13,6 +13,7 @@ import {
   planFromFront,
   profiledModes,
   runScaled,
+  SimulationLimitError,
   simulate,
   tableTimeSource,
   traceArrivals,
@@ -275,7 +276,13 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
         rateWatch: { windowS: o.rateWindow, replanThreshold: o.replanThreshold },
         timelineBucketS: Math.max(o.duration / 120, 0.01),
       };
-      const report = o.scale > 0 ? await runScaled({ ...common, scale: o.scale }) : await simulate(common);
+      let report;
+      try {
+        report = o.scale > 0 ? await runScaled({ ...common, scale: o.scale }) : await simulate(common);
+      } catch (err) {
+        if (err instanceof SimulationLimitError) throw new UsageError(`--duration: the simulation ${err.message}`);
+        throw err;
+      }
       if (o.timeline) writeFileSync(o.timeline, timelineCsv(report.timeline));
       if (o.plot) {
         await writeTimelinePlot(o.plot, report.timeline, `fulcrum simulate: ${problem.trainWorkload} training, ${problem.streams.map((s) => s.name).join(', ')}`);
