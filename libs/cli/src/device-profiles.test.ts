@@ -69,6 +69,16 @@ describe('fulcrum profiles', () => {
     assert.equal(s.rows, 441 * 10);
     const human = await cli('profiles', 'import', file);
     assert.match(human.stdout, /modes: +441 \(exactly the 441 grid\)/);
+    assert.deepEqual(s.incomplete, {});
+    assert.doesNotMatch(human.stdout, /incomplete/);
+    // A row taken out: the table still spans the grid, but one group lacks a mode, and the summary says so.
+    const holed = join(dir, 'holed.csv');
+    const rows = text.trim().split('\n');
+    writeFileSync(holed, [...rows.slice(0, 5), ...rows.slice(6)].join('\n') + '\n');
+    const gone = rows[5]!.split(',');
+    const h = await cli('profiles', 'import', holed);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, new RegExp(`incomplete: 1 of 10 \\(workload, kind, batch\\) groups lack modes.*\\n  ${gone[1]}/${gone[2]}/b${gone[3]}: 440 of 441 modes`));
   });
 
   it('export --out replaces a symlink at that path instead of overwriting its target, and leaves no temporary file (issue 14)', async () => {

@@ -79,6 +79,8 @@ describe('fulcrum model', () => {
     await usage([...oneStream, '--power', '35', '--stream', 'name=x,rate=1,latency=1,batch=1,time_ms=1,power_w=1'], /--rate: give streams either with --stream or with the single-stream flags/);
     await usage(['--train-batch', '16', '--train-time-ms', '200', '--train-power-w', '30', '--power', '35', '--stream', 'name=a,rate=-1,latency=1,batch=1,time_ms=1,power_w=1'], /--stream #1 rate: must be a positive number, got "-1"/);
     await usage(['--train-batch', '16', '--train-time-ms', '200', '--train-power-w', '30', '--power', '35', '--stream', 'name=a,speed=3'], /--stream #1: unknown key "speed"/);
+    // A key given twice is refused, not the last one silently taken.
+    await usage(['--train-batch', '16', '--train-time-ms', '200', '--train-power-w', '30', '--power', '35', '--stream', 'name=a,rate=10,latency=1,batch=2,time_ms=5,power_w=20,rate=3'], /--stream #1: rate is given twice/);
     await usage([...oneStream, '--power', '35', '--bogus'], /unknown option '--bogus'/);
   });
 });

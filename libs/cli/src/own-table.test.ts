@@ -55,6 +55,10 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--train: table .*T\.csv .* has no training rows for my-detector \(it trains my-trainer\)/);
     assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
+    // A name the table does not hold: the table's workloads are listed, not every built-in one.
+    const unknown = await cli('solve', '--profiles', csv, '--train', 'nope', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^fulcrum: --train: unknown workload "nope"; table .*T\.csv .* has my-trainer, my-detector\n$/);
   });
 
   it('simulate runs the table’s device and workloads', async () => {

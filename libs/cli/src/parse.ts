@@ -1,6 +1,7 @@
 /** Option parsers shared by several commands (profiles export, solve, bench): commander argParsers that throw InvalidArgumentError. */
 import { InvalidArgumentError } from 'commander';
 import { DEFAULT_NOISE } from '@fulcrum/devices';
+import { UsageError } from './usage.js';
 
 /** `0`, `default` (2.5%) or a relative spread such as `0.03`. */
 export function parseNoise(text: string): number {
@@ -34,4 +35,22 @@ export function parseTargetProbability(text: string): number {
   const p = Number(text);
   if (!/^\s*(0?\.\d+|1(\.0*)?|0)\s*$/.test(text) || !(p > 0.5 && p < 1)) throw new InvalidArgumentError(`a probability between 0.5 and 1 (exclusive), e.g. 0.975; got ${JSON.stringify(text.slice(0, 64))}`);
   return p;
+}
+
+/**
+ * A `key=value,key=value` spec (`--stream`): its values by key. A UsageError on `flag` for a key
+ * not in `keys`, a key without a value, or a key given twice (the last would silently win).
+ */
+export function parseKeyValues<K extends string>(spec: string, flag: string, keys: readonly K[]): Map<K, string> {
+  const values = new Map<K, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
+    if (!(keys as readonly string[]).includes(key)) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key.slice(0, 64))} in ${JSON.stringify(spec.slice(0, 200))}; keys: ${keys.join(', ')}`);
+    const value = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (value === '') throw new UsageError(`${flag}: ${key} needs a value (${key}=...)`);
+    if (values.has(key as K)) throw new UsageError(`${flag}: ${key} is given twice in ${JSON.stringify(spec.slice(0, 200))}`);
+    values.set(key as K, value);
+  }
+  return values;
 }

@@ -64,6 +64,14 @@ describe('fulcrum workload check', () => {
     assert.doesNotMatch(dtype.stderr + batch.stderr + typo.stderr, /\n\s+at /, 'no stack trace');
   });
 
+  it("a folder named like a built-in workload is not called ready: every other command would refuse it", async () => {
+    const d = writeTinyWorkload(join(dir, 'clash', 'resnet18'), { name: 'resnet18' });
+    const r = await cli('workload', 'check', d);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /- name: "resnet18" is a built-in workload's \(.*builtin.resnet18\); run, serve, solve and the rest refuse two folders with one name: rename it/);
+    assert.doesNotMatch(r.stdout, /ok: the folder is ready/);
+  });
+
   it('a module that does not load (a SyntaxError) is exit 2 naming the module, in one line', async () => {
     const d = join(dir, 'bad', 'syntax');
     writeTinyWorkload(d, { name: 'syntax' });

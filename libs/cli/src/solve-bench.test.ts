@@ -74,6 +74,7 @@ describe('fulcrum solve', () => {
       [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--strategy', 'magic'], '--strategy'],
       [['--train', 'resnet18', '--rate', '2', '--latency', '1', '--power', '20'], '--infer'],
       [['--train', 'resnet18', '--stream', 'workload=mobilenet,rate=x,latency=1', '--power', '20'], '--stream'],
+      [['--train', 'resnet18', '--stream', 'workload=mobilenet,rate=1,latency=1,rate=2', '--power', '20'], '--stream'],
       [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--target-probability', '1.2'], '--target-probability'],
       [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '20', '--target-probability', '0.99', '--remote', '127.0.0.1:1'], '--target-probability'],
     ] as const) {

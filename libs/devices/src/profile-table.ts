@@ -83,6 +83,12 @@ export interface ProfileTableSummary {
   readonly rows: number;
   /** The named grid whose modes the table holds exactly, if any (e.g. `441`). */
   readonly grid?: string;
+  /**
+   * The (workload, kind, batch size) groups that lack some of the table's modes (a plan never uses
+   * a mode whose rows it lacks): `workload/kind/bN` → modes held, of `modes`. Empty when every group
+   * has every mode.
+   */
+  readonly incomplete: Readonly<Record<string, number>>;
 }
 
 export class DuplicateRowError extends Error {
@@ -278,6 +284,8 @@ export class ProfileTable {
       for (let i = 0; i < gi.size; i++) if (!keys.has(formatPowerMode(gi.modeAt(i)))) return false;
       return true;
     });
+    const incomplete: Record<string, number> = {};
+    for (const g of this.groups.values()) if (g.modeIndex.length < modes.length) incomplete[`${g.workload}/${g.kind}/b${g.batchSize}`] = g.modeIndex.length;
     return {
       device: this.device.id,
       workloads: this.workloads(),
@@ -286,6 +294,7 @@ export class ProfileTable {
       modes: modes.length,
       rows: this.count,
       ...(grid ? { grid } : {}),
+      incomplete,
     };
   }
 }

@@ -234,7 +234,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   }
   const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${bindHost}:${options.port ?? 0}`, credentials(options.tls), (err, boundPort) => (err ? reject(err) : resolve(boundPort))),
+    server.bindAsync(`${bindHost}:${options.port ?? 0}`, credentials(options.tls), (err, boundPort) => (err ? reject(bindError(err, bindHost, options.port ?? 0)) : resolve(boundPort))),
   );
   options.logger?.info({ host, port, services: options.services.map((s) => s.name), tls: Boolean(options.tls), auth: Boolean(options.token) }, 'gRPC server listening');
   let stopped: Promise<void> | undefined;
@@ -257,4 +257,28 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         });
       })),
   };
+}
+
+/** The gRPC port could not be bound: says why in words (in use, not permitted), the grpc-js error as `cause`. */
+export class GrpcBindError extends Error {
+  override readonly name = 'GrpcBindError';
+  constructor(
+    readonly address: string,
+    reason: string,
+    cause: unknown,
+  ) {
+    super(`cannot listen on ${address}: ${reason}`, { cause });
+  }
+}
+
+function bindError(err: Error, host: string, port: number): GrpcBindError {
+  const text = err.message;
+  const reason = /EADDRINUSE/.test(text)
+    ? 'the port is in use (another process listens there; pick another port, or 0 for any free one)'
+    : /EACCES/.test(text)
+      ? 'not permitted (ports below 1024 need privileges)'
+      : /EADDRNOTAVAIL|ENOTFOUND|EAI_/.test(text)
+        ? 'no such address on this host'
+        : text;
+  return new GrpcBindError(`${host}:${port}`, reason, err);
 }

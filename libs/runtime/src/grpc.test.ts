@@ -12,7 +12,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { ORIN_AGX, assertOnGrid } from '@fulcrum/core';
 import { device, loadDescriptorSet } from '@fulcrum/proto';
-import { startGrpcServer, unary, serverStream, type RunningGrpcServer } from './grpc-server.js';
+import { GrpcBindError, startGrpcServer, unary, serverStream, type RunningGrpcServer } from './grpc-server.js';
 import { clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
 import { errorField } from './grpc-errors.js';
 import { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
@@ -126,6 +126,19 @@ describe('gRPC server helpers', () => {
 });
 
 describe('gRPC listening rules and TLS', () => {
+  it('a port in use is a GrpcBindError saying so, naming the address', async () => {
+    const first = await startGrpcServer({ services: [deviceControllerBinding()] });
+    try {
+      await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], port: first.port }), (err: unknown) => {
+        assert.ok(err instanceof GrpcBindError, String(err));
+        assert.equal(err.message, `cannot listen on 127.0.0.1:${first.port}: the port is in use (another process listens there; pick another port, or 0 for any free one)`);
+        return true;
+      });
+    } finally {
+      await first.shutdown(100);
+    }
+  });
+
   it('refuses a non-loopback address without TLS and a token', async () => {
     // A ValidationError naming grpc.host: a setting that cannot work (exit 2, not a restart loop).
     await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], host: '0.0.0.0' }), (err: unknown) => {

@@ -18,6 +18,7 @@ import {
 } from '@fulcrum/core';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber, nonNegativeNumber } from '../usage.js';
+import { parseKeyValues } from '../parse.js';
 
 interface ModelOptions {
   device: string;
@@ -50,16 +51,7 @@ const STREAM_KEYS = ['name', 'rate', 'latency', 'batch', 'time_ms', 'power_w'] a
 /** `name=cam,rate=30,latency=0.2,batch=4,time_ms=12,power_w=25` → a stream operating point. */
 export function parseStreamSpec(spec: string, index: number): StreamOperatingPoint {
   const flag = `--stream #${index + 1}`;
-  const values = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? part.trim() : part.slice(0, eq).trim();
-    if (!(STREAM_KEYS as readonly string[]).includes(key)) {
-      throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)} in ${JSON.stringify(spec)}; keys: ${STREAM_KEYS.join(', ')}`);
-    }
-    if (eq < 0) throw new UsageError(`${flag}: ${key} needs a value (${key}=...)`);
-    values.set(key, part.slice(eq + 1).trim());
-  }
+  const values = parseKeyValues(spec, flag, STREAM_KEYS);
   const number = (key: (typeof STREAM_KEYS)[number], parse: (t: string) => number): number => {
     const text = values.get(key);
     if (text === undefined) throw new UsageError(`${flag}: missing ${key}=... (a stream needs ${STREAM_KEYS.slice(1).join(', ')})`);

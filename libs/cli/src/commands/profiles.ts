@@ -146,6 +146,13 @@ export function registerProfilesCommands(program: Command, io: CliIo): void {
         'batch sizes:',
         ...Object.entries(s.batchSizes).map(([k, v]) => `  ${k}: ${v.join(', ')}`),
       ];
+      const holes = Object.entries(s.incomplete);
+      if (holes.length > 0) {
+        // A mode lacking a row of the problem's workloads is never planned on: say where the holes are.
+        lines.push(`incomplete: ${holes.length} of ${Object.values(s.batchSizes).reduce((a, v) => a + v.length, 0)} (workload, kind, batch) groups lack modes (plans skip a mode without every row they need):`);
+        for (const [k, n] of holes.slice(0, 20)) lines.push(`  ${k}: ${n} of ${s.modes} modes`);
+        if (holes.length > 20) lines.push(`  … ${holes.length - 20} more (--json lists all)`);
+      }
       io.stdout(`${lines.join('\n')}\n`);
     });
 

@@ -5,6 +5,7 @@ import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, ty
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { parseKeyValues } from '../parse.js';
 import { pythonSource, workerError } from '../worker-errors.js';
 import { addWorkloadsOption, openRegistry } from '../workloads.js';
 
@@ -44,13 +45,7 @@ const STREAM_KEYS = ['name', 'workload', 'rate', 'latency', 'batch'] as const;
 /** `name=cam,workload=my-detector,rate=20,latency=0.5,batch=4` → a stream to serve (`workload` defaults to `defaultWorkload`). */
 export function parseRunStream(spec: string, index: number, defaultWorkload?: string): HostRunStream {
   const flag = `--stream #${index + 1}`;
-  const values = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const [key, value] = part.split('=').map((s) => s.trim());
-    if (!(STREAM_KEYS as readonly string[]).includes(key ?? '')) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)}; keys: ${STREAM_KEYS.join(', ')}`);
-    if (value === undefined || value === '') throw new UsageError(`${flag}: ${key} needs a value`);
-    values.set(key!, value);
-  }
+  const values: Map<string, string> = parseKeyValues(spec, flag, STREAM_KEYS);
   const num = (key: string, parse: (t: string) => number): number => {
     const text = values.get(key);
     if (text === undefined) throw new UsageError(`${flag}: missing ${key}=...`);

@@ -25,6 +25,7 @@ import {
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { parseKeyValues } from '../parse.js';
 import { assertProfileFile, loadProfileFile } from '../profile-file.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
@@ -61,13 +62,7 @@ const STREAM_KEYS = ['name', 'workload', 'rate', 'latency', 'batches'] as const;
 
 function parseSimStream(spec: string, index: number): { name: string; workload: string; rate?: number; latency: number; batches?: number[] } {
   const flag = `--stream #${index + 1}`;
-  const values = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const [key, value] = part.split('=').map((s) => s.trim());
-    if (!(STREAM_KEYS as readonly string[]).includes(key ?? '')) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)}; keys: ${STREAM_KEYS.join(', ')}`);
-    if (value === undefined || value === '') throw new UsageError(`${flag}: ${key} needs a value`);
-    values.set(key!, value);
-  }
+  const values: Map<string, string> = parseKeyValues(spec, flag, STREAM_KEYS);
   const num = (key: string, parse: (t: string) => number): number | undefined => {
     const text = values.get(key);
     if (text === undefined) return undefined;

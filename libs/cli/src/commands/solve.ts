@@ -10,7 +10,7 @@ import { Planner, fromDeviceBackend, getStrategy, renderPlan, NO_MARGINS, strate
 import { ModeScore, Objective, scoreAssignment, tableKeyOf } from '@fulcrum/strategies/internal';
 import type { CliIo } from '../io.js';
 import { UsageError, asUsageError, collect, oneOf, positiveInteger, positiveNumber } from '../usage.js';
-import { parseBatchSizes, parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
+import { parseBatchSizes, parseKeyValues, parseNoise, parseSeed, parseTargetProbability } from '../parse.js';
 import { solveOnRemote } from './solve-remote.js';
 import { localPlotInput, plotFormat, writePlanPlot } from './plan-plot.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
@@ -46,14 +46,7 @@ const STREAM_KEYS = ['name', 'workload', 'rate', 'latency'] as const;
 /** `workload=yolov8n,rate=10,latency=0.5[,name=cam]`. */
 function parseStream(spec: string, index: number): { name?: string; workload?: string; arrivalRatePerS?: number; latencyBudgetS?: number } {
   const flag = `--stream #${index + 1}`;
-  const values = new Map<string, string>();
-  for (const part of spec.split(',')) {
-    const eq = part.indexOf('=');
-    const key = (eq < 0 ? part : part.slice(0, eq)).trim();
-    if (!(STREAM_KEYS as readonly string[]).includes(key)) throw new UsageError(`${flag}: unknown key ${JSON.stringify(key)}; keys: ${STREAM_KEYS.join(', ')}`);
-    if (eq < 0) throw new UsageError(`${flag}: ${key} needs a value (${key}=...)`);
-    values.set(key, part.slice(eq + 1).trim());
-  }
+  const values: Map<string, string> = parseKeyValues(spec, flag, STREAM_KEYS);
   const num = (k: 'rate' | 'latency'): number | undefined => {
     const t = values.get(k);
     if (t === undefined) throw new UsageError(`${flag}: missing ${k}=...`);
@@ -246,6 +239,15 @@ export function registerSolveCommand(program: Command, io: CliIo): void {
       // are whole (the board's carry only what it simulates).
       const backend = await openSolveBackend(o, cmd.getOptionValueSource('noise') === 'cli', userWorkloads);
       const catalog = backend.source.type === 'table' ? registry.catalog(backend.source.catalog) : registry.catalog();
+      if (backend.source.type === 'table') {
+        // Names the table does not hold: say which it has (not every workload Fulcrum knows).
+        const has = backend.source.workloads();
+        const unknown = (w: string | undefined): boolean => w !== undefined && !has.includes(w) && !catalog.workloadIds().includes(w);
+        if (unknown(o.train)) throw new UsageError(`--train: unknown workload ${JSON.stringify(o.train)}; ${backend.source.description} has ${has.join(', ')}`);
+        streams.forEach((s, i) => {
+          if (unknown(s.workload)) throw new UsageError(`${multi ? `--stream #${i + 1}` : '--infer'}: unknown workload ${JSON.stringify(s.workload)}; ${backend.source.description} has ${has.join(', ')}`);
+        });
+      }
       let problem: Problem;
       try {
         problem = validateProblem({ device: backend.deviceId, trainWorkload: o.train, ...(o.trainBatch ? { trainBatchSize: o.trainBatch } : {}), powerBudgetW: o.power, powerSemantics: o.semantics, streams }, catalog);

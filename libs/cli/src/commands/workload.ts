@@ -6,12 +6,12 @@
  * `fulcrum workload list` shows the registry.
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '@fulcrum/core';
 import { OnnxModelError, OnnxRunner, PythonWorker, WorkloadStepError, workerWorkloadOf, type WorkerInfo } from '@fulcrum/executor';
 import { virtualDeviceIds } from '@fulcrum/devices';
-import { formatInspection, inspectWorkload, isWorkloadFolder, loadWorkloadFolder, type WorkloadFolder, type WorkloadInspection } from '@fulcrum/workloads';
+import { builtinWorkloadFolders, formatInspection, inspectWorkload, isWorkloadFolder, loadWorkloadFolder, type WorkloadFolder, type WorkloadInspection } from '@fulcrum/workloads';
 import type { CliIo } from '../io.js';
 import { CommandError, UsageError, oneOf, positiveInteger } from '../usage.js';
 import { pythonSource, workerError } from '../worker-errors.js';
@@ -75,6 +75,9 @@ export async function checkWorkload(folder: WorkloadFolder, o: CheckOptions): Pr
   const pythonInfer = !!m.infer && !!folder.modulePath;
   const needPython = (!!m.train || pythonInfer) && !!folder.modulePath;
   const report: { -readonly [K in keyof CheckReport]: CheckReport[K] } = { name: m.name, folder: folder.dir, contentHash: folder.contentHash(), kinds, infer: [], problems };
+  // Every command that loads folders refuses two with one name, and the built-in ones are always loaded.
+  const builtin = folder.builtin ? undefined : builtinWorkloadFolders().find((f) => f.manifest.name === m.name && resolve(f.dir) !== resolve(folder.dir));
+  if (builtin) problems.push(`name: ${JSON.stringify(m.name)} is a built-in workload's (${builtin.dir}); run, serve, solve and the rest refuse two folders with one name: rename it`);
   const batches = m.infer ? [...new Set([m.infer.batchSizes[0]!, m.infer.batchSizes[Math.min(1, m.infer.batchSizes.length - 1)]!])] : [];
   let onnx: OnnxRunner | undefined;
   if (folder.onnxPath) {
