@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { setLogger } from '@grpc/grpc-js';
 import { runCli } from './program.js';
 
-// grpc-js writes its own errors to stderr ("E No address added …") beside Fulcrum's one-line
-// message for the same failure; GRPC_VERBOSITY / GRPC_TRACE still turn them on for debugging.
-if (process.env['GRPC_VERBOSITY'] === undefined && process.env['GRPC_TRACE'] === undefined) setLogVerbosity(logVerbosity.NONE);
+// grpc-js writes its errors to stderr itself; the one for a port it cannot bind ("No address
+// added …") repeats what Fulcrum then says in one line (GrpcBindError), so only that one is dropped.
+setLogger({
+  error: (...args: unknown[]) => {
+    const text = args.map(String).join(' ');
+    if (!/No address added out of total/.test(text)) console.error(text);
+  },
+});
 
 process.exitCode = await runCli(process.argv.slice(2));

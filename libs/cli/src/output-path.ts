@@ -2,7 +2,7 @@
  * Output paths checked before long work starts (a benchmark sweep, a demo run): a path that could
  * not be written is a UsageError on its flag now, not a stack trace after minutes of work.
  */
-import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeFolders } from '@fulcrum/core/internal';
 import { UsageError } from './usage.js';
@@ -17,21 +17,23 @@ function reason(err: unknown): string {
 
 /**
  * `path` can be written as a file: its folder is made (as the write would) and the file opened for
- * appending, then closed (and removed again when it was not there). A folder at `path` is refused.
+ * appending (an existing one) or created and removed again (a new one). A folder at `path` is
+ * refused; a symbolic link is left as it is (what it points at is the write's to judge).
  */
 export function checkOutputFile(path: string, flag: string): void {
-  let existed = false;
+  let present: Stats | undefined;
   try {
-    const st = statSync(path);
-    if (st.isDirectory()) throw new UsageError(`${flag}: ${path} is a folder; give a file name`);
-    existed = true;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
+    present = lstatSync(path);
+  } catch {
+    // not there: created and removed below
   }
+  if (present?.isSymbolicLink()) return;
+  if (present?.isDirectory()) throw new UsageError(`${flag}: ${path} is a folder; give a file name`);
   try {
     makeFolders(dirname(path));
-    closeSync(openSync(path, 'a'));
-    if (!existed) unlinkSync(path);
+    // 'wx' creates only what is not there, so the unlink removes only what this check made.
+    closeSync(openSync(path, present ? 'a' : 'wx'));
+    if (!present) unlinkSync(path);
   } catch (err) {
     throw new UsageError(`${flag}: cannot write ${path}: ${reason(err)}`);
   }

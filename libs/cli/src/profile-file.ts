@@ -3,16 +3,16 @@ import { statSync } from 'node:fs';
 import { ProfileFileError, loadProfileTable, type ProfileTable } from '@fulcrum/devices';
 import { UsageError } from './usage.js';
 
-/** `path` must be a readable file: a UsageError on `flag` saying why not (missing, a folder). */
+/** `path` must be there and not a folder (a pipe such as <(…) is fine): a UsageError on `flag` saying why not. */
 export function assertProfileFile(path: string, flag: string): void {
-  let isFile: boolean;
+  let isFolder: boolean;
   try {
-    isFile = statSync(path).isFile();
+    isFolder = statSync(path).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${flag}: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
   }
-  if (!isFile) throw new UsageError(`${flag}: cannot read ${path}: a folder, not a CSV file`);
+  if (isFolder) throw new UsageError(`${flag}: cannot read ${path}: a folder, not a CSV file`);
 }
 
 /** The table at `path`; a file that cannot be read is a UsageError on `flag`, a bad row stays the table's error. */

@@ -95,6 +95,7 @@ describe('fulcrum bench', () => {
         [['--json', dir], `--json: ${dir} is a folder; give a file name`],
         [['--json', join(file, 'x.json')], `--json: cannot write ${join(file, 'x.json')}: a file is in the way of its folder`],
         [['--plots', file], `--plots: ${file} is a file; give a folder`],
+        [['--json', join(dir, 'out'), '--plots', join(dir, 'out')], '--json: the same path as --plots (a file and a folder); give them different paths'],
         [['--json', '/proc/fulcrum-no-such/x.json'], '--json: cannot write /proc/fulcrum-no-such/x.json: cannot be created there'],
       ] as const) {
         const r = await cli('bench', '--sweep', 'quick', '--strategies', 'oracle,gmd', ...argv);

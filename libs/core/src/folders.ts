@@ -30,5 +30,12 @@ export function makeFolders(path: string, mode?: number): void {
     if (!st.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a folder, ${p}`), { code: 'ENOTDIR', path: p });
     break;
   }
-  for (const dir of missing.reverse()) mkdirSync(dir, mode === undefined ? undefined : { mode });
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir, mode === undefined ? undefined : { mode });
+    } catch (err) {
+      // Another process made it in the meantime (two services starting together): fine if a folder.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(dir).isDirectory()) throw err;
+    }
+  }
 }

@@ -146,7 +146,7 @@ describe('simulate: a bounded run', () => {
     const s = tightScenario(0.1, [5], 1);
     const arrivals = () => traceArrivals(constantRates(s.rates), { process: 'even', durationS: 600 });
     // 600 s of 0.1 s training minibatches: 6,000 of them, over a limit of 1,000, foreseen.
-    await assert.rejects(simulate({ ...s, arrivals: arrivals(), durationS: 600, maxMinibatches: 1000 }), (e: unknown) => e instanceof SimulationLimitError && e.estimated === 6000 && /would run about 6,000 training minibatches in 600 s, over the limit of 1,000/.test(e.message));
+    await assert.rejects(simulate({ ...s, arrivals: arrivals(), durationS: 600, maxMinibatches: 1000 }), (e: unknown) => e instanceof SimulationLimitError && e.estimated === 6000 && /would run up to 6,000 training minibatches in 600 s, over the limit of 1,000/.test(e.message));
     // Without training nothing is foreseen; the 3,000 inference minibatches stop at the limit.
     await assert.rejects(
       simulate({ ...s, arrivals: arrivals(), durationS: 600, training: false, maxMinibatches: 1000 }),

@@ -64,7 +64,7 @@ export class SimulationLimitError extends Error {
     const limit = maxMinibatches.toLocaleString('en-US');
     super(
       (estimated !== undefined
-        ? `would run about ${Math.round(estimated).toLocaleString('en-US')} training minibatches in ${durationS} s, over the limit of ${limit}`
+        ? `would run up to ${Math.round(estimated).toLocaleString('en-US')} training minibatches in ${durationS} s, over the limit of ${limit}`
         : `stopped after ${limit} minibatches at ${atS.toPrecision(3)} s of the ${durationS} s simulated`) +
         (trainTimeS !== undefined ? ` (a training minibatch takes ${(trainTimeS * 1e3).toPrecision(3)} ms)` : '') +
         ': shorten the duration, or check the minibatch times (a profile table\'s time_ms is milliseconds)',
@@ -121,7 +121,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   let problem = options.problem;
   let plan = options.plan;
   if (training) {
-    // Foreseen before the run where it is plain: the duration holds more training minibatches than the limit.
+    // Foreseen before the run where it is plain: the duration holds more training minibatches than
+    // the limit (an upper bound: inference takes a share ρ, which a plan keeps well below 1).
     const tT = options.times.trainTimeS(plan.mode, problem.trainBatchSize);
     if (tT > 0 && durationS / tT > maxMinibatches) throw new SimulationLimitError(maxMinibatches, 0, durationS, tT, durationS / tT);
   }

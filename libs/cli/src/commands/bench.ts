@@ -3,6 +3,7 @@
  * ground truth of a virtual device or a profile table; summary table, JSON and plots.
  */
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_NOISE, DEFAULT_SEED, parseFamilyDevice, virtualDeviceIds, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import { SWEEP_NAMES, benchJson, formatAcross, formatSummary, runBench, summarize, summarizeAcross, writePlots, type BackendSpec, type BenchSummary, type SweepName } from '@fulcrum/bench';
@@ -113,6 +114,7 @@ export function registerBenchCommand(program: Command, io: CliIo): void {
         }
       }
       // Where the results go is checked before the sweep (minutes on the paper sweep), not after.
+      if (o.json && o.plots && resolve(o.json) === resolve(o.plots)) throw new UsageError('--json: the same path as --plots (a file and a folder); give them different paths');
       if (o.json) checkOutputFile(o.json, '--json');
       if (o.plots) checkOutputDir(o.plots, '--plots');
       const summaries: BenchSummary[] = [];

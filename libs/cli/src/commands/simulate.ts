@@ -172,9 +172,10 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       let table: ProfileTable | undefined;
       if (profiles !== undefined) {
-        assertProfileFile(profiles, '--profiles');
+        const flag = o.profiles !== undefined ? '--profiles' : '--profile';
+        assertProfileFile(profiles, flag);
         try {
-          table = await loadProfileFile(profiles, '--profiles');
+          table = await loadProfileFile(profiles, flag);
         } catch (err) {
           throw asUsageError(err);
         }

@@ -5,8 +5,8 @@
  * counts checked. `fulcrum workload inspect DIR` prints the virtual board's estimate for it.
  * `fulcrum workload list` shows the registry.
  */
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ValidationError } from '@fulcrum/core';
 import { OnnxModelError, OnnxRunner, PythonWorker, WorkloadStepError, workerWorkloadOf, type WorkerInfo } from '@fulcrum/executor';
@@ -76,7 +76,7 @@ export async function checkWorkload(folder: WorkloadFolder, o: CheckOptions): Pr
   const needPython = (!!m.train || pythonInfer) && !!folder.modulePath;
   const report: { -readonly [K in keyof CheckReport]: CheckReport[K] } = { name: m.name, folder: folder.dir, contentHash: folder.contentHash(), kinds, infer: [], problems };
   // Every command that loads folders refuses two with one name, and the built-in ones are always loaded.
-  const builtin = folder.builtin ? undefined : builtinWorkloadFolders().find((f) => f.manifest.name === m.name && resolve(f.dir) !== resolve(folder.dir));
+  const builtin = folder.builtin ? undefined : builtinWorkloadFolders().find((f) => f.manifest.name === m.name && realpathSync(f.dir) !== realpathSync(folder.dir));
   if (builtin) problems.push(`name: ${JSON.stringify(m.name)} is a built-in workload's (${builtin.dir}); run, serve, solve and the rest refuse two folders with one name: rename it`);
   const batches = m.infer ? [...new Set([m.infer.batchSizes[0]!, m.infer.batchSizes[Math.min(1, m.infer.batchSizes.length - 1)]!])] : [];
   let onnx: OnnxRunner | undefined;

@@ -152,7 +152,7 @@ export class PythonWorker implements MinibatchRunner {
       // EPIPE when the worker has died; the 'exit' handler reports it.
     });
     proc.on('error', (err) => this.onExit(proc, `could not run ${python}: ${err.message}`));
-    proc.on('exit', (code, signal) => this.onExit(proc, signal ? `worker exited with signal ${signal}` : `worker exited with code ${code}`));
+    proc.on('exit', (code, signal) => this.onExit(proc, signal ? `worker exited with signal ${signal}` : `worker exited with code ${code}`, signal !== null));
     const hello = await this.request({ op: 'hello' });
     const w = o.workload;
     const init = await this.request({
@@ -195,7 +195,8 @@ export class PythonWorker implements MinibatchRunner {
     else p.reject(new WorkloadStepError(this.options.workload.name, `python worker: ${String(reply['error'])}`));
   }
 
-  private onExit(proc: ChildProcessWithoutNullStreams, why: string): void {
+  /** `killed`: ended by a signal (a stop, a hung worker's kill), which says nothing about the interpreter. */
+  private onExit(proc: ChildProcessWithoutNullStreams, why: string, killed = false): void {
     if (this.proc !== proc) return;
     this.proc = undefined;
     this.starting = undefined;
@@ -204,7 +205,7 @@ export class PythonWorker implements MinibatchRunner {
     const err = new WorkerCrashedError(this.name, `${why}${tail ? ` (stderr: ${tail})` : ''}`, {
       workload: this.options.workload.name,
       python: this.options.python ?? defaultPython(this.options.env),
-      starting: !this.answered,
+      starting: !this.answered && !killed,
     });
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
