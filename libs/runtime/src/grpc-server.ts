@@ -188,7 +188,9 @@ export function serverStream<Req, Res>(fn: (request: Req, call: ServerWritableSt
       try {
         for await (const message of fn(call.request, call)) {
           if (call.cancelled) return;
-          if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));
+          // Wait for the client to read, or for the call to go: a cancelled call never drains, and
+          // waiting on 'drain' alone held the handler (and its generator) forever.
+          if (!call.write(message)) await drainedOrGone(call);
         }
         call.end();
       } catch (err) {
@@ -198,6 +200,24 @@ export function serverStream<Req, Res>(fn: (request: Req, call: ServerWritableSt
       }
     })();
   };
+}
+
+/** Resolves on 'drain', or when the call is cancelled, closed or fails, whichever comes first. */
+export function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  if (call.cancelled || call.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('close', done);
+      call.off('error', done);
+      resolve();
+    };
+    call.once('drain', done);
+    call.once('cancelled', done);
+    call.once('close', done);
+    call.once('error', done);
+  });
 }
 
 function credentials(tls: TlsFiles | undefined): ServerCredentials {

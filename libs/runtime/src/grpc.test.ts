@@ -7,12 +7,13 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { ORIN_AGX, assertOnGrid } from '@fulcrum/core';
 import { device, loadDescriptorSet } from '@fulcrum/proto';
-import { GrpcBindError, startGrpcServer, unary, serverStream, type RunningGrpcServer } from './grpc-server.js';
+import { GrpcBindError, drainedOrGone, startGrpcServer, unary, serverStream, type RunningGrpcServer } from './grpc-server.js';
 import { clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
 import { errorField } from './grpc-errors.js';
 import { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
@@ -122,6 +123,26 @@ describe('gRPC server helpers', () => {
     const names = response.list_services_response.service.map((s: { name: string }) => s.name);
     assert.ok(names.includes('fulcrum.device.v1.DeviceController'), names.join(','));
     r.close();
+  });
+});
+
+describe('server streams and cancellation', () => {
+  // A call whose client stopped reading never drains; once cancelled, the handler must not wait on
+  // 'drain' for ever (it held the generator and its buffers: 5,000 cancelled telemetry streams kept
+  // 400 MB). A stand-in call object: the event order is what is under test.
+  it("a backed-up write waits for 'drain', or for the call to be cancelled, closed or fail", async () => {
+    for (const event of ['drain', 'cancelled', 'close', 'error']) {
+      const call = Object.assign(new EventEmitter(), { cancelled: false, destroyed: false });
+      let resolved = false;
+      const waiting = drainedOrGone(call as never).then(() => (resolved = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(resolved, false, 'still waiting before any event');
+      call.emit(event);
+      await waiting;
+      assert.equal(call.listenerCount('drain') + call.listenerCount('cancelled') + call.listenerCount('close'), 0, `${event}: no listener left behind`);
+    }
+    // Already cancelled: no wait at all.
+    await drainedOrGone(Object.assign(new EventEmitter(), { cancelled: true, destroyed: false }) as never);
   });
 });
 
