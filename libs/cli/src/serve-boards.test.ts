@@ -77,6 +77,20 @@ describe('boards: two boards of one model on one NATS server', () => {
     const after = JSON.parse((await cli('boards', '--remote', opt, '--json')).stdout).boards as { board: string; planId: string | null }[];
     assert.equal(after.find((b) => b.board === 'board-b')!.planId, planB);
 
+    // A re-plan of board-b's plan, naming no board, goes to board-b (it went to the configured
+    // executor, board-a's, replacing board-a's job).
+    const optimizer = a.optimizer!.optimizer;
+    const planA = a.executor!.node.status().applied?.plan.planId;
+    const record = optimizer.plans.get(planB)!;
+    // A budget under the running plan's power moves the plan.
+    const replanned = await optimizer.replan({ problem: { ...record.problem, powerBudgetW: record.plan.predicted.powerW * 0.9 }, previousPlanId: planB, apply: true, allowProfiling: true });
+    assert.equal(replanned.changed, true, 'a lower budget moves the plan');
+    assert.equal(replanned.plan.feasible, true, replanned.plan.verdict);
+    assert.equal(replanned.applied, true);
+    for (let i = 0; i < 200 && execB.node.status().applied?.plan.planId !== replanned.plan.planId; i++) await sleep(20);
+    assert.equal(execB.node.status().applied?.plan.planId, replanned.plan.planId, 'the successor runs on board-b');
+    assert.equal(a.executor!.node.status().applied?.plan.planId, planA, 'board-a keeps its plan');
+
     const unknown = await cli('solve', '--remote', opt, '--board', 'board-z', ...PROBLEM);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /board "board-z" has not announced itself to this optimizer .*known boards: board-(a|b), board-(a|b)/);

@@ -492,7 +492,9 @@ export class Optimizer {
       // A re-plan for moved arrival rates (or of a board that re-planned by itself) is applied even
       // when the mode and batch sizes stay: the board then runs this optimizer's plan for the rates
       // it measures, and does not re-plan by itself (SPEC §6).
-      const board = input.board ? this.knownBoard(input.board) : undefined;
+      // The board the previous plan runs on gets its successor: without a board named, a re-plan of
+      // one board's plan went to the configured executor, replacing another board's job.
+      const board = input.board ? this.knownBoard(input.board) : input.previousPlanId ? this.boardRunning(input.previousPlanId) : undefined;
       const applied = changed || trigger !== 'request' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
       this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged', board: input.board ?? '' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');
@@ -528,6 +530,12 @@ export class Optimizer {
       throw new GrpcStatusError(status.FAILED_PRECONDITION, `board ${describeValue(board)} has not announced itself to this optimizer (is its executor on the same NATS?); known boards: ${known.length ? known.join(', ') : 'none'}`);
     }
     return b;
+  }
+
+  /** The known board whose running plan is `planId`, if any. */
+  private boardRunning(planId: string): BoardRecord | undefined {
+    for (const [board, running] of this.running) if (running === planId) return this.knownBoard(board);
+    return undefined;
   }
 
   private knownBoard(board: string): BoardRecord | undefined {
