@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,23 @@ describe('fulcrum serve: configuration', () => {
     const bind = await cli('serve', 'executor', '--grpc.host=0.0.0.0', '--grpc.port=0', '--metrics.port=-1');
     assert.equal(bind.code, 2, bind.stderr);
     assert.match(bind.stderr, /^fulcrum: executor: grpc\.host: refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
+    // Settings that cannot work at start are one line naming the key, exit 2, not a Node error.
+    const tls = await cli('serve', 'profiler', '--grpc.port=0', '--metrics.port=-1', '--grpc.tls-cert=/nonexistent.pem', '--grpc.tls-key=/nonexistent.key');
+    assert.equal(tls.code, 2, tls.stderr);
+    assert.match(tls.stderr, /^fulcrum: profiler: grpc\.tlsCert: cannot read \/nonexistent\.pem: no such file$/m);
+    const high = await cli('serve', 'device-controller', '--grpc.port=65000');
+    assert.equal(high.code, 2, high.stderr);
+    assert.match(high.stderr, /^fulcrum: device-controller: metrics\.port: 66000 \(the gRPC port \+ 1000\) is past 65535: set metrics\.port \(or -1 for none\)$/m);
+    const taken = createNetServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const busy = await cli('serve', 'device-controller', '--grpc.port=0', `--metrics.port=${port}`);
+      assert.equal(busy.code, 2, busy.stderr);
+      assert.match(busy.stderr, new RegExp(`^fulcrum: device-controller: metrics\\.port: ${port} is in use: set metrics\\.port to a free one`, 'm'));
+    } finally {
+      taken.close();
+    }
   });
 
   it('solve --remote maps strategy names onto the proto, and refuses the oracle', () => {

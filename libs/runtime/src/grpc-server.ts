@@ -222,8 +222,18 @@ export function drainedOrGone(call: ServerWritableStream<unknown, unknown>): Pro
 
 function credentials(tls: TlsFiles | undefined): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
-  const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
-  return ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+  const ca = tls.clientCaFile ? readSetting(tls.clientCaFile, 'grpc.tlsClientCa') : null;
+  return ServerCredentials.createSsl(ca, [{ cert_chain: readSetting(tls.certFile, 'grpc.tlsCert'), private_key: readSetting(tls.keyFile, 'grpc.tlsKey') }], ca !== null);
+}
+
+/** A file a setting names; one that cannot be read is a ValidationError naming the setting. */
+function readSetting(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ValidationError(field, `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder, not a file' : (err as Error).message}`);
+  }
 }
 
 /**

@@ -189,12 +189,21 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     allowPlaintextNetwork: options.grpc.allowPlaintextNetwork,
   });
   let http: RunningHttpEndpoints | undefined;
+  const derived = options.metrics?.port === undefined;
   const metricsPort = options.metrics?.port ?? (options.grpc.port === 0 ? 0 : grpcListenPort(options.name, options.grpc) + 1000);
+  if (metricsPort > 65535) {
+    await grpc.shutdown(0);
+    throw new ValidationError('metrics.port', `${metricsPort} (the gRPC port + 1000) is past 65535: set metrics.port (or -1 for none)`);
+  }
   if (metricsPort >= 0) {
     try {
       http = await startHttpEndpoints({ host: options.metrics?.host, port: metricsPort, registry, healthy: options.healthy, logger: options.logger });
     } catch (err) {
       await grpc.shutdown(0);
+      // A port in use is a setting to change, said in one line naming it (as for the gRPC port).
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new ValidationError('metrics.port', `${metricsPort}${derived ? ' (the gRPC port + 1000)' : ''} is in use: set metrics.port to a free one (or -1 for none)`);
+      }
       throw err;
     }
   }
