@@ -177,6 +177,10 @@ export function grpcListenPort(name: ServiceName, grpc: GrpcConfig): number {
 }
 
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const derived = options.metrics?.port === undefined;
+  const metricsPort = options.metrics?.port ?? (options.grpc.port === 0 ? 0 : grpcListenPort(options.name, options.grpc) + 1000);
+  // Checked before anything listens.
+  if (metricsPort > 65535) throw new ValidationError('metrics.port', `${metricsPort} (the gRPC port + 1000) is past 65535: set metrics.port (or -1 for none)`);
   const registry = options.registry ?? createMetricsRegistry(options.name);
   const grpc = await startGrpcServer({
     services: options.bindings,
@@ -189,12 +193,6 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     allowPlaintextNetwork: options.grpc.allowPlaintextNetwork,
   });
   let http: RunningHttpEndpoints | undefined;
-  const derived = options.metrics?.port === undefined;
-  const metricsPort = options.metrics?.port ?? (options.grpc.port === 0 ? 0 : grpcListenPort(options.name, options.grpc) + 1000);
-  if (metricsPort > 65535) {
-    await grpc.shutdown(0);
-    throw new ValidationError('metrics.port', `${metricsPort} (the gRPC port + 1000) is past 65535: set metrics.port (or -1 for none)`);
-  }
   if (metricsPort >= 0) {
     try {
       http = await startHttpEndpoints({ host: options.metrics?.host, port: metricsPort, registry, healthy: options.healthy, logger: options.logger });
