@@ -94,6 +94,19 @@ describe('boards: two boards of one model on one NATS server', () => {
     const unknown = await cli('solve', '--remote', opt, '--board', 'board-z', ...PROBLEM);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /board "board-z" has not announced itself to this optimizer .*known boards: board-(a|b), board-(a|b)/);
+    // The token from the environment is used, and never printed by --help.
+    const saved = process.env['FULCRUM_TOKEN'];
+    process.env['FULCRUM_TOKEN'] = 'env-token-never-shown';
+    try {
+      for (const command of ['boards', 'top', 'solve']) {
+        const help = await cli(command, '--help');
+        assert.match(help.stdout, /env:\s+FULCRUM_TOKEN/, command);
+        assert.doesNotMatch(help.stdout, /env-token-never-shown/, command);
+      }
+    } finally {
+      if (saved === undefined) delete process.env['FULCRUM_TOKEN'];
+      else process.env['FULCRUM_TOKEN'] = saved;
+    }
     const bad = await cli('solve', '--remote', opt, '--board', 'lab.z', ...PROBLEM);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--board: a board id is/);

@@ -63,6 +63,11 @@ describe('fulcrum serve: configuration', () => {
     const bind = await cli('serve', 'executor', '--grpc.host=0.0.0.0', '--grpc.port=0', '--metrics.port=-1');
     assert.equal(bind.code, 2, bind.stderr);
     assert.match(bind.stderr, /^fulcrum: executor: grpc\.host: refusing to listen on 0\.0\.0\.0: serving beyond loopback needs both TLS/);
+    // A secret that is refused is not quoted back (logs and terminals keep what they are shown).
+    const short = await cli('serve', 'profiler', '--grpc.token=abcxyz7', '--grpc.port=0', '--metrics.port=-1');
+    assert.equal(short.code, 2, short.stderr);
+    assert.match(short.stderr, /grpc\.token from flag --grpc\.token: .*>=8 characters, got "<7 characters, not shown>"/);
+    assert.doesNotMatch(short.stderr, /abcxyz7/);
     // Settings that cannot work at start are one line naming the key, exit 2, not a Node error.
     const tls = await cli('serve', 'profiler', '--grpc.port=0', '--metrics.port=-1', '--grpc.tls-cert=/nonexistent.pem', '--grpc.tls-key=/nonexistent.key');
     assert.equal(tls.code, 2, tls.stderr);

@@ -474,7 +474,11 @@ function deepMerge(under: unknown, over: Record<string, unknown>): Record<string
   return out;
 }
 
+/** Keys whose values are secrets: an error about them never quotes the value. */
+const SECRET_KEY = /(^|\.)(token|pass|password)$/i;
+
 function issueMessage(issue: z.core.$ZodIssue, value: unknown, key: string, envPrefix: string): string {
+  if (SECRET_KEY.test(key) && value !== undefined) value = typeof value === 'string' ? `<${value.length} characters, not shown>` : value;
   if (issue.code === 'invalid_type') {
     if (value === undefined) {
       const path = key.split('.');

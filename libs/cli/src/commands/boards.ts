@@ -3,7 +3,7 @@
  * `board.announce` events on NATS): id, device model, software stack, executor address, the plan
  * running, state and when it was last heard from. `fulcrum solve --remote … --board ID` plans for one.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { optimizer } from '@fulcrum/proto';
 import type { CliIo } from '../io.js';
@@ -24,7 +24,8 @@ export function registerBoardsCommand(program: Command, io: CliIo): void {
     .command('boards')
     .description('List the boards an optimizer service has heard from (their executors announce themselves on NATS).')
     .requiredOption('--remote <host:port>', 'the optimizer service')
-    .option('--token <token>', 'the bearer token the optimizer requires (default FULCRUM_TOKEN)', process.env['FULCRUM_TOKEN'])
+    // From the environment without a default value: --help must not print the token.
+    .addOption(new Option('--token <token>', 'the bearer token the optimizer requires').env('FULCRUM_TOKEN'))
     .option('--tls', 'connect with TLS (system roots)')
     .option('--tls-ca <file>', "TLS, the optimizer's certificate signed by this CA")
     .option('--json', 'print the boards as JSON')

@@ -85,7 +85,8 @@ export function registerTopCommand(program: Command, io: CliIo): void {
     .option('--optimizer <host:port>', 'every board the optimizer has heard from, one line each; with --board, that board\'s view')
     .option('--board <id>', 'with --optimizer: the board to show; with --nats: whose events to follow (default the one the executor reports)')
     .option('--nats <url>', 'follow the board\'s events on this NATS server (plans applied, arrival-rate moves, profiles)')
-    .option('--token <token>', 'the bearer token the services require (default FULCRUM_TOKEN)', process.env['FULCRUM_TOKEN'])
+    // From the environment without a default value: --help must not print the token.
+    .addOption(new Option('--token <token>', 'the bearer token the services require').env('FULCRUM_TOKEN'))
     .option('--tls', 'connect with TLS (system roots)')
     .option('--tls-ca <file>', 'TLS, the services\' certificates signed by this CA')
     .addOption(new Option('--interval-s <s>', 'refresh interval').argParser(positiveNumber).default(1))
