@@ -71,6 +71,7 @@ describe('boards: two boards of one model on one NATS server', () => {
     const out = JSON.parse(second.stdout);
     assert.equal(out.cost.modesProfiled, 0, 'a second board of the same model and stack profiles nothing');
     const planB = out.plan.planId as string;
+    assert.deepEqual(out.board, { id: 'board-b', applied: true });
     for (let i = 0; i < 200 && execB.node.status().applied?.plan.planId !== planB; i++) await sleep(20);
     assert.equal(execB.node.status().applied?.plan.planId, planB, 'the plan runs on board-b');
     assert.notEqual(a.executor!.node.status().applied?.plan.planId, planB, 'not on board-a');
@@ -110,5 +111,11 @@ describe('boards: two boards of one model on one NATS server', () => {
     const bad = await cli('solve', '--remote', opt, '--board', 'lab.z', ...PROBLEM);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--board: a board id is/);
+
+    // board-b's executor gone: the plan is not applied there, and the answer says so.
+    await execB.close(100);
+    const gone = await cli('solve', '--remote', opt, '--board', 'board-b', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '13', '--latency', '0.5', '--power', '25', '--json');
+    assert.equal(JSON.parse(gone.stdout).board.applied, false, gone.stderr);
+    assert.match(gone.stderr, /the plan was not applied on board board-b/);
   });
 });

@@ -337,6 +337,19 @@ function remoteCatalog(device: string | undefined, workloads: readonly unknown[]
   });
 }
 
+/** True when the optimizer's board list says `board` runs `planId`; false when it does not, or the list cannot be read. */
+async function boardRuns(o: RemoteSolveCommandOptions, board: string, planId: string): Promise<boolean> {
+  const conn = optimizerConnection({ address: o.remote, token: o.token, tls: o.tls, tlsCa: o.tlsCa });
+  try {
+    const res = await conn.unary<optimizer.ListBoardsResponse>('ListBoards', (c, md, opts, cb) => c.listBoards({}, md, opts, cb));
+    return res.boards.some((b) => b.board === board && b.planId === planId);
+  } catch {
+    return false;
+  } finally {
+    conn.close();
+  }
+}
+
 /** `fulcrum solve --remote …`: validates the problem here (exit 2 naming the flag), solves there. */
 export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fieldToFlag: (field: string) => string | undefined): Promise<void> {
   if (o.profiles !== undefined) throw new UsageError('--profiles: with --remote the optimizer profiles through its profiler; a profile table is for a local solve');
@@ -390,7 +403,18 @@ export async function solveOnRemote(o: RemoteSolveCommandOptions, io: CliIo, fie
   const measured = (workload: string): number[] =>
     [...new Set(result.modes.flatMap((m) => m.results).filter((r) => r.workload === workload && r.kind === common.WorkloadKind.WORKLOAD_KIND_INFER).map((r) => r.batchSize))].sort((a, b) => a - b);
   problem = { ...problem, streams: problem.streams.map((s, i) => (optimizerBatchSizes[i] && measured(s.workload).length > 0 ? { ...s, candidateBatchSizes: measured(s.workload) } : s)) };
-  const report = remoteReport(problem, o.strategy, o.remote, result);
+  const report: RemoteSolveReport & { board?: { id: string; applied: boolean } } = remoteReport(problem, o.strategy, o.remote, result);
+  if (o.board !== undefined) {
+    // Whether the board runs the plan now, as the optimizer knows it (it applies a plan before it
+    // answers): a plan the board's executor did not take must not look like one it did.
+    const applied = await boardRuns(o, o.board, result.plan.planId);
+    report.board = { id: o.board, applied };
+    if (!applied) {
+      io.stderr(
+        `fulcrum: the plan was not applied on board ${o.board}${result.plan.feasible ? " (its executor did not take it, or the optimizer applies no plans: executor.apply; the optimizer's log says which)" : ' (an infeasible plan is never applied)'}\n`,
+      );
+    }
+  }
   if (o.plot !== undefined) {
     try {
       await writePlanPlot(o.plot, remotePlotInput(problem, result.plan, result.cost, result.modes), o.strategy, `the optimizer at ${o.remote}`);
