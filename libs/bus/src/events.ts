@@ -398,9 +398,12 @@ function event<K extends EventKind>(kind: K, value: unknown): BusEvents[K] {
   return o as unknown as BusEvents[K];
 }
 
+/** The longest request id an inference request may carry, on the bus and over gRPC (it is echoed back). */
+export const MAX_REQUEST_ID_CHARS = 256;
+
 function inferenceRequest(value: unknown): InferenceRequest {
   const o = readContract(INFERENCE_REQUEST, value);
-  text('requestId', o['requestId']);
+  text('requestId', o['requestId'], MAX_REQUEST_ID_CHARS);
   return o as unknown as InferenceRequest;
 }
 

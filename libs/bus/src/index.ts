@@ -35,7 +35,7 @@ export {
   inferFilter,
 } from './subjects.js';
 export type { EventKind, DurableKind, EventSubject, InferSubject, EventFilter, InferFilter } from './subjects.js';
-export { INFERENCE_ERROR_CODES, ActivityState, MalformedEventError, isErrorReply } from './events.js';
+export { INFERENCE_ERROR_CODES, MAX_REQUEST_ID_CHARS, ActivityState, MalformedEventError, isErrorReply } from './events.js';
 export type {
   ArrivalRatesEvent,
   StreamArrivalRate,

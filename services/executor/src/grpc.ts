@@ -8,6 +8,7 @@ import { ValidationError, isValidationError } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { constraintToProto, executor as pb, frontFromProto, planFromProto, problemFromProto } from '@fulcrum/proto';
 import { measurementOutcomeToProto, measurementRunFromProto } from '@fulcrum/proto/internal';
+import { MAX_REQUEST_ID_CHARS } from '@fulcrum/bus';
 import { GrpcStatusError, type Logger } from '@fulcrum/runtime';
 import { callSignal, unary } from '@fulcrum/runtime/internal';
 import { streamSummary } from './bus-adapter.js';
@@ -98,6 +99,8 @@ export function executorGrpcImplementation(node: ExecutorNode, logger?: Logger):
     }, logger),
     infer: unary(async (req: pb.InferRequest) => {
       if (!req.stream) throw new ValidationError('stream', 'is required');
+      // The same bound as on the bus: the id is echoed back, so it is not a way to grow replies.
+      if (req.requestId.length > MAX_REQUEST_ID_CHARS) throw new ValidationError('requestId', `must be at most ${MAX_REQUEST_ID_CHARS} characters, got ${req.requestId.length}`);
       const input = decodeInput(req);
       try {
         const r = await node.infer(req.stream, input, req.requestId || undefined);

@@ -261,6 +261,9 @@ describe('executor service with a device-controller (in-process bus)', () => {
     const unknown = await grpcError(inferCall(c, { stream: 'lidar' }));
     assert.equal(unknown.code, status.NOT_FOUND);
     await invalid(inferCall(c, { stream: 'cam', input: Buffer.from('{not json'), contentType: 'application/json' }), 'input', /not JSON/);
+    // The request id is echoed: bounded as on the bus (256 characters).
+    assert.equal((await inferCall(c, { stream: 'cam', requestId: 'x'.repeat(256), input: Buffer.from('[1]'), contentType: 'application/json' })).requestId.length, 256);
+    await invalid(inferCall(c, { stream: 'cam', requestId: 'x'.repeat(1_000_000), input: Buffer.from('[1]'), contentType: 'application/json' }), 'requestId', /at most 256 characters, got 1000000/);
   });
 });
 
