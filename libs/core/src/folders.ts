@@ -39,3 +39,15 @@ export function makeFolders(path: string, mode?: number): void {
     }
   }
 }
+
+/**
+ * Why a file a user named could not be read, in words (no such file, a folder, permission denied),
+ * else the error's own message; `what` names what was expected ("a CSV file").
+ */
+export function fileErrorReason(err: unknown, what = 'file'): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return `a folder, not a ${what}`;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return (err as Error).message;
+}

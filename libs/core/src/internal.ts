@@ -9,4 +9,4 @@ export { requireWindowWeightsSquared, windowWeightsSquaredOf, remeasureMinibatch
 export { parseWorkloadKind, requireName } from './workloads.js';
 export { streamUtilization, totalUtilization, worstCaseLatencyS, trainThroughputSamplesPerS, powerDrawW } from './model.js';
 export { parsePowerSemantics, validateBatchSizes } from './problem.js';
-export { makeFolders } from './folders.js';
+export { fileErrorReason, makeFolders } from './folders.js';

@@ -18,7 +18,7 @@ import {
   type PowerModeGrid,
   type WorkloadKind,
 } from '@fulcrum/core';
-import { describeValue } from '@fulcrum/core/internal';
+import { describeValue, fileErrorReason } from '@fulcrum/core/internal';
 import { defaultTrainBatchSize, resolveGrid, type DeviceBackend } from './backend.js';
 import { DuplicateRowError, ProfileTable, type ProfileRow } from './profile-table.js';
 
@@ -306,9 +306,8 @@ export async function loadProfileTable(path: string): Promise<ProfileTable> {
   try {
     return await readProfileCsv(createReadStream(path), { source: path });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a CSV file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : undefined;
-    if (why) throw new ProfileFileError(path, why, err);
+    // A file that cannot be opened (a bad row is the table's own error).
+    if (['ENOENT', 'EISDIR', 'EACCES', 'EPERM'].includes((err as { code?: string }).code ?? '')) throw new ProfileFileError(path, fileErrorReason(err, 'CSV file'), err);
     throw err;
   }
 }

@@ -1,4 +1,5 @@
 import { ValidationError } from '@fulcrum/core';
+import { fileErrorReason } from '@fulcrum/core/internal';
 import {
   Server,
   ServerCredentials,
@@ -231,8 +232,7 @@ function readSetting(path: string, field: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ValidationError(field, `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder, not a file' : (err as Error).message}`);
+    throw new ValidationError(field, `cannot read ${path}: ${fileErrorReason(err)}`);
   }
 }
 

@@ -20,7 +20,7 @@ import {
 import type { CliIo } from '../io.js';
 import { parseBatchSizes, parseNoise, parseSeed } from '../parse.js';
 import { UsageError, asUsageError, commaList, oneOf } from '../usage.js';
-import { assertProfileFile, loadProfileFile } from '../profile-file.js';
+import { loadProfileFile } from '../profile-file.js';
 
 interface ExportOptions {
   device: string;
@@ -123,7 +123,6 @@ export function registerProfilesCommands(program: Command, io: CliIo): void {
     .argument('<file>', 'the CSV file')
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, o: ImportOptions) => {
-      assertProfileFile(file, 'profiles import');
       let table;
       try {
         table = await loadProfileFile(file, 'profiles import');

@@ -26,7 +26,7 @@ import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
 import { UsageError, asUsageError, collect, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { parseKeyValues } from '../parse.js';
-import { assertProfileFile, loadProfileFile } from '../profile-file.js';
+import { loadProfileFile } from '../profile-file.js';
 import { addWorkloadsOption, checkWorkloadKind, openRegistry, userVirtualWorkloads } from '../workloads.js';
 
 interface SimulateOptions {
@@ -172,10 +172,8 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       let table: ProfileTable | undefined;
       if (profiles !== undefined) {
-        const flag = o.profiles !== undefined ? '--profiles' : '--profile';
-        assertProfileFile(profiles, flag);
         try {
-          table = await loadProfileFile(profiles, flag);
+          table = await loadProfileFile(profiles, o.profiles !== undefined ? '--profiles' : '--profile');
         } catch (err) {
           throw asUsageError(err);
         }
