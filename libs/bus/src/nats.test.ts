@@ -106,6 +106,32 @@ describe('NATS backend', () => {
     await bus.publish(executorStatusSubject(device), executorStatus(1));
   });
 
+  test('following a board that has no stream creates none, nor a mirror of a domain that does not hold it: an announced name reserves no storage', async (t) => {
+    const bus = await connectNatsBus({ url: server.url, jetStreamTimeoutMs: 2000, logger: silentLogger });
+    const raw = await connect({ servers: server.url });
+    t.after(async () => {
+      await bus.close();
+      await raw.close();
+    });
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const jsm = await jetstreamManager(raw);
+    const count = async () => (await jsm.streams.names().next()).filter((n) => n.startsWith('FULCRUM_EVENTS_')).length;
+    const before = await count();
+    const board = freshDevice();
+    const plain = bus.followBoard(board);
+    await assert.rejects(plain.ready, (err: unknown) => isBusError(err, 'unavailable') && /has no durable stream FULCRUM_EVENTS_/.test((err as Error).message));
+    const mirrored = bus.followBoard(freshDevice(), undefined, { domain: 'nowhere' });
+    await assert.rejects(mirrored.ready, (err: unknown) => isBusError(err, 'unavailable') && /domain nowhere holds no stream/.test((err as Error).message));
+    assert.equal(await count(), before, 'no stream was made');
+    // Once the board publishes (its stream exists), the same follow works.
+    await bus.publish(profileCompletedSubject(board), profile(board, 3));
+    const seen: number[] = [];
+    const follow = bus.followBoard(board, (m) => void (m.kind === 'profile.completed' && seen.push(m.event.batchSize)));
+    await follow.ready;
+    await waitFor('the stored profile', () => seen.length === 1);
+    follow.unsubscribe();
+  });
+
   test('profile.completed survives a server crash and restart on the same store dir: nothing is lost', async (t) => {
     const nats = await startNatsServer();
     t.after(() => nats.stop());

@@ -371,6 +371,22 @@ class NatsTransport implements Transport {
   }
 
   /**
+   * The board's own stream, which only the board creates (on its first durable publish): a reader
+   * never makes one, so a name announced by anyone on the bus reserves no storage here.
+   */
+  async #existingStream(board: string): Promise<void> {
+    const name = boardStreamName(board);
+    try {
+      await (await this.#manager()).streams.info(name);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
+        throw new BusError('unavailable', `board ${board} has no durable stream ${name} on NATS at ${this.#where} (a board makes it with its first announcement)`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /**
    * Makes this connection's JetStream hold a mirror of the board's stream that lives in JetStream
    * domain `domain` (the board's leaf server): the server itself pulls what the board stored,
    * from the first event, and catches up by itself after the link comes back.
@@ -390,6 +406,14 @@ class NatsTransport implements Transport {
         }
       } catch (err) {
         if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+        // Only a stream the board really has in that domain is mirrored: an announcement naming a
+        // board or domain that does not exist reserves no storage here.
+        const origin = await jetstreamManager(this.#nc, { domain, timeout: this.#timeoutMs, checkAPI: false });
+        try {
+          await withTimeout(origin.streams.info(name), ORIGIN_INFO_TIMEOUT_MS, () => new Error(`no answer within ${ORIGIN_INFO_TIMEOUT_MS} ms`));
+        } catch (originErr) {
+          throw new BusError('unavailable', `board ${board}'s JetStream domain ${domain} holds no stream ${name} that this server can reach (${describeError(originErr)}); not mirroring it`, { cause: originErr });
+        }
         await jsm.streams.add({
           name,
           description: `Fulcrum durable events of board ${board}, mirrored from its JetStream domain ${domain}`,
@@ -492,7 +516,7 @@ class NatsTransport implements Transport {
           await this.#ensureMirror(board, domain);
           behindOrigin = this.#originTracker(board, domain);
         } else {
-          await this.#ensureStream(board);
+          await this.#existingStream(board);
         }
         const start =
           from === 'last-per-kind'

@@ -263,7 +263,8 @@ export interface EventBus {
    * and how many are still pending, mirroring the board's stream into this connection's JetStream
    * first when it lives in another domain (`options.domain`). Follows until unsubscribed; an
    * ordered consumer, nothing is kept on the server for it. Throws `BusError('unavailable')` (on
-   * `ready`) when the server has no JetStream.
+   * `ready`) when the server has no JetStream, or holds no stream of the board (only the board's
+   * own durable publishes create it; a mirror is made only of a stream the board's domain has).
    */
   followBoard(board: string, handler?: (message: BoardEventMessage) => void | Promise<void>, options?: FollowBoardOptions): Subscription<BoardEventMessage>;
 
