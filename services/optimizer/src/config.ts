@@ -20,6 +20,13 @@ export const optimizerConfigSchema = z.object({
     .extend({
       /** Apply every feasible plan (Solve, Replan, automatic re-plans) on the executor with ApplyPlan. */
       apply: z.boolean().default(false),
+      /**
+       * Hosts whose announced executors may get `executor.token` over plaintext: host names,
+       * `*.domain` wildcards, IP ranges (`10.0.0.0/8`). A board's announcement names its executor's
+       * address; with a token and no TLS, only loopback, the configured `address` and these hosts
+       * are dialled (SPEC §1). At most 256 entries.
+       */
+      boardHosts: z.array(z.string().min(1)).max(256).default([]),
     })
     .prefault({}),
   defaults: z

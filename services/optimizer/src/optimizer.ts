@@ -342,6 +342,8 @@ export class Optimizer {
     if (board && (!board.executorAddress || !this.options.executorAt)) {
       throw new GrpcStatusError(status.FAILED_PRECONDITION, `board ${describeValue(board.board)} announced no executor address this optimizer can reach`);
     }
+    // Before any profiling: the board's executor must be one this optimizer will dial (executorAt may refuse it).
+    if (board) this.executorOf(board, true);
     const strategy = this.strategy(input.strategy);
     const ss = this.spaceFor(problem.device, input.grid);
     const seed = input.seed || this.options.defaults.seed;
@@ -942,17 +944,27 @@ export class Optimizer {
   }
 
   /** The executor of a board planned for by id (one connection per address, reused). */
-  private executorOf(board: BoardRecord): PlanExecutorPort | undefined {
+  private executorOf(board: BoardRecord, throwRefusal = false): PlanExecutorPort | undefined {
     const make = this.options.executorAt;
     if (!make || !board.executorAddress) return undefined;
     let port = this.boardExecutors.get(board.executorAddress);
-    if (!port) this.boardExecutors.set(board.executorAddress, (port = make(board.executorAddress)));
+    if (!port) {
+      try {
+        port = make(board.executorAddress);
+      } catch (err) {
+        if (throwRefusal) throw err instanceof GrpcStatusError ? new GrpcStatusError(err.code, `board ${describeValue(board.board)}: ${err.message}`) : err;
+        this.logger.error({ board: board.board, err: err instanceof Error ? err.message : String(err) }, 'not applying on the board\'s executor');
+        return undefined;
+      }
+      this.boardExecutors.set(board.executorAddress, port);
+    }
     return port;
   }
 
   private async maybeApply(problem: Problem, plan: OptimizerPlan, apply: boolean | undefined, board?: BoardRecord, front?: readonly FrontModeRecord[]): Promise<boolean> {
     // A board that announced a reachable executor gets the plan there; else the configured executor.
-    const executor = (board && this.executorOf(board)) || this.options.executor;
+    // A board whose announced executor is refused gets nothing: never another board's executor.
+    const executor = board?.executorAddress && this.options.executorAt ? this.executorOf(board) : this.options.executor;
     if (!(apply ?? this.options.apply) || !executor) return false;
     if (!plan.feasible) {
       this.logger.warn({ planId: plan.planId, verdict: plan.verdict }, 'not applying an infeasible plan');

@@ -8,7 +8,8 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, optimizer } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
-import { InProcessHub, arrivalsRateSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
+import { InProcessHub, arrivalsRateSubject, boardAnnounceSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
@@ -590,5 +591,67 @@ describe('a profiler that refuses the Profile request the optimizer built (issue
       assert.match(err.details, /^profiler at 127\.0\.0\.1:\d+ refused the Profile request this optimizer built \(its workloads\[0\]\.workload\.name\): .*unknown workload "their-mlp"/);
       assert.equal(errorField(err), undefined, 'no field of the Solve request is blamed');
     });
+  });
+});
+
+describe("a board's announced executor gets the executor token only where no one else can read it", () => {
+  const EXECUTOR_TOKEN = 'executor-token-never-leaked';
+  let bus: EventBus;
+  const started: RunningOptimizerService[] = [];
+  before(() => {
+    bus = new InProcessHub().connect();
+  });
+  after(async () => {
+    for (const s of started) await s.close(0);
+    await bus.close();
+  });
+
+  async function optimizerWith(executor: OptimizerConfigInput['executor']): Promise<optimizer.OptimizerClient> {
+    // The profiler is never reached by the refused Solves; the others fail on it (nothing listens on port 1).
+    const opt = await startOptimizerService(
+      { grpc: { port: 0 }, metrics: { port: -1 }, profiler: { address: '127.0.0.1:1', attempts: 1 }, executor: { address: '127.0.0.1:2', token: EXECUTOR_TOKEN, ...executor } },
+      { logger, bus },
+    );
+    started.push(opt);
+    return client(opt.address);
+  }
+
+  async function announce(board: string, executorAddress: string): Promise<void> {
+    await bus.publish(boardAnnounceSubject(board), { measuredAt: new Date().toISOString(), device: 'orin-agx', softwareStack: 'jp6', executorAddress, state: 'idle' });
+  }
+
+  it('refuses, before any profiling, a plaintext executor on another host unless executor.boardHosts lists it; loopback and TLS are dialled', async () => {
+    const plain = await optimizerWith({});
+    const listed = await optimizerWith({ boardHosts: ['10.255.0.0/16', '*.fleet.example'] });
+    const tls = await optimizerWith({ tls: true });
+    await announce('far-board', '10.254.0.1:50052');
+    await announce('near-board', '127.0.0.1:50052');
+    await announce('listed-board', '10.255.3.4:50052');
+    await announce('named-board', 'jetson-7.fleet.example:50052');
+    await sleep(50);
+    const refused = (address: string) => (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.FAILED_PRECONDITION, err.details);
+      assert.match(err.details, new RegExp(`board "?[a-z-]+"?: its announced executor ${address.replace(/\./g, '\\.')} would get the executor token over plaintext.*executor\\.board-hosts`));
+      assert.doesNotMatch(err.details, new RegExp(EXECUTOR_TOKEN));
+      return true;
+    };
+    // Not refused: the Solve goes on to profile, and fails on the unreachable profiler instead.
+    const profilerDown = (err: grpc.ServiceError) => {
+      assert.equal(err.code, grpc.status.UNAVAILABLE, err.details);
+      return true;
+    };
+    await assert.rejects(solve(plain, { problem: PROBLEM, board: 'far-board' }), refused('10.254.0.1:50052'));
+    await assert.rejects(solve(plain, { problem: PROBLEM, board: 'listed-board' }), refused('10.255.3.4:50052'));
+    await assert.rejects(solve(plain, { problem: PROBLEM, board: 'named-board' }), refused('jetson-7.fleet.example:50052'));
+    await assert.rejects(solve(plain, { problem: PROBLEM, board: 'near-board' }), profilerDown);
+    await assert.rejects(solve(listed, { problem: PROBLEM, board: 'listed-board' }), profilerDown);
+    await assert.rejects(solve(listed, { problem: PROBLEM, board: 'named-board' }), profilerDown);
+    await assert.rejects(solve(listed, { problem: PROBLEM, board: 'far-board' }), refused('10.254.0.1:50052'));
+    await assert.rejects(solve(tls, { problem: PROBLEM, board: 'far-board' }), profilerDown);
+  });
+
+  it('a bad executor.boardHosts entry is refused at start, naming it', async () => {
+    await assert.rejects(optimizerWith({ boardHosts: ['10.0.0.0/99'] }), /executor\.boardHosts\[0\]: must be a host name, \*\.domain or an IP range/);
+    await assert.rejects(optimizerWith({ boardHosts: ['ok.example', 'not a host'] }), /executor\.boardHosts\[1\]/);
   });
 });

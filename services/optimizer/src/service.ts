@@ -11,12 +11,14 @@ import { ValidationError, type Catalog, type Problem } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { optimizer } from '@fulcrum/proto';
-import type { RunningService } from '@fulcrum/runtime';
+import { status } from '@grpc/grpc-js';
+import { GrpcStatusError, type RunningService } from '@fulcrum/runtime';
 import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
 import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
 import { Optimizer } from './optimizer.js';
+import { announcedExecutorRefusal, parseBoardHosts } from './executor-trust.js';
 import { grpcPlanExecutor, grpcProfiler, type PlanExecutorPort, type ProfilerPort } from './ports.js';
 import type { ProfileProtocolOverrides } from './strategies.js';
 
@@ -104,6 +106,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       executorPort = owned;
       cleanup.defer(() => owned.close?.());
     }
+    const boardHosts = parseBoardHosts(cfg.executor.boardHosts);
     const boardTable = deps.boardTable ?? (cfg.profiles ? await loadProfileTableSetting(cfg.profiles) : undefined);
     const table = boardTable ? tableCatalog(boardTable, cfg.profiles ?? boardTable.summary().device) : undefined;
     const lib = new Optimizer({
@@ -112,7 +115,12 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
       profiler: profilerPort,
       executor: executorPort,
       // A Solve for a board applies on the executor it announced, with the executor section's token, TLS and retry.
-      executorAt: (address) => grpcPlanExecutor({ config: { ...cfg.executor, address }, logger, onRetry }),
+      // The token goes only where no one else can read it (executor-trust.ts).
+      executorAt: (address) => {
+        const refused = announcedExecutorRefusal(address, cfg.executor, boardHosts);
+        if (refused) throw new GrpcStatusError(status.FAILED_PRECONDITION, refused);
+        return grpcPlanExecutor({ config: { ...cfg.executor, address }, logger, onRetry });
+      },
       apply: cfg.executor.apply,
       defaults: cfg.defaults,
       noiseFraction: cfg.noiseFraction,
