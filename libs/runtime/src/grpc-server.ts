@@ -54,6 +54,35 @@ export interface GrpcServerOptions {
    * (e.g. the compose bridge network). Off by default.
    */
   readonly allowPlaintextNetwork?: boolean | undefined;
+  /** Server streams open at once across the services (default DEFAULT_MAX_SERVER_STREAMS); one more is RESOURCE_EXHAUSTED. */
+  readonly maxStreams?: number | undefined;
+}
+
+/** Server streams one gRPC server keeps open at once unless configured (`grpc.maxStreams`). */
+export const DEFAULT_MAX_SERVER_STREAMS = 1024;
+
+/** HTTP/2 streams (calls) one client connection may have open at once (`grpc.max_concurrent_streams`). */
+export const MAX_CALLS_PER_CONNECTION = 256;
+
+/** Counts the server streams open; `enter` refuses one past the limit. */
+class StreamGate {
+  open = 0;
+  constructor(readonly limit: number) {}
+
+  /** Counts the call until it ends (finished, cancelled, failed or closed); false when the limit is reached. */
+  enter(call: ServerWritableStream<unknown, unknown>): boolean {
+    if (this.open >= this.limit) return false;
+    this.open++;
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      this.open--;
+      for (const e of ['finish', 'cancelled', 'close', 'error'] as const) call.off(e, leave);
+    };
+    for (const e of ['finish', 'cancelled', 'close', 'error'] as const) call.once(e, leave);
+    return true;
+  }
 }
 
 export interface RunningGrpcServer {
@@ -115,7 +144,7 @@ function undecodable(request: unknown): { code: status; details: string } | unde
 }
 
 /** Wraps every handler with the token check and the error mapping. */
-function guard(binding: GrpcServiceBinding, token: string | undefined, logger: Logger | undefined): UntypedServiceImplementation {
+function guard(binding: GrpcServiceBinding, token: string | undefined, logger: Logger | undefined, streams: StreamGate): UntypedServiceImplementation {
   const guarded: UntypedServiceImplementation = {};
   for (const [method, def] of Object.entries(binding.definition)) {
     const handler = binding.implementation[method];
@@ -126,6 +155,10 @@ function guard(binding: GrpcServiceBinding, token: string | undefined, logger: L
         if (token && !hasBearerToken(call.metadata, token)) return void call.emit('error', UNAUTHENTICATED);
         const bad = undecodable(call.request);
         if (bad) return void call.emit('error', bad);
+        if (!streams.enter(call)) {
+          logger?.warn({ method: def.path, open: streams.open, limit: streams.limit }, 'server stream refused: grpc.maxStreams are open');
+          return void call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `this service has ${streams.limit} streams open (grpc.maxStreams); retry when one ends` });
+        }
         try {
           (handler as handleServerStreamingCall<unknown, unknown>)(call);
         } catch (err) {
@@ -254,12 +287,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const missing = [options.tls ? undefined : 'TLS', options.token ? undefined : 'a bearer token'].filter(Boolean).join(' or ');
     options.logger?.warn({ host, tls: Boolean(options.tls), auth: Boolean(options.token) }, `serving gRPC beyond loopback without ${missing} (grpc.allowPlaintextNetwork)`);
   }
-  const server = new Server();
+  const maxStreams = options.maxStreams ?? DEFAULT_MAX_SERVER_STREAMS;
+  if (!(Number.isInteger(maxStreams) && maxStreams >= 1)) throw new ValidationError('grpc.maxStreams', `must be a whole number ≥ 1, got ${maxStreams}`);
+  const streams = new StreamGate(maxStreams);
+  const server = new Server({ 'grpc.max_concurrent_streams': MAX_CALLS_PER_CONNECTION });
   const health = new HealthImplementation({ '': 'SERVING' });
   health.addToServer(server);
   if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(server);
   for (const binding of options.services) {
-    server.addService(decodingDefinition(binding.definition), guard(binding, options.token, options.logger));
+    server.addService(decodingDefinition(binding.definition), guard(binding, options.token, options.logger, streams));
     health.setStatus(binding.name, 'SERVING');
   }
   const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;

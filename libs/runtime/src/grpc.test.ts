@@ -254,3 +254,64 @@ describe('HTTP /metrics and /healthz', () => {
     }
   });
 });
+
+describe('a bound on open server streams (grpc.maxStreams)', () => {
+  it('refuses a stream past the limit with RESOURCE_EXHAUSTED, and admits one again once a stream ends or is cancelled', async () => {
+    const binding = deviceControllerBinding();
+    // Endless telemetry (maxSamples 0) or a few samples, a sample every 10 ms.
+    binding.implementation.streamTelemetry = serverStream(async function* (req: device.StreamTelemetryRequest, call) {
+      for (let i = 0; req.maxSamples === 0 || i < req.maxSamples; i++) {
+        if (call.cancelled) return;
+        yield device.StreamTelemetryResponse.fromPartial({ powerW: 10 + i, seq: i });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+    const server = await startGrpcServer({ services: [binding], maxStreams: 2 });
+    const c = client(server.address);
+    try {
+      const endless = () => {
+        const call = c.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ maxSamples: 0 }));
+        const first = new Promise<void>((resolve, reject) => {
+          call.once('data', () => resolve());
+          call.once('error', reject);
+        });
+        return { call, first };
+      };
+      const one = endless();
+      const two = endless();
+      await Promise.all([one.first, two.first]);
+      const third = endless();
+      third.call.on('error', () => undefined);
+      await assert.rejects(third.first, (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED && /2 streams open \(grpc\.maxStreams\)/.test(err.details));
+      one.call.on('error', () => undefined);
+      one.call.cancel();
+      // The cancelled stream's slot comes back (the server hears the cancel a moment later).
+      let admitted = false;
+      for (let i = 0; i < 100 && !admitted; i++) {
+        const again = endless();
+        again.call.on('error', () => undefined);
+        admitted = await again.first.then(() => true, () => false);
+        if (admitted) {
+          again.call.cancel();
+        } else await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(admitted, 'a stream is admitted after one was cancelled');
+      // Streams that end by themselves free their slot: many in a row, one slot left.
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 6; i++) {
+        const seen: number[] = [];
+        for await (const m of c.streamTelemetry(device.StreamTelemetryRequest.fromPartial({ maxSamples: 2 })) as AsyncIterable<device.StreamTelemetryResponse>) seen.push(m.seq);
+        assert.deepEqual(seen, [0, 1]);
+      }
+      two.call.on('error', () => undefined);
+      two.call.cancel();
+    } finally {
+      c.close();
+      await server.shutdown(500);
+    }
+  });
+
+  it('a limit that is not a whole number ≥ 1 is refused naming grpc.maxStreams', async () => {
+    await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], maxStreams: 0 }), (err: unknown) => err instanceof ValidationError && err.field === 'grpc.maxStreams');
+  });
+});

@@ -38,6 +38,12 @@ export const grpcConfigSchema = z.object({
   tlsClientCa: z.string().optional(),
   /** Listen beyond loopback without TLS and token: only on a private network you trust (compose). */
   allowPlaintextNetwork: z.boolean().optional(),
+  /**
+   * Server streams (Solve, StreamTelemetry, WatchStatus, …) open at once on this service; one more
+   * is RESOURCE_EXHAUSTED until one ends. Each holds a handler and its buffers while it lasts.
+   * Unset: DEFAULT_MAX_SERVER_STREAMS (1024).
+   */
+  maxStreams: z.number().int().min(1).max(100_000).optional(),
 });
 export type GrpcConfig = z.output<typeof grpcConfigSchema>;
 
@@ -191,6 +197,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     descriptorSet: options.descriptorSet,
     logger: options.logger,
     allowPlaintextNetwork: options.grpc.allowPlaintextNetwork,
+    maxStreams: options.grpc.maxStreams,
   });
   let http: RunningHttpEndpoints | undefined;
   if (metricsPort >= 0) {
