@@ -61,9 +61,6 @@ export interface GrpcServerOptions {
 /** Server streams one gRPC server keeps open at once unless configured (`grpc.maxStreams`). */
 export const DEFAULT_MAX_SERVER_STREAMS = 1024;
 
-/** HTTP/2 streams (calls) one client connection may have open at once (`grpc.max_concurrent_streams`). */
-export const MAX_CALLS_PER_CONNECTION = 256;
-
 /** Counts the server streams open; `enter` refuses one past the limit. */
 class StreamGate {
   open = 0;
@@ -290,7 +287,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_SERVER_STREAMS;
   if (!(Number.isInteger(maxStreams) && maxStreams >= 1)) throw new ValidationError('grpc.maxStreams', `must be a whole number ≥ 1, got ${maxStreams}`);
   const streams = new StreamGate(maxStreams);
-  const server = new Server({ 'grpc.max_concurrent_streams': MAX_CALLS_PER_CONNECTION });
+  const server = new Server();
   const health = new HealthImplementation({ '': 'SERVING' });
   health.addToServer(server);
   if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(server);

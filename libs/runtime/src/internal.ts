@@ -10,7 +10,7 @@ export { resolveLogLevel, serviceLogger } from './logging.js';
 export type { LogDestination } from './logging.js';
 export { toGrpcError } from './grpc-errors.js';
 export type { GrpcErrorLike } from './grpc-errors.js';
-export { DEFAULT_MAX_SERVER_STREAMS, MAX_CALLS_PER_CONNECTION, GrpcBindError, startGrpcServer, unary, serverStream, callSignal, isLoopbackHost, hasBearerToken } from './grpc-server.js';
+export { DEFAULT_MAX_SERVER_STREAMS, GrpcBindError, startGrpcServer, unary, serverStream, callSignal, isLoopbackHost, hasBearerToken } from './grpc-server.js';
 export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
 export { bearerTokenInterceptor, clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
 export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
