@@ -160,6 +160,25 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       assert.ok(logger.warnings.some((w) => w.includes('payload: is not valid UTF-8')), logger.warnings.join('\n'));
     });
 
+    test('a flood of malformed messages is counted in full but logged at most 10 times, the rest summed up in one line', async (t) => {
+      const logger = capturingLogger();
+      const [pub, sub] = await pair(t, { logger });
+      const device = freshDevice();
+      const subject = executorStatusSubject(device);
+      const s = sub.subscribe(subject, () => undefined);
+      await s.ready;
+      for (let i = 0; i < 300; i++) await pub.publishRaw(subject.subject, `garbage ${i}`);
+      await waitFor('all rejected', () => s.stats().rejected === 300);
+      assert.equal(sub.rejectedMessages(), 300);
+      assert.equal(pub.rejectedMessages(), 0);
+      const lines = () => logger.warnings.filter((w) => w.startsWith('bus: rejected a malformed message'));
+      assert.equal(lines().length, 10, 'at most 10 lines a minute of one kind');
+      await sub.close();
+      const summary = lines().filter((w) => /290 more like this in the last 60 s were not logged/.test(w));
+      assert.equal(summary.length, 1, logger.warnings.slice(-3).join('\n'));
+      assert.match(summary[0]!, /"suppressed":290/);
+    });
+
     test('a handler that throws is counted and logged; the next message still comes', async (t) => {
       const logger = capturingLogger();
       const [pub, sub] = await pair(t, { logger });

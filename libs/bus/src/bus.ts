@@ -4,6 +4,7 @@
  * @internal
  */
 import { ValidationError, describeValue } from '@fulcrum/core/internal';
+import { LimitedBusLog } from './log-limit.js';
 import { BusError } from './errors.js';
 import {
   MalformedEventError,
@@ -144,7 +145,7 @@ interface Closable {
 export class TypedBus implements EventBus {
   readonly backend;
   readonly #transport: Transport;
-  readonly #logger: BusLogger;
+  readonly #logger: LimitedBusLog;
   readonly #requestTimeoutMs: number;
   readonly #closeTimeoutMs: number;
   readonly #open = new Set<Closable>();
@@ -153,13 +154,17 @@ export class TypedBus implements EventBus {
   constructor(transport: Transport, options: CommonBusOptions = {}) {
     this.backend = transport.backend;
     this.#transport = transport;
-    this.#logger = options.logger ?? stderrBusLogger;
+    this.#logger = new LimitedBusLog(options.logger ?? stderrBusLogger);
     this.#requestTimeoutMs = positiveTimeoutMs('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.#closeTimeoutMs = positiveTimeoutMs('closeTimeoutMs', options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
   }
 
   status(): BusStatus {
     return this.#closing ? 'closed' : this.#transport.status();
+  }
+
+  rejectedMessages(): number {
+    return this.#logger.rejected;
   }
 
   onStatus(listener: (status: BusStatus) => void): () => void {
@@ -318,6 +323,7 @@ export class TypedBus implements EventBus {
         for (const s of this.#open) (s.unsubscribe ?? s.stop)?.call(s);
       }
       await this.#transport.close();
+      this.#logger.flush();
     })();
     return this.#closing;
   }
@@ -335,7 +341,7 @@ class InferenceServiceImpl implements InferenceService, MessageSink {
   ready: Promise<void> = Promise.resolve();
   readonly closed: Promise<void>;
   readonly #handler: InferenceHandler;
-  readonly #logger: BusLogger;
+  readonly #logger: LimitedBusLog;
   readonly #onClosed: () => void;
   #transport: TransportSubscription | undefined;
   #received = 0;
@@ -347,7 +353,7 @@ class InferenceServiceImpl implements InferenceService, MessageSink {
   #ended = false;
   #resolveClosed!: () => void;
 
-  constructor(subject: string, handler: InferenceHandler, logger: BusLogger, onClosed: () => void) {
+  constructor(subject: string, handler: InferenceHandler, logger: LimitedBusLog, onClosed: () => void) {
     this.subject = subject;
     this.#handler = handler;
     this.#logger = logger;
@@ -366,7 +372,7 @@ class InferenceServiceImpl implements InferenceService, MessageSink {
     const respond = raw.respond;
     if (!respond) {
       this.#rejected++;
-      this.#logger.warn({ subject: raw.subject }, 'bus: message on an inference subject without a reply subject; dropped');
+      this.#logger.reject({ subject: raw.subject }, 'bus: message on an inference subject without a reply subject; dropped');
       return;
     }
     let subject: InferSubject;
@@ -378,7 +384,7 @@ class InferenceServiceImpl implements InferenceService, MessageSink {
       request = decodeInferenceRequest(raw.data, raw.subject);
     } catch (err) {
       this.#invalid++;
-      this.#logger.warn({ subject: raw.subject, err: (err as Error).message }, 'bus: rejected a malformed inference request');
+      this.#logger.reject({ subject: raw.subject, err: (err as Error).message }, 'bus: rejected a malformed inference request');
       this.#reply(respond, { requestId: salvageRequestId(raw.data), error: { code: 'invalid', message: (err as Error).message } }, raw.subject);
       return;
     }

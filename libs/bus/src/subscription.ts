@@ -16,7 +16,7 @@ export class Delivery<Raw, M> implements MessageSink<Raw>, Subscription<M> {
   #transport: TransportSubscription | undefined;
   readonly #decode: (raw: Raw) => M;
   readonly #handler: ((message: M) => void | Promise<void>) | undefined;
-  readonly #logger: BusLogger;
+  readonly #logger: BusLogger & { reject?(obj: object, msg: string): void };
   readonly #onClosed: () => void;
 
   #received = 0;
@@ -44,7 +44,7 @@ export class Delivery<Raw, M> implements MessageSink<Raw>, Subscription<M> {
     subject: string;
     decode: (raw: Raw) => M;
     handler?: ((message: M) => void | Promise<void>) | undefined;
-    logger: BusLogger;
+    logger: BusLogger & { reject?(obj: object, msg: string): void };
     onClosed: () => void;
   }) {
     this.subject = options.subject;
@@ -81,7 +81,7 @@ export class Delivery<Raw, M> implements MessageSink<Raw>, Subscription<M> {
     } catch (err) {
       this.#rejected++;
       this.#lastRejection = (err as Error).message;
-      this.#logger.warn({ subject: this.subject, err: (err as Error).message }, 'bus: rejected a malformed message');
+      (this.#logger.reject ?? this.#logger.warn).call(this.#logger, { subject: this.subject, err: (err as Error).message }, 'bus: rejected a malformed message');
       return;
     }
     const handler = this.#handler;

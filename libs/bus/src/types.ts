@@ -232,6 +232,12 @@ export interface KeyValueBucket<T> {
 export interface EventBus {
   readonly backend: BusBackend;
   status(): BusStatus;
+  /**
+   * Messages dropped as malformed since the bus opened: events that do not decode, inference
+   * requests that do not decode or have no reply subject. Each kind of bus warning is logged at
+   * most 10 times a minute; the rest are counted here and summed up in one line per minute.
+   */
+  rejectedMessages(): number;
   /** Called on every status change; returns a function that removes the listener. */
   onStatus(listener: (status: BusStatus) => void): () => void;
 

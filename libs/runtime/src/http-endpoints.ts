@@ -1,7 +1,7 @@
 import { isLoopbackHost } from './grpc-server.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 
 export interface HttpEndpointsOptions {
@@ -22,6 +22,24 @@ export interface RunningHttpEndpoints {
 }
 
 /** A metrics registry with Node's default process metrics, labelled with the service. */
+/**
+ * `fulcrum_bus_rejected_messages_total`: messages the service's bus dropped as malformed (events
+ * that do not decode, inference requests that do not decode or have no reply subject), read from
+ * the bus when scraped. Its log says at most 10 lines a minute of each kind; this counts them all.
+ */
+export function registerBusMetrics(registry: Registry, bus: { rejectedMessages(): number }): void {
+  if (registry.getSingleMetric('fulcrum_bus_rejected_messages_total')) return; // services sharing a registry share their bus
+  new Counter({
+    name: 'fulcrum_bus_rejected_messages_total',
+    help: 'Messages the bus dropped as malformed (bad events, bad inference requests, requests without a reply subject)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(bus.rejectedMessages());
+    },
+  });
+}
+
 export function createMetricsRegistry(service: string, labels: Readonly<Record<string, string>> = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, ...labels });

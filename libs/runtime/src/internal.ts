@@ -14,7 +14,7 @@ export { DEFAULT_MAX_SERVER_STREAMS, GrpcBindError, startGrpcServer, unary, serv
 export type { GrpcServerOptions, GrpcServiceBinding, RunningGrpcServer, TlsFiles } from './grpc-server.js';
 export { bearerTokenInterceptor, clientSecurity, unaryCall, withRetry, isUnavailable } from './grpc-client.js';
 export type { GrpcClientSecurity, RetryOptions } from './grpc-client.js';
-export { createMetricsRegistry, startHttpEndpoints } from './http-endpoints.js';
+export { createMetricsRegistry, registerBusMetrics, startHttpEndpoints } from './http-endpoints.js';
 export type { HttpEndpointsOptions, RunningHttpEndpoints } from './http-endpoints.js';
 export {
   SERVICE_NAMES,

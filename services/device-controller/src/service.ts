@@ -11,7 +11,7 @@ import { formatPowerMode, type PowerMode } from '@fulcrum/core';
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { device as pb } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions, registerBusMetrics } from '@fulcrum/runtime/internal';
 import type { DeviceControlBackend } from './backend.js';
 import { deviceControllerServiceConfigSchema, type DeviceControllerServiceConfig, type DeviceControllerServiceConfigInput } from './config.js';
 import { DEVICE_CONTROLLER_SERVICE_NAME, deviceControllerGrpcImplementation } from './grpc.js';
@@ -52,6 +52,7 @@ export async function startDeviceControllerService(
     let node: DeviceControllerNode | undefined;
     const metrics = createDeviceControllerMetrics(registry, () => node);
     const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
+    registerBusMetrics(registry, bus);
     const lib = await DeviceControllerNode.open(cfg, { logger, bus, metrics });
     node = lib;
     cleanup.defer(() => lib.close());

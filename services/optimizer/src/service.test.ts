@@ -358,6 +358,18 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.equal(opt.optimizer.runningPlan(BOARD), current.planId, 'the running plan stays');
     assert.ok(await appliedOnExecutor(current.planId), 'the executor still runs the current plan');
   });
+
+  it('counts malformed bus messages on /metrics (fulcrum_bus_rejected_messages_total)', async () => {
+    const scrape = async (): Promise<number> => {
+      const line = (await (await fetch(`${opt.metricsUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith('fulcrum_bus_rejected_messages_total'));
+      assert.ok(line, 'the metric is exported');
+      return Number(line.split(' ').pop());
+    };
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) await bus.publishRaw(arrivalsRateSubject(BOARD).subject, `{"not": "rates ${i}"}`);
+    for (let i = 0; i < 100 && (await scrape()) < before + 3; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok((await scrape()) >= before + 3, 'each rejected message is counted');
+  });
 });
 
 describe('optimizer when the profiler goes away mid-solve', () => {

@@ -13,7 +13,7 @@ import { loadProfileTableSetting, type ProfileTable } from '@fulcrum/devices';
 import { optimizer } from '@fulcrum/proto';
 import { status } from '@grpc/grpc-js';
 import { GrpcStatusError, type RunningService } from '@fulcrum/runtime';
-import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions, registerBusMetrics } from '@fulcrum/runtime/internal';
 import { optimizerConfigSchema, type OptimizerConfig, type OptimizerConfigInput } from './config.js';
 import { OPTIMIZER_SERVICE_NAME, optimizerGrpcImplementation } from './grpc.js';
 import { createOptimizerMetrics } from './metrics.js';
@@ -97,6 +97,7 @@ export async function startOptimizerService(config: OptimizerConfigInput | Optim
   return openService('optimizer', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createOptimizerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
+    registerBusMetrics(registry, bus);
     const onRetry = (peer: string): void => metrics.peerRetries.inc({ peer });
     const profilerPort = deps.profiler ?? grpcProfiler({ config: cfg.profiler, logger, onRetry });
     if (!deps.profiler) cleanup.defer(() => profilerPort.close?.());

@@ -11,7 +11,7 @@ import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { openProfileStore, type ProfileStore } from '@fulcrum/store';
 import { profiler } from '@fulcrum/proto';
 import type { RunningService } from '@fulcrum/runtime';
-import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions, registerBusMetrics } from '@fulcrum/runtime/internal';
 import { profilerConfigSchema, type ProfilerConfig, type ProfilerConfigInput } from './config.js';
 import { PROFILER_SERVICE_NAME, profilerGrpcImplementation } from './grpc.js';
 import { createProfilerMetrics } from './metrics.js';
@@ -47,6 +47,7 @@ export async function startProfilerService(config: ProfilerConfigInput | Profile
   return openService('profiler', cfg, deps, async ({ logger, registry, cleanup, serve }) => {
     const metrics = createProfilerMetrics(registry);
     const bus = await givenOrOpenedBus(deps.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
+    registerBusMetrics(registry, bus);
     let store = deps.store;
     if (!store) {
       if (cfg.store.backend === 'kv' && bus.backend !== 'nats' && !deps.bus) {
