@@ -13,6 +13,11 @@ describe('nats config', () => {
     assert.deepEqual(natsHosts('nats://127.0.0.1:4222, tls://hub.example:4443,10.0.0.5:4222,[::1]:4222'), ['127.0.0.1', 'hub.example', '10.0.0.5', '::1']);
   });
 
+  it('refuses a URL of another scheme, or one that is not a URL, naming nats.url', () => {
+    assert.throws(() => natsHosts('http://127.0.0.1:4222'), refusedOn('nats.url', /starts with nats:\/\/, tls:\/\/, ws:\/\/ or wss:\/\/, not http:\/\//));
+    assert.throws(() => natsHosts('nats://127.0.0.1:4222,nats://[bad'), refusedOn('nats.url', /is not a NATS URL: "nats:\/\/\[bad"/));
+  });
+
   it('loopback needs no credentials; no URL means the in-process bus', () => {
     assert.deepEqual(natsBusOptions(nats({ url: 'nats://127.0.0.1:4222' })), { natsUrl: ['nats://127.0.0.1:4222'] });
     assert.deepEqual(natsBusOptions(nats({ url: 'localhost:4222' })), { natsUrl: ['localhost:4222'] });

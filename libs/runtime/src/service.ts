@@ -102,11 +102,16 @@ export function natsHosts(url: string): string[] {
     .map((u) => u.trim())
     .filter((u) => u !== '')
     .map((u) => {
+      let url: URL;
       try {
-        return new URL(/^[a-z]+:\/\//i.test(u) ? u : `nats://${u}`).hostname.replace(/^\[|\]$/g, '');
+        url = new URL(/^[a-z]+:\/\//i.test(u) ? u : `nats://${u}`);
       } catch {
-        throw new ValidationError('nats.url', `is not a NATS URL: ${describeValue(u)}`);
+        throw new ValidationError('nats.url', `is not a NATS URL: ${describeValue(u)} (e.g. nats://127.0.0.1:4222)`);
       }
+      if (!['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol)) {
+        throw new ValidationError('nats.url', `${describeValue(u)}: a NATS URL starts with nats://, tls://, ws:// or wss://, not ${url.protocol}//`);
+      }
+      return url.hostname.replace(/^\[|\]$/g, '');
     });
 }
 
