@@ -40,6 +40,16 @@ describe('a profile table of a device and workloads Fulcrum has never seen', () 
     assert.match(r.stderr, /^fulcrum: --batch-sizes: .*T\.csv.* has no my-detector inference rows at batch 3 \(it has 1, 2, 4, 8, 16, 32, 64\)\n$/);
   });
 
+  it('a table serving more than 32 batch sizes: a problem naming none is planned among the 32 smallest, and solve shows the list', async () => {
+    const many = join(dir, 'many.csv');
+    const sizes = Array.from({ length: 40 }, (_, i) => i + 1);
+    await writeFile(many, myOrinCsv(sizes));
+    const r = await cli('solve', '--profiles', many, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18', '--strategy', 'gmd');
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.stdout.split('\n').find((l) => l.startsWith('│ stream0'));
+    assert.ok(row?.includes(` ${sizes.slice(0, 32).join(',')} `), r.stdout);
+  });
+
   it('solve finds a feasible plan on one of the table’s modes, bT from the table', async () => {
     const r = await cli('solve', '--profiles', csv, '--train', 'my-trainer', '--infer', 'my-detector', '--rate', '5', '--latency', '1', '--power', '18', '--json');
     assert.equal(r.code, 0, r.stderr);

@@ -147,8 +147,8 @@ function formatReport(r: SolveReport): string {
   const lines: string[] = [];
   lines.push(`strategy ${r.strategy} on ${r.backend}`);
   lines.push(`plan: mode ${r.plan.mode} (cores, CPU MHz, GPU MHz, EMC MHz); batch sizes ${Object.entries(r.plan.batchSizes).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  const t = new Table({ head: ['stream', 'batch', 'latency bound s', 'budget s'], style: { head: [], border: [] } });
-  for (const s of r.problem.streams) t.push([s.name, r.plan.batchSizes[s.name]!, r.plan.latencyBoundsS[s.name]!.toFixed(4), s.latencyBudgetS]);
+  const t = new Table({ head: ['stream', 'batch', 'chosen among', 'latency bound s', 'budget s'], style: { head: [], border: [] } });
+  for (const s of r.problem.streams) t.push([s.name, r.plan.batchSizes[s.name]!, s.candidateBatchSizes.join(','), r.plan.latencyBoundsS[s.name]!.toFixed(4), s.latencyBudgetS]);
   lines.push(t.toString());
   lines.push(`predicted: X = ${r.plan.trainThroughputSamplesPerS.toFixed(2)} samples/s, ${r.problem.powerSemantics} power ${r.plan.powerW.toFixed(2)} W (budget ${r.problem.powerBudgetW} W), GPU utilisation ρ = ${r.plan.utilization.toFixed(3)}`);
   lines.push(`verdict: ${r.plan.verdict}${r.plan.feasible && !r.plan.withinSafetyMargins ? ' (inside the noise safety margin: no mode met the budgets with margin to spare)' : ''}`);
