@@ -23,7 +23,7 @@ before(() => {
   const onnxDir = join(models, 'my-onnx-detector');
   execFileSync('mkdir', ['-p', onnxDir]);
   execFileSync(defaultPython(), ['-c', tinyOnnxExportScript(join(onnxDir, 'detector.onnx'))], { stdio: ['ignore', 'ignore', 'pipe'] });
-  writeFileSync(join(onnxDir, 'fulcrum.yaml'), 'name: my-onnx-detector\ninfer:\n  onnx: detector.onnx\n  batch_sizes: [1, 2, 4, 8]\n');
+  writeFileSync(join(onnxDir, 'fulcrum.yaml'), 'name: my-onnx-detector\ninfer:\n  onnx: detector.onnx\n  batch_sizes: [1, 2, 4, 8]\n  max_batch_size: 8\n');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -116,6 +116,16 @@ describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
     const missing = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=a,rate=1,latency=1');
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--stream #1: missing batch/);
+    // A minibatch past the folder's max_batch_size, or Fulcrum's limit, is refused before any worker starts.
+    const tooBig = await cli('run', '--workloads', models, '--train', 'my-trainer', '--stream', 'name=det,workload=my-onnx-detector,rate=30,latency=0.5,batch=16');
+    assert.equal(tooBig.code, 2, tooBig.stderr);
+    assert.match(tooBig.stderr, /^fulcrum: --stream #1 batch: must be at most 8 for my-onnx-detector \(its infer\.max_batch_size\), got 16\n$/);
+    const huge = await cli('run', '--workloads', models, '--train', 'my-trainer', '--infer', 'my-detector', '--batch', '5000', '--train-batch', '3');
+    assert.equal(huge.code, 2, huge.stderr);
+    assert.match(huge.stderr, /^fulcrum: --batch: must be at most 4096 \(the largest minibatch Fulcrum runs\), got 5000\n$/);
+    const hugeTrain = await cli('run', '--workloads', models, '--train', 'my-trainer', '--infer', 'my-detector', '--train-batch', '5000');
+    assert.equal(hugeTrain.code, 2, hugeTrain.stderr);
+    assert.match(hugeTrain.stderr, /^fulcrum: --train-batch: must be at most 4096/);
   });
 
   it('a python that cannot run the worker is one line naming where it came from, exit 2', async () => {

@@ -6,7 +6,8 @@
  * SPEC §2 bound computed from the minibatch times the workers measured during the run.
  */
 import type { Logger } from '@fulcrum/runtime';
-import type { WorkloadRegistry } from '@fulcrum/workloads';
+import { requireBatchSize } from '@fulcrum/core';
+import { descriptorOf, type WorkloadRegistry } from '@fulcrum/workloads';
 import { constantRates, traceArrivals, type ArrivalProcess } from './arrivals.js';
 import { RealClock } from './clock.js';
 import { Executor, type InferOutcome } from './executor.js';
@@ -162,8 +163,9 @@ export async function runOnHost(options: HostRunOptions): Promise<HostRunReport>
   const threads = options.threads ?? 1;
   const registry = options.registry;
   const trainFolder = registry.require(options.trainWorkload, 'train', 'train');
-  const trainBatchSize = options.trainBatchSize ?? trainFolder.manifest.train!.batchSize;
-  options.streams.forEach((s, i) => registry.require(s.workload, 'infer', `streams[${i}].workload`));
+  // Minibatches within Fulcrum's limit and each folder's own max_batch_size (SPEC §2), as plans are.
+  const trainBatchSize = requireBatchSize('trainBatchSize', options.trainBatchSize ?? trainFolder.manifest.train!.batchSize, descriptorOf(trainFolder), 'train');
+  options.streams.forEach((s, i) => requireBatchSize(`streams[${i}].batchSize`, s.batchSize, descriptorOf(registry.require(s.workload, 'infer', `streams[${i}].workload`)), 'infer'));
   const starts: Array<{ step: number; resumed: boolean; checkpointError: string | null }> = [];
   let trainInfo: WorkerInfo | undefined;
   const engine = new HostEngine({

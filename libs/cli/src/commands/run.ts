@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import { requireToken } from '@fulcrum/core';
+import { requireBatchSize, requireToken } from '@fulcrum/core';
+import { descriptorOf } from '@fulcrum/workloads';
 import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
 import { writeTimelinePlot } from './timeline-plot.js';
@@ -153,8 +154,11 @@ export function registerRunCommand(program: Command, io: CliIo): void {
       }
       streams.forEach((s, i) => {
         const flag = o.stream?.length ? `--stream #${i + 1} workload` : '--infer';
-        asUsage(() => registry.require(s.workload, 'infer', flag));
+        const folder = asUsage(() => registry.require(s.workload, 'infer', flag));
+        // Within Fulcrum's limit and the folder's infer.max_batch_size, as a plan's b (SPEC §2).
+        asUsage(() => requireBatchSize(o.stream?.length ? `--stream #${i + 1} batch` : '--batch', s.batchSize, descriptorOf(folder), 'infer'));
       });
+      if (o.trainBatch !== undefined) asUsage(() => requireBatchSize('--train-batch', o.trainBatch, descriptorOf(trainFolder), 'train'));
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);
       if (!o.json) io.stderr(`fulcrum run: starting the workers (${o.train}${streams.some((s) => s.workload !== o.train) ? ` + ${[...new Set(streams.map((s) => s.workload))].filter((w) => w !== o.train).join(', ')}` : ''}), warming up, then ${o.duration} s of arrivals …\n`);
       let report: HostRunReport;
