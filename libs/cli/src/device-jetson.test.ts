@@ -110,6 +110,19 @@ describe('fulcrum device info|set|restore --backend jetson against FULCRUM_SYSFS
     assert.match(cap.stderr, /--power-cap-w/);
   });
 
+  it('--profiles gives the known power of modes for --power-cap-w (--profile, its old name, still works; not both)', async () => {
+    const table = join(dir, 'known-power.csv');
+    writeFileSync(table, 'device,workload,kind,batch_size,cores,cpu_mhz,gpu_mhz,emc_mhz,time_ms,power_w\norin-agx,resnet50,train,16,12,2201.6,1300.5,3199,210,48.5\n');
+    for (const flag of ['--profiles', '--profile']) {
+      const r = await inProcess('device', 'set', '--sysfs-root', orin, '--mode', '12,2201.6,1300.5,3199', '--power-cap-w', '40', flag, table);
+      assert.equal(r.code, 2, `${flag}: ${r.stderr}`);
+      assert.match(r.stderr, /^fulcrum: --mode: mode 12,2201\.6,1300\.5,3199 is known to draw 48\.50 W, over the hard power cap of 40 W; refused \(cap from --power-cap-w/, flag);
+    }
+    const both = await inProcess('device', 'set', '--sysfs-root', orin, '--mode', '12,2201.6,1300.5,3199', '--profiles', table, '--profile', table);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--profiles: give it once \(--profile is its old name\)/);
+  });
+
   it('a permission failure exits 1 with a clear message and changes nothing', async () => {
     await setFakeRules(orin, { allReadOnly: true });
     try {

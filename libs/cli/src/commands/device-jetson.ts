@@ -39,6 +39,7 @@ interface JetsonFlags {
 interface SetFlags extends JetsonFlags {
   mode: string;
   powerCapW?: number;
+  profiles?: string;
   profile?: string;
 }
 
@@ -64,13 +65,14 @@ function translate(err: unknown): unknown {
   return err;
 }
 
-function configOf(o: JetsonFlags & Partial<Pick<SetFlags, 'powerCapW' | 'profile'>>): DeviceControllerConfig {
+function configOf(o: JetsonFlags & Partial<Pick<SetFlags, 'powerCapW' | 'profiles' | 'profile'>>): DeviceControllerConfig {
+  if (o.profile !== undefined && o.profiles !== undefined) throw new UsageError('--profiles: give it once (--profile is its old name)');
   const flags: Record<string, unknown> = {
     sysfsRoot: o.sysfsRoot,
     'jetson.helperSocket': o.helperSocket,
     'jetson.stateFile': o.stateFile,
     'jetson.powerCapW': o.powerCapW,
-    'jetson.profile': o.profile,
+    'jetson.profile': o.profiles ?? o.profile,
   };
   return loadDeviceControllerConfig({ flags }).config;
 }
@@ -208,8 +210,10 @@ export function registerDeviceJetsonCommands(program: Command, io: CliIo): void 
           '(fulcrum device restore puts it back). The mode stays after the command exits.',
       )
       .requiredOption('--mode <cores,cpuMhz,gpuMhz,emcMhz>', 'the power mode, on the board\'s grid (e.g. 8,1728,624.75,3199)')
-      .option('--power-cap-w <w>', 'refuse the mode if its known power (--profile) is above this; env FULCRUM_JETSON__POWER_CAP_W', nonNegativeNumber)
-      .option('--profile <csv>', 'profile table (SPEC §3 CSV) giving the known power of modes, for --power-cap-w'),
+      .option('--power-cap-w <w>', 'refuse the mode if its known power (--profiles) is above this; env FULCRUM_JETSON__POWER_CAP_W', nonNegativeNumber)
+      .option('--profiles <csv>', 'profile table (SPEC §3 CSV) giving the known power of modes, for --power-cap-w')
+      // Its name before every command took --profiles: still accepted, not shown.
+      .addOption(new Option('--profile <csv>').hideHelp()),
   ).action(async (o: SetFlags) => {
     let config: DeviceControllerConfig;
     let mode: PowerMode;
