@@ -125,6 +125,20 @@ describe('virtualWorkloadOf / inspectWorkload', () => {
     assert.ok(text.split('\n').length <= 30, 'one screen');
   });
 
+  it('columns stay apart and times readable for costs written far too large', () => {
+    const ins = inspectWorkload(withCost);
+    const huge = {
+      ...ins,
+      cost: { ...ins.cost, infer: { ...ins.cost.infer, flopsPerSample: 9.5e21, bytesPerSample: 3.2e20, bytesPerBatch: 4.7e19 } },
+      virtual: { ...ins.virtual, estimates: ins.virtual.estimates.map((e, i) => ({ ...e, timeMs: [89_119_341.6, 3_713_305.9, 12_345.6][i]! })) },
+    };
+    const lines = formatInspection(huge).split('\n');
+    const infer = lines.find((l) => /^ {14}infer /.test(l))!;
+    assert.match(infer, /^ {14}infer \S+ \S+ {2,}\S+ \S+ {2,}\S+ \S+ {2,}\S+ \S+$/, infer);
+    assert.match(lines.find((l) => /train batch 16/.test(l))!, /train batch 16 +89119 s {2,}[\d.]+ W$/);
+    assert.match(lines.find((l) => /infer batch 4 /.test(l))!, /infer batch 4 +12\.35 s {2,}[\d.]+ W$/);
+  });
+
   it('inspects an ONNX-only folder: the counts, said to be an estimate', () => {
     const ins = inspectWorkload(onnxOnly);
     assert.equal(ins.origin, 'onnx');

@@ -322,16 +322,20 @@ export function formatInspection(ins: WorkloadInspection): string {
   if (ins.input) out.push(`${label('input')}${ins.input.shape.join('×')} ${ins.input.dtype} per sample (from ${ins.input.from === 'manifest' ? 'the manifest' : ins.onnx?.file ?? 'the ONNX graph'})`);
   if (ins.approximation) out.push(`${label('approx.')}${wrap(ins.approximation, 86, ind)}`);
   out.push(`${label('cost')}${wrap(ins.source, 86, ind)}`);
-  const row = (k: WorkloadKind): string[] => {
+  // Columns as wide as their widest cell plus two spaces, so huge costs never run together.
+  const cells = (['infer', 'train'] as const).map((k) => {
+    const c = ins.cost[k];
+    return [si(c.flopsPerSample, 'FLOP'), si(c.bytesPerSample, 'B'), si(c.flopsPerBatch, 'FLOP'), si(c.bytesPerBatch, 'B')];
+  });
+  const width = [0, 1, 2].map((i) => Math.max(i % 2 === 0 ? 11 : 10, ...cells.map((r) => r[i]!.length)) + 2);
+  out.push(`${label('')}${pad('', 6)}${pad('per sample', width[0]! + width[1]!)}per minibatch (weights, fixed terms)`);
+  out.push(`${label('')}${pad('', 6)}${pad('FLOPs', width[0]!)}${pad('bytes', width[1]!)}${pad('FLOPs', width[2]!)}bytes`);
+  (['infer', 'train'] as const).forEach((k, j) => {
     const c = ins.cost[k];
     const note = c.derived ? (k === 'train' ? `  (${TRAINING_COST_FACTOR}× inference)` : `  (training ÷ ${TRAINING_COST_FACTOR})`) : '';
-    return [
-      `${label('')}${pad(k, 6)}${pad(si(c.flopsPerSample, 'FLOP'), 13)}${pad(si(c.bytesPerSample, 'B'), 12)}${pad(si(c.flopsPerBatch, 'FLOP'), 13)}${si(c.bytesPerBatch, 'B')}${note}`,
-    ];
-  };
-  out.push(`${label('')}${pad('', 6)}${pad('per sample', 25)}per minibatch (weights, fixed terms)`);
-  out.push(`${label('')}${pad('', 6)}${pad('FLOPs', 13)}${pad('bytes', 12)}${pad('FLOPs', 13)}bytes`);
-  for (const k of ['infer', 'train'] as const) out.push(...row(k));
+    const r = cells[j]!;
+    out.push(`${label('')}${pad(k, 6)}${pad(r[0]!, width[0]!)}${pad(r[1]!, width[1]!)}${pad(r[2]!, width[2]!)}${r[3]}${note}`);
+  });
   if (ins.onnx) {
     const o = ins.onnx;
     const top = Object.entries(o.ops)
@@ -356,9 +360,13 @@ export function formatInspection(ins: WorkloadInspection): string {
   const m = v.mode;
   out.push(`Virtual-board estimate (virtual ${v.device} at ${v.modeName}: ${m.cores} cores, CPU ${m.cpuMhz}, GPU ${m.gpuMhz}, EMC ${m.emcMhz} MHz; a model's prediction, not a measurement):`);
   out.push(`${label('constants')}${wrap(v.constants, 86, ind)}`);
-  for (const e of v.estimates) {
-    out.push(`${label('')}${pad(e.kind, 6)}batch ${pad(String(e.batchSize), 6)}${pad(`${e.timeMs.toFixed(e.timeMs < 10 ? 3 : 1)} ms`, 12)}${e.powerW.toFixed(1)} W`);
-  }
+  // Milliseconds up to 10 s, then seconds (a cost written far too large still reads as a time).
+  const time = (ms: number): string => (ms < 10 ? `${ms.toFixed(3)} ms` : ms < 10_000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(ms < 100_000 ? 2 : 0)} s`);
+  const times = v.estimates.map((e) => time(e.timeMs));
+  const timeWidth = Math.max(10, ...times.map((t) => t.length)) + 2;
+  v.estimates.forEach((e, i) => {
+    out.push(`${label('')}${pad(e.kind, 6)}batch ${pad(String(e.batchSize), 6)}${pad(times[i]!, timeWidth)}${e.powerW.toFixed(1)} W`);
+  });
   return out.join('\n');
 }
 
