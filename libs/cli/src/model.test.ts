@@ -69,6 +69,7 @@ describe('fulcrum model', () => {
 
   it('bad input exits 2 with a message naming the flag', async () => {
     await usage([...oneStream, '--power', '-5'], /option '--power <w>' argument '-5' is invalid\. must be a positive number/);
+    await usage([...oneStream, '--power', '1e308'], /fulcrum: --power: must be at most 10000 W \(far above what any board draws\), got 1e\+308/);
     await usage([...oneStream, '--power', '35', '--batch', '2.5'], /'--batch <n>' argument '2\.5' is invalid\. must be a positive integer/);
     await usage([...oneStream, '--power', '35', '--semantics', 'max'], /'--semantics <peak\|average>' argument 'max' is invalid\. must be one of peak, average/);
     await usage([...oneStream], /required option '--power <w>' not specified/);

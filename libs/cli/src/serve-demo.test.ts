@@ -72,6 +72,10 @@ describe('fulcrum serve: configuration', () => {
     const tls = await cli('serve', 'profiler', '--grpc.port=0', '--metrics.port=-1', '--grpc.tls-cert=/nonexistent.pem', '--grpc.tls-key=/nonexistent.key');
     assert.equal(tls.code, 2, tls.stderr);
     assert.match(tls.stderr, /^fulcrum: profiler: grpc\.tlsCert: cannot read \/nonexistent\.pem: no such file$/m);
+    // A limit past its documented bound (executor.maxQueueDepth ≤ 100,000) is one line naming the flag, before anything starts.
+    const deep = await cli('serve', 'executor', '--executor.max-queue-depth=1000000', '--grpc.port=0', '--metrics.port=-1');
+    assert.equal(deep.code, 2, deep.stderr);
+    assert.match(deep.stderr, /^fulcrum: executor\.maxQueueDepth from flag --executor\.max-queue-depth: must be at most 100000 .*, got 1000000$/m);
     const high = await cli('serve', 'device-controller', '--grpc.port=65000');
     assert.equal(high.code, 2, high.stderr);
     assert.match(high.stderr, /^fulcrum: device-controller: metrics\.port: 66000 \(the gRPC port \+ 1000\) is past 65535: set metrics\.port \(or -1 for none\)$/m);

@@ -82,6 +82,12 @@ describe('fulcrum solve', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.ok(r.stderr.includes(flag), r.stderr);
     }
+    // A budget past PROBLEM_LIMITS.maxPowerBudgetW is refused (it planned at MAXN), here and before --remote connects.
+    for (const remote of [[], ['--remote', '127.0.0.1:1']]) {
+      const r = await cli('solve', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2', '--latency', '1', '--power', '1e308', ...remote);
+      assert.equal(r.code, 2, `${remote.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /--power: must be at most 10000 W \(far above what any board draws\), got 1e\+308/);
+    }
   });
 });
 

@@ -40,6 +40,11 @@ describe('validateProblem', () => {
     fails({ ...base, powerBudgetW: -5 }, 'powerBudgetW', /got -5/);
     fails({ ...base, powerBudgetW: undefined }, 'powerBudgetW', /got nothing/);
   });
+  it('rejects a power budget over the documented limit (PROBLEM_LIMITS.maxPowerBudgetW, 10 kW), which would plan at MAXN', () => {
+    fails({ ...base, powerBudgetW: 1e308 }, 'powerBudgetW', /must be at most 10000 W \(far above what any board draws\), got 1e\+308/);
+    fails({ ...base, powerBudgetW: PROBLEM_LIMITS.maxPowerBudgetW + 0.5 }, 'powerBudgetW', /at most 10000 W/);
+    assert.equal(validateProblem({ ...base, powerBudgetW: PROBLEM_LIMITS.maxPowerBudgetW }).powerBudgetW, 10_000);
+  });
   it('rejects a non-positive arrival rate', () =>
     fails({ ...base, streams: [{ ...base.streams![0]!, arrivalRatePerS: -1 }] }, 'streams[0].arrivalRatePerS', /must be a positive number, got -1/));
   it('rejects a non-positive latency budget', () =>

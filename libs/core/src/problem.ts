@@ -8,14 +8,27 @@ export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16,
 /**
  * Documented limits of one problem, enforced here and so by every service, the bus and the CLI
  * that validate problems through core (SPEC §2): inference streams per problem, candidate batch
- * sizes per stream, and the largest minibatch (training or inference) anything may be asked to run
- * — a minibatch holds the GPU alone, so an unbounded one would stall every stream behind it.
+ * sizes per stream, the largest minibatch (training or inference) anything may be asked to run
+ * — a minibatch holds the GPU alone, so an unbounded one would stall every stream behind it —
+ * and the largest power budget: far above what any board draws (a Jetson AGX Orin peaks near
+ * 60 W), so every real budget fits, while 1e308 (a typo, or a stand-in for "no budget") is refused
+ * instead of planning at MAXN.
  */
 export const PROBLEM_LIMITS = {
   maxStreams: 32,
   maxCandidateBatchSizes: 32,
   maxBatchSize: 4096,
+  maxPowerBudgetW: 10_000,
 } as const;
+
+/** A power budget, watts: a positive number ≤ PROBLEM_LIMITS.maxPowerBudgetW. */
+export function requirePowerBudgetW(field: string, value: unknown): number {
+  const w = requirePositive(field, value);
+  if (w > PROBLEM_LIMITS.maxPowerBudgetW) {
+    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxPowerBudgetW} W (far above what any board draws), got ${describeValue(w)}`);
+  }
+  return w;
+}
 
 /**
  * A batch size (training, inference or a measurement's): a positive integer ≤ PROBLEM_LIMITS.maxBatchSize,
@@ -98,7 +111,7 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
   const train = catalog.workload(input.trainWorkload, 'trainWorkload');
   const trainBatchSize =
     input.trainBatchSize === undefined ? train.defaultTrainBatchSize : requireBatchSize('trainBatchSize', input.trainBatchSize, train, 'train');
-  const powerBudgetW = requirePositive('powerBudgetW', input.powerBudgetW);
+  const powerBudgetW = requirePowerBudgetW('powerBudgetW', input.powerBudgetW);
   const powerSemantics = parsePowerSemantics(input.powerSemantics);
   const seen = new Set<string>();
   if ((input.streams?.length ?? 0) > PROBLEM_LIMITS.maxStreams) throw new ValidationError('streams', `has ${input.streams!.length} streams; at most ${PROBLEM_LIMITS.maxStreams} per problem`);

@@ -25,6 +25,7 @@ import {
   strategyFromProto,
   strategyToProto,
   workloadKindFromProto,
+  UNBOUNDED,
 } from './convert.js';
 import * as common from './gen/fulcrum/common/v1/common.js';
 import * as executor from './gen/fulcrum/executor/v1/executor.js';
@@ -66,6 +67,8 @@ test('a proto problem becomes core problem with defaults, and back', () => {
 test('problem errors name the field under problem.', () => {
   assert.equal(field(() => problemFromProto(undefined)), 'problem');
   assert.equal(field(() => problemFromProto({ ...proto, powerBudgetW: 0 })), 'problem.powerBudgetW');
+  assert.equal(field(() => problemFromProto({ ...proto, powerBudgetW: 1e308 })), 'problem.powerBudgetW');
+  assert.equal(field(() => problemFromProto({ ...proto, powerBudgetW: 1e308 }, { budgetsOptional: true })), 'problem.powerBudgetW');
   assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: undefined })), 'problem.trainWorkload.name');
   assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: { name: 'nope', kind: 0 } })), 'problem.trainWorkload.name');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'nope', kind: 0 } }] })), 'problem.streams[0].workload.name');
@@ -74,6 +77,13 @@ test('problem errors name the field under problem.', () => {
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, arrivalRatePerS: -1 }] })), 'problem.streams[0].arrivalRatePerS');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'resnet18', kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN } }] })), 'problem.streams[0].workload.kind');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [proto.streams[0]!, proto.streams[0]!] })), 'problem.streams[1].name');
+});
+
+test('GetParetoFront: an unset (0) budget is no budget (UNBOUNDED), past the limit a given budget may not reach', () => {
+  const loose = problemFromProto({ ...proto, powerBudgetW: 0, streams: [{ ...proto.streams[0]!, latencyBudgetS: 0 }] }, { budgetsOptional: true });
+  assert.equal(loose.powerBudgetW, UNBOUNDED);
+  assert.equal(loose.streams[0]!.latencyBudgetS, UNBOUNDED);
+  assert.equal(problemFromProto(proto, { budgetsOptional: true }).powerBudgetW, 40);
 });
 
 test('a problem may name the devices and workloads of the catalog given (default: the built-in ones)', () => {

@@ -14,6 +14,7 @@
  */
 import {
   BUILTIN_CATALOG,
+  PROBLEM_LIMITS,
   requireBatchSize,
   requireToken,
   type Catalog,
@@ -256,11 +257,13 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
     }
   });
   const semantics = powerSemanticsFromProto(problem.powerSemantics, `${prefix}.powerSemantics`);
+  const noPowerBudget = loose && problem.powerBudgetW === 0;
   const input: ProblemInput = {
     ...(problem.device || options.defaultDevice ? { device: problem.device || options.defaultDevice } : {}),
     ...(problem.trainWorkload?.name ? { trainWorkload: problem.trainWorkload.name } : {}),
     ...(problem.trainBatchSize ? { trainBatchSize: problem.trainBatchSize } : {}),
-    powerBudgetW: loose && problem.powerBudgetW === 0 ? UNBOUNDED : problem.powerBudgetW,
+    // No budget is checked as the largest one a problem may have, then stands as UNBOUNDED.
+    powerBudgetW: noPowerBudget ? PROBLEM_LIMITS.maxPowerBudgetW : problem.powerBudgetW,
     powerSemantics: semantics,
     streams: problem.streams.map((s) => ({
       // Required on the wire: an empty name is refused, not turned into `stream<i>`.
@@ -272,7 +275,8 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
     })),
   };
   try {
-    return validateProblem(input, options.catalog ?? BUILTIN_CATALOG);
+    const validated = validateProblem(input, options.catalog ?? BUILTIN_CATALOG);
+    return noPowerBudget ? { ...validated, powerBudgetW: UNBOUNDED } : validated;
   } catch (err) {
     if (isValidationError(err)) throw err.renamed(problemField(err.field, prefix));
     throw err;

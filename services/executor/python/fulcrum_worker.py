@@ -19,7 +19,8 @@ ops:
   train {batch_size}                      -> train_batch then train_step: time_s (the step, GPU
                                              synchronised), load_s (data loading), loss, step,
                                              metrics, checkpoint (saved this time: path) or null
-  infer {batch_size, inputs?}             -> infer on inputs [b, *shape] (generated when absent):
+  infer {batch_size, inputs?}             -> infer on inputs [b, *shape] (generated when absent, and
+                                             per sample where some are null):
                                              time_s, outputs (one per sample)
   checkpoint                              -> saves now (if the workload has state_dict)
   shutdown                                -> saves a checkpoint if training ran since the last
@@ -249,21 +250,42 @@ class Worker:
             return self.rng.standard_normal([b] + shape).astype(DTYPES[dtype])
         return self.rng.integers(0, 100, size=[b] + shape).astype(DTYPES[dtype])
 
+    def fill_missing(self, x, given, b):
+        """A [b, *shape] batch: x's rows at the indices `given`, generated samples everywhere else."""
+        generated = self.make_inputs(b - len(given))
+        if isinstance(generated, torch.Tensor):
+            generated = generated.detach().cpu().numpy()
+        if not isinstance(generated, np.ndarray):
+            raise ValueError("sample_inputs must return an array or tensor [b, *shape] to fill the requests of a minibatch that came without an input")
+        if tuple(generated.shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(f"the given inputs have shape {list(x.shape[1:])} but generated samples {list(generated.shape[1:])}; give infer.input.shape in fulcrum.yaml")
+        batch = np.empty((b,) + tuple(x.shape[1:]), dtype=x.dtype)
+        have = set(given)
+        missing = [i for i in range(b) if i not in have]
+        batch[given] = x
+        batch[missing] = generated.astype(x.dtype, copy=False)
+        return batch
+
     def op_infer(self, req):
         self.require("infer")
         inputs = req.get("inputs")
         b = int(req.get("batch_size") or (len(inputs) if inputs else 1))
-        if inputs and all(v is not None for v in inputs):
+        given = [i for i, v in enumerate(inputs or []) if v is not None]
+        if given:
             infer = (self.spec.get("manifest") or {}).get("infer") or {}
             spec = infer.get("input") or {}
             dtype = DTYPES.get(spec.get("dtype") or "float32", np.float32)
-            x = np.asarray(inputs, dtype=dtype)
+            x = np.asarray([inputs[i] for i in given], dtype=dtype)
             if spec.get("shape"):
                 want = int(np.prod(spec["shape"]))
-                if x.size != len(inputs) * want:
-                    raise ValueError(f"each input must hold {want} values (shape {spec['shape']}), got {x.size // max(1, len(inputs))}")
-                x = x.reshape([len(inputs)] + [int(v) for v in spec["shape"]])
+                if x.size != len(given) * want:
+                    raise ValueError(f"each input must hold {want} values (shape {spec['shape']}), got {x.size // max(1, len(given))}")
+                x = x.reshape([len(given)] + [int(v) for v in spec["shape"]])
             b = len(inputs)
+            if len(given) < b:
+                # Requests without an input share the minibatch: each gets a generated sample, and each
+                # given input is still answered on itself (not replaced by generated data).
+                x = self.fill_missing(x, given, b)
         else:
             x = self.make_inputs(b)
         self.sync()

@@ -3,7 +3,9 @@
  * software stack, where its gRPC answers, the plan running — at start and every interval, so an
  * optimizer anywhere on the bus keeps a registry of the boards it can plan for (`ListBoards`).
  * Announcements are durable (the board's stream) and name the JetStream domain the board
- * publishes in, so an optimizer on a hub knows where to mirror the board's stream from.
+ * publishes in, so an optimizer on a hub knows where to mirror the board's stream from. A graceful
+ * stop sends one last announcement, state `stopped` (`stop()`), so the registry does not keep
+ * listing a board that stopped as running.
  */
 import { hostname } from 'node:os';
 import { boardAnnounceSubject, type EventBus } from '@fulcrum/bus';
@@ -33,11 +35,19 @@ export function advertisedAddress(listening: { readonly host: string; readonly p
   return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${listening.port}`;
 }
 
+/** How long the last announcement (`stopped`) may hold up a shutdown, ms (NATS away: it is given up, logged). */
+export const STOPPED_ANNOUNCEMENT_LIMIT_MS = 1000;
+
 export class BoardAnnouncer {
   readonly #options: BoardAnnouncerOptions;
   #timer: NodeJS.Timeout | undefined;
   readonly #early: NodeJS.Timeout[] = [];
   #closed = false;
+  #stopping: Promise<void> | undefined;
+  /** Publishes under way (the `stopped` announcement goes after them, so none overtakes it). */
+  readonly #publishing = new Set<Promise<unknown>>();
+  /** The software stack as last asked of the engine (the `stopped` announcement does not ask a stopped engine again). */
+  #stack: Promise<string> | undefined;
 
   constructor(options: BoardAnnouncerOptions) {
     this.#options = options;
@@ -57,26 +67,60 @@ export class BoardAnnouncer {
   }
 
   /** One announcement; a bus that is away is logged, never thrown. */
-  async announce(): Promise<void> {
-    if (this.#closed) return;
+  announce(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#send(() => this.#options.state());
+  }
+
+  async #send(state: () => { readonly state: string; readonly planId?: string | undefined }, last = false): Promise<void> {
     const o = this.#options;
     try {
-      const s = o.state();
+      const s = state();
       const domain = (await o.bus.jetStream())?.domain;
-      await o.bus.publish(boardAnnounceSubject(o.board), {
+      const softwareStack = await (last && this.#stack ? this.#stack : (this.#stack = o.softwareStack()));
+      // A periodic announcement that was still asking for the stack when the board stopped is dropped.
+      if (this.#closed && !last) return;
+      const published = o.bus.publish(boardAnnounceSubject(o.board), {
         measuredAt: new Date().toISOString(),
         device: o.device,
-        softwareStack: await o.softwareStack(),
+        softwareStack,
         executorAddress: o.executorAddress,
         state: s.state,
         ...(s.planId ? { planId: s.planId } : {}),
         ...(domain ? { jsDomain: domain } : {}),
       });
+      this.#publishing.add(published);
+      try {
+        await published;
+      } finally {
+        this.#publishing.delete(published);
+      }
     } catch (err) {
       o.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, 'board announcement not sent');
     }
   }
 
+  /**
+   * A graceful stop: no more periodic announcements, and one last one with state `stopped` (no
+   * plan runs), after those still under way. Bounded: past `limitMs` (NATS away, an
+   * unacknowledged publish) it is given up and logged, never thrown. Idempotent.
+   */
+  stop(limitMs: number = STOPPED_ANNOUNCEMENT_LIMIT_MS): Promise<void> {
+    this.close();
+    this.#stopping ??= (async () => {
+      const last = (async () => {
+        await Promise.allSettled([...this.#publishing]);
+        await this.#send(() => ({ state: 'stopped' }), true);
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([last.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), limitMs)))]);
+      clearTimeout(timer);
+      if (!done) this.#options.logger?.warn({ limitMs }, `the board's stopped announcement was not confirmed within ${limitMs} ms; stopping without it`);
+    })();
+    return this.#stopping;
+  }
+
+  /** Stops the periodic announcements (nothing more is sent; `stop()` sends the last one). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);

@@ -10,14 +10,14 @@ import { after, before, describe, it } from 'node:test';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { PowerMode } from '@fulcrum/core';
 import { createVirtualDevice } from '@fulcrum/devices';
-import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isErrorReply, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus/internal';
+import { connectNatsBus, createInProcessBus, decodeInferenceReply, eventFilter, inferSubject, isErrorReply, type BoardAnnounceEvent, type EventBus, type PlanAppliedEvent } from '@fulcrum/bus/internal';
 import { natsFixture } from '@fulcrum/bus/testing';
 import { contentHash } from '@fulcrum/workloads';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { deviceControllerServiceConfig, startDeviceControllerService, type DeviceControllerService, type ModelControlBackend } from '@fulcrum/device-controller';
 import { common, device as dpb, executor as pb } from '@fulcrum/proto';
 import { clientSecurity, createLogger, errorField, unaryCall } from '@fulcrum/runtime/internal';
-import { executorServiceConfig, loadExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
+import { MAX_QUEUE_DEPTH, executorServiceConfig, loadExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { startExecutorService, type ExecutorService } from './service.js';
 
 const quiet = createLogger({ name: 'test', level: 'silent' });
@@ -341,6 +341,14 @@ describe('executor service config', () => {
     assert.throws(() => loadExecutorServiceConfig({ env: { FULCRUM_TIME_SCALE: '-1' } }), /timeScale from env FULCRUM_TIME_SCALE/);
     assert.equal(executorServiceConfig().runner, 'simulated');
   });
+
+  it('bounds executor.maxQueueDepth at MAX_QUEUE_DEPTH (100,000 requests per stream), naming the key', () => {
+    const depth = (value: string) => loadExecutorServiceConfig({ env: { FULCRUM_EXECUTOR__MAX_QUEUE_DEPTH: value } }).config.executor.maxQueueDepth;
+    assert.equal(depth(String(MAX_QUEUE_DEPTH)), 100_000);
+    assert.throws(() => depth('1000000'), /config: executor\.maxQueueDepth from env FULCRUM_EXECUTOR__MAX_QUEUE_DEPTH: must be at most 100000 \(each queued request holds memory; deeper queues only hold late requests\), got 1000000/);
+    assert.throws(() => depth('0'), /executor\.maxQueueDepth from env FULCRUM_EXECUTOR__MAX_QUEUE_DEPTH: Too small/);
+    assert.throws(() => executorServiceConfig({ executor: { maxQueueDepth: 1e308 } }), /must be at most 100000/);
+  });
 });
 
 describe('executor service auth', () => {
@@ -381,6 +389,29 @@ describe('executor service over NATS', () => {
     // Still serving after the garbage.
     const after = await app.request(inferSubject(BOARD, 'cam'), { requestId: 'after' }, { timeoutMs: 5000 });
     assert.ok(!isErrorReply(after));
+  });
+
+  it('a graceful close announces the board one last time, state stopped, so an optimizer stops listing it as running (SPEC §1)', async () => {
+    const board = 'stopping-board';
+    const app = await connectNatsBus({ url: nats.url });
+    nats.defer(() => app.close());
+    const heard: BoardAnnounceEvent[] = [];
+    const sub = app.subscribe(eventFilter('board.announce', board), (m) => void heard.push(m.event));
+    await sub.ready;
+    const svc = await startExecutorService(executorServiceConfig({ board, grpc: { port: 0 }, metrics: { port: -1 }, timeScale: 100, nats: { url: nats.url } }), { logger: quiet });
+    nats.defer(() => svc.close(100));
+    await applyPlan(client(svc), { problem: problem(), plan: plan({ planId: 'before-stop' }) });
+    // The announcement 1 s after start says the plan runs.
+    await until('a running announcement', () => heard.some((e) => e.state === 'running'), 5000);
+    await svc.close(100);
+    const last = heard.at(-1)!;
+    assert.equal(last.state, 'stopped', `heard ${heard.map((e) => e.state).join(', ')}`);
+    assert.equal(last.planId, undefined, 'no plan runs on a stopped board');
+    assert.equal(last.device, 'orin-agx');
+    // Nothing after it: the periodic announcements (the one at 3 s included) stopped with the board.
+    const count = heard.length;
+    await sleep(300);
+    assert.equal(heard.length, count);
   });
 });
 
@@ -426,6 +457,48 @@ describe('executor service on the host runner (real PyTorch)', () => {
     await applyPlan(client(second), { problem: own, plan: plan() });
     const after2 = await stepsAfter(second, stoppedAt + 1);
     assert.ok((after2.trainStep ?? 0) > stoppedAt, `resumed past step ${stoppedAt}: ${after2.trainStep}`);
+  });
+});
+
+describe('inference without an input (host runner, real PyTorch, NATS and gRPC)', () => {
+  const nats = natsFixture();
+
+  it('is served on a generated sample on both paths, by design (README), and a given input in the same minibatch is answered on itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fulcrum-exec-noinput-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const folder = writeTinyWorkload(join(dir, 'my-mlp'), { name: 'my-mlp' });
+    const svc = await executorService({ runner: 'host', timeScale: 1, host: { device: 'cpu', onnx: false }, workloads: { paths: [folder] }, checkpoints: { enabled: false }, nats: { url: nats.url } });
+    const c = client(svc);
+    // b = 3 and a long budget: three requests sent together run as one minibatch (the same weights).
+    const own = problem({ trainWorkload: { name: 'my-mlp', kind: TRAIN }, trainBatchSize: 8, streams: [{ name: 'cam', workload: { name: 'my-mlp', kind: INFER }, arrivalRatePerS: 5, latencyBudgetS: 30, candidateBatchSizes: [] }] });
+    await applyPlan(c, { problem: own, plan: plan({ streams: [{ stream: 'cam', batchSize: 3, predictedLatencyS: 0, utilization: 0.05 }] }) });
+    const app = await connectNatsBus({ url: nats.url });
+    nats.defer(() => app.close());
+    const x = Array.from({ length: 16 }, (_, i) => Math.sin(i));
+    type Answer = { classIndex: number; score: number };
+    const viaNats = async (requestId: string, input?: number[]): Promise<{ output: Answer; batchSize: number }> => {
+      const r = await app.request(inferSubject(BOARD, 'cam'), { requestId, ...(input ? { input } : {}) }, { timeoutMs: 20_000 });
+      assert.ok(!isErrorReply(r), JSON.stringify(r));
+      return { output: r.output as Answer, batchSize: r.batchSize };
+    };
+    const viaGrpc = async (requestId: string, input?: number[]): Promise<{ output: Answer; batchSize: number }> => {
+      const r = await inferCall(c, { stream: 'cam', requestId, ...(input ? { input: Buffer.from(JSON.stringify(input)), contentType: 'application/json' } : {}) });
+      return { output: JSON.parse(r.output.toString('utf8')) as Answer, batchSize: r.batchSize };
+    };
+    const same = (a: Answer, b: Answer): void => {
+      assert.equal(a.classIndex, b.classIndex);
+      assert.ok(Math.abs(a.score - b.score) < 1e-5, `${a.score} vs ${b.score}`);
+    };
+    // NATS: x, no input, x.
+    const [a, none, b] = await Promise.all([viaNats('a', x), viaNats('none'), viaNats('b', x)]);
+    assert.deepEqual([a.batchSize, none.batchSize, b.batchSize], [3, 3, 3], 'one minibatch');
+    assert.ok(none.output.classIndex >= 0 && none.output.score > 0, 'served on a generated sample');
+    same(a.output, b.output);
+    // gRPC without an input, beside NATS and gRPC with one: the two paths agree.
+    const [g, n, gx] = await Promise.all([viaGrpc('g-none'), viaNats('n', x), viaGrpc('g-x', x)]);
+    assert.deepEqual([g.batchSize, n.batchSize, gx.batchSize], [3, 3, 3], 'one minibatch');
+    assert.ok(g.output.classIndex >= 0 && g.output.score > 0, 'served on a generated sample');
+    same(n.output, gx.output);
   });
 });
 

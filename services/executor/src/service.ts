@@ -114,6 +114,10 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
     let node: ExecutorNode | undefined;
     const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status(), () => planFigures(node));
     const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
+    // On close, once the executor has stopped and before the bus closes: the board's last
+    // announcement, state `stopped` (bounded, STOPPED_ANNOUNCEMENT_LIMIT_MS), so optimizers stop listing it as running.
+    let announcer: BoardAnnouncer | undefined;
+    cleanup.defer(() => announcer?.stop());
     const { engine, clock, model } = await openEngine(cfg, logger);
     const device = cfg.device ?? model?.device.id ?? 'orin-agx';
     cleanup.defer(() => (node ? node.close() : engine.close())); // the node closes its engine
@@ -128,7 +132,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
       { device, runner: engine.name, timeScale: clock.scale, controller: cfg.controller.address ?? null, address: running.address, metrics: running.metricsUrl, bus: bus.backend },
       'executor ready',
     );
-    const announcer = new BoardAnnouncer({
+    announcer = new BoardAnnouncer({
       bus,
       board: cfg.board,
       device,
@@ -142,11 +146,13 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
       logger,
     });
     announcer.start();
+    const periodic = announcer;
     const service: ExecutorService = {
       ...running,
       // A measurement in flight stops first, so the gRPC grace period is not spent waiting for it.
+      // The periodic announcements stop at once (the cleanup stack sends the last one, `stopped`).
       close: (graceMs?: number) => {
-        announcer.close();
+        periodic.close();
         lib.stopMeasurements();
         return running.close(graceMs);
       },

@@ -10,6 +10,7 @@ import {
   formatPowerMode,
   getDevice,
   parsePowerMode,
+  requirePowerBudgetW,
   type Evaluation,
   type OperatingPoint,
   type PowerMode,
@@ -227,6 +228,7 @@ export function registerModelCommand(program: Command, io: CliIo): void {
       }
       try {
         assertOperatingPoint(point);
+        requirePowerBudgetW('--power', o.power);
       } catch (err) {
         throw asUsageError(err);
       }

@@ -260,11 +260,12 @@ export class PythonWorker implements MinibatchRunner {
 
   /** One inference minibatch of the worker's workload (`stream` only names it in errors). */
   async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
-    const given = inputs.every((x) => Array.isArray(x) || ArrayBuffer.isView(x));
+    const isGiven = (x: unknown): x is ArrayLike<unknown> => Array.isArray(x) || ArrayBuffer.isView(x);
+    // A request without an input is null: the worker generates that sample and answers the others on theirs.
     const r = await this.call({
       op: 'infer',
       batch_size: inputs.length,
-      ...(given ? { inputs: inputs.map((x) => Array.from(x as ArrayLike<number>)) } : {}),
+      ...(inputs.some(isGiven) ? { inputs: inputs.map((x) => (isGiven(x) ? Array.from(x) : null)) } : {}),
     });
     return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[] };
   }

@@ -49,6 +49,16 @@ describe('PythonWorker (real PyTorch, a workload folder)', () => {
       assert.ok(out.classIndex >= 0 && out.classIndex < 4 && out.score > 0 && out.score <= 1);
       const given = await worker.runInference('cam', [new Float32Array(16).fill(0.1)]);
       assert.equal(given.outputs.length, 1);
+      // A batch mixing requests with and without an input (a NATS or gRPC request may leave it out):
+      // each given input is answered on itself, only the missing ones are generated (as onnxruntime does).
+      const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
+      const alone = (await worker.runInference('cam', [x])).outputs[0] as { classIndex: number; score: number };
+      const mixed = (await worker.runInference('cam', [x, undefined, undefined, x])).outputs as { classIndex: number; score: number }[];
+      assert.equal(mixed.length, 4);
+      for (const o of [mixed[0]!, mixed[3]!]) {
+        assert.equal(o.classIndex, alone.classIndex);
+        assert.ok(Math.abs(o.score - alone.score) < 1e-5, `score ${o.score} on the given input, ${alone.score} alone`);
+      }
       await assert.rejects(worker.runInference('cam', [new Float32Array(5)]), /each input must hold 16 values/);
       assert.equal(worker.starts, 1);
     } finally {
