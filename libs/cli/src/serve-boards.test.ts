@@ -115,12 +115,13 @@ describe('boards: two boards of one model on one NATS server', () => {
     // board-b's executor gone: its last announcement (state `stopped`) reaches `fulcrum boards`,
     // the plan is not applied there, and the answer says so.
     await execB.close(100);
-    let stateB: string | undefined;
-    for (let i = 0; i < 100 && stateB !== 'stopped'; i++) {
+    let listedB: { state: string; planId: string | null } | undefined;
+    for (let i = 0; i < 100 && listedB?.state !== 'stopped'; i++) {
       if (i > 0) await sleep(20);
-      stateB = (JSON.parse((await cli('boards', '--remote', opt, '--json')).stdout).boards as { board: string; state: string }[]).find((b) => b.board === 'board-b')?.state;
+      listedB = (JSON.parse((await cli('boards', '--remote', opt, '--json')).stdout).boards as { board: string; state: string; planId: string | null }[]).find((b) => b.board === 'board-b');
     }
-    assert.equal(stateB, 'stopped', 'fulcrum boards lists a board whose executor stopped as stopped');
+    assert.equal(listedB?.state, 'stopped', 'fulcrum boards lists a board whose executor stopped as stopped');
+    assert.ok(!listedB?.planId, `a stopped board runs no plan, got ${String(listedB?.planId)}`);
     const gone = await cli('solve', '--remote', opt, '--board', 'board-b', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '13', '--latency', '0.5', '--power', '25', '--json');
     assert.equal(JSON.parse(gone.stdout).board.applied, false, gone.stderr);
     assert.match(gone.stderr, /the plan was not applied on board board-b/);

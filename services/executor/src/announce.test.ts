@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { connectNatsBus, eventFilter, type BoardAnnounceEvent, type EventBus } from '@fulcrum/bus/internal';
 import { startNatsServer } from '@fulcrum/bus/testing';
 import { createLogger } from '@fulcrum/runtime/internal';
+import { pino } from 'pino';
 import { BoardAnnouncer, STOPPED_ANNOUNCEMENT_LIMIT_MS } from './announce.js';
 
 const quiet = createLogger({ name: 'test', level: 'silent' });
@@ -80,6 +81,44 @@ describe('BoardAnnouncer.stop', () => {
       assert.ok(ms >= STOPPED_ANNOUNCEMENT_LIMIT_MS - 50 && ms < STOPPED_ANNOUNCEMENT_LIMIT_MS + 400, `stop took ${ms.toFixed(0)} ms`);
     } finally {
       process.kill(frozen, 'SIGCONT');
+      await bus.close();
+      await nats.stop();
+    }
+  });
+});
+
+describe('BoardAnnouncer failures', () => {
+  it('warns once when announcements stop going out (optimizers cannot hear of the board), says when they go out again', async () => {
+    const nats = await startNatsServer();
+    const bus = await connectNatsBus({ url: nats.url, logger: quiet });
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    let fail = true;
+    const a = new BoardAnnouncer({
+      bus,
+      board: 'b3',
+      device: 'orin-agx',
+      executorAddress: '127.0.0.1:1',
+      intervalS: 0,
+      // The engine cannot say its stack (as a publish JetStream refuses would fail): the announcement is not sent.
+      softwareStack: async () => {
+        if (fail) throw new Error('no stack');
+        return 'stack-1';
+      },
+      state: () => ({ state: 'idle' }),
+      logger,
+    });
+    try {
+      for (let i = 0; i < 3; i++) await a.announce();
+      const warned = lines.filter((l) => l.level === 40);
+      assert.equal(warned.length, 1, JSON.stringify(lines));
+      assert.match(warned[0]!.msg, /board announcement not sent; optimizers will not hear of this board/);
+      assert.equal(lines.filter((l) => l.level === 20 && /not sent/.test(l.msg)).length, 2, 'the repeats are debug');
+      fail = false;
+      await a.announce();
+      assert.ok(lines.some((l) => l.level === 30 && /go out again/.test(l.msg)));
+    } finally {
+      a.close();
       await bus.close();
       await nats.stop();
     }

@@ -44,6 +44,8 @@ export class BoardAnnouncer {
   readonly #early: NodeJS.Timeout[] = [];
   #closed = false;
   #stopping: Promise<void> | undefined;
+  /** The last announcement failed (its failure was logged at warn; repeats are debug). */
+  #failing = false;
   /** Publishes under way (the `stopped` announcement goes after them, so none overtakes it). */
   readonly #publishing = new Set<Promise<unknown>>();
   /** The software stack as last asked of the engine (the `stopped` announcement does not ask a stopped engine again). */
@@ -95,8 +97,15 @@ export class BoardAnnouncer {
       } finally {
         this.#publishing.delete(published);
       }
+      if (this.#failing) o.logger?.info({ board: o.board }, 'board announcements go out again');
+      this.#failing = false;
     } catch (err) {
-      o.logger?.debug({ err: err instanceof Error ? err.message : String(err) }, 'board announcement not sent');
+      // The first failure is a warning (optimizers cannot plan for a board they do not hear of:
+      // no JetStream storage left, no permission, NATS away); the repeats until one succeeds are debug.
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.#failing) o.logger?.debug({ err: message }, 'board announcement not sent');
+      else o.logger?.warn({ board: o.board, err: message }, 'board announcement not sent; optimizers will not hear of this board until one goes out');
+      this.#failing = true;
     }
   }
 

@@ -20,7 +20,7 @@ import { createBackend, loadProfileTable, type DeviceBackend } from '@fulcrum/de
 import { givenOrOpenedBus, type EventBus } from '@fulcrum/bus/internal';
 import { executor as pb } from '@fulcrum/proto';
 import type { Logger, RunningService } from '@fulcrum/runtime';
-import { natsBusOptions, openService, type ServiceOptions } from '@fulcrum/runtime/internal';
+import { natsBusOptions, openService, type ServiceOptions, registerBusMetrics } from '@fulcrum/runtime/internal';
 import { RealClock, ScaledClock, type Clock } from './clock.js';
 import { defaultCheckpointDir, executorServiceConfigSchema, type ExecutorServiceConfig, type ExecutorServiceConfigInput } from './config.js';
 import { DeviceControllerLink } from './controller-link.js';
@@ -114,6 +114,7 @@ export async function startExecutorService(config: ExecutorServiceConfigInput | 
     let node: ExecutorNode | undefined;
     const metrics = createExecutorServiceMetrics(registry, () => node?.executor?.status(), () => planFigures(node));
     const bus = await givenOrOpenedBus(options.bus, { ...natsBusOptions(cfg.nats, logger), logger }, cleanup);
+    registerBusMetrics(registry, bus);
     // On close, once the executor has stopped and before the bus closes: the board's last
     // announcement, state `stopped` (bounded, STOPPED_ANNOUNCEMENT_LIMIT_MS), so optimizers stop listing it as running.
     let announcer: BoardAnnouncer | undefined;

@@ -521,7 +521,9 @@ export class Optimizer {
     const known = this.boardRegistry.peek(board);
     if (known && known.lastSeen.getTime() > said) return;
     this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date(said) });
-    if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
+    // A board that stopped runs no plan (its announcement says `stopped`, with none).
+    if (event.state === 'stopped') this.running.delete(board);
+    else if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
   }
 
   /** A known board's record; FAILED_PRECONDITION naming the known ones otherwise. */
