@@ -9,7 +9,6 @@ import { describe, it } from 'node:test';
 import { connectNatsBus, eventFilter, type BoardAnnounceEvent, type EventBus } from '@fulcrum/bus/internal';
 import { startNatsServer } from '@fulcrum/bus/testing';
 import { createLogger } from '@fulcrum/runtime/internal';
-import { pino } from 'pino';
 import { BoardAnnouncer, STOPPED_ANNOUNCEMENT_LIMIT_MS } from './announce.js';
 
 const quiet = createLogger({ name: 'test', level: 'silent' });
@@ -92,7 +91,7 @@ describe('BoardAnnouncer failures', () => {
     const nats = await startNatsServer();
     const bus = await connectNatsBus({ url: nats.url, logger: quiet });
     const lines: { level: number; msg: string }[] = [];
-    const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    const logger = createLogger({ name: 'test', level: 'debug', pretty: false, destination: { write: (s: string) => void lines.push(JSON.parse(s) as { level: number; msg: string }) } });
     let fail = true;
     const a = new BoardAnnouncer({
       bus,
