@@ -247,22 +247,24 @@ describe('optimizer service over the profiler, device-controller and executor se
     assert.ok(res.points.every((p) => p.feasible), 'the latency budget holds on the front');
   });
 
-  it('ALS profiles its budget once; re-plans for new budgets and rates come from its front with no profiling', async () => {
+  it('ALS profiles its budget once (and at most 2 modes of polish a Solve); re-plans for new budgets and rates come from the stored modes with no profiling', async () => {
     const problem = { ...PROBLEM, trainWorkload: { name: 'mobilenet', kind: TRAIN }, powerBudgetW: 25 };
     const events = await solve(c, { problem, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 20, grid: '441' });
     const done = completedOf(events);
     assert.equal(done.plan?.strategy, 'als-20');
-    assert.equal(modeEvents(events).length, 20);
-    assert.equal(done.cost?.modesProfiled, 20);
+    const first = modeEvents(events).length;
+    assert.ok(first >= 20 && first <= 22, `${first} modes`);
+    assert.equal(done.cost?.modesProfiled, first);
     const before = await measurements();
     for (const change of [{ powerBudgetW: 18 }, { powerBudgetW: 40 }, { streams: [{ ...PROBLEM.streams[0]!, arrivalRatePerS: 25 }] }]) {
       const res = await replan(c, { problem: { ...problem, ...change }, previousPlanId: done.plan!.planId, strategy: optimizer.Strategy.STRATEGY_ALS });
       assert.equal(res.cost?.modesProfiled, 0);
-      assert.equal(res.cost?.modesReused, 20);
+      assert.equal(res.cost?.modesReused, first, 'every stored mode of the key, the polished ones too');
     }
+    assert.equal(await measurements(), before, 'a re-plan measures nothing');
     const again = completedOf(await solve(c, { problem: { ...problem, powerBudgetW: 18 }, strategy: optimizer.Strategy.STRATEGY_ALS, modeBudget: 20, grid: '441' }));
-    assert.equal(again.cost?.modesProfiled, 0, 'a Solve for a new budget reuses the prepared front');
-    assert.equal(await measurements(), before);
+    assert.ok((again.cost?.modesProfiled ?? -1) <= 2, 'a Solve for a new budget reuses the prepared front, and polishes with at most 2 modes');
+    assert.ok((await measurements()) - before <= 2);
   });
 
   it('rejects bad input with INVALID_ARGUMENT naming the field', async () => {
