@@ -131,6 +131,15 @@ test('malformed payloads are rejected naming the field and the subject', () => {
   rejects(() => decodeEvent('arrivals.rate', JSON.stringify({ measuredAt: at, windowS: 0, streams: [] })), 'windowS', /positive number, got 0/);
   rejects(() => decodeEvent('plan.applied', JSON.stringify({ planId: 'p', appliedAt: at, mode, streams: [{ stream: 'c', batchSize: 0 }] })), 'streams[0].batchSize', /positive integer/);
   rejects(() => encodeEvent('profile.completed', { ...profile, powerW: Number.NaN }), 'powerW', /positive number, got 0/);
+  // Rates and budgets that become a problem's when an optimizer re-plans: within core's PROBLEM_LIMITS.
+  const rates = { measuredAt: at, windowS: 10, streams: [{ stream: 'c', arrivalRatePerS: 1e308 }] };
+  rejects(() => decodeEvent('arrivals.rate', JSON.stringify(rates)), 'streams[0].arrivalRatePerS', /must be at most 1000000 requests\/s .*, got 1e\+308/);
+  rejects(() => encodeEvent('arrivals.rate', { ...rates, streams: [{ stream: 'c', arrivalRatePerS: 3, plannedRatePerS: 2e6 }] }), 'streams[0].plannedRatePerS', /at most 1000000 requests\/s/);
+  assert.equal(decodeEvent('arrivals.rate', JSON.stringify({ ...rates, streams: [{ stream: 'c', arrivalRatePerS: 0 }] })).streams[0]!.arrivalRatePerS, 0);
+  const applied = { planId: 'p', appliedAt: at, mode, streams: [{ stream: 'c', batchSize: 4, arrivalRatePerS: 30, latencyBudgetS: 0.5 }] };
+  assert.equal(decodeEvent('plan.applied', JSON.stringify(applied)).streams[0]!.latencyBudgetS, 0.5);
+  rejects(() => decodeEvent('plan.applied', JSON.stringify({ ...applied, streams: [{ ...applied.streams[0], arrivalRatePerS: 1e7 }] })), 'streams[0].arrivalRatePerS', /at most 1000000 requests\/s/);
+  rejects(() => decodeEvent('plan.applied', JSON.stringify({ ...applied, streams: [{ ...applied.streams[0], latencyBudgetS: 1e308 }] })), 'streams[0].latencyBudgetS', /must be at most 3600 s \(an hour\), got 1e\+308/);
 });
 
 test('validateEvent checks objects and names the field with a plain ValidationError', () => {

@@ -18,7 +18,7 @@
  */
 import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { ValidationError, describeValue, requireWindowWeightsSquared, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
+import { ValidationError, describeValue, requireArrivalRatePerS, requireLatencyBudgetS, requireWindowWeightsSquared, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
 import { events, loadDescriptorSet } from '@fulcrum/proto';
 import { validateToken, type EventKind } from './subjects.js';
 
@@ -252,6 +252,26 @@ function nonNegative(field: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(field, 'must be a number ≥ 0', value);
 }
 
+/**
+ * A stream's λ (requests/s) and L (s) as a problem has them: positive and within core's
+ * PROBLEM_LIMITS (1e6 requests/s, 3600 s), so an optimizer that re-plans from an event gets a
+ * problem the services accept. A measured rate may be 0 (no arrivals in the window).
+ */
+function arrivalRate(field: string, value: unknown): void {
+  positive(field, value);
+  requireArrivalRatePerS(field, value);
+}
+
+function measuredArrivalRate(field: string, value: unknown): void {
+  nonNegative(field, value);
+  if (value !== 0) requireArrivalRatePerS(field, value);
+}
+
+function latencyBudget(field: string, value: unknown): void {
+  positive(field, value);
+  requireLatencyBudgetS(field, value);
+}
+
 /** A uint32 the contract already checked; 0 is what proto3 reads for a missing one. */
 function positiveInteger(field: string, value: unknown): void {
   if (value === 0) fail(field, 'must be a positive integer', value);
@@ -283,8 +303,8 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     opt(o, 'planId', '', text);
     each(o, 'streams', (s, p) => {
       validateToken(`${p}stream`, s['stream']);
-      nonNegative(`${p}arrivalRatePerS`, s['arrivalRatePerS']);
-      opt(s, 'plannedRatePerS', p, nonNegative);
+      measuredArrivalRate(`${p}arrivalRatePerS`, s['arrivalRatePerS']);
+      opt(s, 'plannedRatePerS', p, measuredArrivalRate);
     });
   },
   'profile.completed': (o) => {
@@ -317,8 +337,8 @@ const MEANING: { [K in EventKind]: (o: Obj) => void } = {
     each(o, 'streams', (s, p) => {
       validateToken(`${p}stream`, s['stream']);
       positiveInteger(`${p}batchSize`, s['batchSize']);
-      opt(s, 'arrivalRatePerS', p, positive);
-      opt(s, 'latencyBudgetS', p, positive);
+      opt(s, 'arrivalRatePerS', p, arrivalRate);
+      opt(s, 'latencyBudgetS', p, latencyBudget);
       opt(s, 'predictedLatencyS', p, nonNegative);
       opt(s, 'utilization', p, nonNegative);
     });

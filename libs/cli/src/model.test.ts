@@ -70,6 +70,13 @@ describe('fulcrum model', () => {
   it('bad input exits 2 with a message naming the flag', async () => {
     await usage([...oneStream, '--power', '-5'], /option '--power <w>' argument '-5' is invalid\. must be a positive number/);
     await usage([...oneStream, '--power', '1e308'], /fulcrum: --power: must be at most 10000 W \(far above what any board draws\), got 1e\+308/);
+    // λ and L past the problem limits (1e6 requests/s, 3600 s), single-stream flags and --stream alike.
+    const train = ['--train-batch', '16', '--train-time-ms', '200', '--train-power-w', '30', '--power', '35'];
+    const single = (flag: string, value: string): string[] => [...train, '--rate', '20', '--latency', '0.5', '--batch', '4', '--infer-time-ms', '50', '--infer-power-w', '25', flag, value];
+    await usage(single('--rate', '1e308'), /^fulcrum: --rate: must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308\n$/);
+    await usage(single('--latency', '1e308'), /^fulcrum: --latency: must be at most 3600 s \(an hour\), got 1e\+308\n$/);
+    await usage([...train, '--stream', 'name=a,rate=2e6,latency=1,batch=1,time_ms=1,power_w=1'], /^fulcrum: --stream #1 rate: must be at most 1000000 requests\/s/);
+    await usage([...train, '--stream', 'name=a,rate=2,latency=1,batch=1,time_ms=1,power_w=1', '--stream', 'name=b,rate=2,latency=4000,batch=1,time_ms=1,power_w=1'], /^fulcrum: --stream #2 latency: must be at most 3600 s/);
     await usage([...oneStream, '--power', '35', '--batch', '2.5'], /'--batch <n>' argument '2\.5' is invalid\. must be a positive integer/);
     await usage([...oneStream, '--power', '35', '--semantics', 'max'], /'--semantics <peak\|average>' argument 'max' is invalid\. must be one of peak, average/);
     await usage([...oneStream], /required option '--power <w>' not specified/);

@@ -128,6 +128,19 @@ describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
     assert.match(hugeTrain.stderr, /^fulcrum: --train-batch: must be at most 4096/);
   });
 
+  it("refuses a stream's rate and latency budget past the problem limits (1e6 requests/s, 3600 s) naming the flag, before any worker starts", async () => {
+    for (const [args, message] of [
+      [['--infer', 'my-detector', '--rate', '1e308'], /^fulcrum: --rate: must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308\n$/],
+      [['--infer', 'my-detector', '--latency', '1e308'], /^fulcrum: --latency: must be at most 3600 s \(an hour\), got 1e\+308\n$/],
+      [['--stream', 'name=a,workload=my-detector,rate=1,latency=0.5,batch=1', '--stream', 'name=b,workload=my-detector,rate=2e6,latency=0.5,batch=1'], /^fulcrum: --stream #2 rate: must be at most 1000000 requests\/s/],
+      [['--stream', 'name=a,workload=my-detector,rate=1,latency=7200,batch=1'], /^fulcrum: --stream #1 latency: must be at most 3600 s/],
+    ] as const) {
+      const r = await cli('run', '--workloads', models, '--train', 'my-trainer', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+
   it('a python that cannot run the worker is one line naming where it came from, exit 2', async () => {
     const stream = ['--stream', 'name=det,workload=my-onnx-detector,rate=5,latency=0.5,batch=2', '--duration', '1', '--no-checkpoints'];
     // A real interpreter without the packages the worker imports, as a pyenv python on PATH often

@@ -148,6 +148,23 @@ describe('fulcrum serve all + solve --remote', () => {
 });
 
 describe('fulcrum demo', () => {
+  it('a rate, latency budget or power budget past the problem limits exits 2 naming the flag, before anything starts', async () => {
+    for (const [args, message] of [
+      [['--power', '1e308'], /^fulcrum: --power: must be at most 10000 W \(far above what any board draws\), got 1e\+308\n$/],
+      [['--rate', '1e308'], /^fulcrum: --rate: must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308\n$/],
+      [['--latency', '1e308'], /^fulcrum: --latency: must be at most 3600 s \(an hour\), got 1e\+308\n$/],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--power', '20000'], /^fulcrum: --power: must be at most 10000 W/],
+      [['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '2e6'], /^fulcrum: --rate: must be at most 1000000 requests\/s/],
+    ] as const) {
+      const started = performance.now();
+      const r = await cli('demo', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+      assert.ok(performance.now() - started < 5000, `refused at once, not after a run (${(performance.now() - started).toFixed(0)} ms)`);
+    }
+  });
+
   it('solves with GMD through the services and runs the plan: every request answered, none lost; --plot draws the plan and the timeline', async () => {
     const plots = mkdtempSync(join(tmpdir(), 'fulcrum-demo-plots-'));
     after(() => rmSync(plots, { recursive: true, force: true }));

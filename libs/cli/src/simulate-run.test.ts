@@ -100,4 +100,19 @@ describe('fulcrum simulate', () => {
     assert.equal(scale.code, 2);
     assert.match(scale.stderr, /--scale/);
   });
+
+  it('a rate, latency budget or power budget past the problem limits exits 2 naming the flag, before anything runs', async () => {
+    const hugeTrace = join(dir, 'huge.csv');
+    writeFileSync(hugeTrace, 'time_s,stream,rate_per_s\n0,cam,20\n60,cam,1e308\n');
+    for (const [args, message] of [
+      [['--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=1e308'], /^fulcrum: --stream #1 rate: must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308\n$/],
+      [['--stream', 'name=cam,workload=mobilenet,latency=1e308,rate=2'], /^fulcrum: --stream #1 latency: must be at most 3600 s \(an hour\), got 1e\+308\n$/],
+      [['--stream', 'name=cam,workload=mobilenet,latency=0.6', '--trace', hugeTrace], /^fulcrum: --trace: line 3: rate_per_s must be at most 1000000 requests\/s .*, got 1e\+308\n$/],
+      [['--stream', 'name=cam,workload=mobilenet,latency=0.6,rate=2', '--power', '1e308'], /^fulcrum: --power: must be at most 10000 W \(far above what any board draws\), got 1e\+308\n$/],
+    ] as const) {
+      const r = await cli(...base(), ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
 });

@@ -88,6 +88,20 @@ describe('fulcrum solve', () => {
       assert.equal(r.code, 2, `${remote.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /--power: must be at most 10000 W \(far above what any board draws\), got 1e\+308/);
     }
+    // So are a rate and a latency budget past PROBLEM_LIMITS (1e6 requests/s, 3600 s), named as typed.
+    for (const remote of [[], ['--remote', '127.0.0.1:1']]) {
+      for (const [args, message] of [
+        [['--infer', 'mobilenet', '--rate', '1e308', '--latency', '1'], /^fulcrum: --rate: must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308\n$/],
+        [['--infer', 'mobilenet', '--rate', '2', '--latency', '1e308'], /^fulcrum: --latency: must be at most 3600 s \(an hour\), got 1e\+308\n$/],
+        [['--stream', 'workload=mobilenet,rate=2,latency=1', '--stream', 'workload=mobilenet,rate=2e6,latency=1'], /^fulcrum: --stream #2 rate: must be at most 1000000 requests\/s/],
+        // --batch-sizes is one flag for all the streams: named as such, not as a --stream.
+        [['--stream', 'workload=mobilenet,rate=2,latency=1', '--batch-sizes', '1,5000'], /^fulcrum: --batch-sizes: must be at most/],
+      ] as const) {
+        const r = await cli('solve', '--train', 'resnet18', '--power', '20', ...args, ...remote);
+        assert.equal(r.code, 2, `${args.join(' ')} ${remote.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
+    }
   });
 });
 

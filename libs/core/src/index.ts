@@ -49,7 +49,7 @@ export type {
   StreamEvaluation,
   Evaluation,
 } from './model.js';
-export { DEFAULT_CANDIDATE_BATCH_SIZES, PROBLEM_LIMITS, requireBatchSize, requirePowerBudgetW, validateProblem } from './problem.js';
+export { DEFAULT_CANDIDATE_BATCH_SIZES, PROBLEM_LIMITS, requireArrivalRatePerS, requireBatchSize, requireLatencyBudgetS, requirePowerBudgetW, validateProblem } from './problem.js';
 export type { InferenceStream, Problem, ProblemInput } from './problem.js';
 export { bestBatchSizes, describeBinding } from './plan.js';
 export type { InferenceLookup, BatchChoice } from './plan.js';

@@ -49,6 +49,16 @@ describe('validateProblem', () => {
     fails({ ...base, streams: [{ ...base.streams![0]!, arrivalRatePerS: -1 }] }, 'streams[0].arrivalRatePerS', /must be a positive number, got -1/));
   it('rejects a non-positive latency budget', () =>
     fails({ ...base, streams: [{ ...base.streams![0]!, latencyBudgetS: 0 }] }, 'streams[0].latencyBudgetS', /must be a positive number, got 0/));
+  it('rejects an arrival rate and a latency budget over the documented limits (PROBLEM_LIMITS: 1e6 requests/s, 3600 s)', () => {
+    const s = base.streams![0]!;
+    fails({ ...base, streams: [{ ...s, arrivalRatePerS: 1e308 }] }, 'streams[0].arrivalRatePerS', /must be at most 1000000 requests\/s \(far above what any board serves\), got 1e\+308/);
+    fails({ ...base, streams: [s, { ...s, name: 'b', arrivalRatePerS: PROBLEM_LIMITS.maxArrivalRatePerS * 1.001 }] }, 'streams[1].arrivalRatePerS', /at most 1000000 requests\/s/);
+    fails({ ...base, streams: [{ ...s, latencyBudgetS: 1e308 }] }, 'streams[0].latencyBudgetS', /must be at most 3600 s \(an hour\), got 1e\+308/);
+    fails({ ...base, streams: [{ ...s, latencyBudgetS: 3600.5 }] }, 'streams[0].latencyBudgetS', /at most 3600 s/);
+    // The limits themselves are allowed.
+    const edge = validateProblem({ ...base, streams: [{ ...s, arrivalRatePerS: 1_000_000, latencyBudgetS: 3600 }] }).streams[0]!;
+    assert.deepEqual([edge.arrivalRatePerS, edge.latencyBudgetS], [1_000_000, 3600]);
+  });
   it('rejects an empty batch list and a fractional batch size', () => {
     fails({ ...base, streams: [{ ...base.streams![0]!, candidateBatchSizes: [] }] }, 'streams[0].candidateBatchSizes', /must list at least one batch size/);
     fails({ ...base, streams: [{ ...base.streams![0]!, candidateBatchSizes: [4, 2.5] }] }, 'streams[0].candidateBatchSizes[1]', /must be a positive integer, got 2.5/);

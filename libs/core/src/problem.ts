@@ -8,17 +8,28 @@ export const DEFAULT_CANDIDATE_BATCH_SIZES: readonly number[] = [1, 2, 4, 8, 16,
 /**
  * Documented limits of one problem, enforced here and so by every service, the bus and the CLI
  * that validate problems through core (SPEC §2): inference streams per problem, candidate batch
- * sizes per stream, the largest minibatch (training or inference) anything may be asked to run
- * — a minibatch holds the GPU alone, so an unbounded one would stall every stream behind it —
- * and the largest power budget: far above what any board draws (a Jetson AGX Orin peaks near
+ * sizes per stream; the largest minibatch (training or inference) anything may be asked to run
+ * (a minibatch holds the GPU alone, so an unbounded one would stall every stream behind it);
+ * the largest power budget: far above what any board draws (a Jetson AGX Orin peaks near
  * 60 W), so every real budget fits, while 1e308 (a typo, or a stand-in for "no budget") is refused
- * instead of planning at MAXN.
+ * instead of planning at MAXN;
+ * the largest arrival rate λ of a stream, 1,000,000 requests/s: serving it needs ρ = λ·tI(b)/b < 1,
+ * under 1 µs of GPU per sample, which no DNN on a Jetson comes near (a tiny model takes tens of µs
+ * per sample at its best batch), so every stream a board can serve fits many times over, while the
+ * fill time (b−1)/λ stays a real number (4 ms for b = 4096) and a simulator or load generator
+ * makes a countable number of arrivals (at 1e308/s its clock never advances);
+ * and the largest latency budget L, 3600 s (an hour): the worst-case latency (b−1)/λ + tT + ΣtI of
+ * any real plan fits (a batch of 4096 filled at 2 requests/s takes 34 minutes; a training
+ * minibatch, seconds), while a budget of days is a typo or a stand-in for "no budget" (only
+ * GetParetoFront has no budget: an unset one, not a huge one).
  */
 export const PROBLEM_LIMITS = {
   maxStreams: 32,
   maxCandidateBatchSizes: 32,
   maxBatchSize: 4096,
   maxPowerBudgetW: 10_000,
+  maxArrivalRatePerS: 1_000_000,
+  maxLatencyBudgetS: 3600,
 } as const;
 
 /** A power budget, watts: a positive number ≤ PROBLEM_LIMITS.maxPowerBudgetW. */
@@ -28,6 +39,24 @@ export function requirePowerBudgetW(field: string, value: unknown): number {
     throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxPowerBudgetW} W (far above what any board draws), got ${describeValue(w)}`);
   }
   return w;
+}
+
+/** A stream's arrival rate λ, requests/s: a positive number ≤ PROBLEM_LIMITS.maxArrivalRatePerS. */
+export function requireArrivalRatePerS(field: string, value: unknown): number {
+  const r = requirePositive(field, value);
+  if (r > PROBLEM_LIMITS.maxArrivalRatePerS) {
+    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxArrivalRatePerS} requests/s (far above what any board serves), got ${describeValue(r)}`);
+  }
+  return r;
+}
+
+/** A stream's latency budget L, seconds: a positive number ≤ PROBLEM_LIMITS.maxLatencyBudgetS. */
+export function requireLatencyBudgetS(field: string, value: unknown): number {
+  const l = requirePositive(field, value);
+  if (l > PROBLEM_LIMITS.maxLatencyBudgetS) {
+    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxLatencyBudgetS} s (an hour), got ${describeValue(l)}`);
+  }
+  return l;
 }
 
 /**
@@ -127,8 +156,8 @@ export function validateProblem(input: ProblemInput, catalog: Catalog = BUILTIN_
     return {
       name,
       workload: workload.id,
-      arrivalRatePerS: requirePositive(`${f}.arrivalRatePerS`, s.arrivalRatePerS),
-      latencyBudgetS: requirePositive(`${f}.latencyBudgetS`, s.latencyBudgetS),
+      arrivalRatePerS: requireArrivalRatePerS(`${f}.arrivalRatePerS`, s.arrivalRatePerS),
+      latencyBudgetS: requireLatencyBudgetS(`${f}.latencyBudgetS`, s.latencyBudgetS),
       candidateBatchSizes: validateBatchSizes(s.candidateBatchSizes, `${f}.candidateBatchSizes`, workload),
     };
   });

@@ -75,6 +75,11 @@ test('problem errors name the field under problem.', () => {
   assert.equal(field(() => problemFromProto({ ...proto, powerSemantics: 7 as common.PowerSemantics })), 'problem.powerSemantics');
   assert.equal(field(() => problemFromProto({ ...proto, trainWorkload: { name: 'resnet18', kind: 5 as common.WorkloadKind } })), 'problem.trainWorkload.kind');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, arrivalRatePerS: -1 }] })), 'problem.streams[0].arrivalRatePerS');
+  // Past PROBLEM_LIMITS (1e6 requests/s, 3600 s), loose (GetParetoFront) or not.
+  for (const options of [{}, { budgetsOptional: true }]) {
+    assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, arrivalRatePerS: 1e308 }] }, options)), 'problem.streams[0].arrivalRatePerS');
+    assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, latencyBudgetS: 1e308 }] }, options)), 'problem.streams[0].latencyBudgetS');
+  }
   assert.equal(field(() => problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, workload: { name: 'resnet18', kind: common.WorkloadKind.WORKLOAD_KIND_TRAIN } }] })), 'problem.streams[0].workload.kind');
   assert.equal(field(() => problemFromProto({ ...proto, streams: [proto.streams[0]!, proto.streams[0]!] })), 'problem.streams[1].name');
 });
@@ -83,6 +88,9 @@ test('GetParetoFront: an unset (0) budget is no budget (UNBOUNDED), past the lim
   const loose = problemFromProto({ ...proto, powerBudgetW: 0, streams: [{ ...proto.streams[0]!, latencyBudgetS: 0 }] }, { budgetsOptional: true });
   assert.equal(loose.powerBudgetW, UNBOUNDED);
   assert.equal(loose.streams[0]!.latencyBudgetS, UNBOUNDED);
+  // Only the unset budget: another stream's given budget stays as given.
+  const mixed = problemFromProto({ ...proto, streams: [{ ...proto.streams[0]!, latencyBudgetS: 0 }, { ...proto.streams[0]!, name: 'b', latencyBudgetS: 0.7 }] }, { budgetsOptional: true });
+  assert.deepEqual(mixed.streams.map((s) => s.latencyBudgetS), [UNBOUNDED, 0.7]);
   assert.equal(problemFromProto(proto, { budgetsOptional: true }).powerBudgetW, 40);
 });
 

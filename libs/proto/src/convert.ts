@@ -258,6 +258,7 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
   });
   const semantics = powerSemanticsFromProto(problem.powerSemantics, `${prefix}.powerSemantics`);
   const noPowerBudget = loose && problem.powerBudgetW === 0;
+  const noLatencyBudget = problem.streams.map((s) => loose && s.latencyBudgetS === 0);
   const input: ProblemInput = {
     ...(problem.device || options.defaultDevice ? { device: problem.device || options.defaultDevice } : {}),
     ...(problem.trainWorkload?.name ? { trainWorkload: problem.trainWorkload.name } : {}),
@@ -265,18 +266,22 @@ export function problemFromProto(p: common.Problem | undefined, options: Problem
     // No budget is checked as the largest one a problem may have, then stands as UNBOUNDED.
     powerBudgetW: noPowerBudget ? PROBLEM_LIMITS.maxPowerBudgetW : problem.powerBudgetW,
     powerSemantics: semantics,
-    streams: problem.streams.map((s) => ({
+    streams: problem.streams.map((s, i) => ({
       // Required on the wire: an empty name is refused, not turned into `stream<i>`.
       name: s.name,
       ...(s.workload?.name ? { workload: s.workload.name } : {}),
       arrivalRatePerS: s.arrivalRatePerS,
-      latencyBudgetS: loose && s.latencyBudgetS === 0 ? UNBOUNDED : s.latencyBudgetS,
+      latencyBudgetS: noLatencyBudget[i] ? PROBLEM_LIMITS.maxLatencyBudgetS : s.latencyBudgetS,
       ...(s.candidateBatchSizes.length > 0 ? { candidateBatchSizes: s.candidateBatchSizes } : {}),
     })),
   };
   try {
     const validated = validateProblem(input, options.catalog ?? BUILTIN_CATALOG);
-    return noPowerBudget ? { ...validated, powerBudgetW: UNBOUNDED } : validated;
+    return {
+      ...validated,
+      ...(noPowerBudget ? { powerBudgetW: UNBOUNDED } : {}),
+      streams: validated.streams.map((s, i) => (noLatencyBudget[i] ? { ...s, latencyBudgetS: UNBOUNDED } : s)),
+    };
   } catch (err) {
     if (isValidationError(err)) throw err.renamed(problemField(err.field, prefix));
     throw err;

@@ -3,7 +3,7 @@
  * at a rate that may change over time (a rate trace), or replayed from a trace of arrival times.
  * Seeded, so a scenario replays exactly.
  */
-import { TOKEN_RULE, ValidationError, seededRandom } from '@fulcrum/core';
+import { PROBLEM_LIMITS, TOKEN_RULE, ValidationError, seededRandom } from '@fulcrum/core';
 import { describeValue } from '@fulcrum/core/internal';
 
 export interface Arrival {
@@ -106,7 +106,8 @@ export function constantRates(rates: Readonly<Record<string, number>>): RateTrac
 
 /**
  * Parses a rate trace: CSV with a header `time_s,stream,rate_per_s` (one row per change), or JSON
- * `{ "<stream>": [[time_s, rate_per_s], ...] }`. `field` names the input in errors.
+ * `{ "<stream>": [[time_s, rate_per_s], ...] }`; each rate in [0, PROBLEM_LIMITS.maxArrivalRatePerS].
+ * `field` names the input in errors.
  */
 export function parseRateTrace(text: string, field = 'trace'): RateTrace {
   const trimmed = text.trim();
@@ -115,6 +116,9 @@ export function parseRateTrace(text: string, field = 'trace'): RateTrace {
     if (!TOKEN_RULE.test(stream)) throw new ValidationError(field, `${where}: stream name ${describeValue(stream)} must be 1–64 letters, digits, '-' or '_', starting with a letter or digit`);
     if (!Number.isFinite(startS) || startS < 0) throw new ValidationError(field, `${where}: time_s must be a number ≥ 0`);
     if (!Number.isFinite(ratePerS) || ratePerS < 0) throw new ValidationError(field, `${where}: rate_per_s must be a number ≥ 0`);
+    if (ratePerS > PROBLEM_LIMITS.maxArrivalRatePerS) {
+      throw new ValidationError(field, `${where}: rate_per_s must be at most ${PROBLEM_LIMITS.maxArrivalRatePerS} requests/s (a stream's largest arrival rate), got ${describeValue(ratePerS)}`);
+    }
     (out[stream] ??= []).push({ startS, ratePerS });
   };
   if (trimmed.startsWith('{')) {

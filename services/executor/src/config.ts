@@ -11,26 +11,25 @@ import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_GRPC_PORTS, boardSchema, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
+import { MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON } from './executor.js';
 
 /** Where checkpoints go by default: $XDG_STATE_HOME/fulcrum/checkpoints, else ~/.local/state/fulcrum/checkpoints. */
 export function defaultCheckpointDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
   return join(env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'fulcrum', 'checkpoints');
 }
 
-/** The largest `executor.maxQueueDepth`, requests per stream. */
-export const MAX_QUEUE_DEPTH = 100_000;
+/** The largest `executor.maxQueueDepth`, requests per stream: the Executor's own limit. */
+export { MAX_QUEUE_DEPTH };
 
 /** The interleaving runtime's limits (the config's `executor` section; `ExecutorNode`'s `limits`). */
 export const executorLimitsSchema = z.object({
   /** Publish telemetry (queues, latency, throughput) this often, wall seconds; 0 = never. */
   telemetryIntervalS: z.number().min(0).default(1),
   /**
-   * Requests one stream may hold waiting; the next is shed. At most MAX_QUEUE_DEPTH: each queued
-   * request holds about 0.5 KiB in the executor plus its input, so 32 streams at the limit hold
-   * about 1.6 GiB before inputs, and a queue that deep already holds seconds of traffic at any
-   * real rate (its last requests would be late).
+   * Requests one stream may hold waiting; the next is shed. At most MAX_QUEUE_DEPTH (the
+   * Executor's limit, where the reason is written down).
    */
-  maxQueueDepth: z.number().int().positive().max(MAX_QUEUE_DEPTH, `must be at most ${MAX_QUEUE_DEPTH} (each queued request holds memory; deeper queues only hold late requests)`).default(1024),
+  maxQueueDepth: z.number().int().positive().max(MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON).default(1024),
   expiredRequests: z.enum(['serve', 'reject']).default('serve'),
   /** Shortest gap between two activity publishes, ms. */
   activityIntervalMs: z.number().int().min(0).default(50),

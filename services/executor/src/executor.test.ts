@@ -2,7 +2,8 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScaledClock } from './clock.js';
 import { InferenceError, WorkerCrashedError } from './errors.js';
-import { Executor, type InferOutcome } from './executor.js';
+import { ValidationError } from '@fulcrum/core';
+import { Executor, MAX_QUEUE_DEPTH, type InferOutcome } from './executor.js';
 import { SimulatedRunner, fixedTimes } from './runners/simulated.js';
 import type { ExecutorEvent, InferenceBatchResult, MinibatchRunner, TrainingResult } from './types.js';
 
@@ -53,6 +54,26 @@ describe('Executor (simulated runner, scaled clock)', () => {
     assert.ok(status.trainMinibatchesTotal >= 1);
     assert.ok(events.some((e) => e.type === 'plan.applied'));
     assert.equal(await codeOf(executor.infer('cam')), 'shutdown');
+  });
+
+  it('refuses a maxQueueDepth that is not a positive integer ≤ MAX_QUEUE_DEPTH (100,000), naming it', () => {
+    for (const [depth, reason] of [
+      [0, /must be a positive integer, got 0/],
+      [-5, /must be a positive integer, got -5/],
+      [Number.NaN, /must be a positive integer, got NaN/],
+      [2.5, /must be a positive integer, got 2\.5/],
+      [1e12, /must be at most 100000 \(each queued request holds memory; deeper queues only hold late requests\), got 1000000000000/],
+      [MAX_QUEUE_DEPTH + 1, /must be at most 100000/],
+    ] as const) {
+      assert.throws(
+        () => new Executor({ runner: new SimulatedRunner(fixedTimes({ trainTimeS: 0.2, inferTimeS: { cam: () => 0.02 } })), problem, plan, maxQueueDepth: depth }),
+        (e: unknown) => e instanceof ValidationError && e.field === 'maxQueueDepth' && reason.test(e.message),
+        String(depth),
+      );
+    }
+    // The limit itself, and the default, are taken.
+    assert.equal(simulatedExecutor({ maxQueueDepth: MAX_QUEUE_DEPTH }).executor.status().state, 'idle');
+    assert.equal(simulatedExecutor().executor.status().state, 'idle');
   });
 
   it('explicit errors: unknown stream, not running, shed, shutdown without drain', async () => {

@@ -7,7 +7,7 @@
  *   const result = await executor.infer('cam', input);   // or an InferenceError with a code
  *   await executor.stop();
  */
-import { describeValue } from '@fulcrum/core/internal';
+import { ValidationError, describeValue, requirePositiveInteger } from '@fulcrum/core/internal';
 import type { Logger } from '@fulcrum/runtime';
 import { RealClock, type Clock } from './clock.js';
 import { InferenceError, WorkerCrashedError, type InferenceFailureCode } from './errors.js';
@@ -29,6 +29,25 @@ import type {
 
 /** Streams whose statistics an executor keeps before forgetting those no longer planned. */
 export const STREAM_STATS_LIMIT = 64;
+
+/**
+ * The largest `maxQueueDepth`, requests per stream (the service's `executor.maxQueueDepth` too):
+ * each queued request holds about 0.5 KiB in the executor plus its input, so 32 streams at the
+ * limit hold about 1.6 GiB before inputs, and a queue that deep already holds seconds of traffic
+ * at any real rate (its last requests would be late).
+ */
+export const MAX_QUEUE_DEPTH = 100_000;
+
+/** Why a deeper queue is refused, in the service's config errors and the Executor's alike. */
+export const MAX_QUEUE_DEPTH_REASON = `must be at most ${MAX_QUEUE_DEPTH} (each queued request holds memory; deeper queues only hold late requests)`;
+
+/** `maxQueueDepth` checked: a positive integer ≤ MAX_QUEUE_DEPTH (ValidationError naming `field` otherwise). */
+export function requireMaxQueueDepth(value: unknown, field = 'maxQueueDepth'): number {
+  const depth = requirePositiveInteger(field, value);
+  if (depth > MAX_QUEUE_DEPTH) throw new ValidationError(field, `${MAX_QUEUE_DEPTH_REASON}, got ${describeValue(depth)}`);
+  return depth;
+}
+
 export interface InferOutcome {
   readonly requestId: string;
   readonly stream: string;
@@ -58,7 +77,7 @@ export interface ExecutorOptions extends RateWatchOptions {
   readonly events?: ExecutorEventSink;
   readonly replanner?: Replanner;
   readonly logger?: Logger;
-  /** Requests queued per stream beyond which new ones are shed. Default 1024. */
+  /** Requests queued per stream beyond which new ones are shed: a positive integer ≤ MAX_QUEUE_DEPTH (100,000). Default 1024. */
   readonly maxQueueDepth?: number;
   /**
    * A request whose budget has already passed when its minibatch could start: 'serve' it anyway
@@ -140,7 +159,9 @@ export class Executor {
   private wake: AbortController = new AbortController();
   private loopDone: Promise<void> | undefined;
 
+  /** Throws a ValidationError naming the option when one is out of range (`maxQueueDepth`). */
   constructor(options: ExecutorOptions) {
+    this.maxQueueDepth = options.maxQueueDepth === undefined ? 1024 : requireMaxQueueDepth(options.maxQueueDepth);
     this.runner = options.runner;
     this.problem = options.problem;
     this.plan = options.plan;
@@ -148,7 +169,6 @@ export class Executor {
     this.events = options.events;
     this.replanner = options.replanner;
     this.logger = options.logger;
-    this.maxQueueDepth = options.maxQueueDepth ?? 1024;
     this.expiredRequests = options.expiredRequests ?? 'serve';
     this.telemetryIntervalS = options.telemetryIntervalS ?? 1;
     this.maxConsecutiveTrainFailures = options.maxConsecutiveTrainFailures ?? 5;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ValidationError } from '@fulcrum/core';
 import { WorkloadRegistry } from '@fulcrum/workloads';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { runOnHost } from './host-run.js';
@@ -17,6 +18,23 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fulcrum-host-run-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('runOnHost arguments', () => {
+  it("refuses a stream's rate and latency budget past the problem limits, naming the field, before any worker starts", async () => {
+    writeTinyWorkload(join(dir, 'args', 'my-model'), { name: 'my-model' });
+    const registry = WorkloadRegistry.load([join(dir, 'args')]);
+    const stream = { name: 'cam', workload: 'my-model', arrivalRatePerS: 40, latencyBudgetS: 0.5, batchSize: 2 };
+    for (const [bad, field, reason] of [
+      [{ arrivalRatePerS: 1e308 }, 'streams[0].arrivalRatePerS', /must be at most 1000000 requests\/s .*, got 1e\+308/],
+      [{ latencyBudgetS: 1e308 }, 'streams[0].latencyBudgetS', /must be at most 3600 s .*, got 1e\+308/],
+    ] as const) {
+      await assert.rejects(
+        runOnHost({ registry, trainWorkload: 'my-model', streams: [{ ...stream, ...bad }], durationS: 1, device: 'cpu' }),
+        (e: unknown) => e instanceof ValidationError && e.field === field && reason.test(e.message),
+      );
+    }
+  });
+});
 
 describe('runOnHost with a worker killed mid-run', () => {
   it('resumes training from the last checkpoint (the step count continues), every request answered or an explicit error', async () => {

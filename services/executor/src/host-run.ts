@@ -6,7 +6,7 @@
  * SPEC §2 bound computed from the minibatch times the workers measured during the run.
  */
 import type { Logger } from '@fulcrum/runtime';
-import { requireBatchSize } from '@fulcrum/core';
+import { requireArrivalRatePerS, requireBatchSize, requireLatencyBudgetS } from '@fulcrum/core';
 import { descriptorOf, type WorkloadRegistry } from '@fulcrum/workloads';
 import { constantRates, traceArrivals, type ArrivalProcess } from './arrivals.js';
 import { RealClock } from './clock.js';
@@ -165,7 +165,12 @@ export async function runOnHost(options: HostRunOptions): Promise<HostRunReport>
   const trainFolder = registry.require(options.trainWorkload, 'train', 'train');
   // Minibatches within Fulcrum's limit and each folder's own max_batch_size (SPEC §2), as plans are.
   const trainBatchSize = requireBatchSize('trainBatchSize', options.trainBatchSize ?? trainFolder.manifest.train!.batchSize, descriptorOf(trainFolder), 'train');
-  options.streams.forEach((s, i) => requireBatchSize(`streams[${i}].batchSize`, s.batchSize, descriptorOf(registry.require(s.workload, 'infer', `streams[${i}].workload`)), 'infer'));
+  options.streams.forEach((s, i) => {
+    requireBatchSize(`streams[${i}].batchSize`, s.batchSize, descriptorOf(registry.require(s.workload, 'infer', `streams[${i}].workload`)), 'infer');
+    // λ and L within a problem's limits (SPEC §2): the arrival generator makes λ·durationS requests.
+    requireArrivalRatePerS(`streams[${i}].arrivalRatePerS`, s.arrivalRatePerS);
+    requireLatencyBudgetS(`streams[${i}].latencyBudgetS`, s.latencyBudgetS);
+  });
   const starts: Array<{ step: number; resumed: boolean; checkpointError: string | null }> = [];
   let trainInfo: WorkerInfo | undefined;
   const engine = new HostEngine({

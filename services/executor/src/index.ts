@@ -30,7 +30,7 @@ export type { ExecutorService, ExecutorServiceOptions } from './service.js';
 export { defaultCheckpointDir, executorServiceConfig, executorServiceConfigSchema, loadExecutorServiceConfig } from './config.js';
 export type { ExecutorServiceConfig, ExecutorServiceConfigInput, ExecutorLimits } from './config.js';
 
-export { Executor } from './executor.js';
+export { Executor, MAX_QUEUE_DEPTH } from './executor.js';
 export type { InferOutcome, ExecutorOptions } from './executor.js';
 export { ScaledClock, RealClock } from './clock.js';
 export type { Clock } from './clock.js';

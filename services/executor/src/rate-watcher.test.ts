@@ -3,7 +3,7 @@
 // move must still be published within a window.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '@fulcrum/core';
+import { PROBLEM_LIMITS, seededRandom } from '@fulcrum/core';
 import { RateWatcher } from './replan.js';
 
 function poisson(w: RateWatcher, rand: () => number, ratePerS: number, fromS: number, toS: number, onTick: (t: number) => void): void {
@@ -48,5 +48,27 @@ describe('RateWatcher publishes', () => {
     assert.ok(publishedRates[0]! > 15, `published ${publishedRates[0]!.toFixed(1)}/s for a step to 18/s`);
     assert.ok(replans.length >= 1 && replans[0]!.rate > 15, `re-plan asked for ${replans[0]?.rate.toFixed(1)}/s`);
     for (let i = 1; i < published.length; i++) assert.ok(published[i]! - published[i - 1]! >= 5 - 1e-9, 'at most once per half window');
+  });
+});
+
+describe('RateWatcher limits', () => {
+  it('publishes and re-plans for a rate past PROBLEM_LIMITS.maxArrivalRatePerS as the limit (the bus and the services refuse more)', () => {
+    const w = new RateWatcher({ windowS: 0.01 }, 0);
+    const seen: number[] = [];
+    let replanned: number | undefined;
+    // 3,000,000 requests/s for 30 ms, checked every ms.
+    for (let i = 0, tick = 0.001; i < 90_000; i++) {
+      const t = i / 3e6;
+      if (t >= tick) {
+        const c = w.check(tick, { cam: 20 }, 0);
+        if (c.publish) seen.push(c.publish['cam']!);
+        if (c.replan) replanned ??= c.replan['cam'];
+        tick += 0.001;
+      }
+      w.arrival('cam', t);
+    }
+    assert.ok(seen.length >= 1, 'published');
+    assert.deepEqual([...new Set(seen)], [PROBLEM_LIMITS.maxArrivalRatePerS]);
+    assert.equal(replanned, PROBLEM_LIMITS.maxArrivalRatePerS);
   });
 });

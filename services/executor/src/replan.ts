@@ -5,6 +5,7 @@
  * profiled modes (an ALS front) with no new profiling.
  */
 import {
+  PROBLEM_LIMITS,
   bestBatchSizes,
   compareEvaluations,
   describeBinding,
@@ -95,7 +96,9 @@ export class RateWatcher {
 
   /**
    * `plannedRatesPerS`: λ per stream of the running plan's problem; `planAtS`: when it took effect.
-   * Rates are trusted only once a whole window has been observed.
+   * Rates are trusted only once a whole window has been observed. A rate past the problem limit
+   * (PROBLEM_LIMITS.maxArrivalRatePerS) is published and re-planned for as that limit: the
+   * `arrivals.rate` event and the re-planned problem stay within what the bus and the services accept.
    */
   check(nowS: number, plannedRatesPerS: Readonly<Record<string, number>>, planAtS: number): RateCheck {
     if (nowS - this.startS < this.windowS) return {};
@@ -103,7 +106,7 @@ export class RateWatcher {
     let publish = false;
     let replan = false;
     for (const [stream, planned] of Object.entries(plannedRatesPerS)) {
-      const r = this.ratePerS(stream, nowS);
+      const r = Math.min(this.ratePerS(stream, nowS), PROBLEM_LIMITS.maxArrivalRatePerS);
       rates[stream] = r;
       const last = this.published.get(stream);
       if (last === undefined) publish = true;

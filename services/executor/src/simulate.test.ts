@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core/internal';
+import { ValidationError, trainThroughputSamplesPerS, validateProblem, worstCaseLatencyS, type OperatingPoint } from '@fulcrum/core/internal';
 import { constantRates, parseArrivalTimes, parseRateTrace, traceArrivals } from './arrivals.js';
 import { FrontReplanner, planFromFront, type ProfiledMode } from './replan.js';
 import { fixedTimes } from './runners/simulated.js';
@@ -125,6 +125,10 @@ describe('traces', () => {
     assert.deepEqual(parseRateTrace('{"a": [[0, 5], [10, 0]]}'), { a: [{ startS: 0, ratePerS: 5 }, { startS: 10, ratePerS: 0 }] });
     assert.throws(() => parseRateTrace('t,s,r\n1,a,2'), /time_s,stream,rate_per_s/);
     assert.throws(() => parseRateTrace('time_s,stream,rate_per_s\n1,a,-2'), /rate_per_s/);
+    // At most PROBLEM_LIMITS.maxArrivalRatePerS: at 1e308/s the arrival clock never advances.
+    assert.throws(() => parseRateTrace('time_s,stream,rate_per_s\n0,a,1e308', '--trace'), (e: unknown) => e instanceof ValidationError && e.field === '--trace' && /line 2: rate_per_s must be at most 1000000 requests\/s .*, got 1e\+308/.test(e.message));
+    assert.throws(() => parseRateTrace('{"a": [[0, 5], [10, 2e6]]}'), /stream a row 1: rate_per_s must be at most 1000000 requests\/s/);
+    assert.deepEqual(parseRateTrace('{"a": [[0, 1e6]]}'), { a: [{ startS: 0, ratePerS: 1e6 }] });
     assert.deepEqual(parseArrivalTimes('time_s,stream\n0.5,a\n0.1,b\n'), [{ tS: 0.1, stream: 'b' }, { tS: 0.5, stream: 'a' }]);
   });
 

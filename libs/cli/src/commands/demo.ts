@@ -26,7 +26,7 @@ import { seededRandom, streamArrivals } from '@fulcrum/executor/internal';
 import { executor as pb } from '@fulcrum/proto';
 import { GrpcConnection, LOG_LEVELS, createLogger, type Logger } from '@fulcrum/runtime';
 import type { CliIo } from '../io.js';
-import { UsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
+import { UsageError, asUsageError, oneOf, positiveInteger, positiveNumber } from '../usage.js';
 import { checkOutputDir } from '../output-path.js';
 import { loadAllConfigs, startAllServices, type RunningServices } from '../stack.js';
 import { addWorkloadsOption, openRegistry, workloadPathsOf } from '../workloads.js';
@@ -118,14 +118,9 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-/** Runs the demo and returns its report; everything it started is stopped before it returns. */
-export async function runDemo(options: DemoOptions): Promise<DemoReport> {
-  const wall0 = performance.now();
-  const timeScale = options.timeScale ?? 10;
-  const durationS = options.durationS ?? 60;
-  const step = options.onStep ?? (() => undefined);
-  const given = options.problem;
-  const problem: Problem = given
+/** The demo's problem, checked (a ValidationError names the field): DEMO_PROBLEM, or the one given on its board. */
+export function demoProblem(given?: DemoOptions['problem'], catalog?: Catalog): Problem {
+  return given
     ? validateProblem(
         {
           device: DEMO_PROBLEM.device,
@@ -133,9 +128,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
           powerBudgetW: given.powerBudgetW,
           streams: [{ name: 'cam', workload: given.inferWorkload, arrivalRatePerS: given.arrivalRatePerS, latencyBudgetS: given.latencyBudgetS }],
         },
-        options.catalog,
+        catalog,
       )
     : validateProblem({ ...DEMO_PROBLEM, streams: DEMO_PROBLEM.streams.map((s) => ({ ...s })) });
+}
+
+/** The demo's flag for a field of its problem (`fulcrum demo` names what the user typed). */
+function demoFlag(field: string): string | undefined {
+  return ({ trainWorkload: '--train', powerBudgetW: '--power', 'streams[0].workload': '--infer', 'streams[0].arrivalRatePerS': '--rate', 'streams[0].latencyBudgetS': '--latency' } as Record<string, string>)[field];
+}
+
+/** Runs the demo and returns its report; everything it started is stopped before it returns. */
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
+  const wall0 = performance.now();
+  const timeScale = options.timeScale ?? 10;
+  const durationS = options.durationS ?? 60;
+  const step = options.onStep ?? (() => undefined);
+  const problem = demoProblem(options.problem, options.catalog);
   const tempDir = options.storePath ? undefined : mkdtempSync(join(tmpdir(), 'fulcrum-demo-'));
   const storePath = options.storePath ?? join(tempDir!, 'profiles.db');
   // Free loopback ports, no metrics listeners, nothing from FULCRUM_* env: the demo never collides
@@ -382,9 +391,9 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
   )
     .option('--train <workload>', 'train this workload instead of resnet18 (a built-in or one of --workloads; with --infer)')
     .option('--infer <workload>', 'serve the camera stream with this workload instead of mobilenet (with --train)')
-    .addOption(new Option('--rate <per_s>', 'with --train/--infer: the stream\'s arrival rate').argParser(positiveNumber).default(30))
-    .addOption(new Option('--latency <s>', 'with --train/--infer: the stream\'s latency budget').argParser(positiveNumber).default(0.5))
-    .addOption(new Option('--power <W>', 'with --train/--infer: the power budget').argParser(positiveNumber).default(25))
+    .addOption(new Option('--rate <per_s>', 'the camera stream\'s arrival rate λ, requests/s').argParser(positiveNumber).default(DEMO_PROBLEM.streams[0].arrivalRatePerS))
+    .addOption(new Option('--latency <s>', 'the camera stream\'s latency budget L, seconds').argParser(positiveNumber).default(DEMO_PROBLEM.streams[0].latencyBudgetS))
+    .addOption(new Option('--power <W>', 'the power budget P, watts').argParser(positiveNumber).default(DEMO_PROBLEM.powerBudgetW))
     .addOption(new Option('--duration-s <s>', 'device seconds the plan runs with arrivals').argParser(positiveNumber).default(40))
     .addOption(new Option('--time-scale <x>', 'device seconds per real second of the simulated board').argParser(positiveNumber).default(4))
     .addOption(new Option('--strategy <name>', 'strategy (gmd, als-50, random-15, maxn, best-preset, …)').default('gmd'))
@@ -409,6 +418,20 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
           if (kind === 'train' ? !f.manifest.train : !f.manifest.infer) throw new UsageError(`${flag}: workload ${JSON.stringify(name)} has no ${kind}: section in ${f.manifestPath}`);
         }
       }
+      // The problem: the pair given (or the demo's), at the rate, latency and power given. A value past
+      // its limit (SPEC §2) is one line naming the flag, before anything starts.
+      const problem = {
+        trainWorkload: o.train ?? DEMO_PROBLEM.trainWorkload,
+        inferWorkload: o.infer ?? DEMO_PROBLEM.streams[0].workload,
+        arrivalRatePerS: o.rate,
+        latencyBudgetS: o.latency,
+        powerBudgetW: o.power,
+      };
+      try {
+        demoProblem(problem, registry.catalog());
+      } catch (err) {
+        throw asUsageError(err, demoFlag);
+      }
       if (o.plot !== undefined) checkOutputDir(o.plot, '--plot'); // before the run, not after it
       const workloads = workloadPathsOf(o.workloads);
       const logger = createLogger({ name: 'fulcrum-demo', level: o.logLevel ?? process.env['FULCRUM_LOG_LEVEL'] ?? 'warn' });
@@ -421,7 +444,8 @@ export function registerDemoCommand(program: Command, io: CliIo): void {
         storePath: o.storePath,
         ...(o.plot !== undefined ? { plotDir: o.plot } : {}),
         ...(workloads.length ? { workloads } : {}),
-        ...(o.train !== undefined ? { problem: { trainWorkload: o.train, inferWorkload: o.infer!, arrivalRatePerS: o.rate, latencyBudgetS: o.latency, powerBudgetW: o.power }, catalog: registry.catalog() } : {}),
+        problem,
+        catalog: registry.catalog(),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         logger,
         onProgress: o.json ? undefined : progress.onProgress,

@@ -10,6 +10,8 @@ import {
   formatPowerMode,
   getDevice,
   parsePowerMode,
+  requireArrivalRatePerS,
+  requireLatencyBudgetS,
   requirePowerBudgetW,
   type Evaluation,
   type OperatingPoint,
@@ -229,6 +231,11 @@ export function registerModelCommand(program: Command, io: CliIo): void {
       try {
         assertOperatingPoint(point);
         requirePowerBudgetW('--power', o.power);
+        // λ and L within a problem's limits (SPEC §2), named as typed.
+        point.streams.forEach((s, i) => {
+          requireArrivalRatePerS(o.stream?.length ? `--stream #${i + 1} rate` : '--rate', s.arrivalRatePerS);
+          requireLatencyBudgetS(o.stream?.length ? `--stream #${i + 1} latency` : '--latency', s.latencyBudgetS);
+        });
       } catch (err) {
         throw asUsageError(err);
       }

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import { requireBatchSize, requireToken } from '@fulcrum/core';
+import { requireArrivalRatePerS, requireBatchSize, requireLatencyBudgetS, requireToken } from '@fulcrum/core';
 import { descriptorOf } from '@fulcrum/workloads';
 import { OnnxModelError, defaultCheckpointDir, runOnHost, type HostRunReport, type HostRunStream } from '@fulcrum/executor/internal';
 import type { CliIo } from '../io.js';
@@ -157,6 +157,9 @@ export function registerRunCommand(program: Command, io: CliIo): void {
         const folder = asUsage(() => registry.require(s.workload, 'infer', flag));
         // Within Fulcrum's limit and the folder's infer.max_batch_size, as a plan's b (SPEC §2).
         asUsage(() => requireBatchSize(o.stream?.length ? `--stream #${i + 1} batch` : '--batch', s.batchSize, descriptorOf(folder), 'infer'));
+        // λ and L within a problem's limits (SPEC §2: 1e6 requests/s, 3600 s).
+        asUsage(() => requireArrivalRatePerS(o.stream?.length ? `--stream #${i + 1} rate` : '--rate', s.arrivalRatePerS));
+        asUsage(() => requireLatencyBudgetS(o.stream?.length ? `--stream #${i + 1} latency` : '--latency', s.latencyBudgetS));
       });
       if (o.trainBatch !== undefined) asUsage(() => requireBatchSize('--train-batch', o.trainBatch, descriptorOf(trainFolder), 'train'));
       if (o.plot !== undefined && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot: the file must end in .svg or .png, got ${JSON.stringify(o.plot)}`);

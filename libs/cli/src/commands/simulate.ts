@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { POWER_SEMANTICS, deviceIds, formatPowerMode, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
+import { POWER_SEMANTICS, deviceIds, formatPowerMode, requireArrivalRatePerS, requireLatencyBudgetS, validateProblem, type PowerSemantics, type Problem } from '@fulcrum/core';
 import { createVirtualDevice, type ProfileTable, type VirtualWorkloadSpec } from '@fulcrum/devices';
 import {
   FrontReplanner,
@@ -77,6 +77,13 @@ function parseSimStream(spec: string, index: number): { name: string; workload: 
   const latency = num('latency', positiveNumber);
   if (latency === undefined) throw new UsageError(`${flag}: missing latency=... (seconds)`);
   const rate = num('rate', positiveNumber);
+  // Within a problem's limits (SPEC §2), named as typed: the problem would name only `--stream`.
+  try {
+    requireLatencyBudgetS(`${flag} latency`, latency);
+    if (rate !== undefined) requireArrivalRatePerS(`${flag} rate`, rate);
+  } catch (err) {
+    throw asUsageError(err);
+  }
   const batches = values.get('batches')?.split('/').map((b, i) => {
     try {
       return positiveInteger(b);
@@ -222,9 +229,8 @@ export function registerSimulateCommand(program: Command, io: CliIo): void {
           })),
         }, table ? table.catalog() : registry.catalog());
       } catch (err) {
-        throw asUsageError(err, (field) =>
-          field === 'device' ? '--device' : field === 'trainWorkload' ? '--train' : field === 'trainBatchSize' ? '--train-batch' : field.startsWith('streams') ? '--stream' : undefined,
-        );
+        const flags: Record<string, string> = { device: '--device', trainWorkload: '--train', trainBatchSize: '--train-batch', powerBudgetW: '--power' };
+        throw asUsageError(err, (field) => flags[field] ?? (field.startsWith('streams') ? '--stream' : undefined));
       }
       let front;
       let times;

@@ -68,8 +68,13 @@ function flagFor(field: string, multi: boolean): string | undefined {
   if (field === 'powerBudgetW') return '--power';
   const m = /^streams\[(\d+)\]\.(\w+)/.exec(field);
   if (!m) return undefined;
-  if (multi) return `--stream #${Number(m[1]) + 1}`;
-  return { workload: '--infer', arrivalRatePerS: '--rate', latencyBudgetS: '--latency', candidateBatchSizes: '--batch-sizes', name: '--stream' }[m[2]!];
+  // --batch-sizes is one flag for every stream.
+  if (m[2] === 'candidateBatchSizes') return '--batch-sizes';
+  if (multi) {
+    const key = ({ workload: 'workload', arrivalRatePerS: 'rate', latencyBudgetS: 'latency', name: 'name' } as Record<string, string>)[m[2]!];
+    return `--stream #${Number(m[1]) + 1}${key ? ` ${key}` : ''}`;
+  }
+  return { workload: '--infer', arrivalRatePerS: '--rate', latencyBudgetS: '--latency', name: '--stream' }[m[2]!];
 }
 
 /**
