@@ -125,5 +125,13 @@ describe('boards: two boards of one model on one NATS server', () => {
     const gone = await cli('solve', '--remote', opt, '--board', 'board-b', '--train', 'resnet18', '--infer', 'mobilenet', '--rate', '13', '--latency', '0.5', '--power', '25', '--json');
     assert.equal(JSON.parse(gone.stdout).board.applied, false, gone.stderr);
     assert.match(gone.stderr, /the plan was not applied on board board-b/);
+    // A re-plan of the stopped board's plan goes to that board (and fails there), never to board-a's executor.
+    const lastOnB = optimizer.runningPlan('board-b')!;
+    const lastRecord = optimizer.plans.get(lastOnB)!;
+    const onA = a.executor!.node.status().applied?.plan.planId;
+    const again = await optimizer.replan({ problem: { ...lastRecord.problem, powerBudgetW: lastRecord.plan.predicted.powerW * 0.9 }, previousPlanId: lastOnB, allowProfiling: true, apply: true });
+    assert.equal(again.changed, true, 'a lower budget moves the plan');
+    assert.equal(again.applied, false);
+    assert.equal(a.executor!.node.status().applied?.plan.planId, onA, "board-a still runs its own plan");
   });
 });

@@ -510,7 +510,9 @@ export class Optimizer {
   /** The boards this optimizer has heard from, most recently seen first. */
   boards(): BoardRecord[] {
     return [...this.boardRegistry.values()]
-      .map((b) => ({ ...b, planId: this.running.get(b.board) }))
+      // A board that stopped runs no plan; its last plan stays known here, so a re-plan of it still
+      // goes to that board (and fails there), never to another board's executor.
+      .map((b) => ({ ...b, planId: b.state === 'stopped' ? undefined : this.running.get(b.board) }))
       .sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
   }
 
@@ -521,9 +523,7 @@ export class Optimizer {
     const known = this.boardRegistry.peek(board);
     if (known && known.lastSeen.getTime() > said) return;
     this.boardRegistry.set(board, { board, device: event.device, softwareStack: event.softwareStack, executorAddress: event.executorAddress ?? '', state: event.state ?? '', lastSeen: new Date(said) });
-    // A board that stopped runs no plan (its announcement says `stopped`, with none).
-    if (event.state === 'stopped') this.running.delete(board);
-    else if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
+    if (event.planId && !this.running.has(board)) this.running.set(board, event.planId);
   }
 
   /** A known board's record; FAILED_PRECONDITION naming the known ones otherwise. */
