@@ -61,10 +61,56 @@ export interface GrpcServerOptions {
 /** Server streams one gRPC server keeps open at once unless configured (`grpc.maxStreams`). */
 export const DEFAULT_MAX_SERVER_STREAMS = 1024;
 
+const REFUSAL_WARN_INTERVAL_MS = 10_000;
+
+/**
+ * `server` as seen by a service that registers itself (health, reflection): each of its streaming
+ * handlers goes through the same gate as Fulcrum's own, so a client without a token cannot hold
+ * unbounded Watch or reflection streams either.
+ */
+function gatedServer(server: Server, streams: StreamGate): Server {
+  return {
+    addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation) {
+      const gated: UntypedServiceImplementation = {};
+      // Handlers are keyed by the method's name or its original (lower camel) name, as grpc-js takes them.
+      const defs = Object.values(definition);
+      for (const [method, handler] of Object.entries(implementation)) {
+        const def = definition[method] ?? defs.find((d) => d.originalName === method);
+        gated[method] = def?.responseStream
+          ? (((call: ServerWritableStream<unknown, unknown>) => {
+              if (!streams.refuse(call, def.path)) (handler as (call: unknown) => void)(call);
+            }) as never)
+          : handler;
+      }
+      server.addService(definition, gated);
+    },
+  } as unknown as Server;
+}
+
 /** Counts the server streams open; `enter` refuses one past the limit. */
 class StreamGate {
   open = 0;
-  constructor(readonly limit: number) {}
+  /** Refused since the last warning (at most one warning per REFUSAL_WARN_INTERVAL_MS: a flood of refusals must not flood the log). */
+  #refused = 0;
+  #warnedAt = -Infinity;
+  constructor(
+    readonly limit: number,
+    private readonly logger?: Logger | undefined,
+  ) {}
+
+  /** Refuses a stream past the limit with RESOURCE_EXHAUSTED (true), or counts it until it ends (false). */
+  refuse(call: ServerWritableStream<unknown, unknown>, method: string): boolean {
+    if (this.enter(call)) return false;
+    this.#refused++;
+    const now = performance.now();
+    if (now - this.#warnedAt >= REFUSAL_WARN_INTERVAL_MS) {
+      this.logger?.warn({ method, open: this.open, limit: this.limit, refused: this.#refused }, 'server streams refused: grpc.maxStreams are open');
+      this.#warnedAt = now;
+      this.#refused = 0;
+    }
+    call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `this service has ${this.limit} streams open (grpc.maxStreams); retry when one ends` });
+    return true;
+  }
 
   /** Counts the call until it ends (finished, cancelled, failed or closed); false when the limit is reached. */
   enter(call: ServerWritableStream<unknown, unknown>): boolean {
@@ -152,10 +198,7 @@ function guard(binding: GrpcServiceBinding, token: string | undefined, logger: L
         if (token && !hasBearerToken(call.metadata, token)) return void call.emit('error', UNAUTHENTICATED);
         const bad = undecodable(call.request);
         if (bad) return void call.emit('error', bad);
-        if (!streams.enter(call)) {
-          logger?.warn({ method: def.path, open: streams.open, limit: streams.limit }, 'server stream refused: grpc.maxStreams are open');
-          return void call.emit('error', { code: status.RESOURCE_EXHAUSTED, details: `this service has ${streams.limit} streams open (grpc.maxStreams); retry when one ends` });
-        }
+        if (streams.refuse(call, def.path)) return;
         try {
           (handler as handleServerStreamingCall<unknown, unknown>)(call);
         } catch (err) {
@@ -286,11 +329,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   }
   const maxStreams = options.maxStreams ?? DEFAULT_MAX_SERVER_STREAMS;
   if (!(Number.isInteger(maxStreams) && maxStreams >= 1)) throw new ValidationError('grpc.maxStreams', `must be a whole number ≥ 1, got ${maxStreams}`);
-  const streams = new StreamGate(maxStreams);
+  const streams = new StreamGate(maxStreams, options.logger);
   const server = new Server();
   const health = new HealthImplementation({ '': 'SERVING' });
-  health.addToServer(server);
-  if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(server);
+  health.addToServer(gatedServer(server, streams));
+  if (options.descriptorSet) new ReflectionService(loadFileDescriptorSetFromBuffer(options.descriptorSet)).addToServer(gatedServer(server, streams));
   for (const binding of options.services) {
     server.addService(decodingDefinition(binding.definition), guard(binding, options.token, options.logger, streams));
     health.setStatus(binding.name, 'SERVING');

@@ -311,6 +311,32 @@ describe('a bound on open server streams (grpc.maxStreams)', () => {
     }
   });
 
+  it('health Watch streams, which need no token, count against the same limit', async () => {
+    const server = await startGrpcServer({ services: [deviceControllerBinding()], token: TOKEN, maxStreams: 2 });
+    const Health = grpc.makeClientConstructor(healthService, 'Health');
+    const h = new Health(server.address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    try {
+      const watch = () => {
+        const call = h['watch']!({ service: '' }) as grpc.ClientReadableStream<{ status: string }>;
+        call.on('error', () => undefined);
+        const first = new Promise<string>((resolve, reject) => {
+          call.once('data', (m: { status: string }) => resolve(String(m.status)));
+          call.once('error', reject);
+        });
+        return { call, first };
+      };
+      const a = watch();
+      const b = watch();
+      assert.deepEqual(await Promise.all([a.first, b.first]), ['SERVING', 'SERVING']);
+      await assert.rejects(watch().first, (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED);
+      a.call.cancel();
+      b.call.cancel();
+    } finally {
+      h.close();
+      await server.shutdown(500);
+    }
+  });
+
   it('a limit that is not a whole number ≥ 1 is refused naming grpc.maxStreams', async () => {
     await assert.rejects(startGrpcServer({ services: [deviceControllerBinding()], maxStreams: 0 }), (err: unknown) => err instanceof ValidationError && err.field === 'grpc.maxStreams');
   });
