@@ -258,7 +258,11 @@ class Worker:
         if not isinstance(generated, np.ndarray):
             raise ValueError("sample_inputs must return an array or tensor [b, *shape] to fill the requests of a minibatch that came without an input")
         if tuple(generated.shape[1:]) != tuple(x.shape[1:]):
-            raise ValueError(f"the given inputs have shape {list(x.shape[1:])} but generated samples {list(generated.shape[1:])}; give infer.input.shape in fulcrum.yaml")
+            # Without infer.input.shape the given samples arrive flat: take the generated samples' shape
+            # (what the workload's sample_inputs, or the default, says one sample is) when the sizes agree.
+            if int(np.prod(generated.shape[1:])) != int(np.prod(x.shape[1:])):
+                raise ValueError(f"the given inputs have shape {list(x.shape[1:])} but generated samples {list(generated.shape[1:])}; give infer.input.shape in fulcrum.yaml")
+            x = x.reshape((x.shape[0],) + tuple(generated.shape[1:]))
         batch = np.empty((b,) + tuple(x.shape[1:]), dtype=x.dtype)
         have = set(given)
         missing = [i for i in range(b) if i not in have]

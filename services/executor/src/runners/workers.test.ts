@@ -66,6 +66,42 @@ describe('PythonWorker (real PyTorch, a workload folder)', () => {
     }
   });
 
+  it("a minibatch mixing given (flat) and missing inputs of a workload without infer.input.shape takes its sample_inputs' shape", async () => {
+    const folder = join(dir, 'shaped');
+    execFileSync('mkdir', ['-p', folder]);
+    writeFileSync(join(folder, 'fulcrum.yaml'), 'name: shaped\ninfer:\n  batch_sizes: [1, 2, 4]\n');
+    writeFileSync(
+      join(folder, 'workload.py'),
+      [
+        'import numpy as np',
+        'import torch',
+        '',
+        'class FulcrumWorkload:',
+        '    def setup(self, ctx):',
+        '        self.w = torch.arange(16, dtype=torch.float32)',
+        '',
+        '    def sample_inputs(self, b):',
+        '        return np.zeros((b, 4, 4), dtype=np.float32)',
+        '',
+        '    def infer(self, inputs):',
+        '        x = torch.as_tensor(np.asarray(inputs, dtype=np.float32))',
+        '        if x.dim() != 3:',
+        '            raise ValueError(f"want [b, 4, 4], got {list(x.shape)}")',
+        '        return (x.reshape(x.shape[0], -1) @ self.w).tolist()',
+        '',
+      ].join('\n'),
+    );
+    const worker = new PythonWorker({ workload: workerWorkloadOf(loadWorkloadFolder(folder)), threads: 1 });
+    try {
+      const ones = new Float32Array(16).fill(1);
+      const r = await worker.runInference('cam', [ones, undefined]);
+      // The given sample answered on itself (Σ 0…15 = 120), the missing one generated (zeros).
+      assert.deepEqual(r.outputs, [120, 0]);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('times data loading apart from the step: a slow loader shows in loadS, not in timeS', async () => {
     const slow = workerWorkloadOf(loadWorkloadFolder(writeTinyWorkload(join(dir, 'slow'), { name: 'slow', loadDelayS: 0.2 })));
     const worker = new PythonWorker({ workload: slow, threads: 1 });
