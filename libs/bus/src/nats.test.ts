@@ -122,6 +122,10 @@ describe('NATS backend', () => {
     await assert.rejects(plain.ready, (err: unknown) => isBusError(err, 'unavailable') && /has no durable stream FULCRUM_EVENTS_/.test((err as Error).message));
     const mirrored = bus.followBoard(freshDevice(), undefined, { domain: 'nowhere' });
     await assert.rejects(mirrored.ready, (err: unknown) => isBusError(err, 'unavailable') && /domain nowhere holds no stream/.test((err as Error).message));
+    // A replay that does not follow reads what is stored: nothing, and makes nothing.
+    const replayed: unknown[] = [];
+    for await (const m of bus.replayProfiles(freshDevice())) replayed.push(m);
+    assert.deepEqual(replayed, []);
     assert.equal(await count(), before, 'no stream was made');
     // Once the board publishes (its stream exists), the same follow works.
     await bus.publish(profileCompletedSubject(board), profile(board, 3));

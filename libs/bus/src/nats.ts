@@ -375,13 +375,17 @@ class NatsTransport implements Transport {
    * never makes one, so a name announced by anyone on the bus reserves no storage here.
    */
   async #existingStream(board: string): Promise<void> {
-    const name = boardStreamName(board);
+    if (!(await this.#hasStream(board))) {
+      throw new BusError('unavailable', `board ${board} has no durable stream ${boardStreamName(board)} on NATS at ${this.#where} (a board makes it with its first announcement)`);
+    }
+  }
+
+  async #hasStream(board: string): Promise<boolean> {
     try {
-      await (await this.#manager()).streams.info(name);
+      await (await this.#manager()).streams.info(boardStreamName(board));
+      return true;
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
-        throw new BusError('unavailable', `board ${board} has no durable stream ${name} on NATS at ${this.#where} (a board makes it with its first announcement)`, { cause: err });
-      }
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
       throw err;
     }
   }
@@ -565,7 +569,10 @@ class NatsTransport implements Transport {
       `replay of ${subject}`,
       sink,
       async () => {
-        await this.#ensureStream(board);
+        // A replay that follows waits for the board's events (its stream is made for them); one that
+        // does not reads what is stored, and of a board that stored nothing makes no stream.
+        if (follow) await this.#ensureStream(board);
+        else if (!(await this.#hasStream(board))) return undefined;
         const consumer = await this.#js.consumers.get(boardStreamName(board), {
           ...(fromSequence > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSequence } : { deliver_policy: DeliverPolicy.All }),
           filter_subjects: subject,
