@@ -162,16 +162,30 @@ test('ALS answers a new power budget, latency budget or rate from its profiled f
   assert.deepEqual(alone.profiledModes.slice(0, 150), bigger.profiledModes.slice(0, 150));
 });
 
-test('ALS polishes a feasible answer: at most polishModes more, each predicted ≥ polishGain better; a better measured mode becomes the plan', () => {
+/** A key of the 3,120-mode grid with every mode measured exactly: the table is the truth, and a yielded mode needs no measuring. */
+function exactKey(p: ReturnType<typeof problem>) {
   const backend = handMadeBackend({ grid: MEDIUM_GRID });
   const planner = new Planner(backend);
-  const p = problem({ power: 12, rate: 10, latency: 1 });
   const key = tableKeyOf(p);
   const ctx = planner.context(getStrategy('als-50'), key);
   planner.store.cache(key).ensureSync(Array.from(backend.space.indices));
-  const truth = ctx.measured;
-  const obj = new Objective(p);
-  const all = Array.from(backend.space.indices);
+  return { ctx, truth: ctx.measured, obj: new Objective(p), all: Array.from(backend.space.indices) };
+}
+
+/** Drives an answer to its end: the modes it asked for, and its plan. */
+function answered(front: ProfiledFront, obj: Objective): { asked: number[]; plan: ModeScore | undefined } {
+  const gen = front.answer(obj);
+  const asked: number[] = [];
+  let step = gen.next();
+  while (!step.done) {
+    asked.push(...(step.value as number[]));
+    step = gen.next();
+  }
+  return { asked, plan: step.value };
+}
+
+test('ALS polishes a feasible answer: at most polishModes more, each predicted ≥ polishGain better; a better measured mode becomes the plan', () => {
+  const { ctx, truth, obj, all } = exactKey(problem({ power: 12, rate: 10, latency: 1 }));
   const set = all.filter((_, i) => i % 37 === 0);
   const optimum = bestAmong(truth, all, obj, NO_MARGINS)!;
   const fromSet = bestAmong(truth, set, obj, NO_MARGINS)!;
@@ -179,17 +193,8 @@ test('ALS polishes a feasible answer: at most polishModes more, each predicted �
   // The model exact up to a scale (the rescaling through the plan's measurements takes that out).
   const predicted = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
   tableColumns(predicted).forEach((col, c) => col.set(tableColumns(truth)[c]!.map((v) => v * 1.1)));
-  const run = (polishModes: number, polishGain = 0.02): { asked: number[]; plan: ModeScore | undefined } => {
-    const front = new ProfiledFront(truth, set, NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => predicted, maxModes: 6, reach: 0.2, polishModes, polishGain });
-    const gen = front.answer(obj);
-    const asked: number[] = [];
-    let step = gen.next();
-    while (!step.done) {
-      asked.push(...(step.value as number[]));
-      step = gen.next();
-    }
-    return { asked, plan: step.value };
-  };
+  const run = (polishModes: number, polishGain = 0.02) =>
+    answered(new ProfiledFront(truth, set, NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => predicted, maxModes: 6, reach: 0.2, polishModes, polishGain }), obj);
   assert.deepEqual(run(0).asked, [], 'no polish: no profiling');
   const polished = run(2);
   assert.ok(polished.asked.length >= 1 && polished.asked.length <= 2, `asked ${polished.asked.length}`);
@@ -253,37 +258,19 @@ test('oracle-margins is the oracle with the margins to spare on the truth: exact
 });
 
 test('ALS repairs an answer no profiled mode meets: a few modes near the closest plan, none when a profiled plan is feasible', () => {
-  const backend = handMadeBackend({ grid: MEDIUM_GRID });
-  const planner = new Planner(backend);
   // 45 of the 3,120 modes meet it.
-  const p = problem({ power: 7, rate: 10, latency: 1 });
-  const key = tableKeyOf(p);
-  const ctx = planner.context(getStrategy('als-50'), key);
-  // Every mode measured exactly: the table is the truth, and a yielded mode needs no measuring.
-  planner.store.cache(key).ensureSync(Array.from(backend.space.indices));
-  const truth = ctx.measured;
-  const obj = new Objective(p);
+  const { ctx, truth, obj, all } = exactKey(problem({ power: 7, rate: 10, latency: 1 }));
   const score = new ModeScore(1);
   const feasible = (m: number): boolean => scoreMode(truth, m, obj, NO_MARGINS, score).feasible;
   // A "profiled" set that holds none of this problem's feasible modes: every 40th mode, less those.
-  const all = Array.from(backend.space.indices);
   const set = all.filter((m, i) => i % 20 === 0 && !feasible(m));
   assert.ok(all.some(feasible) && set.length > 100, `${all.filter(feasible).length} feasible, set ${set.length}`);
   // The model's power 30 % low and its times 20 % high everywhere: the rescaling through the
   // anchor's measurements takes that out, so the repair walks as if the model were exact.
   const predicted = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
   tableColumns(predicted).forEach((col, c) => col.set(tableColumns(truth)[c]!.map((v) => v * (c === 1 || c >= 2 + truth.inferTimeS[0]!.length ? 0.7 : 1.2))));
-  const run = (maxModes: number, o: Objective, reach = 1): { asked: number[]; plan: ModeScore | undefined } => {
-    const front = new ProfiledFront(truth, set, NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => predicted, maxModes, reach });
-    const gen = front.answer(o);
-    const asked: number[] = [];
-    let step = gen.next();
-    while (!step.done) {
-      asked.push(...(step.value as number[]));
-      step = gen.next();
-    }
-    return { asked, plan: step.value };
-  };
+  const run = (maxModes: number, o: Objective, reach = 1) =>
+    answered(new ProfiledFront(truth, set, NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => predicted, maxModes, reach }), o);
   const bare = run(0, obj);
   assert.deepEqual(bare.asked, [], 'no repair: no profiling');
   assert.equal(bare.plan?.feasible, false);
