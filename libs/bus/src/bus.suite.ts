@@ -174,7 +174,7 @@ export function busBehaviourSuite(name: string, connect: Connect): void {
       const lines = () => logger.warnings.filter((w) => w.startsWith('bus: rejected a malformed message'));
       assert.equal(lines().length, 10, 'at most 10 lines a minute of one kind');
       await sub.close();
-      const summary = lines().filter((w) => /290 more like this in the last 60 s were not logged/.test(w));
+      const summary = lines().filter((w) => /290 more like this in the last \d+ s were not logged/.test(w));
       assert.equal(summary.length, 1, logger.warnings.slice(-3).join('\n'));
       assert.match(summary[0]!, /"suppressed":290/);
     });

@@ -322,8 +322,11 @@ export class TypedBus implements EventBus {
         this.#logger.warn({ open: this.#open.size, closeTimeoutMs: this.#closeTimeoutMs }, 'bus: close timed out waiting for handlers; cutting them off');
         for (const s of this.#open) (s.unsubscribe ?? s.stop)?.call(s);
       }
-      await this.#transport.close();
-      this.#logger.flush();
+      try {
+        await this.#transport.close();
+      } finally {
+        this.#logger.flush();
+      }
     })();
     return this.#closing;
   }

@@ -11,6 +11,8 @@ import type { BusLogger } from './types.js';
 export const BUS_WARN_LIMIT = { perWindow: 10, windowMs: 60_000 } as const;
 
 interface Window {
+  /** When the window opened (performance.now()). */
+  readonly openedMs: number;
   logged: number;
   suppressed: number;
   timer: NodeJS.Timeout | undefined;
@@ -40,7 +42,7 @@ export class LimitedBusLog implements BusLogger {
     let w = this.#windows.get(msg);
     if (!w) {
       // At most a handful of kinds exist (the bus's own texts), so the map stays small.
-      w = { logged: 0, suppressed: 0, timer: undefined, last: obj };
+      w = { openedMs: performance.now(), logged: 0, suppressed: 0, timer: undefined, last: obj };
       this.#windows.set(msg, w);
       const window = w;
       w.timer = setTimeout(() => this.#close(msg, window), this.#windowMs);
@@ -64,7 +66,9 @@ export class LimitedBusLog implements BusLogger {
   #close(msg: string, w: Window): void {
     this.#windows.delete(msg);
     if (w.suppressed > 0) {
-      this.#logger.warn({ ...w.last, suppressed: w.suppressed, windowS: this.#windowMs / 1000 }, `${msg} (${w.suppressed} more like this in the last ${this.#windowMs / 1000} s were not logged)`);
+      // The window's length: a full one, or less when the bus closed early.
+      const windowS = Math.max(1, Math.round(Math.min(this.#windowMs, performance.now() - w.openedMs) / 1000));
+      this.#logger.warn({ ...w.last, suppressed: w.suppressed, windowS }, `${msg} (${w.suppressed} more like this in the last ${windowS} s were not logged)`);
     }
   }
 

@@ -123,6 +123,14 @@ describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
     const huge = await cli('run', '--workloads', models, '--train', 'my-trainer', '--infer', 'my-detector', '--batch', '5000', '--train-batch', '3');
     assert.equal(huge.code, 2, huge.stderr);
     assert.match(huge.stderr, /^fulcrum: --batch: must be at most 4096 \(the largest minibatch Fulcrum runs\), got 5000\n$/);
+    // The default b (4) comes down to a folder's smaller infer.max_batch_size instead of being refused.
+    const small = join(dir, 'small-models', 'small-onnx');
+    execFileSync('mkdir', ['-p', small]);
+    execFileSync('cp', [join(models, 'my-onnx-detector', 'detector.onnx'), small]);
+    writeFileSync(join(small, 'fulcrum.yaml'), 'name: small-onnx\ninfer:\n  onnx: detector.onnx\n  batch_sizes: [1, 2]\n  max_batch_size: 2\n');
+    const smallRun = await cli('run', '--workloads', `${models},${join(dir, 'small-models')}`, '--train', 'my-trainer', '--infer', 'small-onnx', '--duration', '1', '--device', 'cpu', '--no-checkpoints', '--json');
+    assert.equal(smallRun.code, 0, smallRun.stderr);
+    assert.equal(JSON.parse(smallRun.stdout).streams[0].batchSize, 2);
     const hugeTrain = await cli('run', '--workloads', models, '--train', 'my-trainer', '--infer', 'my-detector', '--train-batch', '5000');
     assert.equal(hugeTrain.code, 2, hugeTrain.stderr);
     assert.match(hugeTrain.stderr, /^fulcrum: --train-batch: must be at most 4096/);

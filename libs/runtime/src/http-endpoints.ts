@@ -21,7 +21,6 @@ export interface RunningHttpEndpoints {
   close(): Promise<void>;
 }
 
-/** A metrics registry with Node's default process metrics, labelled with the service. */
 /**
  * `fulcrum_bus_rejected_messages_total`: messages the service's bus dropped as malformed (events
  * that do not decode, inference requests that do not decode or have no reply subject), read from
@@ -40,6 +39,7 @@ export function registerBusMetrics(registry: Registry, bus: { rejectedMessages()
   });
 }
 
+/** A metrics registry with Node's default process metrics, labelled with the service. */
 export function createMetricsRegistry(service: string, labels: Readonly<Record<string, string>> = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, ...labels });

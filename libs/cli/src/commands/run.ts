@@ -109,7 +109,7 @@ export function registerRunCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--duration <s>', 'seconds of arrivals').argParser(positiveNumber).default(20))
     .option('--rate <per_s>', 'one stream: arrival rate λ (requests/s)', positiveNumber)
     .option('--latency <s>', 'one stream: latency budget L in seconds', positiveNumber)
-    .option('--batch <n>', 'one stream: inference batch size b', positiveInteger)
+    .option('--batch <n>', 'one stream: inference batch size b (default 4, or the folder\'s infer.max_batch_size when smaller)', positiveInteger)
     .option('--stream-name <name>', 'one stream: its name', 'cam')
     .option('--stream <spec>', 'a stream as name=..,workload=..,rate=..,latency=..,batch=.. (repeat for K streams)', collect)
     .addOption(new Option('--train-batch <n>', "training minibatch size bT (default: the manifest's train.batch_size)").argParser(positiveInteger))
@@ -150,7 +150,9 @@ export function registerRunCommand(program: Command, io: CliIo): void {
       } else {
         asUsage(() => requireToken('--stream-name', o.streamName, 'a stream name'));
         if (!defaultInfer) throw new UsageError(`--infer: workload ${JSON.stringify(o.train)} cannot be served (no infer: section); name the workload serving the stream with --infer or --stream name=..,workload=..`);
-        streams = [{ name: o.streamName, workload: defaultInfer, arrivalRatePerS: o.rate ?? 20, latencyBudgetS: o.latency ?? 0.5, batchSize: o.batch ?? 4 }];
+        // Default b: 4, or the folder's infer.max_batch_size when that is smaller.
+        const maxB = asUsage(() => descriptorOf(registry.require(defaultInfer, 'infer', '--infer'))).maxInferBatchSize;
+        streams = [{ name: o.streamName, workload: defaultInfer, arrivalRatePerS: o.rate ?? 20, latencyBudgetS: o.latency ?? 0.5, batchSize: o.batch ?? Math.min(4, maxB ?? 4) }];
       }
       streams.forEach((s, i) => {
         const flag = o.stream?.length ? `--stream #${i + 1} workload` : '--infer';
