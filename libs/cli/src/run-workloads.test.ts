@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultPython } from '@fulcrum/executor/internal';
-import { tinyOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
+import { tinyOnnxExportScript, tinyTwoInputOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { cli } from './test-support.js';
 
 let dir: string;
@@ -98,6 +98,21 @@ describe('fulcrum run --workloads (real PyTorch + onnxruntime)', () => {
     assert.ok(Number.isFinite(out.training.firstLoss) && Number.isFinite(out.training.lastLoss));
     assert.ok(out.training.lastLoss < out.training.firstLoss, `the model learns: loss ${out.training.firstLoss} → ${out.training.lastLoss}`);
     assert.ok(out.training.loadTime.count > 0, 'data loading is timed apart');
+  });
+
+  it('checks and serves an ONNX model with several inputs (a text model: ids and mask), a length the manifest gives', async () => {
+    const text = join(dir, 'text-models', 'my-text-onnx');
+    execFileSync('mkdir', ['-p', text]);
+    execFileSync(defaultPython(), ['-c', tinyTwoInputOnnxExportScript(join(text, 'model.onnx'), { dynamicLength: true })], { stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(join(text, 'fulcrum.yaml'), 'name: my-text-onnx\ninfer:\n  onnx: model.onnx\n  batch_sizes: [1, 4]\n  input:\n    shape: [12]\n    dtype: int64\n');
+    const check = await cli('workload', 'check', text);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /onnx: inputs "input_ids" \[batch, 12\] int64, "attention_mask" \[batch, 12\] int64, dynamic batch/);
+    const r = await cli('run', '--workloads', `${models},${join(dir, 'text-models')}`, '--train', 'my-trainer', '--stream', 'name=text,workload=my-text-onnx,rate=30,latency=0.5,batch=4', '--duration', '1', '--device', 'cpu', '--no-checkpoints', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.streams[0].runner, 'onnxruntime');
+    assert.equal(out.streams[0].completed, out.streams[0].sent);
   });
 
   it('serves an ONNX file through the same command, and refuses an unknown workload by name', async () => {

@@ -32,7 +32,7 @@ export interface CheckReport {
   readonly worker?: Pick<WorkerInfo, 'torch' | 'device'>;
   readonly train?: { readonly batchSize: number; readonly timeS: number; readonly loadS: number; readonly loss: number | undefined; readonly checkpoints: boolean };
   readonly infer: Array<{ readonly runner: 'python-torch' | 'onnxruntime'; readonly batchSize: number; readonly timeS: number; readonly outputs: number; readonly example: unknown }>;
-  readonly onnx?: { readonly inputName: string; readonly inputShape: readonly number[]; readonly inputType: string };
+  readonly onnx?: { readonly inputName: string; readonly inputShape: readonly number[]; readonly inputType: string; readonly inputs?: readonly { readonly name: string; readonly shape: readonly number[]; readonly type: string }[] };
   /** Samples where Python and ONNX gave the same class (both exist and answer with classes). */
   readonly agreement?: { readonly same: number; readonly of: number };
   readonly problems: string[];
@@ -84,7 +84,7 @@ export async function checkWorkload(folder: WorkloadFolder, o: CheckOptions): Pr
     try {
       onnx = await OnnxRunner.create({ models: { check: { path: folder.onnxPath, ...(m.infer?.input ? { inputShape: m.infer.input.shape } : {}) } } });
       const info = onnx.model('check')!;
-      report.onnx = { inputName: info.inputName, inputShape: info.inputShape, inputType: info.inputType };
+      report.onnx = { inputName: info.inputName, inputShape: info.inputShape, inputType: info.inputType, ...(info.inputs ? { inputs: info.inputs } : {}) };
     } catch (err) {
       if (err instanceof OnnxModelError) throw new UsageError(`infer.onnx: ${err.message}`);
       throw err;
@@ -170,7 +170,10 @@ export function formatCheck(r: CheckReport): string {
   const lines = [`workload ${r.name} (${r.folder}, content ${r.contentHash.slice(0, 12)}): ${r.kinds.join(' + ')}`];
   if (r.worker) lines.push(`  python worker: PyTorch ${r.worker.torch} on ${r.worker.device}`);
   if (r.train) lines.push(`  train: one step of batch ${r.train.batchSize}: ${ms(r.train.timeS)} (+ ${ms(r.train.loadS)} data loading), loss ${r.train.loss?.toPrecision(4) ?? '–'}`);
-  if (r.onnx) lines.push(`  onnx: input ${JSON.stringify(r.onnx.inputName)} [batch, ${r.onnx.inputShape.join(', ')}] ${r.onnx.inputType}, dynamic batch`);
+  if (r.onnx) {
+    const inputs = r.onnx.inputs ?? [{ name: r.onnx.inputName, shape: r.onnx.inputShape, type: r.onnx.inputType }];
+    lines.push(`  onnx: input${inputs.length > 1 ? 's' : ''} ${inputs.map((i) => `${JSON.stringify(i.name)} [batch, ${i.shape.join(', ')}] ${i.type}`).join(', ')}, dynamic batch`);
+  }
   for (const i of r.infer) lines.push(`  infer (${i.runner}): batch ${i.batchSize}: ${i.outputs} results in ${ms(i.timeS)}; first: ${JSON.stringify(i.example).slice(0, 80)}`);
   if (r.agreement) lines.push(`  python vs onnx: same class on ${r.agreement.same} of ${r.agreement.of} samples`);
   lines.push(r.problems.length ? `problems:\n${r.problems.map((p) => `  - ${p}`).join('\n')}` : 'ok: the folder is ready for fulcrum run / serve / profiling');

@@ -101,6 +101,30 @@ export function writeTinyWorkload(dir: string, options: TinyWorkloadOptions): st
 }
 
 /** Python that exports the tiny workload's model (fresh weights) as ONNX; `dynamicBatch: false` fixes batch 1. */
+/**
+ * A Python script exporting a tiny two-input text classifier (`input_ids`, `attention_mask`, int64,
+ * [batch, length]; a vocabulary of 100) to `path`: a model with several inputs, as language models
+ * have. `dynamicLength`: the length axis symbolic too (then the manifest's infer.input.shape gives it).
+ */
+export function tinyTwoInputOnnxExportScript(path: string, options: { length?: number; dynamicLength?: boolean } = {}): string {
+  const n = options.length ?? 6;
+  const axes = options.dynamicLength ? "{0: 'batch', 1: 'length'}" : "{0: 'batch'}";
+  return [
+    'import torch, torch.nn as nn',
+    'class M(nn.Module):',
+    '    def __init__(self):',
+    '        super().__init__()',
+    '        torch.manual_seed(0)',
+    '        self.emb = nn.Embedding(100, 8)',
+    '        self.fc = nn.Linear(8, 3)',
+    '    def forward(self, input_ids, attention_mask):',
+    '        m = attention_mask.unsqueeze(-1).float()',
+    '        return self.fc((self.emb(input_ids) * m).sum(1) / m.sum(1).clamp(min=1.0))',
+    `ids = torch.zeros(1, ${n}, dtype=torch.long)`,
+    `torch.onnx.export(M().eval(), (ids, torch.ones(1, ${n}, dtype=torch.long)), ${JSON.stringify(path)}, input_names=['input_ids', 'attention_mask'], output_names=['logits'], dynamic_axes={'input_ids': ${axes}, 'attention_mask': ${axes}, 'logits': {0: 'batch'}}, opset_version=13)`,
+  ].join('\n');
+}
+
 export function tinyOnnxExportScript(path: string, options: { features?: number; classes?: number; dynamicBatch?: boolean } = {}): string {
   const f = options.features ?? 16;
   const c = options.classes ?? 4;

@@ -1,9 +1,10 @@
 /**
  * In-process inference with onnxruntime-node: one InferenceSession per stream, batch = the
- * minibatch's requests stacked along axis 0. Any model file with one tensor input whose first
- * dimension is the (dynamic) batch: the input's name, shape and dtype are read from the model. The
- * session runs on onnxruntime's own threads, so the event loop keeps accepting requests while a
- * minibatch runs.
+ * minibatch's requests stacked along axis 0. Any model file whose tensor inputs all have the
+ * (dynamic) batch as their first dimension: names, shapes and dtypes are read from the model. A
+ * sample is one array (the first input; the others generated) or an object naming its inputs
+ * (`{"input_ids": [...], "attention_mask": [...]}`; those it leaves out generated). The session runs
+ * on onnxruntime's own threads, so the event loop keeps accepting requests while a minibatch runs.
  */
 import ort from 'onnxruntime-node';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
@@ -46,29 +47,58 @@ export class OnnxModelError extends Error {
   }
 }
 
+/** One tensor input of a model: its name, per-sample shape (without the batch dimension) and type. */
+export interface OnnxInputInfo {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly type: Feedable;
+}
+
 export interface OnnxModelInfo {
+  /** The first input (a sample given as an array feeds it). */
   readonly inputName: string;
   /** Per-sample shape (without the batch dimension). */
   readonly inputShape: readonly number[];
   readonly inputType: Feedable;
+  /** Every input, the first included; present when the model has more than one. */
+  readonly inputs?: readonly OnnxInputInfo[];
   readonly outputNames: readonly string[];
 }
+
+/** Tensor inputs a model may have (a language model has three or four). */
+export const MAX_ONNX_INPUTS = 16;
 
 interface Session {
   readonly session: ort.InferenceSession;
   readonly info: OnnxModelInfo;
-  readonly size: number;
+  readonly inputs: readonly (OnnxInputInfo & { readonly size: number })[];
 }
 
 function isDynamic(dim: number | string | undefined): boolean {
   return typeof dim === 'string' || dim === -1 || dim === 0;
 }
 
-/** Reads and checks a session's input: one tensor, dynamic batch, fixed (or given) sample shape. */
+/**
+ * Reads and checks a session's inputs: tensors, each with a dynamic batch and a fixed sample shape.
+ * The manifest's `infer.input.shape` (`given`) is the first input's (checked against its fixed
+ * dimensions, filling its symbolic ones); it also fills the symbolic dimensions of any other input
+ * of the same rank (a language model's token ids, mask and segment ids share one length).
+ */
 export function describeOnnxSession(session: ort.InferenceSession, path: string, given?: readonly number[]): OnnxModelInfo {
-  const inputs = session.inputMetadata;
-  if (inputs.length !== 1) throw new OnnxModelError(path, `has ${inputs.length} inputs (${session.inputNames.join(', ')}); Fulcrum serves models with exactly one input tensor`);
-  const meta = inputs[0]!;
+  const metas = session.inputMetadata;
+  if (metas.length === 0) throw new OnnxModelError(path, 'has no inputs');
+  if (metas.length > MAX_ONNX_INPUTS) throw new OnnxModelError(path, `has ${metas.length} inputs; Fulcrum feeds at most ${MAX_ONNX_INPUTS}`);
+  const inputs = metas.map((meta, k) => describeInput(meta, path, k === 0 ? given : given && rankOf(meta) === given.length ? given : undefined, k === 0));
+  const first = inputs[0]!;
+  return { inputName: first.name, inputShape: first.shape, inputType: first.type, ...(inputs.length > 1 ? { inputs } : {}), outputNames: session.outputNames };
+}
+
+function rankOf(meta: ort.InferenceSession.ValueMetadata): number {
+  return meta.isTensor ? Math.max(0, meta.shape.length - 1) : -1;
+}
+
+/** One input (see `describeOnnxSession`); `strict`: the given shape must agree with its fixed dimensions (the first input). */
+function describeInput(meta: ort.InferenceSession.ValueMetadata, path: string, given: readonly number[] | undefined, strict: boolean): OnnxInputInfo {
   if (!meta.isTensor) throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} is not a tensor`);
   const type = meta.type as string;
   if (!(FEEDABLE as readonly string[]).includes(type)) throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} has type ${type}; supported: ${FEEDABLE.join(', ')}`);
@@ -85,12 +115,19 @@ export function describeOnnxSession(session: ort.InferenceSession, path: string,
   if (given && given.length !== rest.length) throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} has ${rest.length} dimensions after the batch, but the manifest's infer.input.shape has ${given.length} ([${given.join(', ')}])`);
   rest.forEach((d, i) => {
     if (typeof d === 'number' && d > 0) {
-      if (given && given[i] !== d) throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} dimension ${i + 1} is ${d}, but the manifest's infer.input.shape says ${given[i]}`);
+      if (strict && given && given[i] !== d) throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} dimension ${i + 1} is ${d}, but the manifest's infer.input.shape says ${given[i]}`);
       sample.push(d);
     } else if (given) sample.push(given[i]!);
-    else throw new OnnxModelError(path, `input ${JSON.stringify(meta.name)} dimension ${i + 1} is symbolic (${String(d)}); give the sample shape in the manifest's infer.input.shape`);
+    else {
+      throw new OnnxModelError(
+        path,
+        strict
+          ? `input ${JSON.stringify(meta.name)} dimension ${i + 1} is symbolic (${String(d)}); give the sample shape in the manifest's infer.input.shape`
+          : `input ${JSON.stringify(meta.name)} dimension ${i + 1} is symbolic (${String(d)}) and the manifest's infer.input.shape (the first input's) has another rank; export the model with that dimension fixed`,
+      );
+    }
   });
-  return { inputName: meta.name, inputShape: sample, inputType: type as Feedable, outputNames: session.outputNames };
+  return { name: meta.name, shape: sample, type: type as Feedable };
 }
 
 /** Opens and checks one model file (see `describeOnnxSession`). */
@@ -153,7 +190,8 @@ export class OnnxRunner implements MinibatchRunner {
     try {
       for (const [stream, m] of Object.entries(options.models)) {
         const { session, info } = await openOnnxModel(m.path, { intraOpThreads: options.intraOpThreads ?? 1, ...(m.inputShape ? { inputShape: m.inputShape } : {}) });
-        runner.sessions.set(stream, { session, info, size: info.inputShape.reduce((a, b) => a * b, 1) });
+        const all = info.inputs ?? [{ name: info.inputName, shape: info.inputShape, type: info.inputType }];
+        runner.sessions.set(stream, { session, info, inputs: all.map((i) => ({ ...i, size: i.shape.reduce((a, b) => a * b, 1) })) });
       }
     } catch (err) {
       await runner.close();
@@ -171,29 +209,56 @@ export class OnnxRunner implements MinibatchRunner {
     throw new Error('onnxruntime runner: inference only (compose it with a training runner)');
   }
 
-  /** Inputs: a typed array / number[] of one sample each, or undefined (a generated sample). */
+  /**
+   * Inputs, one per sample: a typed array / number[] (the first input's values; any other input
+   * generated), an object of arrays by input name (those left out generated), or undefined (every
+   * input generated). Generated values: uniform in [−1, 1) for float inputs; for integer inputs
+   * 0–99 for the first (token ids, pixels) and 1 for the others (attention masks, segment ids: 1 is
+   * valid for any of them).
+   */
   async runInference(stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const s = this.sessions.get(stream);
     if (!s) throw new Error(`onnxruntime runner: no model for stream ${JSON.stringify(stream)}`);
     const b = inputs.length;
-    const type = s.info.inputType;
-    const data = makeData(type, b * s.size);
-    const put = (k: number, v: number): void => {
-      if (data instanceof BigInt64Array) data[k] = BigInt(Math.trunc(v));
-      else if (type === 'float16') (data as Uint16Array)[k] = toHalf(v);
-      else (data as Float32Array)[k] = v;
-    };
-    const integer = type !== 'float32' && type !== 'float64' && type !== 'float16';
-    inputs.forEach((x, i) => {
-      if (Array.isArray(x) || ArrayBuffer.isView(x)) {
-        const arr = x as ArrayLike<number>;
-        if (arr.length !== s.size) throw new Error(`onnxruntime runner: stream ${stream} input ${i} has ${arr.length} values, expected ${s.size} (shape [${s.info.inputShape.join(', ')}])`);
-        for (let j = 0; j < s.size; j++) put(i * s.size + j, Number(arr[j]));
-      } else {
-        for (let j = 0; j < s.size; j++) put(i * s.size + j, integer ? Math.floor(this.random() * 100) : this.random() * 2 - 1);
-      }
+    const names = s.inputs.map((i) => i.name);
+    const feeds: Record<string, ort.Tensor> = {};
+    s.inputs.forEach((input, k) => {
+      const type = input.type;
+      const data = makeData(type, b * input.size);
+      const put = (at: number, v: number): void => {
+        if (data instanceof BigInt64Array) data[at] = BigInt(Math.trunc(v));
+        else if (type === 'float16') (data as Uint16Array)[at] = toHalf(v);
+        else (data as Float32Array)[at] = v;
+      };
+      const integer = type !== 'float32' && type !== 'float64' && type !== 'float16';
+      inputs.forEach((x, i) => {
+        let arr: ArrayLike<unknown> | undefined;
+        if (Array.isArray(x) || ArrayBuffer.isView(x)) {
+          if (k === 0) arr = x as ArrayLike<unknown>;
+        } else if (x !== null && typeof x === 'object') {
+          const byName = x as Record<string, unknown>;
+          if (k === 0) {
+            const unknown = Object.keys(byName).filter((n) => !names.includes(n));
+            if (unknown.length > 0) throw new Error(`onnxruntime runner: stream ${stream} input ${i} names ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the model's inputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`);
+          }
+          const v = byName[input.name];
+          if (v !== undefined && v !== null) {
+            if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`onnxruntime runner: stream ${stream} input ${i}: ${JSON.stringify(input.name)} must be an array of ${input.size} values`);
+            arr = v as ArrayLike<unknown>;
+          }
+        }
+        if (arr) {
+          if (arr.length !== input.size) {
+            const which = s.inputs.length > 1 ? ` ${JSON.stringify(input.name)}` : '';
+            throw new Error(`onnxruntime runner: stream ${stream} input ${i}${which} has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`);
+          }
+          for (let j = 0; j < input.size; j++) put(i * input.size + j, Number(arr[j]));
+        } else {
+          for (let j = 0; j < input.size; j++) put(i * input.size + j, integer ? (k === 0 ? Math.floor(this.random() * 100) : 1) : this.random() * 2 - 1);
+        }
+      });
+      feeds[input.name] = new ort.Tensor(type, data, [b, ...input.shape]);
     });
-    const feeds = { [s.info.inputName]: new ort.Tensor(type, data, [b, ...s.info.inputShape]) };
     const t0 = performance.now();
     const result = await s.session.run(feeds);
     const timeS = (performance.now() - t0) / 1000;

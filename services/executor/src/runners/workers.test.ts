@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkloadFolder } from '@fulcrum/workloads';
-import { tinyOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
+import { tinyOnnxExportScript, tinyTwoInputOnnxExportScript, writeTinyWorkload } from '@fulcrum/workloads/testing';
 import { WorkerCrashedError, InferenceError } from '../errors.js';
 import { Executor, type InferOutcome } from '../executor.js';
 import { composeRunners } from './compose.js';
@@ -206,6 +206,49 @@ describe('OnnxRunner (onnxruntime-node on any model file)', () => {
     writeFileSync(junk, 'not a model');
     await assert.rejects(OnnxRunner.create({ models: { cam: { path: junk } } }), (err) => err instanceof OnnxModelError && /junk\.onnx: onnxruntime could not load it/.test(err.message));
     await assert.rejects(OnnxRunner.create({ models: { cam: { path: exportOnnx(join(dir, 'shape.onnx')), inputShape: [8] } } }), /dimension 1 is 16, but the manifest's infer.input.shape says 8/);
+  });
+});
+
+describe('OnnxRunner on a model with several inputs (a language model\'s ids and mask)', () => {
+  it('feeds every input: a sample names its inputs, leaves some out, or is the first input alone; unknown names are refused', async () => {
+    const path = join(dir, 'two-inputs.onnx');
+    execFileSync(defaultPython(), ['-c', tinyTwoInputOnnxExportScript(path)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const onnx = await OnnxRunner.create({ models: { text: { path } } });
+    try {
+      const info = onnx.model('text')!;
+      assert.equal(info.inputName, 'input_ids');
+      assert.deepEqual(info.inputs, [
+        { name: 'input_ids', shape: [6], type: 'int64' },
+        { name: 'attention_mask', shape: [6], type: 'int64' },
+      ]);
+      const masked = { input_ids: [5, 9, 7, 42, 42, 42], attention_mask: [1, 1, 1, 0, 0, 0] };
+      const open = { input_ids: [5, 9, 7, 42, 42, 42], attention_mask: [1, 1, 1, 1, 1, 1] };
+      const r = await onnx.runInference('text', [masked, undefined, open, [5, 9, 7, 42, 42, 42], { input_ids: [5, 9, 7, 42, 42, 42] }]);
+      assert.equal(r.outputs.length, 5);
+      // The mask is fed: the padded tokens change the answer only where the mask lets them in.
+      const score = (o: unknown) => (o as { score: number }).score;
+      assert.notEqual(score(r.outputs[0]), score(r.outputs[2]));
+      // An array is the first input; a mask left out is generated as ones (every token in).
+      assert.ok(Math.abs(score(r.outputs[3]) - score(r.outputs[2])) < 1e-6);
+      assert.ok(Math.abs(score(r.outputs[4]) - score(r.outputs[2])) < 1e-6);
+      const again = await onnx.runInference('text', [masked]);
+      assert.ok(Math.abs(score(again.outputs[0]) - score(r.outputs[0])) < 1e-6, 'the same sample, the same answer');
+      await assert.rejects(onnx.runInference('text', [{ input_ids: [1, 2, 3, 4, 5, 6], token_type_ids: [0, 0, 0, 0, 0, 0] }]), /names "token_type_ids"; the model's inputs are "input_ids", "attention_mask"/);
+      await assert.rejects(onnx.runInference('text', [{ attention_mask: [1, 1] }]), /input 0 "attention_mask" has 2 values, expected 6/);
+    } finally {
+      await onnx.close();
+    }
+    // A length left symbolic in the model is the manifest's infer.input.shape, for every input of that rank.
+    const dynamic = join(dir, 'two-inputs-dynamic.onnx');
+    execFileSync(defaultPython(), ['-c', tinyTwoInputOnnxExportScript(dynamic, { dynamicLength: true })], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await assert.rejects(OnnxRunner.create({ models: { text: { path: dynamic } } }), /input "input_ids" dimension 1 is symbolic/);
+    const shaped = await OnnxRunner.create({ models: { text: { path: dynamic, inputShape: [10] } } });
+    try {
+      assert.deepEqual(shaped.model('text')!.inputs!.map((i) => i.shape), [[10], [10]]);
+      assert.equal((await shaped.runInference('text', [undefined, { input_ids: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }])).outputs.length, 2);
+    } finally {
+      await shaped.close();
+    }
   });
 });
 
