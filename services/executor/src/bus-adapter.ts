@@ -52,6 +52,8 @@ export function busErrorCode(code: InferenceFailureCode): BusErrorCode {
     case 'worker':
     case 'not-running':
       return 'unavailable';
+    case 'invalid-input':
+      return 'invalid';
   }
 }
 

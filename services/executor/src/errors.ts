@@ -16,9 +16,11 @@ export type InferenceFailureCode =
   /** No such stream in the running problem. */
   | 'unknown-stream'
   /** No plan applied yet. */
-  | 'not-running';
+  | 'not-running'
+  /** Its input cannot be fed to the model (wrong size, names the model lacks); the rest of its minibatch is served. */
+  | 'invalid-input';
 
-export const INFERENCE_FAILURE_CODES: readonly InferenceFailureCode[] = ['deadline', 'shed', 'shutdown', 'worker', 'unknown-stream', 'not-running'];
+export const INFERENCE_FAILURE_CODES: readonly InferenceFailureCode[] = ['deadline', 'shed', 'shutdown', 'worker', 'unknown-stream', 'not-running', 'invalid-input'];
 
 export class InferenceError extends Error {
   override readonly name = 'InferenceError';
@@ -52,6 +54,8 @@ export function grpcStatusName(code: InferenceFailureCode): string {
       return 'INTERNAL';
     case 'unknown-stream':
       return 'NOT_FOUND';
+    case 'invalid-input':
+      return 'INVALID_ARGUMENT';
   }
 }
 

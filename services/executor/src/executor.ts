@@ -385,6 +385,8 @@ export class Executor {
     if (!ewma) stats.inferTimes.set(batch.length, (ewma = new Ewma()));
     ewma.add(result.timeS);
     batch.forEach((r, i) => {
+      const invalid = result.invalid?.[i];
+      if (invalid !== undefined) return this.failRequest(r, 'invalid-input', invalid);
       const latencyS = end - r.arrivalS;
       const late = end > r.deadlineS;
       stats.completed++;

@@ -55,7 +55,7 @@ export function statusToProto(s: ExecutorNodeStatus, where: { readonly board: st
 /** The executor's error codes as gRPC statuses (executor.proto, Infer). */
 function inferStatus(err: InferenceError): GrpcStatusError {
   const code = status[grpcStatusName(err.code) as keyof typeof status] as status;
-  return new GrpcStatusError(code, err.message, err.code === 'unknown-stream' ? 'stream' : '');
+  return new GrpcStatusError(code, err.message, err.code === 'unknown-stream' ? 'stream' : err.code === 'invalid-input' ? 'input' : '');
 }
 
 function decodeInput(req: pb.InferRequest): unknown {

@@ -62,6 +62,8 @@ export interface MinibatchEngine {
 export interface EngineResult {
   readonly timeS: number;
   readonly outputs: readonly unknown[];
+  /** Inference: per sample, why its input was refused (`InferenceBatchResult.invalid`). */
+  readonly invalid?: ReadonlyArray<string | undefined>;
   /** Training: data loading time before the step, s. */
   readonly loadS?: number;
   readonly loss?: number;
@@ -233,7 +235,7 @@ export class HostEngine implements MinibatchEngine {
     return this.workers.get(workload);
   }
 
-  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<{ timeS: number; outputs: readonly unknown[]; loadS?: number; loss?: number; step?: number }> {
+  async run(workload: string, kind: WorkloadKind, batchSize: number, inputs?: readonly unknown[]): Promise<EngineResult> {
     this.check({ workload, kind, batchSize }, { workload: 'workload' });
     if (kind === 'train') {
       const r = await this.worker(workload).runTraining(batchSize);
@@ -242,7 +244,7 @@ export class HostEngine implements MinibatchEngine {
     const given = inputs ?? new Array<unknown>(batchSize).fill(undefined);
     if (this.servesWithOnnx(workload)) {
       const r = await (await this.onnxRunner(workload)).runInference(workload, given);
-      return { timeS: r.timeS, outputs: r.outputs };
+      return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
     }
     const r = await this.worker(workload).runInference(workload, given);
     return { timeS: r.timeS, outputs: r.outputs };
@@ -384,7 +386,7 @@ export class GatedRunner implements MinibatchRunner {
       try {
         const r = await this.engine.run(workload, 'infer', inputs.length, inputs);
         this.onMinibatch?.('infer', r.timeS);
-        return { timeS: r.timeS, outputs: r.outputs };
+        return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
       } finally {
         this.activity?.idleSoon();
       }

@@ -38,6 +38,12 @@ export interface TrainingResult {
 export interface InferenceBatchResult {
   readonly timeS: number;
   readonly outputs: readonly unknown[];
+  /**
+   * Per sample, why its input was refused (wrong size, names the model lacks): that sample ran on
+   * a generated one, so the minibatch kept its size, and its request fails with `invalid-input`
+   * while the others get their results. Absent: every input was usable.
+   */
+  readonly invalid?: ReadonlyArray<string | undefined>;
 }
 
 /**

@@ -220,7 +220,11 @@ export class OnnxRunner implements MinibatchRunner {
     const s = this.sessions.get(stream);
     if (!s) throw new Error(`onnxruntime runner: no model for stream ${JSON.stringify(stream)}`);
     const b = inputs.length;
-    const names = s.inputs.map((i) => i.name);
+    // Why each sample's input cannot be fed (it then runs on a generated sample: the minibatch keeps its size).
+    const invalid: (string | undefined)[] = new Array<string | undefined>(b).fill(undefined);
+    inputs.forEach((x, i) => {
+      invalid[i] = this.#refusal(s, x);
+    });
     const feeds: Record<string, ort.Tensor> = {};
     s.inputs.forEach((input, k) => {
       const type = input.type;
@@ -233,25 +237,15 @@ export class OnnxRunner implements MinibatchRunner {
       const integer = type !== 'float32' && type !== 'float64' && type !== 'float16';
       inputs.forEach((x, i) => {
         let arr: ArrayLike<unknown> | undefined;
-        if (Array.isArray(x) || ArrayBuffer.isView(x)) {
-          if (k === 0) arr = x as ArrayLike<unknown>;
-        } else if (x !== null && typeof x === 'object') {
-          const byName = x as Record<string, unknown>;
-          if (k === 0) {
-            const unknown = Object.keys(byName).filter((n) => !names.includes(n));
-            if (unknown.length > 0) throw new Error(`onnxruntime runner: stream ${stream} input ${i} names ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the model's inputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`);
-          }
-          const v = byName[input.name];
-          if (v !== undefined && v !== null) {
-            if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new Error(`onnxruntime runner: stream ${stream} input ${i}: ${JSON.stringify(input.name)} must be an array of ${input.size} values`);
-            arr = v as ArrayLike<unknown>;
+        if (invalid[i] === undefined) {
+          if (Array.isArray(x) || ArrayBuffer.isView(x)) {
+            if (k === 0) arr = x as ArrayLike<unknown>;
+          } else if (x !== null && typeof x === 'object') {
+            const v = (x as Record<string, unknown>)[input.name];
+            if (v !== undefined && v !== null) arr = v as ArrayLike<unknown>;
           }
         }
         if (arr) {
-          if (arr.length !== input.size) {
-            const which = s.inputs.length > 1 ? ` ${JSON.stringify(input.name)}` : '';
-            throw new Error(`onnxruntime runner: stream ${stream} input ${i}${which} has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`);
-          }
           for (let j = 0; j < input.size; j++) put(i * input.size + j, Number(arr[j]));
         } else {
           for (let j = 0; j < input.size; j++) put(i * input.size + j, integer ? (k === 0 ? Math.floor(this.random() * 100) : 1) : this.random() * 2 - 1);
@@ -263,7 +257,30 @@ export class OnnxRunner implements MinibatchRunner {
     const result = await s.session.run(feeds);
     const timeS = (performance.now() - t0) / 1000;
     const out = result[s.info.outputNames[0]!]!;
-    return { timeS, outputs: perSample(out, b, stream) };
+    return { timeS, outputs: perSample(out, b, stream), ...(invalid.some((e) => e !== undefined) ? { invalid } : {}) };
+  }
+
+  /** Why a sample's input cannot be fed to the model, or undefined (see `runInference`). */
+  #refusal(s: Session, x: unknown): string | undefined {
+    const sized = (arr: ArrayLike<unknown>, input: OnnxInputInfo & { readonly size: number }): string | undefined => {
+      if (arr.length === input.size) return undefined;
+      const which = s.inputs.length > 1 ? `${JSON.stringify(input.name)} ` : '';
+      return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
+    };
+    if (Array.isArray(x) || ArrayBuffer.isView(x)) return sized(x as ArrayLike<unknown>, s.inputs[0]!);
+    if (x === null || typeof x !== 'object') return undefined;
+    const byName = x as Record<string, unknown>;
+    const names = s.inputs.map((i) => i.name);
+    const unknown = Object.keys(byName).filter((n) => !names.includes(n));
+    if (unknown.length > 0) return `input names ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the model's inputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`;
+    for (const input of s.inputs) {
+      const v = byName[input.name];
+      if (v === undefined || v === null) continue;
+      if (!Array.isArray(v) && !ArrayBuffer.isView(v)) return `input ${JSON.stringify(input.name)} must be an array of ${input.size} values`;
+      const bad = sized(v as ArrayLike<unknown>, input);
+      if (bad) return bad;
+    }
+    return undefined;
   }
 
   async close(): Promise<void> {

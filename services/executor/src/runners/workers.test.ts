@@ -193,7 +193,12 @@ describe('OnnxRunner (onnxruntime-node on any model file)', () => {
       assert.equal(o4.outputs.length, 4);
       assert.deepEqual(o4.outputs[0], o4.outputs[3]);
       assert.deepEqual(o1.outputs[0], o4.outputs[0]);
-      await assert.rejects(onnx.runInference('cam', [new Float32Array(3)]), /has 3 values, expected 16/);
+      // A sample of the wrong size is refused alone: it runs on a generated one, the others get their results.
+      const bad = await onnx.runInference('cam', [x, new Float32Array(3)]);
+      assert.equal(bad.outputs.length, 2);
+      assert.deepEqual(bad.outputs[0], o1.outputs[0]);
+      assert.deepEqual(bad.invalid, [undefined, 'input has 3 values, expected 16 (shape [16])']);
+      assert.equal((await onnx.runInference('cam', [x])).invalid, undefined);
     } finally {
       await onnx.close();
     }
@@ -233,8 +238,9 @@ describe('OnnxRunner on a model with several inputs (a language model\'s ids and
       assert.ok(Math.abs(score(r.outputs[4]) - score(r.outputs[2])) < 1e-6);
       const again = await onnx.runInference('text', [masked]);
       assert.ok(Math.abs(score(again.outputs[0]) - score(r.outputs[0])) < 1e-6, 'the same sample, the same answer');
-      await assert.rejects(onnx.runInference('text', [{ input_ids: [1, 2, 3, 4, 5, 6], token_type_ids: [0, 0, 0, 0, 0, 0] }]), /names "token_type_ids"; the model's inputs are "input_ids", "attention_mask"/);
-      await assert.rejects(onnx.runInference('text', [{ attention_mask: [1, 1] }]), /input 0 "attention_mask" has 2 values, expected 6/);
+      const refused = await onnx.runInference('text', [{ input_ids: [1, 2, 3, 4, 5, 6], token_type_ids: [0, 0, 0, 0, 0, 0] }, { attention_mask: [1, 1] }, masked]);
+      assert.deepEqual(refused.invalid, ['input names "token_type_ids"; the model\'s inputs are "input_ids", "attention_mask"', 'input "attention_mask" has 2 values, expected 6 (shape [6])', undefined]);
+      assert.ok(Math.abs(score(refused.outputs[2]) - score(r.outputs[0])) < 1e-6, 'the good sample of the batch is answered on itself');
     } finally {
       await onnx.close();
     }
@@ -287,5 +293,30 @@ describe('Executor on real workers (PyTorch training + ONNX inference)', () => {
     assert.ok(Number.isFinite(status.trainLoss), 'the training loss is in the status');
     assert.ok(trainer.crashes <= 1);
     if (trainer.crashes === 1) assert.ok(events.some((e) => e.type === 'worker.crashed'));
+  });
+
+  it('a request whose input the model cannot take fails alone (invalid-input); the rest of its minibatch is answered', async () => {
+    const onnx = await OnnxRunner.create({ models: { cam: { path: exportOnnx(join(dir, 'invalid.onnx')) } } });
+    // Inference only (no training runner: its minibatches fail, which the executor counts and survives).
+    const runner = composeRunners({ inference: onnx });
+    const executor = new Executor({
+      runner,
+      problem: { trainBatchSize: 8, streams: [{ name: 'cam', arrivalRatePerS: 50, latencyBudgetS: 5 }] },
+      plan: { planId: 'invalid', batchSizes: { cam: 4 } },
+    });
+    const x = Float32Array.from({ length: 16 }, (_, i) => Math.cos(i));
+    executor.start();
+    // Submitted in one tick: the loop's first decision sees a full batch of four.
+    const answers = [executor.infer('cam', x), executor.infer('cam', [1, 2, 3]), executor.infer('cam'), executor.infer('cam', x)];
+    const settled = await Promise.allSettled(answers);
+    await executor.stop();
+    await runner.close();
+    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const err = (settled[1] as PromiseRejectedResult).reason;
+    assert.ok(err instanceof InferenceError && err.code === 'invalid-input', String(err));
+    assert.match(err.message, /input has 3 values, expected 16/);
+    const outputs = settled.filter((s): s is PromiseFulfilledResult<InferOutcome> => s.status === 'fulfilled').map((s) => s.value);
+    assert.deepEqual(outputs[0]!.output, outputs[2]!.output, 'both given inputs answered on themselves');
+    assert.equal(outputs[0]!.batchSize, 4, 'the refused sample kept its place in the minibatch');
   });
 });
