@@ -275,17 +275,36 @@ class Worker:
         inputs = req.get("inputs")
         b = int(req.get("batch_size") or (len(inputs) if inputs else 1))
         given = [i for i, v in enumerate(inputs or []) if v is not None]
+        # Per sample, why its input cannot be fed (it then runs on a generated sample and its request
+        # alone fails: the minibatch keeps its size and the other requests get their results).
+        invalid = [None] * len(inputs or [])
         if given:
             infer = (self.spec.get("manifest") or {}).get("infer") or {}
             spec = infer.get("input") or {}
             dtype = DTYPES.get(spec.get("dtype") or "float32", np.float32)
-            x = np.asarray([inputs[i] for i in given], dtype=dtype)
-            if spec.get("shape"):
-                want = int(np.prod(spec["shape"]))
-                if x.size != len(given) * want:
-                    raise ValueError(f"each input must hold {want} values (shape {spec['shape']}), got {x.size // max(1, len(given))}")
-                x = x.reshape([len(given)] + [int(v) for v in spec["shape"]])
+            # The size one sample must have: the manifest's shape's (without one, the workload decides).
+            want = int(np.prod(spec["shape"])) if spec.get("shape") else None
+            rows = {}
+            for i in given:
+                try:
+                    row = np.asarray(inputs[i], dtype=dtype)
+                except (TypeError, ValueError) as e:
+                    invalid[i] = f"input is not an array of numbers: {e}"
+                    continue
+                if want is not None and row.size != want:
+                    invalid[i] = f"input has {row.size} values, expected {want} (shape {spec['shape']})"
+                    continue
+                rows[i] = row
+            given = [i for i in given if invalid[i] is None]
             b = len(inputs)
+        if given:
+            if spec.get("shape"):
+                x = np.stack([rows[i].reshape(-1) for i in given]).reshape([len(given)] + [int(v) for v in spec["shape"]])
+            else:
+                try:
+                    x = np.stack([rows[i] for i in given])
+                except ValueError as e:
+                    raise ValueError(f"the inputs of one minibatch have different shapes ({e}); give infer.input.shape in fulcrum.yaml")
             if len(given) < b:
                 # Requests without an input share the minibatch: each gets a generated sample, and each
                 # given input is still answered on itself (not replaced by generated data).
@@ -298,7 +317,10 @@ class Worker:
             result = self.workload.infer(x)
         self.sync()
         t1 = time.perf_counter()
-        return {"time_s": t1 - t0, "outputs": per_sample(result, b)}
+        reply = {"time_s": t1 - t0, "outputs": per_sample(result, b)}
+        if any(v is not None for v in invalid):
+            reply["invalid"] = invalid
+        return reply
 
     def op_checkpoint(self, req):
         return {"path": self.save_checkpoint(), "step": self.step}

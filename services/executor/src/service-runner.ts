@@ -247,7 +247,7 @@ export class HostEngine implements MinibatchEngine {
       return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
     }
     const r = await this.worker(workload).runInference(workload, given);
-    return { timeS: r.timeS, outputs: r.outputs };
+    return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
   }
 
   /** Opens what a workload needs before its first minibatch (worker, ONNX session); errors name the workload. */

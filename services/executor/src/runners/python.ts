@@ -267,7 +267,9 @@ export class PythonWorker implements MinibatchRunner {
       batch_size: inputs.length,
       ...(inputs.some(isGiven) ? { inputs: inputs.map((x) => (isGiven(x) ? Array.from(x) : null)) } : {}),
     });
-    return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[] };
+    // Inputs the worker could not feed (wrong size, not numbers): those requests fail alone.
+    const invalid = Array.isArray(r['invalid']) ? (r['invalid'] as unknown[]).map((v) => (typeof v === 'string' ? v : undefined)) : undefined;
+    return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[], ...(invalid ? { invalid } : {}) };
   }
 
   /** Kills the worker process (for tests and operators); the next call restarts it. */

@@ -59,7 +59,14 @@ describe('PythonWorker (real PyTorch, a workload folder)', () => {
         assert.equal(o.classIndex, alone.classIndex);
         assert.ok(Math.abs(o.score - alone.score) < 1e-5, `score ${o.score} on the given input, ${alone.score} alone`);
       }
-      await assert.rejects(worker.runInference('cam', [new Float32Array(5)]), /each input must hold 16 values/);
+      // A sample of the wrong size, or not numbers, is refused alone: the others get their results.
+      const bad = await worker.runInference('cam', [x, new Float32Array(5), ['a', 'b']]);
+      assert.equal(bad.outputs.length, 3);
+      assert.deepEqual(bad.outputs[0], alone);
+      assert.equal(bad.invalid?.[0], undefined);
+      assert.equal(bad.invalid?.[1], 'input has 5 values, expected 16 (shape [16])');
+      assert.match(bad.invalid?.[2] ?? '', /^input is not an array of numbers/);
+      assert.equal((await worker.runInference('cam', [x])).invalid, undefined);
       assert.equal(worker.starts, 1);
     } finally {
       await worker.close();
