@@ -32,31 +32,26 @@ export const PROBLEM_LIMITS = {
   maxLatencyBudgetS: 3600,
 } as const;
 
+/** A positive number ≤ `max`; past it, a ValidationError saying `must be at most <max> <why>`. */
+function requirePositiveAtMost(field: string, value: unknown, max: number, why: string): number {
+  const v = requirePositive(field, value);
+  if (v > max) throw new ValidationError(field, `must be at most ${max} ${why}, got ${describeValue(v)}`);
+  return v;
+}
+
 /** A power budget, watts: a positive number ≤ PROBLEM_LIMITS.maxPowerBudgetW. */
 export function requirePowerBudgetW(field: string, value: unknown): number {
-  const w = requirePositive(field, value);
-  if (w > PROBLEM_LIMITS.maxPowerBudgetW) {
-    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxPowerBudgetW} W (far above what any board draws), got ${describeValue(w)}`);
-  }
-  return w;
+  return requirePositiveAtMost(field, value, PROBLEM_LIMITS.maxPowerBudgetW, 'W (far above what any board draws)');
 }
 
 /** A stream's arrival rate λ, requests/s: a positive number ≤ PROBLEM_LIMITS.maxArrivalRatePerS. */
 export function requireArrivalRatePerS(field: string, value: unknown): number {
-  const r = requirePositive(field, value);
-  if (r > PROBLEM_LIMITS.maxArrivalRatePerS) {
-    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxArrivalRatePerS} requests/s (far above what any board serves), got ${describeValue(r)}`);
-  }
-  return r;
+  return requirePositiveAtMost(field, value, PROBLEM_LIMITS.maxArrivalRatePerS, 'requests/s (far above what any board serves)');
 }
 
 /** A stream's latency budget L, seconds: a positive number ≤ PROBLEM_LIMITS.maxLatencyBudgetS. */
 export function requireLatencyBudgetS(field: string, value: unknown): number {
-  const l = requirePositive(field, value);
-  if (l > PROBLEM_LIMITS.maxLatencyBudgetS) {
-    throw new ValidationError(field, `must be at most ${PROBLEM_LIMITS.maxLatencyBudgetS} s (an hour), got ${describeValue(l)}`);
-  }
-  return l;
+  return requirePositiveAtMost(field, value, PROBLEM_LIMITS.maxLatencyBudgetS, 's (an hour)');
 }
 
 /**

@@ -220,11 +220,9 @@ export class OnnxRunner implements MinibatchRunner {
     const s = this.sessions.get(stream);
     if (!s) throw new Error(`onnxruntime runner: no model for stream ${JSON.stringify(stream)}`);
     const b = inputs.length;
-    // Why each sample's input cannot be fed (it then runs on a generated sample: the minibatch keeps its size).
-    const invalid: (string | undefined)[] = new Array<string | undefined>(b).fill(undefined);
-    inputs.forEach((x, i) => {
-      invalid[i] = this.#refusal(s, x);
-    });
+    // Each sample's values per model input (undefined: generated), or why its input cannot be fed
+    // (then it runs on a generated sample: the minibatch keeps its size).
+    const samples = inputs.map((x) => this.#sample(s, x));
     const feeds: Record<string, ort.Tensor> = {};
     s.inputs.forEach((input, k) => {
       const type = input.type;
@@ -235,16 +233,8 @@ export class OnnxRunner implements MinibatchRunner {
         else (data as Float32Array)[at] = v;
       };
       const integer = type !== 'float32' && type !== 'float64' && type !== 'float16';
-      inputs.forEach((x, i) => {
-        let arr: ArrayLike<unknown> | undefined;
-        if (invalid[i] === undefined) {
-          if (Array.isArray(x) || ArrayBuffer.isView(x)) {
-            if (k === 0) arr = x as ArrayLike<unknown>;
-          } else if (x !== null && typeof x === 'object') {
-            const v = (x as Record<string, unknown>)[input.name];
-            if (v !== undefined && v !== null) arr = v as ArrayLike<unknown>;
-          }
-        }
+      samples.forEach((sample, i) => {
+        const arr = typeof sample === 'string' ? undefined : sample[k];
         if (arr) {
           for (let j = 0; j < input.size; j++) put(i * input.size + j, Number(arr[j]));
         } else {
@@ -257,30 +247,42 @@ export class OnnxRunner implements MinibatchRunner {
     const result = await s.session.run(feeds);
     const timeS = (performance.now() - t0) / 1000;
     const out = result[s.info.outputNames[0]!]!;
+    const invalid = samples.map((sample) => (typeof sample === 'string' ? sample : undefined));
     return { timeS, outputs: perSample(out, b, stream), ...(invalid.some((e) => e !== undefined) ? { invalid } : {}) };
   }
 
-  /** Why a sample's input cannot be fed to the model, or undefined (see `runInference`). */
-  #refusal(s: Session, x: unknown): string | undefined {
+  /**
+   * One sample's values for each model input, in the model's order (undefined: generated), or why
+   * its input cannot be fed (see `runInference`).
+   */
+  #sample(s: Session, x: unknown): (ArrayLike<unknown> | undefined)[] | string {
     const sized = (arr: ArrayLike<unknown>, input: OnnxInputInfo & { readonly size: number }): string | undefined => {
       if (arr.length === input.size) return undefined;
       const which = s.inputs.length > 1 ? `${JSON.stringify(input.name)} ` : '';
       return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
     };
-    if (Array.isArray(x) || ArrayBuffer.isView(x)) return sized(x as ArrayLike<unknown>, s.inputs[0]!);
-    if (x === null || typeof x !== 'object') return undefined;
+    if (Array.isArray(x) || ArrayBuffer.isView(x)) {
+      const arr = x as ArrayLike<unknown>;
+      return sized(arr, s.inputs[0]!) ?? [arr];
+    }
+    if (x === null || typeof x !== 'object') return [];
     const byName = x as Record<string, unknown>;
     const names = s.inputs.map((i) => i.name);
     const unknown = Object.keys(byName).filter((n) => !names.includes(n));
     if (unknown.length > 0) return `input names ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the model's inputs are ${names.map((n) => JSON.stringify(n)).join(', ')}`;
+    const arrays: (ArrayLike<unknown> | undefined)[] = [];
     for (const input of s.inputs) {
       const v = byName[input.name];
-      if (v === undefined || v === null) continue;
+      if (v === undefined || v === null) {
+        arrays.push(undefined);
+        continue;
+      }
       if (!Array.isArray(v) && !ArrayBuffer.isView(v)) return `input ${JSON.stringify(input.name)} must be an array of ${input.size} values`;
       const bad = sized(v as ArrayLike<unknown>, input);
       if (bad) return bad;
+      arrays.push(v as ArrayLike<unknown>);
     }
-    return undefined;
+    return arrays;
   }
 
   async close(): Promise<void> {
