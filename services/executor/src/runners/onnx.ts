@@ -257,15 +257,21 @@ export class OnnxRunner implements MinibatchRunner {
    */
   #sample(s: Session, x: unknown): (ArrayLike<unknown> | undefined)[] | string {
     const sized = (arr: ArrayLike<unknown>, input: OnnxInputInfo & { readonly size: number }): string | undefined => {
-      if (arr.length === input.size) return undefined;
       const which = s.inputs.length > 1 ? `${JSON.stringify(input.name)} ` : '';
-      return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
+      if (arr.length !== input.size) return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
+      // A typed array holds numbers; a JSON array may hold anything.
+      if (Array.isArray(arr)) {
+        const at = arr.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+        if (at >= 0) return `input ${which}is not an array of numbers (value ${at} is ${typeof arr[at] === 'number' ? arr[at] : `a ${arr[at] === null ? 'null' : typeof arr[at]}`})`;
+      }
+      return undefined;
     };
     if (Array.isArray(x) || ArrayBuffer.isView(x)) {
       const arr = x as ArrayLike<unknown>;
       return sized(arr, s.inputs[0]!) ?? [arr];
     }
-    if (x === null || typeof x !== 'object') return [];
+    if (x === null || x === undefined) return [];
+    if (typeof x !== 'object') return `input is not an array of numbers (got a ${typeof x}); give one array per sample, or an object of arrays by input name`;
     const byName = x as Record<string, unknown>;
     const names = s.inputs.map((i) => i.name);
     const unknown = Object.keys(byName).filter((n) => !names.includes(n));

@@ -261,15 +261,20 @@ export class PythonWorker implements MinibatchRunner {
   /** One inference minibatch of the worker's workload (`stream` only names it in errors). */
   async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const isGiven = (x: unknown): x is ArrayLike<unknown> => Array.isArray(x) || ArrayBuffer.isView(x);
-    // A request without an input is null: the worker generates that sample and answers the others on theirs.
+    // A request without an input is null: the worker generates that sample and answers the others on
+    // theirs. An input that is not an array (an object, a string, a number) is refused here, alone:
+    // the worker takes one array of numbers per sample, and serving it as absent would answer a
+    // generated sample instead.
+    const refused = inputs.map((x) => (x === undefined || x === null || isGiven(x) ? undefined : `input is not an array of numbers (got ${kindOf(x)}); the Python worker takes one array per sample`));
     const r = await this.call({
       op: 'infer',
       batch_size: inputs.length,
       ...(inputs.some(isGiven) ? { inputs: inputs.map((x) => (isGiven(x) ? Array.from(x) : null)) } : {}),
     });
     // Inputs the worker could not feed (wrong size, not numbers): those requests fail alone.
-    const invalid = Array.isArray(r['invalid']) ? (r['invalid'] as unknown[]).map((v) => (typeof v === 'string' ? v : undefined)) : undefined;
-    return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[], ...(invalid ? { invalid } : {}) };
+    const fromWorker = Array.isArray(r['invalid']) ? (r['invalid'] as unknown[]) : [];
+    const invalid = inputs.map((_, i) => refused[i] ?? (typeof fromWorker[i] === 'string' ? (fromWorker[i] as string) : undefined));
+    return { timeS: r['time_s'] as number, outputs: r['outputs'] as unknown[], ...(invalid.some((e) => e !== undefined) ? { invalid } : {}) };
   }
 
   /** Kills the worker process (for tests and operators); the next call restarts it. */
@@ -289,4 +294,10 @@ export class PythonWorker implements MinibatchRunner {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** What a refused input is, for its error (never its content). */
+function kindOf(x: unknown): string {
+  if (typeof x === 'object') return 'an object';
+  return `a ${typeof x}`;
 }

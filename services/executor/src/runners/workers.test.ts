@@ -67,6 +67,12 @@ describe('PythonWorker (real PyTorch, a workload folder)', () => {
       assert.equal(bad.invalid?.[1], 'input has 5 values, expected 16 (shape [16])');
       assert.match(bad.invalid?.[2] ?? '', /^input is not an array of numbers/);
       assert.equal((await worker.runInference('cam', [x])).invalid, undefined);
+      // An input that is no array (an object by input name, a string, a number) is refused, not served as absent.
+      const odd = await worker.runInference('cam', [{ input: Array.from(x) }, x, 'abc', 3]);
+      assert.equal(odd.outputs.length, 4);
+      assert.deepEqual(odd.outputs[1], alone);
+      assert.deepEqual(odd.invalid?.map((e) => e?.replace(/ \(got .*$/, '')), ['input is not an array of numbers', undefined, 'input is not an array of numbers', 'input is not an array of numbers']);
+      assert.match(odd.invalid?.[0] ?? '', /got an object/);
       assert.equal(worker.starts, 1);
     } finally {
       await worker.close();
@@ -206,6 +212,11 @@ describe('OnnxRunner (onnxruntime-node on any model file)', () => {
       assert.deepEqual(bad.outputs[0], o1.outputs[0]);
       assert.deepEqual(bad.invalid, [undefined, 'input has 3 values, expected 16 (shape [16])']);
       assert.equal((await onnx.runInference('cam', [x])).invalid, undefined);
+      // Values that are not numbers, or an input that is no array or object, are refused too (not fed as NaN, not served as absent).
+      const words = Array.from(x, (v, i) => (i === 5 ? 'five' : v));
+      const odd = await onnx.runInference('cam', [words, 7, x]);
+      assert.deepEqual(odd.outputs[2], o1.outputs[0]);
+      assert.deepEqual(odd.invalid, ['input is not an array of numbers (value 5 is a string)', 'input is not an array of numbers (got a number); give one array per sample, or an object of arrays by input name', undefined]);
     } finally {
       await onnx.close();
     }
