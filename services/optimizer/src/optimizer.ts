@@ -462,6 +462,12 @@ export class Optimizer {
     try {
       const problem = input.problem;
       const previous = input.previousPlanId ? this.plans.get(input.previousPlanId) : undefined;
+      // The board the previous plan runs on gets its successor: without a board named, a re-plan of
+      // one board's plan went to the configured executor, replacing another board's job.
+      const board = input.board ? this.knownBoard(input.board) : input.previousPlanId ? this.boardRunning(input.previousPlanId) : undefined;
+      // Asked for a board whose executor this optimizer refuses: said before any profiling, as Solve
+      // says it (an automatic re-plan logs it and applies nothing).
+      if (trigger === 'request' && board?.executorAddress && this.options.executorAt) this.executorOf(board, true);
       const ss = this.spaceFor(problem.device, 'full');
       const { table, modes } = await this.storedTable(problem, ss);
       let plan: OptimizerPlan | undefined;
@@ -494,9 +500,6 @@ export class Optimizer {
       // A re-plan for moved arrival rates (or of a board that re-planned by itself) is applied even
       // when the mode and batch sizes stay: the board then runs this optimizer's plan for the rates
       // it measures, and does not re-plan by itself (SPEC §6).
-      // The board the previous plan runs on gets its successor: without a board named, a re-plan of
-      // one board's plan went to the configured executor, replacing another board's job.
-      const board = input.board ? this.knownBoard(input.board) : input.previousPlanId ? this.boardRunning(input.previousPlanId) : undefined;
       const applied = changed || trigger !== 'request' ? await this.maybeApply(problem, plan, input.apply, board, frontOf(problem, table, modes, ss.space)) : false;
       this.options.metrics?.replans.inc({ trigger, outcome: changed ? 'changed' : 'unchanged', board: input.board ?? '' });
       this.logger.info({ trigger, planId: plan.planId, previousPlanId: input.previousPlanId, changed, feasible: plan.feasible, verdict: plan.verdict, ...cost, applied }, 're-planned');

@@ -9,7 +9,7 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { common, optimizer } from '@fulcrum/proto';
 import { clientSecurity, errorField, unaryCall } from '@fulcrum/runtime/internal';
-import { InProcessHub, arrivalsRateSubject, boardAnnounceSubject, eventFilter, type EventBus } from '@fulcrum/bus/internal';
+import { InProcessHub, arrivalsRateSubject, boardAnnounceSubject, eventFilter, planAppliedSubject, type EventBus } from '@fulcrum/bus/internal';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startProfilerService, type ProfilerConfigInput, type RunningProfilerService } from '@fulcrum/profiler';
 import { startBoardServices, type BoardServices } from '@fulcrum/profiler/testing';
@@ -675,6 +675,13 @@ describe("a board's announced executor gets the executor token only where no one
     await assert.rejects(solve(systemRoots, { problem: PROBLEM, board: 'far-board' }), refused('10.254.0.1:50052'));
     await assert.rejects(solve(fleetCa, { problem: PROBLEM, board: 'far-board' }), profilerDown);
     rmSync(caDir, { recursive: true, force: true });
+    // A Replan of the plan a refused board runs says so too, before asking the profiler for stored
+    // profiles (it went on, and applied nothing and logged it); a dialled board's goes on.
+    await bus.publish(planAppliedSubject('far-board'), { planId: 'far-plan', appliedAt: new Date().toISOString(), mode: { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, streams: [] });
+    await bus.publish(planAppliedSubject('near-board'), { planId: 'near-plan', appliedAt: new Date().toISOString(), mode: { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, streams: [] });
+    await sleep(50);
+    await assert.rejects(replan(plain, { problem: PROBLEM, previousPlanId: 'far-plan' }), refused('10.254.0.1:50052'));
+    await assert.rejects(replan(plain, { problem: PROBLEM, previousPlanId: 'near-plan' }), profilerDown);
   });
 
   it('a bad executor.boardHosts entry is refused at start, naming it', async () => {
