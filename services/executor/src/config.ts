@@ -11,7 +11,7 @@ import { workloadsConfigSchema } from '@fulcrum/workloads';
 import { DEFAULT_SEED } from '@fulcrum/devices';
 import { loadConfig, type LoadConfigOptions, type LoadedConfig } from '@fulcrum/runtime';
 import { DEFAULT_GRPC_PORTS, boardSchema, grpcConfigSchema, logLevelSchema, metricsConfigSchema, natsConfigSchema, peerConfigSchema } from '@fulcrum/runtime/internal';
-import { MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON } from './executor.js';
+import { DEFAULT_MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON } from './executor.js';
 
 /** Where checkpoints go by default: $XDG_STATE_HOME/fulcrum/checkpoints, else ~/.local/state/fulcrum/checkpoints. */
 export function defaultCheckpointDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -29,7 +29,7 @@ export const executorLimitsSchema = z.object({
    * Requests one stream may hold waiting; the next is shed. At most MAX_QUEUE_DEPTH (the
    * Executor's limit, where the reason is written down).
    */
-  maxQueueDepth: z.number().int().positive().max(MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON).default(1024),
+  maxQueueDepth: z.number().int().positive().max(MAX_QUEUE_DEPTH, MAX_QUEUE_DEPTH_REASON).default(DEFAULT_MAX_QUEUE_DEPTH),
   expiredRequests: z.enum(['serve', 'reject']).default('serve'),
   /** Shortest gap between two activity publishes, ms. */
   activityIntervalMs: z.number().int().min(0).default(50),

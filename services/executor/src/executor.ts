@@ -38,6 +38,9 @@ export const STREAM_STATS_LIMIT = 64;
  */
 export const MAX_QUEUE_DEPTH = 100_000;
 
+/** `maxQueueDepth` when none is given (the Executor, the service's config, the simulator). */
+export const DEFAULT_MAX_QUEUE_DEPTH = 1024;
+
 /** Why a deeper queue is refused, in the service's config errors and the Executor's alike. */
 export const MAX_QUEUE_DEPTH_REASON = `must be at most ${MAX_QUEUE_DEPTH} (each queued request holds memory; deeper queues only hold late requests)`;
 
@@ -161,7 +164,7 @@ export class Executor {
 
   /** Throws a ValidationError naming the option when one is out of range (`maxQueueDepth`). */
   constructor(options: ExecutorOptions) {
-    this.maxQueueDepth = options.maxQueueDepth === undefined ? 1024 : requireMaxQueueDepth(options.maxQueueDepth);
+    this.maxQueueDepth = options.maxQueueDepth === undefined ? DEFAULT_MAX_QUEUE_DEPTH : requireMaxQueueDepth(options.maxQueueDepth);
     this.runner = options.runner;
     this.problem = options.problem;
     this.plan = options.plan;

@@ -160,4 +160,16 @@ describe('simulate: a bounded run', () => {
     const r = await simulate({ ...s, arrivals: arrivals(), durationS: 60, maxMinibatches: 1000 });
     assert.ok(r.allAnswered);
   });
+
+  it("an overloaded stream's queue stops at the Executor's default depth (1024) and the rest is shed, not queued without bound", async () => {
+    // 2,000 requests/s against about 79 answered a second at b = 1.
+    const s = tightScenario(0.1, [2000], 1);
+    const r = await simulate({ ...s, arrivals: traceArrivals(constantRates(s.rates), { process: 'even', durationS: 5 }), durationS: 5 });
+    const st = r.streams[0]!;
+    assert.equal(st.maxQueueDepth, 1024);
+    assert.ok((st.failed['shed'] ?? 0) > 8000, `shed ${st.failed['shed']}`);
+    const deeper = await simulate({ ...s, arrivals: traceArrivals(constantRates(s.rates), { process: 'even', durationS: 5 }), durationS: 5, maxQueueDepth: 5000 });
+    assert.equal(deeper.streams[0]!.maxQueueDepth, 5000);
+    await assert.rejects(simulate({ ...s, arrivals: traceArrivals(constantRates(s.rates), { process: 'even', durationS: 5 }), durationS: 5, maxQueueDepth: 1e6 }), (e: unknown) => e instanceof ValidationError && /maxQueueDepth: must be at most 100000/.test(e.message));
+  });
 });

@@ -5,6 +5,7 @@
  * load and rate changes, and by `fulcrum simulate`.
  */
 import type { Arrival } from './arrivals.js';
+import { DEFAULT_MAX_QUEUE_DEPTH, requireMaxQueueDepth } from './executor.js';
 import { Ewma, LatencyRecorder, Timeline, type TimelinePoint } from './stats.js';
 import { InterleavingScheduler, type QueuedRequest, type TimeEstimates } from './policy.js';
 import { RateWatcher, withRates, type RateWatchOptions } from './replan.js';
@@ -33,6 +34,7 @@ export interface SimulationOptions {
   readonly rateWatch?: RateWatchOptions;
   readonly events?: ExecutorEventSink;
   readonly expiredRequests?: 'serve' | 'reject';
+  /** Requests queued per stream before more are shed, as on the Executor: default DEFAULT_MAX_QUEUE_DEPTH, at most MAX_QUEUE_DEPTH. */
   readonly maxQueueDepth?: number;
   /** Record a timeline with buckets this wide (virtual seconds). */
   readonly timelineBucketS?: number;
@@ -114,7 +116,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const { times, durationS } = options;
   const warmupS = options.warmupS ?? 0;
   const training = options.training ?? true;
-  const maxQueueDepth = options.maxQueueDepth ?? Infinity;
+  // The Executor's limit and default: an overloaded stream sheds instead of queueing without bound.
+  const maxQueueDepth = options.maxQueueDepth === undefined ? DEFAULT_MAX_QUEUE_DEPTH : requireMaxQueueDepth(options.maxQueueDepth);
   const maxMinibatches = options.maxMinibatches ?? DEFAULT_MAX_SIMULATED_MINIBATCHES;
   let minibatches = 0;
   let lastTrainS: number | undefined;
