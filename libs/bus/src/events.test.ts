@@ -75,6 +75,13 @@ test('every payload kind round-trips through JSON unchanged', () => {
   assert.deepEqual(decodeEvent('power', encodeEvent('power', power)), power);
   assert.deepEqual(decodeEvent('executor.status', encodeEvent('executor.status', status)), status);
   assert.deepEqual(decodeEvent('activity', encodeEvent('activity', activity)), activity);
+  // A 64-bit integer (trainStep, uint64) stays a JSON number both ways: the proto JSON mapping
+  // writes it as a string, and every executor.status with a training step failed its own check.
+  const training: ExecutorStatusEvent = { ...status, trainTimeS: 0.02, trainLoss: 0.7, trainStep: 68 };
+  assert.deepEqual(decodeEvent('executor.status', encodeEvent('executor.status', training)), training);
+  assert.match(new TextDecoder().decode(encodeEvent('executor.status', training)), /"trainStep":68[,}]/);
+  assert.equal(decodeEvent('executor.status', JSON.stringify({ ...status, trainStep: '69' })).trainStep, 69);
+  rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, trainStep: '9007199254740993' }), 'fulcrum.orin-1.executor.status'), 'trainStep', /must be at most 9007199254740991/);
   // The wire form is the proto3 JSON of fulcrum.events.v1: camelCase, enums by name.
   assert.equal(new TextDecoder().decode(encodeEvent('activity', { measuredAt: at, state: ActivityState.IDLE })), `{"measuredAt":"${at}","state":"ACTIVITY_STATE_IDLE"}`);
 });

@@ -16,7 +16,7 @@
  * Timestamps and `google.protobuf.Value` fields (the inference input/output) keep the text and
  * JSON they were sent with once checked.
  */
-import { createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
+import { ScalarType, createFileRegistry, fromBinary, fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { ValidationError, describeValue, requireArrivalRatePerS, requireLatencyBudgetS, requireWindowWeightsSquared, type ProfileResult as CoreProfileResult, type WorkloadKind } from '@fulcrum/core/internal';
 import { events, loadDescriptorSet } from '@fulcrum/proto';
@@ -209,7 +209,36 @@ function readContract(desc: DescMessage, value: unknown): Obj {
     locate(desc, input, '');
     throw new ValidationError('payload', reasonOf(err, input));
   }
-  return Object.assign(keepTimestamps(desc, json as Obj, input), verbatim);
+  return Object.assign(keepTimestamps(desc, numbers64(desc, json as Obj), input), verbatim);
+}
+
+const SCALARS_64 = new Set<ScalarType>([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+
+/**
+ * Puts 64-bit integers back as JSON numbers: the proto JSON mapping writes them as strings
+ * (`"trainStep": "68"`), which every reader of an event (and its checks) takes as a number.
+ * Beyond 2^53 − 1 a number would lose digits: refused, naming the field.
+ */
+function numbers64(desc: DescMessage, out: Obj, prefix = ''): Obj {
+  for (const field of desc.fields) {
+    const v = out[field.jsonName];
+    if (v === undefined || v === null) continue;
+    const as64 = (x: unknown, at: string): unknown => {
+      if (typeof x !== 'string') return x;
+      const n = Number(x);
+      if (!Number.isSafeInteger(n)) throw new ValidationError(at, `must be at most ${Number.MAX_SAFE_INTEGER}, got ${x}`);
+      return n;
+    };
+    if (field.fieldKind === 'scalar' && SCALARS_64.has(field.scalar)) out[field.jsonName] = as64(v, prefix + field.jsonName);
+    else if (field.fieldKind === 'list' && field.listKind === 'scalar' && SCALARS_64.has(field.scalar) && Array.isArray(v)) out[field.jsonName] = v.map((x, i) => as64(x, `${prefix}${field.jsonName}[${i}]`));
+    else {
+      const inner = messageOf(field);
+      if (!inner || VERBATIM.has(inner.typeName)) continue;
+      if (field.fieldKind === 'message' && isObject(v)) numbers64(inner, v, `${prefix}${field.jsonName}.`);
+      if (field.fieldKind === 'list' && Array.isArray(v)) v.forEach((o, i) => isObject(o) && numbers64(inner, o, `${prefix}${field.jsonName}[${i}].`));
+    }
+  }
+  return out;
 }
 
 /** Puts the RFC 3339 text each Timestamp was sent with back (toJson would rewrite it). */

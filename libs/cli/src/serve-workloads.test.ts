@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stackBase, stackTag } from '@fulcrum/core';
+import { eventFilter } from '@fulcrum/bus';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { WorkloadRegistry, contentHash, virtualWorkloadsOf } from '@fulcrum/workloads';
 import { writeTinyWorkload } from '@fulcrum/workloads/testing';
@@ -52,6 +54,16 @@ describe('fulcrum serve all --workloads on the host engine + solve --remote', ()
     // The plan runs on the executor: the user's trainer trains there.
     const applied = running.executor!.node.status().applied;
     assert.equal(applied?.problem.trainWorkload, 'my-trainer', JSON.stringify({ applied: out.applied, status: running.executor!.node.status().state }));
+    // Its status reaches the bus with the worker's training step (a uint64: every executor.status
+    // of a real worker failed its own check and was dropped, so live views saw no board).
+    const steps: number[] = [];
+    const sub = running.bus!.subscribe(eventFilter('executor.status'), (m) => {
+      if (m.event.trainStep !== undefined) steps.push(m.event.trainStep);
+    });
+    const deadline = Date.now() + 10_000;
+    while (steps.length === 0 && Date.now() < deadline) await sleep(100);
+    sub.unsubscribe();
+    assert.ok(steps.length > 0 && typeof steps[0] === 'number' && steps[0] > 0, `executor.status with a training step: ${JSON.stringify(steps)}`);
   });
 
   it('a workload no folder defines is refused naming the field', async () => {
