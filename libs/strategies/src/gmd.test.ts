@@ -75,6 +75,16 @@ test('GMD probes again around its incumbent where the model missed (a throttling
     assert.ok(withIt.mode.cores < 12, `the plan moved off the top core count: ${JSON.stringify(withIt.mode)}`);
     assert.ok(withIt.cost.modesProfiled <= DEFAULT_GMD_OPTIONS.maxModes);
   }
+  // Variant 4 at a high budget: the jump lands on 11 cores and the top CPU clock, as powerful as
+  // the model predicts but slower (throttled). Power alone said the model held, and the descent
+  // ended there after 6 modes; its missed throughput now earns the re-probe (fewer cores).
+  const v4 = new SyntheticFamilyDevice('orin-agx', { variant: 4, noise: 0 });
+  const high = problemOf('resnet18', 'mobilenet', 34.85, 226.2, 0.4073);
+  const once = run(v4, getStrategy('gmd'), high);
+  const never = run(v4, gmd({ ...DEFAULT_GMD_OPTIONS, reprobes: 0 }), high);
+  assert.ok(once.feasible && never.feasible);
+  assert.ok(once.cost.modesProfiled > never.cost.modesProfiled, `${once.cost.modesProfiled} vs ${never.cost.modesProfiled} modes`);
+  assert.ok(once.predicted.trainThroughputSamplesPerS > 1.05 * never.predicted.trainThroughputSamplesPerS, `${once.predicted.trainThroughputSamplesPerS} vs ${never.predicted.trainThroughputSamplesPerS} samples/s`);
   // The virtual Orin AGX is close to the model: re-probes are rare there, and cost nothing in X.
   const virtual = createVirtualDevice('orin-agx', { noise: 0 });
   let reprobed = 0;

@@ -30,8 +30,9 @@
  *    largest predicted reduction of the violation) is profiled. While nothing is feasible and the
  *    model sees no way closer, the remaining profiles go to the candidates predicted closest.
  *    When the descent ends with profiles left and the model's predictions have missed (a jump's
- *    or a move's predicted power off its measurement by more than `doubtTolerance` plus the power
- *    margin, which is what noise explains), a probe is taken again around the incumbent: the mode
+ *    or a move's predicted power or training throughput off its measurement by more than
+ *    `doubtTolerance` plus the power margin, which is what noise explains), a probe is taken again
+ *    around the incumbent: the mode
  *    that moves one knob to its probe's level (the one the model rates best), at most `reprobes`
  *    times, and the descent goes on with it in the local model.
  *    Probes at MAXN can say little about the incumbent's neighbourhood: on a board that throttles,
@@ -72,8 +73,9 @@ export interface GmdOptions {
   readonly correctionRidge: number;
   /**
    * Most re-probes per problem (step 4 of the module comment): when the descent ends and the
-   * model's power predictions have missed the measurements by more than `doubtTolerance` plus the
-   * power margin (what noise explains), one knob is measured again around the incumbent.
+   * model's power or throughput predictions have missed the measurements by more than
+   * `doubtTolerance` plus the power margin (what noise explains), one knob is measured again
+   * around the incumbent.
    */
   readonly reprobes: number;
   readonly doubtTolerance: number;
@@ -408,6 +410,8 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           let doubt = 0;
           const missed = (predicted: ModeScore, got: ModeScore): void => {
             if (got.measurable && predicted.powerW > 0) doubt = Math.max(doubt, Math.abs(got.powerW / predicted.powerW - 1));
+            // Times too: on a board that throttles, a jump's power can be as predicted and its speed not.
+            if (got.measurable && predicted.throughput > 0 && got.throughput > 0) doubt = Math.max(doubt, Math.abs(got.throughput / predicted.throughput - 1));
           };
           const jumpScore = new ModeScore(obj.streamCount);
           for (let j = 0; j < options.jumps && run.budgetLeft > 0; j++) {
