@@ -205,6 +205,26 @@ test('ALS polishes a feasible answer: at most polishModes more, each predicted â
   assert.deepEqual(run(2, 10).asked, []);
 });
 
+test("ALS's polish reaches an optimum far along one knob and one level along another (a knob traded for another)", () => {
+  const { ctx, truth, obj, all } = exactKey(problem({ power: 12, rate: 10, latency: 1 }));
+  const space = ctx.space;
+  const optimum = bestAmong(truth, all, obj, NO_MARGINS)!;
+  // From a plan 3 CPU levels above the optimum and one GPU level below it (or the other way round).
+  let found = 0;
+  for (const [cpu, gpu] of [[3, -1], [-3, 1], [3, 1], [-3, -1]] as const) {
+    const anchor = space.shifted(space.shifted(optimum.modeIndex, 1, cpu), 2, gpu);
+    if (anchor < 0) continue;
+    const start = bestAmong(truth, [anchor], obj, NO_MARGINS);
+    if (!start?.feasible) continue;
+    const polished = answered(new ProfiledFront(truth, [anchor], NO_MARGINS, undefined, { ctx: { ...ctx, margins: NO_MARGINS }, predict: () => truth, maxModes: 6, reach: 0.2, polishModes: 1, polishGain: 0.02 }), obj);
+    if (start.throughput >= optimum.throughput / 1.02) continue;
+    found++;
+    assert.deepEqual(polished.asked.length, 1);
+    assert.ok(polished.plan!.throughput >= optimum.throughput * (1 - 1e-9), `one polish from ${JSON.stringify(space.levels(anchor))}: ${polished.plan!.throughput} vs the optimum ${optimum.throughput}`);
+  }
+  assert.ok(found > 0, 'some such plan is feasible and worse');
+});
+
 test('a profile table with holes: strategies choose only modes the backend has', () => {
   const all = [...handMadeBackend({ grid: SMALL_GRID }).space.indices].map((i) => handMadeBackend({ grid: SMALL_GRID }).space.mode(i));
   const kept = all.filter((_, i) => i % 3 !== 1);
