@@ -81,7 +81,7 @@ test('every payload kind round-trips through JSON unchanged', () => {
   assert.deepEqual(decodeEvent('executor.status', encodeEvent('executor.status', training)), training);
   assert.match(new TextDecoder().decode(encodeEvent('executor.status', training)), /"trainStep":68[,}]/);
   assert.equal(decodeEvent('executor.status', JSON.stringify({ ...status, trainStep: '69' })).trainStep, 69);
-  rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, trainStep: '9007199254740993' }), 'fulcrum.orin-1.executor.status'), 'trainStep', /must be at most 9007199254740991/);
+  rejects(() => decodeEvent('executor.status', JSON.stringify({ ...status, trainStep: '9007199254740993' }), 'fulcrum.orin-1.executor.status'), 'trainStep', /must be an integer within ±9007199254740991, got 9007199254740993/);
   // The wire form is the proto3 JSON of fulcrum.events.v1: camelCase, enums by name.
   assert.equal(new TextDecoder().decode(encodeEvent('activity', { measuredAt: at, state: ActivityState.IDLE })), `{"measuredAt":"${at}","state":"ACTIVITY_STATE_IDLE"}`);
 });

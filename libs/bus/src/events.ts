@@ -217,7 +217,7 @@ const SCALARS_64 = new Set<ScalarType>([ScalarType.INT64, ScalarType.UINT64, Sca
 /**
  * Puts 64-bit integers back as JSON numbers: the proto JSON mapping writes them as strings
  * (`"trainStep": "68"`), which every reader of an event (and its checks) takes as a number.
- * Beyond 2^53 − 1 a number would lose digits: refused, naming the field.
+ * Beyond ±(2^53 − 1) a number would lose digits: refused, naming the field.
  */
 function numbers64(desc: DescMessage, out: Obj, prefix = ''): Obj {
   for (const field of desc.fields) {
@@ -226,7 +226,7 @@ function numbers64(desc: DescMessage, out: Obj, prefix = ''): Obj {
     const as64 = (x: unknown, at: string): unknown => {
       if (typeof x !== 'string') return x;
       const n = Number(x);
-      if (!Number.isSafeInteger(n)) throw new ValidationError(at, `must be at most ${Number.MAX_SAFE_INTEGER}, got ${x}`);
+      if (!Number.isSafeInteger(n)) throw new ValidationError(at, `must be an integer within ±${Number.MAX_SAFE_INTEGER}, got ${x}`);
       return n;
     };
     if (field.fieldKind === 'scalar' && SCALARS_64.has(field.scalar)) out[field.jsonName] = as64(v, prefix + field.jsonName);

@@ -212,7 +212,8 @@ test("ALS's polish reaches an optimum far along one knob and one level along ano
   // From a plan 3 CPU levels above the optimum and one GPU level below it (or the other way round).
   let found = 0;
   for (const [cpu, gpu] of [[3, -1], [-3, 1], [3, 1], [-3, -1]] as const) {
-    const anchor = space.shifted(space.shifted(optimum.modeIndex, 1, cpu), 2, gpu);
+    const along = space.shifted(optimum.modeIndex, 1, cpu);
+    const anchor = along < 0 ? -1 : space.shifted(along, 2, gpu);
     if (anchor < 0) continue;
     const start = bestAmong(truth, [anchor], obj, NO_MARGINS);
     if (!start?.feasible) continue;

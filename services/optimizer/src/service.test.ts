@@ -679,7 +679,7 @@ describe("a board's announced executor gets the executor token only where no one
     // profiles (it went on, and applied nothing and logged it); a dialled board's goes on.
     await bus.publish(planAppliedSubject('far-board'), { planId: 'far-plan', appliedAt: new Date().toISOString(), mode: { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, streams: [] });
     await bus.publish(planAppliedSubject('near-board'), { planId: 'near-plan', appliedAt: new Date().toISOString(), mode: { cores: 12, cpuMhz: 2201.6, gpuMhz: 1300.5, emcMhz: 3199 }, streams: [] });
-    await sleep(50);
+    for (let i = 0; i < 100 && !started.every((s) => s.optimizer.runningPlan('far-board') === 'far-plan' && s.optimizer.runningPlan('near-board') === 'near-plan'); i++) await sleep(20);
     await assert.rejects(replan(plain, { problem: PROBLEM, previousPlanId: 'far-plan' }), refused('10.254.0.1:50052'));
     await assert.rejects(replan(plain, { problem: PROBLEM, previousPlanId: 'near-plan' }), profilerDown);
   });

@@ -259,10 +259,11 @@ export class OnnxRunner implements MinibatchRunner {
     const sized = (arr: ArrayLike<unknown>, input: OnnxInputInfo & { readonly size: number }): string | undefined => {
       const which = s.inputs.length > 1 ? `${JSON.stringify(input.name)} ` : '';
       if (arr.length !== input.size) return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
-      // A typed array holds numbers; a JSON array may hold anything.
-      if (Array.isArray(arr)) {
-        const at = arr.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-        if (at >= 0) return `input ${which}is not an array of numbers (value ${at} is ${typeof arr[at] === 'number' ? arr[at] : `a ${arr[at] === null ? 'null' : typeof arr[at]}`})`;
+      // A JSON array may hold anything; a typed array, NaN or ±Infinity (a bigint array: integers).
+      for (let at = 0; at < arr.length; at++) {
+        const v = arr[at];
+        if (typeof v === 'bigint' || (typeof v === 'number' && Number.isFinite(v))) continue;
+        return `input ${which}is not an array of numbers (value ${at} is ${typeof v === 'number' ? v : `a ${v === null ? 'null' : typeof v}`})`;
       }
       return undefined;
     };

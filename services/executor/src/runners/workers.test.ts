@@ -214,9 +214,10 @@ describe('OnnxRunner (onnxruntime-node on any model file)', () => {
       assert.equal((await onnx.runInference('cam', [x])).invalid, undefined);
       // Values that are not numbers, or an input that is no array or object, are refused too (not fed as NaN, not served as absent).
       const words = Array.from(x, (v, i) => (i === 5 ? 'five' : v));
-      const odd = await onnx.runInference('cam', [words, 7, x]);
+      const nan = Float32Array.from(x, (v, i) => (i === 2 ? Number.NaN : v));
+      const odd = await onnx.runInference('cam', [words, 7, x, nan]);
       assert.deepEqual(odd.outputs[2], o1.outputs[0]);
-      assert.deepEqual(odd.invalid, ['input is not an array of numbers (value 5 is a string)', 'input is not an array of numbers (got a number); give one array per sample, or an object of arrays by input name', undefined]);
+      assert.deepEqual(odd.invalid, ['input is not an array of numbers (value 5 is a string)', 'input is not an array of numbers (got a number); give one array per sample, or an object of arrays by input name', undefined, 'input is not an array of numbers (value 2 is NaN)']);
     } finally {
       await onnx.close();
     }
