@@ -561,9 +561,23 @@ export class ProfiledFront implements PreparedStrategy {
       const anchor = plan.modeIndex;
       let slots = 0;
       const inRound = new Set<number>();
+      // A polish wants X ≥ (1 + gain) × the plan's, and X ≤ bT / tT whatever the streams take:
+      // a candidate whose training time alone rules that out is not scored (most of the lines).
+      const slowest = gain === undefined ? Infinity : obj.trainBatchSize / (plan.throughput * (1 + gain));
+      // The rescaling `add` applies (1 where the anchor lacks a prediction or a measurement).
+      const rescale = (c: number): number => {
+        const pa = columns[c]![anchor]!;
+        const ma = measuredColumns[c]![anchor]!;
+        return pa > 0 && ma > 0 ? ma / pa : 1;
+      };
+      const tRatio = rescale(0);
+      // …and a peak budget its training power alone exceeds (margins only add to it) is out too.
+      const pRatio = rescale(1);
+      const hottest = gain === undefined || obj.averagePower ? Infinity : obj.powerBudgetW;
       const add = (m: number): void => {
         if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || tried.has(m) || inRound.has(m)) return;
         inRound.add(m);
+        if (columns[0]![m]! * tRatio > slowest || columns[1]![m]! * pRatio > hottest) return;
         // The model's prediction, rescaled through the anchor's measurement of each quantity.
         for (let c = 0; c < columns.length; c++) {
           const p = columns[c]![m]!;
