@@ -223,12 +223,6 @@ function numbers64(desc: DescMessage, out: Obj, prefix = ''): Obj {
   for (const field of desc.fields) {
     const v = out[field.jsonName];
     if (v === undefined || v === null) continue;
-    const as64 = (x: unknown, at: string): unknown => {
-      if (typeof x !== 'string') return x;
-      const n = Number(x);
-      if (!Number.isSafeInteger(n)) throw new ValidationError(at, `must be an integer within ±${Number.MAX_SAFE_INTEGER}, got ${x}`);
-      return n;
-    };
     if (field.fieldKind === 'scalar' && SCALARS_64.has(field.scalar)) out[field.jsonName] = as64(v, prefix + field.jsonName);
     else if (field.fieldKind === 'list' && field.listKind === 'scalar' && SCALARS_64.has(field.scalar) && Array.isArray(v)) out[field.jsonName] = v.map((x, i) => as64(x, `${prefix}${field.jsonName}[${i}]`));
     else {
@@ -239,6 +233,14 @@ function numbers64(desc: DescMessage, out: Obj, prefix = ''): Obj {
     }
   }
   return out;
+}
+
+/** One 64-bit integer of proto JSON (a string) as a number; `at` names the field when it would lose digits. */
+function as64(x: unknown, at: string): unknown {
+  if (typeof x !== 'string') return x;
+  const n = Number(x);
+  if (!Number.isSafeInteger(n)) throw new ValidationError(at, `must be an integer within ±${Number.MAX_SAFE_INTEGER}, got ${x}`);
+  return n;
 }
 
 /** Puts the RFC 3339 text each Timestamp was sent with back (toJson would rewrite it). */

@@ -556,6 +556,8 @@ export class ProfiledFront implements PreparedStrategy {
     const pick = new ModeScore(obj.streamCount);
     const got = new ModeScore(obj.streamCount);
     const tried = new Set<number>();
+    const anchorPredicted = new Float64Array(columns.length);
+    const anchorMeasured = new Float64Array(columns.length);
     let plan = start;
     for (let r = 0; r < maxModes; r++) {
       const anchor = plan.modeIndex;
@@ -564,27 +566,24 @@ export class ProfiledFront implements PreparedStrategy {
       // A polish wants X ≥ (1 + gain) × the plan's, and X ≤ bT / tT whatever the streams take:
       // a candidate whose training time alone rules that out is not scored (most of the lines).
       const slowest = gain === undefined ? Infinity : obj.trainBatchSize / (plan.throughput * (1 + gain));
-      // The rescaling `add` applies (1 where the anchor lacks a prediction or a measurement).
-      const rescale = (c: number): number => {
-        const pa = columns[c]![anchor]!;
-        const ma = measuredColumns[c]![anchor]!;
-        return pa > 0 && ma > 0 ? ma / pa : 1;
+      // The anchor's prediction and measurement of each quantity, through which candidates are rescaled.
+      for (let c = 0; c < columns.length; c++) {
+        anchorPredicted[c] = columns[c]![anchor]!;
+        anchorMeasured[c] = measuredColumns[c]![anchor]!;
+      }
+      const rescaled = (c: number, p: number): number => {
+        const pa = anchorPredicted[c]!;
+        const ma = anchorMeasured[c]!;
+        return pa > 0 && ma > 0 ? (p * ma) / pa : p;
       };
-      const tRatio = rescale(0);
       // …and a peak budget its training power alone exceeds (margins only add to it) is out too.
-      const pRatio = rescale(1);
       const hottest = gain === undefined || obj.averagePower ? Infinity : obj.powerBudgetW;
       const add = (m: number): void => {
         if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || tried.has(m) || inRound.has(m)) return;
         inRound.add(m);
-        if (columns[0]![m]! * tRatio > slowest || columns[1]![m]! * pRatio > hottest) return;
+        if (rescaled(0, columns[0]![m]!) > slowest || rescaled(1, columns[1]![m]!) > hottest) return;
         // The model's prediction, rescaled through the anchor's measurement of each quantity.
-        for (let c = 0; c < columns.length; c++) {
-          const p = columns[c]![m]!;
-          const pa = columns[c]![anchor]!;
-          const ma = measuredColumns[c]![anchor]!;
-          scratchColumns[c]![slots] = pa > 0 && ma > 0 ? (p * ma) / pa : p;
-        }
+        for (let c = 0; c < columns.length; c++) scratchColumns[c]![slots] = rescaled(c, columns[c]![m]!);
         slotMode[slots++] = m;
       };
       for (const mv of moves) {
@@ -596,20 +595,18 @@ export class ProfiledFront implements PreparedStrategy {
         const at = space.level(anchor, k);
         for (let l = 0; l < space.dims[k]!; l++) if (l !== at) add(space.shifted(anchor, k, l - at));
       }
-      {
-        // Any level along one knob with one level up or down on another: one knob traded for
-        // another, where the optimum moves far along one (a CPU clock that costs power and buys no
-        // time) and a step on another (the GPU clock the saving pays for). Family:0-7 ALS-150 worst /
-        // mean 0.926 / 0.949 → 0.939 / 0.957; polish alone 0.934 / 0.953.
-        for (let k = 0; k < 4; k++) {
-          const at = space.level(anchor, k);
-          for (let j = 0; j < 4; j++) {
-            if (j === k) continue;
-            for (const d of [-1, 1]) {
-              const base = space.shifted(anchor, j, d);
-              if (base < 0) continue;
-              for (let l = 0; l < space.dims[k]!; l++) if (Math.abs(l - at) > 1) add(space.shifted(base, k, l - at));
-            }
+      // Any level along one knob with one level up or down on another: one knob traded for
+      // another, where the optimum moves far along one (a CPU clock that costs power and buys no
+      // time) and a step on another (the GPU clock the saving pays for). Family:0-7 ALS-150 worst /
+      // mean 0.926 / 0.949 → 0.939 / 0.957; polish alone 0.934 / 0.953.
+      for (let k = 0; k < 4; k++) {
+        const at = space.level(anchor, k);
+        for (let j = 0; j < 4; j++) {
+          if (j === k) continue;
+          for (const d of [-1, 1]) {
+            const base = space.shifted(anchor, j, d);
+            if (base < 0) continue;
+            for (let l = 0; l < space.dims[k]!; l++) if (Math.abs(l - at) > 1) add(space.shifted(base, k, l - at));
           }
         }
       }

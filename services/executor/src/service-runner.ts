@@ -242,12 +242,8 @@ export class HostEngine implements MinibatchEngine {
       return { timeS: r.timeS, outputs: [], ...(r.loadS !== undefined ? { loadS: r.loadS } : {}), ...(r.loss !== undefined ? { loss: r.loss } : {}), ...(r.step !== undefined ? { step: r.step } : {}) };
     }
     const given = inputs ?? new Array<unknown>(batchSize).fill(undefined);
-    if (this.servesWithOnnx(workload)) {
-      const r = await (await this.onnxRunner(workload)).runInference(workload, given);
-      return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
-    }
-    const r = await this.worker(workload).runInference(workload, given);
-    return { timeS: r.timeS, outputs: r.outputs, ...(r.invalid ? { invalid: r.invalid } : {}) };
+    if (this.servesWithOnnx(workload)) return (await this.onnxRunner(workload)).runInference(workload, given);
+    return this.worker(workload).runInference(workload, given);
   }
 
   /** Opens what a workload needs before its first minibatch (worker, ONNX session); errors name the workload. */

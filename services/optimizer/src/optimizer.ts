@@ -467,7 +467,7 @@ export class Optimizer {
       const board = input.board ? this.knownBoard(input.board) : input.previousPlanId ? this.boardRunning(input.previousPlanId) : undefined;
       // Asked for a board whose executor this optimizer refuses: said before any profiling, as Solve
       // says it (an automatic re-plan logs it and applies nothing).
-      if (trigger === 'request' && board?.executorAddress && this.options.executorAt) this.executorOf(board, true);
+      if (trigger === 'request' && board) this.executorOf(board, true);
       const ss = this.spaceFor(problem.device, 'full');
       const { table, modes } = await this.storedTable(problem, ss);
       let plan: OptimizerPlan | undefined;

@@ -8,6 +8,7 @@
  */
 import ort from 'onnxruntime-node';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
+import { notNumbers } from './inputs.js';
 import { seededRandom } from '../arrivals.js';
 
 export interface OnnxStreamModel {
@@ -63,6 +64,11 @@ export interface OnnxModelInfo {
   /** Every input, the first included; present when the model has more than one. */
   readonly inputs?: readonly OnnxInputInfo[];
   readonly outputNames: readonly string[];
+}
+
+/** Every input of a model, the first included. */
+export function onnxInputsOf(info: OnnxModelInfo): readonly OnnxInputInfo[] {
+  return info.inputs ?? [{ name: info.inputName, shape: info.inputShape, type: info.inputType }];
 }
 
 /** Tensor inputs a model may have (a language model has three or four). */
@@ -190,8 +196,7 @@ export class OnnxRunner implements MinibatchRunner {
     try {
       for (const [stream, m] of Object.entries(options.models)) {
         const { session, info } = await openOnnxModel(m.path, { intraOpThreads: options.intraOpThreads ?? 1, ...(m.inputShape ? { inputShape: m.inputShape } : {}) });
-        const all = info.inputs ?? [{ name: info.inputName, shape: info.inputShape, type: info.inputType }];
-        runner.sessions.set(stream, { session, info, inputs: all.map((i) => ({ ...i, size: i.shape.reduce((a, b) => a * b, 1) })) });
+        runner.sessions.set(stream, { session, info, inputs: onnxInputsOf(info).map((i) => ({ ...i, size: i.shape.reduce((a, b) => a * b, 1) })) });
       }
     } catch (err) {
       await runner.close();
@@ -259,13 +264,8 @@ export class OnnxRunner implements MinibatchRunner {
     const sized = (arr: ArrayLike<unknown>, input: OnnxInputInfo & { readonly size: number }): string | undefined => {
       const which = s.inputs.length > 1 ? `${JSON.stringify(input.name)} ` : '';
       if (arr.length !== input.size) return `input ${which}has ${arr.length} values, expected ${input.size} (shape [${input.shape.join(', ')}])`;
-      // A JSON array may hold anything; a typed array, NaN or ±Infinity (a bigint array: integers).
-      for (let at = 0; at < arr.length; at++) {
-        const v = arr[at];
-        if (typeof v === 'bigint' || (typeof v === 'number' && Number.isFinite(v))) continue;
-        return `input ${which}is not an array of numbers (value ${at} is ${typeof v === 'number' ? v : `a ${v === null ? 'null' : typeof v}`})`;
-      }
-      return undefined;
+      const bad = notNumbers(arr);
+      return bad === undefined ? undefined : `input ${which}is not an array of numbers (${bad})`;
     };
     if (Array.isArray(x) || ArrayBuffer.isView(x)) {
       const arr = x as ArrayLike<unknown>;
