@@ -15,6 +15,7 @@ import type { Logger } from '@fulcrum/runtime';
 import type { WorkloadFolder } from '@fulcrum/workloads';
 import { WorkerCrashedError, WorkloadStepError } from '../errors.js';
 import type { InferenceBatchResult, MinibatchRunner, TrainingResult } from '../types.js';
+import { notNumbers } from './inputs.js';
 
 /** The worker script shipped with this package. */
 export const PYTHON_WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'python', 'fulcrum_worker.py');
@@ -262,14 +263,21 @@ export class PythonWorker implements MinibatchRunner {
   async runInference(_stream: string, inputs: readonly unknown[]): Promise<InferenceBatchResult> {
     const isGiven = (x: unknown): x is ArrayLike<unknown> => Array.isArray(x) || ArrayBuffer.isView(x);
     // A request without an input is null: the worker generates that sample and answers the others on
-    // theirs. An input that is not an array (an object, a string, a number) is refused here, alone:
-    // the worker takes one array of numbers per sample, and serving it as absent would answer a
-    // generated sample instead.
-    const refused = inputs.map((x) => (x === undefined || x === null || isGiven(x) ? undefined : `input is not an array of numbers (got ${kindOf(x)}); the Python worker takes one array per sample`));
+    // theirs. An input that is not an array of finite numbers (an object, a string, a number, NaN in
+    // an array) is refused here, alone, as the ONNX runner refuses it: the worker takes one array of
+    // numbers per sample, serving it as absent would answer a generated sample instead, and JSON
+    // would turn NaN into null, which numpy reads back as NaN.
+    const refused = inputs.map((x) => {
+      if (x === undefined || x === null) return undefined;
+      if (!isGiven(x)) return `input is not an array of numbers (got ${kindOf(x)}); the Python worker takes one array per sample`;
+      const bad = notNumbers(x);
+      return bad === undefined ? undefined : `input is not an array of numbers (${bad})`;
+    });
+    const fed = (x: unknown, i: number): boolean => refused[i] === undefined && isGiven(x);
     const r = await this.call({
       op: 'infer',
       batch_size: inputs.length,
-      ...(inputs.some(isGiven) ? { inputs: inputs.map((x) => (isGiven(x) ? Array.from(x) : null)) } : {}),
+      ...(inputs.some(fed) ? { inputs: inputs.map((x, i) => (fed(x, i) ? Array.from(x as ArrayLike<unknown>) : null)) } : {}),
     });
     // Inputs the worker could not feed (wrong size, not numbers): those requests fail alone.
     const fromWorker = Array.isArray(r['invalid']) ? (r['invalid'] as unknown[]) : [];

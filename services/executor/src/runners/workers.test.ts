@@ -73,6 +73,10 @@ describe('PythonWorker (real PyTorch, a workload folder)', () => {
       assert.deepEqual(odd.outputs[1], alone);
       assert.deepEqual(odd.invalid?.map((e) => e?.replace(/ \(got .*$/, '')), ['input is not an array of numbers', undefined, 'input is not an array of numbers', 'input is not an array of numbers']);
       assert.match(odd.invalid?.[0] ?? '', /got an object/);
+      // NaN in a typed array is refused as the ONNX runner refuses it (JSON would send it as null).
+      const nan = await worker.runInference('cam', [Float32Array.from(x, (v, i) => (i === 3 ? Number.NaN : v)), x]);
+      assert.deepEqual(nan.invalid, ['input is not an array of numbers (value 3 is NaN)', undefined]);
+      assert.deepEqual(nan.outputs[1], alone);
       assert.equal(worker.starts, 1);
     } finally {
       await worker.close();
