@@ -18,7 +18,10 @@ const BOARDS = ['board-1', 'board-2'];
 const SERVICES = ['hub', 'optimizer', ...[1, 2].flatMap((n) => [`nats-board-${n}`, `controller-${n}`, `executor-${n}`, `profiler-${n}`])];
 // Not the compose defaults: the overrides must reach both ends (servers and services, hub and leaves).
 const PASSWORDS = Object.fromEntries(
-  ['CONTROLLER', 'EXECUTOR', 'PROFILER', 'OPTIMIZER', 'BOARD', 'CLIENT', 'LEAF'].map((role) => [`FULCRUM_NATS_${role}_PASS`, `pw-fleet-test-${role.toLowerCase()}`]),
+  ['CONTROLLER', 'EXECUTOR', 'PROFILER', 'OPTIMIZER', 'BOARD', 'CLIENT', 'LEAF_PASS_BOARD_1', 'LEAF_PASS_BOARD_2'].map((role) => [
+    role.startsWith('LEAF') ? `FULCRUM_NATS_${role}` : `FULCRUM_NATS_${role}_PASS`,
+    `pw-fleet-test-${role.toLowerCase().replaceAll('_', '-')}`,
+  ]),
 );
 const PROBLEM = ['--train', 'resnet18', '--infer', 'mobilenet', '--rate', '30', '--latency', '0.5', '--power', '25', '--json'];
 

@@ -3,7 +3,10 @@
 // (deploy/nats/board.conf: its own JetStream domain, a TLS leafnode link to the hub), a
 // device-controller, an executor and a profiler on a virtual Orin AGX. gRPC across hosts is TLS
 // (a test CA) with a bearer token; NATS users and passwords per role; every link 40 ± 10 ms each
-// way with 1 % loss. It checks and prints:
+// way with 1 % loss. Each leaf links to the hub as its board's own user (deploy/nats/hub-users.conf).
+// It checks and prints:
+//   - board 1 announcing board 2 at another address, and a board that does not exist: the
+//     optimizer's registry holds neither;
 //   - board 2's solve after board 1's: 0 modes profiled, and the plan it got;
 //   - a rate change on board 1 (linked) re-planned by the optimizer exactly once, the executor
 //     not re-planning by itself;
@@ -30,7 +33,7 @@ import { createTestCa } from '../support/test-ca.js';
 
 const skip = netnsUnavailable() ?? (spawnSync('openssl', ['version']).status === 0 ? undefined : 'the openssl command (for the test CA) is missing');
 const TOKEN = 'fleet-test-token-0123';
-const PASS = { controller: 'pw-controller', executor: 'pw-executor', profiler: 'pw-profiler', optimizer: 'pw-optimizer', board: 'pw-board', client: 'pw-client', leaf: 'pw-leaf' } as const;
+const PASS = { controller: 'pw-controller', executor: 'pw-executor', profiler: 'pw-profiler', optimizer: 'pw-optimizer', board: 'pw-board', client: 'pw-client', leaf1: 'pw-leaf-1', leaf2: 'pw-leaf-2' } as const;
 const NATS_ENV = {
   FULCRUM_NATS_CONTROLLER_PASS: PASS.controller,
   FULCRUM_NATS_EXECUTOR_PASS: PASS.executor,
@@ -38,7 +41,9 @@ const NATS_ENV = {
   FULCRUM_NATS_OPTIMIZER_PASS: PASS.optimizer,
   FULCRUM_NATS_BOARD_PASS: PASS.board,
   FULCRUM_NATS_CLIENT_PASS: PASS.client,
-  FULCRUM_NATS_LEAF_PASS: PASS.leaf,
+  // deploy/nats/hub-users.conf: one leaf user per board (board-1, board-2), each passing only its own subjects.
+  FULCRUM_NATS_LEAF_PASS_BOARD_1: PASS.leaf1,
+  FULCRUM_NATS_LEAF_PASS_BOARD_2: PASS.leaf2,
 };
 const NATS_LOCAL = 'nats://127.0.0.1:4222';
 const TIME_SCALE = 10;
@@ -163,7 +168,7 @@ describe('a fleet on a real network: a hub and two leaf boards in network namesp
           configFile: join(REPO_ROOT, 'deploy/nats/board.conf'),
           wrap: net.wrap(b.ns),
           storeDir: join(dir, `${b.name}-js`),
-          env: { ...NATS_ENV, FULCRUM_BOARD: b.name, FULCRUM_HUB_LEAF_URL: `tls://leaf:${PASS.leaf}@${b.workstationIp}:7422`, FULCRUM_NATS_TLS_CA: caFile },
+          env: { ...NATS_ENV, FULCRUM_BOARD: b.name, FULCRUM_HUB_LEAF_URL: `tls://${b.name}:${b.name === 'board-1' ? PASS.leaf1 : PASS.leaf2}@${b.workstationIp}:7422`, FULCRUM_NATS_TLS_CA: caFile },
         }),
       );
     }
@@ -235,6 +240,19 @@ describe('a fleet on a real network: a hub and two leaf boards in network namesp
       60_000,
       1000,
     );
+    // Board 1, as its executor, announces board 2 at another address and a board that does not
+    // exist: its leaf's hub user passes only board 1's subjects (deploy/nats/hub-users.conf), so the
+    // optimizer's registry keeps board 2 where it is and never hears of the other.
+    const forged = (board: string, address: string): { subject: string; data: string } => ({
+      subject: `fulcrum.${board}.board.announce`,
+      data: JSON.stringify({ measuredAt: new Date().toISOString(), device: 'orin-agx', softwareStack: 'forged', executorAddress: address, state: 'running', jsDomain: b1.name }),
+    });
+    await probe(b1.ns, 'publish', { url: NATS_LOCAL, user: 'executor', pass: PASS.executor, messages: [forged(b2.name, '203.0.113.7:50052'), forged('ghost-1', '203.0.113.8:50052')] });
+    await sleep(3000);
+    const registry = (JSON.parse(await cli(['boards', '--remote', optimizerAddress(), '--token', TOKEN, '--json'])) as { boards: { board: string; executorAddress: string | null; softwareStack: string }[] }).boards;
+    assert.deepEqual(registry.map((b) => b.board).sort(), [b1.name, b2.name], 'no board announced by another board\'s leaf');
+    assert.equal(registry.find((b) => b.board === b2.name)!.executorAddress, `${b2.ip}:50052`, `board 2's executor address, not board 1's forgery: ${JSON.stringify(registry)}`);
+    console.log(`# board-1 announced board-2 at 203.0.113.7 and a board ghost-1: the hub passed neither (registry: ${registry.map((b) => `${b.board} at ${b.executorAddress}`).join(', ')})`);
 
     // Board 1 profiles; board 2, same model and stack, reuses every profile.
     type Report = { plan: { planId: string; mode: string; batchSizes: Record<string, number>; feasible: boolean; verdict: string; trainThroughputSamplesPerS: number; powerW: number }; cost: { modesProfiled: number; modesReused: number } };

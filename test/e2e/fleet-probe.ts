@@ -10,6 +10,8 @@
  *                 the payload), and the stream's last sequence: `{"last": n, "messages": [...]}`.
  *   status        The executor's Status over gRPC (TLS + token) as JSON.
  *   metrics       A service's Prometheus text (`{"text": …}`).
+ *   publish       Core NATS publishes of raw payloads (`messages: [{subject, data}]`) as a board-side
+ *                 user: what a compromised service on the board could send (`{"published": n}`).
  */
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -93,9 +95,17 @@ async function metrics(a: { url: string }): Promise<void> {
   process.stdout.write(`${JSON.stringify({ text: await res.text() })}\n`);
 }
 
+async function publish(a: NatsArgs & { messages: { subject: string; data: string }[] }): Promise<void> {
+  const nc = await connect({ servers: a.url, user: a.user, pass: a.pass });
+  for (const m of a.messages) nc.publish(m.subject, m.data);
+  await nc.flush();
+  await nc.close();
+  process.stdout.write(`${JSON.stringify({ published: a.messages.length })}\n`);
+}
+
 const [command, json] = process.argv.slice(2);
 const args = JSON.parse(json ?? '{}');
-const probes: Record<string, (a: never) => Promise<void>> = { traffic, 'stream-range': streamRange, status, metrics };
+const probes: Record<string, (a: never) => Promise<void>> = { traffic, 'stream-range': streamRange, status, metrics, publish };
 const run = probes[command ?? ''] ? probes[command!]!(args as never) : Promise.reject(new Error(`unknown probe ${command}`));
 run.then(
   () => process.exit(0),

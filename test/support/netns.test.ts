@@ -327,7 +327,7 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
     const ca = await createTestCa(join(dir, 'ca'));
     const hubCert = await ca.issue('hub', { ips: [net.workstation.ip] });
     const pass = (): string => `p${randomBytes(12).toString('hex')}`;
-    const PASS = { optimizer: pass(), client: pass(), leaf: pass(), controller: pass(), executor: pass(), profiler: pass(), board: pass() };
+    const PASS = { optimizer: pass(), client: pass(), leaf1: pass(), leaf2: pass(), controller: pass(), executor: pass(), profiler: pass(), board: pass() };
     const board = net.boards[0]!;
     const t0 = performance.now();
     const hub = await startNatsServer({
@@ -338,7 +338,8 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
       env: {
         FULCRUM_NATS_OPTIMIZER_PASS: PASS.optimizer,
         FULCRUM_NATS_CLIENT_PASS: PASS.client,
-        FULCRUM_NATS_LEAF_PASS: PASS.leaf,
+        FULCRUM_NATS_LEAF_PASS_BOARD_1: PASS.leaf1,
+        FULCRUM_NATS_LEAF_PASS_BOARD_2: PASS.leaf2,
         FULCRUM_NATS_TLS_CERT: hubCert.certFile,
         FULCRUM_NATS_TLS_KEY: hubCert.keyFile,
       },
@@ -352,7 +353,7 @@ describe('fleet network namespaces (test/support/netns.ts)', { skip: netnsUnavai
       storeDir: join(dir, 'leaf-store'),
       env: {
         FULCRUM_BOARD: board.name,
-        FULCRUM_HUB_LEAF_URL: `tls://leaf:${PASS.leaf}@${net.workstation.ip}:7422`,
+        FULCRUM_HUB_LEAF_URL: `tls://${board.name}:${PASS.leaf1}@${net.workstation.ip}:7422`,
         FULCRUM_NATS_TLS_CA: ca.caFile,
         FULCRUM_NATS_CONTROLLER_PASS: PASS.controller,
         FULCRUM_NATS_EXECUTOR_PASS: PASS.executor,
