@@ -27,7 +27,7 @@ export type { AlsOptions } from './als.js';
 export { gmd, DEFAULT_GMD_OPTIONS } from './gmd.js';
 export type { GmdOptions } from './gmd.js';
 export { powertrain } from './powertrain.js';
-export { confirmed, DEFAULT_CONFIRM_OPTIONS } from './confirm.js';
+export { ALS_CONFIRM_OPTIONS, confirmed, DEFAULT_CONFIRM_OPTIONS } from './confirm.js';
 export type { ConfirmOptions } from './confirm.js';
 export { bayesianOptimisation, DEFAULT_BO_OPTIONS } from './bo.js';
 export type { BoOptions } from './bo.js';

@@ -3,7 +3,7 @@ import { describeValue } from '@fulcrum/core/internal';
 import { bestPreset, exhaustive, maxn, oracle, oracleWithMargins, randomK } from './baselines.js';
 import { als } from './als.js';
 import { bayesianOptimisation } from './bo.js';
-import { confirmed } from './confirm.js';
+import { ALS_CONFIRM_OPTIONS, confirmed } from './confirm.js';
 import { gmd } from './gmd.js';
 import { powertrain } from './powertrain.js';
 import type { Strategy } from './strategy.js';
@@ -11,9 +11,9 @@ import type { Strategy } from './strategy.js';
 const STRATEGIES: readonly Strategy[] = [
   // GMD and ALS choose among their profiled modes: they re-measure where a margin decides.
   confirmed(gmd()),
-  confirmed(als(50)),
-  confirmed(als(100)),
-  confirmed(als(150)),
+  confirmed(als(50), ALS_CONFIRM_OPTIONS),
+  confirmed(als(100), ALS_CONFIRM_OPTIONS),
+  confirmed(als(150), ALS_CONFIRM_OPTIONS),
   oracle,
   oracleWithMargins,
   exhaustive,

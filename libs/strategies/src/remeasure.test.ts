@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createVirtualDevice } from '@fulcrum/devices';
 import { DEFAULT_CANDIDATE_BATCH_SIZES, type Problem } from '@fulcrum/core';
-import { confirmed } from './confirm.js';
+import { ALS_CONFIRM_OPTIONS, DEFAULT_CONFIRM_OPTIONS, confirmed } from './confirm.js';
 import { fromDeviceBackend } from './devices.js';
 import { gmd } from './gmd.js';
 import { ModeScore, Objective, modeMargins, scoreMode } from './objective.js';
@@ -155,19 +155,26 @@ test('a re-measure is charged as a profile, apart from new modes, and the window
   assert.equal(cache.repeats(top), 2);
 });
 
-test('GMD and ALS re-measure where a margin decides: at most 3 per problem, reported in the plan cost; never on an exact board', () => {
+test('GMD and ALS re-measure where a margin decides: at most 3 (GMD) and 10 (ALS) per problem, reported in the plan cost; never on an exact board', () => {
   const noisy = new Planner(fromDeviceBackend(createVirtualDevice('orin-agx')));
   const exact = new Planner(fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0 })));
-  let total = 0;
+  const cap = { gmd: DEFAULT_CONFIRM_OPTIONS.maxRemeasures, 'als-50': ALS_CONFIRM_OPTIONS.maxRemeasures } as const;
+  assert.deepEqual(cap, { gmd: 3, 'als-50': 10 });
+  const total = { gmd: 0, 'als-50': 0 };
+  let alsBeyondGmd = 0;
   for (const budget of [12, 18, 24, 30, 40, 55]) {
-    for (const name of ['gmd', 'als-50']) {
-      const plan = noisy.solveSync(getStrategy(name), problem(budget));
-      assert.ok(plan.cost.remeasures <= 3, `${name} at ${budget} W: ${plan.cost.remeasures}`);
-      total += plan.cost.remeasures;
-      assert.equal(exact.solveSync(getStrategy(name), problem(budget)).cost.remeasures, 0);
+    for (const latency of [0.15, 0.5]) {
+      for (const name of ['gmd', 'als-50'] as const) {
+        const plan = noisy.solveSync(getStrategy(name), problem(budget, 20, latency));
+        assert.ok(plan.cost.remeasures <= cap[name], `${name} at ${budget} W: ${plan.cost.remeasures}`);
+        total[name] += plan.cost.remeasures;
+        if (name === 'als-50' && plan.cost.remeasures > cap.gmd) alsBeyondGmd++;
+        assert.equal(exact.solveSync(getStrategy(name), problem(budget, 20, latency)).cost.remeasures, 0);
+      }
     }
   }
-  assert.ok(total > 0, 'no problem re-measured anything');
+  assert.ok(total.gmd > 0 && total['als-50'] > 0, `re-measures: ${JSON.stringify(total)}`);
+  assert.ok(alsBeyondGmd > 0, 'ALS never used more re-measures than GMD may');
 });
 
 test('re-measuring never leaves a plan worse on the measurements than the strategy chose, and is charged in seconds', () => {
