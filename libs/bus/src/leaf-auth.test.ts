@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,22 +19,11 @@ import { connect } from '@nats-io/transport-node';
 import { silentLogger, waitFor } from './bus.suite.js';
 import { connectNatsBus } from './nats.js';
 import { EVENT_KINDS, arrivalsRateSubject, boardAnnounceSubject, inferFilter, inferSubject } from './subjects.js';
-import { startNatsServer } from './testing/nats-server.js';
+import { freeLoopbackPort, startNatsServer } from './testing/nats-server.js';
 import type { BoardEventMessage } from './types.js';
 
 const NATS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../deploy/nats');
 const SCRIPT = join(NATS_DIR, 'hub-users.sh');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const passVar = (board: string): string => `FULCRUM_NATS_LEAF_PASS_${board.toUpperCase().replaceAll('-', '_')}`;
 
@@ -79,7 +67,7 @@ describe('one hub user per board (deploy/nats/hub-users.sh)', () => {
     await mkdir(join(dir, 'roles'));
     for (const f of await readdir(join(NATS_DIR, 'roles'))) await copyFile(join(NATS_DIR, 'roles', f), join(dir, 'roles', f));
     await writeFile(join(dir, 'hub-users.conf'), execFileSync('sh', [SCRIPT, ...boards]));
-    const [hubPort, leafPort] = [await freePort(), await freePort()];
+    const [hubPort, leafPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
     await writeFile(
       join(dir, 'hub.conf'),
       `host: 127.0.0.1\nport: ${hubPort}\njetstream { domain: hub }\nleafnodes { host: 127.0.0.1, port: ${leafPort} }\n` +
@@ -89,7 +77,7 @@ describe('one hub user per board (deploy/nats/hub-users.sh)', () => {
     t.after(() => hub.stop());
     const leaves = [];
     for (const b of boards) {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       await writeFile(join(dir, `${b}.conf`), `host: 127.0.0.1\nport: ${port}\nserver_name: ${b}\njetstream { domain: ${b} }\nleafnodes { reconnect: 1, remotes = [ { url: "nats-leaf://${b}:${pass[passVar(b)]}@127.0.0.1:${leafPort}" } ] }\n`);
       const leaf = await startNatsServer({ configFile: join(dir, `${b}.conf`), storeDir: join(dir, `${b}-js`) });
       t.after(() => leaf.stop());

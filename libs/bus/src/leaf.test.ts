@@ -4,7 +4,6 @@
 // loopback (the multi-host version with netem and TLS is test/e2e/fleet-netns.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,19 +12,8 @@ import { connect } from '@nats-io/transport-node';
 import { silentLogger, waitFor } from './bus.suite.js';
 import { connectNatsBus } from './nats.js';
 import { arrivalsRateSubject, boardAnnounceSubject, boardStreamName, planAppliedSubject } from './subjects.js';
-import { startNatsServer } from './testing/nats-server.js';
+import { freeLoopbackPort, startNatsServer } from './testing/nats-server.js';
 import type { BoardEventMessage } from './types.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('a board on a leaf server, read from the hub', () => {
   const dirs: string[] = [];
@@ -35,7 +23,7 @@ describe('a board on a leaf server, read from the hub', () => {
     const dir = await mkdtemp(join(tmpdir(), 'fulcrum-leaf-'));
     dirs.push(dir);
     const board = `b${process.pid}`;
-    const [leafPort, hubPort, boardPort] = [await freePort(), await freePort(), await freePort()];
+    const [leafPort, hubPort, boardPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
     await writeFile(join(dir, 'hub.conf'), `host: 127.0.0.1\nport: ${hubPort}\njetstream { domain: hub }\nleafnodes { host: 127.0.0.1, port: ${leafPort} }\n`);
     await writeFile(join(dir, 'board.conf'), `host: 127.0.0.1\nport: ${boardPort}\nserver_name: ${board}\njetstream { domain: ${board} }\nleafnodes { reconnect: 1, remotes = [ { url: "nats-leaf://127.0.0.1:${leafPort}" } ] }\n`);
     const hub = await startNatsServer({ configFile: join(dir, 'hub.conf'), storeDir: join(dir, 'hub-js') });

@@ -13,6 +13,7 @@
  *   const hub = await startNatsServer({ configFile: 'deploy/nats/hub.conf', wrap: ['ip', 'netns', 'exec', ns], args: ['-m', '8222'], env });
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,22 @@ export interface NatsServer {
 }
 
 /** `NATS_SERVER` env, else `/usr/sbin/nats-server` (Debian's package), else `nats-server` on PATH. */
+/**
+ * A TCP port free on loopback now (the OS's pick), for a config file that must name its ports (a
+ * leafnode listener, a hub's client port). Another process may take it before it is used; tests
+ * that start servers one after another on it are fine.
+ */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 export function natsServerBinary(): string {
   const fromEnv = process.env['NATS_SERVER'];
   if (fromEnv) return fromEnv;
