@@ -128,10 +128,12 @@ describe('Executor (simulated runner, scaled clock)', () => {
       replanner: { replan: (req) => (requests.push(req.measuredRatesPerS['cam']!), { planId: 'p-new', batchSizes: { cam: 2 } }) },
     });
     executor.start();
-    // 20/s instead of the planned 50/s, for 2.5 clock seconds (scale 50: 50 ms).
+    // 20/s instead of the planned 50/s, for 2.5 clock seconds (scale 50: 50 ms), and on until the
+    // re-plan is applied (a loaded host may take longer to get there), at most 60 clock seconds.
     const clock = new ScaledClock(50);
     const answers: Promise<InferOutcome>[] = [];
-    while (clock.nowS() < 2.5) {
+    const applied = (): boolean => events.some((e) => e.type === 'plan.applied' && e.plan.planId === 'p-new');
+    while (clock.nowS() < 2.5 || (!applied() && clock.nowS() < 60)) {
       answers.push(executor.infer('cam'));
       await clock.sleep(0.05);
     }
