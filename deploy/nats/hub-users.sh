@@ -16,15 +16,18 @@ if [ "$#" -eq 0 ]; then
   echo "usage: hub-users.sh BOARD... (the board ids of the fleet, e.g. jetson-01 jetson-02)" >&2
   exit 2
 fi
+# A board's password variable: FULCRUM_NATS_LEAF_PASS_ and the id in capitals, '-' as '_'.
+passvar() { printf 'FULCRUM_NATS_LEAF_PASS_%s' "$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')"; }
+
 seen=""
 for b in "$@"; do
   if ! printf '%s' "$b" | grep -Eq '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$'; then
     echo "hub-users.sh: board id '$b' is not a token (1-64 letters, digits, '-' or '_', starting with a letter or digit)" >&2
     exit 2
   fi
-  var=$(printf '%s' "$b" | tr 'a-z-' 'A-Z_')
+  var=$(passvar "$b")
   case " $seen " in
-    *" $var "*) echo "hub-users.sh: board id '$b' repeats another (or shares its password variable FULCRUM_NATS_LEAF_PASS_$var)" >&2; exit 2 ;;
+    *" $var "*) echo "hub-users.sh: board id '$b' repeats another (or shares its password variable $var)" >&2; exit 2 ;;
   esac
   seen="$seen $var"
 done
@@ -53,10 +56,10 @@ authorization {
     { user: client, password: $FULCRUM_NATS_CLIENT_PASS, permissions: $CLIENT }
 HEAD
 for b in "$@"; do
-  var=$(printf '%s' "$b" | tr 'a-z-' 'A-Z_')
+  var=$(passvar "$b")
   cat <<USER
     # $b's leaf server: sends its own subjects, replies and its stream's mirror; gets its inference and JetStream API requests.
-    { user: "$b", password: \$FULCRUM_NATS_LEAF_PASS_$var, allowed_connection_types: ["LEAFNODE"], permissions: {
+    { user: "$b", password: \$$var, allowed_connection_types: ["LEAFNODE"], permissions: {
         publish: ["fulcrum.$b.>", $(kinds "$b"), "_INBOX.>", "\$JS.M.>", "\$JSC.R.>"]
         subscribe: ["fulcrum.$b.infer.*", "\$JS.$b.API.>", "\$JS.FC.>"]
     } }

@@ -1,11 +1,11 @@
 // What the compose tests (test/compose/*.e2e.ts, `npm run test:compose`) share: the Docker engine
 // check, a free host port to publish the optimizer on, and the fulcrum CLI run in this process.
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
 import { runCli } from '@fulcrum/cli';
+import { freeLoopbackPort as freePort } from '@fulcrum/bus/testing';
 
 /** The repository root (the compose files' paths are relative to it). */
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -22,13 +22,8 @@ export function requireDockerCompose(): void {
   if (compose.status !== 0) throw new Error('the compose tests need the docker compose v2 plugin (docker compose version failed)');
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A free loopback port (@fulcrum/bus/testing's). */
+export { freePort };
 
 /** `fulcrum <argv>` in this process: its exit code and what it printed. */
 export async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -232,10 +232,11 @@ describe('a fleet on a real network: a hub and two leaf boards in network namesp
     });
     let passed = false;
     const [b1, b2] = net.boards as [FleetNetwork['boards'][number], FleetNetwork['boards'][number]];
+    const registry = async () => (JSON.parse(await cli(['boards', '--remote', optimizerAddress(), '--token', TOKEN, '--json'])) as { boards: { board: string; executorAddress: string | null }[] }).boards;
     // Both boards announce themselves across their links.
     await until(
       'both boards in the optimizer\'s registry',
-      async () => (JSON.parse(await cli(['boards', '--remote', optimizerAddress(), '--token', TOKEN, '--json'])) as { boards: { board: string; executorAddress: string | null }[] }).boards,
+      registry,
       (boards) => [b1.name, b2.name].every((n) => boards.some((b) => b.board === n)),
       60_000,
       1000,
@@ -249,10 +250,10 @@ describe('a fleet on a real network: a hub and two leaf boards in network namesp
     });
     await probe(b1.ns, 'publish', { url: NATS_LOCAL, user: 'executor', pass: PASS.executor, messages: [forged(b2.name, '203.0.113.7:50052'), forged('ghost-1', '203.0.113.8:50052')] });
     await sleep(3000);
-    const registry = (JSON.parse(await cli(['boards', '--remote', optimizerAddress(), '--token', TOKEN, '--json'])) as { boards: { board: string; executorAddress: string | null; softwareStack: string }[] }).boards;
-    assert.deepEqual(registry.map((b) => b.board).sort(), [b1.name, b2.name], 'no board announced by another board\'s leaf');
-    assert.equal(registry.find((b) => b.board === b2.name)!.executorAddress, `${b2.ip}:50052`, `board 2's executor address, not board 1's forgery: ${JSON.stringify(registry)}`);
-    console.log(`# board-1 announced board-2 at 203.0.113.7 and a board ghost-1: the hub passed neither (registry: ${registry.map((b) => `${b.board} at ${b.executorAddress}`).join(', ')})`);
+    const boards = await registry();
+    assert.deepEqual(boards.map((b) => b.board).sort(), [b1.name, b2.name], 'no board announced by another board\'s leaf');
+    assert.equal(boards.find((b) => b.board === b2.name)!.executorAddress, `${b2.ip}:50052`, `board 2's executor address, not board 1's forgery: ${JSON.stringify(boards)}`);
+    console.log(`# board-1 announced board-2 at 203.0.113.7 and a board ghost-1: the hub passed neither (registry: ${boards.map((b) => `${b.board} at ${b.executorAddress}`).join(', ')})`);
 
     // Board 1 profiles; board 2, same model and stack, reuses every profile.
     type Report = { plan: { planId: string; mode: string; batchSizes: Record<string, number>; feasible: boolean; verdict: string; trainThroughputSamplesPerS: number; powerW: number }; cost: { modesProfiled: number; modesReused: number } };

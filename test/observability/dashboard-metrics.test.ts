@@ -18,13 +18,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parser } from '@prometheus-io/lezer-promql';
 import { connectNatsBus, inferSubject, isErrorReply, type EventBus } from '@fulcrum/bus';
-import { startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
+import { freeLoopbackPort, startNatsServer, type NatsServer } from '@fulcrum/bus/testing';
 import { runCli } from '@fulcrum/cli';
 import { REPO_ROOT, serveAllProcess as serveAll, type ServeAll } from '../support/serve-process.js';
 
@@ -293,14 +292,6 @@ async function scrapeAll(urls: Readonly<Record<Service, string>>): Promise<Scrap
 
 // ------------------------------------------------------------------------------ processes
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function stopChild(child: ChildProcess | undefined, graceMs = 5000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -357,7 +348,7 @@ describe('the Grafana dashboard and the Prometheus config against the real servi
     if (PROMETHEUS) {
       const config = join(dir, 'prometheus.yml');
       writeFileSync(config, testScrapeConfig(readFileSync(SCRAPE_CONFIG, 'utf8'), metricsUrls));
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       prometheusUrl = `http://127.0.0.1:${port}`;
       prometheus = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
       prometheus.stderr!.on('data', (d: Buffer) => void (prometheusLog = (prometheusLog + d.toString()).slice(-20_000)));
