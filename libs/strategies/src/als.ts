@@ -491,6 +491,18 @@ export interface RepairOptions {
   readonly polishGain?: number | undefined;
 }
 
+/** An anchor's neighbourhood (`ProfiledFront.neighbourhood`). */
+interface Neighbourhood {
+  readonly modes: Int32Array;
+  /** The model's predictions for `modes`, rescaled through the anchor's measurements (slot i: modes[i]). */
+  readonly table: MeasurementTable;
+  /** The anchor's measurement of each quantity (`tableColumns` order) the rescaling used. */
+  readonly anchorMeasured: Float64Array;
+}
+
+/** Anchors whose neighbourhood one prepared ALS keeps (each a few hundred modes × its columns). */
+const NEIGHBOURHOODS_KEPT = 64;
+
 /**
  * The profiled set of a prepared ALS: answers any budget or rate among its modes; with
  * `RepairOptions` an answer may profile a few more near its plan (a repair when no profiled mode
@@ -502,6 +514,7 @@ export class ProfiledFront implements PreparedStrategy {
   private readonly front: CandidateFront;
   private readonly margins: StrategyContext['margins'];
   private predicted: MeasurementTable | undefined;
+  private readonly hoods = new Map<number, Neighbourhood>();
   constructor(
     private readonly table: MeasurementTable,
     modes: readonly number[],
@@ -541,81 +554,32 @@ export class ProfiledFront implements PreparedStrategy {
    * candidate predicted feasible with `gain` more X, until none is left.
    */
   private *searched(obj: Objective, start: ModeScore, repair: RepairOptions, maxModes: number, gain?: number): Profiling<ModeScore | undefined> {
-    const { space, measured, margins } = repair.ctx;
-    this.predicted ??= repair.predict();
-    const predicted = this.predicted;
-    const columns = tableColumns(predicted);
-    const measuredColumns = tableColumns(measured);
-    const moves = KNOB_MOVES;
-    // One level on any set of knobs; any level along one knob, alone or with one level up or down on another.
-    const slotsMax = moves.length + 7 * space.dims.reduce((a, d) => a + d, 0);
-    const scratch = new MeasurementTable(slotsMax, measured.inferTimeS.map((b) => b.length));
-    const scratchColumns = tableColumns(scratch);
-    const slotMode = new Int32Array(slotsMax);
+    const { measured, margins } = repair.ctx;
     const cand = new ModeScore(obj.streamCount);
     const pick = new ModeScore(obj.streamCount);
     const got = new ModeScore(obj.streamCount);
     const tried = new Set<number>();
-    const anchorPredicted = new Float64Array(columns.length);
-    const anchorMeasured = new Float64Array(columns.length);
     let plan = start;
     for (let r = 0; r < maxModes; r++) {
-      const anchor = plan.modeIndex;
-      let slots = 0;
-      const inRound = new Set<number>();
+      const hood = this.neighbourhood(plan.modeIndex, repair);
+      const scratch = hood.table;
+      const slots = hood.modes.length;
       // A polish wants X ≥ (1 + gain) × the plan's, and X ≤ bT / tT whatever the streams take:
       // a candidate whose training time alone rules that out is not scored (most of the lines).
       const slowest = gain === undefined ? Infinity : obj.trainBatchSize / (plan.throughput * (1 + gain));
-      // The anchor's prediction and measurement of each quantity, through which candidates are rescaled.
-      for (let c = 0; c < columns.length; c++) {
-        anchorPredicted[c] = columns[c]![anchor]!;
-        anchorMeasured[c] = measuredColumns[c]![anchor]!;
-      }
-      const rescaled = (c: number, p: number): number => {
-        const pa = anchorPredicted[c]!;
-        const ma = anchorMeasured[c]!;
-        return pa > 0 && ma > 0 ? (p * ma) / pa : p;
-      };
-      // …and a peak budget its training power alone exceeds (margins only add to it) is out too.
-      const hottest = gain === undefined || obj.averagePower ? Infinity : obj.powerBudgetW;
-      const add = (m: number): void => {
-        if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || tried.has(m) || inRound.has(m)) return;
-        inRound.add(m);
-        if (rescaled(0, columns[0]![m]!) > slowest || rescaled(1, columns[1]![m]!) > hottest) return;
-        // The model's prediction, rescaled through the anchor's measurement of each quantity.
-        for (let c = 0; c < columns.length; c++) scratchColumns[c]![slots] = rescaled(c, columns[c]![m]!);
-        slotMode[slots++] = m;
-      };
-      for (const mv of moves) {
-        let m = anchor;
-        for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]!);
-        add(m);
-      }
-      for (let k = 0; k < 4; k++) {
-        const at = space.level(anchor, k);
-        for (let l = 0; l < space.dims[k]!; l++) if (l !== at) add(space.shifted(anchor, k, l - at));
-      }
-      // Any level along one knob with one level up or down on another: one knob traded for
-      // another, where the optimum moves far along one (a CPU clock that costs power and buys no
-      // time) and a step on another (the GPU clock the saving pays for). Family:0-7 ALS-150 worst /
-      // mean 0.926 / 0.949 → 0.939 / 0.957; polish alone 0.934 / 0.953.
-      for (let k = 0; k < 4; k++) {
-        const at = space.level(anchor, k);
-        for (let j = 0; j < 4; j++) {
-          if (j === k) continue;
-          for (const d of [-1, 1]) {
-            const base = space.shifted(anchor, j, d);
-            if (base < 0) continue;
-            for (let l = 0; l < space.dims[k]!; l++) if (Math.abs(l - at) > 1) add(space.shifted(base, k, l - at));
-          }
-        }
-      }
+      // …and so is one whose training power alone, with the power margin, exceeds a peak budget
+      // (the plan's power is at least that; the neighbourhood's predictions carry no standard
+      // errors, so the margin is the fixed one, as scoreMode applies it).
+      const peakCut = gain !== undefined && !obj.averagePower;
+      const pScale = 1 + margins.powerFraction;
+      const P = obj.powerBudgetW;
       let pickSlot = -1;
       // The candidate predicted closest to feasible, even when none is predicted closer than the
       // plan: near a miss of a few per cent the model's local slopes can have the wrong sign (a
       // family variant's training power, predicted to rise as the CPU clock falls, fell 1.3 %).
       // Family:0-7 mean 98.8 % / 0.932 → 99.0 % / 0.935, family:8-15 99.4 % → 99.6 %, at +0.1 modes.
       for (let i = 0; i < slots; i++) {
+        if (scratch.trainTimeS[i]! > slowest || (peakCut && (scratch.trainPowerW[i]! * pScale - P) / P > 1e-9) || (r > 0 && tried.has(hood.modes[i]!))) continue;
         scoreMode(scratch, i, obj, margins, cand);
         if (!cand.measurable) continue;
         if (gain !== undefined && !(cand.feasible && cand.throughput >= plan.throughput * (1 + gain))) continue;
@@ -625,7 +589,7 @@ export class ProfiledFront implements PreparedStrategy {
         }
       }
       if (pickSlot < 0) break;
-      const m = slotMode[pickSlot]!;
+      const m = hood.modes[pickSlot]!;
       tried.add(m);
       yield [m];
       // On the measurements with the configured margins (the front's plan may stand on the
@@ -635,6 +599,75 @@ export class ProfiledFront implements PreparedStrategy {
       if (gain === undefined && plan.feasible) break;
     }
     return plan;
+  }
+
+  /**
+   * Anchor `anchor`'s neighbourhood for `searched`: one level on any set of knobs; any level along
+   * one knob, alone or with one level up or down on another; without the anchor, holes and the
+   * profiled set, each once in that order. With it, the model's predictions for those modes,
+   * rescaled through the anchor's measurement of each quantity. Kept per anchor while the anchor's
+   * measurements stand (a re-measure moves them), the least recently used dropped past
+   * `NEIGHBOURHOODS_KEPT`: the plans of a key's problems come back to the same few anchors.
+   */
+  private neighbourhood(anchor: number, repair: RepairOptions): Neighbourhood {
+    const { space, measured } = repair.ctx;
+    this.predicted ??= repair.predict();
+    const columns = tableColumns(this.predicted);
+    const measuredColumns = tableColumns(measured);
+    let hood = this.hoods.get(anchor);
+    if (hood) {
+      this.hoods.delete(anchor);
+      if (hood.anchorMeasured.every((v, c) => Object.is(v, measuredColumns[c]![anchor]!))) {
+        this.hoods.set(anchor, hood);
+        return hood;
+      }
+    }
+    const modes: number[] = [];
+    const seen = new Set<number>();
+    const add = (m: number): void => {
+      if (m < 0 || m === anchor || !space.available(m) || this.modeSet.has(m) || seen.has(m)) return;
+      seen.add(m);
+      modes.push(m);
+    };
+    for (const mv of KNOB_MOVES) {
+      let m = anchor;
+      for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]!);
+      add(m);
+    }
+    for (let k = 0; k < 4; k++) {
+      const at = space.level(anchor, k);
+      for (let l = 0; l < space.dims[k]!; l++) if (l !== at) add(space.shifted(anchor, k, l - at));
+    }
+    // Any level along one knob with one level up or down on another: one knob traded for
+    // another, where the optimum moves far along one (a CPU clock that costs power and buys no
+    // time) and a step on another (the GPU clock the saving pays for). Family:0-7 ALS-150 worst /
+    // mean 0.926 / 0.949 → 0.939 / 0.957; polish alone 0.934 / 0.953.
+    for (let k = 0; k < 4; k++) {
+      const at = space.level(anchor, k);
+      for (let j = 0; j < 4; j++) {
+        if (j === k) continue;
+        for (const d of [-1, 1]) {
+          const base = space.shifted(anchor, j, d);
+          if (base < 0) continue;
+          for (let l = 0; l < space.dims[k]!; l++) if (Math.abs(l - at) > 1) add(space.shifted(base, k, l - at));
+        }
+      }
+    }
+    const table = new MeasurementTable(modes.length, measured.inferTimeS.map((b) => b.length));
+    const into = tableColumns(table);
+    const anchorMeasured = Float64Array.from(measuredColumns, (col) => col[anchor]!);
+    for (let c = 0; c < columns.length; c++) {
+      const pa = columns[c]![anchor]!;
+      const ma = anchorMeasured[c]!;
+      const from = columns[c]!;
+      const to = into[c]!;
+      // As (p · ma) / pa, the same figures as rescaling each mode when asked.
+      for (let i = 0; i < modes.length; i++) to[i] = pa > 0 && ma > 0 ? (from[modes[i]!]! * ma) / pa : from[modes[i]!]!;
+    }
+    hood = { modes: Int32Array.from(modes), table, anchorMeasured };
+    if (this.hoods.size >= NEIGHBOURHOODS_KEPT) this.hoods.delete(this.hoods.keys().next().value!);
+    this.hoods.set(anchor, hood);
+    return hood;
   }
 
   /** The best profiled plan without margins (for tests and explanations). */

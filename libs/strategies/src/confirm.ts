@@ -76,7 +76,6 @@ function closeCall(ctx: StrategyContext, obj: Objective, plan: ModeScore, double
 class RuledOutByMargin {
   /** Per position in `modes`: the mode's X on its measurements when only its margin rules it out, else -1. */
   private readonly x: Float64Array;
-  private readonly at = new Map<number, number>();
   private threshold = Infinity;
 
   constructor(
@@ -87,7 +86,6 @@ class RuledOutByMargin {
     private readonly bare: ModeScore,
   ) {
     this.x = new Float64Array(modes.length).fill(-1);
-    modes.forEach((m, i) => this.at.set(m, i));
   }
 
   private score(m: number): number {
@@ -101,8 +99,8 @@ class RuledOutByMargin {
 
   /** Mode m's figures moved (a re-measure): score it again. */
   moved(m: number): void {
-    const i = this.at.get(m);
-    if (i !== undefined) this.x[i] = this.score(m);
+    const i = this.modes.indexOf(m);
+    if (i >= 0) this.x[i] = this.score(m);
   }
 
   /** The mode with the most X over `planX` (the first of equals), other than `planMode` and those at `maxWindows`; -1 if none. */
@@ -152,13 +150,17 @@ export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_
       const inner = yield* noting(strategy.prepare(ctx), prepared);
       const active = ctx.canRemeasure === true;
       const doubled = doubledMargins(ctx.margins);
+      let preparedMeasured: number[] | undefined;
       return {
         ...(inner.choiceTable ? { choiceTable: inner.choiceTable } : {}),
         *answer(obj: Objective) {
-          const asked = new Set(prepared);
+          const asked = new Set<number>();
           const choice = yield* noting(inner.answer(obj), asked);
           if (!active || !choice || !choice.measurable || options.maxRemeasures <= 0) return choice;
-          const modes = [...asked].filter((m) => ctx.measured.has(m));
+          // The prepared modes, then those this answer profiled; a mode once measured stays so.
+          preparedMeasured ??= [...prepared].filter((m) => ctx.measured.has(m));
+          let modes = preparedMeasured;
+          for (const m of asked) if (!prepared.has(m) && ctx.measured.has(m)) (modes === preparedMeasured ? (modes = [...modes]) : modes).push(m);
           const scratch = new ModeScore(obj.streamCount);
           const ruledOut = new RuledOutByMargin(ctx, obj, modes, new ModeScore(obj.streamCount), new ModeScore(obj.streamCount));
           let plan = choice;

@@ -67,9 +67,11 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
   const read = (t: GroundTruthTable, d: number): MeasuredValue | undefined =>
     Number.isNaN(t.timeMs[d]!) ? undefined : measuredValueOf({ timeMs: t.timeMs[d]!, powerW: t.powerW[d]!, timeSeMs: t.timeSeMs?.[d], powerSeW: t.powerSeW?.[d], samples: t.samples });
   // A later window of one mode (a re-measure): one query per entry, with its own repeat's draws.
-  const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, repeat: number): MeasuredValue | undefined => {
+  // The source has the query exactly when the first window's table has a figure for the mode.
+  const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, d: number, repeat: number): MeasuredValue | undefined => {
+    if (Number.isNaN((noisy.get(`${workload}|${kind}|${batchSize}`) ?? noisyTable(workload, kind, batchSize)).timeMs[d]!)) return undefined;
     const query = { workload, kind, batchSize, mode: space.mode(modeIndex) };
-    return source.has(query) ? measuredValueOf(source.measure(query, source.noise > 0 ? { repeat, ...againOptions } : { repeat })) : undefined;
+    return measuredValueOf(source.measure(query, source.noise > 0 ? { repeat, ...againOptions } : { repeat }));
   };
   const hasKnown = (workload: string): boolean => source.workloads().includes(workload);
   return {
@@ -86,7 +88,7 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
       if (d < 0) throw new RangeError(`mode index ${modeIndex} is not on ${device.id}`);
       const repeat = options.repeat ?? 0;
       const value = (workload: string, kind: WorkloadKind, batch: number): MeasuredValue | undefined =>
-        !hasKnown(workload) ? undefined : repeat === 0 ? read(noisyTable(workload, kind, batch), d) : readAgain(workload, kind, batch, modeIndex, repeat);
+        !hasKnown(workload) ? undefined : repeat === 0 ? read(noisyTable(workload, kind, batch), d) : readAgain(workload, kind, batch, modeIndex, d, repeat);
       const training = value(key.trainWorkload, 'train', key.trainBatchSize);
       const inference = key.streams.map((s) => s.candidateBatchSizes.map((b) => value(s.workload, 'infer', b)));
       // A table without a training row for this mode: the mode cannot host the problem.

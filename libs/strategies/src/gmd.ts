@@ -375,6 +375,7 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
         if (!model) byOptions.set(id, (model = new AxisModel(space, measured, modes, options.sharedPower)));
         return model;
       };
+      let scratch: { readonly table: MeasurementTable; readonly slotMode: Int32Array } | undefined;
       return {
         *answer(obj: Objective) {
           const run = new GmdRun(ctx, obj, options);
@@ -437,8 +438,10 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
           // Every combination of −1, 0, +1 step on the four knobs: single moves, exchanges, diagonals.
           const moves = KNOB_MOVES;
           const lineSlots = 2 * space.dims.reduce((a, d) => a + d, 0);
-          const scratchTable = new MeasurementTable(moves.length + lineSlots, measured.inferTimeS.map((b) => b.length));
-          const slotMode = new Int32Array(moves.length + lineSlots);
+          // One scratch table for every answer: a round fills and scores it without yielding.
+          scratch ??= { table: new MeasurementTable(moves.length + lineSlots, measured.inferTimeS.map((b) => b.length)), slotMode: new Int32Array(moves.length + lineSlots) };
+          const scratchTable = scratch.table;
+          const slotMode = scratch.slotMode;
           const scratchColumns = columns(scratchTable);
           // Candidates already predicted this round: stamped with the round's number, unique across
           // answers (a round runs without yielding, so answers that interleave do not disturb it).
@@ -511,7 +514,16 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             /** Nothing feasible yet: the least predicted violation among the candidates, better or not. */
             const closest = new ModeScore(K);
             let closestSlot = -1;
+            // From a feasible incumbent a candidate is picked only with X ≥ (1 + minGain) × its X, and
+            // X ≤ bT / tT whatever the streams take: one whose training time alone rules that out is
+            // not scored.
+            // Nor is one whose training power alone, with the power margin (fixed: predictions carry
+            // no standard errors), exceeds a peak budget: it cannot be feasible.
+            const slowest = inc.feasible ? obj.trainBatchSize / (inc.throughput * (1 + options.minGain)) : Infinity;
+            const peakCut = inc.feasible && !obj.averagePower;
+            const P = obj.powerBudgetW;
             for (let i = 0; i < slots; i++) {
+              if (scratchTable.trainTimeS[i]! > slowest || (peakCut && (scratchTable.trainPowerW[i]! * pScale - P) / P > 1e-9)) continue;
               scoreMode(scratchTable, i, obj, ctx.margins, cand);
               if (!cand.measurable) continue;
               if (!inc.feasible && (closestSlot < 0 || better(cand, closest))) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Objective, ModeScore, NO_MARGINS, scoreMode, bestAmong } from './objective.js';
+import { Objective, ModeScore, NO_MARGINS, better, scoreMode, bestAmong } from './objective.js';
 import { MeasurementTable } from './table.js';
 import { CandidateFront } from './front.js';
 import { createRng } from './rng.js';
@@ -70,6 +70,60 @@ for (const [streams, semantics] of [
       assert.equal(fastM.feasible, scanM.feasible);
       assert.equal(fastM.throughput, scanM.throughput);
     }
+  });
+
+  test(`bestAmong skips only modes that cannot beat its plan: the first of the best, as scoring every mode (${streams} stream(s), ${semantics} power)`, () => {
+    const rng = createRng(17);
+    const margins = { timeFraction: 0.05, powerFraction: 0.05, z: 1.96, systematicFraction: 0.01 };
+    let twinsChosen = 0;
+    let coolerChosen = 0;
+    let ref0Feasible = 0;
+    for (const p of randomProblems(40, streams, semantics)) {
+      const measured = noisyWithErrors(truthOf(backend, p), rng);
+      const obj = new Objective(p);
+      // A random order of the modes, with twins: a mode's figures copied to a later one, so ties
+      // are decided by the order (the first of equals).
+      const order = [...backend.space.indices].filter((m) => measured.has(m));
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      const reference = (list: readonly number[]) => {
+        let best: ModeScore | undefined;
+        const s = new ModeScore(obj.streamCount);
+        for (const m of list) {
+          scoreMode(measured, m, obj, margins, s);
+          if (s.measurable && (!best || better(s, best))) best = s.clone();
+        }
+        return best;
+      };
+      const ref = reference(order);
+      const got = bestAmong(measured, order, obj, margins);
+      assert.equal(got?.modeIndex, ref?.modeIndex);
+      assert.equal(got?.feasible, ref?.feasible);
+      assert.equal(got?.throughput, ref?.throughput);
+      assert.deepEqual(got?.batchIndex, ref?.batchIndex);
+      if (!ref) continue;
+      if (ref.feasible) ref0Feasible++;
+      // Copy the winner's figures to a mode placed before it: the copy now wins the tie.
+      const twin = order.find((m) => m !== ref.modeIndex)!;
+      const w = measured.get(ref.modeIndex)!;
+      measured.set(twin, { ...w, ...(measured.windows(ref.modeIndex) > 0 ? { windows: measured.windows(ref.modeIndex) } : {}) });
+      const twinRef = reference(order);
+      const twinGot = bestAmong(measured, order, obj, margins);
+      assert.equal(twinGot?.modeIndex, twinRef?.modeIndex);
+      assert.deepEqual(twinGot?.batchIndex, twinRef?.batchIndex);
+      if (twinRef?.modeIndex === twin) twinsChosen++;
+      // A mode after both with the same times and 1 % less power: as fast, less power, it wins.
+      const cooler = order.findLast((m) => m !== ref.modeIndex && m !== twin)!;
+      const cool = (v: { timeS: number; powerW: number }) => ({ ...v, powerW: v.powerW * 0.99 });
+      measured.set(cooler, { ...w, training: cool(w.training), inference: w.inference.map((row) => row.map((e) => (e ? cool(e) : e))), ...(measured.windows(ref.modeIndex) > 0 ? { windows: measured.windows(ref.modeIndex) } : {}) });
+      const coolRef = reference(order);
+      assert.equal(bestAmong(measured, order, obj, margins)?.modeIndex, coolRef?.modeIndex);
+      if (coolRef?.modeIndex === cooler) coolerChosen++;
+    }
+    assert.ok(twinsChosen > 0, 'no tie was decided by the order');
+    if (ref0Feasible > 0) assert.ok(coolerChosen > 0, 'no mode won on power alone');
   });
 
   test(`the Pareto fronts stay exact when each mode is held to its own margins, z·SE (${streams} stream(s), ${semantics} power)`, () => {

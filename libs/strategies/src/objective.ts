@@ -358,7 +358,11 @@ export function considerSingle(
   out.batchIndex[0] = bi;
 }
 
-/** The best of `indices` (all must be measured in `table`) for `obj`; undefined when none is measurable. */
+/**
+ * The best of `indices` (all must be measured in `table`) for `obj`, the first of equals; undefined
+ * when none is measurable. Once a feasible plan is found, a mode whose training time alone keeps
+ * its X under the plan's (X ≤ bT / tT) is not scored: it can neither beat nor equal it.
+ */
 export function bestAmong(
   table: MeasurementTable,
   indices: ArrayLike<number>,
@@ -369,8 +373,12 @@ export function bestAmong(
 ): ModeScore | undefined {
   best.measurable = false;
   let any = false;
+  const bT = obj.trainBatchSize;
+  const tTcol = table.trainTimeS;
   for (let i = 0; i < indices.length; i++) {
-    scoreMode(table, indices[i]!, obj, margins, scratch);
+    const m = indices[i]!;
+    if (any && best.feasible && bT / tTcol[m]! < best.throughput) continue;
+    scoreMode(table, m, obj, margins, scratch);
     if (!scratch.measurable) continue;
     if (!any || better(scratch, best)) {
       best.copyFrom(scratch);
