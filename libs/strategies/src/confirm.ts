@@ -159,8 +159,8 @@ export function confirmed(strategy: Strategy, options: ConfirmOptions = DEFAULT_
           if (!active || !choice || !choice.measurable || options.maxRemeasures <= 0) return choice;
           // The prepared modes, then those this answer profiled; a mode once measured stays so.
           preparedMeasured ??= [...prepared].filter((m) => ctx.measured.has(m));
-          let modes = preparedMeasured;
-          for (const m of asked) if (!prepared.has(m) && ctx.measured.has(m)) (modes === preparedMeasured ? (modes = [...modes]) : modes).push(m);
+          const added = [...asked].filter((m) => !prepared.has(m) && ctx.measured.has(m));
+          const modes = added.length > 0 ? [...preparedMeasured, ...added] : preparedMeasured;
           const scratch = new ModeScore(obj.streamCount);
           const ruledOut = new RuledOutByMargin(ctx, obj, modes, new ModeScore(obj.streamCount), new ModeScore(obj.streamCount));
           let plan = choice;

@@ -67,7 +67,8 @@ export function fromDeviceBackend(source: DeviceBackend, options: DeviceAdapterO
   const read = (t: GroundTruthTable, d: number): MeasuredValue | undefined =>
     Number.isNaN(t.timeMs[d]!) ? undefined : measuredValueOf({ timeMs: t.timeMs[d]!, powerW: t.powerW[d]!, timeSeMs: t.timeSeMs?.[d], powerSeW: t.powerSeW?.[d], samples: t.samples });
   // A later window of one mode (a re-measure): one query per entry, with its own repeat's draws.
-  // The source has the query exactly when the first window's table has a figure for the mode.
+  // The source has the query exactly when the first window's table has a figure for the mode
+  // (looked up without reordering the kept tables: a re-measure reads every batch size's).
   const readAgain = (workload: string, kind: WorkloadKind, batchSize: number, modeIndex: number, d: number, repeat: number): MeasuredValue | undefined => {
     if (Number.isNaN((noisy.get(`${workload}|${kind}|${batchSize}`) ?? noisyTable(workload, kind, batchSize)).timeMs[d]!)) return undefined;
     const query = { workload, kind, batchSize, mode: space.mode(modeIndex) };
