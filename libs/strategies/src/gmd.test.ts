@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { validateProblem, type Measurement, type PowerMode } from '@fulcrum/core';
 import { SyntheticFamilyDevice, createVirtualDevice, type DeviceBackend } from '@fulcrum/devices';
 import { fromDeviceBackend } from './devices.js';
-import { DEFAULT_GMD_OPTIONS, gmd } from './gmd.js';
+import { DEFAULT_GMD_OPTIONS, MEMO_MODELS, MEMO_ROWS, PredictionMemo, gmd, memoFor } from './gmd.js';
+import { RooflineModel, tableColumns } from './roofline.js';
+import { ModeSpace } from './space.js';
+import { MeasurementTable } from './table.js';
 import { Planner, type Strategy } from './strategy.js';
 import { getStrategy } from './registry.js';
 import { createModelBackend } from './synthetic.js';
@@ -100,4 +103,46 @@ test('GMD probes again around its incumbent where the model missed (a throttling
     }
   }
   assert.ok(reprobed <= problems / 4, `re-probed ${reprobed} of ${problems}`);
+});
+
+test("GMD's prediction memo gives a local model's own predictions, bit for bit, past its growth and its bound; one memo per model, the last used kept", () => {
+  const space = ModeSpace.fromGrid(MEDIUM_GRID);
+  const table = new MeasurementTable(space.size, [2]);
+  for (const m of space.indices) {
+    const [n, c, g, e] = [0, 1, 2, 3].map((k) => (space.level(m, k) + 1) / space.dims[k]!) as [number, number, number, number];
+    const t = Math.sqrt((0.02 / g) ** 2 + (0.012 / e) ** 2 + (0.003 / (c * n)) ** 2);
+    table.trainTimeS[m] = t;
+    table.trainPowerW[m] = 5 + 4 * n * c + 20 * g + 6 * e;
+    for (let b = 0; b < 2; b++) {
+      table.inferTimeS[0]![b]![m] = (t / 3) * (b + 1);
+      table.inferPowerW[0]![b]![m] = table.trainPowerW[m]! * (0.85 + 0.05 * b);
+    }
+  }
+  const fitted = Array.from(space.indices).filter((_, i) => i % 257 === 0);
+  const model = new RooflineModel(space, table, fitted, undefined, fitted[2]);
+  const other = new RooflineModel(space, table, fitted.slice(1));
+  const viaMemo = new MeasurementTable(space.size, [2]);
+  const direct = new MeasurementTable(space.size, [2]);
+  const memoCols = tableColumns(viaMemo);
+  const directCols = tableColumns(direct);
+  const memo = new PredictionMemo(memoCols.length);
+  const modes = Array.from(space.indices).slice(0, MEMO_ROWS + 300);
+  // Twice: first computed (and kept up to the bound), then from the memo in the other order.
+  for (const order of [modes, [...modes].reverse()]) {
+    for (const m of order) {
+      memo.predictInto(model, m, memoCols, m);
+      model.predictInto(m, directCols, m);
+      other.predictInto(m, directCols.map(() => new Float64Array(1)), 0); // another model's state in between
+      for (let c = 0; c < memoCols.length; c++) assert.ok(Object.is(memoCols[c]![m], directCols[c]![m]), `mode ${m}, column ${c}`);
+    }
+  }
+  // One memo per model, per key; the least recently used dropped past MEMO_MODELS.
+  const a = memoFor(table, model, memoCols.length);
+  assert.equal(memoFor(table, model, memoCols.length), a);
+  assert.notEqual(memoFor(table, other, memoCols.length), a);
+  assert.notEqual(memoFor(new MeasurementTable(space.size, [2]), model, memoCols.length), a);
+  for (let i = 0; i < MEMO_MODELS - 2; i++) memoFor(table, new RooflineModel(space, table, fitted), memoCols.length);
+  assert.equal(memoFor(table, model, memoCols.length), a, 'kept while among the last used');
+  for (let i = 0; i < MEMO_MODELS; i++) memoFor(table, new RooflineModel(space, table, fitted), memoCols.length);
+  assert.notEqual(memoFor(table, model, memoCols.length), a, 'dropped once MEMO_MODELS others were used since');
 });

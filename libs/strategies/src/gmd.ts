@@ -194,6 +194,59 @@ function sharedLocalModel(space: ModeSpace, measured: MeasurementTable, profiled
   return model;
 }
 
+/**
+ * A local model's predictions, kept per mode: the problems of a key that share a model (by anchor
+ * and profiled set) predict the same candidates again. Bounded: at most `MEMO_ROWS` modes a model,
+ * and the memos of the `MEMO_MODELS` models used last per key (each ≤ MEMO_ROWS × columns × 8 B:
+ * a key's at most 17 MB with one stream of 7 batch sizes, 31 MB with two).
+ */
+export class PredictionMemo {
+  private readonly rows = new Map<number, number>();
+  private data: Float64Array;
+  constructor(private readonly columns: number) {
+    this.data = new Float64Array(64 * columns);
+  }
+
+  /** Model `model`'s prediction of mode m into `dst` at `slot`, from the memo when it has it. */
+  predictInto(model: RooflineModel, m: number, dst: readonly Float64Array[], slot: number): void {
+    const n = this.columns;
+    const row = this.rows.get(m);
+    if (row !== undefined) {
+      const at = row * n;
+      for (let c = 0; c < n; c++) dst[c]![slot] = this.data[at + c]!;
+      return;
+    }
+    model.predictInto(m, dst, slot);
+    const next = this.rows.size;
+    if (next >= MEMO_ROWS) return;
+    if ((next + 1) * n > this.data.length) {
+      const grown = new Float64Array(Math.min(MEMO_ROWS, 2 * (this.data.length / n)) * n);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    const at = next * n;
+    for (let c = 0; c < n; c++) this.data[at + c] = dst[c]![slot]!;
+    this.rows.set(m, next);
+  }
+}
+export const MEMO_ROWS = 1024;
+export const MEMO_MODELS = 128;
+const memos = new WeakMap<MeasurementTable, Map<RooflineModel, PredictionMemo>>();
+
+/** The memo of `model` (a shared local model of the key measured into `measured`), most recently used last. */
+export function memoFor(measured: MeasurementTable, model: RooflineModel, columns: number): PredictionMemo {
+  let byModel = memos.get(measured);
+  if (!byModel) memos.set(measured, (byModel = new Map()));
+  let memo = byModel.get(model);
+  if (memo) byModel.delete(model);
+  else {
+    memo = new PredictionMemo(columns);
+    if (byModel.size >= MEMO_MODELS) byModel.delete(byModel.keys().next().value!);
+  }
+  byModel.set(model, memo);
+  return memo;
+}
+
 /** Per space size, the candidate stamps every GMD descent shares (see the descent). */
 const stamps = new Map<number, Int32Array>();
 let stampEpoch = 0;
@@ -469,12 +522,13 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
             }
             const epoch = ++stampEpoch;
             const generate = (from: number, model: RooflineModel, by: readonly number[]): void => {
+              const memo = memoFor(measured, model, scratchColumns.length);
               for (const mv of moves) {
                 let m = from;
                 for (let k = 0; k < 4 && m >= 0; k++) if (mv[k] !== 0) m = space.shifted(m, k, mv[k]! * by[k]!);
                 if (m < 0 || seen[m] === epoch || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
                 seen[m] = epoch;
-                model.predictInto(m, scratchColumns, slots);
+                memo.predictInto(model, m, scratchColumns, slots);
                 slotMode[slots++] = m;
               }
             };
@@ -483,13 +537,14 @@ export function gmd(options: GmdOptions = DEFAULT_GMD_OPTIONS): Strategy {
              * search per knob to the budget's boundary.
              */
             const lines = (from: number, model: RooflineModel, dir: number): void => {
+              const memo = memoFor(measured, model, scratchColumns.length);
               for (let k = 0; k < 4; k++) {
                 const at = space.level(from, k);
                 for (let l = at + dir; l >= 0 && l < space.dims[k]!; l += dir) {
                   const m = space.shifted(from, k, l - at);
                   if (m < 0 || seen[m] === epoch || !space.available(m) || run.isProfiled(m) || run.pruned(m)) continue;
                   seen[m] = epoch;
-                  model.predictInto(m, scratchColumns, slots);
+                  memo.predictInto(model, m, scratchColumns, slots);
                   slotMode[slots++] = m;
                   // The model's power rises and its times fall with every knob: past the budget on
                   // the way up, or back within it on the way down, the rest of the line is worse.
