@@ -611,8 +611,6 @@ export class ProfiledFront implements PreparedStrategy {
    */
   private neighbourhood(anchor: number, repair: RepairOptions): Neighbourhood {
     const { space, measured } = repair.ctx;
-    this.predicted ??= repair.predict();
-    const columns = tableColumns(this.predicted);
     const measuredColumns = tableColumns(measured);
     let hood = this.hoods.get(anchor);
     if (hood) {
@@ -653,6 +651,8 @@ export class ProfiledFront implements PreparedStrategy {
         }
       }
     }
+    this.predicted ??= repair.predict();
+    const columns = tableColumns(this.predicted);
     const table = new MeasurementTable(modes.length, measured.inferTimeS.map((b) => b.length));
     const into = tableColumns(table);
     const anchorMeasured = Float64Array.from(measuredColumns, (col) => col[anchor]!);

@@ -67,7 +67,6 @@ export interface NatsServer {
   restart(): Promise<void>;
 }
 
-/** `NATS_SERVER` env, else `/usr/sbin/nats-server` (Debian's package), else `nats-server` on PATH. */
 /**
  * A TCP port free on loopback now (the OS's pick), for a config file that must name its ports (a
  * leafnode listener, a hub's client port). Another process may take it before it is used; tests
@@ -84,6 +83,7 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/** `NATS_SERVER` env, else `/usr/sbin/nats-server` (Debian's package), else `nats-server` on PATH. */
 export function natsServerBinary(): string {
   const fromEnv = process.env['NATS_SERVER'];
   if (fromEnv) return fromEnv;
