@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProfiledFront } from './als.js';
-import { ModeScore, Objective } from './objective.js';
+import { ModeScore, NO_MARGINS, Objective } from './objective.js';
 import type { StrategyContext } from './strategy.js';
 import { MeasurementTable, tableKeyOf, type ModeMeasurement } from './table.js';
 import { MEDIUM_GRID, handMadeBackend, problem, truthOf } from './test-fixtures.js';
@@ -70,4 +70,38 @@ test('ALS search: an anchor measured again gets its neighbourhood rescaled again
   });
   // The new measurements change what some searches profile: the check above can fail.
   assert.ok(moved > 0, 'no search changed with its anchor measured again');
+});
+
+test('ALS search on exact measurements: the local model finds the improvements a flat key model hides, at most polishModes a problem', () => {
+  // A key model that sees no difference between modes: rescaled through any anchor, it predicts
+  // every neighbour to be the anchor, so no polish candidate is worth a profile.
+  const flat = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
+  const one = truth.get(modes[0]!)!;
+  for (const m of backend.space.indices) flat.set(m, one);
+  const run = (localRidge: number | undefined) => {
+    const table = new MeasurementTable(truth.size, truth.inferTimeS.map((b) => b.length));
+    for (const m of modes) table.set(m, truth.get(m)!);
+    const ctx: StrategyContext = { space: backend.space, key: tableKeyOf(problems[0]!), measured: table, truth: undefined, presets: [], seed: 1, margins: NO_MARGINS };
+    const front = new ProfiledFront(table, modes, NO_MARGINS, undefined, { ctx, predict: () => flat, maxModes: 6, reach: 1, polishModes: 4, polishGain: 0.01, ...(localRidge !== undefined ? { localRidge } : {}) });
+    return problems.map((p) => {
+      const obj = new Objective(p);
+      const before = front.bestWithoutMargins(obj)?.clone();
+      return { before, ...answer(front, [table], obj) };
+    });
+  };
+  const keyModel = run(undefined);
+  const local = run(0.02);
+  let improved = 0;
+  local.forEach((a, i) => {
+    const k = keyModel[i]!;
+    if (a.before?.feasible) {
+      // The flat model proposes nothing from a feasible plan; the local one at most polishModes.
+      assert.deepEqual(k.asked, [], `problem ${i}: the key model's polish profiled`);
+      assert.ok(a.asked.length <= 4, `problem ${i}: ${a.asked.length} polish profiles`);
+      assert.ok(a.plan?.feasible && a.plan.throughput >= a.before.throughput, `problem ${i}: the polish lost the plan`);
+      // Scored on the truth (every profile measures it): a real gain, not a model's promise.
+      if (a.plan!.throughput > a.before.throughput * (1 + 1e-9)) improved++;
+    }
+  });
+  assert.ok(improved >= 3, `the local model improved ${improved} plans`);
 });

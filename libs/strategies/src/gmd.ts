@@ -48,7 +48,7 @@ import { ModeScore, better, scoreMode, type Objective, type SafetyMargins } from
 import { CandidateFront } from './front.js';
 import { KNOB_MOVES, type ModeSpace } from './space.js';
 import { MeasurementTable } from './table.js';
-import { RooflineModel, tableColumns as columns } from './roofline.js';
+import { RooflineModel, localModel, tableColumns as columns } from './roofline.js';
 import type { PreparedStrategy, Profiling, Strategy, StrategyContext } from './strategy.js';
 
 export interface GmdOptions {
@@ -150,26 +150,6 @@ export function probeModes(space: ModeSpace, top: number, fractions: readonly nu
     if (level < 0) return top;
     return space.nearestAvailable(space.shifted(top, k, level - topLevel));
   });
-}
-
-/**
- * The local model around the incumbent: the roofline model refitted to every profiled mode, weighted
- * by closeness to the incumbent and rescaled through its measurements. This is the descent's
- * gradient, refreshed with every profile.
- */
-function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number, sharedPower: boolean): RooflineModel {
-  const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
-  const w = profiled.map((m) => {
-    let d2 = 0;
-    for (let k = 0; k < 4; k++) {
-      const d = space.level(m, k) / Math.max(1, space.dims[k]! - 1) - al[k]!;
-      d2 += d * d;
-    }
-    return 1 / (1 + d2 / 0.0625);
-  });
-  if (!(ridge > 0)) return new RooflineModel(space, measured, profiled, w, anchor, undefined, { sharedPower });
-  // The correction leans on the nearest measurements more than the shape's fit does.
-  return new RooflineModel(space, measured, profiled, w, anchor, { weights: w.map((v) => v * v), ridge, limit: 0.4 }, { sharedPower });
 }
 
 /** Local models by (anchor, profiled set), per key: problems of a key often walk the same path. */

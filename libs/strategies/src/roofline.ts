@@ -493,3 +493,27 @@ export class RooflineModel {
     }
   }
 }
+
+/**
+ * The local model around an anchor: the roofline model refitted to every profiled mode, weighted by
+ * closeness to the anchor (1 / (1 + d²/0.25²), d the distance in knob levels scaled to [0, 1] per
+ * knob) and rescaled through the anchor's measurements; with `ridge` > 0, corrected by what the
+ * nearest measurements say the shape gets wrong (per column, a log-linear slope in the knobs, ridge
+ * `ridge`: on a board whose laws are not the roofline's, the measured slopes take over). GMD's
+ * descent uses it as its gradient, refreshed with every profile; ALS's local searches on exact
+ * measurements, around each anchor.
+ */
+export function localModel(space: ModeSpace, measured: MeasurementTable, profiled: readonly number[], anchor: number, ridge: number, sharedPower: boolean): RooflineModel {
+  const al = [0, 1, 2, 3].map((k) => space.level(anchor, k) / Math.max(1, space.dims[k]! - 1));
+  const w = profiled.map((m) => {
+    let d2 = 0;
+    for (let k = 0; k < 4; k++) {
+      const d = space.level(m, k) / Math.max(1, space.dims[k]! - 1) - al[k]!;
+      d2 += d * d;
+    }
+    return 1 / (1 + d2 / 0.0625);
+  });
+  if (!(ridge > 0)) return new RooflineModel(space, measured, profiled, w, anchor, undefined, { sharedPower });
+  // The correction leans on the nearest measurements more than the shape's fit does.
+  return new RooflineModel(space, measured, profiled, w, anchor, { weights: w.map((v) => v * v), ridge, limit: 0.4 }, { sharedPower });
+}
