@@ -522,7 +522,7 @@ export interface RepairOptions {
 /** An anchor's neighbourhood (`ProfiledFront.neighbourhood`). */
 interface Neighbourhood {
   readonly modes: Int32Array;
-  /** The model's predictions for `modes`, rescaled through the anchor's measurements (slot i: modes[i]). */
+  /** The predictions for `modes` through the anchor's measurements (slot i: modes[i]): the key's model rescaled, or the local model. */
   readonly table: MeasurementTable;
   /** The anchor's measurement of each quantity (`tableColumns` order) the rescaling used. */
   readonly anchorMeasured: Float64Array;
@@ -635,7 +635,8 @@ export class ProfiledFront implements PreparedStrategy {
    * Anchor `anchor`'s neighbourhood for `searched`: one level on any set of knobs; any level along
    * one knob, alone or with one level up or down on another; without the anchor, holes and the
    * profiled set, each once in that order. With it, the model's predictions for those modes,
-   * rescaled through the anchor's measurement of each quantity. Kept per anchor while the anchor's
+   * rescaled through the anchor's measurement of each quantity (with `localRidge`, the local
+   * model's around the anchor, which pass through them). Kept per anchor while the anchor's
    * measurements stand (a re-measure moves them), the least recently used dropped past
    * `NEIGHBOURHOODS_KEPT`: the plans of a key's problems come back to the same few anchors.
    */
@@ -685,29 +686,27 @@ export class ProfiledFront implements PreparedStrategy {
     const into = tableColumns(table);
     const anchorMeasured = Float64Array.from(measuredColumns, (col) => col[anchor]!);
     if (repair.localRidge !== undefined) {
-      // Passes through the anchor's measurements by construction (roofline.ts).
+      // Passes through the anchor's measurements by construction (roofline.ts). It rests on the
+      // other profiled modes' measurements too, which exact measurements never re-measure.
       this.sorted ??= [...this.modes].sort((a, b) => a - b);
       const model = localModel(space, measured, this.sorted, anchor, repair.localRidge, true);
       for (let i = 0; i < modes.length; i++) model.predictInto(modes[i]!, into, i);
-      return this.keep(anchor, { modes: Int32Array.from(modes), table, anchorMeasured });
+    } else {
+      this.predicted ??= repair.predict();
+      const columns = tableColumns(this.predicted);
+      for (let c = 0; c < columns.length; c++) {
+        const pa = columns[c]![anchor]!;
+        const ma = anchorMeasured[c]!;
+        const from = columns[c]!;
+        const to = into[c]!;
+        // As (p · ma) / pa, the same figures as rescaling each mode when asked.
+        for (let i = 0; i < modes.length; i++) to[i] = pa > 0 && ma > 0 ? (from[modes[i]!]! * ma) / pa : from[modes[i]!]!;
+      }
     }
-    this.predicted ??= repair.predict();
-    const columns = tableColumns(this.predicted);
-    for (let c = 0; c < columns.length; c++) {
-      const pa = columns[c]![anchor]!;
-      const ma = anchorMeasured[c]!;
-      const from = columns[c]!;
-      const to = into[c]!;
-      // As (p · ma) / pa, the same figures as rescaling each mode when asked.
-      for (let i = 0; i < modes.length; i++) to[i] = pa > 0 && ma > 0 ? (from[modes[i]!]! * ma) / pa : from[modes[i]!]!;
-    }
-    return this.keep(anchor, { modes: Int32Array.from(modes), table, anchorMeasured });
-  }
-
-  private keep(anchor: number, hood: Neighbourhood): Neighbourhood {
     if (this.hoods.size >= NEIGHBOURHOODS_KEPT) this.hoods.delete(this.hoods.keys().next().value!);
-    this.hoods.set(anchor, hood);
-    return hood;
+    const kept = { modes: Int32Array.from(modes), table, anchorMeasured };
+    this.hoods.set(anchor, kept);
+    return kept;
   }
 
   /** The best profiled plan without margins (for tests and explanations). */
