@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { runBench } from './bench.js';
 import { benchJson, formatSummary, summarize, withLabelOffsets } from './report.js';
 import { configsPerKey, sweepDefinition } from './sweep.js';
-import { DEFAULT_ALS_OPTIONS } from '@fulcrum/strategies';
+import { DEFAULT_ALS_OPTIONS, oracle } from '@fulcrum/strategies';
+import { openBackend } from './backend-spec.js';
+import { runKey } from './engine.js';
 
 test('the paper sweep covers ≥ 250,000 configurations over ≥ 15 workload variants', () => {
   const workloads = ['mobilenet', 'resnet18', 'resnet50', 'vgg16', 'yolov8n', 'bert-base', 'bert-large', 'lstm'];
@@ -76,4 +78,20 @@ test('the cost-vs-quality plot moves a label off another that it would print ove
   // One line (11 px) on a 300-px plot of ratios 0.11–1: about 0.04 below or above.
   const moved = Math.abs(at('als-100').labelRatio - 0.906);
   assert.ok(moved > 0.02 && moved < 0.1, `als-100's label moved by ${moved}`);
+});
+
+test('the oracle column is X*’s own plan: the same as running the oracle strategy, configuration by configuration', async () => {
+  const backend = await openBackend({ type: 'virtual', device: 'orin-agx' });
+  const part = sweepDefinition('quick', ['mobilenet', 'resnet18', 'bert-base']).parts[0]!;
+  const spec = part.keys[0]!;
+  // A copy of the oracle runs its own search; the registered oracle takes the engine's X* plan.
+  const searched = runKey(backend, [{ ...oracle, name: 'oracle-copy' }], part, spec);
+  const shared = runKey(backend, [oracle], part, spec);
+  const a = searched.strategies[0]!;
+  const b = shared.strategies[0]!;
+  assert.ok(searched.oracleFeasible.some((f) => f === 0) && searched.oracleFeasible.some((f) => f === 1), 'the key has feasible and infeasible configurations');
+  assert.deepEqual(Array.from(b.feasible), Array.from(a.feasible));
+  assert.deepEqual(Array.from(b.claimedFeasible), Array.from(a.claimedFeasible));
+  assert.deepEqual(Array.from(b.ratio), Array.from(a.ratio));
+  assert.deepEqual(Array.from(b.feasible), Array.from(searched.oracleFeasible));
 });
