@@ -6,8 +6,9 @@
  *    could meet it — one GPU step down is profiled as a check: if that is no better, MAXN is the
  *    plan. If it is better, times are not monotone in the knobs and the search goes on without
  *    latency pruning.
- * 2. Probe one step down along each knob from MAXN (about half the top core count and CPU/GPU clock,
- *    one EMC step) and one low diagonal mode (skipped when the budget is at least
+ * 2. Probe down along each knob from MAXN (to the fewest cores: what a core costs and what the CPU
+ *    side needs show only far from the top count; about half the CPU and GPU clock; one EMC step)
+ *    and one low diagonal mode (skipped when the budget is at least
  *    `highBudgetFraction` of MAXN's peak power). A roofline-shaped model of every measured quantity
  *    (roofline.ts: time a smooth maximum of GPU, memory and CPU terms, power static + leakage +
  *    utilisation-weighted f·V² per clock domain) fitted to these modes is shared by every problem of
@@ -89,7 +90,7 @@ export interface GmdOptions {
 
 export const DEFAULT_GMD_OPTIONS: GmdOptions = {
   maxModes: 12,
-  probeFractions: [0.5, 0.5, 0.55, 0.6],
+  probeFractions: [0.1, 0.5, 0.55, 0.6],
   lowFraction: 0.2,
   stepFraction: 1 / 6,
   jumps: 2,

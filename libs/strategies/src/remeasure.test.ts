@@ -181,6 +181,7 @@ test('re-measuring never leaves a plan worse on the measurements than the strate
   const raw: Strategy = gmd();
   const wrapped = confirmed(raw);
   let differed = 0;
+  let flattered = 0;
   for (const budget of [15, 20, 25, 30, 35]) {
     const a = new Planner(fromDeviceBackend(createVirtualDevice('orin-agx'))).solveSync(raw, problem(budget, 30, 0.4));
     const b = new Planner(fromDeviceBackend(createVirtualDevice('orin-agx'))).solveSync(wrapped, problem(budget, 30, 0.4));
@@ -189,8 +190,15 @@ test('re-measuring never leaves a plan worse on the measurements than the strate
       assert.ok(b.cost.profilingSeconds > a.cost.profilingSeconds);
       differed++;
     } else assert.equal(b.cost.profilingSeconds, a.cost.profilingSeconds);
-    // Feasible with its margins whenever the strategy's own plan was.
-    if (a.withinSafetyMargins) assert.equal(b.withinSafetyMargins, true);
+    // Feasible with its margins whenever the strategy's own plan was, unless measuring that plan
+    // again showed its first window flattered it: then it is still the plan, now not certified
+    // (at 25 W GMD's plan draws 24.91 W on the truth, 0.4 % under the budget: no margin holds it).
+    if (a.withinSafetyMargins && !b.withinSafetyMargins) {
+      assert.deepEqual(b.mode, a.mode);
+      assert.ok(b.cost.remeasures > 0);
+      flattered++;
+    }
   }
   assert.ok(differed > 0);
+  assert.ok(flattered <= 1, `${flattered} plans no longer within margins`);
 });
