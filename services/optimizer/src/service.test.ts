@@ -464,13 +464,16 @@ describe('re-measurement through the services (issue 16): the optimizer asks, th
   it('a GMD Solve on the noisy virtual board re-measures where a margin decides: counted apart, charged, and the store holds the combined windows', async () => {
     // Whether a margin decides depends on the noise each window drew (power is read from live
     // telemetry, so not every run is alike). So the budgets close in on the last plan: each next
-    // Solve of the key (its modes cached) gets a budget a few percent over the power the last plan
-    // was measured at, where its margins decide, until a Solve re-measures.
+    // Solve of the key (its modes cached) gets a budget just over the power the last plan was
+    // measured at, so that mode meets it on its measurements but not with its margins, and would
+    // beat the plans the new budget leaves (a margin decides), until a Solve re-measures. (A few
+    // percent over, the descent found a new mode each time, about 5 % under the budget: no close
+    // call in 8 Solves in 1 of 3 runs; just over, a re-measure came within 1–6 Solves in 5 of 5.)
     let events: optimizer.SolveResponse[] = [];
     const all: optimizer.ModeProfiled[] = [];
     let measured = 0;
     let powerBudgetW = 22;
-    for (const over of [1.03, 1.02, 1.045, 1.015, 1.06, 1.025, 1.035, 1.05]) {
+    for (const over of [1.01, 1.005, 1.02, 1.0075, 1.015, 1.03, 1.0125, 1.025, 1.01, 1.005, 1.02, 1.0075]) {
       const before = (await board.counts()).measurements;
       events = await solve(c, { problem: { ...PROBLEM, powerBudgetW }, strategy: optimizer.Strategy.STRATEGY_GMD });
       measured = (await board.counts()).measurements - before;
