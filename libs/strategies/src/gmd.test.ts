@@ -12,6 +12,9 @@ import { getStrategy } from './registry.js';
 import { createModelBackend } from './synthetic.js';
 import { MEDIUM_GRID, bruteForce, problem, truthOf } from './test-fixtures.js';
 
+/** GMD's axis probes before 2026-12-07: the cores probe at half the top count. */
+const HALF_CORES_PROBES = [0.5, 0.5, 0.55, 0.6] as const;
+
 /**
  * A board that throttles near the top (like the synthetic family): above a power cap it holds power
  * near the cap (cap + 25 % of the excess) and stretches the minibatch time by 0.75 · excess / cap,
@@ -60,9 +63,8 @@ test('GMD probes again around its incumbent where the model missed (a throttling
   // The re-probe on its own, with each column's power fitted alone and the cores probed at half the
   // top count (the default's shared fit of the board's power terms and its probe at the fewest cores
   // come within 2 % of these two plans without needing it: checked below).
-  const halfCores = [0.5, 0.5, 0.55, 0.6] as const;
-  const perColumn = gmd({ ...DEFAULT_GMD_OPTIONS, sharedPower: false, probeFractions: halfCores });
-  const noReprobes = gmd({ ...DEFAULT_GMD_OPTIONS, sharedPower: false, reprobes: 0, probeFractions: halfCores });
+  const perColumn = gmd({ ...DEFAULT_GMD_OPTIONS, sharedPower: false, probeFractions: HALF_CORES_PROBES });
+  const noReprobes = gmd({ ...DEFAULT_GMD_OPTIONS, sharedPower: false, reprobes: 0, probeFractions: HALF_CORES_PROBES });
   const run = (device: DeviceBackend, strategy: Strategy, p: ReturnType<typeof validateProblem>) => new Planner(fromDeviceBackend(device)).solveSync(strategy, p);
   const problemOf = (train: string, infer: string, powerBudgetW: number, arrivalRatePerS: number, latencyBudgetS: number) =>
     validateProblem({ device: 'orin-agx', trainWorkload: train, trainBatchSize: 32, powerBudgetW, streams: [{ name: 's', workload: infer, arrivalRatePerS, latencyBudgetS }] });
@@ -152,7 +154,7 @@ test("GMD's prediction memo gives a local model's own predictions, bit for bit, 
 test('GMD probes the fewest cores: a low budget under a heavy inference load wants one or two, which a probe at half the cores leaves the model blind to', () => {
   // Paper-sweep problems of the virtual Orin AGX (resnet18 trained, an LSTM served at thousands of
   // requests a second): with the cores probe at half the top count GMD found no feasible plan.
-  const halfCores = gmd({ ...DEFAULT_GMD_OPTIONS, probeFractions: [0.5, 0.5, 0.55, 0.6] });
+  const halfCores = gmd({ ...DEFAULT_GMD_OPTIONS, probeFractions: HALF_CORES_PROBES });
   const backend = fromDeviceBackend(createVirtualDevice('orin-agx', { noise: 0 }));
   for (const [power, rate, latency] of [[11.74, 5438, 1.048], [20.74, 10740, 0.5433]] as const) {
     const p = validateProblem({ device: 'orin-agx', trainWorkload: 'resnet18', trainBatchSize: 32, powerBudgetW: power, streams: [{ name: 's', workload: 'lstm', arrivalRatePerS: rate, latencyBudgetS: latency }] });
