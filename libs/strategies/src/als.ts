@@ -149,7 +149,8 @@ export const DEFAULT_ALS_OPTIONS: AlsOptions = {
   // measured with the local model refitted to those modes as well, which added nothing: 0.976 /
   // 0.980 without, at 1.8 ms an answer against 4.3), the same subsets: family:0-7 0.966 / 0.974 at
   // 152.1 → 0.972 / 0.978 at 151.9 (4 at 1 %), 0.976 / 0.980 at 152.4 (6 at 0.5 %, kept), 0.977 /
-  // 0.981 at 152.7 (8 at 0.3 %); width 0.1 / 0.25: 0.975 / 0.974 worst.
+  // 0.981 at 152.7 (8 at 0.3 %); width 0.1 / 0.25: 0.975 / 0.974 worst. Held-out family:8-15
+  // 0.964 / 0.974 at 151.9 → 0.973 / 0.981 at 152.3.
   exact: { polishModes: 6, polishGain: 0.005, localRidge: 0.02, hereKernel: 0.15 },
 };
 
