@@ -606,12 +606,11 @@ export class ProfiledFront implements PreparedStrategy {
     const got = new ModeScore(obj.streamCount);
     const tried = new Set<number>();
     let plan = start;
-    /** The modes this answer has profiled, in order. */
-    const measuredHere: number[] = [];
     for (let r = 0; r < maxModes; r++) {
       const hood = this.neighbourhood(plan.modeIndex, repair);
       const kernel = repair.localRidge !== undefined ? (repair.hereKernel ?? 0) : 0;
-      const scratch = kernel > 0 && measuredHere.length > 0 ? this.correctedByHere(hood, measuredHere, repair.ctx, kernel) : hood.table;
+      // `tried`: the modes this answer has profiled.
+      const scratch = kernel > 0 && tried.size > 0 ? this.correctedByHere(hood, tried, repair.ctx, kernel) : hood.table;
       const slots = hood.modes.length;
       // A polish wants X ≥ (1 + gain) × the plan's, and X ≤ bT / tT whatever the streams take:
       // a candidate whose training time alone rules that out is not scored (most of the lines).
@@ -640,7 +639,6 @@ export class ProfiledFront implements PreparedStrategy {
       if (pickSlot < 0) break;
       const m = hood.modes[pickSlot]!;
       tried.add(m);
-      measuredHere.push(m);
       yield [m];
       // On the measurements with the configured margins (the front's plan may stand on the
       // noise-aware estimates: both are held to a one-sided target probability).
@@ -658,7 +656,7 @@ export class ProfiledFront implements PreparedStrategy {
    * weighted mean where the kernels sum past 1. A line of candidates next to a measured miss
    * inherits the miss instead of being profiled one level at a time.
    */
-  private correctedByHere(hood: Neighbourhood, here: readonly number[], ctx: StrategyContext, kernel: number): MeasurementTable {
+  private correctedByHere(hood: Neighbourhood, here: Iterable<number>, ctx: StrategyContext, kernel: number): MeasurementTable {
     const { space, measured } = ctx;
     const src = hood.table;
     const out = new MeasurementTable(src.size, src.inferTimeS.map((b) => b.length));
