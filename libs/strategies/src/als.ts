@@ -665,7 +665,6 @@ export class ProfiledFront implements PreparedStrategy {
     const got = tableColumns(measured);
     const slotOf = new Map<number, number>();
     for (let i = 0; i < hood.modes.length; i++) slotOf.set(hood.modes[i]!, i);
-    const norm = (m: number, k: number): number => space.level(m, k) / Math.max(1, space.dims[k]! - 1);
     const points: { lv: number[]; r: Float64Array }[] = [];
     for (const m of here) {
       const slot = slotOf.get(m);
@@ -676,18 +675,19 @@ export class ProfiledFront implements PreparedStrategy {
         const v = got[c]![m]!;
         r[c] = p > 0 && v > 0 ? Math.log(v / p) : 0;
       }
-      points.push({ lv: [0, 1, 2, 3].map((k) => norm(m, k)), r });
+      points.push({ lv: space.unitCoordinates(m), r });
     }
     for (let c = 0; c < from.length; c++) to[c]!.set(from[c]!);
     if (points.length === 0) return out;
     const w = new Float64Array(points.length);
+    const at = [0, 0, 0, 0];
     for (let i = 0; i < hood.modes.length; i++) {
-      const m = hood.modes[i]!;
+      space.unitCoordinates(hood.modes[i]!, at);
       let sum = 0;
       for (let j = 0; j < points.length; j++) {
         let d2 = 0;
         for (let k = 0; k < 4; k++) {
-          const d = norm(m, k) - points[j]!.lv[k]!;
+          const d = at[k]! - points[j]!.lv[k]!;
           d2 += d * d;
         }
         w[j] = Math.exp(-d2 / (kernel * kernel));
